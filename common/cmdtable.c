@@ -1,0 +1,133 @@
+/* cmdtable: see cmdtable.h.  The lookup index is a small open-addressing
+ * hash table over the lower-cased names, built once. */
+#include "cmdtable.h"
+
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+#include "resp.h"
+#include "util.h"
+
+const struct cmd_spec cmd_table[CMD__COUNT] = {
+#define CMD(id, name, arity, flags, first, last, step, numkeys, route) \
+    { CMD_##id, name, arity, flags, first, last, step, numkeys, route },
+#include "commands.def"
+#undef CMD
+};
+
+#define CMD_INDEX_SIZE 512 /* power of two, > 2 * CMD__COUNT */
+static short cmd_index[CMD_INDEX_SIZE];
+static int cmd_index_ready;
+
+static unsigned name_hash(const char *s, size_t len)
+{
+    unsigned h = 2166136261u;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned)tolower((unsigned char)s[i]);
+        h *= 16777619u;
+    }
+    return h;
+}
+
+void cmd_table_init(void)
+{
+    if (cmd_index_ready) return;
+    _Static_assert(CMD_INDEX_SIZE > 2 * CMD__COUNT, "command index too small");
+    memset(cmd_index, -1, sizeof cmd_index);
+    for (int i = 0; i < CMD__COUNT; i++) {
+        unsigned h = name_hash(cmd_table[i].name, strlen(cmd_table[i].name));
+        while (cmd_index[h & (CMD_INDEX_SIZE - 1)] >= 0) h++;
+        cmd_index[h & (CMD_INDEX_SIZE - 1)] = (short)i;
+    }
+    cmd_index_ready = 1;
+}
+
+const struct cmd_spec *cmd_lookup(const char *name, size_t len)
+{
+    if (!cmd_index_ready) cmd_table_init();
+    if (len == 0 || len > 32) return NULL;
+    unsigned h = name_hash(name, len);
+    for (;;) {
+        short i = cmd_index[h & (CMD_INDEX_SIZE - 1)];
+        if (i < 0) return NULL;
+        const char *n = cmd_table[i].name;
+        if (strlen(n) == len && strncasecmp(n, name, len) == 0) return &cmd_table[i];
+        h++;
+    }
+}
+
+int cmd_arity_ok(const struct cmd_spec *c, int argc)
+{
+    return c->arity >= 0 ? argc == c->arity : argc >= -c->arity;
+}
+
+int cmd_get_keys(const struct cmd_spec *c, int argc, char **argv,
+                 const size_t *argvlen, int *out, int max)
+{
+    int n = 0;
+    if (c->first > 0) {
+        int last = c->last < 0 ? argc + c->last : c->last;
+        if (last >= argc) last = argc - 1;
+        for (int i = c->first; i <= last; i += c->step) {
+            if (n < max) out[n] = i;
+            n++;
+        }
+    }
+    if (c->numkeys > 0) {
+        long long k;
+        if (c->numkeys >= argc ||
+            str2ll(argv[c->numkeys], argvlen[c->numkeys], &k) < 0 ||
+            k <= 0 || k > argc - c->numkeys - 1)
+            return -1;
+        for (int i = 0; i < k; i++) {
+            if (n < max) out[n] = c->numkeys + 1 + i;
+            n++;
+        }
+    }
+    return n;
+}
+
+int cmd_flag_names(unsigned flags, const char **names, int max)
+{
+    static const struct { unsigned bit; const char *name; } map[] = {
+        { CF_WRITE, "write" },       { CF_READ, "readonly" },
+        { CF_DENYOOM, "denyoom" },   { CF_ADMIN, "admin" },
+        { CF_PUBSUB, "pubsub" },     { CF_NOSCRIPT, "noscript" },
+        { CF_BLOCKING, "blocking" }, { CF_LOADING, "loading" },
+        { CF_STALE, "stale" },       { CF_FAST, "fast" },
+        { CF_NOAUTH, "no_auth" },
+    };
+    int n = 0;
+    for (size_t i = 0; i < sizeof map / sizeof map[0] && n < max; i++)
+        if (flags & map[i].bit) names[n++] = map[i].name;
+    return n;
+}
+
+void cmd_reply_info(buf *out, const struct cmd_spec *c)
+{
+    const char *names[16];
+    int nf = cmd_flag_names(c->flags, names, 16);
+    int movable = c->numkeys > 0;
+    resp_add_array(out, 10);
+    resp_add_bulk_str(out, c->name);
+    resp_add_int(out, c->arity);
+    resp_add_array(out, nf + movable);
+    for (int i = 0; i < nf; i++) resp_add_simple(out, names[i]);
+    if (movable) resp_add_simple(out, "movablekeys");
+    resp_add_int(out, c->first);
+    resp_add_int(out, c->last);
+    resp_add_int(out, c->step);
+    resp_add_array(out, 0); /* ACL categories */
+    resp_add_array(out, 0); /* tips */
+    resp_add_array(out, 0); /* key specs */
+    resp_add_array(out, 0); /* subcommands */
+}
+
+void cmd_reply_docs_empty(buf *out, const struct cmd_spec *c)
+{
+    resp_add_bulk_str(out, c->name);
+    resp_add_array(out, 2);
+    resp_add_bulk_str(out, "summary");
+    resp_add_bulk_str(out, "");
+}

@@ -1,0 +1,84 @@
+/* cmdtable: the shared command table built from commands.def.
+ *
+ * One table serves the node's dispatcher (arity and flag checks before any
+ * handler runs), the proxy's router (key positions, route kind) and the
+ * COMMAND replies of both.  Handlers are not here: the node binds them by
+ * command id (cmd_id). */
+#ifndef STRATA_CMDTABLE_H
+#define STRATA_CMDTABLE_H
+
+#include <stddef.h>
+#include "buf.h"
+
+enum cmd_flag {
+    CF_WRITE    = 1 << 0,
+    CF_READ     = 1 << 1,
+    CF_DENYOOM  = 1 << 2,
+    CF_ADMIN    = 1 << 3,
+    CF_PUBSUB   = 1 << 4,
+    CF_NOSCRIPT = 1 << 5,
+    CF_BLOCKING = 1 << 6,
+    CF_LOADING  = 1 << 7,
+    CF_STALE    = 1 << 8,
+    CF_FAST     = 1 << 9,
+    CF_NOAUTH   = 1 << 10,
+};
+
+/* How the proxy forwards a command. */
+enum cmd_route {
+    RT_KEY,        /* keyed: all keys must map to one group (else -CROSSSLOT) */
+    RT_MGET,       /* split by group, merge values in the client's order */
+    RT_MSET,       /* split key/value pairs by group, reply +OK */
+    RT_SUM,        /* split by group, sum the integer replies (DEL, EXISTS) */
+    RT_LOCAL,      /* answered by the proxy itself */
+    RT_ALL_SUM,    /* sent to every group, integers summed (DBSIZE) */
+    RT_ALL_OK,     /* sent to every group, +OK if all agree (FLUSHALL) */
+    RT_ALL_CONCAT, /* sent to every group, arrays concatenated (KEYS) */
+    RT_SCAN,       /* cursor walks the groups in turn */
+    RT_RANDOM,     /* any group */
+    RT_TX,         /* MULTI/EXEC/WATCH: pins the client to one group */
+    RT_BLOCK,      /* blocking pops: private connection to the key's group */
+    RT_PUBSUB,     /* pub/sub */
+    RT_DENY,       /* refused by the proxy with a clear error */
+};
+
+enum cmd_id {
+#define CMD(id, name, arity, flags, first, last, step, numkeys, route) CMD_##id,
+#include "commands.def"
+#undef CMD
+    CMD__COUNT
+};
+
+struct cmd_spec {
+    enum cmd_id id;
+    const char *name;     /* lower case */
+    int arity;
+    unsigned flags;
+    int first, last, step;
+    int numkeys;          /* index of a numkeys argument, or 0 */
+    enum cmd_route route;
+};
+
+extern const struct cmd_spec cmd_table[CMD__COUNT];
+
+/* Build the lookup index.  Called once at start-up (idempotent). */
+void cmd_table_init(void);
+/* Case-insensitive lookup; NULL when unknown. */
+const struct cmd_spec *cmd_lookup(const char *name, size_t len);
+/* 1 if argc fits the arity, else 0. */
+int cmd_arity_ok(const struct cmd_spec *c, int argc);
+/* Positions of the key arguments of a command line.  Writes up to `max`
+ * indexes into `out` and returns the number of keys (which may exceed
+ * `max`; call again with more room), or -1 if a numkeys argument is not a
+ * valid count for this argc (the command will reply its own error). */
+int cmd_get_keys(const struct cmd_spec *c, int argc, char **argv,
+                 const size_t *argvlen, int *out, int max);
+
+/* COMMAND replies.  `cmd_reply_info` appends one command's entry
+ * (the 10-element form of Redis 7.0) to out. */
+void cmd_reply_info(buf *out, const struct cmd_spec *c);
+void cmd_reply_docs_empty(buf *out, const struct cmd_spec *c);
+/* Names of flags for COMMAND INFO. */
+int cmd_flag_names(unsigned flags, const char **names, int max);
+
+#endif

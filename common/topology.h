@@ -1,0 +1,79 @@
+/* topology: the cluster description that operators edit (topology.yaml),
+ * shared by strata-proxy and strata-sentinel.  Schema (DESIGN.md):
+ *
+ *   cluster: demo
+ *   password: ""
+ *   groups:
+ *     - name: g1
+ *       slots: "0-8191"                 # ranges, comma separated
+ *       nodes:                          # "host:port" or {addr: "host:port", priority: N}
+ *         - 127.0.0.1:7001              # first node: initial master
+ *         - {addr: 127.0.0.1:7002, priority: 10}
+ *   proxy:    { listen: ..., threads: 1, read_from_replicas: false, timeout_ms: 2000, ... }
+ *   sentinel: { addrs: [...], quorum: 2, down_after_ms: 1000, ... }
+ *
+ * Unknown keys are errors.  Every slot 0..16383 must belong to exactly one
+ * group: a gap or an overlap is an error naming the slot range(s).
+ * Errors carry file:line.
+ *
+ * The proxy: and sentinel: sections are flat mappings parsed through
+ * conf_field tables (conf.h), so each program adds its own keys there;
+ * keys listed in the table of the *other* program are accepted and
+ * ignored, so one file serves both. */
+#ifndef STRATA_TOPOLOGY_H
+#define STRATA_TOPOLOGY_H
+
+#include <stdint.h>
+#include "buf.h"
+#include "conf.h"
+
+#define TOPO_MAX_NODES 16
+
+struct topo_node {
+    char *host;          /* owned */
+    int port;
+    int priority;        /* default 100; 0 = never promoted */
+};
+
+struct topo_group {
+    char *name;          /* owned */
+    int nnodes;
+    struct topo_node nodes[TOPO_MAX_NODES];
+    int line;            /* where the group starts in the file */
+};
+
+struct topology {
+    char *cluster;       /* owned, "" if absent */
+    char *password;      /* owned, "" if absent */
+    int ngroups;
+    struct topo_group *groups;       /* owned */
+    uint16_t slot_group[16384];      /* slot -> index in groups */
+    int has_sentinel;                /* a sentinel: section was present */
+    int nsentinels;
+    struct topo_node *sentinels;     /* from sentinel.addrs, owned */
+};
+
+/* Tables for the proxy: and sentinel: sections and the structs they fill.
+ * Either may be NULL (the section's keys are then checked against the
+ * known names of both tables and otherwise ignored). */
+struct topo_sections {
+    const struct conf_field *proxy_fields;
+    void *proxy_obj;
+    const struct conf_field *sentinel_fields;
+    void *sentinel_obj;
+};
+
+/* Parse a topology file.  Returns 0 and fills *t (free with topo_free),
+ * or -1 with one message per line in errs ("path:line: message"). */
+int topo_load(const char *path, struct topology *t, const struct topo_sections *sec, buf *errs);
+/* Same from a string (tests, fuzzing); `name` is used in messages. */
+int topo_load_string(const char *name, const char *text, size_t len, struct topology *t,
+                     const struct topo_sections *sec, buf *errs);
+void topo_free(struct topology *t);
+
+/* Parse "0-100,200,300-400" into a bitmap-style callback; exposed for tests.
+ * Returns 0 or -1 with a message in err. */
+int topo_parse_slots(const char *s, void (*cb)(void *ud, int lo, int hi), void *ud,
+                     char *err, size_t errlen);
+
+#endif

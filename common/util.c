@@ -1,0 +1,234 @@
+/* util: see util.h. */
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+#include <time.h>
+
+int str2ull(const char *s, size_t len, unsigned long long *out)
+{
+    if (len == 0 || len > 20) return -1;
+    if (len == 1 && s[0] == '0') { *out = 0; return 0; }
+    if (s[0] < '1' || s[0] > '9') return -1;
+    unsigned long long v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (ULLONG_MAX - d) / 10) return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+int str2ll(const char *s, size_t len, long long *out)
+{
+    unsigned long long v;
+    if (len == 0) return -1;
+    if (s[0] == '-') {
+        if (str2ull(s + 1, len - 1, &v) < 0 || v == 0) return -1;
+        if (v > (unsigned long long)LLONG_MAX + 1) return -1;
+        *out = v == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN : -(long long)v;
+        return 0;
+    }
+    if (str2ull(s, len, &v) < 0 || v > (unsigned long long)LLONG_MAX) return -1;
+    *out = (long long)v;
+    return 0;
+}
+
+int str2d(const char *s, size_t len, double *out)
+{
+    char tmp[256];
+    char *end;
+    if (len == 0 || len >= sizeof tmp) return -1;
+    memcpy(tmp, s, len);
+    tmp[len] = '\0';
+    if (isspace((unsigned char)tmp[0])) return -1;
+    errno = 0;
+    double v = strtod(tmp, &end);
+    if (*end != '\0' || isnan(v)) return -1;
+    if (errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL || fpclassify(v) == FP_ZERO))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int str2ld(const char *s, size_t len, long double *out)
+{
+    char tmp[5600];
+    char *end;
+    if (len == 0 || len >= sizeof tmp) return -1;
+    memcpy(tmp, s, len);
+    tmp[len] = '\0';
+    if (isspace((unsigned char)tmp[0])) return -1;
+    errno = 0;
+    long double v = strtold(tmp, &end);
+    if (*end != '\0' || isnan(v)) return -1;
+    if (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL || fpclassify(v) == FP_ZERO))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int ll2str(char *buf, size_t size, long long v)
+{
+    return snprintf(buf, size, "%lld", v);
+}
+
+int d2str(char *buf, size_t size, double v)
+{
+    if (isinf(v)) return snprintf(buf, size, v > 0 ? "inf" : "-inf");
+    return snprintf(buf, size, "%.17g", v);
+}
+
+int ld2str_human(char *buf, size_t size, long double v)
+{
+    if (isinf(v)) return snprintf(buf, size, v > 0 ? "inf" : "-inf");
+    int n = snprintf(buf, size, "%.17Lf", v);
+    if (n < 0 || (size_t)n >= size) return -1;
+    if (strchr(buf, '.')) {
+        while (n > 0 && buf[n - 1] == '0') n--;
+        if (n > 0 && buf[n - 1] == '.') n--;
+        buf[n] = '\0';
+    }
+    if (n == 2 && buf[0] == '-' && buf[1] == '0') { buf[0] = '0'; buf[1] = '\0'; n = 1; }
+    return n;
+}
+
+static int fold(int c, int nocase)
+{
+    return nocase ? tolower(c) : c;
+}
+
+int glob_match(const char *p, size_t plen, const char *s, size_t slen, int nocase)
+{
+    /* Iterative matcher with single-star backtracking: linear in practice
+     * and immune to the exponential blow-up of naive recursion. */
+    size_t pi = 0, si = 0, star_p = (size_t)-1, star_s = 0;
+    while (si < slen) {
+        if (pi < plen) {
+            char c = p[pi];
+            if (c == '*') {
+                while (pi < plen && p[pi] == '*') pi++;
+                if (pi == plen) return 1;
+                star_p = pi;
+                star_s = si;
+                continue;
+            }
+            if (c == '?') { pi++; si++; continue; }
+            if (c == '[') {
+                size_t j = pi + 1;
+                int neg = 0, match = 0;
+                if (j < plen && p[j] == '^') { neg = 1; j++; }
+                for (;;) {
+                    if (j >= plen) { j--; break; } /* unterminated: treat as end */
+                    if (p[j] == ']') break;
+                    if (p[j] == '\\' && j + 1 < plen) {
+                        j++;
+                        if (fold((unsigned char)p[j], nocase) == fold((unsigned char)s[si], nocase)) match = 1;
+                    } else if (j + 2 < plen && p[j + 1] == '-') {
+                        int a = fold((unsigned char)p[j], nocase), b = fold((unsigned char)p[j + 2], nocase);
+                        int x = fold((unsigned char)s[si], nocase);
+                        if (a > b) { int t = a; a = b; b = t; }
+                        if (x >= a && x <= b) match = 1;
+                        j += 2;
+                    } else if (fold((unsigned char)p[j], nocase) == fold((unsigned char)s[si], nocase)) {
+                        match = 1;
+                    }
+                    j++;
+                }
+                if (neg) match = !match;
+                if (match) { pi = j + 1; si++; continue; }
+            } else {
+                if (c == '\\' && pi + 1 < plen) { pi++; c = p[pi]; }
+                if (fold((unsigned char)c, nocase) == fold((unsigned char)s[si], nocase)) {
+                    pi++; si++; continue;
+                }
+            }
+        }
+        if (star_p == (size_t)-1) return 0;
+        pi = star_p;
+        si = ++star_s;
+    }
+    while (pi < plen && p[pi] == '*') pi++;
+    return pi == plen;
+}
+
+uint64_t now_us(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+}
+
+uint64_t now_ms(void)
+{
+    return now_us() / 1000u;
+}
+
+uint64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+int str_eq_nocase(const char *s, size_t len, const char *lit)
+{
+    size_t n = strlen(lit);
+    return n == len && strncasecmp(s, lit, n) == 0;
+}
+
+int parse_hostport(const char *s, char *hostbuf, size_t hostsize, int *port)
+{
+    const char *colon;
+    size_t hlen;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':') return -1;
+        hlen = (size_t)(close - s - 1);
+        s++;
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon) return -1;
+        hlen = (size_t)(colon - s);
+    }
+    if (hlen == 0 || hlen >= hostsize) return -1;
+    long long p;
+    if (str2ll(colon + 1, strlen(colon + 1), &p) < 0 || p < 1 || p > 65535) return -1;
+    memcpy(hostbuf, s, hlen);
+    hostbuf[hlen] = '\0';
+    *port = (int)p;
+    return 0;
+}
+
+static uint32_t crc32c_table[256];
+static int crc32c_ready;
+
+void crc32c_init(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+        crc32c_table[i] = c;
+    }
+    crc32c_ready = 1;
+}
+
+uint32_t crc32c(uint32_t crc, const void *data, size_t len)
+{
+    const uint32_t *table = crc32c_table;
+    const unsigned char *p = data;
+    if (!crc32c_ready) crc32c_init();
+    crc = ~crc;
+    while (len--) crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+    return ~crc;
+}
