@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# deploy/run.sh: install, build and start the local Strata cluster (the main job).
+#
+#   deploy/run.sh [start]   install deps, build Release into build/, start everything
+#   deploy/run.sh stop      stop everything started here (SIGTERM, then SIGKILL)
+#   deploy/run.sh status    show what runs, with pids, ports and a PING
+#   deploy/run.sh restart   stop, then start
+#
+# Everything lives under run/ at the repository root (git ignores it):
+#   run/<service>/        working directory and data of each service
+#   run/logs/<service>.log
+#   run/pids/<service>.pid
+#
+# The cluster is a list of services, started in order and stopped in reverse.
+# Today it holds a single strata-node on its embedded defaults; the full
+# cluster (storage nodes, sentinels, the proxy on 6379) adds entries to
+# define_services and nothing else.
+#
+# Environment: STRATA_SKIP_BUILD=1 skips install and build (use build/ as is).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD="$ROOT/build"
+BIN="$BUILD/bin"
+RUN="$ROOT/run"
+LOGS="$RUN/logs"
+PIDS="$RUN/pids"
+
+# --- the cluster ----------------------------------------------------------
+
+# Each service: name, TCP port on 127.0.0.1, binary, arguments.  Started in
+# this order, stopped in reverse order.
+SVC_NAMES=()
+declare -A SVC_PORT SVC_CMD
+
+add_service() {  # name port binary args...
+  local name="$1" port="$2"
+  shift 2
+  SVC_NAMES+=("$name")
+  SVC_PORT[$name]="$port"
+  SVC_CMD[$name]="$(printf '%q ' "$@")"
+}
+
+define_services() {
+  add_service node1 7000 "$BIN/strata-node" \
+    --port 7000 --bind 127.0.0.1 --dir "$RUN/node1/data"
+}
+
+# --- helpers --------------------------------------------------------------
+
+say() { printf 'run.sh: %s\n' "$*"; }
+die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
+
+# The pid recorded for a service, if that process still runs the same binary.
+live_pid() {
+  local name="$1" pidfile="$PIDS/$1.pid" pid exe
+  [ -f "$pidfile" ] || return 1
+  pid="$(cat "$pidfile")"
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  # Guard against a recycled pid: the process must run the service's binary.
+  exe="$(readlink "/proc/$pid/exe" 2>/dev/null || true)"
+  exe="${exe% (deleted)}"
+  local want
+  want="$(eval "set -- ${SVC_CMD[$name]}"; printf '%s' "$1")"
+  [ "$(basename "$exe")" = "$(basename "$want")" ] || return 1
+  printf '%s\n' "$pid"
+}
+
+port_busy() {
+  ss -Hltn "sport = :$1" 2>/dev/null | grep -q .
+}
+
+ping_port() {
+  redis-cli -h 127.0.0.1 -p "$1" PING 2>/dev/null | grep -q PONG
+}
+
+build() {
+  say "installing dependencies"
+  bash "$ROOT/deploy/install-deps.sh"
+  say "building Release into $BUILD"
+  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$BUILD" -j "$(nproc)"
+}
+
+start_service() {
+  local name="$1" port="${SVC_PORT[$1]}" pid
+  if pid="$(live_pid "$name")"; then
+    say "$name already running (pid $pid, port $port)"
+    return 0
+  fi
+  if port_busy "$port"; then
+    die "port $port (for $name) is already in use by another process; stop it first"
+  fi
+  mkdir -p "$RUN/$name" "$LOGS" "$PIDS"
+  eval "set -- ${SVC_CMD[$name]}"
+  [ -x "$1" ] || die "$1 is not built"
+  # setsid: the service outlives this shell and gets no terminal signals.
+  (cd "$RUN/$name" && exec setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1) &
+  pid=$!
+  echo "$pid" >"$PIDS/$name.pid"
+  local i
+  for i in $(seq 1 150); do  # up to 15 s
+    if ! kill -0 "$pid" 2>/dev/null; then
+      rm -f "$PIDS/$name.pid"
+      tail -n 20 "$LOGS/$name.log" >&2 || true
+      die "$name exited during start; log: $LOGS/$name.log"
+    fi
+    ping_port "$port" && { say "$name started (pid $pid, 127.0.0.1:$port)"; return 0; }
+    sleep 0.1
+  done
+  die "$name (pid $pid) does not answer PING on port $port after 15 s; log: $LOGS/$name.log"
+}
+
+stop_service() {
+  local name="$1" pid i
+  if ! pid="$(live_pid "$name")"; then
+    rm -f "$PIDS/$name.pid"
+    say "$name not running"
+    return 0
+  fi
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 300); do  # up to 30 s for a clean shutdown
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    say "$name (pid $pid) ignored SIGTERM for 30 s; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$PIDS/$name.pid"
+  say "$name stopped"
+}
+
+status() {
+  local name pid rc=0 state
+  for name in "${SVC_NAMES[@]}"; do
+    if pid="$(live_pid "$name")"; then
+      if ping_port "${SVC_PORT[$name]}"; then state="up"; else state="running, no PONG"; rc=1; fi
+      printf '%-10s %-18s pid %-8s 127.0.0.1:%s\n' "$name" "$state" "$pid" "${SVC_PORT[$name]}"
+    else
+      printf '%-10s %-18s\n' "$name" "stopped"
+      rc=1
+    fi
+  done
+  return "$rc"
+}
+
+usage() {
+  cat <<USAGE
+usage: deploy/run.sh [start|stop|status|restart]
+  start    install dependencies, build into build/, start the local cluster (default)
+  stop     stop the local cluster
+  status   show the state of each service
+  restart  stop, then start
+USAGE
+}
+
+# --- main -----------------------------------------------------------------
+
+define_services
+cmd="${1:-start}"
+case "$cmd" in
+  start)
+    [ "${STRATA_SKIP_BUILD:-0}" = 1 ] || build
+    # Keep run/ out of git even in a tree whose .gitignore lacks it.
+    mkdir -p "$RUN" && { [ -f "$RUN/.gitignore" ] || echo '*' >"$RUN/.gitignore"; }
+    for name in "${SVC_NAMES[@]}"; do start_service "$name"; done
+    echo
+    echo "Strata is running:"
+    status || true
+    echo
+    echo "  connect:  redis-cli -p ${SVC_PORT[${SVC_NAMES[0]}]}"
+    echo "  logs:     $LOGS/"
+    echo "  data:     $RUN/<service>/"
+    echo "  status:   deploy/run.sh status"
+    echo "  stop:     deploy/run.sh stop"
+    ;;
+  stop)
+    for ((i = ${#SVC_NAMES[@]} - 1; i >= 0; i--)); do stop_service "${SVC_NAMES[$i]}"; done
+    ;;
+  status)
+    status
+    ;;
+  restart)
+    bash "$ROOT/deploy/run.sh" stop
+    exec bash "$ROOT/deploy/run.sh" start
+    ;;
+  -h|--help|help)
+    usage
+    ;;
+  *)
+    usage >&2
+    exit 2
+    ;;
+esac

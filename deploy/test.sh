@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# deploy/test.sh: install, build and run every test (CI calls this via .ci/run).
+#
+#   1. install missing Debian packages (deploy/install-deps.sh)
+#   2. build with AddressSanitizer + UBSan into build-test/
+#   3. unit tests: ctest --output-on-failure
+#   4. end-to-end tests: pytest tests/e2e against build-test/bin
+#   5. fuzzing: tests/fuzz/run.sh for a short run, when that script exists
+#
+# Exits non-zero if any step fails; the last line sums up the counts.
+# Environment:
+#   STRATA_TEST_BUILD   build directory (default build-test)
+#   PYTEST_ARGS         extra pytest arguments, e.g. "-k diff -x"
+#   STRATA_SEED         seed for the differential tests (printed by each run)
+#   FUZZ_SECONDS        seconds per fuzz target in the short run (default 30)
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+BUILD="${STRATA_TEST_BUILD:-$ROOT/build-test}"
+REPORTS="$BUILD/reports"
+# Debian's interpreter: it is the one with python3-redis and python3-pytest.
+PY=/usr/bin/python3
+START=$(date +%s)
+
+say() { printf '\n=== test.sh: %s\n' "$*"; }
+failed_steps=()
+passed=0
+failed=0
+skipped=0
+
+# Count <testcase> results of a JUnit XML file and add them to the totals.
+count_junit() {  # file
+  [ -f "$1" ] || return 0
+  local p f s
+  read -r p f s < <("$PY" - "$1" <<'PYEOF'
+import sys
+import xml.etree.ElementTree as ET
+p = f = s = 0
+for case in ET.parse(sys.argv[1]).getroot().iter("testcase"):
+    kinds = {child.tag for child in case}
+    if kinds & {"failure", "error"}:
+        f += 1
+    elif "skipped" in kinds:
+        s += 1
+    else:
+        p += 1
+print(p, f, s)
+PYEOF
+  ) || return 0
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+}
+
+finish() {
+  local elapsed=$(( $(date +%s) - START ))
+  echo
+  if [ "${#failed_steps[@]}" -eq 0 ]; then
+    echo "test.sh: all steps passed in ${elapsed}s"
+  else
+    echo "test.sh: FAILED steps: ${failed_steps[*]} (${elapsed}s)"
+  fi
+  echo "$passed passed, $failed failed, $skipped skipped"
+  [ "${#failed_steps[@]}" -eq 0 ]
+  exit $?
+}
+
+# 1. dependencies ------------------------------------------------------------
+say "dependencies"
+if ! bash "$ROOT/deploy/install-deps.sh"; then
+  failed_steps+=(install-deps); finish
+fi
+
+# 2. sanitizer build ---------------------------------------------------------
+say "build (ASan + UBSan) in $BUILD"
+if ! cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug -DSTRATA_SANITIZE=ON \
+     -DSTRATA_TESTS=ON >/dev/null ||
+   ! cmake --build "$BUILD" -j "$(nproc)"; then
+  failed_steps+=(build); finish
+fi
+mkdir -p "$REPORTS"
+rm -f "$REPORTS"/*.xml
+
+# Sanitizers: report leaks and abort on the first error, so that a server's
+# report both fails its process and shows up in its log (the e2e harness
+# scans logs for reports when it stops a process).
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:disable_coredump=1:strict_string_checks=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+export LSAN_OPTIONS="${LSAN_OPTIONS:-}"
+
+# 3. unit tests --------------------------------------------------------------
+say "unit tests (ctest)"
+if ! ctest --test-dir "$BUILD" --output-on-failure -j "$(nproc)" \
+     --output-junit "$REPORTS/ctest.xml"; then
+  failed_steps+=(unit)
+fi
+count_junit "$REPORTS/ctest.xml"
+
+# 4. end-to-end tests ----------------------------------------------------------
+say "end-to-end tests (pytest tests/e2e)"
+# shellcheck disable=SC2086 # PYTEST_ARGS is split on purpose
+STRATA_BIN="$BUILD/bin" PYTHONDONTWRITEBYTECODE=1 \
+  "$PY" -m pytest "$ROOT/tests/e2e" -p no:cacheprovider -rfE --durations=10 \
+  --junitxml="$REPORTS/e2e.xml" ${PYTEST_ARGS:-}
+rc=$?
+# Exit code 5 means no test was collected: that is a failure here too.
+[ "$rc" -eq 0 ] || failed_steps+=("e2e(rc=$rc)")
+count_junit "$REPORTS/e2e.xml"
+
+# 5. fuzzing -----------------------------------------------------------------
+if [ -f "$ROOT/tests/fuzz/run.sh" ]; then
+  say "fuzzing (short run)"
+  if FUZZ_SECONDS="${FUZZ_SECONDS:-30}" bash "$ROOT/tests/fuzz/run.sh"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1)); failed_steps+=(fuzz)
+  fi
+fi
+
+finish
