@@ -13,13 +13,23 @@
  *   sentinel: { addrs: [...], quorum: 2, down_after_ms: 1000, ... }
  *
  * Unknown keys are errors.  Every slot 0..16383 must belong to exactly one
- * group: a gap or an overlap is an error naming the slot range(s).
- * Errors carry file:line.
+ * group: a gap or an overlap is an error naming the slot range(s):
+ *
+ *   path:3: slots 100-199 are not assigned to any group
+ *   path:9: slots 50-60 are assigned to both g1 and g2
+ *
+ * Errors carry file:line.  Group names are non-empty and hold no spaces or
+ * control characters (sentinels publish them in space-separated messages).
+ * A host:port may appear only once in the whole file (nodes and sentinels).
  *
  * The proxy: and sentinel: sections are flat mappings parsed through
- * conf_field tables (conf.h), so each program adds its own keys there;
- * keys listed in the table of the *other* program are accepted and
- * ignored, so one file serves both. */
+ * conf_field tables (conf.h), so each program adds its own keys there.
+ * When a section's table is NULL its keys are not validated (another
+ * program owns them) but their values must still be scalars: the proxy
+ * passes only its own table and accepts whatever the sentinel: section
+ * holds, and the other way round, so one file serves both.
+ * `sentinel.addrs` is read by topology itself (t->sentinels), whatever the
+ * tables say. */
 #ifndef STRATA_TOPOLOGY_H
 #define STRATA_TOPOLOGY_H
 
@@ -54,8 +64,9 @@ struct topology {
 };
 
 /* Tables for the proxy: and sentinel: sections and the structs they fill.
- * Either may be NULL (the section's keys are then checked against the
- * known names of both tables and otherwise ignored). */
+ * Either table may be NULL (the section's keys are then not validated, see
+ * above); `sec` itself may be NULL.  The structs must already hold their
+ * defaults (conf_defaults): only the keys present in the file are set. */
 struct topo_sections {
     const struct conf_field *proxy_fields;
     void *proxy_obj;
@@ -64,15 +75,21 @@ struct topo_sections {
 };
 
 /* Parse a topology file.  Returns 0 and fills *t (free with topo_free),
- * or -1 with one message per line in errs ("path:line: message"). */
+ * or -1 with one message per line in errs ("path:line: message"); *t is
+ * then left empty (zeroed; topo_free on it is harmless) while the section
+ * structs may be partly updated.  *t need not be initialised on entry:
+ * it is overwritten, not freed. */
 int topo_load(const char *path, struct topology *t, const struct topo_sections *sec, buf *errs);
-/* Same from a string (tests, fuzzing); `name` is used in messages. */
+/* Same from memory (tests, fuzzing): text[0..len) may hold any bytes.
+ * `name` stands for the path in messages. */
 int topo_load_string(const char *name, const char *text, size_t len, struct topology *t,
                      const struct topo_sections *sec, buf *errs);
 void topo_free(struct topology *t);
 
-/* Parse "0-100,200,300-400" into a bitmap-style callback; exposed for tests.
- * Returns 0 or -1 with a message in err. */
+/* Parse "0-100,200,300-400" (spaces around items allowed); exposed for
+ * tests.  The whole list is checked first: cb is called once per item, in
+ * order, only if every item is valid (0 <= lo <= hi <= 16383).
+ * Returns 0, or -1 with a NUL-terminated message in err. */
 int topo_parse_slots(const char *s, void (*cb)(void *ud, int lo, int hi), void *ud,
                      char *err, size_t errlen);
 
