@@ -77,19 +77,28 @@ static void ensure_args(resp_parser *p, long long n)
     p->argv_cap = cap;
 }
 
-/* Find "\r\n" in data[from, len); returns the index of '\r' or -1. */
-static long find_crlf(const char *data, size_t from, size_t len)
+/* Length-prefix lines ("*N", "$N") end at the first '\r'; the byte after
+ * it is skipped without being checked, as Redis does.  Returns 1 with *cr
+ * set when the line and its terminator are complete, 0 when more bytes are
+ * needed, -1 when the line is longer than `max`.  The verdict depends only
+ * on the bytes, not on how they were split between calls: the length is
+ * measured up to the '\r' when one is present, so a long line fails the
+ * same way whether it arrives whole or a byte at a time. */
+static int find_line(const char *data, size_t from, size_t len, size_t max, size_t *cr)
 {
-    const char *s = data + from;
-    size_t n = len - from;
-    while (n >= 2) {
-        const char *r = memchr(s, '\r', n - 1);
-        if (!r) return -1;
-        if (r[1] == '\n') return (long)(r - data);
-        n -= (size_t)(r - s) + 1;
-        s = r + 1;
-    }
-    return -1;
+    const char *r = memchr(data + from, '\r', len - from);
+    size_t linelen = r ? (size_t)(r - (data + from)) : len - from;
+    if (linelen > max) return -1;
+    if (!r || (size_t)(r - data) + 1 >= len) return 0;
+    *cr = (size_t)(r - data);
+    return 1;
+}
+
+/* An unquoted inline token ends only at these bytes (Redis's
+ * sdssplitargs), although leading blanks are skipped with isspace(). */
+static int is_token_end(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
 /* Split an inline request into arguments (double quotes with \n \r \t \b
@@ -139,7 +148,7 @@ static int parse_inline(resp_parser *p, const char *line, size_t len)
                 } else {
                     *o++ = c;
                 }
-            } else if (i >= len || isspace((unsigned char)c)) {
+            } else if (i >= len || is_token_end(c)) {
                 done = 1;
                 i--;
             } else if (c == '"') {
@@ -186,23 +195,20 @@ int resp_parse(resp_parser *p, const char *data, size_t len, size_t *consumed)
                 if (p->argc == 0) continue; /* empty line: skipped */
                 return RESP_OK;
             }
-            long cr = find_crlf(data, start, len);
-            if (cr < 0) {
-                if (len - start > p->max_inline) return fail(p, "too big mbulk count string");
-                return RESP_AGAIN;
-            }
+            size_t cr;
+            int r = find_line(data, start, len, p->max_inline, &cr);
+            if (r < 0) return fail(p, "too big mbulk count string");
+            if (r == 0) return RESP_AGAIN;
             long long n;
-            if (cr - (long)start - 1 > 20 ||
-                str2ll(data + start + 1, (size_t)(cr - (long)start - 1), &n) < 0 ||
-                n > p->max_args)
+            if (str2ll(data + start + 1, cr - start - 1, &n) < 0 || n > p->max_args)
                 return fail(p, "invalid multibulk length");
             if (n <= 0) {
-                *consumed = (size_t)cr + 2;
+                *consumed = cr + 2;
                 continue; /* "*0" and "*-1" are ignored */
             }
             p->expect = n;
             p->argc = 0;
-            p->pos = (size_t)cr + 2 - start;
+            p->pos = cr + 2 - start;
             p->bulklen = -1;
             ensure_args(p, n < 1024 ? n : 1024);
         }
@@ -213,25 +219,27 @@ int resp_parse(resp_parser *p, const char *data, size_t len, size_t *consumed)
         while (p->argc < p->expect) {
             if (p->bulklen < 0) {
                 if (p->pos >= avail) return RESP_AGAIN;
+                /* Like Redis, look at the '$' only once the line is complete. */
+                size_t cr;
+                int r = find_line(base, p->pos, avail, p->max_inline, &cr);
+                if (r < 0) return fail(p, "too big bulk count string");
+                if (r == 0) return RESP_AGAIN;
                 if (base[p->pos] != '$') {
                     char msg[64];
                     snprintf(msg, sizeof msg, "expected '$', got '%c'", base[p->pos]);
                     return fail(p, msg);
                 }
-                long cr = find_crlf(base, p->pos, avail);
-                if (cr < 0) {
-                    if (avail - p->pos > 32) return fail(p, "too big bulk count string");
-                    return RESP_AGAIN;
-                }
                 long long bl;
-                if (str2ll(base + p->pos + 1, (size_t)(cr - (long)p->pos - 1), &bl) < 0 ||
+                if (str2ll(base + p->pos + 1, cr - p->pos - 1, &bl) < 0 ||
                     bl < 0 || bl > p->max_bulk)
                     return fail(p, "invalid bulk length");
                 p->bulklen = bl;
-                p->pos = (size_t)cr + 2;
+                p->pos = cr + 2;
             }
             if (avail - p->pos < (size_t)p->bulklen + 2) {
-                p->need = *consumed + p->pos + (size_t)p->bulklen + 2;
+                /* Counted from the command start: the caller drops the
+                 * skipped bytes in `consumed` before growing its buffer. */
+                p->need = p->pos + (size_t)p->bulklen + 2;
                 return RESP_AGAIN;
             }
             ensure_args(p, p->argc + 1);
