@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -53,7 +54,7 @@ int str2d(const char *s, size_t len, double *out)
     if (isspace((unsigned char)tmp[0])) return -1;
     errno = 0;
     double v = strtod(tmp, &end);
-    if (*end != '\0' || isnan(v)) return -1;
+    if (end != tmp + len || isnan(v)) return -1; /* an embedded NUL is not the end */
     if (errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL || fpclassify(v) == FP_ZERO))
         return -1;
     *out = v;
@@ -70,7 +71,7 @@ int str2ld(const char *s, size_t len, long double *out)
     if (isspace((unsigned char)tmp[0])) return -1;
     errno = 0;
     long double v = strtold(tmp, &end);
-    if (*end != '\0' || isnan(v)) return -1;
+    if (end != tmp + len || isnan(v)) return -1; /* an embedded NUL is not the end */
     if (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL || fpclassify(v) == FP_ZERO))
         return -1;
     *out = v;
@@ -231,4 +232,21 @@ uint32_t crc32c(uint32_t crc, const void *data, size_t len)
     crc = ~crc;
     while (len--) crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
     return ~crc;
+}
+
+int mkdir_p(const char *path)
+{
+    char tmp[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof tmp) return -1;
+    memcpy(tmp, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (tmp[i] == '/' || tmp[i] == '\0') {
+            char c = tmp[i];
+            tmp[i] = '\0';
+            if (mkdir(tmp, 0755) < 0 && errno != EEXIST) return -1;
+            tmp[i] = c;
+        }
+    }
+    return 0;
 }
