@@ -90,6 +90,8 @@ int conf_load_string(const struct conf_field *fields, void *obj, const char *nam
  * --help (-h), --version and --key-name value (or --key-name=value) for
  * every field in the table.  Every table flag takes a value.
  * Order: defaults, then the file named by --config, then the other flags.
+ * obj must hold no owned strings on entry (zeroed, or after conf_free):
+ * conf_defaults() overwrites them.
  * Returns 0 on success, 1 if the program should exit 0 at once (--help,
  * --version were printed on stdout), -1 on error (messages in errs: an
  * unknown option, a missing value, a bad file, a bad value).
