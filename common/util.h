@@ -58,6 +58,9 @@ int str_eq_nocase(const char *s, size_t len, const char *lit);
  * into hostbuf.  Returns 0 or -1. */
 int parse_hostport(const char *s, char *hostbuf, size_t hostsize, int *port);
 
+/* mkdir -p: create a directory and its parents (mode 0755).  0 or -1. */
+int mkdir_p(const char *path);
+
 /* CRC-32C (Castagnoli), for record checksums.  Not thread-safe on first call
  * before crc32c_init() has run; call it once at start-up. */
 void crc32c_init(void);

@@ -1,0 +1,67 @@
+/* cmd: helpers for command handlers.  See cmd.h. */
+#include "cmd.h"
+
+#include "util.h"
+
+int arg_ll(client *c, int i, long long *v)
+{
+    if (str2ll(c->argv[i], c->argvlen[i], v) < 0) {
+        resp_add_error(&c->out, resp_err_notint);
+        return -1;
+    }
+    return 0;
+}
+
+int arg_ll_range(client *c, int i, long long min, long long max, long long *v,
+                 const char *range_err)
+{
+    if (str2ll(c->argv[i], c->argvlen[i], v) < 0) {
+        resp_add_error(&c->out, resp_err_notint);
+        return -1;
+    }
+    if (*v < min || *v > max) {
+        resp_add_error(&c->out, range_err ? range_err : resp_err_notint);
+        return -1;
+    }
+    return 0;
+}
+
+int arg_double(client *c, int i, double *v)
+{
+    if (str2d(c->argv[i], c->argvlen[i], v) < 0) {
+        resp_add_error(&c->out, resp_err_notfloat);
+        return -1;
+    }
+    return 0;
+}
+
+void reply_storage_error(client *c)
+{
+    resp_add_error(&c->out, "ERR storage error (see the node log)");
+}
+
+int lookup_any(client *c, int i, struct meta *m)
+{
+    int t = db_lookup(c->argv[i], c->argvlen[i], m);
+    if (t < 0) {
+        reply_storage_error(c);
+        return -1;
+    }
+    if (t == T_NONE) {
+        srv.stats.keyspace_misses++;
+        return 0;
+    }
+    srv.stats.keyspace_hits++;
+    return 1;
+}
+
+int lookup_typed(client *c, int i, struct meta *m, int type)
+{
+    int r = lookup_any(c, i, m);
+    if (r <= 0) return r;
+    if (m->type != type) {
+        resp_add_error(&c->out, resp_err_wrongtype);
+        return -1;
+    }
+    return 1;
+}

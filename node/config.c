@@ -1,0 +1,53 @@
+/* config: strata-node's settings table (conf.h).  Every key is a YAML key
+ * and a --key-name flag; `runtime` marks those CONFIG SET may change. */
+#include <stddef.h>
+
+#include "conf.h"
+#include "server.h"
+
+static const char *const fsync_names[] = { "always", "everysec", "no", NULL };
+static const char *const loglevel_names[] = { "debug", "info", "warning", "error", NULL };
+static const char *const compression_names[] = { "none", "snappy", NULL };
+static const char *const fallback_names[] = { "error", "async", NULL };
+
+#define F(name, type, field, def, min, max, en, rt, help) \
+    { name, type, offsetof(struct node_config, field), def, min, max, en, rt, help }
+
+const struct conf_field node_config_fields[] = {
+    F("bind", CONF_STR, bind, "127.0.0.1", 0, 0, NULL, 0, "address to listen on"),
+    F("port", CONF_INT, port, "7000", 1, 65535, NULL, 0, "TCP port"),
+    F("dir", CONF_STR, dir, "./strata-data", 0, 0, NULL, 0, "data directory (LevelDB)"),
+    F("fsync", CONF_ENUM, fsync, "everysec", 0, 0, fsync_names, 1,
+      "durability: always (reply after fsync), everysec, no"),
+    F("maxclients", CONF_INT, maxclients, "10000", 1, 1000000, NULL, 1, "client limit"),
+    F("requirepass", CONF_STR, requirepass, "", 0, 0, NULL, 1, "password clients must AUTH with"),
+    F("timeout", CONF_INT, timeout, "0", 0, 100000000, NULL, 1, "close idle clients after N seconds (0: never)"),
+    F("log", CONF_STR, log, "", 0, 0, NULL, 0, "log file (default: stderr)"),
+    F("loglevel", CONF_ENUM, loglevel, "info", 0, 0, loglevel_names, 1, "log level"),
+    F("replicaof", CONF_STR, replicaof, "", 0, 0, NULL, 0, "HOST:PORT of the master to replicate"),
+    F("block_cache", CONF_SIZE, block_cache, "64mb", 0, 1LL << 40, NULL, 0, "LevelDB block cache"),
+    F("write_buffer", CONF_SIZE, write_buffer, "32mb", 1 << 20, 1LL << 32, NULL, 0, "LevelDB memtable size"),
+    F("max_open_files", CONF_INT, max_open_files, "1000", 64, 1000000, NULL, 0, "LevelDB open files"),
+    F("compression", CONF_ENUM, compression, "snappy", 0, 0, compression_names, 0, "LevelDB block compression"),
+    F("client_query_buffer_limit", CONF_SIZE, client_query_buffer_limit, "1gb", 1 << 20, 1LL << 40, NULL, 1,
+      "largest unparsed input per client"),
+    F("client_output_buffer_limit", CONF_SIZE, client_output_buffer_limit, "1gb", 1 << 20, 1LL << 40, NULL, 1,
+      "largest unsent output per client"),
+    F("proto_max_bulk_len", CONF_SIZE, proto_max_bulk_len, "512mb", 1 << 20, 1LL << 40, NULL, 1,
+      "largest single argument"),
+    F("hz", CONF_INT, hz, "10", 1, 500, NULL, 1, "background task frequency"),
+    F("pidfile", CONF_STR, pidfile, "", 0, 0, NULL, 0, "write the pid here"),
+    F("min_replica_acks", CONF_INT, min_replica_acks, "0", 0, 64, NULL, 1,
+      "writes wait until this many replicas hold them (semi-synchronous)"),
+    F("replica_ack_timeout_ms", CONF_INT, replica_ack_timeout_ms, "1000", 1, 3600000, NULL, 1,
+      "how long a write waits for replica acks"),
+    F("replica_ack_fallback", CONF_ENUM, replica_ack_fallback, "error", 0, 0, fallback_names, 1,
+      "on ack timeout: error (-NOREPLICAS) or async"),
+    F("wal_retention_bytes", CONF_SIZE, wal_retention_bytes, "256mb", 0, 1LL << 50, NULL, 1,
+      "replication log kept for reconnecting replicas"),
+    F("wal_retention_ms", CONF_INT, wal_retention_ms, "3600000", 0, 1LL << 40, NULL, 1,
+      "replication log kept at least this long"),
+    F("fence_lease_ms", CONF_INT, fence_lease_ms, "0", 0, 3600000, NULL, 1,
+      "a master that hears from no replica or sentinel for this long refuses writes (0: off)"),
+    { NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL },
+};

@@ -1,0 +1,498 @@
+/* db: key encoding and shared metadata operations.  See db.h. */
+#include "db.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "log.h"
+#include "server.h"
+#include "store.h"
+#include "util.h"
+
+static const char VERSION_KEY[] = "Rversion";
+static const char KEYS_KEY[] = "Rkeys";
+static const char EXPIRES_KEY[] = "Rexpires";
+
+/* Cached counters; -1 = not loaded. */
+static long long key_count = -1, expire_count = -1;
+
+static long long counter_load(const char *name, size_t nlen)
+{
+    buf v;
+    buf_init(&v);
+    long long n = 0;
+    if (store_get(srv.st, name, nlen, &v) == 1 && v.len == 8)
+        n = (long long)get_u64be((const unsigned char *)v.data);
+    buf_free(&v);
+    return n;
+}
+
+static void counter_add(long long *cache, const char *name, size_t nlen, long long delta)
+{
+    unsigned char v[8];
+    if (*cache < 0) *cache = counter_load(name, nlen);
+    *cache += delta;
+    if (*cache < 0) *cache = 0;
+    put_u64be(v, (uint64_t)*cache);
+    store_put(srv.st, name, nlen, (const char *)v, 8);
+}
+
+unsigned long long db_key_count(void)
+{
+    if (key_count < 0) key_count = counter_load(KEYS_KEY, sizeof KEYS_KEY - 1);
+    return (unsigned long long)key_count;
+}
+
+unsigned long long db_expire_count(void)
+{
+    if (expire_count < 0) expire_count = counter_load(EXPIRES_KEY, sizeof EXPIRES_KEY - 1);
+    return (unsigned long long)expire_count;
+}
+
+void db_invalidate_counters(void)
+{
+    key_count = expire_count = -1;
+}
+
+void meta_init(struct meta *m)
+{
+    memset(m, 0, sizeof *m);
+    buf_init(&m->raw);
+}
+
+void meta_free(struct meta *m)
+{
+    buf_free(&m->raw);
+}
+
+const char *type_name(int type)
+{
+    switch (type) {
+    case T_STRING: return "string";
+    case T_HASH: return "hash";
+    case T_LIST: return "list";
+    case T_SET: return "set";
+    case T_ZSET: return "zset";
+    default: return "none";
+    }
+}
+
+/* ---------------- key builders ---------------- */
+
+void enc_meta_key(buf *out, const char *key, size_t klen)
+{
+    buf_clear(out);
+    buf_reserve(out, klen + 1);
+    out->data[out->len++] = 'M';
+    buf_append(out, key, klen);
+}
+
+static void enc_sub_prefix(buf *out, char tag, uint64_t version)
+{
+    buf_clear(out);
+    buf_reserve(out, SUBKEY_PREFIX + 32);
+    out->data[0] = tag;
+    put_u64be((unsigned char *)out->data + 1, version);
+    out->len = SUBKEY_PREFIX;
+}
+
+void enc_data_prefix(buf *out, uint64_t version)
+{
+    enc_sub_prefix(out, 'D', version);
+}
+
+void enc_data_key(buf *out, uint64_t version, const char *field, size_t flen)
+{
+    enc_sub_prefix(out, 'D', version);
+    buf_append(out, field, flen);
+}
+
+void enc_zscore_prefix(buf *out, uint64_t version)
+{
+    enc_sub_prefix(out, 'Z', version);
+}
+
+void enc_zscore_key(buf *out, uint64_t version, double score, const char *member, size_t mlen)
+{
+    unsigned char s[8];
+    enc_sub_prefix(out, 'Z', version);
+    put_u64be(s, score_to_sortable(score));
+    buf_append(out, s, 8);
+    buf_append(out, member, mlen);
+}
+
+void enc_expire_key(buf *out, uint64_t expire, const char *key, size_t klen)
+{
+    unsigned char t[8];
+    buf_clear(out);
+    buf_append_char(out, 'E');
+    put_u64be(t, expire);
+    buf_append(out, t, 8);
+    buf_append(out, key, klen);
+}
+
+void enc_gc_key(buf *out, uint64_t version)
+{
+    enc_sub_prefix(out, 'G', version);
+}
+
+int enc_prefix_end(buf *out, const char *prefix, size_t plen)
+{
+    buf_clear(out);
+    buf_append(out, prefix, plen);
+    while (out->len > 0) {
+        unsigned char c = (unsigned char)out->data[out->len - 1];
+        if (c != 0xff) {
+            out->data[out->len - 1] = (char)(c + 1);
+            return 0;
+        }
+        out->len--;
+    }
+    return -1;
+}
+
+uint64_t score_to_sortable(double d)
+{
+    uint64_t u;
+    if (d == 0) d = 0.0; /* fold -0.0 into 0.0 */
+    memcpy(&u, &d, 8);
+    return (u & (UINT64_C(1) << 63)) ? ~u : u | (UINT64_C(1) << 63);
+}
+
+double sortable_to_score(uint64_t u)
+{
+    double d;
+    u = (u & (UINT64_C(1) << 63)) ? u & ~(UINT64_C(1) << 63) : ~u;
+    memcpy(&d, &u, 8);
+    return d;
+}
+
+/* ---------------- meta encode / decode ---------------- */
+
+static int meta_decode(struct meta *m)
+{
+    const unsigned char *p = (const unsigned char *)m->raw.data;
+    size_t n = m->raw.len;
+    if (n < META_HDR) return -1;
+    m->type = p[0];
+    m->expire = get_u64be(p + 1);
+    m->version = m->count = m->head = m->tail = 0;
+    m->sval = NULL;
+    m->slen = 0;
+    switch (m->type) {
+    case T_STRING:
+        m->sval = m->raw.data + META_HDR;
+        m->slen = n - META_HDR;
+        return 0;
+    case T_LIST:
+        if (n < META_LIST) return -1;
+        m->head = get_u64be(p + 25);
+        m->tail = get_u64be(p + 33);
+        /* fall through */
+    case T_HASH:
+    case T_SET:
+    case T_ZSET:
+        if (n < META_COLL) return -1;
+        m->version = get_u64be(p + 9);
+        m->count = get_u64be(p + 17);
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+int db_lookup(const char *key, size_t klen, struct meta *m)
+{
+    buf k;
+    buf_init(&k);
+    enc_meta_key(&k, key, klen);
+    m->expired = 0;
+    m->old_type = T_NONE;
+    int r = store_get(srv.st, k.data, k.len, &m->raw);
+    buf_free(&k);
+    if (r < 0) return -1;
+    if (r == 0) {
+        m->type = T_NONE;
+        m->expire = m->version = m->count = 0;
+        return T_NONE;
+    }
+    if (meta_decode(m) < 0) {
+        log_error("corrupt metadata for a key of %zu bytes (%zu-byte value)", klen, m->raw.len);
+        m->type = T_NONE;
+        return -1;
+    }
+    if (m->expire && m->expire <= srv.cmd_time_ms) {
+        m->expired = 1;
+        m->old_type = m->type;
+        m->type = T_NONE;
+        return T_NONE;
+    }
+    return m->type;
+}
+
+static void expire_index(const char *key, size_t klen, uint64_t old_exp, uint64_t new_exp,
+                         uint64_t version)
+{
+    if (old_exp == new_exp) return;
+    if (!old_exp || !new_exp)
+        counter_add(&expire_count, EXPIRES_KEY, sizeof EXPIRES_KEY - 1, new_exp ? 1 : -1);
+    buf k;
+    buf_init(&k);
+    if (old_exp) {
+        enc_expire_key(&k, old_exp, key, klen);
+        store_del(srv.st, k.data, k.len);
+    }
+    if (new_exp) {
+        unsigned char v[8];
+        put_u64be(v, version);
+        enc_expire_key(&k, new_exp, key, klen);
+        store_put(srv.st, k.data, k.len, (const char *)v, 8);
+    }
+    buf_free(&k);
+}
+
+/* Queue the subkeys of a dead collection for the GC. */
+static void gc_queue(int type, uint64_t version, uint64_t count)
+{
+    if (type == T_STRING || type == T_NONE || count == 0) return;
+    buf k;
+    buf_init(&k);
+    enc_gc_key(&k, version);
+    char t = (char)type;
+    store_put(srv.st, k.data, k.len, &t, 1);
+    buf_free(&k);
+}
+
+/* Clean up whatever `old` held before the key gets a new record. */
+static void release_old(const char *key, size_t klen, const struct meta *old, uint64_t new_exp)
+{
+    int t = old->type != T_NONE ? old->type : old->expired ? old->old_type : T_NONE;
+    uint64_t old_exp = (old->type != T_NONE || old->expired) ? old->expire : 0;
+    expire_index(key, klen, old_exp, new_exp, 0);
+    if (t != T_NONE) gc_queue(t, old->version, old->count);
+    /* A key that did not exist at all is new; an expired record was still
+     * counted. */
+    if (t == T_NONE) counter_add(&key_count, KEYS_KEY, sizeof KEYS_KEY - 1, 1);
+}
+
+void db_set_string(const char *key, size_t klen, const char *v, size_t vl,
+                   uint64_t expire, const struct meta *old)
+{
+    buf k, val;
+    unsigned char hdr[META_HDR];
+    buf_init(&k);
+    buf_init(&val);
+    release_old(key, klen, old, expire);
+    hdr[0] = T_STRING;
+    put_u64be(hdr + 1, expire);
+    buf_reserve(&val, META_HDR + vl);
+    buf_append(&val, hdr, META_HDR);
+    buf_append(&val, v, vl);
+    enc_meta_key(&k, key, klen);
+    store_put(srv.st, k.data, k.len, val.data, val.len);
+    buf_free(&k);
+    buf_free(&val);
+}
+
+void db_new_collection(const char *key, size_t klen, int type, struct meta *m)
+{
+    release_old(key, klen, m, 0);
+    m->type = type;
+    m->expired = 0;
+    m->expire = 0;
+    m->version = server_new_version();
+    m->count = 0;
+    m->head = m->tail = LIST_INITIAL_INDEX;
+}
+
+void db_write_meta(const char *key, size_t klen, const struct meta *m, uint64_t prev_expire)
+{
+    unsigned char v[META_LIST];
+    size_t n = m->type == T_LIST ? META_LIST : META_COLL;
+    buf k;
+    v[0] = (unsigned char)m->type;
+    put_u64be(v + 1, m->expire);
+    put_u64be(v + 9, m->version);
+    put_u64be(v + 17, m->count);
+    if (m->type == T_LIST) {
+        put_u64be(v + 25, m->head);
+        put_u64be(v + 33, m->tail);
+    }
+    expire_index(key, klen, prev_expire, m->expire, m->version);
+    buf_init(&k);
+    enc_meta_key(&k, key, klen);
+    store_put(srv.st, k.data, k.len, (const char *)v, n);
+    buf_free(&k);
+}
+
+void db_delete(const char *key, size_t klen, const struct meta *m)
+{
+    buf k;
+    int t = m->type != T_NONE ? m->type : m->expired ? m->old_type : T_NONE;
+    if (t == T_NONE) return; /* nothing stored */
+    buf_init(&k);
+    expire_index(key, klen, m->expire, 0, 0);
+    gc_queue(t, m->version, m->count);
+    counter_add(&key_count, KEYS_KEY, sizeof KEYS_KEY - 1, -1);
+    enc_meta_key(&k, key, klen);
+    store_del(srv.st, k.data, k.len);
+    buf_free(&k);
+}
+
+void db_move(const char *src, size_t srclen, const char *dst, size_t dstlen, const struct meta *m)
+{
+    buf k;
+    buf_init(&k);
+    enc_meta_key(&k, src, srclen);
+    store_del(srv.st, k.data, k.len);
+    enc_meta_key(&k, dst, dstlen);
+    store_put(srv.st, k.data, k.len, m->raw.data, m->raw.len);
+    if (m->expire) {
+        unsigned char v[8];
+        put_u64be(v, m->version);
+        enc_expire_key(&k, m->expire, src, srclen);
+        store_del(srv.st, k.data, k.len);
+        enc_expire_key(&k, m->expire, dst, dstlen);
+        store_put(srv.st, k.data, k.len, (const char *)v, 8);
+    }
+    buf_free(&k);
+}
+
+void db_set_expire(const char *key, size_t klen, struct meta *m, uint64_t expire)
+{
+    uint64_t prev = m->expire;
+    if (m->type == T_STRING) {
+        expire_index(key, klen, prev, expire, 0);
+        put_u64be((unsigned char *)m->raw.data + 1, expire);
+        m->expire = expire;
+        buf k;
+        buf_init(&k);
+        enc_meta_key(&k, key, klen);
+        store_put(srv.st, k.data, k.len, m->raw.data, m->raw.len);
+        buf_free(&k);
+        return;
+    }
+    m->expire = expire;
+    db_write_meta(key, klen, m, prev);
+}
+
+/* ---------------- background work ---------------- */
+
+int db_expire_cycle(int max_keys)
+{
+    int removed = 0, scanned = 0;
+    uint64_t now = srv.cmd_time_ms;
+    store_iter *it = store_iter_new(srv.st);
+    struct meta m;
+    meta_init(&m);
+    buf key;
+    buf_init(&key);
+    store_iter_seek(it, "E", 1);
+    while (store_iter_valid(it) && scanned < max_keys) {
+        size_t kl;
+        const char *k = store_iter_key(it, &kl);
+        if (kl < 9 || k[0] != 'E') break;
+        uint64_t exp = get_u64be((const unsigned char *)k + 1);
+        if (exp > now) break;
+        buf_clear(&key);
+        buf_append(&key, k + 9, kl - 9);
+        scanned++;
+        int t = db_lookup(key.data, key.len, &m);
+        if (t == T_NONE && m.expired && m.expire == exp) {
+            db_delete(key.data, key.len, &m);
+            srv.stats.expired_keys++;
+            removed++;
+        } else if (t >= 0) {
+            /* The key's expire moved or it is gone: drop the stale entry. */
+            store_del(srv.st, k, kl);
+        }
+        store_iter_next(it);
+    }
+    store_iter_free(it);
+    meta_free(&m);
+    buf_free(&key);
+    return removed;
+}
+
+static int gc_prefix(char tag, uint64_t version, int *budget)
+{
+    buf p;
+    buf_init(&p);
+    if (tag == 'D') enc_data_prefix(&p, version);
+    else enc_zscore_prefix(&p, version);
+    store_iter *it = store_iter_new(srv.st);
+    int removed = 0, more = 0;
+    for (store_iter_seek(it, p.data, p.len); store_iter_valid(it); store_iter_next(it)) {
+        size_t kl;
+        const char *k = store_iter_key(it, &kl);
+        if (kl < p.len || memcmp(k, p.data, p.len) != 0) break;
+        if (*budget <= 0) { more = 1; break; }
+        store_del(srv.st, k, kl);
+        (*budget)--;
+        removed++;
+    }
+    store_iter_free(it);
+    buf_free(&p);
+    return more ? -removed - 1 : removed;
+}
+
+int db_gc_cycle(int max_subkeys)
+{
+    int budget = max_subkeys, removed = 0;
+    store_iter *it = store_iter_new(srv.st);
+    buf gk;
+    buf_init(&gk);
+    store_iter_seek(it, "G", 1);
+    while (budget > 0 && store_iter_valid(it)) {
+        size_t kl;
+        const char *k = store_iter_key(it, &kl);
+        if (kl != SUBKEY_PREFIX || k[0] != 'G') break;
+        uint64_t version = get_u64be((const unsigned char *)k + 1);
+        buf_clear(&gk);
+        buf_append(&gk, k, kl);
+        int d = gc_prefix('D', version, &budget);
+        int z = d < 0 ? -1 : gc_prefix('Z', version, &budget);
+        removed += (d < 0 ? -d - 1 : d) + (z < 0 ? -z - 1 : z);
+        if (d < 0 || z < 0) break; /* budget spent mid-collection */
+        store_del(srv.st, gk.data, gk.len);
+        store_iter_next(it);
+    }
+    store_iter_free(it);
+    buf_free(&gk);
+    return removed;
+}
+
+unsigned long long db_gc_pending(void)
+{
+    unsigned long long n = 0;
+    store_iter *it = store_iter_new(srv.st);
+    for (store_iter_seek(it, "G", 1); store_iter_valid(it) && n < 1000000; store_iter_next(it)) {
+        size_t kl;
+        const char *k = store_iter_key(it, &kl);
+        if (!kl || k[0] != 'G') break;
+        n++;
+    }
+    store_iter_free(it);
+    return n;
+}
+
+uint64_t db_load_version_hwm(void)
+{
+    buf v;
+    buf_init(&v);
+    uint64_t hwm = 0;
+    if (store_get(srv.st, VERSION_KEY, sizeof VERSION_KEY - 1, &v) == 1 && v.len == 8)
+        hwm = get_u64be((const unsigned char *)v.data);
+    buf_free(&v);
+    return hwm;
+}
+
+uint64_t server_new_version(void)
+{
+    uint64_t now = now_us();
+    srv.next_version = srv.next_version + 1 > now ? srv.next_version + 1 : now;
+    unsigned char v[8];
+    put_u64be(v, srv.next_version);
+    store_put(srv.st, VERSION_KEY, sizeof VERSION_KEY - 1, (const char *)v, 8);
+    return srv.next_version;
+}

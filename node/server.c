@@ -1,0 +1,619 @@
+/* server: listener, clients, dispatcher and the group-commit loop.
+ *
+ *   accept --> client_read --> resp_parse --> server_dispatch --> server_call
+ *                                                  |                 |
+ *                                     (MULTI: queue) |        handler writes to the
+ *                                                  v         store overlay and c->out
+ *   loop iteration ends --> server_before_sleep:
+ *        1. store_commit (one LevelDB write; fsync under `fsync: always`)
+ *        2. after_commit hook (replication streams the new records)
+ *        3. write every pending client's replies; free closed clients
+ *
+ * A reply therefore never leaves before the write it reports is in LevelDB
+ * (and on disk, with fsync: always).  See server.h. */
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+
+#include "db.h"
+#include "log.h"
+#include "util.h"
+
+struct server srv;
+
+#define MAX_HOOKS 8
+static void (*write_hooks[MAX_HOOKS])(client *c, size_t mark);
+static int nwrite_hooks;
+static void (*free_hooks[MAX_HOOKS])(client *c);
+static int nfree_hooks;
+static void (*sleep_hooks[MAX_HOOKS])(void);
+static int nsleep_hooks;
+static void (*cron_hooks[MAX_HOOKS])(void);
+static int ncron_hooks;
+/* MULTI queueing, installed by multi.c. */
+void (*server_multi_queue)(client *c);
+
+#define EARLY_COMMIT_BYTES (32u << 20)
+#define OUTPUT_PAUSE_BYTES (64u << 20)
+#define READ_CHUNK 16384
+
+void server_register(enum cmd_id id, cmd_proc *proc)
+{
+    srv.procs[id] = proc;
+}
+
+void server_add_write_hook(void (*fn)(client *c, size_t mark))
+{
+    if (nwrite_hooks < MAX_HOOKS) write_hooks[nwrite_hooks++] = fn;
+}
+
+void server_add_free_hook(void (*fn)(client *c))
+{
+    if (nfree_hooks < MAX_HOOKS) free_hooks[nfree_hooks++] = fn;
+}
+
+void server_add_sleep_hook(void (*fn)(void))
+{
+    if (nsleep_hooks < MAX_HOOKS) sleep_hooks[nsleep_hooks++] = fn;
+}
+
+void server_add_cron_hook(void (*fn)(void))
+{
+    if (ncron_hooks < MAX_HOOKS) cron_hooks[ncron_hooks++] = fn;
+}
+
+void server_notify_write(client *c, size_t mark)
+{
+    for (int i = 0; i < nwrite_hooks; i++) write_hooks[i](c, mark);
+}
+
+/* ---------------- clients ---------------- */
+
+static void client_read_cb(evutil_socket_t fd, short what, void *arg);
+static void client_write_cb(evutil_socket_t fd, short what, void *arg);
+
+void client_pending(client *c)
+{
+    if (c->flags & CLIENT_PENDING_WRITE) return;
+    c->flags |= CLIENT_PENDING_WRITE;
+    c->next_pending = srv.pending;
+    srv.pending = c;
+}
+
+void client_close(client *c)
+{
+    if (c->flags & CLIENT_CLOSE_ASAP) return;
+    c->flags |= CLIENT_CLOSE_ASAP;
+    if (c->rev) event_del(c->rev);
+    if (c->wev) event_del(c->wev);
+    client_pending(c);
+}
+
+client *client_create(int fd)
+{
+    client *c = xcalloc(1, sizeof *c);
+    c->id = ++srv.next_client_id;
+    c->fd = fd;
+    c->resp = 2;
+    c->authed = !(srv.cfg.requirepass && *srv.cfg.requirepass);
+    buf_init(&c->qbuf);
+    buf_init(&c->out);
+    resp_parser_init(&c->parser);
+    c->parser.max_bulk = srv.cfg.proto_max_bulk_len;
+    c->ctime_ms = c->last_ms = now_ms();
+    if (fd >= 0) {
+        c->rev = event_new(srv.base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
+        c->wev = event_new(srv.base, fd, EV_WRITE | EV_PERSIST, client_write_cb, c);
+        event_add(c->rev, NULL);
+    }
+    c->next = srv.clients;
+    if (srv.clients) srv.clients->prev = c;
+    srv.clients = c;
+    srv.nclients++;
+    return c;
+}
+
+static void client_free(client *c)
+{
+    for (int i = 0; i < nfree_hooks; i++) free_hooks[i](c);
+    if (c->rev) event_free(c->rev);
+    if (c->wev) event_free(c->wev);
+    if (c->fd >= 0) close(c->fd);
+    if (c->prev) c->prev->next = c->next;
+    else srv.clients = c->next;
+    if (c->next) c->next->prev = c->prev;
+    srv.nclients--;
+    buf_free(&c->qbuf);
+    buf_free(&c->out);
+    resp_parser_free(&c->parser);
+    free(c->name);
+    free(c);
+}
+
+client *server_client_by_id(uint64_t id)
+{
+    for (client *c = srv.clients; c; c = c->next)
+        if (c->id == id && !(c->flags & CLIENT_CLOSE_ASAP)) return c;
+    return NULL;
+}
+
+/* Parse and run every complete command in the query buffer. */
+void client_process_input(client *c)
+{
+    size_t off = 0;
+    while (!(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP | CLIENT_BLOCKED |
+                         CLIENT_WAIT_ACK))) {
+        if (c->out.len - c->out_sent > OUTPUT_PAUSE_BYTES) break; /* resume once drained */
+        size_t consumed;
+        int r = resp_parse(&c->parser, c->qbuf.data + off, c->qbuf.len - off, &consumed);
+        off += consumed;
+        if (r == RESP_ERR) {
+            log_info("client id=%llu addr=%s: %s", (unsigned long long)c->id, c->addr, c->parser.err);
+            resp_add_error(&c->out, c->parser.err);
+            c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+            client_pending(c);
+            off = c->qbuf.len;
+            break;
+        }
+        if (r == RESP_AGAIN) break;
+        c->argc = c->parser.argc;
+        c->argv = c->parser.argv;
+        c->argvlen = c->parser.argvlen;
+        server_dispatch(c);
+        c->argc = 0;
+        c->argv = NULL;
+    }
+    buf_consume(&c->qbuf, off);
+    if (c->qbuf.len == 0 && c->qbuf.cap > (1u << 20)) buf_shrink(&c->qbuf, 0);
+}
+
+static void client_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    client *c = arg;
+    (void)what;
+    if (c->flags & CLIENT_CLOSE_ASAP) return;
+    size_t want = READ_CHUNK;
+    if (c->parser.need > c->qbuf.len && c->parser.need - c->qbuf.len > want)
+        want = c->parser.need - c->qbuf.len;
+    if (want > (64u << 20)) want = 64u << 20;
+    buf_reserve(&c->qbuf, want);
+    ssize_t n = read(fd, c->qbuf.data + c->qbuf.len, want);
+    if (n == 0) {
+        client_close(c);
+        return;
+    }
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EINTR) return;
+        log_debug("read from client %llu: %s", (unsigned long long)c->id, strerror(errno));
+        client_close(c);
+        return;
+    }
+    c->qbuf.len += (size_t)n;
+    srv.stats.net_in += (unsigned long long)n;
+    c->last_ms = now_ms();
+    if ((long long)c->qbuf.len > srv.cfg.client_query_buffer_limit) {
+        log_warn("client id=%llu addr=%s closed: query buffer of %zu bytes exceeds the limit",
+                 (unsigned long long)c->id, c->addr, c->qbuf.len);
+        client_close(c);
+        return;
+    }
+    client_process_input(c);
+}
+
+/* Write out as much of c->out as the socket takes.  Returns 0, or -1 if
+ * the client was closed. */
+static int client_flush(client *c)
+{
+    while (c->out_sent < c->out.len) {
+        ssize_t n = write(c->fd, c->out.data + c->out_sent, c->out.len - c->out_sent);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) {
+                event_add(c->wev, NULL);
+                if ((long long)(c->out.len - c->out_sent) > srv.cfg.client_output_buffer_limit) {
+                    log_warn("client id=%llu addr=%s closed: output buffer over the limit",
+                             (unsigned long long)c->id, c->addr);
+                    client_close(c);
+                    return -1;
+                }
+                return 0;
+            }
+            client_close(c);
+            return -1;
+        }
+        c->out_sent += (size_t)n;
+        srv.stats.net_out += (unsigned long long)n;
+    }
+    c->out.len = c->out_sent = 0;
+    if (c->out.cap > (1u << 20)) buf_shrink(&c->out, 0);
+    event_del(c->wev);
+    if (c->flags & CLIENT_CLOSE_AFTER_REPLY) {
+        client_close(c);
+        return -1;
+    }
+    return 0;
+}
+
+static void client_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+    client *c = arg;
+    (void)fd;
+    (void)what;
+    if (c->flags & (CLIENT_CLOSE_ASAP | CLIENT_WAIT_ACK)) return;
+    if (client_flush(c) == 0 && c->qbuf.len && c->out.len == 0) client_process_input(c);
+}
+
+static void accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+    (void)what;
+    (void)arg;
+    for (int i = 0; i < 64; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int fd = accept(lfd, (struct sockaddr *)&ss, &sl);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EINTR) log_warn("accept: %s", strerror(errno));
+            return;
+        }
+        evutil_make_socket_nonblocking(fd);
+        evutil_make_socket_closeonexec(fd);
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if ((long long)srv.nclients >= srv.cfg.maxclients) {
+            static const char msg[] = "-ERR max number of clients reached\r\n";
+            ssize_t w = write(fd, msg, sizeof msg - 1);
+            (void)w;
+            close(fd);
+            srv.stats.rejected++;
+            continue;
+        }
+        client *c = client_create(fd);
+        char host[INET6_ADDRSTRLEN] = "?";
+        int port = 0;
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+            port = ntohs(a->sin_port);
+            snprintf(c->addr, sizeof c->addr, "%s:%d", host, port);
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+            port = ntohs(a->sin6_port);
+            snprintf(c->addr, sizeof c->addr, "%s:%d", host, port);
+        }
+        snprintf(c->laddr, sizeof c->laddr, "%s:%lld", srv.cfg.bind, srv.cfg.port);
+        srv.stats.connections++;
+    }
+}
+
+/* ---------------- dispatch ---------------- */
+
+static void reply_unknown(client *c)
+{
+    buf msg;
+    buf_init(&msg);
+    buf_printf(&msg, "ERR unknown command '%.*s', with args beginning with: ",
+               (int)(c->argvlen[0] > 128 ? 128 : c->argvlen[0]), c->argv[0]);
+    size_t budget = 128;
+    for (int i = 1; i < c->argc && budget > 0; i++) {
+        size_t n = c->argvlen[i] < budget ? c->argvlen[i] : budget;
+        buf_printf(&msg, "'%.*s' ", (int)n, c->argv[i]);
+        budget -= n;
+    }
+    buf_append_char(&msg, '\0');
+    resp_add_error(&c->out, msg.data);
+    buf_free(&msg);
+}
+
+static int is_tx_control(enum cmd_id id)
+{
+    return id == CMD_EXEC || id == CMD_DISCARD || id == CMD_MULTI || id == CMD_WATCH ||
+           id == CMD_QUIT;
+}
+
+void server_dispatch(client *c)
+{
+    const struct cmd_spec *cmd = cmd_lookup(c->argv[0], c->argvlen[0]);
+    c->cmd = cmd;
+    client_pending(c);
+    if (!cmd || !srv.procs[cmd->id]) {
+        reply_unknown(c);
+        if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
+        return;
+    }
+    if (!cmd_arity_ok(cmd, c->argc)) {
+        resp_add_arity_error(&c->out, cmd->name);
+        if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
+        return;
+    }
+    if (!c->authed && !(cmd->flags & CF_NOAUTH)) {
+        resp_add_error(&c->out, "NOAUTH Authentication required.");
+        if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
+        return;
+    }
+    if ((c->flags & CLIENT_MULTI) && !is_tx_control(cmd->id) && server_multi_queue) {
+        server_multi_queue(c);
+        return;
+    }
+    server_call(c);
+}
+
+void server_call(client *c)
+{
+    const struct cmd_spec *cmd = c->cmd;
+    if (cmd->flags & CF_WRITE) {
+        const char *err = NULL;
+        if (srv.is_replica && !(c->flags & CLIENT_MASTER)) {
+            resp_add_error(&c->out, "READONLY You can't write against a read only replica.");
+            return;
+        }
+        if (srv.write_error) {
+            resp_add_error(&c->out, "MISCONF Errors writing to the data directory: "
+                                    "writes are refused until a commit succeeds (see the node log)");
+            return;
+        }
+        if (srv.write_allowed && !(c->flags & CLIENT_MASTER) && !srv.write_allowed(c, &err)) {
+            resp_add_error(&c->out, err);
+            return;
+        }
+    }
+    size_t mark = store_mark(srv.st);
+    size_t out_before = c->out.len;
+    uint64_t t0 = mono_us();
+    srv.cmd_time_ms = now_ms();
+    client *prev = srv.current;
+    srv.current = c;
+    srv.procs[cmd->id](c);
+    srv.current = prev;
+    srv.stats.commands++;
+    srv.stats.cmd_calls[cmd->id]++;
+    srv.stats.cmd_usec[cmd->id] += mono_us() - t0;
+    c->lastcmd = cmd;
+    c->ncmds++;
+    if (store_mark(srv.st) != mark) {
+        /* A command that answers an error must leave nothing behind. */
+        if (c->out.len > out_before && c->out.data[out_before] == '-') {
+            store_rollback(srv.st, mark);
+        } else {
+            srv.dirty++;
+            server_notify_write(c, mark);
+        }
+    }
+    if (!(c->flags & CLIENT_IN_EXEC) && store_pending_bytes(srv.st) > EARLY_COMMIT_BYTES)
+        server_commit();
+}
+
+/* ---------------- commit and flush ---------------- */
+
+int server_commit(void)
+{
+    if (!store_dirty(srv.st)) return 0;
+    int sync = srv.cfg.fsync == FSYNC_ALWAYS;
+    const char *err = NULL;
+    if (store_commit(srv.st, sync, &err) < 0) {
+        srv.write_error = 1;
+        srv.stats.write_errors++;
+        /* The batch is lost: every client whose command wrote in it is
+         * closed without its replies, so nobody is told a lost write
+         * succeeded. */
+        for (client *c = srv.pending; c; c = c->next_pending)
+            if (c->flags & CLIENT_PENDING_WRITE) {
+                c->out.len = c->out_sent = 0;
+                client_close(c);
+            }
+        return -1;
+    }
+    srv.write_error = 0;
+    if (sync) srv.last_sync_us = mono_us();
+    return 0;
+}
+
+void server_before_sleep(void)
+{
+    if (store_dirty(srv.st)) {
+        server_commit();
+    } else if (srv.cfg.fsync == FSYNC_EVERYSEC && srv.last_sync_us + 1000000 < mono_us()) {
+        if (store_get_stats(srv.st)->commits) store_sync(srv.st);
+        srv.last_sync_us = mono_us();
+    }
+    for (int i = 0; i < nsleep_hooks; i++) sleep_hooks[i]();
+
+    client *list = srv.pending;
+    srv.pending = NULL;
+    while (list) {
+        client *c = list;
+        list = c->next_pending;
+        c->flags &= ~CLIENT_PENDING_WRITE;
+        c->next_pending = NULL;
+        if (c->flags & CLIENT_CLOSE_ASAP) {
+            client_free(c);
+            continue;
+        }
+        if (c->flags & CLIENT_WAIT_ACK) continue; /* the replication module re-queues it */
+        if (c->out.len > c->out_sent) client_flush(c);
+        if (c->flags & CLIENT_CLOSE_ASAP) {
+            /* closed while flushing: free on the next pass */
+            c->flags &= ~CLIENT_PENDING_WRITE;
+            client_pending(c);
+        }
+    }
+}
+
+/* ---------------- background tasks ---------------- */
+
+static void cron_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    uint64_t start = mono_us();
+    uint64_t budget = 250000 / (uint64_t)srv.cfg.hz; /* 25% of a period */
+
+    if (!srv.is_replica && !srv.write_error) {
+        for (;;) {
+            size_t mark = store_mark(srv.st);
+            srv.cmd_time_ms = now_ms();
+            int n = db_expire_cycle(200);
+            if (store_mark(srv.st) != mark) server_notify_write(NULL, mark);
+            mark = store_mark(srv.st);
+            int g = db_gc_cycle(2000);
+            if (store_mark(srv.st) != mark) server_notify_write(NULL, mark);
+            server_commit();
+            if ((n < 200 && g < 2000) || mono_us() - start > budget) break;
+        }
+    }
+    if (srv.cfg.timeout > 0) {
+        uint64_t now = now_ms();
+        for (client *c = srv.clients; c; c = c->next) {
+            if (c->flags & (CLIENT_BLOCKED | CLIENT_MASTER | CLIENT_REPLICA | CLIENT_PUBSUB)) continue;
+            if (now - c->last_ms > (uint64_t)srv.cfg.timeout * 1000) client_close(c);
+        }
+    }
+    for (int i = 0; i < ncron_hooks; i++) cron_hooks[i]();
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    (void)arg;
+    if (sig == SIGHUP) {
+        log_reopen();
+        log_info("SIGHUP: log reopened");
+        return;
+    }
+    log_info("received %s, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    srv.shutdown_asap = 1;
+    event_base_loopbreak(srv.base);
+}
+
+static int listen_on(const char *host, int port)
+{
+    struct addrinfo hints, *res = NULL;
+    char ps[16];
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST;
+    snprintf(ps, sizeof ps, "%d", port);
+    int r = getaddrinfo(host, ps, &hints, &res);
+    if (r) {
+        log_error("bad bind address %s: %s", host, gai_strerror(r));
+        return -1;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM, 0);
+    if (fd < 0) {
+        freeaddrinfo(res);
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 511) < 0) {
+        log_error("cannot listen on %s:%d: %s", host, port, strerror(errno));
+        close(fd);
+        freeaddrinfo(res);
+        return -1;
+    }
+    freeaddrinfo(res);
+    evutil_make_socket_nonblocking(fd);
+    evutil_make_socket_closeonexec(fd);
+    return fd;
+}
+
+int server_init(void)
+{
+    char *err = NULL;
+    struct store_opts so = {
+        .block_cache = srv.cfg.block_cache,
+        .write_buffer = srv.cfg.write_buffer,
+        .max_open_files = (int)srv.cfg.max_open_files,
+        .compression = srv.cfg.compression,
+        .bloom_bits = 10,
+    };
+    signal(SIGPIPE, SIG_IGN);
+    crc32c_init();
+    cmd_table_init();
+    srv.start_ms = now_ms();
+    srv.last_sync_us = mono_us();
+    srv.listen_fd = -1;
+
+    if (mkdir_p(srv.cfg.dir) < 0) {
+        log_error("cannot create data directory %s: %s", srv.cfg.dir, strerror(errno));
+        return -1;
+    }
+    srv.st = store_open(srv.cfg.dir, &so, &err);
+    if (!srv.st) {
+        log_error("cannot open LevelDB in %s: %s", srv.cfg.dir, err);
+        free(err);
+        return -1;
+    }
+    srv.next_version = db_load_version_hwm();
+    srv.base = event_base_new();
+    if (!srv.base) return -1;
+    srv.listen_fd = listen_on(srv.cfg.bind, (int)srv.cfg.port);
+    if (srv.listen_fd < 0) return -1;
+    srv.listen_ev = event_new(srv.base, srv.listen_fd, EV_READ | EV_PERSIST, accept_cb, NULL);
+    event_add(srv.listen_ev, NULL);
+    struct timeval tv = { 0, (int)(1000000 / srv.cfg.hz) };
+    srv.cron_ev = event_new(srv.base, -1, EV_PERSIST, cron_cb, NULL);
+    event_add(srv.cron_ev, &tv);
+    int sigs[3] = { SIGTERM, SIGINT, SIGHUP };
+    for (int i = 0; i < 3; i++) {
+        srv.sig_ev[i] = evsignal_new(srv.base, sigs[i], signal_cb, NULL);
+        event_add(srv.sig_ev[i], NULL);
+    }
+    t_string_register();
+    t_keys_register();
+    t_server_register();
+    server_register_modules();
+    log_info("strata-node %s listening on %s:%lld, data in %s, fsync %s", STRATA_VERSION,
+             srv.cfg.bind, srv.cfg.port, srv.cfg.dir,
+             srv.cfg.fsync == FSYNC_ALWAYS ? "always" : srv.cfg.fsync == FSYNC_EVERYSEC ? "everysec" : "no");
+    return 0;
+}
+
+int server_run(void)
+{
+    while (!srv.shutdown_asap) {
+        event_base_loop(srv.base, EVLOOP_ONCE);
+        server_before_sleep();
+    }
+    return srv.exit_code;
+}
+
+void server_cleanup(void)
+{
+    while (srv.clients) {
+        client *c = srv.clients;
+        if (c->out.len > c->out_sent && !(c->flags & CLIENT_CLOSE_ASAP)) {
+            /* best effort: the final replies (SHUTDOWN has none) */
+            ssize_t w = write(c->fd, c->out.data + c->out_sent, c->out.len - c->out_sent);
+            (void)w;
+        }
+        client_free(c);
+    }
+    srv.pending = NULL;
+    if (srv.st) {
+        if (store_dirty(srv.st)) store_commit(srv.st, 1, NULL);
+        else store_sync(srv.st);
+        store_close(srv.st);
+        srv.st = NULL;
+    }
+    if (srv.listen_ev) event_free(srv.listen_ev);
+    if (srv.listen_fd >= 0) close(srv.listen_fd);
+    if (srv.cron_ev) event_free(srv.cron_ev);
+    for (int i = 0; i < 3; i++)
+        if (srv.sig_ev[i]) event_free(srv.sig_ev[i]);
+    if (srv.base) event_base_free(srv.base);
+    srv.base = NULL;
+}

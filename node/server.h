@@ -1,0 +1,212 @@
+/* server: the strata-node process — configuration, the event loop, clients
+ * and the command dispatcher.
+ *
+ * One thread runs every command in arrival order (as Redis does), so each
+ * command is atomic.  Replies are not sent when a command finishes: they
+ * wait in the client's output buffer until the end of the event-loop
+ * iteration, when server_before_sleep() commits the iteration's writes as
+ * one LevelDB write (fsync'd under `fsync: always`) and only then writes
+ * the replies out (group commit). */
+#ifndef STRATA_SERVER_H
+#define STRATA_SERVER_H
+
+#include <event2/event.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "cmdtable.h"
+#include "conf.h"
+#include "resp.h"
+#include "store.h"
+
+enum fsync_policy { FSYNC_ALWAYS = 0, FSYNC_EVERYSEC, FSYNC_NO };
+
+struct node_config {
+    char *bind;
+    long long port;
+    char *dir;
+    int fsync;
+    long long maxclients;
+    char *requirepass;
+    long long timeout;            /* idle client timeout, seconds; 0 = never */
+    char *log;
+    int loglevel;
+    char *replicaof;              /* "host:port" or empty */
+    long long block_cache;
+    long long write_buffer;
+    long long max_open_files;
+    int compression;
+    long long client_query_buffer_limit;
+    long long client_output_buffer_limit;
+    long long proto_max_bulk_len;
+    long long hz;                 /* background task frequency */
+    char *pidfile;
+    /* replication (node/repl_*.c) */
+    long long min_replica_acks;
+    long long replica_ack_timeout_ms;
+    int replica_ack_fallback;     /* 0 = error (-NOREPLICAS), 1 = async */
+    long long wal_retention_bytes;
+    long long wal_retention_ms;
+    long long fence_lease_ms;     /* 0 = no fencing */
+};
+
+extern const struct conf_field node_config_fields[];
+
+/* client flags */
+#define CLIENT_CLOSE_AFTER_REPLY (1u << 0)  /* QUIT, protocol error */
+#define CLIENT_PENDING_WRITE     (1u << 1)  /* in srv.pending list */
+#define CLIENT_CLOSE_ASAP        (1u << 2)  /* close without flushing */
+#define CLIENT_MULTI             (1u << 3)  /* inside MULTI */
+#define CLIENT_DIRTY_CAS         (1u << 4)  /* a WATCHed key changed */
+#define CLIENT_DIRTY_EXEC        (1u << 5)  /* a command failed to queue */
+#define CLIENT_BLOCKED           (1u << 6)  /* waiting in a blocking pop */
+#define CLIENT_MASTER            (1u << 7)  /* the link to our master */
+#define CLIENT_REPLICA           (1u << 8)  /* a replica streaming from us */
+#define CLIENT_WAIT_ACK          (1u << 9)  /* reply held for replica acks */
+#define CLIENT_PUBSUB            (1u << 10)
+#define CLIENT_IN_EXEC           (1u << 11)
+
+typedef struct client {
+    uint64_t id;
+    int fd;
+    struct event *rev, *wev;
+    char addr[64];
+    char laddr[64];
+    char *name;                   /* CLIENT SETNAME, owned, or NULL */
+    unsigned flags;
+    int authed;
+    int resp;                     /* protocol version (2) */
+
+    buf qbuf;                     /* unparsed input */
+    resp_parser parser;
+    buf out;                      /* replies not yet written */
+    size_t out_sent;              /* bytes of out already written */
+
+    /* the command being executed: pointers into qbuf (or into a queued
+     * copy for MULTI), valid only during the call */
+    int argc;
+    char **argv;
+    size_t *argvlen;
+    const struct cmd_spec *cmd;
+    const struct cmd_spec *lastcmd;
+
+    uint64_t ctime_ms, last_ms;
+    unsigned long long ncmds;
+
+    struct client *prev, *next;   /* srv.clients */
+    struct client *next_pending;  /* srv.pending */
+
+    /* Per-feature state, owned by the module named. */
+    struct multi_state *mstate;   /* multi.c */
+    struct block_state *bstate;   /* blocking.c */
+    struct repl_client *repl;     /* repl_master.c */
+    uint64_t wait_lsn;            /* replication: reply waits for this lsn */
+} client;
+
+typedef void cmd_proc(client *c);
+
+struct server_stats {
+    unsigned long long commands, connections, rejected, expired_keys, evicted;
+    unsigned long long keyspace_hits, keyspace_misses, net_in, net_out;
+    unsigned long long write_errors;
+    unsigned long long cmd_calls[CMD__COUNT];
+    unsigned long long cmd_usec[CMD__COUNT];
+};
+
+struct server {
+    struct node_config cfg;
+    const char *config_path;
+    struct event_base *base;
+    int listen_fd;
+    struct event *listen_ev;
+    struct event *cron_ev;
+    struct event *sig_ev[3];
+    store *st;
+
+    client *clients;              /* all connections */
+    unsigned long nclients;
+    uint64_t next_client_id;
+    client *pending;              /* clients with replies to flush */
+    client *current;              /* client whose command is running */
+
+    cmd_proc *procs[CMD__COUNT];  /* handlers, by command id */
+
+    uint64_t cmd_time_ms;         /* "now" for the running command */
+    uint64_t start_ms;
+    uint64_t last_sync_us;
+    uint64_t next_version;        /* collection versions, never reused */
+    int shutdown_asap;
+    int exit_code;
+    int write_error;              /* the last commit failed: refuse writes */
+    int is_replica;               /* set by the replication module */
+    int fenced;                   /* writes refused: lost the lease */
+    unsigned long long dirty;     /* writes since start */
+
+    /* Installed by the replication module (NULL when absent). */
+    void (*info_replication)(buf *out);
+    /* May refuse a write (fencing, missing replicas): returns 0 and sets
+     * *err to a full error text to refuse. */
+    int (*write_allowed)(client *c, const char **err);
+
+    struct server_stats stats;
+};
+
+extern struct server srv;
+
+/* Bind a handler to a command id (done by each t_*.c's register function). */
+void server_register(enum cmd_id id, cmd_proc *proc);
+
+/* Clients.  Replies are appended to c->out; client_pending schedules the
+ * flush at the end of the loop iteration.  client_close only marks the
+ * client: it is freed in server_before_sleep, so a pointer to it stays
+ * valid until then. */
+client *client_create(int fd);      /* fd < 0: an internal client */
+void client_pending(client *c);
+void client_close(client *c);
+/* Run the complete commands waiting in c->qbuf (after an unblock). */
+void client_process_input(client *c);
+
+/* Hooks for feature modules, called in registration order:
+ *   write: after every command (or background task, c == NULL) that
+ *          changed the store; `mark` is the store_mark before it, so
+ *          store_ops(st, mark) is exactly its changes.
+ *   free:  before a client is freed.
+ *   sleep: in server_before_sleep, after the commit, before replies go out.
+ *   cron:  at `hz`. */
+void server_add_write_hook(void (*fn)(client *c, size_t mark));
+void server_add_free_hook(void (*fn)(client *c));
+void server_add_sleep_hook(void (*fn)(void));
+void server_add_cron_hook(void (*fn)(void));
+void server_notify_write(client *c, size_t mark);
+/* Queues a command inside MULTI (set by multi.c; NULL: MULTI unsupported). */
+extern void (*server_multi_queue)(client *c);
+void server_before_sleep(void);
+
+/* Execute c->argc/c->argv as one command (arity, auth, replica checks,
+ * then the handler, then the WAL hook).  Used by the network layer and by
+ * EXEC for queued commands. */
+void server_call(client *c);
+void server_dispatch(client *c);
+
+/* Commit the pending writes now (a command boundary); returns 0 or -1. */
+int server_commit(void);
+
+/* Start-up and the loop (main.c). */
+int server_init(void);
+int server_run(void);
+void server_cleanup(void);
+
+/* A new never-reused version for a collection being (re)created. */
+uint64_t server_new_version(void);
+
+/* Client lookup for CLIENT KILL, blocking wake-ups. */
+client *server_client_by_id(uint64_t id);
+
+/* Command modules' registration functions.  server_register_modules()
+ * (modules.c) calls those of the optional modules, one line each. */
+void t_string_register(void);
+void t_keys_register(void);
+void t_server_register(void);
+void server_register_modules(void);
+
+#endif

@@ -1,0 +1,677 @@
+/* store: LevelDB plus the pending-write overlay.  See store.h.
+ *
+ * The overlay is a skiplist ordered like LevelDB (bytewise).  A node is in
+ * one of three states:
+ *
+ *     ST_VALUE  pending put: the node's value wins over LevelDB
+ *     ST_TOMB   pending delete: hides the key in LevelDB
+ *     ST_NONE   no pending change (left by a rollback): fall through
+ *
+ * Nodes are only freed at commit or close, so iterators holding node
+ * pointers stay valid while commands write.  Every change pushes an undo
+ * entry (node, previous state and value) so a command can be rolled back
+ * to a mark; the LevelDB WriteBatch is built at commit time from the final
+ * node states, so repeated writes to one key cost one batch entry. */
+#include "store.h"
+
+#include <leveldb/c.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+#define SL_MAX_HEIGHT 16
+
+enum { ST_NONE = 0, ST_VALUE, ST_TOMB };
+
+typedef struct sl_node {
+    char *key;
+    size_t klen;
+    char *val;          /* owned; NULL unless ST_VALUE */
+    size_t vlen;
+    unsigned char state;
+    unsigned char height;
+    struct sl_node *next[];
+} sl_node;
+
+struct undo {
+    sl_node *node;
+    unsigned char prev_state;
+    char *prev_val;     /* owned by the undo entry */
+    size_t prev_vlen;
+    size_t ops_len;     /* length of the op log before this change */
+};
+
+struct store {
+    leveldb_t *db;
+    leveldb_options_t *opts;
+    leveldb_cache_t *cache;
+    leveldb_filterpolicy_t *filter;
+    leveldb_readoptions_t *ro;
+    leveldb_writeoptions_t *wo_sync, *wo_nosync;
+
+    sl_node *head;
+    int height;
+    uint32_t rnd;
+    size_t pending_bytes;
+    size_t nnodes;
+
+    struct undo *undo;
+    size_t nundo, undo_cap;
+    buf ops;
+
+    struct store_stats stats;
+};
+
+struct store_snap {
+    const leveldb_snapshot_t *snap;
+    leveldb_readoptions_t *ro;
+};
+
+/* ---------------- skiplist ---------------- */
+
+static int key_cmp(const char *a, size_t al, const char *b, size_t bl)
+{
+    size_t n = al < bl ? al : bl;
+    int r = n ? memcmp(a, b, n) : 0;
+    if (r) return r;
+    return al < bl ? -1 : al > bl;
+}
+
+static sl_node *sl_alloc(int height, const char *k, size_t kl)
+{
+    sl_node *n = xcalloc(1, sizeof(sl_node) + sizeof(sl_node *) * (size_t)height);
+    n->height = (unsigned char)height;
+    if (k) {
+        n->key = xmalloc(kl ? kl : 1);
+        if (kl) memcpy(n->key, k, kl);
+        n->klen = kl;
+    }
+    return n;
+}
+
+static int sl_random_height(store *s)
+{
+    int h = 1;
+    for (;;) {
+        s->rnd = s->rnd * 1103515245u + 12345u;
+        if (h >= SL_MAX_HEIGHT || ((s->rnd >> 16) & 3) != 0) break;
+        h++;
+    }
+    return h;
+}
+
+/* Last node < k at each level into prev[] (may be head); returns the first
+ * node >= k or NULL. */
+static sl_node *sl_find_ge(store *s, const char *k, size_t kl, sl_node **prev)
+{
+    sl_node *x = s->head;
+    for (int lvl = s->height - 1; lvl >= 0; lvl--) {
+        while (x->next[lvl] && key_cmp(x->next[lvl]->key, x->next[lvl]->klen, k, kl) < 0)
+            x = x->next[lvl];
+        if (prev) prev[lvl] = x;
+    }
+    return x->next[0];
+}
+
+static sl_node *sl_find_lt(store *s, const char *k, size_t kl)
+{
+    sl_node *x = s->head;
+    for (int lvl = s->height - 1; lvl >= 0; lvl--)
+        while (x->next[lvl] && key_cmp(x->next[lvl]->key, x->next[lvl]->klen, k, kl) < 0)
+            x = x->next[lvl];
+    return x == s->head ? NULL : x;
+}
+
+static sl_node *sl_last(store *s)
+{
+    sl_node *x = s->head;
+    for (int lvl = s->height - 1; lvl >= 0; lvl--)
+        while (x->next[lvl]) x = x->next[lvl];
+    return x == s->head ? NULL : x;
+}
+
+static sl_node *sl_get_or_insert(store *s, const char *k, size_t kl)
+{
+    sl_node *prev[SL_MAX_HEIGHT];
+    sl_node *n = sl_find_ge(s, k, kl, prev);
+    if (n && key_cmp(n->key, n->klen, k, kl) == 0) return n;
+    int h = sl_random_height(s);
+    if (h > s->height) {
+        for (int i = s->height; i < h; i++) prev[i] = s->head;
+        s->height = h;
+    }
+    n = sl_alloc(h, k, kl);
+    for (int i = 0; i < h; i++) {
+        n->next[i] = prev[i]->next[i];
+        prev[i]->next[i] = n;
+    }
+    s->nnodes++;
+    s->pending_bytes += kl + sizeof(sl_node) + sizeof(sl_node *) * (size_t)h;
+    return n;
+}
+
+static void sl_clear(store *s)
+{
+    sl_node *x = s->head->next[0];
+    while (x) {
+        sl_node *nx = x->next[0];
+        free(x->key);
+        free(x->val);
+        free(x);
+        x = nx;
+    }
+    for (int i = 0; i < SL_MAX_HEIGHT; i++) s->head->next[i] = NULL;
+    s->height = 1;
+    s->nnodes = 0;
+    s->pending_bytes = 0;
+}
+
+static void undo_clear(store *s)
+{
+    for (size_t i = 0; i < s->nundo; i++) free(s->undo[i].prev_val);
+    s->nundo = 0;
+    buf_clear(&s->ops);
+}
+
+/* ---------------- open / close ---------------- */
+
+store *store_open(const char *dir, const struct store_opts *o, char **err)
+{
+    store *s = xcalloc(1, sizeof *s);
+    char *lerr = NULL;
+
+    s->opts = leveldb_options_create();
+    leveldb_options_set_create_if_missing(s->opts, 1);
+    s->cache = leveldb_cache_create_lru((size_t)o->block_cache);
+    leveldb_options_set_cache(s->opts, s->cache);
+    leveldb_options_set_write_buffer_size(s->opts, (size_t)o->write_buffer);
+    leveldb_options_set_max_open_files(s->opts, o->max_open_files);
+    leveldb_options_set_compression(s->opts, o->compression ? leveldb_snappy_compression
+                                                            : leveldb_no_compression);
+    if (o->bloom_bits > 0) {
+        s->filter = leveldb_filterpolicy_create_bloom(o->bloom_bits);
+        leveldb_options_set_filter_policy(s->opts, s->filter);
+    }
+    s->db = leveldb_open(s->opts, dir, &lerr);
+    if (lerr) {
+        *err = xstrdup(lerr);
+        leveldb_free(lerr);
+        leveldb_options_destroy(s->opts);
+        leveldb_cache_destroy(s->cache);
+        if (s->filter) leveldb_filterpolicy_destroy(s->filter);
+        free(s);
+        return NULL;
+    }
+    s->ro = leveldb_readoptions_create();
+    s->wo_sync = leveldb_writeoptions_create();
+    leveldb_writeoptions_set_sync(s->wo_sync, 1);
+    s->wo_nosync = leveldb_writeoptions_create();
+    s->head = sl_alloc(SL_MAX_HEIGHT, NULL, 0);
+    s->height = 1;
+    s->rnd = 0x9e3779b9u;
+    buf_init(&s->ops);
+    return s;
+}
+
+void store_close(store *s)
+{
+    if (!s) return;
+    undo_clear(s);
+    sl_clear(s);
+    free(s->head);
+    free(s->undo);
+    buf_free(&s->ops);
+    leveldb_close(s->db);
+    leveldb_readoptions_destroy(s->ro);
+    leveldb_writeoptions_destroy(s->wo_sync);
+    leveldb_writeoptions_destroy(s->wo_nosync);
+    leveldb_options_destroy(s->opts);
+    leveldb_cache_destroy(s->cache);
+    if (s->filter) leveldb_filterpolicy_destroy(s->filter);
+    free(s);
+}
+
+/* ---------------- reads and writes ---------------- */
+
+int store_get(store *s, const char *k, size_t kl, buf *val)
+{
+    if (s->nnodes) {
+        sl_node *n = sl_find_ge(s, k, kl, NULL);
+        if (n && n->state != ST_NONE && key_cmp(n->key, n->klen, k, kl) == 0) {
+            if (n->state == ST_TOMB) return 0;
+            buf_clear(val);
+            buf_append(val, n->val, n->vlen);
+            return 1;
+        }
+    }
+    char *lerr = NULL;
+    size_t vl;
+    char *v = leveldb_get(s->db, s->ro, k, kl, &vl, &lerr);
+    if (lerr) {
+        log_error("leveldb get failed: %s", lerr);
+        leveldb_free(lerr);
+        return -1;
+    }
+    if (!v) return 0;
+    buf_clear(val);
+    buf_append(val, v, vl);
+    leveldb_free(v);
+    return 1;
+}
+
+static void change(store *s, const char *k, size_t kl, const char *v, size_t vl,
+                   int state, int logged)
+{
+    sl_node *n = sl_get_or_insert(s, k, kl);
+    if (s->nundo == s->undo_cap) {
+        s->undo_cap = s->undo_cap ? s->undo_cap * 2 : 64;
+        s->undo = xrealloc(s->undo, sizeof(struct undo) * s->undo_cap);
+    }
+    struct undo *u = &s->undo[s->nundo++];
+    u->node = n;
+    u->prev_state = n->state;
+    u->prev_val = n->val;
+    u->prev_vlen = n->vlen;
+    u->ops_len = s->ops.len;
+
+    n->state = (unsigned char)state;
+    n->val = NULL;
+    n->vlen = 0;
+    if (state == ST_VALUE) {
+        n->val = xmalloc(vl ? vl : 1);
+        if (vl) memcpy(n->val, v, vl);
+        n->vlen = vl;
+        s->pending_bytes += vl;
+    }
+    if (logged) {
+        unsigned char hdr[5];
+        hdr[0] = state == ST_VALUE ? 'P' : 'D';
+        put_u32be(hdr + 1, (uint32_t)kl);
+        buf_append(&s->ops, hdr, 5);
+        buf_append(&s->ops, k, kl);
+        if (state == ST_VALUE) {
+            put_u32be(hdr + 1, (uint32_t)vl);
+            buf_append(&s->ops, hdr + 1, 4);
+            buf_append(&s->ops, v, vl);
+        }
+    }
+}
+
+void store_put(store *s, const char *k, size_t kl, const char *v, size_t vl)
+{
+    change(s, k, kl, v, vl, ST_VALUE, 1);
+}
+
+void store_del(store *s, const char *k, size_t kl)
+{
+    change(s, k, kl, NULL, 0, ST_TOMB, 1);
+}
+
+void store_put_raw(store *s, const char *k, size_t kl, const char *v, size_t vl)
+{
+    change(s, k, kl, v, vl, ST_VALUE, 0);
+}
+
+void store_del_raw(store *s, const char *k, size_t kl)
+{
+    change(s, k, kl, NULL, 0, ST_TOMB, 0);
+}
+
+int store_dirty(const store *s)
+{
+    return s->nundo > 0;
+}
+
+size_t store_pending_bytes(const store *s)
+{
+    return s->pending_bytes;
+}
+
+size_t store_mark(const store *s)
+{
+    return s->nundo;
+}
+
+void store_rollback(store *s, size_t mark)
+{
+    if (mark >= s->nundo) return;
+    size_t ops_len = s->undo[mark].ops_len;
+    while (s->nundo > mark) {
+        struct undo *u = &s->undo[--s->nundo];
+        free(u->node->val);
+        u->node->val = u->prev_val;
+        u->node->vlen = u->prev_vlen;
+        u->node->state = u->prev_state;
+    }
+    s->ops.len = ops_len;
+}
+
+const char *store_ops(const store *s, size_t mark, size_t *len)
+{
+    size_t from = mark < s->nundo ? s->undo[mark].ops_len : s->ops.len;
+    *len = s->ops.len - from;
+    return s->ops.data ? s->ops.data + from : "";
+}
+
+int store_commit(store *s, int sync, const char **err)
+{
+    if (!s->nundo) {
+        if (sync) return store_sync(s);
+        return 0;
+    }
+    leveldb_writebatch_t *wb = leveldb_writebatch_create();
+    size_t bytes = 0;
+    for (sl_node *n = s->head->next[0]; n; n = n->next[0]) {
+        if (n->state == ST_VALUE) {
+            leveldb_writebatch_put(wb, n->key, n->klen, n->val, n->vlen);
+            bytes += n->klen + n->vlen;
+        } else if (n->state == ST_TOMB) {
+            leveldb_writebatch_delete(wb, n->key, n->klen);
+            bytes += n->klen;
+        }
+    }
+    char *lerr = NULL;
+    leveldb_write(s->db, sync ? s->wo_sync : s->wo_nosync, wb, &lerr);
+    leveldb_writebatch_destroy(wb);
+    undo_clear(s);
+    sl_clear(s);
+    if (lerr) {
+        log_error("leveldb write of %zu bytes failed: %s", bytes, lerr);
+        leveldb_free(lerr);
+        s->stats.commit_errors++;
+        if (err) *err = "storage write failed";
+        return -1;
+    }
+    s->stats.commits++;
+    if (sync) s->stats.syncs++;
+    s->stats.bytes_written += bytes;
+    return 0;
+}
+
+int store_sync(store *s)
+{
+    /* LevelDB syncs its log on a sync write; an empty batch is enough to
+     * make every earlier unsynced write durable. */
+    leveldb_writebatch_t *wb = leveldb_writebatch_create();
+    char *lerr = NULL;
+    leveldb_write(s->db, s->wo_sync, wb, &lerr);
+    leveldb_writebatch_destroy(wb);
+    if (lerr) {
+        log_error("leveldb sync failed: %s", lerr);
+        leveldb_free(lerr);
+        s->stats.commit_errors++;
+        return -1;
+    }
+    s->stats.syncs++;
+    return 0;
+}
+
+/* ---------------- merged iterator ---------------- */
+
+enum { DIR_FWD, DIR_REV };
+enum { CUR_NONE, CUR_DB, CUR_OV };
+
+struct store_iter {
+    store *s;
+    leveldb_iterator_t *li;
+    sl_node *on;        /* overlay position, or NULL (exhausted) */
+    int use_overlay;
+    int dir;
+    int cur;
+    buf key;            /* copy of the current key, for direction changes */
+};
+
+static store_iter *iter_make(store *s, const leveldb_readoptions_t *ro, int use_overlay)
+{
+    store_iter *it = xcalloc(1, sizeof *it);
+    it->s = s;
+    it->li = leveldb_create_iterator(s->db, ro);
+    it->use_overlay = use_overlay;
+    it->cur = CUR_NONE;
+    buf_init(&it->key);
+    return it;
+}
+
+store_iter *store_iter_new(store *s)
+{
+    return iter_make(s, s->ro, 1);
+}
+
+void store_iter_free(store_iter *it)
+{
+    if (!it) return;
+    leveldb_iter_destroy(it->li);
+    buf_free(&it->key);
+    free(it);
+}
+
+static int db_key(const store_iter *it, const char **k, size_t *kl)
+{
+    if (!leveldb_iter_valid(it->li)) return 0;
+    *k = leveldb_iter_key(it->li, kl);
+    return 1;
+}
+
+/* Forward: both children sit at their first entry >= the position. */
+static void fwd_settle(store_iter *it)
+{
+    for (;;) {
+        const char *dk = NULL, *ok;
+        size_t dkl = 0, okl;
+        int hd = db_key(it, &dk, &dkl);
+        while (it->on && it->on->state == ST_NONE) it->on = it->on->next[0];
+        int ho = it->on != NULL;
+        if (!hd && !ho) { it->cur = CUR_NONE; return; }
+        if (ho) {
+            ok = it->on->key;
+            okl = it->on->klen;
+            int c = hd ? key_cmp(ok, okl, dk, dkl) : -1;
+            if (c <= 0) {
+                if (it->on->state == ST_TOMB) {
+                    if (c == 0) leveldb_iter_next(it->li);
+                    it->on = it->on->next[0];
+                    continue;
+                }
+                it->cur = CUR_OV;
+                break;
+            }
+        }
+        it->cur = CUR_DB;
+        break;
+    }
+    size_t kl;
+    const char *k = store_iter_key(it, &kl);
+    buf_clear(&it->key);
+    buf_append(&it->key, k, kl);
+}
+
+/* Reverse: both children sit at their last entry <= the position. */
+static sl_node *ov_prev_live(store *s, sl_node *n)
+{
+    while (n && n->state == ST_NONE) n = sl_find_lt(s, n->key, n->klen);
+    return n;
+}
+
+static void rev_settle(store_iter *it)
+{
+    for (;;) {
+        const char *dk = NULL, *ok;
+        size_t dkl = 0, okl;
+        int hd = db_key(it, &dk, &dkl);
+        it->on = ov_prev_live(it->s, it->on);
+        int ho = it->on != NULL;
+        if (!hd && !ho) { it->cur = CUR_NONE; return; }
+        if (ho) {
+            ok = it->on->key;
+            okl = it->on->klen;
+            int c = hd ? key_cmp(ok, okl, dk, dkl) : 1;
+            if (c >= 0) {
+                if (it->on->state == ST_TOMB) {
+                    if (c == 0) leveldb_iter_prev(it->li);
+                    it->on = sl_find_lt(it->s, ok, okl);
+                    continue;
+                }
+                it->cur = CUR_OV;
+                break;
+            }
+        }
+        it->cur = CUR_DB;
+        break;
+    }
+    size_t kl;
+    const char *k = store_iter_key(it, &kl);
+    buf_clear(&it->key);
+    buf_append(&it->key, k, kl);
+}
+
+void store_iter_seek(store_iter *it, const char *k, size_t kl)
+{
+    leveldb_iter_seek(it->li, k, kl);
+    it->on = it->use_overlay ? sl_find_ge(it->s, k, kl, NULL) : NULL;
+    it->dir = DIR_FWD;
+    fwd_settle(it);
+}
+
+void store_iter_seek_first(store_iter *it)
+{
+    leveldb_iter_seek_to_first(it->li);
+    it->on = it->use_overlay ? it->s->head->next[0] : NULL;
+    it->dir = DIR_FWD;
+    fwd_settle(it);
+}
+
+void store_iter_seek_last_before(store_iter *it, const char *k, size_t kl)
+{
+    leveldb_iter_seek(it->li, k, kl);
+    if (leveldb_iter_valid(it->li)) leveldb_iter_prev(it->li);
+    else leveldb_iter_seek_to_last(it->li);
+    it->on = it->use_overlay ? sl_find_lt(it->s, k, kl) : NULL;
+    it->dir = DIR_REV;
+    rev_settle(it);
+}
+
+void store_iter_seek_last(store_iter *it)
+{
+    leveldb_iter_seek_to_last(it->li);
+    it->on = it->use_overlay ? sl_last(it->s) : NULL;
+    it->dir = DIR_REV;
+    rev_settle(it);
+}
+
+int store_iter_valid(const store_iter *it)
+{
+    return it->cur != CUR_NONE;
+}
+
+void store_iter_next(store_iter *it)
+{
+    if (it->cur == CUR_NONE) return;
+    const char *k = it->key.data;
+    size_t kl = it->key.len;
+    if (it->dir == DIR_REV) {
+        leveldb_iter_seek(it->li, k, kl);
+        it->on = it->use_overlay ? sl_find_ge(it->s, k, kl, NULL) : NULL;
+        it->dir = DIR_FWD;
+    }
+    /* Step every child that sits on the current key. */
+    const char *dk;
+    size_t dkl;
+    if (db_key(it, &dk, &dkl) && key_cmp(dk, dkl, k, kl) == 0) leveldb_iter_next(it->li);
+    if (it->on && key_cmp(it->on->key, it->on->klen, k, kl) == 0) it->on = it->on->next[0];
+    fwd_settle(it);
+}
+
+void store_iter_prev(store_iter *it)
+{
+    if (it->cur == CUR_NONE) return;
+    const char *k = it->key.data;
+    size_t kl = it->key.len;
+    if (it->dir == DIR_FWD) {
+        /* Reposition both children at their last entry <= k. */
+        leveldb_iter_seek(it->li, k, kl);
+        const char *dk;
+        size_t dkl;
+        if (!db_key(it, &dk, &dkl)) leveldb_iter_seek_to_last(it->li);
+        else if (key_cmp(dk, dkl, k, kl) > 0) leveldb_iter_prev(it->li);
+        if (it->use_overlay) {
+            sl_node *n = sl_find_ge(it->s, k, kl, NULL);
+            it->on = (n && key_cmp(n->key, n->klen, k, kl) == 0) ? n : sl_find_lt(it->s, k, kl);
+        }
+        it->dir = DIR_REV;
+    }
+    const char *dk;
+    size_t dkl;
+    if (db_key(it, &dk, &dkl) && key_cmp(dk, dkl, k, kl) == 0) leveldb_iter_prev(it->li);
+    if (it->on && key_cmp(it->on->key, it->on->klen, k, kl) == 0)
+        it->on = sl_find_lt(it->s, k, kl);
+    rev_settle(it);
+}
+
+const char *store_iter_key(const store_iter *it, size_t *len)
+{
+    if (it->cur == CUR_OV) {
+        *len = it->on->klen;
+        return it->on->key;
+    }
+    return leveldb_iter_key(it->li, len);
+}
+
+const char *store_iter_val(const store_iter *it, size_t *len)
+{
+    if (it->cur == CUR_OV) {
+        *len = it->on->vlen;
+        return it->on->val ? it->on->val : "";
+    }
+    return leveldb_iter_value(it->li, len);
+}
+
+/* ---------------- maintenance ---------------- */
+
+void store_compact_range(store *s, const char *a, size_t al, const char *b, size_t bl)
+{
+    leveldb_compact_range(s->db, a, al, b, bl);
+}
+
+char *store_property(store *s, const char *name)
+{
+    return leveldb_property_value(s->db, name);
+}
+
+uint64_t store_approx_size(store *s, const char *a, size_t al, const char *b, size_t bl)
+{
+    uint64_t size = 0;
+    const char *starts[1] = { a }, *limits[1] = { b };
+    size_t slens[1] = { al }, llens[1] = { bl };
+    leveldb_approximate_sizes(s->db, 1, starts, slens, limits, llens, &size);
+    return size;
+}
+
+const struct store_stats *store_get_stats(const store *s)
+{
+    return &s->stats;
+}
+
+store_snap *store_snapshot(store *s)
+{
+    store_snap *sn = xcalloc(1, sizeof *sn);
+    sn->snap = leveldb_create_snapshot(s->db);
+    sn->ro = leveldb_readoptions_create();
+    leveldb_readoptions_set_snapshot(sn->ro, sn->snap);
+    leveldb_readoptions_set_fill_cache(sn->ro, 0);
+    return sn;
+}
+
+void store_snapshot_release(store *s, store_snap *sn)
+{
+    if (!sn) return;
+    leveldb_readoptions_destroy(sn->ro);
+    leveldb_release_snapshot(s->db, sn->snap);
+    free(sn);
+}
+
+store_iter *store_iter_new_snapshot(store *s, store_snap *sn)
+{
+    return iter_make(s, sn->ro, 0);
+}

@@ -1,0 +1,113 @@
+/* store: Strata's view of LevelDB — committed data plus the writes of the
+ * current group commit, which are not yet in LevelDB.
+ *
+ *        commands (one event-loop iteration, or one MULTI/EXEC)
+ *              |  store_put / store_del            store_get / store_iter_*
+ *              v                                        |
+ *     +-------------------+   merged view (pending wins) |
+ *     | pending overlay   |<-----------------------------+
+ *     | (skiplist) + the  |                               \
+ *     | LevelDB WriteBatch|                                \--> LevelDB
+ *     +-------------------+
+ *              | store_commit(sync): one leveldb_write, then the overlay is cleared
+ *              v
+ *           LevelDB
+ *
+ * Why an overlay: the node answers a client only after its write is durable
+ * (group commit, DESIGN.md), and an EXEC must commit as one LevelDB write
+ * while its later commands read what its earlier commands wrote.  Both need
+ * reads that see writes not yet handed to LevelDB.
+ *
+ * Each put/delete is also appended to an operation log (store_ops) that the
+ * replication layer turns into a WAL record per command; puts made with
+ * store_put_raw are left out of it (the WAL's own records, node state).
+ *
+ * Single-threaded: one event loop owns the store. */
+#ifndef STRATA_STORE_H
+#define STRATA_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "buf.h"
+
+typedef struct store store;
+typedef struct store_iter store_iter;
+
+struct store_opts {
+    long long block_cache;    /* bytes */
+    long long write_buffer;   /* bytes */
+    int max_open_files;
+    int compression;          /* 0 none, 1 snappy */
+    int bloom_bits;           /* 0 = no filter */
+};
+
+/* Open (creating if missing) the LevelDB database in `dir`.  Returns NULL
+ * and a malloc'd message in *err on failure (caller frees). */
+store *store_open(const char *dir, const struct store_opts *o, char **err);
+/* Commit nothing: pending writes are dropped.  Call store_commit first. */
+void store_close(store *s);
+
+/* Point read through the overlay.  Returns 1 and the value in *val
+ * (replacing its content), 0 if absent, -1 on a LevelDB error (logged). */
+int store_get(store *s, const char *k, size_t kl, buf *val);
+void store_put(store *s, const char *k, size_t kl, const char *v, size_t vl);
+void store_del(store *s, const char *k, size_t kl);
+/* Same, without recording the change in the operation log. */
+void store_put_raw(store *s, const char *k, size_t kl, const char *v, size_t vl);
+void store_del_raw(store *s, const char *k, size_t kl);
+
+/* Pending state. */
+int store_dirty(const store *s);             /* 1 if anything is pending */
+size_t store_pending_bytes(const store *s);
+/* Write all pending changes as one LevelDB write (sync: fsync the log).
+ * Returns 0, or -1 on error (logged; the pending changes are dropped and
+ * *err, if given, gets a static description). */
+int store_commit(store *s, int sync, const char **err);
+/* fsync LevelDB's log without new data (for fsync: everysec). */
+int store_sync(store *s);
+
+/* Savepoints: undo the pending changes made since a mark (a command that
+ * failed half way, a DISCARD).  Marks are positions in the operation
+ * sequence of the current pending batch. */
+size_t store_mark(const store *s);
+void store_rollback(store *s, size_t mark);
+
+/* Operation log of the pending batch since `mark`, serialised as
+ *   op:1 ('P' or 'D') | klen:4 | key | [vlen:4 | value]   (big endian)
+ * Valid until the next change to the store. */
+const char *store_ops(const store *s, size_t mark, size_t *len);
+
+/* Merged iterator over committed + pending data.  Valid only while the
+ * store is not committed: drop iterators before store_commit. */
+store_iter *store_iter_new(store *s);
+void store_iter_free(store_iter *it);
+void store_iter_seek(store_iter *it, const char *k, size_t kl);   /* first >= k */
+void store_iter_seek_last_before(store_iter *it, const char *k, size_t kl); /* last < k */
+void store_iter_seek_first(store_iter *it);
+void store_iter_seek_last(store_iter *it);
+int store_iter_valid(const store_iter *it);
+void store_iter_next(store_iter *it);
+void store_iter_prev(store_iter *it);
+const char *store_iter_key(const store_iter *it, size_t *len);
+const char *store_iter_val(const store_iter *it, size_t *len);
+
+/* Maintenance and introspection. */
+void store_compact_range(store *s, const char *a, size_t al, const char *b, size_t bl);
+/* LevelDB property ("leveldb.stats", ...), malloc'd or NULL. */
+char *store_property(store *s, const char *name);
+uint64_t store_approx_size(store *s, const char *a, size_t al, const char *b, size_t bl);
+
+struct store_stats {
+    unsigned long long commits, syncs, commit_errors;
+    unsigned long long bytes_written;
+};
+const struct store_stats *store_get_stats(const store *s);
+
+/* Used by the full-sync and dump tools: a consistent snapshot iterator over
+ * committed data only. */
+typedef struct store_snap store_snap;
+store_snap *store_snapshot(store *s);
+void store_snapshot_release(store *s, store_snap *snap);
+store_iter *store_iter_new_snapshot(store *s, store_snap *snap);
+
+#endif

@@ -1,0 +1,442 @@
+/* t_string: string commands (GET, SET and options, counters, ranges).
+ * Strings live inline in their meta record ('M' key -> type|expire|value),
+ * so a GET is one LevelDB read. */
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "util.h"
+
+#define OPT_NX      (1 << 0)
+#define OPT_XX      (1 << 1)
+#define OPT_GET     (1 << 2)
+#define OPT_KEEPTTL (1 << 3)
+#define OPT_PERSIST (1 << 4)
+#define OPT_EX      (1 << 5)
+#define OPT_PX      (1 << 6)
+#define OPT_EXAT    (1 << 7)
+#define OPT_PXAT    (1 << 8)
+#define OPT_EXPIRE  (OPT_EX | OPT_PX | OPT_EXAT | OPT_PXAT)
+
+enum { FOR_SET, FOR_GETEX };
+
+static void reply_expire_error(client *c)
+{
+    resp_add_errorf(&c->out, "ERR invalid expire time in '%s' command", c->cmd->name);
+}
+
+/* SET and GETEX options, in Redis's order of checks.  Returns 0 or -1
+ * (syntax error replied); *expire_arg is the index of the time argument. */
+static int parse_string_opts(client *c, int from, int kind, int *flags, int *expire_arg)
+{
+    *flags = 0;
+    *expire_arg = 0;
+    for (int j = from; j < c->argc; j++) {
+        int has_next = j + 1 < c->argc;
+        if (ARG_IS(c, j, "nx") && !(*flags & OPT_XX) && kind == FOR_SET) {
+            *flags |= OPT_NX;
+        } else if (ARG_IS(c, j, "xx") && !(*flags & OPT_NX) && kind == FOR_SET) {
+            *flags |= OPT_XX;
+        } else if (ARG_IS(c, j, "get") && kind == FOR_SET) {
+            *flags |= OPT_GET;
+        } else if (ARG_IS(c, j, "keepttl") && !(*flags & (OPT_PERSIST | OPT_EXPIRE)) &&
+                   kind == FOR_SET) {
+            *flags |= OPT_KEEPTTL;
+        } else if (ARG_IS(c, j, "persist") && kind == FOR_GETEX &&
+                   !(*flags & (OPT_EXPIRE | OPT_KEEPTTL))) {
+            *flags |= OPT_PERSIST;
+        } else if ((ARG_IS(c, j, "ex") || ARG_IS(c, j, "px") || ARG_IS(c, j, "exat") ||
+                    ARG_IS(c, j, "pxat")) &&
+                   !(*flags & (OPT_KEEPTTL | OPT_PERSIST | OPT_EXPIRE)) && has_next) {
+            *flags |= ARG_IS(c, j, "ex") ? OPT_EX : ARG_IS(c, j, "px") ? OPT_PX :
+                      ARG_IS(c, j, "exat") ? OPT_EXAT : OPT_PXAT;
+            *expire_arg = ++j;
+        } else {
+            resp_add_error(&c->out, resp_err_syntax);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The absolute expire time in ms for an EX/PX/EXAT/PXAT argument, as
+ * Redis 7.0 validates it.  -1 after replying the error. */
+static int expire_from_arg(client *c, int arg, int flags, uint64_t *out)
+{
+    long long v;
+    if (arg_ll(c, arg, &v) < 0) return -1;
+    int seconds = flags & (OPT_EX | OPT_EXAT);
+    if (v <= 0 || (seconds && v > LLONG_MAX / 1000)) {
+        reply_expire_error(c);
+        return -1;
+    }
+    if (seconds) v *= 1000;
+    if (flags & (OPT_EX | OPT_PX)) {
+        long long now = (long long)srv.cmd_time_ms;
+        if (v > LLONG_MAX - now) {
+            reply_expire_error(c);
+            return -1;
+        }
+        v += now;
+    }
+    *out = (uint64_t)v;
+    return 0;
+}
+
+/* Look up a string key.  1 found, 0 absent, -1 replied an error. */
+static int get_string(client *c, int i, struct meta *m)
+{
+    return lookup_typed(c, i, m, T_STRING);
+}
+
+static void set_generic(client *c, int flags, int key, int val, uint64_t expire)
+{
+    struct meta m;
+    meta_init(&m);
+    int r = lookup_any(c, key, &m);
+    if (r < 0) goto done;
+    if (flags & OPT_GET) {
+        if (r == 1 && m.type != T_STRING) {
+            resp_add_error(&c->out, resp_err_wrongtype);
+            goto done;
+        }
+        if (r == 1) resp_add_bulk(&c->out, m.sval, m.slen);
+        else resp_add_null(&c->out);
+    }
+    if (((flags & OPT_NX) && r == 1) || ((flags & OPT_XX) && r == 0)) {
+        if (!(flags & OPT_GET)) resp_add_null(&c->out);
+        goto done;
+    }
+    if ((flags & OPT_KEEPTTL) && r == 1) expire = m.expire;
+    db_set_string(ARG(c, key), ARG(c, val), expire, &m);
+    if (!(flags & OPT_GET)) resp_add_ok(&c->out);
+done:
+    meta_free(&m);
+}
+
+static void set_command(client *c)
+{
+    int flags, earg;
+    uint64_t expire = 0;
+    if (parse_string_opts(c, 3, FOR_SET, &flags, &earg) < 0) return;
+    if (earg && expire_from_arg(c, earg, flags, &expire) < 0) return;
+    set_generic(c, flags, 1, 2, expire);
+}
+
+static void setnx_command(client *c)
+{
+    struct meta m;
+    meta_init(&m);
+    int r = lookup_any(c, 1, &m);
+    if (r == 0) db_set_string(ARG(c, 1), ARG(c, 2), 0, &m);
+    if (r >= 0) resp_add_int(&c->out, r == 0);
+    meta_free(&m);
+}
+
+static void setex_command(client *c)
+{
+    uint64_t expire;
+    int flags = c->cmd->id == CMD_SETEX ? OPT_EX : OPT_PX;
+    if (expire_from_arg(c, 2, flags, &expire) < 0) return;
+    set_generic(c, 0, 1, 3, expire);
+}
+
+static void get_command(client *c)
+{
+    struct meta m;
+    meta_init(&m);
+    int r = get_string(c, 1, &m);
+    if (r == 1) resp_add_bulk(&c->out, m.sval, m.slen);
+    else if (r == 0) resp_add_null(&c->out);
+    meta_free(&m);
+}
+
+static void getset_command(client *c)
+{
+    set_generic(c, OPT_GET, 1, 2, 0);
+}
+
+static void getdel_command(client *c)
+{
+    struct meta m;
+    meta_init(&m);
+    int r = get_string(c, 1, &m);
+    if (r == 1) {
+        resp_add_bulk(&c->out, m.sval, m.slen);
+        db_delete(ARG(c, 1), &m);
+    } else if (r == 0) {
+        resp_add_null(&c->out);
+    }
+    meta_free(&m);
+}
+
+static void getex_command(client *c)
+{
+    int flags, earg;
+    uint64_t expire = 0;
+    struct meta m;
+    if (parse_string_opts(c, 2, FOR_GETEX, &flags, &earg) < 0) return;
+    meta_init(&m);
+    int r = get_string(c, 1, &m);
+    if (r == 0) resp_add_null(&c->out);
+    if (r != 1) goto done;
+    if (earg && expire_from_arg(c, earg, flags, &expire) < 0) goto done;
+    resp_add_bulk(&c->out, m.sval, m.slen);
+    if ((flags & (OPT_EXAT | OPT_PXAT)) && expire <= srv.cmd_time_ms) {
+        if (!srv.is_replica) db_delete(ARG(c, 1), &m);
+    } else if (earg) {
+        db_set_expire(ARG(c, 1), &m, expire);
+    } else if ((flags & OPT_PERSIST) && m.expire) {
+        db_set_expire(ARG(c, 1), &m, 0);
+    }
+done:
+    meta_free(&m);
+}
+
+static void mget_command(client *c)
+{
+    struct meta m;
+    meta_init(&m);
+    resp_add_array(&c->out, c->argc - 1);
+    for (int i = 1; i < c->argc; i++) {
+        int t = db_lookup(ARG(c, i), &m);
+        if (t == T_STRING) resp_add_bulk(&c->out, m.sval, m.slen);
+        else resp_add_null(&c->out);
+    }
+    meta_free(&m);
+}
+
+static void mset_generic(client *c, int nx)
+{
+    struct meta m;
+    if (c->argc % 2 == 0) {
+        resp_add_arity_error(&c->out, c->cmd->name);
+        return;
+    }
+    meta_init(&m);
+    if (nx) {
+        for (int i = 1; i < c->argc; i += 2) {
+            int r = lookup_any(c, i, &m);
+            if (r != 0) {
+                if (r == 1) resp_add_int(&c->out, 0);
+                meta_free(&m);
+                return;
+            }
+        }
+    }
+    for (int i = 1; i < c->argc; i += 2) {
+        /* Look each key up again: an earlier pair may have set it. */
+        if (db_lookup(ARG(c, i), &m) < 0) {
+            reply_storage_error(c);
+            meta_free(&m);
+            return;
+        }
+        db_set_string(ARG(c, i), ARG(c, i + 1), 0, &m);
+    }
+    if (nx) resp_add_int(&c->out, 1);
+    else resp_add_ok(&c->out);
+    meta_free(&m);
+}
+
+static void mset_command(client *c) { mset_generic(c, 0); }
+static void msetnx_command(client *c) { mset_generic(c, 1); }
+
+static void incr_generic(client *c, long long by)
+{
+    struct meta m;
+    long long cur = 0;
+    meta_init(&m);
+    int r = get_string(c, 1, &m);
+    if (r < 0) goto done;
+    if (r == 1 && (m.slen > 20 || str2ll(m.sval, m.slen, &cur) < 0)) {
+        resp_add_error(&c->out, resp_err_notint);
+        goto done;
+    }
+    if ((by < 0 && cur < 0 && by < LLONG_MIN - cur) || (by > 0 && cur > 0 && by > LLONG_MAX - cur)) {
+        resp_add_error(&c->out, resp_err_overflow);
+        goto done;
+    }
+    cur += by;
+    char tmp[32];
+    int n = ll2str(tmp, sizeof tmp, cur);
+    db_set_string(ARG(c, 1), tmp, (size_t)n, r == 1 ? m.expire : 0, &m);
+    resp_add_int(&c->out, cur);
+done:
+    meta_free(&m);
+}
+
+static void incr_command(client *c) { incr_generic(c, 1); }
+static void decr_command(client *c) { incr_generic(c, -1); }
+
+static void incrby_command(client *c)
+{
+    long long by;
+    if (arg_ll(c, 2, &by) < 0) return;
+    incr_generic(c, by);
+}
+
+static void decrby_command(client *c)
+{
+    long long by;
+    if (arg_ll(c, 2, &by) < 0) return;
+    if (by == LLONG_MIN) {
+        resp_add_error(&c->out, "ERR decrement would overflow");
+        return;
+    }
+    incr_generic(c, -by);
+}
+
+static void incrbyfloat_command(client *c)
+{
+    struct meta m;
+    long double cur = 0, by;
+    if (str2ld(ARG(c, 2), &by) < 0) {
+        resp_add_error(&c->out, resp_err_notfloat);
+        return;
+    }
+    meta_init(&m);
+    int r = get_string(c, 1, &m);
+    if (r < 0) goto done;
+    if (r == 1 && str2ld(m.sval, m.slen, &cur) < 0) {
+        resp_add_error(&c->out, resp_err_notfloat);
+        goto done;
+    }
+    cur += by;
+    if (isnan(cur) || isinf(cur)) {
+        resp_add_error(&c->out, "ERR increment would produce NaN or Infinity");
+        goto done;
+    }
+    char tmp[5120];
+    int n = ld2str_human(tmp, sizeof tmp, cur);
+    if (n < 0) {
+        resp_add_error(&c->out, resp_err_notfloat);
+        goto done;
+    }
+    db_set_string(ARG(c, 1), tmp, (size_t)n, r == 1 ? m.expire : 0, &m);
+    resp_add_bulk(&c->out, tmp, (size_t)n);
+done:
+    meta_free(&m);
+}
+
+static int check_string_length(client *c, long long total)
+{
+    if (total > srv.cfg.proto_max_bulk_len) {
+        resp_add_error(&c->out, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+        return -1;
+    }
+    return 0;
+}
+
+static void append_command(client *c)
+{
+    struct meta m;
+    buf v;
+    meta_init(&m);
+    buf_init(&v);
+    int r = get_string(c, 1, &m);
+    if (r < 0) goto done;
+    if (r == 1) {
+        if (check_string_length(c, (long long)(m.slen + c->argvlen[2])) < 0) goto done;
+        buf_append(&v, m.sval, m.slen);
+    }
+    buf_append(&v, ARG(c, 2));
+    db_set_string(ARG(c, 1), v.data ? v.data : "", v.len, r == 1 ? m.expire : 0, &m);
+    resp_add_int(&c->out, (long long)v.len);
+done:
+    buf_free(&v);
+    meta_free(&m);
+}
+
+static void strlen_command(client *c)
+{
+    struct meta m;
+    meta_init(&m);
+    int r = get_string(c, 1, &m);
+    if (r >= 0) resp_add_int(&c->out, r == 1 ? (long long)m.slen : 0);
+    meta_free(&m);
+}
+
+static void getrange_command(client *c)
+{
+    long long start, end;
+    struct meta m;
+    if (arg_ll(c, 2, &start) < 0 || arg_ll(c, 3, &end) < 0) return;
+    meta_init(&m);
+    int r = get_string(c, 1, &m);
+    if (r == 0) resp_add_bulk(&c->out, "", 0);
+    if (r != 1) goto done;
+    long long len = (long long)m.slen;
+    if (start < 0 && end < 0 && start > end) {
+        resp_add_bulk(&c->out, "", 0);
+        goto done;
+    }
+    if (start < 0) start += len;
+    if (end < 0) end += len;
+    if (start < 0) start = 0;
+    if (end < 0) end = 0;
+    if (end >= len) end = len - 1;
+    if (start > end || len == 0) resp_add_bulk(&c->out, "", 0);
+    else resp_add_bulk(&c->out, m.sval + start, (size_t)(end - start + 1));
+done:
+    meta_free(&m);
+}
+
+static void setrange_command(client *c)
+{
+    long long off;
+    struct meta m;
+    buf v;
+    if (arg_ll(c, 2, &off) < 0) return;
+    if (off < 0) {
+        resp_add_error(&c->out, "ERR offset is out of range");
+        return;
+    }
+    meta_init(&m);
+    buf_init(&v);
+    int r = get_string(c, 1, &m);
+    if (r < 0) goto done;
+    size_t vlen = c->argvlen[3];
+    if (vlen == 0) {
+        resp_add_int(&c->out, r == 1 ? (long long)m.slen : 0);
+        goto done;
+    }
+    if (check_string_length(c, off + (long long)vlen) < 0) goto done;
+    size_t olen = r == 1 ? m.slen : 0;
+    size_t nlen = (size_t)off + vlen > olen ? (size_t)off + vlen : olen;
+    buf_reserve(&v, nlen);
+    if (olen) memcpy(v.data, m.sval, olen);
+    if ((size_t)off > olen) memset(v.data + olen, 0, (size_t)off - olen);
+    memcpy(v.data + off, c->argv[3], vlen);
+    v.len = nlen;
+    db_set_string(ARG(c, 1), v.data, v.len, r == 1 ? m.expire : 0, &m);
+    resp_add_int(&c->out, (long long)nlen);
+done:
+    buf_free(&v);
+    meta_free(&m);
+}
+
+void t_string_register(void)
+{
+    server_register(CMD_GET, get_command);
+    server_register(CMD_SET, set_command);
+    server_register(CMD_SETNX, setnx_command);
+    server_register(CMD_SETEX, setex_command);
+    server_register(CMD_PSETEX, setex_command);
+    server_register(CMD_GETSET, getset_command);
+    server_register(CMD_GETDEL, getdel_command);
+    server_register(CMD_GETEX, getex_command);
+    server_register(CMD_MGET, mget_command);
+    server_register(CMD_MSET, mset_command);
+    server_register(CMD_MSETNX, msetnx_command);
+    server_register(CMD_INCR, incr_command);
+    server_register(CMD_DECR, decr_command);
+    server_register(CMD_INCRBY, incrby_command);
+    server_register(CMD_DECRBY, decrby_command);
+    server_register(CMD_INCRBYFLOAT, incrbyfloat_command);
+    server_register(CMD_APPEND, append_command);
+    server_register(CMD_STRLEN, strlen_command);
+    server_register(CMD_GETRANGE, getrange_command);
+    server_register(CMD_SUBSTR, getrange_command);
+    server_register(CMD_SETRANGE, setrange_command);
+}
