@@ -1,0 +1,877 @@
+/* client: client connections and the router.  See client.h.
+ *
+ * Request path: read -> resp_parse -> client_dispatch -> (local reply |
+ * one fragment forwarded as received | fragments of a split command).
+ * Reply path: backend -> client_frag_done -> msg done -> drain the queue
+ * head while done -> client->out -> written at the end of the loop
+ * iteration (worker.c). */
+#include "client.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "backend.h"
+#include "cmdtable.h"
+#include "local.h"
+#include "log.h"
+#include "merge.h"
+#include "msg.h"
+#include "proxy.h"
+#include "route.h"
+#include "stats.h"
+#include "util.h"
+#include "worker.h"
+
+#define CLIENT_READ_CHUNK (16 * 1024)
+#define MAX_KEYS_STACK 64
+
+static const char err_crossslot[] = "CROSSSLOT Keys in request don't hash to the same slot";
+
+static void read_cb(evutil_socket_t fd, short what, void *arg);
+static void write_cb(evutil_socket_t fd, short what, void *arg);
+
+void client_create(struct worker *w, int fd, const char *addr)
+{
+    struct client *c = xcalloc(1, sizeof *c);
+    c->w = w;
+    c->fd = fd;
+    c->id = ++w->next_client_id * 64 + (uint64_t)w->id;
+    snprintf(c->addr, sizeof c->addr, "%s", addr);
+    resp_parser_init(&c->parser);
+    buf_init(&c->in);
+    buf_init(&c->out);
+    buf_init(&c->tx_buf);
+    c->tx_group = c->watch_group = -1;
+    c->created_ms = now_ms();
+    c->authed = w->route->password[0] == '\0';
+    c->rev = event_new(w->base, fd, EV_READ | EV_PERSIST, read_cb, c);
+    c->wev = event_new(w->base, fd, EV_WRITE, write_cb, c);
+    c->next = w->clients;
+    if (w->clients) w->clients->prev = c;
+    w->clients = c;
+    w->nclients++;
+    STAT_ADD(w->stats.conns_total, 1);
+    STAT_ADD(w->stats.clients, 1);
+    event_add(c->rev, NULL);
+}
+
+void client_destroy(struct client *c)
+{
+    struct worker *w = c->w;
+    struct msg *m = c->head;
+    while (m) {
+        struct msg *next = m->next;
+        msg_put(w, m);
+        m = next;
+    }
+    c->head = c->tail = NULL;
+    c->tunnel = NULL;
+    if (c->priv) {
+        struct backend *b = c->priv;
+        c->priv = NULL;
+        backend_destroy(b, "client closed");
+    }
+    if (c->in_flush) {
+        struct client **pp = &w->cflush;
+        while (*pp && *pp != c) pp = &(*pp)->flush_next;
+        if (*pp) *pp = c->flush_next;
+    }
+    if (c->prev) c->prev->next = c->next;
+    else w->clients = c->next;
+    if (c->next) c->next->prev = c->prev;
+    w->nclients--;
+    STAT_ADD(w->stats.clients, (uint64_t)-1);
+    event_free(c->rev);
+    event_free(c->wev);
+    close(c->fd);
+    resp_parser_free(&c->parser);
+    buf_free(&c->in);
+    buf_free(&c->out);
+    buf_free(&c->tx_buf);
+    free(c->name);
+    free(c);
+}
+
+static void want_flush(struct client *c)
+{
+    worker_want_flush_client(c->w, c);
+}
+
+/* ---- reply ordering ---- */
+
+static void finish_msg_stats(struct client *c, struct msg *m)
+{
+    stats_record(&c->w->stats, m->cmd, mono_us() - m->start_us, m->failed);
+}
+
+/* Move every finished msg at the head of the queue to the output. */
+static void drain(struct client *c)
+{
+    struct msg *m;
+    while ((m = c->head)) {
+        if (!m->done) {
+            if (m->kind == MSG_TUNNEL && m->reply.len) {
+                buf_append(&c->out, m->reply.data, m->reply.len);
+                buf_clear(&m->reply);
+            }
+            break;
+        }
+        if (m->reply.len) buf_append(&c->out, m->reply.data, m->reply.len);
+        c->head = m->next;
+        if (!c->head) c->tail = NULL;
+        c->nmsgs--;
+        if (m->kind != MSG_TUNNEL) finish_msg_stats(c, m);
+        msg_put(c->w, m);
+    }
+    want_flush(c);
+}
+
+static struct msg *msg_new(struct client *c, const struct cmd_spec *spec, enum msg_kind kind)
+{
+    struct msg *m = msg_get(c->w);
+    m->c = c;
+    m->cmd = spec ? (int)spec->id : -1;
+    m->kind = kind;
+    m->start_us = c->w->now_us;
+    if (c->tail) c->tail->next = m;
+    else c->head = m;
+    c->tail = m;
+    c->nmsgs++;
+    return m;
+}
+
+/* Local replies: straight to the output when nothing is pending before
+ * them, else into a finished msg that waits for its turn. */
+static buf *local_begin(struct client *c, struct msg **mp)
+{
+    if (!c->head) {
+        *mp = NULL;
+        return &c->out;
+    }
+    *mp = msg_new(c, NULL, MSG_LOCAL);
+    return &(*mp)->reply;
+}
+
+static void local_end(struct client *c, struct msg *m, int cmd, int failed)
+{
+    if (m) {
+        m->cmd = cmd;
+        m->done = 1;
+        m->failed = failed;
+    } else {
+        stats_record(&c->w->stats, cmd, 0, failed);
+        want_flush(c);
+    }
+}
+
+static void reply_error(struct client *c, int cmd, const char *err)
+{
+    struct msg *m;
+    buf *out = local_begin(c, &m);
+    resp_add_error(out, err);
+    local_end(c, m, cmd, 1);
+}
+
+static void reply_raw(struct client *c, int cmd, const char *raw, size_t len)
+{
+    struct msg *m;
+    buf *out = local_begin(c, &m);
+    buf_append(out, raw, len);
+    local_end(c, m, cmd, raw[0] == '-');
+}
+
+void client_frag_done(struct frag *f, const char *raw, size_t len, int is_error)
+{
+    struct msg *m = f->msg;
+    struct client *c = m->c;
+    m->frags[f->idx] = NULL;
+    f->msg = NULL;
+    if (m->kind == MSG_TUNNEL) {
+        client_tunnel_data(c, raw, len);
+        return;
+    }
+    if (m->kind == MSG_FORWARD) {
+        m->failed = is_error;
+        if (m == c->head) {
+            /* The common case: no copy through m->reply. */
+            buf_append(&c->out, raw, len);
+            m->done = 1;
+            drain(c);
+        } else {
+            buf_append(&m->reply, raw, len);
+            m->done = 1;
+        }
+        return;
+    }
+    buf_append(&m->replies[f->idx], raw, len);
+    if (--m->npending > 0) return;
+    buf *out = m == c->head ? &c->out : &m->reply;
+    size_t before = out->len;
+    switch (m->kind) {
+    case MSG_MGET: merge_mget(out, m->replies, m->nfrags, m->keyfrag, m->nkeys); break;
+    case MSG_SUM: merge_sum(out, m->replies, m->nfrags); break;
+    case MSG_ALL_OK: merge_all_ok(out, m->replies, m->nfrags); break;
+    case MSG_CONCAT: merge_concat(out, m->replies, m->nfrags); break;
+    case MSG_RANDOM: merge_random(out, m->replies, m->nfrags, (unsigned)rand_r(&c->w->rnd)); break;
+    case MSG_SCAN: merge_scan(out, &m->replies[0], m->scan_group, m->scan_ngroups); break;
+    default: resp_add_error(out, "ERR internal: bad merge kind"); break;
+    }
+    m->failed = out->len > before && out->data[before] == '-';
+    m->done = 1;
+    if (m == c->head) drain(c);
+}
+
+/* "*3\r\n$11\r\nunsubscribe\r\n...:0\r\n": the last subscription is gone
+ * and the connection leaves pub/sub mode. */
+static int ends_pubsub(const char *raw, size_t len)
+{
+    static const char u[] = "*3\r\n$11\r\nunsubscribe\r\n";
+    static const char p[] = "*3\r\n$12\r\npunsubscribe\r\n";
+    if (len < 5 || memcmp(raw + len - 4, ":0\r\n", 4) != 0) return 0;
+    return (len > sizeof u && !strncasecmp(raw, u, sizeof u - 1)) ||
+           (len > sizeof p && !strncasecmp(raw, p, sizeof p - 1));
+}
+
+void client_tunnel_data(struct client *c, const char *raw, size_t len)
+{
+    struct msg *m = c->tunnel;
+    if (!m) {
+        buf_append(&c->out, raw, len);
+        want_flush(c);
+        return;
+    }
+    if (m == c->head) buf_append(&c->out, raw, len);
+    else buf_append(&m->reply, raw, len);
+    if (ends_pubsub(raw, len)) {
+        c->tunnel = NULL;
+        if (c->priv) c->priv->tunnel = 0;
+        m->done = 1;
+        if (m == c->head) {
+            /* its bytes are already out */
+            buf_clear(&m->reply);
+        }
+    }
+    if (m == c->head) drain(c);
+}
+
+void client_priv_lost(struct client *c, struct backend *b)
+{
+    if (c->priv == b) c->priv = NULL;
+    backend_destroy(b, "private link lost");
+    c->watch_group = -1;
+    if (c->tunnel) {
+        /* A subscriber whose server went away: close, as Redis would. */
+        struct msg *m = c->tunnel;
+        c->tunnel = NULL;
+        m->done = 1;
+        c->closing = 1;
+        if (m == c->head) drain(c);
+        want_flush(c);
+    }
+}
+
+/* ---- routing helpers ---- */
+
+static long long deadline_for(struct client *c, struct backend *b)
+{
+    struct route *r = c->w->route;
+    long long ms = r->timeout_ms;
+    if (b->state != BS_UP && r->has_sentinel && r->switch_wait_ms > ms) ms = r->switch_wait_ms;
+    return (long long)c->w->now_us + ms * 1000;
+}
+
+static void count_request(struct client *c, int g)
+{
+    struct route *r = c->w->route;
+    if (g >= 0 && g < r->ngroups) STAT_ADD(r->groups[g].stats[c->w->id].requests, 1);
+}
+
+/* Send one fragment of m to backend b. */
+static void send_frag(struct client *c, struct msg *m, int idx, int g, struct backend *b,
+                      const char *req, size_t len, int blocking)
+{
+    struct frag *f = frag_get(c->w);
+    f->msg = m;
+    f->idx = idx;
+    f->gidx = g;
+    m->frags[idx] = f;
+    count_request(c, g);
+    backend_send(b, f, req, len, blocking ? 0 : (uint64_t)deadline_for(c, b));
+}
+
+/* Group shared by every key of the command: >= 0, -1 when keys are in
+ * several groups, -2 when the command has no (valid) keys. */
+static int keys_group(struct client *c, const struct cmd_spec *spec, int argc, char **argv,
+                      const size_t *lens)
+{
+    int stack[MAX_KEYS_STACK], *keys = stack;
+    int n = cmd_get_keys(spec, argc, argv, lens, keys, MAX_KEYS_STACK);
+    if (n > MAX_KEYS_STACK) {
+        keys = xmalloc(sizeof *keys * (size_t)n);
+        n = cmd_get_keys(spec, argc, argv, lens, keys, n);
+    }
+    int g = -2;
+    struct route *r = c->w->route;
+    for (int i = 0; i < n; i++) {
+        int kg = route_group_of_key(r, argv[keys[i]], lens[keys[i]]);
+        if (g == -2) g = kg;
+        else if (g != kg) { g = -1; break; }
+    }
+    if (keys != stack) free(keys);
+    return g;
+}
+
+/* Ensure the private link goes to the master of group g. */
+static struct backend *priv_for(struct client *c, int g)
+{
+    struct route_group *rg = &c->w->route->groups[g];
+    if (c->priv && c->priv->port == rg->master.port && !strcmp(c->priv->host, rg->master.host))
+        return c->priv;
+    if (c->priv) {
+        struct backend *old = c->priv;
+        c->priv = NULL;
+        backend_destroy(old, "private link moved to another group");
+        c->watch_group = -1;
+    }
+    c->priv = backend_create(c->w, rg->master.host, rg->master.port, rg->name, c);
+    c->priv->gidx = g;
+    c->priv_group = g;
+    return c->priv;
+}
+
+/* The request in multibulk form: as received when it was multibulk,
+ * re-encoded (into scratch) when it came inline. */
+static void request_bytes(char **argvp, const size_t *lens, int argc, const char *raw,
+                          size_t rawlen, buf *scratch, const char **req, size_t *reqlen)
+{
+    if (rawlen > 0 && raw[0] == '*') {
+        *req = raw;
+        *reqlen = rawlen;
+        return;
+    }
+    buf_clear(scratch);
+    merge_add_cmd(scratch, argc, argvp, lens);
+    *req = scratch->data;
+    *reqlen = scratch->len;
+}
+
+/* Per-thread scratch buffer for re-encoded requests (one per worker
+ * thread; freed with the thread's memory at exit). */
+static _Thread_local buf scratch;
+
+void client_thread_cleanup(void)
+{
+    buf_free(&scratch);
+}
+
+static void forward(struct client *c, const struct cmd_spec *spec, int g, int is_read,
+                    const char *req, size_t len)
+{
+    struct msg *m = msg_new(c, spec, MSG_FORWARD);
+    msg_set_frags(m, 1);
+    send_frag(c, m, 0, g, worker_backend_for(c->w, g, is_read), req, len, 0);
+}
+
+/* ---- split commands ---- */
+
+/* MGET, DEL/UNLINK/EXISTS/TOUCH (step 1) and MSET (step 2) across groups. */
+static void split_keys(struct client *c, const struct cmd_spec *spec, int argc, char **argv,
+                       const size_t *lens, enum msg_kind kind, int step, int is_read,
+                       const char *req, size_t len)
+{
+    struct route *r = c->w->route;
+    int nkeys = (argc - 1) / step;
+    int *kg = xmalloc(sizeof *kg * (size_t)nkeys);
+    int g0 = -1, mixed = 0;
+    for (int k = 0; k < nkeys; k++) {
+        int i = 1 + k * step;
+        kg[k] = route_group_of_key(r, argv[i], lens[i]);
+        if (k == 0) g0 = kg[0];
+        else if (kg[k] != g0) mixed = 1;
+    }
+    if (!mixed) {
+        /* One group: forward as received. */
+        free(kg);
+        forward(c, spec, g0, is_read, req, len);
+        return;
+    }
+    /* Fragment j serves the j-th distinct group in order of appearance. */
+    int *gfrag = xmalloc(sizeof *gfrag * (size_t)r->ngroups);
+    int *fgroup = xmalloc(sizeof *fgroup * (size_t)r->ngroups);
+    int *fcount = xcalloc((size_t)r->ngroups, sizeof *fcount);
+    for (int g = 0; g < r->ngroups; g++) gfrag[g] = -1;
+    int nfr = 0;
+    for (int k = 0; k < nkeys; k++) {
+        if (gfrag[kg[k]] < 0) {
+            gfrag[kg[k]] = nfr;
+            fgroup[nfr++] = kg[k];
+        }
+        kg[k] = gfrag[kg[k]];
+        fcount[kg[k]]++;
+    }
+    struct msg *m = msg_new(c, spec, kind);
+    msg_set_frags(m, nfr);
+    m->keyfrag = kg;
+    m->nkeys = nkeys;
+    for (int j = 0; j < nfr; j++) {
+        buf_clear(&scratch);
+        merge_add_header(&scratch, 1 + fcount[j] * step);
+        merge_add_arg(&scratch, argv[0], lens[0]);
+        for (int k = 0; k < nkeys; k++) {
+            if (kg[k] != j) continue;
+            for (int s = 0; s < step; s++)
+                merge_add_arg(&scratch, argv[1 + k * step + s], lens[1 + k * step + s]);
+        }
+        send_frag(c, m, j, fgroup[j], worker_backend_for(c->w, fgroup[j], is_read),
+                  scratch.data, scratch.len, 0);
+    }
+    free(gfrag);
+    free(fgroup);
+    free(fcount);
+}
+
+/* The same request to every group. */
+static void to_all(struct client *c, const struct cmd_spec *spec, enum msg_kind kind,
+                   const char *req, size_t len)
+{
+    struct route *r = c->w->route;
+    struct msg *m = msg_new(c, spec, kind);
+    msg_set_frags(m, r->ngroups);
+    for (int g = 0; g < r->ngroups; g++)
+        send_frag(c, m, g, g, worker_backend_for(c->w, g, 0), req, len, 0);
+}
+
+static void do_scan(struct client *c, const struct cmd_spec *spec, int argc, char **argv,
+                    const size_t *lens)
+{
+    struct route *r = c->w->route;
+    int g;
+    unsigned long long bc;
+    if (merge_scan_decode(argv[1], lens[1], r->ngroups, &g, &bc) < 0) {
+        reply_error(c, spec->id, "ERR invalid cursor");
+        return;
+    }
+    char cur[32];
+    int cl = snprintf(cur, sizeof cur, "%llu", bc);
+    buf_clear(&scratch);
+    merge_add_header(&scratch, argc);
+    merge_add_arg(&scratch, argv[0], lens[0]);
+    merge_add_arg(&scratch, cur, (size_t)cl);
+    for (int i = 2; i < argc; i++) merge_add_arg(&scratch, argv[i], lens[i]);
+    struct msg *m = msg_new(c, spec, MSG_SCAN);
+    msg_set_frags(m, 1);
+    m->scan_group = g;
+    m->scan_ngroups = r->ngroups;
+    send_frag(c, m, 0, g, worker_backend_for(c->w, g, 1), scratch.data, scratch.len, 0);
+}
+
+/* ---- transactions ---- */
+
+static void tx_reset(struct client *c)
+{
+    c->tx = TX_NONE;
+    buf_clear(&c->tx_buf);
+    if (c->tx_buf.cap > 65536) buf_shrink(&c->tx_buf, 4096);
+    c->tx_count = 0;
+    c->tx_group = -1;
+    c->tx_dirty = 0;
+}
+
+/* UNWATCH on the private link, reply dropped. */
+static void priv_unwatch(struct client *c)
+{
+    if (c->watch_group >= 0 && c->priv) {
+        static const char unwatch[] = "*1\r\n$7\r\nUNWATCH\r\n";
+        struct frag *f = frag_get(c->w);
+        backend_send(c->priv, f, unwatch, sizeof unwatch - 1,
+                     c->w->now_us + (uint64_t)c->w->route->timeout_ms * 1000);
+    }
+    c->watch_group = -1;
+}
+
+static void tx_exec(struct client *c, const struct cmd_spec *spec)
+{
+    if (c->tx_dirty) {
+        tx_reset(c);
+        priv_unwatch(c);
+        reply_error(c, spec->id, "EXECABORT Transaction discarded because of previous errors.");
+        return;
+    }
+    int g = c->tx_group >= 0 ? c->tx_group : c->watch_group >= 0 ? c->watch_group
+                                                               : route_pubsub_group(c->w->route);
+    struct backend *b;
+    if (c->watch_group >= 0) {
+        if (c->watch_group != g) {
+            tx_reset(c);
+            priv_unwatch(c);
+            reply_error(c, spec->id, "EXECABORT Transaction discarded because of previous errors.");
+            return;
+        }
+        b = priv_for(c, g);
+    } else {
+        /* Without WATCH the block MULTI..EXEC is written contiguously, so
+         * it runs atomically even on a shared link. */
+        b = worker_backend_for(c->w, g, 0);
+    }
+    buf_clear(&scratch);
+    buf_append_str(&scratch, "*1\r\n$5\r\nMULTI\r\n");
+    buf_append(&scratch, c->tx_buf.data, c->tx_buf.len);
+    buf_append_str(&scratch, "*1\r\n$4\r\nEXEC\r\n");
+    struct msg *m = msg_new(c, spec, MSG_FORWARD);
+    msg_set_frags(m, 1);
+    struct frag *f = frag_get(c->w);
+    f->msg = m;
+    f->idx = 0;
+    f->gidx = g;
+    f->skip = c->tx_count + 1;
+    m->frags[0] = f;
+    count_request(c, g);
+    backend_send(b, f, scratch.data, scratch.len, (uint64_t)deadline_for(c, b));
+    tx_reset(c);
+    c->watch_group = -1;
+}
+
+/* A command inside MULTI: checked now, queued by the proxy, sent at EXEC. */
+static void tx_queue(struct client *c, const struct cmd_spec *spec, int argc, char **argv,
+                     const size_t *lens)
+{
+    switch (spec->route) {
+    case RT_KEY: case RT_MGET: case RT_MSET: case RT_SUM: case RT_BLOCK: {
+        int g = keys_group(c, spec, argc, argv, lens);
+        if (g == -1 || (g >= 0 && c->tx_group >= 0 && g != c->tx_group)) {
+            c->tx_dirty = 1;
+            reply_error(c, spec->id, err_crossslot);
+            return;
+        }
+        if (g >= 0) c->tx_group = g;
+        break;
+    }
+    case RT_LOCAL:
+    case RT_TX: /* UNWATCH */
+        break;
+    default: {
+        char e[200];
+        snprintf(e, sizeof e, "ERR '%s' inside MULTI is not supported by strata-proxy", spec->name);
+        c->tx_dirty = 1;
+        reply_error(c, spec->id, e);
+        return;
+    }
+    }
+    merge_add_cmd(&c->tx_buf, argc, argv, lens);
+    c->tx_count++;
+    reply_raw(c, spec->id, "+QUEUED\r\n", 9);
+}
+
+static void do_tx(struct client *c, const struct cmd_spec *spec, int argc, char **argv,
+                  const size_t *lens, const char *req, size_t len)
+{
+    switch (spec->id) {
+    case CMD_MULTI:
+        if (c->tx) {
+            reply_error(c, spec->id, "ERR MULTI calls can not be nested");
+            return;
+        }
+        tx_reset(c);
+        c->tx = TX_QUEUING;
+        c->tx_group = c->watch_group;
+        reply_raw(c, spec->id, "+OK\r\n", 5);
+        return;
+    case CMD_EXEC:
+        if (!c->tx) reply_error(c, spec->id, "ERR EXEC without MULTI");
+        else tx_exec(c, spec);
+        return;
+    case CMD_DISCARD:
+        if (!c->tx) {
+            reply_error(c, spec->id, "ERR DISCARD without MULTI");
+            return;
+        }
+        tx_reset(c);
+        priv_unwatch(c);
+        reply_raw(c, spec->id, "+OK\r\n", 5);
+        return;
+    case CMD_WATCH: {
+        if (c->tx) {
+            reply_error(c, spec->id, "ERR WATCH inside MULTI is not allowed");
+            return;
+        }
+        int g = keys_group(c, spec, argc, argv, lens);
+        if (g == -1 || (g >= 0 && c->watch_group >= 0 && g != c->watch_group)) {
+            reply_error(c, spec->id, err_crossslot);
+            return;
+        }
+        struct backend *b = priv_for(c, g);
+        struct msg *m = msg_new(c, spec, MSG_FORWARD);
+        msg_set_frags(m, 1);
+        send_frag(c, m, 0, g, b, req, len, 0);
+        c->watch_group = g;
+        return;
+    }
+    case CMD_UNWATCH:
+        if (c->watch_group >= 0 && c->priv) {
+            struct msg *m = msg_new(c, spec, MSG_FORWARD);
+            msg_set_frags(m, 1);
+            send_frag(c, m, 0, c->watch_group, c->priv, req, len, 0);
+            c->watch_group = -1;
+        } else {
+            c->watch_group = -1;
+            reply_raw(c, spec->id, "+OK\r\n", 5);
+        }
+        return;
+    default:
+        reply_error(c, spec->id, "ERR internal: unknown transaction command");
+        return;
+    }
+}
+
+/* ---- pub/sub ---- */
+
+static void do_pubsub(struct client *c, const struct cmd_spec *spec, int argc, char **argv,
+                      const size_t *lens, const char *req, size_t len)
+{
+    int g = route_pubsub_group(c->w->route);
+    switch (spec->id) {
+    case CMD_PUBLISH:
+        forward(c, spec, g, 0, req, len);
+        return;
+    case CMD_UNSUBSCRIBE:
+    case CMD_PUNSUBSCRIBE: {
+        struct msg *m;
+        buf *out = local_begin(c, &m);
+        local_unsubscribe(out, spec->id == CMD_UNSUBSCRIBE ? "unsubscribe" : "punsubscribe",
+                          argc, argv, lens);
+        local_end(c, m, spec->id, 0);
+        return;
+    }
+    default: {
+        /* SUBSCRIBE / PSUBSCRIBE: the connection becomes a tunnel. */
+        if (c->priv && !backend_idle(c->priv)) {
+            reply_error(c, spec->id,
+                        "ERR strata-proxy: SUBSCRIBE while a transaction or blocking command is pending");
+            return;
+        }
+        c->watch_group = -1;
+        struct backend *b = priv_for(c, g);
+        b->tunnel = 1;
+        struct msg *m = msg_new(c, spec, MSG_TUNNEL);
+        msg_set_frags(m, 1);
+        c->tunnel = m;
+        send_frag(c, m, 0, g, b, req, len, 1);
+        return;
+    }
+    }
+}
+
+/* ---- dispatch ---- */
+
+static void dispatch(struct client *c, int argc, char **argv, size_t *lens, const char *raw,
+                     size_t rawlen)
+{
+    const char *req;
+    size_t len;
+    struct worker *w = c->w;
+
+    if (c->tunnel) {
+        /* pub/sub mode: the server answers everything, in order. */
+        request_bytes(argv, lens, argc, raw, rawlen, &scratch, &req, &len);
+        if (c->priv) backend_send_raw(c->priv, req, len);
+        if (argc >= 1 && str_eq_nocase(argv[0], lens[0], "quit")) c->closing = 1;
+        return;
+    }
+
+    const struct cmd_spec *spec = cmd_lookup(argv[0], lens[0]);
+    if (!spec) {
+        struct msg *m;
+        buf *out = local_begin(c, &m);
+        local_unknown_command(out, argc, argv, lens);
+        local_end(c, m, -1, 1);
+        STAT_ADD(w->stats.unknown, 1);
+        if (c->tx) c->tx_dirty = 1;
+        return;
+    }
+    if (!cmd_arity_ok(spec, argc) || (spec->route == RT_MSET && (argc - 1) % 2 != 0)) {
+        struct msg *m;
+        buf *out = local_begin(c, &m);
+        resp_add_arity_error(out, spec->name);
+        local_end(c, m, spec->id, 1);
+        if (c->tx) c->tx_dirty = 1;
+        return;
+    }
+    if (!c->authed && spec->id != CMD_AUTH && spec->id != CMD_HELLO && spec->id != CMD_QUIT) {
+        reply_error(c, spec->id, "NOAUTH Authentication required.");
+        if (c->tx) c->tx_dirty = 1;
+        return;
+    }
+    if (c->tx && spec->id != CMD_EXEC && spec->id != CMD_DISCARD && spec->id != CMD_MULTI &&
+        spec->id != CMD_WATCH && spec->id != CMD_QUIT) {
+        tx_queue(c, spec, argc, argv, lens);
+        return;
+    }
+
+    request_bytes(argv, lens, argc, raw, rawlen, &scratch, &req, &len);
+    int is_read = (spec->flags & CF_READ) != 0;
+    switch (spec->route) {
+    case RT_KEY: {
+        int g = keys_group(c, spec, argc, argv, lens);
+        if (g == -1) {
+            reply_error(c, spec->id, err_crossslot);
+            return;
+        }
+        /* No key (or an invalid numkeys): any group answers the error. */
+        if (g < 0) g = route_pubsub_group(w->route);
+        forward(c, spec, g, is_read, req, len);
+        return;
+    }
+    case RT_MGET:
+        split_keys(c, spec, argc, argv, lens, MSG_MGET, 1, is_read, req, len);
+        return;
+    case RT_MSET:
+        split_keys(c, spec, argc, argv, lens, MSG_ALL_OK, 2, 0, req, len);
+        return;
+    case RT_SUM:
+        split_keys(c, spec, argc, argv, lens, MSG_SUM, 1, is_read, req, len);
+        return;
+    case RT_LOCAL: {
+        struct msg *m;
+        buf *out = local_begin(c, &m);
+        int failed = local_exec(c, spec, argc, argv, lens, out);
+        local_end(c, m, spec->id, failed);
+        return;
+    }
+    case RT_ALL_SUM:
+        to_all(c, spec, MSG_SUM, req, len);
+        return;
+    case RT_ALL_OK:
+        to_all(c, spec, MSG_ALL_OK, req, len);
+        return;
+    case RT_ALL_CONCAT:
+        to_all(c, spec, MSG_CONCAT, req, len);
+        return;
+    case RT_RANDOM:
+        to_all(c, spec, MSG_RANDOM, req, len);
+        return;
+    case RT_SCAN:
+        do_scan(c, spec, argc, argv, lens);
+        return;
+    case RT_TX:
+        do_tx(c, spec, argc, argv, lens, req, len);
+        return;
+    case RT_BLOCK: {
+        int g = keys_group(c, spec, argc, argv, lens);
+        if (g == -1) {
+            reply_error(c, spec->id, err_crossslot);
+            return;
+        }
+        if (g < 0) g = route_pubsub_group(w->route);
+        if (c->watch_group >= 0 && c->watch_group != g) {
+            reply_error(c, spec->id, err_crossslot);
+            return;
+        }
+        struct backend *b = priv_for(c, g);
+        struct msg *m = msg_new(c, spec, MSG_FORWARD);
+        msg_set_frags(m, 1);
+        send_frag(c, m, 0, g, b, req, len, 1);
+        return;
+    }
+    case RT_PUBSUB:
+        do_pubsub(c, spec, argc, argv, lens, req, len);
+        return;
+    case RT_DENY:
+    default: {
+        char e[200];
+        snprintf(e, sizeof e, "ERR command '%s' is not supported by strata-proxy", spec->name);
+        reply_error(c, spec->id, e);
+        return;
+    }
+    }
+}
+
+/* ---- socket I/O ---- */
+
+static void process_input(struct client *c)
+{
+    size_t off = 0;
+    while (!c->closing && off < c->in.len) {
+        size_t consumed = 0;
+        int rc = resp_parse(&c->parser, c->in.data + off, c->in.len - off, &consumed);
+        if (rc == RESP_OK) {
+            dispatch(c, c->parser.argc, c->parser.argv, c->parser.argvlen, c->in.data + off,
+                     consumed);
+            off += consumed;
+        } else if (rc == RESP_AGAIN) {
+            off += consumed;
+            break;
+        } else {
+            /* Protocol error: reply and close, as Redis does. */
+            reply_error(c, -1, c->parser.err);
+            c->closing = 1;
+            break;
+        }
+    }
+    if (off) buf_consume(&c->in, off);
+}
+
+static void read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct client *c = arg;
+    struct worker *w = c->w;
+    if (c->closing) {
+        /* Stop reading; the connection closes once replies are out. */
+        event_del(c->rev);
+        return;
+    }
+    w->now_us = mono_us();
+    size_t want = CLIENT_READ_CHUNK;
+    if (c->parser.need > c->in.len && c->parser.need - c->in.len > want)
+        want = c->parser.need - c->in.len;
+    buf_reserve(&c->in, want);
+    ssize_t n = read(fd, c->in.data + c->in.len, c->in.cap - c->in.len);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        client_destroy(c);
+        return;
+    }
+    if (n < 0) return;
+    c->in.len += (size_t)n;
+    STAT_ADD(w->stats.net_in, (uint64_t)n);
+    process_input(c);
+    if (c->closing) want_flush(c);
+}
+
+int client_flush(struct client *c)
+{
+    while (c->out_off < c->out.len) {
+        ssize_t n = write(c->fd, c->out.data + c->out_off, c->out.len - c->out_off);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if (!c->write_blocked) {
+                    c->write_blocked = 1;
+                    event_add(c->wev, NULL);
+                }
+                return 0;
+            }
+            client_destroy(c);
+            return -1;
+        }
+        c->out_off += (size_t)n;
+        STAT_ADD(c->w->stats.net_out, (uint64_t)n);
+    }
+    c->out.len = c->out_off = 0;
+    if (c->out.cap > (1u << 20)) buf_shrink(&c->out, 16 * 1024);
+    if (c->closing && !c->head) {
+        client_destroy(c);
+        return -1;
+    }
+    return 0;
+}
+
+static void write_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct client *c = arg;
+    c->write_blocked = 0;
+    client_flush(c);
+}

@@ -1,0 +1,83 @@
+/* client: one client connection — reads requests, routes each through the
+ * command table, and writes replies back in request order.
+ *
+ * Routing (route kinds from commands.def):
+ *   RT_KEY         all keys in one group, forwarded as received; else -CROSSSLOT
+ *   RT_MGET/MSET/SUM  split per group, merged in the client's order
+ *   RT_ALL_*       sent to every group, merged
+ *   RT_SCAN        the cursor walks the groups in turn
+ *   RT_LOCAL       answered by the proxy (local.c)
+ *   RT_TX          MULTI is queued by the proxy and sent whole at EXEC;
+ *                  WATCH pins a private link to its keys' group
+ *   RT_BLOCK       on a private link to the keys' group
+ *   RT_PUBSUB      SUBSCRIBE turns the connection into a tunnel to the
+ *                  pub/sub group; PUBLISH goes to that group
+ *   RT_DENY        -ERR naming the command
+ * The connection stays open after every error except a protocol error. */
+#ifndef STRATA_PROXY_CLIENT_H
+#define STRATA_PROXY_CLIENT_H
+
+#include <stdint.h>
+
+#include "buf.h"
+#include "resp.h"
+
+struct worker;
+struct backend;
+struct msg;
+struct frag;
+struct event;
+
+enum tx_state { TX_NONE, TX_QUEUING };
+
+struct client {
+    struct worker *w;
+    uint64_t id;
+    int fd;
+    char addr[64];
+    struct event *rev, *wev;
+    buf in;
+    resp_parser parser;
+    buf out;
+    size_t out_off;
+    struct msg *head, *tail;     /* requests in order */
+    long nmsgs;
+    int authed;
+    int closing;                 /* QUIT or protocol error: close once flushed */
+    int in_flush;
+    int write_blocked;           /* waiting for EV_WRITE */
+    char *name;                  /* CLIENT SETNAME, owned */
+    uint64_t created_ms;
+
+    struct backend *priv;        /* private link, owned */
+    int priv_group;              /* group of priv's server when created */
+    enum tx_state tx;
+    buf tx_buf;                  /* queued commands of MULTI */
+    int tx_count;
+    int tx_group;                /* -1: no key seen yet */
+    int tx_dirty;                /* EXEC will abort */
+    int watch_group;             /* -1: nothing watched */
+    struct msg *tunnel;          /* pub/sub tunnel msg, or NULL */
+
+    struct client *prev, *next;
+    struct client *flush_next;
+};
+
+/* Take over an accepted socket. */
+void client_create(struct worker *w, int fd, const char *addr);
+/* Close and free (orphans its fragments). */
+void client_destroy(struct client *c);
+/* Write pending output; returns -1 if the client was destroyed. */
+int client_flush(struct client *c);
+
+/* A fragment finished: raw reply bytes (an error reply when the backend
+ * failed it).  Called by backend.c for fragments whose msg is set. */
+void client_frag_done(struct frag *f, const char *raw, size_t len, int is_error);
+/* A reply on a tunnel link (pub/sub). */
+void client_tunnel_data(struct client *c, const char *raw, size_t len);
+/* Free the calling worker thread's scratch memory (at thread exit). */
+void client_thread_cleanup(void);
+/* The private link broke or was closed. */
+void client_priv_lost(struct client *c, struct backend *b);
+
+#endif

@@ -1,0 +1,341 @@
+/* local: commands answered by the proxy itself.  See local.h.
+ * Replies follow Redis 7.0's texts so clients cannot tell the difference
+ * where the proxy stands in for a server. */
+#include "local.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+
+#include "client.h"
+#include "resp.h"
+#include "route.h"
+#include "stats.h"
+#include "util.h"
+#include "worker.h"
+
+void local_unknown_command(buf *out, int argc, char **argv, const size_t *lens)
+{
+    buf args;
+    buf_init(&args);
+    for (int i = 1; i < argc && args.len < 128; i++) {
+        int room = 128 - (int)args.len;
+        int n = lens[i] < (size_t)room ? (int)lens[i] : room;
+        buf_printf(&args, "'%.*s' ", n, argv[i]);
+    }
+    int nl = lens[0] < 128 ? (int)lens[0] : 128;
+    buf msg;
+    buf_init(&msg);
+    buf_printf(&msg, "ERR unknown command '%.*s', with args beginning with: ", nl, argv[0]);
+    buf_append(&msg, args.data, args.len);
+    buf_append_char(&msg, '\0');
+    resp_add_error(out, msg.data);
+    buf_free(&msg);
+    buf_free(&args);
+}
+
+void local_unsubscribe(buf *out, const char *kind, int argc, char **argv, const size_t *lens)
+{
+    if (argc < 2) {
+        resp_add_array(out, 3);
+        resp_add_bulk_str(out, kind);
+        resp_add_null(out);
+        resp_add_int(out, 0);
+        return;
+    }
+    for (int i = 1; i < argc; i++) {
+        resp_add_array(out, 3);
+        resp_add_bulk_str(out, kind);
+        resp_add_bulk(out, argv[i], lens[i]);
+        resp_add_int(out, 0);
+    }
+}
+
+/* Compare without an early exit, so the time taken does not reveal how
+ * much of a guessed password was right. */
+static int password_ok(const char *want, const char *got, size_t glen)
+{
+    size_t wlen = strlen(want);
+    unsigned diff = (unsigned)(wlen ^ glen);
+    for (size_t i = 0; i < glen; i++) diff |= (unsigned char)got[i] ^ (unsigned char)want[i % (wlen ? wlen : 1)];
+    return diff == 0;
+}
+
+static const char err_wrongpass[] =
+    "WRONGPASS invalid username-password pair or user is disabled.";
+
+/* AUTH [user] pass.  Returns 1 on error (reply written). */
+static int check_auth(struct client *c, const char *user, size_t ulen, const char *pass,
+                      size_t plen, buf *out)
+{
+    const char *pw = c->w->route->password;
+    if (!pw[0]) {
+        if (user && !(ulen == 7 && !strncasecmp(user, "default", 7))) {
+            resp_add_error(out, err_wrongpass);
+            return 1;
+        }
+        if (!user) {
+            resp_add_error(out, "ERR AUTH <password> called without any password configured "
+                                "for the default user. Are you sure your configuration is correct?");
+            return 1;
+        }
+        c->authed = 1;
+        return 0;
+    }
+    if ((user && !(ulen == 7 && !memcmp(user, "default", 7))) || !password_ok(pw, pass, plen)) {
+        resp_add_error(out, err_wrongpass);
+        return 1;
+    }
+    c->authed = 1;
+    return 0;
+}
+
+static int do_hello(struct client *c, int argc, char **argv, const size_t *lens, buf *out)
+{
+    int i = 1;
+    if (argc >= 2) {
+        long long ver;
+        if (str2ll(argv[1], lens[1], &ver) < 0) {
+            resp_add_error(out, "ERR Protocol version is not an integer or out of range");
+            return 1;
+        }
+        if (ver != 2) {
+            /* RESP3 is not spoken by the proxy: the client stays on RESP2. */
+            resp_add_error(out, "NOPROTO unsupported protocol version");
+            return 1;
+        }
+        i = 2;
+    }
+    const char *setname = NULL;
+    size_t setname_len = 0;
+    for (; i < argc; i++) {
+        int more = argc - i - 1;
+        if (str_eq_nocase(argv[i], lens[i], "auth") && more >= 2) {
+            if (check_auth(c, argv[i + 1], lens[i + 1], argv[i + 2], lens[i + 2], out)) return 1;
+            i += 2;
+        } else if (str_eq_nocase(argv[i], lens[i], "setname") && more >= 1) {
+            setname = argv[i + 1];
+            setname_len = lens[i + 1];
+            i += 1;
+        } else {
+            buf e;
+            buf_init(&e);
+            buf_printf(&e, "ERR Syntax error in HELLO option '%.*s'%c", (int)lens[i], argv[i], 0);
+            resp_add_error(out, e.data);
+            buf_free(&e);
+            return 1;
+        }
+    }
+    if (!c->authed) {
+        resp_add_error(out, "NOAUTH HELLO must be called with the client already authenticated, "
+                            "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+                            "authenticate the client and select the RESP protocol version at the "
+                            "same time");
+        return 1;
+    }
+    if (setname) {
+        free(c->name);
+        c->name = xmemdup(setname, setname_len);
+    }
+    resp_add_array(out, 14);
+    resp_add_bulk_str(out, "server");
+    resp_add_bulk_str(out, "redis");
+    resp_add_bulk_str(out, "version");
+    resp_add_bulk_str(out, "7.0.15");
+    resp_add_bulk_str(out, "proto");
+    resp_add_int(out, 2);
+    resp_add_bulk_str(out, "id");
+    resp_add_int(out, (long long)c->id);
+    resp_add_bulk_str(out, "mode");
+    resp_add_bulk_str(out, "standalone");
+    resp_add_bulk_str(out, "role");
+    resp_add_bulk_str(out, "master");
+    resp_add_bulk_str(out, "modules");
+    resp_add_array(out, 0);
+    return 0;
+}
+
+static int do_command(int argc, char **argv, const size_t *lens, buf *out)
+{
+    if (argc == 1) {
+        resp_add_array(out, CMD__COUNT);
+        for (int i = 0; i < CMD__COUNT; i++) cmd_reply_info(out, &cmd_table[i]);
+        return 0;
+    }
+    if (str_eq_nocase(argv[1], lens[1], "count") && argc == 2) {
+        resp_add_int(out, CMD__COUNT);
+        return 0;
+    }
+    if (str_eq_nocase(argv[1], lens[1], "info")) {
+        if (argc == 2) {
+            resp_add_array(out, CMD__COUNT);
+            for (int i = 0; i < CMD__COUNT; i++) cmd_reply_info(out, &cmd_table[i]);
+            return 0;
+        }
+        resp_add_array(out, argc - 2);
+        for (int i = 2; i < argc; i++) {
+            const struct cmd_spec *s = cmd_lookup(argv[i], lens[i]);
+            if (s) cmd_reply_info(out, s);
+            else resp_add_null_array(out);
+        }
+        return 0;
+    }
+    if (str_eq_nocase(argv[1], lens[1], "docs")) {
+        if (argc == 2) {
+            resp_add_array(out, 2 * CMD__COUNT);
+            for (int i = 0; i < CMD__COUNT; i++) cmd_reply_docs_empty(out, &cmd_table[i]);
+            return 0;
+        }
+        size_t mark = resp_defer_array(out);
+        long long n = 0;
+        for (int i = 2; i < argc; i++) {
+            const struct cmd_spec *s = cmd_lookup(argv[i], lens[i]);
+            if (s) {
+                cmd_reply_docs_empty(out, s);
+                n += 2;
+            }
+        }
+        resp_set_deferred_array(out, mark, n);
+        return 0;
+    }
+    if (str_eq_nocase(argv[1], lens[1], "list") && argc == 2) {
+        resp_add_array(out, CMD__COUNT);
+        for (int i = 0; i < CMD__COUNT; i++) resp_add_bulk_str(out, cmd_table[i].name);
+        return 0;
+    }
+    resp_add_errorf(out, "ERR unknown subcommand '%.*s'. Try COMMAND HELP.",
+                    (int)(lens[1] > 128 ? 128 : lens[1]), argv[1]);
+    return 1;
+}
+
+static void client_line(buf *b, const struct client *c)
+{
+    uint64_t now = now_ms();
+    buf_printf(b, "id=%llu addr=%s fd=%d name=%s age=%llu db=0 multi=%d sub=%d\n",
+               (unsigned long long)c->id, c->addr, c->fd, c->name ? c->name : "",
+               (unsigned long long)((now - c->created_ms) / 1000), c->tx ? (int)c->tx_count : -1,
+               c->tunnel ? 1 : 0);
+}
+
+static int do_client(struct client *c, int argc, char **argv, const size_t *lens, buf *out)
+{
+    if (str_eq_nocase(argv[1], lens[1], "setname") && argc == 3) {
+        for (size_t i = 0; i < lens[2]; i++) {
+            if (argv[2][i] <= ' ' || argv[2][i] > '~') {
+                resp_add_error(out, "ERR Client names cannot contain spaces, newlines or special characters.");
+                return 1;
+            }
+        }
+        free(c->name);
+        c->name = lens[2] ? xmemdup(argv[2], lens[2]) : NULL;
+        resp_add_ok(out);
+        return 0;
+    }
+    if (str_eq_nocase(argv[1], lens[1], "getname") && argc == 2) {
+        if (c->name) resp_add_bulk_str(out, c->name);
+        else resp_add_null(out);
+        return 0;
+    }
+    if (str_eq_nocase(argv[1], lens[1], "id") && argc == 2) {
+        resp_add_int(out, (long long)c->id);
+        return 0;
+    }
+    if (str_eq_nocase(argv[1], lens[1], "info") && argc == 2) {
+        buf b;
+        buf_init(&b);
+        client_line(&b, c);
+        resp_add_bulk(out, b.data, b.len);
+        buf_free(&b);
+        return 0;
+    }
+    if (str_eq_nocase(argv[1], lens[1], "list") && argc == 2) {
+        /* The clients of this worker thread (each worker has its own). */
+        buf b;
+        buf_init(&b);
+        for (const struct client *o = c->w->clients; o; o = o->next) client_line(&b, o);
+        resp_add_bulk(out, b.data ? b.data : "", b.len);
+        buf_free(&b);
+        return 0;
+    }
+    if (str_eq_nocase(argv[1], lens[1], "setinfo") && argc == 4) {
+        resp_add_ok(out);
+        return 0;
+    }
+    resp_add_errorf(out, "ERR unknown subcommand '%.*s'. Try CLIENT HELP.",
+                    (int)(lens[1] > 128 ? 128 : lens[1]), argv[1]);
+    return 1;
+}
+
+int local_exec(struct client *c, const struct cmd_spec *spec, int argc, char **argv,
+               const size_t *lens, buf *out)
+{
+    switch (spec->id) {
+    case CMD_PING:
+        if (argc > 2) {
+            resp_add_arity_error(out, spec->name);
+            return 1;
+        }
+        if (argc == 2) resp_add_bulk(out, argv[1], lens[1]);
+        else resp_add_simple(out, "PONG");
+        return 0;
+    case CMD_ECHO:
+        resp_add_bulk(out, argv[1], lens[1]);
+        return 0;
+    case CMD_QUIT:
+        resp_add_ok(out);
+        c->closing = 1;
+        return 0;
+    case CMD_SELECT: {
+        long long db;
+        if (str2ll(argv[1], lens[1], &db) < 0) {
+            resp_add_error(out, resp_err_notint);
+            return 1;
+        }
+        if (db != 0) {
+            resp_add_error(out, "ERR DB index is out of range");
+            return 1;
+        }
+        resp_add_ok(out);
+        return 0;
+    }
+    case CMD_AUTH:
+        if (argc > 3) {
+            resp_add_error(out, resp_err_syntax);
+            return 1;
+        }
+        if (argc == 3) {
+            if (check_auth(c, argv[1], lens[1], argv[2], lens[2], out)) return 1;
+        } else if (check_auth(c, NULL, 0, argv[1], lens[1], out)) {
+            return 1;
+        }
+        resp_add_ok(out);
+        return 0;
+    case CMD_HELLO:
+        return do_hello(c, argc, argv, lens, out);
+    case CMD_INFO: {
+        buf text;
+        buf_init(&text);
+        stats_info(&text, argc >= 2 ? argv[1] : NULL, argc >= 2 ? lens[1] : 0);
+        resp_add_bulk(out, text.data ? text.data : "", text.len);
+        buf_free(&text);
+        return 0;
+    }
+    case CMD_COMMAND:
+        return do_command(argc, argv, lens, out);
+    case CMD_CLIENT:
+        return do_client(c, argc, argv, lens, out);
+    case CMD_TIME: {
+        struct timeval tv;
+        gettimeofday(&tv, NULL);
+        resp_add_array(out, 2);
+        resp_add_bulk_ll(out, (long long)tv.tv_sec);
+        resp_add_bulk_ll(out, (long long)tv.tv_usec);
+        return 0;
+    }
+    default:
+        resp_add_errorf(out, "ERR command '%s' is not supported by strata-proxy", spec->name);
+        return 1;
+    }
+}

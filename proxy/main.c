@@ -1,0 +1,149 @@
+/* strata-proxy: one Redis endpoint in front of many master-replica groups.
+ *
+ *   strata-proxy --config topology.yaml [--port N] [--bind ADDR] [--log FILE] [-t]
+ *
+ * The main thread parses the configuration, starts the sentinel watcher
+ * and the worker threads (worker.c), then waits for signals: SIGHUP
+ * reloads the topology, SIGTERM/SIGINT stop the proxy cleanly.  It also
+ * serves /metrics when metrics_listen is set. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "cmdtable.h"
+#include "log.h"
+#include "metrics.h"
+#include "pconf.h"
+#include "proxy.h"
+#include "route.h"
+#include "sentwatch.h"
+#include "util.h"
+#include "worker.h"
+
+static struct event_base *main_base;
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    if (sig == SIGHUP) {
+        log_info("SIGHUP: reloading the topology");
+        log_reopen();
+        proxy_reload();
+        return;
+    }
+    log_info("%s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    event_base_loopexit(main_base, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    buf errs;
+    buf_init(&errs);
+    int test_only = 0;
+
+    evthread_use_pthreads();
+    signal(SIGPIPE, SIG_IGN);
+    cmd_table_init();
+
+    int rc = pconf_load(&proxy_g.conf, argc, argv, &test_only, &errs);
+    if (rc == 1) {
+        pconf_free(&proxy_g.conf);
+        return 0;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "%.*s", (int)errs.len, errs.data ? errs.data : "");
+        if (errs.len && errs.data[errs.len - 1] != '\n') fputc('\n', stderr);
+        buf_free(&errs);
+        pconf_free(&proxy_g.conf);
+        return 1;
+    }
+    if (test_only) {
+        printf("%s: configuration OK: %d groups, listen %s:%d\n",
+               proxy_g.conf.config_path ? proxy_g.conf.config_path : "(defaults)",
+               proxy_g.conf.topo.ngroups, proxy_g.conf.listen_host, proxy_g.conf.listen_port);
+        pconf_free(&proxy_g.conf);
+        buf_free(&errs);
+        return 0;
+    }
+    if (log_init("proxy", proxy_g.conf.log_path, proxy_g.conf.s.log_level) < 0) {
+        fprintf(stderr, "cannot open log file %s\n", proxy_g.conf.log_path);
+        pconf_free(&proxy_g.conf);
+        return 1;
+    }
+
+    proxy_g.argc = argc;
+    proxy_g.argv = argv;
+    proxy_g.start_ms = now_ms();
+    snprintf(proxy_g.config_file, sizeof proxy_g.config_file, "%s",
+             proxy_g.conf.config_path ? proxy_g.conf.config_path : "");
+    proxy_g.nworkers = (int)proxy_g.conf.s.threads;
+    proxy_g.workers = xcalloc((size_t)proxy_g.nworkers, sizeof *proxy_g.workers);
+
+    pthread_mutex_lock(&proxy_g.lock);
+    proxy_publish_locked();
+    pthread_mutex_unlock(&proxy_g.lock);
+    if (sentwatch_start() < 0) log_warn("cannot start the sentinel watcher");
+
+    int ok = 1;
+    int started = 0;
+    for (int i = 0; i < proxy_g.nworkers && ok; i++) {
+        if (worker_init(&proxy_g.workers[i], i, proxy_g.conf.listen_host, proxy_g.conf.listen_port,
+                        proxy_g.nworkers > 1, &errs) < 0)
+            ok = 0;
+        else
+            started = i + 1;
+    }
+
+    main_base = event_base_new();
+    struct event *sigs[3] = { NULL, NULL, NULL };
+    if (ok && proxy_g.conf.s.metrics_listen && proxy_g.conf.s.metrics_listen[0] &&
+        metrics_start(main_base, proxy_g.conf.s.metrics_listen, &errs) < 0)
+        ok = 0;
+
+    if (ok) {
+        int signums[3] = { SIGINT, SIGTERM, SIGHUP };
+        for (int i = 0; i < 3; i++) {
+            sigs[i] = evsignal_new(main_base, signums[i], on_signal, NULL);
+            event_add(sigs[i], NULL);
+        }
+        /* Workers must not take the signals: block them while starting. */
+        sigset_t all, old;
+        sigemptyset(&all);
+        sigaddset(&all, SIGINT);
+        sigaddset(&all, SIGTERM);
+        sigaddset(&all, SIGHUP);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
+        for (int i = 0; i < proxy_g.nworkers; i++) worker_start(&proxy_g.workers[i]);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        log_info("strata-proxy %s listening on %s:%d, %d thread(s), %d group(s)%s", STRATA_VERSION,
+                 proxy_g.conf.listen_host, proxy_g.conf.listen_port, proxy_g.nworkers,
+                 proxy_g.conf.topo.ngroups, proxy_g.conf.topo.has_sentinel ? ", sentinels" : "");
+        event_base_dispatch(main_base);
+        for (int i = 0; i < proxy_g.nworkers; i++) worker_stop(&proxy_g.workers[i]);
+    } else {
+        log_error("%.*s", (int)(errs.len && errs.data[errs.len - 1] == '\n' ? errs.len - 1 : errs.len),
+                  errs.data ? errs.data : "");
+    }
+
+    sentwatch_stop();
+    metrics_stop();
+    for (int i = 0; i < 3; i++)
+        if (sigs[i]) event_free(sigs[i]);
+    for (int i = 0; i < started; i++) worker_free(&proxy_g.workers[i]);
+    if (!ok && started < proxy_g.nworkers) worker_free(&proxy_g.workers[started]);
+    free(proxy_g.workers);
+    event_base_free(main_base);
+    pthread_mutex_lock(&proxy_g.lock);
+    route_release(proxy_g.route);
+    proxy_g.route = NULL;
+    pthread_mutex_unlock(&proxy_g.lock);
+    free(proxy_g.masters);
+    pconf_free(&proxy_g.conf);
+    buf_free(&errs);
+    libevent_global_shutdown();
+    if (ok) log_info("bye");
+    return ok ? 0 : 1;
+}

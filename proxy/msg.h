@@ -1,0 +1,77 @@
+/* msg: one client request in flight, and its fragments.
+ *
+ *   client --req--> msg ---+-- frag --> backend g1 FIFO --reply--+
+ *                          +-- frag --> backend g2 FIFO --reply--+--> merge --> msg.reply
+ *                                                                            |
+ *   client <-- replies in request order (client.c drains done msgs) <-------+
+ *
+ * A msg belongs to its client's queue; a frag belongs to the backend whose
+ * FIFO holds it.  frag->msg is cleared when the msg stops caring (the
+ * client left, or the fragment timed out): the backend then drops the late
+ * reply when it comes, which keeps the FIFO matched without closing the
+ * shared connection.  Both come from per-worker free lists (get/put). */
+#ifndef STRATA_PROXY_MSG_H
+#define STRATA_PROXY_MSG_H
+
+#include <stdint.h>
+
+#include "buf.h"
+
+struct client;
+struct worker;
+
+enum msg_kind {
+    MSG_FORWARD,   /* one fragment; its reply is the client's reply */
+    MSG_LOCAL,     /* answered by the proxy, reply already in msg.reply */
+    MSG_MGET,      /* fragments merged by key order */
+    MSG_SUM,       /* integer replies summed */
+    MSG_ALL_OK,    /* +OK if all fragments agree */
+    MSG_CONCAT,    /* arrays concatenated */
+    MSG_RANDOM,    /* one non-nil bulk */
+    MSG_SCAN,      /* cursor rewritten */
+    MSG_TUNNEL,    /* pub/sub: every reply of the private link goes out */
+};
+
+struct frag {
+    struct frag *next;       /* FIFO or wait queue of a backend */
+    struct msg *msg;         /* NULL: orphan, the reply will be dropped */
+    int idx;                 /* index in msg->frags */
+    int hs;                  /* handshake step (backend.c), 0 for requests */
+    int gidx;                /* group index in the route of the time, -1 none */
+    int skip;                /* replies to drop before the one that completes
+                              * this fragment (MULTI ... EXEC sent as one block) */
+    uint64_t sent_us;
+    uint64_t deadline_us;    /* 0: no deadline (blocking commands) */
+    buf req;                 /* request bytes while no connection is up */
+};
+
+struct msg {
+    struct msg *next;        /* client queue */
+    struct client *c;
+    int cmd;                 /* cmd_id, -1 when not a table command */
+    enum msg_kind kind;
+    int done;
+    int failed;              /* reply is an error */
+    int nfrags, npending;
+    struct frag **frags;     /* owned array (pointers to backend-owned frags) */
+    struct frag *frag1;      /* storage for frags when nfrags == 1 */
+    buf *replies;            /* owned, per fragment, when merging */
+    int *keyfrag;            /* owned, MSG_MGET: fragment of each key */
+    int nkeys;
+    int scan_group, scan_ngroups;
+    buf reply;               /* finished reply waiting for its turn */
+    uint64_t start_us;
+};
+
+struct msg *msg_get(struct worker *w);
+/* Release a msg: its fragments are orphaned, not freed (their backends
+ * own them). */
+void msg_put(struct worker *w, struct msg *m);
+/* Allocate the fragment table for n fragments (n >= 1); merging kinds
+ * also get a reply buffer per fragment. */
+void msg_set_frags(struct msg *m, int n);
+
+struct frag *frag_get(struct worker *w);
+void frag_put(struct worker *w, struct frag *f);
+
+#endif

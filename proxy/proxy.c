@@ -1,0 +1,106 @@
+/* proxy: process-wide state and snapshot publication.  See proxy.h. */
+#include "proxy.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "sentwatch.h"
+#include "worker.h"
+
+struct proxy proxy_g = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+struct route *proxy_route_acquire(void)
+{
+    pthread_mutex_lock(&proxy_g.lock);
+    struct route *r = route_retain(proxy_g.route);
+    pthread_mutex_unlock(&proxy_g.lock);
+    return r;
+}
+
+void proxy_publish_locked(void)
+{
+    struct route *r = route_build(&proxy_g.conf.topo, &proxy_g.conf.s, proxy_g.masters,
+                                  proxy_g.nmasters, proxy_g.route, proxy_g.nworkers,
+                                  ++proxy_g.version);
+    struct route *old = proxy_g.route;
+    proxy_g.route = r;
+    if (old) route_release(old);
+    for (int i = 0; i < proxy_g.nworkers; i++) worker_notify(&proxy_g.workers[i]);
+}
+
+int proxy_reload(void)
+{
+    struct pconf next;
+    buf errs;
+    buf_init(&errs);
+    int rc = pconf_load(&next, proxy_g.argc, proxy_g.argv, NULL, &errs);
+    if (rc != 0) {
+        log_error("reload failed, keeping the running configuration:\n%.*s", (int)errs.len,
+                  errs.data ? errs.data : "");
+        buf_free(&errs);
+        pconf_free(&next);
+        return -1;
+    }
+    buf_free(&errs);
+    if (next.listen_port != proxy_g.conf.listen_port ||
+        strcmp(next.listen_host, proxy_g.conf.listen_host) != 0 ||
+        next.s.threads != proxy_g.conf.s.threads)
+        log_warn("reload: listen address and threads change only at restart");
+    pthread_mutex_lock(&proxy_g.lock);
+    struct pconf old = proxy_g.conf;
+    proxy_g.conf = next;
+    /* Keep what cannot change without a restart. */
+    proxy_g.conf.listen_port = old.listen_port;
+    snprintf(proxy_g.conf.listen_host, sizeof proxy_g.conf.listen_host, "%s", old.listen_host);
+    proxy_g.conf.s.threads = old.s.threads;
+    /* Sentinel-reported masters stay valid for groups that still exist. */
+    proxy_publish_locked();
+    pthread_mutex_unlock(&proxy_g.lock);
+    log_level_current = proxy_g.conf.s.log_level;
+    pconf_free(&old);
+    atomic_fetch_add(&proxy_g.reloads, 1);
+    log_info("reloaded %s: %d groups, snapshot %llu", proxy_g.config_file,
+             proxy_g.conf.topo.ngroups, (unsigned long long)proxy_g.version);
+    sentwatch_refresh();
+    return 0;
+}
+
+void proxy_set_masters(const struct route_master *m, int n)
+{
+    pthread_mutex_lock(&proxy_g.lock);
+    int changed = n != proxy_g.nmasters ||
+                  (n > 0 && memcmp(m, proxy_g.masters, sizeof *m * (size_t)n) != 0);
+    if (changed) {
+        for (int i = 0; i < n; i++) {
+            int known = 0;
+            for (int j = 0; j < proxy_g.nmasters; j++) {
+                if (!strcmp(proxy_g.masters[j].group, m[i].group)) {
+                    known = 1;
+                    if (strcmp(proxy_g.masters[j].addr.host, m[i].addr.host) ||
+                        proxy_g.masters[j].addr.port != m[i].addr.port) {
+                        log_info("group %s: master is now %s:%d (was %s:%d)", m[i].group,
+                                 m[i].addr.host, m[i].addr.port, proxy_g.masters[j].addr.host,
+                                 proxy_g.masters[j].addr.port);
+                        atomic_fetch_add(&proxy_g.failovers, 1);
+                    }
+                }
+            }
+            if (!known)
+                log_info("group %s: master %s:%d (sentinels)", m[i].group, m[i].addr.host,
+                         m[i].addr.port);
+        }
+        free(proxy_g.masters);
+        proxy_g.masters = n ? xmalloc(sizeof *m * (size_t)n) : NULL;
+        if (n) memcpy(proxy_g.masters, m, sizeof *m * (size_t)n);
+        proxy_g.nmasters = n;
+        proxy_publish_locked();
+    }
+    pthread_mutex_unlock(&proxy_g.lock);
+}
+
+void proxy_request_refresh(void)
+{
+    sentwatch_refresh();
+}

@@ -1,0 +1,53 @@
+/* proxy: the process-wide state of strata-proxy — the configuration, the
+ * workers, and the routing snapshot they share.
+ *
+ * Publication: the main thread (SIGHUP reload) and the sentinel watcher
+ * (new masters) build a new route snapshot under `lock`, store it in
+ * `route` and notify every worker; each worker picks it up with
+ * proxy_route_acquire at its next event.  Clients are never disconnected
+ * by a new snapshot. */
+#ifndef STRATA_PROXY_PROXY_H
+#define STRATA_PROXY_PROXY_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "pconf.h"
+#include "route.h"
+
+struct worker;
+
+struct proxy {
+    struct pconf conf;              /* current configuration (under lock) */
+    int argc;
+    char **argv;                    /* to re-read the same flags on reload */
+    int nworkers;
+    struct worker *workers;
+    pthread_mutex_t lock;           /* route, conf, masters */
+    struct route *route;            /* current snapshot (one reference held) */
+    uint64_t version;
+    struct route_master *masters;   /* sentinel-reported masters, owned */
+    int nmasters;
+    uint64_t start_ms;
+    char config_file[1024];         /* --config as given, "" without one */
+    atomic_ulong reloads;
+    atomic_ulong failovers;         /* master changes applied */
+};
+
+extern struct proxy proxy_g;
+
+/* A new reference to the current snapshot (release with route_release). */
+struct route *proxy_route_acquire(void);
+/* Build and publish a snapshot from conf + masters.  Call with lock held. */
+void proxy_publish_locked(void);
+/* SIGHUP: re-read the topology with the original flags.  On error the
+ * old configuration stays and the messages are logged.  Returns 0/-1. */
+int proxy_reload(void);
+/* The sentinels agree on these masters: publish if anything changed. */
+void proxy_set_masters(const struct route_master *m, int n);
+/* A backend looked wrong (-READONLY, ROLE not master): ask the sentinel
+ * watcher to look again now.  Any thread. */
+void proxy_request_refresh(void);
+
+#endif
