@@ -1,0 +1,268 @@
+/* test_node_store: the store's pending overlay and merged iterator checked
+ * against a simple model (a sorted array of committed keys plus a map of
+ * pending changes), with random puts, deletes, commits, rollbacks, point
+ * reads, and iteration in both directions with direction changes.
+ * STRATA_SEED replays a run. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "store.h"
+#include "util.h"
+
+#define NKEYS 64
+
+/* model: value per key index for committed and pending state */
+struct model {
+    int committed[NKEYS];   /* -1 absent, else value id */
+    int pending[NKEYS];     /* -2 no change, -1 deleted, else value id */
+};
+
+static void key_of(int i, char *out, size_t *len)
+{
+    /* Keys of varying length and shared prefixes: "k", "k\0", "ka", ... */
+    static const char *const stems[] = { "a", "ab", "abc", "b", "ba", "c", "cab", "d" };
+    *len = (size_t)snprintf(out, 32, "%s%02d", stems[i % 8], i / 8);
+    if (i % 5 == 0) out[(*len)++] = '\0'; /* embedded NUL at the end */
+}
+
+static int model_get(const struct model *m, int i)
+{
+    if (m->pending[i] != -2) return m->pending[i];
+    return m->committed[i];
+}
+
+static int key_cmp_idx(const void *a, const void *b)
+{
+    char ka[32], kb[32];
+    size_t la, lb;
+    key_of(*(const int *)a, ka, &la);
+    key_of(*(const int *)b, kb, &lb);
+    size_t n = la < lb ? la : lb;
+    int r = memcmp(ka, kb, n);
+    if (r) return r;
+    return la < lb ? -1 : la > lb;
+}
+
+static char tmpdir[256];
+
+static store *open_store(void)
+{
+    struct store_opts o = { 1 << 20, 1 << 20, 100, 0, 0 };
+    char *err = NULL;
+    store *s = store_open(tmpdir, &o, &err);
+    if (!s) fprintf(stderr, "open: %s\n", err);
+    assert_non_null(s);
+    return s;
+}
+
+static void check_iter(store *s, const struct model *m, const int *order, unsigned *rnd)
+{
+    /* live keys in order */
+    int live[NKEYS], nlive = 0;
+    for (int j = 0; j < NKEYS; j++)
+        if (model_get(m, order[j]) >= 0) live[nlive++] = order[j];
+
+    store_iter *it = store_iter_new(s);
+    /* forward full scan */
+    int pos = 0;
+    for (store_iter_seek_first(it); store_iter_valid(it); store_iter_next(it)) {
+        size_t kl, vl;
+        const char *k = store_iter_key(it, &kl);
+        const char *v = store_iter_val(it, &vl);
+        char want[32];
+        size_t wl;
+        assert_true(pos < nlive);
+        key_of(live[pos], want, &wl);
+        assert_int_equal(kl, wl);
+        assert_memory_equal(k, want, wl);
+        char val[16];
+        int n = snprintf(val, sizeof val, "v%d", model_get(m, live[pos]));
+        assert_int_equal(vl, (size_t)n);
+        assert_memory_equal(v, val, vl);
+        pos++;
+    }
+    assert_int_equal(pos, nlive);
+    /* backward full scan */
+    pos = nlive - 1;
+    for (store_iter_seek_last(it); store_iter_valid(it); store_iter_prev(it)) {
+        size_t kl;
+        const char *k = store_iter_key(it, &kl);
+        char want[32];
+        size_t wl;
+        assert_true(pos >= 0);
+        key_of(live[pos], want, &wl);
+        assert_int_equal(kl, wl);
+        assert_memory_equal(k, want, wl);
+        pos--;
+    }
+    assert_int_equal(pos, -1);
+    /* random walks with direction changes from random seeks */
+    for (int walk = 0; walk < 8; walk++) {
+        int target = (int)(rand_r(rnd) % NKEYS);
+        char tk[32];
+        size_t tl;
+        key_of(target, tk, &tl);
+        int before = rand_r(rnd) % 2;
+        /* position in the model: first live >= target, or last live < target */
+        int p = 0;
+        while (p < nlive && key_cmp_idx(&live[p], &target) < 0) p++;
+        if (before) {
+            store_iter_seek_last_before(it, tk, tl);
+            p--;
+        } else {
+            store_iter_seek(it, tk, tl);
+        }
+        for (int step = 0; step < 12; step++) {
+            if (p < 0 || p >= nlive) {
+                assert_false(store_iter_valid(it));
+                break;
+            }
+            assert_true(store_iter_valid(it));
+            size_t kl;
+            const char *k = store_iter_key(it, &kl);
+            char want[32];
+            size_t wl;
+            key_of(live[p], want, &wl);
+            assert_int_equal(kl, wl);
+            assert_memory_equal(k, want, wl);
+            if (rand_r(rnd) % 2) {
+                store_iter_next(it);
+                p++;
+            } else {
+                store_iter_prev(it);
+                p--;
+            }
+        }
+    }
+    store_iter_free(it);
+}
+
+static void test_store_model(void **state)
+{
+    (void)state;
+    unsigned seed = getenv("STRATA_SEED") ? (unsigned)atoi(getenv("STRATA_SEED")) : (unsigned)now_us();
+    printf("test_store_model seed=%u\n", seed);
+    unsigned rnd = seed;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/strata-test-store-XXXXXX");
+    assert_non_null(mkdtemp(tmpdir));
+    store *s = open_store();
+    struct model m;
+    for (int i = 0; i < NKEYS; i++) {
+        m.committed[i] = -1;
+        m.pending[i] = -2;
+    }
+    int order[NKEYS];
+    for (int i = 0; i < NKEYS; i++) order[i] = i;
+    qsort(order, NKEYS, sizeof order[0], key_cmp_idx);
+
+    /* a stack of marks with the model's pending state at each mark */
+    size_t marks[8];
+    int saved[8][NKEYS];
+    int nmarks = 0;
+    buf val;
+    buf_init(&val);
+    for (int op = 0; op < 4000; op++) {
+        int r = (int)(rand_r(&rnd) % 100);
+        int i = (int)(rand_r(&rnd) % NKEYS);
+        char k[32];
+        size_t kl;
+        key_of(i, k, &kl);
+        if (r < 45) {
+            int v = (int)(rand_r(&rnd) % 1000);
+            char vs[16];
+            int n = snprintf(vs, sizeof vs, "v%d", v);
+            store_put(s, k, kl, vs, (size_t)n);
+            m.pending[i] = v;
+        } else if (r < 70) {
+            store_del(s, k, kl);
+            m.pending[i] = -1;
+        } else if (r < 80) {
+            int got = store_get(s, k, kl, &val);
+            int want = model_get(&m, i);
+            assert_int_equal(got, want >= 0);
+            if (want >= 0) {
+                char vs[16];
+                int n = snprintf(vs, sizeof vs, "v%d", want);
+                assert_int_equal(val.len, (size_t)n);
+                assert_memory_equal(val.data, vs, val.len);
+            }
+        } else if (r < 85 && nmarks < 8) {
+            marks[nmarks] = store_mark(s);
+            memcpy(saved[nmarks], m.pending, sizeof m.pending);
+            nmarks++;
+        } else if (r < 89 && nmarks > 0) {
+            nmarks--;
+            store_rollback(s, marks[nmarks]);
+            memcpy(m.pending, saved[nmarks], sizeof m.pending);
+        } else if (r < 93) {
+            assert_int_equal(store_commit(s, 0, NULL), 0);
+            for (int j = 0; j < NKEYS; j++) {
+                m.committed[j] = model_get(&m, j);
+                m.pending[j] = -2;
+            }
+            nmarks = 0;
+        } else if (r < 94) {
+            /* reopen: only committed data survives */
+            store_rollback(s, 0);
+            store_close(s);
+            s = open_store();
+            for (int j = 0; j < NKEYS; j++) m.pending[j] = -2;
+            nmarks = 0;
+        } else {
+            check_iter(s, &m, order, &rnd);
+        }
+    }
+    check_iter(s, &m, order, &rnd);
+    buf_free(&val);
+    store_close(s);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_store_ops_log(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/strata-test-store-XXXXXX");
+    assert_non_null(mkdtemp(tmpdir));
+    store *s = open_store();
+    store_put(s, "a", 1, "1", 1);
+    size_t mark = store_mark(s);
+    store_put(s, "bb", 2, "22", 2);
+    store_put_raw(s, "Rx", 2, "raw", 3); /* not logged */
+    store_del(s, "a", 1);
+    size_t len;
+    const char *ops = store_ops(s, mark, &len);
+    /* P|0002|bb|0002|22  D|0001|a */
+    static const char want[] = "P\0\0\0\2bb\0\0\0\00222D\0\0\0\1a";
+    assert_int_equal(len, sizeof want - 1);
+    assert_memory_equal(ops, want, len);
+    store_rollback(s, mark);
+    ops = store_ops(s, mark, &len);
+    assert_int_equal(len, 0);
+    buf v;
+    buf_init(&v);
+    assert_int_equal(store_get(s, "a", 1, &v), 1);
+    assert_int_equal(store_get(s, "bb", 2, &v), 0);
+    assert_int_equal(store_get(s, "Rx", 2, &v), 0);
+    buf_free(&v);
+    store_close(s);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_store_model),
+        cmocka_unit_test(test_store_ops_log),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
