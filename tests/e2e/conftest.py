@@ -18,6 +18,9 @@ def cluster(request):
         for p in c.procs:
             sys.stderr.write(f"\n--- {p.name} log (tail) ---\n{p.tail()}\n")
     c.close(keep=bool(keep))
+    if c.sanitizer_reports:
+        pytest.fail("sanitizer report in a server log:\n" + "\n".join(
+            f"--- {name} ---\n{text}" for name, text in c.sanitizer_reports.items()))
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

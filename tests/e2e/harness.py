@@ -7,6 +7,7 @@ with SIGTERM or SIGKILL.  Binaries are looked up in $STRATA_BIN (set by
 deploy/test.sh), else build/bin under the repository root.
 """
 import os
+import re
 import shutil
 import signal
 import socket
@@ -15,6 +16,10 @@ import tempfile
 import time
 
 import redis
+
+# A report of AddressSanitizer, LeakSanitizer or UBSan in a server's log.
+# deploy/test.sh builds with both and sets ASAN_OPTIONS so they abort.
+SANITIZER_RE = re.compile(rb"ERROR: (?:Address|Leak|Memory|Thread)Sanitizer|: runtime error: ")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("STRATA_BIN", os.path.join(ROOT, "build", "bin"))
@@ -61,6 +66,8 @@ class Proc:
         self.proc = None
 
     def start(self, wait=True, timeout=15.0):
+        if getattr(self, "log", None):  # a restart: the previous run's handle
+            self.log.close()
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.args, cwd=self.dir, stdout=self.log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -106,7 +113,27 @@ class Proc:
             self.proc.wait()
             raise
 
-    def close(self):
+    def sanitizer_report(self, context=30):
+        """Lines of the log from the first sanitizer report on, or ""."""
+        try:
+            with open(self.log_path, "rb") as f:
+                data = f.read()
+        except OSError:
+            return ""
+        m = SANITIZER_RE.search(data)
+        if not m:
+            return ""
+        start = data.rfind(b"\n", 0, m.start()) + 1
+        return b"\n".join(data[start:].splitlines()[:context]).decode(errors="replace")
+
+    def close(self, graceful=True):
+        """Stop the process (SIGTERM first, so sanitizers can report leaks)."""
+        if graceful and self.alive():
+            try:
+                self.proc.send_signal(signal.SIGCONT)  # in case a test stopped it
+                self.stop(timeout=10)
+            except Exception:  # noqa: BLE001 - fall back to SIGKILL below
+                pass
         self.kill()
         if getattr(self, "log", None):
             self.log.close()
@@ -118,6 +145,8 @@ class Cluster:
     def __init__(self, prefix="strata-"):
         self.root = tempfile.mkdtemp(prefix=prefix)
         self.procs = []
+        # Filled by close(): {process name: first lines of its sanitizer report}.
+        self.sanitizer_reports = {}
 
     def path(self, *parts):
         p = os.path.join(self.root, *parts)
@@ -163,5 +192,8 @@ class Cluster:
                 p.close()
             except Exception:  # noqa: BLE001 - best effort cleanup
                 pass
+            report = p.sanitizer_report()
+            if report:
+                self.sanitizer_reports[p.name] = report
         if not keep:
             shutil.rmtree(self.root, ignore_errors=True)
