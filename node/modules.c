@@ -5,4 +5,7 @@
 
 void server_register_modules(void)
 {
+    t_hash_register();
+    t_set_register();
+    t_zset_register();
 }

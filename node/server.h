@@ -207,6 +207,9 @@ client *server_client_by_id(uint64_t id);
 void t_string_register(void);
 void t_keys_register(void);
 void t_server_register(void);
+void t_hash_register(void);
+void t_set_register(void);
+void t_zset_register(void);
 void server_register_modules(void);
 
 #endif
