@@ -53,7 +53,7 @@ class RespConn:
     """A blocking connection that sends commands as multibulk requests and
     returns each reply both raw (its exact bytes) and parsed."""
 
-    def __init__(self, host, port, timeout=30.0):
+    def __init__(self, host, port, timeout=15.0):
         self.addr = (host, port)
         self.sock = socket.create_connection(self.addr, timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -559,7 +559,12 @@ class Differ:
         elif keys:
             self._wait_windows(keys)
         t0 = time.monotonic()
-        ra, rb = self.both(cmd.args)
+        try:
+            ra, rb = self.both(cmd.args)
+        except (OSError, ProtocolError, ValueError) as e:
+            # The server under test hung, closed the connection or sent garbage.
+            raise self._mismatch(cmd, (repr(e).encode(),), (b"?",),
+                                 "no valid reply from a server", index) from e
         t1 = time.monotonic()
         uncertain = (keys is None or bool(keys)) and self._in_window(keys, t0, t1)
         if cmd.check is None:
@@ -583,15 +588,32 @@ class Differ:
             self.volatile.clear()
         return ra, rb
 
-    def run(self, count, max_seconds=None):
+    def run(self, count, max_seconds=None, keep_going=False):
         """Run `count` generated commands (fewer if `max_seconds` passes).
-        Returns the number run.  Raises Mismatch on the first difference."""
+        Returns the number run.  Raises Mismatch on the first difference,
+        or with keep_going, records it in self.mismatches, brings both sides
+        back in step (deletes the command's keys, or flushes both for a
+        key-space command) and goes on."""
+        self.mismatches = []
         deadline = time.monotonic() + max_seconds if max_seconds else None
         for i in range(count):
             if deadline and time.monotonic() > deadline:
                 return i
             cmd = self.pick()(self.ctx)
-            self.execute(cmd, i)
+            try:
+                self.execute(cmd, i)
+            except Mismatch as e:
+                if not keep_going:
+                    raise
+                self.mismatches.append((i, cmd, e))
+                if cmd.keyspace or not cmd.keys:
+                    self.both([b"FLUSHALL"])
+                    self.windows.clear()
+                    self.volatile.clear()
+                else:
+                    for k in cmd.keys:
+                        self.both([b"DEL", k])
+                        self.windows.pop(k, None)
         return count
 
 
@@ -932,3 +954,36 @@ def gen_info(ctx):
     args = [b"INFO"] + ([ctx.r.choice([b"keyspace", b"server", b"KEYSPACE"])]
                         if ctx.r.random() < 0.7 else [])
     return Cmd(args, keyspace=True, check=check_info)
+
+
+def main():
+    """Command line: compare two running servers, e.g.
+    python3 difftest.py --a 7000 --b 6379 --seed 1 --count 5000 --keep-going"""
+    import argparse
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--a", type=int, required=True, help="port of the server under test")
+    ap.add_argument("--b", type=int, required=True, help="port of the reference redis-server")
+    ap.add_argument("--seed", type=int)
+    ap.add_argument("--count", type=int, default=5000)
+    ap.add_argument("--families", help="comma separated, default all: " + ",".join(sorted(GENERATORS)))
+    ap.add_argument("--keep-going", action="store_true", help="report every mismatch, not the first")
+    ap.add_argument("--history", type=int, default=Differ.HISTORY)
+    opts = ap.parse_args()
+    Differ.HISTORY = opts.history
+    d = Differ(opts.a, opts.b, seed=opts.seed,
+               families=opts.families.split(",") if opts.families else None)
+    print(f"seed {d.seed}")
+    try:
+        n = d.run(opts.count, keep_going=opts.keep_going)
+    except Mismatch as e:
+        print(e)
+        return 1
+    for i, cmd, e in d.mismatches:
+        print(f"{e}\n")
+    print(f"{n} commands, {len(d.mismatches)} mismatches, {d.ambiguous} raced an expiry")
+    print("coverage:", d.coverage())
+    return 1 if d.mismatches else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -79,7 +79,14 @@ class Proc:
         def ping():
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; log:\n{self.tail()}")
-            return self.client(socket_timeout=1).ping()
+            try:
+                return self.client(socket_timeout=1).ping()
+            except redis.exceptions.AuthenticationError:
+                return True  # it answers: -NOAUTH from a server with a password
+            except redis.exceptions.ResponseError as e:
+                if str(e).startswith(("NOAUTH", "Authentication required")):
+                    return True
+                raise
         wait_until(ping, timeout, what=f"{self.name} on port {self.port}")
 
     def client(self, **kw):
