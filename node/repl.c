@@ -1,0 +1,146 @@
+/* repl: WAL replication's entry points — registration, the hooks that
+ * tie the log and both roles to the server loop, and the role commands
+ * (REPLICAOF / SLAVEOF, ROLE, INFO replication).
+ *
+ * Order inside the sleep hook (after the group commit, before replies):
+ *   1. wal_publish: the batch's records are committed (or, after a failed
+ *      commit, forgotten)
+ *   2. master: stream the records, park semi-sync writers
+ *   3. replica: ack what was applied
+ *
+ * Transactions: EXEC must clear CLIENT_IN_EXEC before it returns; then
+ * server_call reports EXEC's whole batch to the write hook once and the
+ * transaction becomes one record. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "db.h"
+#include "log.h"
+#include "repl_master.h"
+#include "repl_replica.h"
+#include "util.h"
+#include "wal.h"
+
+static void repl_sleep(void)
+{
+    wal_publish();
+    repl_master_after_commit();
+    if (srv.is_replica) repl_replica_after_commit();
+}
+
+static void repl_cron(void)
+{
+    repl_master_cron();
+    if (srv.is_replica) repl_replica_cron();
+}
+
+static void repl_info(buf *o)
+{
+    const struct wal_pos *p = wal_position();
+    const struct wal_stats *ws = wal_get_stats();
+    uint64_t committed = wal_committed_lsn();
+    buf_printf(o, "# Replication\r\nrole:%s\r\n", srv.is_replica ? "slave" : "master");
+    if (srv.is_replica) repl_replica_info(o);
+    repl_master_info(o);
+    buf_printf(o, "master_failover_state:no-failover\r\nmaster_repl_offset:%llu\r\n"
+                  "second_repl_offset:-1\r\nrepl_backlog_active:1\r\nrepl_backlog_size:%lld\r\n"
+                  "repl_backlog_first_byte_offset:%llu\r\nrepl_backlog_histlen:%llu\r\n"
+                  "epoch:%llu\r\nlsn:%llu\r\nlast_record_epoch:%llu\r\nwal_first_lsn:%llu\r\n"
+                  "wal_bytes:%llu\r\nwal_records_appended:%llu\r\nwal_records_applied:%llu\r\n"
+                  "wal_records_trimmed:%llu\r\nrepl_bad_records:%llu\r\n\r\n",
+               (unsigned long long)committed, srv.cfg.wal_retention_bytes,
+               (unsigned long long)p->first_lsn, (unsigned long long)p->log_bytes,
+               (unsigned long long)p->epoch, (unsigned long long)committed,
+               (unsigned long long)p->last_epoch, (unsigned long long)p->first_lsn,
+               (unsigned long long)p->log_bytes, ws->appended, ws->applied, ws->trimmed,
+               ws->bad_records);
+}
+
+static void become_master(void)
+{
+    repl_replica_stop();
+    srv.is_replica = 0;
+    uint64_t e = wal_new_epoch();
+    /* The epoch must be durable before any write of the new epoch. */
+    server_commit();
+    uint64_t hwm = db_load_version_hwm();
+    if (hwm > srv.next_version) srv.next_version = hwm;
+    db_invalidate_counters();
+    repl_master_promoted();
+    log_info("promoted to master: epoch %llu, lsn %llu", (unsigned long long)e,
+             (unsigned long long)wal_position()->last_lsn);
+}
+
+/* REPLICAOF host port | REPLICAOF NO ONE (SLAVEOF too) */
+static void replicaof_command(client *c)
+{
+    if (ARG_IS(c, 1, "no") && ARG_IS(c, 2, "one")) {
+        if (srv.is_replica) become_master();
+        resp_add_ok(&c->out);
+        return;
+    }
+    long long port;
+    if (str2ll(ARG(c, 2), &port) < 0 || port < 0 || port > 65535) {
+        resp_add_error(&c->out, "ERR Invalid master port");
+        return;
+    }
+    if (c->argvlen[1] == 0 || c->argvlen[1] >= 256) {
+        resp_add_error(&c->out, "ERR Invalid master host");
+        return;
+    }
+    char host[256];
+    memcpy(host, c->argv[1], c->argvlen[1]);
+    host[c->argvlen[1]] = '\0';
+    if (srv.is_replica && repl_replica_follows(host, (int)port)) {
+        resp_add_simple(&c->out, "OK Already connected to specified master");
+        return;
+    }
+    if (!srv.is_replica) repl_master_drop_replicas();
+    srv.is_replica = 1;
+    repl_replica_start(host, (int)port);
+    resp_add_ok(&c->out);
+}
+
+static void role_command(client *c)
+{
+    if (srv.is_replica) repl_replica_role(c);
+    else repl_master_role(c);
+}
+
+void repl_register(void)
+{
+    if (wal_open(srv.st) < 0) {
+        log_error("cannot read the replication position; exiting");
+        exit(1);
+    }
+    repl_master_init();
+    repl_replica_init();
+    server_add_write_hook(repl_master_write_hook);
+    server_add_free_hook(repl_master_client_freed);
+    server_add_sleep_hook(repl_sleep);
+    server_add_cron_hook(repl_cron);
+    srv.info_replication = repl_info;
+    srv.write_allowed = repl_master_write_allowed;
+    server_register(CMD_REPLICAOF, replicaof_command);
+    server_register(CMD_SLAVEOF, replicaof_command);
+    server_register(CMD_ROLE, role_command);
+    server_register(CMD_WAIT, repl_wait_command);
+    server_register(CMD_REPLCONF, repl_replconf_command);
+    server_register(CMD_PSYNC, repl_psync_command);
+    log_info("replication log at epoch %llu, lsn %llu (records %llu..%llu kept)",
+             (unsigned long long)wal_position()->epoch, (unsigned long long)wal_position()->last_lsn,
+             (unsigned long long)wal_position()->first_lsn, (unsigned long long)wal_position()->last_lsn);
+    if (srv.cfg.replicaof && *srv.cfg.replicaof) {
+        char host[256];
+        int port;
+        if (parse_hostport(srv.cfg.replicaof, host, sizeof host, &port) < 0) {
+            log_error("bad replicaof %s: expected HOST:PORT", srv.cfg.replicaof);
+            exit(1);
+        }
+        srv.is_replica = 1;
+        repl_replica_start(host, port);
+    } else {
+        repl_master_promoted();
+    }
+}

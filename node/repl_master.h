@@ -1,0 +1,62 @@
+/* repl_master: the master side of WAL replication — replicas attached
+ * with PSYNC (incremental streaming or full sync), their acks, the
+ * semi-synchronous hold of writers' replies, WAIT, log retention pins and
+ * the fencing lease.
+ *
+ *   write command --> write hook: wal_append (same batch as the data);
+ *                     semi-sync: the writer is marked to be held
+ *   end of the loop iteration (sleep hook, after the commit):
+ *        wal_publish -> new records appended to every caught-up replica's
+ *        output (lagging ones are fed from the log on their write event);
+ *        marked writers get CLIENT_WAIT_ACK so their replies stay queued
+ *   REPLCONF ACK lsn from a replica --> writers whose lsn K replicas hold
+ *        are released (client_pending), others time out
+ *
+ * Holding a writer only parks its reply: the loop keeps serving every
+ * other client, and writers that arrive meanwhile join the next group
+ * commit and park on their own lsn. */
+#ifndef STRATA_REPL_MASTER_H
+#define STRATA_REPL_MASTER_H
+
+#include <stdint.h>
+
+#include "buf.h"
+#include "server.h"
+
+void repl_master_init(void);
+/* Write hook (server_add_write_hook). */
+void repl_master_write_hook(client *c, size_t mark);
+/* Part of the sleep hook, after wal_publish: stream, park writers. */
+void repl_master_after_commit(void);
+/* Part of the cron hook: heartbeats, link timeouts, log trimming. */
+void repl_master_cron(void);
+/* Free hook. */
+void repl_master_client_freed(client *c);
+
+/* This node stops being a master (REPLICAOF host port): replica links are
+ * closed and held writers are answered. */
+void repl_master_drop_replicas(void);
+/* This node became a master (start-up or REPLICAOF NO ONE): the fencing
+ * lease starts now. */
+void repl_master_promoted(void);
+/* The fencing lease is renewed when a replica acks; the sentinel module
+ * may call this too when a sentinel reaches the master. */
+void repl_fence_renew(void);
+
+/* srv.write_allowed: refuses writes when fenced, or when semi-sync with
+ * the error fallback cannot possibly be met (fewer good replicas than
+ * min_replica_acks), as Redis's min-replicas-to-write does. */
+int repl_master_write_allowed(client *c, const char **err);
+
+/* INFO replication (master part: connected_slaves, slaveN lines, ...)
+ * and ROLE's list of replicas. */
+void repl_master_info(buf *o);
+void repl_master_role(client *c);
+unsigned long repl_master_nreplicas(void);
+
+/* Command handlers. */
+void repl_psync_command(client *c);
+void repl_replconf_command(client *c);
+void repl_wait_command(client *c);
+
+#endif

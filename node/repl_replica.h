@@ -1,0 +1,38 @@
+/* repl_replica: the replica side of WAL replication — the link to the
+ * master on the event loop, the handshake, applying records, receiving a
+ * full sync into a fresh directory and swapping it in, and acks.
+ *
+ *   CONNECT --(connect)--> CONNECTING --> HANDSHAKE: [AUTH] REPLCONF PSYNC
+ *        ^                                   | +CONTINUE       | +FULLSYNC
+ *        |                                   v                 v
+ *        +------ any error, EOF, timeout -- CONNECTED <---- FULLSYNC
+ *                                       (records, acks)  (chunks into
+ *                                                         <dir>.sync, swap)
+ *
+ * A record that fails its checksum (or any check) is not applied: it is
+ * counted and logged, the link is closed and the next handshake asks for
+ * a full sync, so the replica never keeps a gap or a wrong change. */
+#ifndef STRATA_REPL_REPLICA_H
+#define STRATA_REPL_REPLICA_H
+
+#include "buf.h"
+#include "server.h"
+
+void repl_replica_init(void);
+/* Follow host:port (srv.is_replica must already be set).  Restarts the
+ * link if it followed another master. */
+void repl_replica_start(const char *host, int port);
+/* Stop following (promotion): closes the link, drops a partial full sync. */
+void repl_replica_stop(void);
+/* 1 if the link follows exactly host:port. */
+int repl_replica_follows(const char *host, int port);
+
+/* Sleep hook part (after the commit): ack what was applied. */
+void repl_replica_after_commit(void);
+/* Cron part: reconnect, heartbeat ack, link timeout. */
+void repl_replica_cron(void);
+
+void repl_replica_info(buf *o);
+void repl_replica_role(client *c);
+
+#endif

@@ -1,0 +1,155 @@
+/* wal: the replication log — one record per write command (per EXEC for a
+ * transaction), stored in LevelDB under 'R' keys in the SAME pending batch
+ * as the data it describes, so a record and its data commit together or
+ * not at all.
+ *
+ * A record is identified by (epoch, lsn): lsn grows by one per record and
+ * never repeats on a node; epoch grows at each promotion (REPLICAOF NO ONE).
+ * The record carries the command's physical changes (store_ops), so a
+ * replica that applies it becomes byte-identical to its master, and its
+ * CRC-32C, so a damaged record is refused instead of applied.
+ *
+ * LevelDB keys (big endian):
+ *
+ *   "RWL" lsn:8   -> record (below)
+ *   "RWP"         -> position: epoch:8 | last_epoch:8 | last_lsn:8 |
+ *                    last_crc:4 | first_lsn:8 | log_bytes:8
+ *
+ *   epoch       the node's current epoch (what its next record will carry)
+ *   last_*      identity of the newest record the node holds or applied,
+ *               kept even when the log is trimmed away, so a replica that
+ *               is exactly up to date can always be recognised
+ *   first_lsn   oldest record still in the log (> last_lsn: log empty)
+ *   log_bytes   total size of the retained records
+ *
+ * Record:
+ *
+ *    0     1          9          17         25        29        33
+ *    +-----+----------+----------+----------+---------+---------+-----------+
+ *    | 'W' | epoch:8  | lsn:8    | time:8   | oplen:4 | crc:4   | ops       |
+ *    +-----+----------+----------+----------+---------+---------+-----------+
+ *    crc = crc32c(bytes 0..28 || ops); time in ms since the Unix epoch
+ *    ops = (op:1 'P'|'D' | klen:4 | key | ['P': vlen:4 | value])*
+ *
+ * The log is trimmed by size and age (wal_trim), never below a pin that the
+ * caller computes (replicas still being fed, running full syncs), within a
+ * hard bound.  Each node trims its own log; trimming is not replicated.
+ *
+ * Single-threaded, like the store. */
+#ifndef STRATA_WAL_H
+#define STRATA_WAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "store.h"
+
+#define WAL_REC_HDR 33
+#define WAL_KEY_LEN 11              /* "RWL" + lsn:8 */
+#define WAL_POS_KEY "RWP"
+
+/* A decoded record (pointers into the record's bytes). */
+struct wal_rec {
+    uint64_t epoch, lsn, time_ms;
+    uint32_t crc;
+    const char *ops;                /* points into the record */
+    size_t oplen;
+};
+
+struct wal_pos {
+    uint64_t epoch;                 /* current epoch */
+    uint64_t last_epoch, last_lsn;  /* newest record held */
+    uint32_t last_crc;
+    uint64_t first_lsn;             /* oldest retained record */
+    uint64_t log_bytes;
+};
+
+/* Load the position from the store (a fresh node: epoch 1, empty log).
+ * Returns 0, or -1 on a storage error (logged). */
+int wal_open(store *st);
+
+/* The current position (in memory; includes records not yet committed). */
+const struct wal_pos *wal_position(void);
+/* The newest record known to be committed (see wal_publish). */
+uint64_t wal_committed_lsn(void);
+
+/* Append a record holding `ops` to the pending batch (master side).
+ * Returns its lsn. */
+uint64_t wal_append(const char *ops, size_t oplen, uint64_t time_ms);
+
+/* Append a record received from the master (replica side): the record is
+ * verified, its ops are applied to the pending batch with raw writes and
+ * the record is stored as is.  Returns 0; -1 if the record is malformed or
+ * fails its checksum (nothing is applied); -2 if it does not follow the
+ * newest record (wrong lsn or an older epoch; nothing is applied).  `why`
+ * gets a static description on failure. */
+int wal_apply(const char *rec, size_t len, const char **why);
+
+/* Called once per loop iteration after the commit: records appended so
+ * far are committed, unless a commit failed since the last call, in which
+ * case the position is reloaded from LevelDB and the live buffer is cut
+ * back to what was committed.  Returns the committed lsn. */
+uint64_t wal_publish(void);
+
+/* Records appended since the last wal_live_clear, framed for the wire as
+ * RESP bulk strings, with the lsn of the record before the first of them
+ * (`*prev`) and of the last (`*last`).  Only committed records are in it
+ * once wal_publish has run. */
+const buf *wal_live(uint64_t *prev, uint64_t *last);
+void wal_live_clear(void);
+
+/* Read the record `lsn` into rec (replacing its content).  Returns 1,
+ * 0 if the log does not hold it, -1 on a storage error. */
+int wal_read(uint64_t lsn, buf *rec);
+
+/* Decode a record without trusting it.  Returns 0, -1 if malformed,
+ * -2 if the checksum does not match. */
+int wal_parse(const char *rec, size_t len, struct wal_rec *out);
+/* Checksum of a record as stored in its header (0 if too short). */
+uint32_t wal_rec_crc(const char *rec, size_t len);
+
+/* Validate a serialized op list (store_ops format).  Returns the number of
+ * ops, or -1 if malformed. */
+long wal_ops_check(const char *ops, size_t len);
+
+/* Start a new epoch (promotion): max(epoch, last_epoch) + 1, written to
+ * the pending batch.  Returns the new epoch. */
+uint64_t wal_new_epoch(void);
+
+/* After a full sync the store was replaced: the log is empty and the node
+ * sits exactly at (epoch, last_epoch, last_lsn, last_crc).  Writes the
+ * position to the pending batch. */
+void wal_reset(uint64_t epoch, uint64_t last_epoch, uint64_t last_lsn, uint32_t last_crc);
+
+/* Encode/decode the position value (for full sync and dump files). */
+#define WAL_POS_LEN 44
+void wal_pos_encode(const struct wal_pos *p, unsigned char out[WAL_POS_LEN]);
+int wal_pos_decode(const char *v, size_t len, struct wal_pos *p);
+
+/* Trim old records (by wal_retention_bytes / wal_retention_ms) but never
+ * those >= pin, unless the log exceeds the hard bound.  Deletes at most
+ * `max_records` in the pending batch.  Returns how many were removed. */
+int wal_trim(uint64_t pin, long long retention_bytes, long long retention_ms, int max_records);
+/* The hard bound on a pinned log for a retention size. */
+uint64_t wal_hard_bound(long long retention_bytes);
+
+/* Key of record `lsn` (WAL_KEY_LEN bytes). */
+void wal_key(unsigned char out[WAL_KEY_LEN], uint64_t lsn);
+/* 1 if a LevelDB key belongs to the log itself (records), which full
+ * syncs and dumps leave out. */
+int wal_is_log_key(const char *k, size_t kl);
+
+/* Statistics for INFO. */
+struct wal_stats {
+    unsigned long long appended, applied, trimmed, bad_records;
+};
+const struct wal_stats *wal_get_stats(void);
+/* Count a record refused by a replica (checksum, framing). */
+void wal_count_bad(void);
+
+/* Test hook: flip one byte of the stored record `lsn` (in its ops, or its
+ * header if it has none).  Returns 0, or -1 if the log does not hold it. */
+int wal_debug_corrupt(uint64_t lsn);
+
+#endif
