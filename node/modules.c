@@ -8,4 +8,5 @@ void server_register_modules(void)
     t_hash_register();
     t_set_register();
     t_zset_register();
+    repl_register();
 }

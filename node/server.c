@@ -530,9 +530,8 @@ static int listen_on(const char *host, int port)
     return fd;
 }
 
-int server_init(void)
+static struct store_opts server_store_opts(void)
 {
-    char *err = NULL;
     struct store_opts so = {
         .block_cache = srv.cfg.block_cache,
         .write_buffer = srv.cfg.write_buffer,
@@ -540,6 +539,44 @@ int server_init(void)
         .compression = srv.cfg.compression,
         .bloom_bits = 10,
     };
+    return so;
+}
+
+int server_store_replace(const char *newdir)
+{
+    struct store_opts so = server_store_opts();
+    char old[4096];
+    char *err = NULL;
+    snprintf(old, sizeof old, "%s.old", srv.cfg.dir);
+    server_commit();
+    store_close(srv.st);
+    srv.st = NULL;
+    int r = 0;
+    if (rename(srv.cfg.dir, old) < 0) {
+        log_error("cannot move %s aside: %s", srv.cfg.dir, strerror(errno));
+        r = -1;
+    } else if (rename(newdir, srv.cfg.dir) < 0) {
+        log_error("cannot move %s to %s: %s", newdir, srv.cfg.dir, strerror(errno));
+        if (rename(old, srv.cfg.dir) < 0)
+            log_error("cannot move %s back to %s: %s", old, srv.cfg.dir, strerror(errno));
+        r = -1;
+    }
+    srv.st = store_open(srv.cfg.dir, &so, &err);
+    if (!srv.st) {
+        /* Nothing sensible can run without a store. */
+        log_error("cannot reopen LevelDB in %s: %s", srv.cfg.dir, err);
+        free(err);
+        abort();
+    }
+    srv.next_version = db_load_version_hwm() > srv.next_version ? db_load_version_hwm() : srv.next_version;
+    db_invalidate_counters();
+    return r;
+}
+
+int server_init(void)
+{
+    char *err = NULL;
+    struct store_opts so = server_store_opts();
     signal(SIGPIPE, SIG_IGN);
     crc32c_init();
     cmd_table_init();

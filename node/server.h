@@ -191,6 +191,15 @@ void server_dispatch(client *c);
 /* Commit the pending writes now (a command boundary); returns 0 or -1. */
 int server_commit(void);
 
+/* Replace the node's data by the complete LevelDB database in `newdir`
+ * (a finished full sync): commit, close the store, rename cfg.dir to
+ * "<dir>.old", move newdir to cfg.dir, reopen, reload the version
+ * high-water mark and the cached counters.  "<dir>.old" must not exist;
+ * the caller deletes it afterwards.  If a rename fails the old data is
+ * put back.  srv.st changes: pointers into the old store are invalid.
+ * Returns 0, or -1 (logged). */
+int server_store_replace(const char *newdir);
+
 /* Start-up and the loop (main.c). */
 int server_init(void);
 int server_run(void);
@@ -210,6 +219,7 @@ void t_server_register(void);
 void t_hash_register(void);
 void t_set_register(void);
 void t_zset_register(void);
+void repl_register(void);           /* repl.c: WAL replication */
 void server_register_modules(void);
 
 #endif
