@@ -1,0 +1,528 @@
+"""Sorted set commands on strata-node: seeded differential runs against
+redis-server for every zset command (options and their conflicts, inf and
+exclusive bounds, lex ranges, LIMIT, negative indexes, wrong types, set
+inputs, WEIGHTS/AGGREGATE), ZRANDMEMBER and ZSCAN checked by property, a
+100,000-member zset whose score windows and counts must match the
+reference, and the blocking pops (wake order, timeouts).
+
+Seeds are printed; STRATA_SEED=N replays a run, STRATA_DIFF_COUNT scales it.
+
+Keys share the hash tag {z}, so the multi-key commands stay in one slot if
+these generators are ever run through the proxy.  Lex commands only touch
+the "lex" keys, whose members all have score 0: Redis leaves lex ranges
+undefined when scores differ.  Members stay at most 64 bytes and scores
+avoid -0, where Redis's two encodings differ from each other (its compact
+one prints -0 as 0, as strata-node always does).
+"""
+import os
+import random
+import socket
+import time
+
+import pytest
+
+from difftest import Cmd, Differ, Error, RespConn, generator, _arity_error_variant
+
+BASE_SEED = int(os.environ.get("STRATA_SEED") or random.SystemRandom().randrange(1 << 32))
+SCALE = float(os.environ.get("STRATA_DIFF_COUNT", "1"))
+
+ZKEYS = [b"{z}a", b"{z}b", b"{z}c", b"{z}d"]
+LEXKEYS = [b"{z}lex1", b"{z}lex2"]
+OTHER = [b"{z}str", b"{z}set", b"{z}none"]   # a string, a set, a missing key
+MEMBERS = [b"a", b"b", b"c", b"d", b"e", b"aa", b"ab", b"1", b"-2", b"", b"\x00",
+           b"\xff\xfe", b"sp ace", b"x" * 64, b"\xc3\xa9"]
+SCORES = [b"0", b"1", b"-1", b"2", b"1.5", b"-2.25", b"10", b"3", b"inf", b"-inf", b"+inf",
+          b"1e300", b"-1e300", b"0.1", b"0.2", b"0.30000000000000004", b"1e-10",
+          b"123456789.123", b"4503599627370497", b"5e-324"]
+BAD_SCORES = [b"nan", b"abc", b"", b"1 ", b" 1", b"1e400", b"0x10", b"(1", b"--1", b"inf1"]
+SCORE_BOUNDS = [b"-inf", b"+inf", b"inf", b"0", b"1", b"2", b"-1", b"1.5", b"(1", b"(0",
+                b"(-inf", b"(+inf", b"(2", b"(1.5", b"10", b"(10", b"-2.25", b"1e300"]
+BAD_SCORE_BOUNDS = [b"abc", b"nan", b"(nan", b"((1", b"1 ", b"[1", b"1)"]
+# strtod quirks Redis accepts in range bounds: spaces in front, hex, "", "("
+ODD_SCORE_BOUNDS = [b" 1", b"0x1p1", b"", b"(", b"infinity", b"-INF", b"1e400", b"1e-400"]
+LEX_BOUNDS = [b"-", b"+", b"[a", b"(a", b"[b", b"(b", b"[aa", b"(ab", b"[", b"(", b"[c",
+              b"(e", b"[\xff", b"[\x00", b"(1", b"[sp ace"]
+BAD_LEX_BOUNDS = [b"a", b"", b"+x", b"-x", b"]a", b"++"]
+INDEXES = [0, 1, 2, -1, -2, -3, 5, 10, -10, -100, 100, 9223372036854775807,
+           -9223372036854775808]
+
+
+def n(count):
+    return max(1, int(count * SCALE))
+
+
+def member(ctx):
+    if ctx.r.random() < 0.75:
+        return ctx.r.choice(MEMBERS[:8])
+    return ctx.r.choice(MEMBERS)
+
+
+def score(ctx):
+    x = ctx.r.random()
+    if x < 0.5:
+        return str(ctx.r.randint(-3, 5)).encode()
+    if x < 0.93:
+        return ctx.r.choice(SCORES)
+    return ctx.r.choice(BAD_SCORES)
+
+
+def zkey(ctx):
+    x = ctx.r.random()
+    if x < 0.88:
+        return ctx.r.choice(ZKEYS)
+    return ctx.r.choice(OTHER)
+
+
+def score_bound(ctx):
+    x = ctx.r.random()
+    if x < 0.3:
+        v = str(ctx.r.randint(-3, 5)).encode()
+        return b"(" + v if ctx.r.random() < 0.3 else v
+    if x < 0.9:
+        return ctx.r.choice(SCORE_BOUNDS)
+    if x < 0.95:
+        return ctx.r.choice(ODD_SCORE_BOUNDS)
+    return ctx.r.choice(BAD_SCORE_BOUNDS)
+
+
+def lex_bound(ctx):
+    x = ctx.r.random()
+    if x < 0.3:
+        return ctx.r.choice(b"[(") .to_bytes(1, "big") + member(ctx)
+    if x < 0.95:
+        return ctx.r.choice(LEX_BOUNDS)
+    return ctx.r.choice(BAD_LEX_BOUNDS)
+
+
+def index(ctx):
+    if ctx.r.random() < 0.7:
+        return ctx.r.randint(-6, 6)
+    return ctx.r.choice(INDEXES)
+
+
+def limit_args(ctx):
+    x = ctx.r.random()
+    if x < 0.6:
+        return [b"LIMIT", ctx.r.randint(0, 4), ctx.r.choice([-1, 0, 1, 2, 3, 100])]
+    if x < 0.8:
+        return [b"LIMIT", ctx.r.choice([-1, -5, 100, 9223372036854775807]),
+                ctx.r.choice([-1, -100, 1, 9223372036854775807])]
+    return ctx.r.choice([[b"LIMIT", b"x", 1], [b"LIMIT", 0], [b"LIMIT"], [b"LIMIT", 0, b"1.5"]])
+
+
+def pairs_of(reply):
+    return list(zip(reply[::2], reply[1::2]))
+
+
+# --- property checks -----------------------------------------------------------
+
+def check_zrandmember(differ, cmd, a, b):
+    """Random members: the right number, distinct for a positive count, and
+    each (with its score) really in the zset (both sides hold the same)."""
+    if isinstance(a, Error) or isinstance(b, Error) or a is None or b is None or b == []:
+        return None if a == b else "replies differ"
+    z = differ.b.call(b"ZRANGE", cmd.args[1], 0, -1, b"WITHSCORES")
+    scores = dict(pairs_of(z))
+    if len(cmd.args) == 2:
+        return None if isinstance(a, bytes) and a in scores else f"{a!r} is not a member"
+    if not isinstance(a, list):
+        return "not an array"
+    count = int(cmd.args[2])
+    withscores = len(cmd.args) == 4
+    if len(a) != len(b):
+        return f"{len(a)} elements, the reference has {len(b)}"
+    if withscores:
+        for m, s in pairs_of(a):
+            if scores.get(m) != s:
+                return f"pair {m!r} {s!r} not in the zset"
+        got = [m for m, _ in pairs_of(a)]
+    else:
+        got = a
+        if any(m not in scores for m in got):
+            return "an element is not a member"
+    if count > 0 and len(set(got)) != len(got):
+        return "repeated members with a positive count"
+    if count >= len(scores) and a != b:
+        return "the whole zset should come in reverse order"
+    return None
+
+
+def zscan_all(conn, first, args):
+    items = {}
+    reply = first
+    for _ in range(10_000):
+        if not (isinstance(reply, list) and len(reply) == 2 and isinstance(reply[1], list)):
+            return f"malformed ZSCAN reply {reply!r:.200}"
+        if len(reply[1]) % 2:
+            return "odd number of elements"
+        items.update(pairs_of(reply[1]))
+        if reply[0] == b"0":
+            return items
+        reply = conn.call(*([args[0], args[1], reply[0]] + args[3:]))
+    return "ZSCAN did not finish in 10000 calls"
+
+
+def check_zscan(differ, cmd, a, b):
+    if isinstance(a, Error) or isinstance(b, Error):
+        return None if a == b else "replies differ"
+    got = [zscan_all(conn, first, cmd.args) for conn, first in ((differ.a, a), (differ.b, b))]
+    for g in got:
+        if isinstance(g, str):
+            return g
+    return None if got[0] == got[1] else f"ZSCAN differs: {got[0]!r:.200} vs {got[1]!r:.200}"
+
+
+# --- generators ----------------------------------------------------------------
+
+ZADD_OPTS = [b"NX", b"XX", b"GT", b"LT", b"CH", b"INCR", b"nx", b"ch"]
+
+
+@generator("zset", 6)
+def gen_zadd(ctx):
+    k = zkey(ctx)
+    opts = []
+    x = ctx.r.random()
+    if x < 0.5:
+        opts = ctx.r.sample(ZADD_OPTS, ctx.r.randint(1, 2))
+    if ctx.r.random() < 0.05:
+        opts += ctx.r.choice([[b"NX", b"XX"], [b"GT", b"LT"], [b"NX", b"GT"], [b"LT", b"NX"],
+                              [b"XX", b"GT", b"CH"], [b"XX", b"LT", b"INCR"]])
+    npairs = 1 if b"INCR" in opts and ctx.r.random() < 0.9 else ctx.r.randint(1, 5)
+    args = [ctx.cmdname(b"ZADD"), k] + opts
+    for _ in range(npairs):
+        args += [score(ctx), member(ctx)]
+    if ctx.r.random() < 0.05:
+        args = args[:-1]  # a score without its member
+    return Cmd(_arity_error_variant(ctx, args, 4), keys=[k], write=True)
+
+
+@generator("zset", 2)
+def gen_zincrby(ctx):
+    k = zkey(ctx)
+    x = ctx.r.random()
+    if x < 0.1:  # inf + -inf is NaN
+        args = [b"ZINCRBY", k, ctx.r.choice([b"inf", b"-inf"]), member(ctx)]
+    else:
+        args = [b"ZINCRBY", k, score(ctx), member(ctx)]
+    if ctx.r.random() < 0.04:
+        args = [b"ZINCRBY", k, b"NX", member(ctx)]
+    return Cmd(_arity_error_variant(ctx, args, 4, 4), keys=[k], write=True)
+
+
+@generator("zset", 2)
+def gen_zrem(ctx):
+    k = zkey(ctx)
+    args = [b"ZREM", k] + [member(ctx) for _ in range(ctx.r.randint(1, 4))]
+    return Cmd(_arity_error_variant(ctx, args, 3), keys=[k], write=True)
+
+
+@generator("zset", 2)
+def gen_zscore(ctx):
+    k = zkey(ctx)
+    x = ctx.r.random()
+    if x < 0.4:
+        args = [b"ZSCORE", k, member(ctx)]
+        return Cmd(_arity_error_variant(ctx, args, 3, 3), keys=[k])
+    if x < 0.7:
+        args = [b"ZMSCORE", k] + [member(ctx) for _ in range(ctx.r.randint(1, 4))]
+        return Cmd(_arity_error_variant(ctx, args, 3), keys=[k])
+    return Cmd(_arity_error_variant(ctx, [b"ZCARD", k], 2, 2), keys=[k])
+
+
+@generator("zset", 2)
+def gen_zcount(ctx):
+    k = zkey(ctx)
+    return Cmd(_arity_error_variant(ctx, [b"ZCOUNT", k, score_bound(ctx), score_bound(ctx)], 4, 4),
+               keys=[k])
+
+
+@generator("zset", 2)
+def gen_zrank(ctx):
+    k = zkey(ctx)
+    name = ctx.r.choice([b"ZRANK", b"ZREVRANK"])
+    return Cmd(_arity_error_variant(ctx, [name, k, member(ctx)], 3, 3), keys=[k])
+
+
+def range_opts(ctx, kind):
+    """Options of the generic ZRANGE for a range of `kind`."""
+    opts = []
+    if kind == b"BYSCORE" or kind == b"BYLEX":
+        opts.append(kind)
+    if ctx.r.random() < 0.4:
+        opts.append(b"REV")
+    if kind != b"RANK" and ctx.r.random() < 0.5:
+        opts += limit_args(ctx)
+    if kind != b"BYLEX" and ctx.r.random() < 0.5:
+        opts.append(b"WITHSCORES")
+    if ctx.r.random() < 0.06:  # conflicts and junk
+        opts += ctx.r.choice([[b"WITHSCORES"], [b"LIMIT", 0, 1], [b"BYSCORE"], [b"BYLEX"],
+                              [b"REV", b"REV"], [b"FOO"], [b"LIMIT", 0, -1]])
+    if ctx.r.random() < 0.2:
+        ctx.r.shuffle(opts)
+    return opts
+
+
+@generator("zset", 5)
+def gen_zrange(ctx):
+    k = zkey(ctx)
+    x = ctx.r.random()
+    if x < 0.35:
+        args = [b"ZRANGE", k, index(ctx), index(ctx)] + range_opts(ctx, b"RANK")
+    elif x < 0.7:
+        args = [b"ZRANGE", k, score_bound(ctx), score_bound(ctx)] + range_opts(ctx, b"BYSCORE")
+    elif x < 0.8:
+        args = [b"ZREVRANGE", k, index(ctx), index(ctx)]
+        if ctx.r.random() < 0.5:
+            args.append(b"WITHSCORES")
+        if ctx.r.random() < 0.05:
+            args += [b"LIMIT", 0, 1]
+    else:
+        name = ctx.r.choice([b"ZRANGEBYSCORE", b"ZREVRANGEBYSCORE"])
+        args = [name, k, score_bound(ctx), score_bound(ctx)]
+        if ctx.r.random() < 0.5:
+            args.append(b"WITHSCORES")
+        if ctx.r.random() < 0.5:
+            args += limit_args(ctx)
+        if ctx.r.random() < 0.05:
+            args.append(ctx.r.choice([b"REV", b"BYSCORE", b"BYLEX"]))
+    return Cmd(_arity_error_variant(ctx, args, 4), keys=[k])
+
+
+@generator("zset", 1.5)
+def gen_zrangestore(ctx):
+    dst, src = zkey(ctx), zkey(ctx)
+    x = ctx.r.random()
+    if x < 0.5:
+        args = [b"ZRANGESTORE", dst, src, index(ctx), index(ctx)]
+        if ctx.r.random() < 0.3:
+            args.append(b"REV")
+    else:
+        args = [b"ZRANGESTORE", dst, src, score_bound(ctx), score_bound(ctx), b"BYSCORE"]
+        if ctx.r.random() < 0.3:
+            args.append(b"REV")
+        if ctx.r.random() < 0.4:
+            args += limit_args(ctx)
+    if ctx.r.random() < 0.05:
+        args.append(b"WITHSCORES")  # not accepted by ZRANGESTORE
+    return Cmd(_arity_error_variant(ctx, args, 5), keys=[dst, src], write=True)
+
+
+@generator("zset", 2)
+def gen_zremrange(ctx):
+    k = zkey(ctx)
+    x = ctx.r.random()
+    if x < 0.5:
+        args = [b"ZREMRANGEBYRANK", k, index(ctx), index(ctx)]
+    else:
+        args = [b"ZREMRANGEBYSCORE", k, score_bound(ctx), score_bound(ctx)]
+    return Cmd(_arity_error_variant(ctx, args, 4, 4), keys=[k], write=True)
+
+
+@generator("zset", 2)
+def gen_zpop(ctx):
+    k = zkey(ctx)
+    args = [ctx.r.choice([b"ZPOPMIN", b"ZPOPMAX"]), k]
+    x = ctx.r.random()
+    if x < 0.5:
+        args.append(ctx.r.choice([0, 1, 2, 3, 100, -1, b"abc", 9223372036854775807]))
+    elif x < 0.53:
+        args += [1, 2]
+    return Cmd(args, keys=[k], write=True)
+
+
+@generator("zset", 1.5)
+def gen_zmpop(ctx):
+    ks = [zkey(ctx) for _ in range(ctx.r.randint(1, 3))]
+    args = [b"ZMPOP", len(ks)] + ks + [ctx.r.choice([b"MIN", b"MAX", b"min"])]
+    if ctx.r.random() < 0.5:
+        args += [b"COUNT", ctx.r.choice([1, 2, 5, 100])]
+    if ctx.r.random() < 0.1:
+        bad = ctx.r.choice([
+            [b"ZMPOP", 0, ks[0], b"MIN"], [b"ZMPOP", b"x", ks[0], b"MIN"],
+            [b"ZMPOP", 5, ks[0], b"MIN"], [b"ZMPOP", 1, ks[0], b"MID"],
+            [b"ZMPOP", 1, ks[0], b"MIN", b"COUNT", 0], [b"ZMPOP", 1, ks[0], b"MIN", b"COUNT"],
+            [b"ZMPOP", 1, ks[0], b"MAX", b"COUNT", 1, b"COUNT", 2],
+            [b"ZMPOP", -1, ks[0], b"MIN"], [b"ZMPOP", 1, ks[0], b"MIN", b"COUNT", b"x"]])
+        return Cmd(bad, keys=[ks[0]], write=True)
+    return Cmd(args, keys=ks, write=True)
+
+
+@generator("zset", 1.5)
+def gen_zrandmember(ctx):
+    k = zkey(ctx)
+    x = ctx.r.random()
+    if x < 0.3:
+        return Cmd([b"ZRANDMEMBER", k], keys=[k], check=check_zrandmember)
+    count = ctx.r.choice([0, 1, 2, 3, 5, 20, -1, -3, -10, 100])
+    args = [b"ZRANDMEMBER", k, count]
+    if ctx.r.random() < 0.5:
+        args.append(b"WITHSCORES")
+    if ctx.r.random() < 0.08:  # errors are exact
+        return Cmd(ctx.r.choice([
+            [b"ZRANDMEMBER", k, b"x"], [b"ZRANDMEMBER", k, 1, b"FOO"],
+            [b"ZRANDMEMBER", k, 1, b"WITHSCORES", b"x"],
+            [b"ZRANDMEMBER", k, -9223372036854775808],
+            [b"ZRANDMEMBER", k, 9223372036854775807, b"WITHSCORES"],
+            [b"ZRANDMEMBER", k, -9223372036854775807, b"WITHSCORES"]]), keys=[k])
+    return Cmd(args, keys=[k], check=check_zrandmember)
+
+
+@generator("zset", 1)
+def gen_zscan(ctx):
+    k = zkey(ctx)
+    args = [b"ZSCAN", k, 0]
+    if ctx.r.random() < 0.4:
+        args += [b"MATCH", ctx.r.choice([b"*", b"a*", b"?", b"[a-c]", b"*b*", b"x"])]
+    if ctx.r.random() < 0.4:
+        args += [b"COUNT", ctx.r.choice([1, 2, 5, 100])]
+    if ctx.r.random() < 0.08:
+        return Cmd(ctx.r.choice([[b"ZSCAN", k, b"x"], [b"ZSCAN", k, 0, b"COUNT", 0],
+                                 [b"ZSCAN", k, 0, b"FOO", 1], [b"ZSCAN", k, 0, b"MATCH"],
+                                 [b"ZSCAN", k, 0, b"TYPE", b"zset"]]), keys=[k])
+    return Cmd(args, keys=[k], check=check_zscan)
+
+
+def setop_inputs(ctx):
+    return [zkey(ctx) for _ in range(ctx.r.randint(1, 4))]
+
+
+def weights_aggregate(ctx, nkeys):
+    opts = []
+    if ctx.r.random() < 0.4:
+        opts.append(b"WEIGHTS")
+        opts += [ctx.r.choice([b"1", b"2", b"-1", b"0", b"0.5", b"inf", b"-inf", b"1e300",
+                               b"0.1", b"3"]) for _ in range(nkeys)]
+        if ctx.r.random() < 0.05:
+            opts[-1] = ctx.r.choice([b"x", b"nan"])
+    if ctx.r.random() < 0.4:
+        opts += [b"AGGREGATE", ctx.r.choice([b"SUM", b"MIN", b"MAX", b"max", b"AVG"])]
+    return opts
+
+
+@generator("zset", 3)
+def gen_zsetop(ctx):
+    ks = setop_inputs(ctx)
+    op = ctx.r.choice([b"ZUNION", b"ZINTER", b"ZDIFF", b"ZUNIONSTORE", b"ZINTERSTORE",
+                       b"ZDIFFSTORE", b"ZINTERCARD"])
+    store = op.endswith(b"STORE")
+    dst = zkey(ctx)
+    args = [op] + ([dst] if store else []) + [len(ks)] + ks
+    if op in (b"ZUNION", b"ZINTER", b"ZUNIONSTORE", b"ZINTERSTORE"):
+        args += weights_aggregate(ctx, len(ks))
+    if not store and op != b"ZINTERCARD" and ctx.r.random() < 0.5:
+        args.append(b"WITHSCORES")
+    if op == b"ZINTERCARD" and ctx.r.random() < 0.5:
+        args += [b"LIMIT", ctx.r.choice([0, 1, 2, 100, -1, b"x"])]
+    if ctx.r.random() < 0.08:  # numkeys and option errors
+        i = 2 if store else 1
+        args[i] = ctx.r.choice([0, -1, 10, b"x"])
+        if ctx.r.random() < 0.5:
+            args.append(ctx.r.choice([b"WITHSCORES", b"WEIGHTS", b"AGGREGATE", b"LIMIT"]))
+    keys = ks + ([dst] if store else [])
+    return Cmd(_arity_error_variant(ctx, args, 3), keys=keys, write=store)
+
+
+@generator("zset", 1)
+def gen_other_types(ctx):
+    """Keep a string and a set among the inputs (wrong types, set inputs)."""
+    x = ctx.r.random()
+    if x < 0.3:
+        return Cmd([b"SET", b"{z}str", b"v"], keys=[b"{z}str"], write=True)
+    if x < 0.8:
+        return Cmd([b"SADD", b"{z}set"] + [member(ctx) for _ in range(ctx.r.randint(1, 4))],
+                   keys=[b"{z}set"], write=True)
+    return Cmd([b"DEL", ctx.r.choice(ZKEYS + OTHER)], keys=[b"{z}none"], write=True)
+
+
+# --- lex keys: every member has score 0 -------------------------------------------
+
+@generator("zset_lex", 3)
+def gen_lex_zadd(ctx):
+    k = ctx.r.choice(LEXKEYS)
+    args = [b"ZADD", k]
+    if ctx.r.random() < 0.2:
+        args.append(ctx.r.choice([b"NX", b"XX", b"CH"]))
+    for _ in range(ctx.r.randint(1, 6)):
+        args += [b"0", member(ctx)]
+    return Cmd(args, keys=[k], write=True)
+
+
+@generator("zset_lex", 3)
+def gen_lex_range(ctx):
+    k = ctx.r.choice(LEXKEYS + [b"{z}lexstr", b"{z}lexnone"])
+    x = ctx.r.random()
+    if x < 0.3:
+        args = [ctx.r.choice([b"ZRANGEBYLEX", b"ZREVRANGEBYLEX"]), k, lex_bound(ctx),
+                lex_bound(ctx)]
+        if ctx.r.random() < 0.4:
+            args += limit_args(ctx)
+        if ctx.r.random() < 0.04:
+            args.append(b"WITHSCORES")
+    elif x < 0.6:
+        args = [b"ZRANGE", k, lex_bound(ctx), lex_bound(ctx)] + range_opts(ctx, b"BYLEX")
+    elif x < 0.8:
+        args = [b"ZLEXCOUNT", k, lex_bound(ctx), lex_bound(ctx)]
+    else:
+        # whole-key views, to compare the data itself now and then
+        args = ctx.r.choice([[b"ZRANGE", k, 0, -1, b"WITHSCORES"], [b"ZCARD", k],
+                             [b"ZRANK", k, member(ctx)], [b"ZREVRANK", k, member(ctx)]])
+    return Cmd(_arity_error_variant(ctx, args, 4), keys=[k])
+
+
+@generator("zset_lex", 1.5)
+def gen_lex_write(ctx):
+    k = ctx.r.choice(LEXKEYS)
+    x = ctx.r.random()
+    if x < 0.4:
+        args = [b"ZREMRANGEBYLEX", k, lex_bound(ctx), lex_bound(ctx)]
+    elif x < 0.6:
+        args = [b"ZREM", k, member(ctx), member(ctx)]
+    elif x < 0.8:
+        dst = ctx.r.choice(LEXKEYS)
+        args = [b"ZRANGESTORE", dst, k, lex_bound(ctx), lex_bound(ctx), b"BYLEX"]
+        if ctx.r.random() < 0.3:
+            args.append(b"REV")
+        if ctx.r.random() < 0.4:
+            args += limit_args(ctx)
+        return Cmd(args, keys=[dst, k], write=True)
+    elif x < 0.95:
+        args = [ctx.r.choice([b"ZPOPMIN", b"ZPOPMAX"]), k, ctx.r.randint(0, 3)]
+    else:  # a string among the lex keys, for WRONGTYPE
+        k = b"{z}lexstr"
+        args = [b"SET", k, b"v"]
+    return Cmd(args, keys=[k], write=True)
+
+
+# --- differential runs ---------------------------------------------------------
+
+def run_diff(a_port, b_port, seed, count, families):
+    print(f"differential run: seed {seed} (STRATA_SEED={seed} replays it), "
+          f"{count} commands, families {families}")
+    d = Differ(a_port, b_port, seed=seed, families=families)
+    try:
+        done = d.run(count, max_seconds=240)
+        print(f"ran {done} commands; coverage: {d.coverage()}")
+        return done
+    finally:
+        d.close()
+
+
+@pytest.fixture
+def pair(cluster):
+    return cluster.node(), cluster.redis()
+
+
+def test_zset_diff(pair):
+    node, ref = pair
+    assert run_diff(node.port, ref.port, BASE_SEED, n(6000), ["zset"]) == n(6000)
+
+
+def test_zset_lex_diff(pair):
+    node, ref = pair
+    assert run_diff(node.port, ref.port, BASE_SEED + 1, n(4000), ["zset_lex"]) == n(4000)
+
+
+@pytest.mark.parametrize("offset", [2, 3])
+def test_zset_diff_more_seeds(pair, offset):
+    node, ref = pair
+    run_diff(node.port, ref.port, BASE_SEED + offset, n(3000), ["zset", "zset_lex"])
