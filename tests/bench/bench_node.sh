@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# tests/bench/bench_node.sh: strata-node against redis-server, side by side.
+#
+#   bash tests/bench/bench_node.sh        throughput: redis-benchmark on both
+#   bash tests/bench/bench_node.sh rss    load >= 4 GiB into the node, report its peak RSS
+#
+# Builds a Release strata-node in build-bench/, starts it and a redis-server
+# on free loopback ports in a temporary directory, and prints the figures
+# (nothing is written to the tree).  Not a pass/fail test.
+#
+# Environment:
+#   BENCH_N        requests per test at pipeline 1 (default 200000; x4 at pipeline 16)
+#   BENCH_TESTS    redis-benchmark tests (default set,get,incr,mset)
+#   BENCH_CLIENTS  parallel clients (default 50)
+#   NODE_ARGS      extra strata-node flags (default: none, i.e. fsync everysec)
+#   REDIS_ARGS     extra redis-server flags (default: no RDB snapshots, no AOF)
+#   RSS_BYTES      bytes of values to load in rss mode (default 4GiB)
+set -euo pipefail
+
+MODE="${1:-throughput}"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BUILD="$ROOT/build-bench"
+PY=/usr/bin/python3
+N="${BENCH_N:-200000}"
+TESTS="${BENCH_TESTS:-set,get,incr,mset}"
+CLIENTS="${BENCH_CLIENTS:-50}"
+
+echo "bench_node: building Release strata-node in $BUILD"
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSTRATA_TESTS=OFF >/dev/null
+cmake --build "$BUILD" -j 2 --target strata-node >/dev/null
+
+TMP="$(mktemp -d /tmp/strata-bench.XXXXXX)"
+PIDS=()
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do
+    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+  done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+free_port() {
+  "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_ping() {  # port pid name
+  for _ in $(seq 1 150); do
+    kill -0 "$2" 2>/dev/null || { echo "bench_node: $3 exited; log:"; tail "$TMP/$3.log"; exit 1; }
+    redis-cli -p "$1" PING 2>/dev/null | grep -q PONG && return 0
+    sleep 0.1
+  done
+  echo "bench_node: $3 does not answer on port $1"; exit 1
+}
+
+start_node() {
+  NODE_PORT="$(free_port)"
+  # shellcheck disable=SC2086 # NODE_ARGS is split on purpose
+  "$BUILD/bin/strata-node" --port "$NODE_PORT" --bind 127.0.0.1 --dir "$TMP/node" \
+    ${NODE_ARGS:-} >"$TMP/node.log" 2>&1 &
+  NODE_PID=$!
+  PIDS+=("$NODE_PID")
+  wait_ping "$NODE_PORT" "$NODE_PID" node
+}
+
+start_redis() {
+  REDIS_PORT="$(free_port)"
+  # shellcheck disable=SC2086
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$TMP" --save "" \
+    --appendonly no ${REDIS_ARGS:-} >"$TMP/redis.log" 2>&1 &
+  REDIS_PID=$!
+  PIDS+=("$REDIS_PID")
+  wait_ping "$REDIS_PORT" "$REDIS_PID" redis
+}
+
+# "TEST,rps" lines from a redis-benchmark --csv run.
+bench() {  # port pipeline requests
+  redis-benchmark -h 127.0.0.1 -p "$1" -t "$TESTS" -c "$CLIENTS" -n "$3" -P "$2" \
+    -r 100000 --csv 2>/dev/null |
+    awk -F'","' 'NR > 1 { gsub(/"/, "", $1); gsub(/"/, "", $2); split($1, t, " "); print t[1] "," $2 }'
+}
+
+throughput() {
+  start_node
+  start_redis
+  echo "strata-node $("$BUILD/bin/strata-node" --version 2>&1 | head -1) on port $NODE_PORT (${NODE_ARGS:-default settings})"
+  echo "$(redis-server --version | cut -d' ' -f1-3) on port $REDIS_PORT (--save \"\" --appendonly no ${REDIS_ARGS:-})"
+  echo "redis-benchmark -t $TESTS -c $CLIENTS -r 100000; $(nproc) cores"
+  echo
+  printf '%-6s %4s %14s %14s %8s\n' test P "strata rps" "redis rps" ratio
+  local p n
+  for p in 1 16; do
+    n="$N"; [ "$p" = 1 ] || n=$((N * 4))
+    bench "$NODE_PORT" "$p" "$n" >"$TMP/node.csv"
+    bench "$REDIS_PORT" "$p" "$n" >"$TMP/redis.csv"
+    join -t, <(sort "$TMP/node.csv") <(sort "$TMP/redis.csv") |
+      awk -F, -v p="$p" '{ printf "%-6s %4s %14.0f %14.0f %8.2f\n", $1, p, $2, $3, ($3 > 0 ? $2 / $3 : 0) }'
+  done
+  echo
+  echo "node peak RSS (VmHWM): $(awk '/VmHWM/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$NODE_PID/status")"
+}
+
+rss() {
+  start_node
+  echo "strata-node on port $NODE_PORT (pid $NODE_PID, ${NODE_ARGS:-default settings}), data in $TMP/node"
+  echo "loading ${RSS_BYTES:-4GiB} of incompressible 16 KiB values..."
+  local rc=0
+  "$PY" "$ROOT/tests/bench/node_load.py" --port "$NODE_PORT" --pid "$NODE_PID" \
+    --bytes "${RSS_BYTES:-4GiB}" || rc=$?
+  echo "data directory: $(du -sh "$TMP/node" | cut -f1)"
+  echo "$(grep -c . "$TMP/node.log") log lines; last: $(tail -n 1 "$TMP/node.log")"
+  return "$rc"
+}
+
+case "$MODE" in
+  throughput) throughput ;;
+  rss) rss ;;
+  *) echo "usage: $0 [throughput|rss]" >&2; exit 2 ;;
+esac
