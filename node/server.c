@@ -442,11 +442,10 @@ void server_before_sleep(void)
         }
         if (c->flags & CLIENT_WAIT_ACK) continue; /* the replication module re-queues it */
         if (c->out.len > c->out_sent) client_flush(c);
-        if (c->flags & CLIENT_CLOSE_ASAP) {
-            /* closed while flushing: free on the next pass */
-            c->flags &= ~CLIENT_PENDING_WRITE;
-            client_pending(c);
-        }
+        /* Closed while flushing (CLOSE_AFTER_REPLY, a write error):
+         * client_close already queued it for the next pass; queueing it
+         * again would put it in the list twice and free it twice. */
+        if (c->flags & CLIENT_CLOSE_ASAP) client_pending(c);
     }
 }
 
