@@ -544,12 +544,19 @@ void repl_master_cron(void)
 
 void repl_master_drop_replicas(void)
 {
-    for (size_t i = 0; i < replicas.n; i++) client_close(replicas.v[i]);
+    for (size_t i = 0; i < replicas.n; i++) {
+        /* Snapshots go now, not when the client is freed: the caller may
+         * be about to close the store under them. */
+        struct repl_client *r = replicas.v[i]->repl;
+        dump_source_close(r->src);
+        r->src = NULL;
+        client_close(replicas.v[i]);
+    }
     /* Held writers get their replies now; they cannot be acked any more. */
     degraded = 0;
     while (holding.n) {
         client *c = holding.v[0];
-        release(c, c->repl->hold == HOLD_WAIT ? 0 : 0);
+        release(c, 0);
     }
 }
 
@@ -688,10 +695,6 @@ void repl_psync_command(client *c)
         resp_add_error(&c->out, "ERR PSYNC is not allowed on this connection");
         return;
     }
-    if (srv.is_replica) {
-        resp_add_error(&c->out, "ERR PSYNC refused: this node is a replica (chained replication is not supported)");
-        return;
-    }
     if (c->argc > 5) {
         resp_add_error(&c->out, resp_err_syntax);
         return;
@@ -703,6 +706,12 @@ void repl_psync_command(client *c)
         know = 0;
     for (int i = 3; i < c->argc; i++)
         if (ARG_IS(c, i, "dump")) dump = 1;
+    if (srv.is_replica && !dump) {
+        /* A replica's own log is complete, but it would have to drop its
+         * sub-replicas at every full sync of its own: not supported. */
+        resp_add_error(&c->out, "ERR PSYNC refused: this node is a replica (chained replication is not supported)");
+        return;
+    }
 
     struct repl_client *r = repl_get(c);
     uint64_t committed = wal_committed_lsn();

@@ -33,8 +33,9 @@ void repl_master_cron(void);
 /* Free hook. */
 void repl_master_client_freed(client *c);
 
-/* This node stops being a master (REPLICAOF host port): replica links are
- * closed and held writers are answered. */
+/* This node stops being a master (REPLICAOF host port), or its store is
+ * about to be replaced: replica and dump links are closed, their
+ * snapshots released at once, and held writers are answered. */
 void repl_master_drop_replicas(void);
 /* This node became a master (start-up or REPLICAOF NO ONE): the fencing
  * lease starts now. */

@@ -21,6 +21,7 @@
 
 #include "dump.h"
 #include "log.h"
+#include "repl_master.h"
 #include "repl_proto.h"
 #include "resp.h"
 #include "util.h"
@@ -187,6 +188,7 @@ static int finish_full_sync(unsigned long long nkeys)
     }
     snprintf(old, sizeof old, "%s.old", srv.cfg.dir);
     dump_destroy_dir(old);
+    repl_master_drop_replicas(); /* dumps in progress hold snapshots of the old store */
     if (server_store_replace(lk.tmpdir) < 0) {
         dump_destroy_dir(lk.tmpdir);
         link_fail("full sync: cannot swap the data directory");
