@@ -1,0 +1,185 @@
+"""Replication: convergence (full sync then streaming), incremental catch-up
+after a replica's SIGKILL, replicas following a restarted master, automatic
+full sync when the log was trimmed under a replica, backups (strata-dump /
+strata-load).  Helpers: test_repl_common.py."""
+import os
+import subprocess
+import time
+
+import redis
+
+from harness import binary, wait_until
+from test_repl_common import (Writer, assert_identical, fill_all_types, info, logical_dump, lsn,
+                              read_dump_file, start_replica, strata_dump, wait_synced)
+
+
+def test_replica_converges_with_every_type_and_ttl(cluster):
+    m = cluster.node("master")
+    mc = m.client()
+    fill_all_types(mc, "before")              # reaches the replica by full sync
+    mc.flushall()                              # an ordinary record, not a log reset
+    fill_all_types(mc, "base")
+    r = start_replica(cluster, m)
+    wait_synced(m, r)
+    fill_all_types(mc, "after", n=80)          # reaches it by streaming
+    mc.delete("base:h:1", "base:z:2")
+    mc.persist("base:s:0")
+    mc.incr("counter")
+    mc.pexpire("after:t:5", 123456)
+    p = mc.pipeline(transaction=False)
+    for i in range(300):
+        p.set(f"pipe:{i}", "x" * (i % 50))
+    p.execute()
+    ment = assert_identical(cluster, m, r)
+    assert len(ment) > 500
+    data = logical_dump(r.client())
+    assert not any(k.startswith(b"before:") for k in data)
+    assert data[b"base:s:3"][2] > 0 and data[b"base:s:0"][2] == -1
+    assert info(r)["repl_full_syncs"] == 1
+    assert info(m)["slave0"]["lag_records"] == 0
+
+
+def test_replica_sigkill_under_load_catches_up_incrementally(cluster):
+    m = cluster.node("master")
+    r = start_replica(cluster, m)
+    m.client().set("seed", "1")
+    wait_synced(m, r)
+    full_before = info(m)["sync_full"]
+    w = Writer(m.port, "load", limit=100000, seconds=30, pipeline=8).start()
+    wait_until(lambda: len(w.acked) > 2000, 20, what="writes under way")
+    r.kill()                                   # SIGKILL mid-stream
+    wait_until(lambda: len(w.acked) > 6000, 20, what="writes while the replica is down")
+    r.start()
+    time.sleep(0.3)
+    w.stop()
+    assert w.errors == 0
+    wait_synced(m, r)
+    ri = info(r)
+    assert ri["repl_full_syncs"] == 0, "the restarted replica should not need a full sync"
+    assert ri["repl_partial_syncs"] == 1
+    assert info(m)["sync_full"] == full_before
+    assert info(m)["sync_partial_ok"] >= 1
+    assert_identical(cluster, m, r)
+    rc = r.client()
+    for i in (0, len(w.acked) // 2, len(w.acked) - 1):
+        assert rc.get(f"load:{w.acked[i]}") == str(w.acked[i]).encode()
+
+
+def test_master_restart_replicas_follow(cluster):
+    m = cluster.node("master")
+    r1 = start_replica(cluster, m, "r1")
+    r2 = start_replica(cluster, m, "r2")
+    fill_all_types(m.client(), "one")
+    wait_synced(m, r1)
+    wait_synced(m, r2)
+    m.kill()
+    wait_until(lambda: info(r1)["master_link_status"] == "down", 10, what="link down")
+    m.start()
+    assert m.client().get("one:s:1") is not None
+    fill_all_types(m.client(), "two")
+    for r in (r1, r2):
+        wait_synced(m, r)
+        assert info(r)["repl_full_syncs"] == 1      # only the first one
+        assert info(r)["repl_partial_syncs"] >= 1
+        assert_identical(cluster, m, r)
+    m.stop()
+    m.start()                                       # clean restart too
+    m.client().set("three", "3")
+    wait_synced(m, r1)
+    assert r1.client().get("three") == b"3"
+
+
+def test_trimmed_log_triggers_full_sync(cluster):
+    m = cluster.node("master", args=["--wal_retention_bytes", "0", "--wal_retention_ms", "0"])
+    r = start_replica(cluster, m)
+    mc = m.client()
+    fill_all_types(mc, "a")
+    wait_synced(m, r)
+    assert info(r)["repl_full_syncs"] == 1
+    # While the replica is attached and caught up the log may be trimmed
+    # under it: it is fed live and keeps streaming.
+    for i in range(200):
+        mc.set(f"live:{i}", i)
+    wait_synced(m, r)
+    r.stop()
+    replica_lsn = lsn(m)
+    for i in range(2000):
+        mc.set(f"gone:{i}", i)
+    fill_all_types(mc, "b")
+    wait_until(lambda: info(m)["wal_first_lsn"] > replica_lsn + 1, 10, what="log trimmed")
+    r.start()
+    wait_synced(m, r)
+    ri = info(r)
+    assert ri["repl_full_syncs"] == 1 and ri["repl_partial_syncs"] == 0
+    assert info(m)["sync_partial_err"] >= 1
+    assert_identical(cluster, m, r)
+    mc.set("after", "x")                       # streaming resumes after the full sync
+    wait_synced(m, r)
+    assert r.client().get("after") == b"x"
+
+
+def test_dump_and_load_round_trip(cluster):
+    m = cluster.node("master")
+    mc = m.client()
+    fill_all_types(mc, "d", n=120)
+    mc.flushall()
+    fill_all_types(mc, "e", n=120)
+    before = logical_dump(mc)
+    path = strata_dump(cluster, m, "backup")
+    pos, entries = read_dump_file(path)
+    assert pos["lsn"] == lsn(m) and pos["epoch"] == 1
+    assert not any(k.startswith(b"RWL") for k in entries)   # the log stays out
+    mc.set("after-dump", "1")                                # not in the dump
+
+    target = cluster.path("restored", "data")
+    out = subprocess.run([binary("strata-load"), "--dir", target, path], capture_output=True, timeout=120)
+    assert out.returncode == 0, out.stderr.decode()
+    n = cluster.node("restored")
+    assert logical_dump(n.client()) == before
+    ni = info(n)
+    assert ni["lsn"] == pos["lsn"] and ni["wal_bytes"] == 0
+    # Loading into a non-empty directory is refused and leaves it alone.
+    n.stop()
+    out = subprocess.run([binary("strata-load"), "--dir", target, path], capture_output=True, timeout=60)
+    assert out.returncode != 0 and b"not empty" in out.stderr
+    # A damaged file is refused and nothing is left behind.
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    data[len(data) // 2] ^= 0x40
+    bad = cluster.path("bad.dump")
+    with open(bad, "wb") as f:
+        f.write(data)
+    target2 = cluster.path("restored2", "data")
+    out = subprocess.run([binary("strata-load"), "--dir", target2, bad], capture_output=True, timeout=60)
+    assert out.returncode != 0 and b"checksum" in out.stderr
+    assert not os.path.exists(os.path.join(target2, "CURRENT"))
+    # The restored node works as a master for a new replica.
+    n.start()
+    r = start_replica(cluster, n, "restored-replica")
+    n.client().set("new", "1")
+    assert_identical(cluster, n, r)
+
+
+def test_full_sync_keeps_serving_reads_and_writes(cluster):
+    """A larger full sync: the master keeps answering while it streams the
+    snapshot, and writes made during the transfer reach the replica."""
+    m = cluster.node("master")
+    mc = m.client()
+    val = os.urandom(2000)
+    for b in range(20):
+        p = mc.pipeline(transaction=False)
+        for i in range(500):
+            p.set(f"big:{b}:{i}", val)
+        p.execute()
+    r = start_replica(cluster, m)
+    for i in range(500):
+        mc.set(f"during:{i}", i)
+    assert mc.get("big:3:3") == val
+    wait_synced(m, r)
+    assert r.client().get("during:499") == b"499"
+    assert_identical(cluster, m, r)
+    try:
+        r.client().set("x", 1)
+        raise AssertionError("replica accepted a write")
+    except redis.ReadOnlyError:
+        pass
