@@ -12,17 +12,22 @@
  *                                between the first and the last member
  *                                and take the element found there.
  *
- * Probes: the first and last members share a byte prefix P; the next 8
- * bytes of each (zero padded) give an interval [lo, hi] of big-endian
- * integers.  A probe seeks to P + be64(r) for r uniform in [lo, hi] and
- * takes the first element at or after it, so each element is drawn with
- * probability proportional to the key-space gap in front of it.  That is
- * uniform for evenly spread members (random bytes, hashes, fixed-width
- * ids) and skewed but never zero for clustered ones.  The first member
- * has no gap in front of it, so it is drawn directly with probability
- * 1/count.  Distinct draws remember what they picked in a small hash
- * table (the reply holds those elements anyway) and fall back to a walk
- * if probes keep hitting the same elements. */
+ * Probes: the PROBE_ENDS + 1 first and PROBE_ENDS last elements are drawn
+ * directly (a random index there, reached by a short walk), so outliers
+ * at the ends cannot stretch the window.  The two bounds of the remaining
+ * range share a byte prefix P; the next 8 bytes of each (zero padded) give
+ * an interval (lo, hi] of big-endian integers.  A probe seeks to
+ * P + be64(r) for r uniform in (lo, hi] and lands on the first element at
+ * or after it, so an element is hit with probability proportional to the
+ * key-space gap in front of it: uniform for evenly spread members (random
+ * bytes, hashes, fixed-width ids).  For clustered members, a landing
+ * behind a gap wider than PROBE_CAP average gaps is kept only with
+ * probability cap / gap (rejection sampling), which limits any element to
+ * about PROBE_CAP times its fair share; after PROBE_TRIES rejections the
+ * landing behind the narrowest gap is taken, which bounds the cost.
+ * Distinct draws remember what they picked in a small hash table (the
+ * reply holds those elements anyway) and fall back to a walk if probes
+ * keep hitting the same elements. */
 #include "coll.h"
 
 #include <stdio.h>
@@ -218,80 +223,249 @@ static int picks_add(struct picks *p, const char *m, size_t ml, const char *v, s
 
 /* ---------------- probes ---------------- */
 
+/* Elements drawn directly at each end instead of by probing.  Outliers
+ * sit at the ends (an empty member, a binary one below the printable
+ * ones): left inside the probe window they would stretch it so far that
+ * the element after them soaks up most of the probes. */
+#define PROBE_ENDS 16
+/* A landing behind a gap wider than PROBE_CAP times the average gap is
+ * kept only with probability cap / gap, so no element gets much more than
+ * PROBE_CAP times its fair share; after PROBE_TRIES rejections the
+ * narrowest landing is kept, which bounds the cost for very clustered
+ * members. */
+#define PROBE_CAP 4
+#define PROBE_TRIES 8
+
+#define PROBE_POS 24
+
 struct prober {
     coll_iter ci;
-    buf first;          /* the first member */
-    size_t cp;          /* common prefix length of first and last */
-    uint64_t lo, hi;
     uint64_t count;
+    buf lo_m;           /* member at index PROBE_ENDS: probes land after it */
+    size_t cp;          /* common prefix of the window's bounds */
+    /* The window: positions cp .. cp+npos-1 read as a mixed-radix number,
+     * position i holding 0 (the member ended, or a byte below the range
+     * seen there) or 1 + byte - pmin[i], for pmin..pmax the bytes the
+     * sampled members have at that position. */
+    int npos;
+    unsigned char pmin[PROBE_POS], pmax[PROBE_POS];
+    uint64_t weight[PROBE_POS];
+    uint64_t lo, hi;    /* window values of the two bounds */
+    uint64_t cap;       /* largest gap always accepted */
+    buf scratch;
 };
 
-static uint64_t window_be64(const char *s, size_t len, size_t from)
+/* The window value of a member: non-decreasing in byte order (a byte out
+ * of the range saturates the rest of the number), so the first element
+ * after a probe has a value >= the probe's. */
+static uint64_t prober_val(const struct prober *pr, const char *s, size_t len)
 {
-    unsigned char w[8] = {0};
-    for (size_t i = 0; i < 8 && from + i < len; i++) w[i] = (unsigned char)s[from + i];
-    return get_u64be(w);
+    uint64_t v = 0;
+    int sat = 0; /* 0 none, 1 below the range (min digits), 2 above (max digits) */
+    for (int i = 0; i < pr->npos; i++) {
+        uint64_t radix = (uint64_t)(pr->pmax[i] - pr->pmin[i]) + 2, d;
+        size_t at = pr->cp + (size_t)i;
+        if (sat == 1 || (!sat && at >= len)) {
+            d = 0;
+            if (!sat && at >= len) sat = 1;
+        } else if (sat == 2) {
+            d = radix - 1;
+        } else {
+            unsigned char b = (unsigned char)s[at];
+            if (b < pr->pmin[i]) { d = 0; sat = 2; }   /* sorts after every shorter */
+            else if (b > pr->pmax[i]) { d = radix - 1; sat = 2; }
+            else d = (uint64_t)(b - pr->pmin[i]) + 1;
+        }
+        v += d * pr->weight[i];
+    }
+    return v;
 }
 
-/* 0 ok (ci valid), -1 the collection is empty. */
-static int prober_init(struct prober *pr, uint64_t version, uint64_t count)
+/* The probe key for window value r (after the prefix), in pr->scratch. */
+static void prober_key(struct prober *pr, uint64_t r)
+{
+    buf_clear(&pr->scratch);
+    buf_append(&pr->scratch, pr->lo_m.data, pr->cp);
+    for (int i = 0; i < pr->npos; i++) {
+        uint64_t radix = (uint64_t)(pr->pmax[i] - pr->pmin[i]) + 2;
+        uint64_t d = (r / pr->weight[i]) % radix;
+        if (d == 0) break;
+        buf_append_char(&pr->scratch, (char)(pr->pmin[i] + d - 1));
+    }
+}
+
+static void ci_seek_last(coll_iter *ci)
 {
     buf end;
-    size_t fl, ll;
-    coll_iter_init(&pr->ci, version);
-    buf_init(&pr->first);
-    pr->count = count ? count : 1;
-    if (!coll_iter_valid(&pr->ci)) return -1;
-    const char *f = coll_iter_member(&pr->ci, &fl);
-    buf_append(&pr->first, f, fl);
-    /* The last member: the last key before the end of the prefix range. */
     buf_init(&end);
-    if (enc_prefix_end(&end, pr->ci.prefix.data, SUBKEY_PREFIX) == 0)
-        store_iter_seek_last_before(pr->ci.it, end.data, end.len);
+    if (enc_prefix_end(&end, ci->prefix.data, SUBKEY_PREFIX) == 0)
+        store_iter_seek_last_before(ci->it, end.data, end.len);
     else
-        store_iter_seek_last(pr->ci.it);
+        store_iter_seek_last(ci->it);
     buf_free(&end);
-    pr->ci.valid = 0;
-    if (store_iter_valid(pr->ci.it)) {
-        size_t kl;
-        const char *k = store_iter_key(pr->ci.it, &kl);
-        pr->ci.valid = kl >= SUBKEY_PREFIX && memcmp(k, pr->ci.prefix.data, SUBKEY_PREFIX) == 0;
+    coll_iter_settle(ci);
+}
+
+static void ci_prev(coll_iter *ci)
+{
+    if (!ci->valid) return;
+    store_iter_prev(ci->it);
+    coll_iter_settle(ci);
+}
+
+/* Widen the per-position byte ranges with a sampled member. */
+static void prober_observe(struct prober *pr, const char *m, size_t ml, size_t from, int *seen)
+{
+    for (int i = 0; i < PROBE_POS && from + (size_t)i < ml; i++) {
+        unsigned char b = (unsigned char)m[from + (size_t)i];
+        if (!seen[i] || b < pr->pmin[i]) pr->pmin[i] = b;
+        if (!seen[i] || b > pr->pmax[i]) pr->pmax[i] = b;
+        seen[i] = 1;
     }
-    const char *l = pr->ci.valid ? coll_iter_member(&pr->ci, &ll) : pr->first.data;
-    if (!pr->ci.valid) ll = fl;
-    f = pr->first.data;
+}
+
+/* Requires count > 2 * PROBE_ENDS + 1 (the callers only probe
+ * collections bigger than WALK_MAX).  0 ok, -1 the data is much shorter
+ * than its count. */
+static int prober_init(struct prober *pr, uint64_t version, uint64_t count)
+{
+    size_t l1, l2, ml;
+    buf sample; /* the walked end members: mlen:size_t | member */
+    buf_init(&sample);
+    coll_iter_init(&pr->ci, version);
+    buf_init(&pr->lo_m);
+    buf_init(&pr->scratch);
+    pr->count = count;
+    pr->npos = 0;
+    pr->lo = pr->hi = pr->cap = 0;
+    int ok = 0;
+    for (int i = 0; i <= PROBE_ENDS && coll_iter_valid(&pr->ci); i++) {
+        const char *m = coll_iter_member(&pr->ci, &ml);
+        buf_append(&sample, &ml, sizeof ml);
+        buf_append(&sample, m, ml);
+        if (i < PROBE_ENDS) coll_iter_next(&pr->ci);
+    }
+    if (!coll_iter_valid(&pr->ci)) goto out;
+    const char *a = coll_iter_member(&pr->ci, &l1);
+    buf_append(&pr->lo_m, a, l1);
+    ci_seek_last(&pr->ci);
+    for (int i = 0; i <= PROBE_ENDS && coll_iter_valid(&pr->ci); i++) {
+        const char *m = coll_iter_member(&pr->ci, &ml);
+        buf_append(&sample, &ml, sizeof ml);
+        buf_append(&sample, m, ml);
+        if (i < PROBE_ENDS) ci_prev(&pr->ci);
+    }
+    if (!coll_iter_valid(&pr->ci)) goto out;
+    const char *b = coll_iter_member(&pr->ci, &l2);
+    a = pr->lo_m.data;
     size_t cp = 0;
-    while (cp < fl && cp < ll && f[cp] == l[cp]) cp++;
+    while (cp < l1 && cp < l2 && a[cp] == b[cp]) cp++;
     pr->cp = cp;
-    pr->lo = window_be64(f, fl, cp);
-    pr->hi = window_be64(l, ll, cp);
-    return 0;
+    int seen[PROBE_POS] = {0};
+    for (size_t off = 0; off < sample.len;) {
+        memcpy(&ml, sample.data + off, sizeof ml);
+        off += sizeof ml;
+        /* Only members inside the window's prefix: an outlier at an end
+         * would widen the ranges for nothing. */
+        if (ml >= cp && memcmp(sample.data + off, a, cp) == 0)
+            prober_observe(pr, sample.data + off, ml, cp, seen);
+        off += ml;
+    }
+    /* As many positions as the radices allow in 64 bits. */
+    uint64_t total = 1;
+    int npos = 0;
+    while (npos < PROBE_POS && seen[npos]) {
+        uint64_t radix = (uint64_t)(pr->pmax[npos] - pr->pmin[npos]) + 2;
+        if (total > UINT64_MAX / radix) break;
+        total *= radix;
+        npos++;
+    }
+    pr->npos = npos;
+    for (int i = npos - 1; i >= 0; i--) {
+        pr->weight[i] = i == npos - 1 ? 1
+            : pr->weight[i + 1] * ((uint64_t)(pr->pmax[i + 1] - pr->pmin[i + 1]) + 2);
+    }
+    pr->lo = prober_val(pr, a, l1);
+    pr->hi = prober_val(pr, b, l2);
+    /* Bounds whose windows tie leave nothing to probe: prober_draw then
+     * walks. */
+    uint64_t inside = count - 2 * PROBE_ENDS - 1;
+    pr->cap = pr->hi > pr->lo ? (pr->hi - pr->lo) / inside * PROBE_CAP : 0;
+    ok = 1;
+out:
+    buf_free(&sample);
+    return ok ? 0 : -1;
 }
 
 static void prober_free(struct prober *pr)
 {
     coll_iter_free(&pr->ci);
-    buf_free(&pr->first);
+    buf_free(&pr->lo_m);
+    buf_free(&pr->scratch);
+}
+
+/* Land on the first element after a random point of the window; returns
+ * the gap in front of it (window units). */
+static uint64_t prober_land(struct prober *pr)
+{
+    prober_key(pr, pr->lo + 1 + coll_rand_below(pr->hi - pr->lo));
+    coll_iter_seek(&pr->ci, pr->scratch.data, pr->scratch.len);
+    if (!coll_iter_valid(&pr->ci)) { /* cannot happen: the probe is <= the window's end */
+        ci_seek_last(&pr->ci);
+        return 0;
+    }
+    size_t ml, pl;
+    const char *m = coll_iter_member(&pr->ci, &ml);
+    uint64_t at = prober_val(pr, m, ml);
+    buf_clear(&pr->scratch);
+    buf_append(&pr->scratch, m, ml);
+    ci_prev(&pr->ci);
+    uint64_t before = pr->lo;
+    if (coll_iter_valid(&pr->ci)) {
+        const char *p = coll_iter_member(&pr->ci, &pl);
+        before = prober_val(pr, p, pl);
+    }
+    coll_iter_seek(&pr->ci, pr->scratch.data, pr->scratch.len);
+    return at > before ? at - before : 0;
 }
 
 /* Position pr->ci on a random element. */
 static void prober_draw(struct prober *pr)
 {
-    if (pr->hi <= pr->lo || coll_rand_below(pr->count) == 0) {
-        coll_iter_seek(&pr->ci, pr->first.data, pr->first.len);
+    uint64_t r = coll_rand_below(pr->count);
+    if (r <= PROBE_ENDS || pr->hi <= pr->lo) {
+        coll_iter_rewind(&pr->ci);
+        for (uint64_t i = 0; i < r && coll_iter_valid(&pr->ci); i++) coll_iter_next(&pr->ci);
+        if (!coll_iter_valid(&pr->ci)) coll_iter_rewind(&pr->ci);
         return;
     }
-    uint64_t span = pr->hi - pr->lo;
-    uint64_t r = pr->lo + (span == UINT64_MAX ? rng_next() : coll_rand_below(span + 1));
-    unsigned char w[8];
-    put_u64be(w, r);
-    buf probe;
-    buf_init(&probe);
-    buf_append(&probe, pr->first.data, pr->cp);
-    buf_append(&probe, w, 8);
-    coll_iter_seek(&pr->ci, probe.data, probe.len);
-    buf_free(&probe);
-    if (!coll_iter_valid(&pr->ci)) coll_iter_rewind(&pr->ci); /* cannot happen: probe <= last */
+    if (r >= pr->count - PROBE_ENDS) {
+        ci_seek_last(&pr->ci);
+        for (uint64_t i = r; i < pr->count - 1 && coll_iter_valid(&pr->ci); i++) ci_prev(&pr->ci);
+        if (!coll_iter_valid(&pr->ci)) ci_seek_last(&pr->ci);
+        return;
+    }
+    /* All tries rejected: take the landing behind the narrowest gap, the
+     * least over-represented one seen. */
+    uint64_t best_gap = UINT64_MAX;
+    buf best;
+    buf_init(&best);
+    for (int t = 0; t < PROBE_TRIES; t++) {
+        uint64_t gap = prober_land(pr);
+        if (gap <= pr->cap || coll_rand_below(gap) < pr->cap) {
+            buf_free(&best);
+            return;
+        }
+        if (gap < best_gap) {
+            size_t ml;
+            const char *m = coll_iter_member(&pr->ci, &ml);
+            best_gap = gap;
+            buf_clear(&best);
+            buf_append(&best, m, ml);
+        }
+    }
+    coll_iter_seek(&pr->ci, best.data, best.len);
+    buf_free(&best);
 }
 
 /* ---------------- strategies ---------------- */
