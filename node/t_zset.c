@@ -313,12 +313,7 @@ static void zcount_command(client *c)
     int r = lookup_typed(c, 1, &m, T_ZSET);
     if (r >= 0) {
         long long n = 0;
-        if (r == 1 && !zscore_range_empty(&range)) {
-            zwalk w;
-            zwalk_open(&w, m.version, 0);
-            for (zwalk_score_start(&w, &range); zwalk_score_in(&w, &range); zwalk_next(&w)) n++;
-            zwalk_close(&w);
-        }
+        if (r == 1 && !zscore_range_empty(&range)) n = zset_count(m.version, m.count, &range, NULL);
         resp_add_int(&c->out, n);
     }
     meta_free(&m);
@@ -336,12 +331,7 @@ static void zlexcount_command(client *c)
     int r = lookup_typed(c, 1, &m, T_ZSET);
     if (r >= 0) {
         long long n = 0;
-        if (r == 1 && !zlex_range_empty(&range)) {
-            zwalk w;
-            zwalk_open(&w, m.version, 0);
-            for (zwalk_lex_start(&w, &range); zwalk_lex_in(&w, &range); zwalk_next(&w)) n++;
-            zwalk_close(&w);
-        }
+        if (r == 1 && !zlex_range_empty(&range)) n = zset_count(m.version, m.count, NULL, &range);
         resp_add_int(&c->out, n);
     }
     meta_free(&m);

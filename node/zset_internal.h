@@ -25,9 +25,10 @@
  * set, prints it as "0" too).
  *
  * Cost model: there is no order-statistics tree on disk, so a rank (ZRANK,
- * ZRANGE by index, ZREMRANGEBYRANK) costs a walk of min(rank, count-rank)
- * index entries from the nearer end, and ZCOUNT/ZLEXCOUNT walk the range
- * they count.  Score and lex positioning is one seek. */
+ * ZRANGE by index, ZREMRANGEBYRANK, ZRANDMEMBER) costs a walk of up to
+ * min(rank, count-rank) index entries from the nearer end (backward steps
+ * weigh more, see zwalk_rank), and ZCOUNT/ZLEXCOUNT walk the range they
+ * count.  Score and lex positioning is one seek. */
 #ifndef STRATA_ZSET_INTERNAL_H
 #define STRATA_ZSET_INTERNAL_H
 
@@ -117,7 +118,7 @@ int zwalk_tail(zwalk *w);
 int zwalk_next(zwalk *w);
 int zwalk_back(zwalk *w);
 /* Position on the element of rank `rank` (0 = head) in a zset of `count`
- * elements, walking from the nearer end. */
+ * elements, walking from the end that is cheaper to walk from. */
 int zwalk_rank(zwalk *w, uint64_t rank, uint64_t count);
 /* Position on the first element (in the walk's direction) on the near
  * side's bound of r: forward, the first score >= min (> if exclusive);
@@ -130,6 +131,11 @@ int zwalk_lex_start(zwalk *w, const struct zlex_range *r);
  * reverse: min). */
 int zwalk_score_in(const zwalk *w, const struct zscore_range *r);
 int zwalk_lex_in(const zwalk *w, const struct zlex_range *r);
+/* Number of elements of the zset `version` (of `count` elements) within
+ * the score range sr, or (sr NULL) the lex range lr; the range must not be
+ * empty.  Walks the range or its outside, whichever is shorter. */
+long long zset_count(uint64_t version, uint64_t count, const struct zscore_range *sr,
+                     const struct zlex_range *lr);
 /* 0-based rank (from the lowest score) of member with `score` in a zset of
  * `count` elements; -1 on an inconsistency.  Walks min(rank, count-rank)
  * entries from both ends at once. */
