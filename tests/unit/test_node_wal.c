@@ -1,0 +1,383 @@
+/* test_node_wal: the replication log (node/wal.c), the stream parser
+ * (node/repl_proto.c) and the snapshot chunks (node/dump.c), on a real
+ * LevelDB store in a temporary directory.
+ *
+ * What must hold: a record round-trips and any flipped byte is caught by
+ * its checksum; a replica applies exactly the record that follows its
+ * newest one and nothing of a bad one; the position survives a reopen and
+ * a failed-commit reload; trimming honours size, pins and the hard bound;
+ * the stream parser gives the same items however the bytes are split; a
+ * snapshot loaded elsewhere holds the same entries. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dump.h"
+#include "repl_proto.h"
+#include "store.h"
+#include "util.h"
+#include "wal.h"
+
+static char tmpl[64];
+
+static store *open_store(const char *dir)
+{
+    struct store_opts o = { .block_cache = 1 << 20, .write_buffer = 1 << 20, .max_open_files = 64,
+                            .compression = 0, .bloom_bits = 10 };
+    char *err = NULL;
+    store *s = store_open(dir, &o, &err);
+    assert_non_null(s);
+    return s;
+}
+
+static int setup(void **state)
+{
+    strcpy(tmpl, "/tmp/test_node_wal.XXXXXX");
+    assert_non_null(mkdtemp(tmpl));
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/db", tmpl);
+    store *s = open_store(dir);
+    assert_int_equal(wal_open(s), 0);
+    *state = s;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    store_close(*state);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpl);
+    assert_int_equal(system(cmd), 0);
+    return 0;
+}
+
+/* A command's writes: puts and a delete through the op log. */
+static size_t do_write(store *s, const char *k, const char *v)
+{
+    size_t mark = store_mark(s);
+    store_put(s, k, strlen(k), v, strlen(v));
+    store_del(s, "gone", 4);
+    return mark;
+}
+
+static uint64_t append_cmd(store *s, const char *k, const char *v)
+{
+    size_t mark = do_write(s, k, v);
+    size_t len;
+    const char *ops = store_ops(s, mark, &len);
+    return wal_append(ops, len, 1000);
+}
+
+static void test_fresh_position(void **state)
+{
+    (void)state;
+    const struct wal_pos *p = wal_position();
+    assert_int_equal(p->epoch, 1);
+    assert_int_equal(p->last_lsn, 0);
+    assert_true(p->first_lsn > p->last_lsn);
+}
+
+static void test_record_round_trip_and_checksum(void **state)
+{
+    store *s = *state;
+    assert_int_equal(append_cmd(s, "Mkey", "value"), 1);
+    assert_int_equal(append_cmd(s, "Mk2", "v2"), 2);
+    buf rec;
+    buf_init(&rec);
+    assert_int_equal(wal_read(2, &rec), 1);
+    struct wal_rec r;
+    assert_int_equal(wal_parse(rec.data, rec.len, &r), 0);
+    assert_int_equal(r.epoch, 1);
+    assert_int_equal(r.lsn, 2);
+    assert_int_equal(r.time_ms, 1000);
+    assert_int_equal(wal_ops_check(r.ops, r.oplen), 2);
+    assert_int_equal(r.crc, wal_position()->last_crc);
+    /* Every single flipped bit anywhere is caught. */
+    for (size_t i = 0; i < rec.len; i++)
+        for (int bit = 0; bit < 8; bit++) {
+            rec.data[i] ^= (char)(1 << bit);
+            assert_true(wal_parse(rec.data, rec.len, &r) < 0);
+            rec.data[i] ^= (char)(1 << bit);
+        }
+    assert_int_equal(wal_parse(rec.data, rec.len - 1, &r), -1);
+    assert_int_equal(wal_read(3, &rec), 0);
+    buf_free(&rec);
+}
+
+static void test_ops_check(void **state)
+{
+    (void)state;
+    assert_int_equal(wal_ops_check("", 0), 0);
+    static const char ok[] = "P\0\0\0\1k\0\0\0\2vvD\0\0\0\1k";
+    assert_int_equal(wal_ops_check(ok, sizeof ok - 1), 2);
+    for (size_t n = 1; n < sizeof ok - 1; n++)
+        if (n != 12) assert_int_equal(wal_ops_check(ok, n), -1); /* 12: the first op alone */
+    assert_int_equal(wal_ops_check("X\0\0\0\0", 5), -1);
+}
+
+static void test_position_survives_reopen(void **state)
+{
+    store *s = *state;
+    append_cmd(s, "Ma", "1");
+    append_cmd(s, "Mb", "2");
+    assert_int_equal(store_commit(s, 1, NULL), 0);
+    assert_int_equal(wal_publish(), 2);
+    struct wal_pos before = *wal_position();
+    store_close(s);
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/db", tmpl);
+    s = open_store(dir);
+    *state = s;
+    assert_int_equal(wal_open(s), 0);
+    assert_memory_equal(&before, wal_position(), sizeof before);
+    assert_int_equal(wal_committed_lsn(), 2);
+    assert_int_equal(append_cmd(s, "Mc", "3"), 3);
+}
+
+static void test_apply_on_replica(void **state)
+{
+    store *master = *state;
+    /* Build three records on the "master", then start over as a replica
+     * in a second store. */
+    append_cmd(master, "Mx", "1");
+    append_cmd(master, "My", "2");
+    append_cmd(master, "Mz", "3");
+    buf r1, r2, r3;
+    buf_init(&r1);
+    buf_init(&r2);
+    buf_init(&r3);
+    assert_int_equal(wal_read(1, &r1), 1);
+    assert_int_equal(wal_read(2, &r2), 1);
+    assert_int_equal(wal_read(3, &r3), 1);
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/replica", tmpl);
+    store *rs = open_store(dir);
+    assert_int_equal(wal_open(rs), 0);
+    const char *why = NULL;
+    /* A gap is refused. */
+    assert_int_equal(wal_apply(r2.data, r2.len, &why), -2);
+    assert_int_equal(wal_apply(r1.data, r1.len, &why), 0);
+    /* A damaged record is refused and changes nothing. */
+    size_t mark = store_mark(rs);
+    r2.data[r2.len - 1] ^= 1;
+    assert_int_equal(wal_apply(r2.data, r2.len, &why), -1);
+    assert_string_equal(why, "checksum mismatch");
+    assert_int_equal(store_mark(rs), mark);
+    r2.data[r2.len - 1] ^= 1;
+    assert_int_equal(wal_apply(r2.data, r2.len, &why), 0);
+    assert_int_equal(wal_apply(r3.data, r3.len, &why), 0);
+    assert_int_equal(wal_position()->last_lsn, 3);
+    buf v;
+    buf_init(&v);
+    assert_int_equal(store_get(rs, "My", 2, &v), 1);
+    assert_memory_equal(v.data, "2", 1);
+    assert_int_equal(store_get(rs, "gone", 4, &v), 0);
+    /* The replica keeps the very same records in its own log. */
+    assert_int_equal(wal_read(3, &v), 1);
+    assert_int_equal(v.len, r3.len);
+    assert_memory_equal(v.data, r3.data, r3.len);
+    /* Raw writes do not enter the op log: nothing to replicate onward. */
+    size_t oplen;
+    store_ops(rs, 0, &oplen);
+    assert_int_equal(oplen, 0);
+    /* A new epoch after promotion; records carry it. */
+    assert_int_equal(wal_new_epoch(), 2);
+    size_t m2 = do_write(rs, "Mw", "4");
+    const char *ops = store_ops(rs, m2, &oplen);
+    assert_int_equal(wal_append(ops, oplen, 5), 4);
+    assert_int_equal(wal_position()->last_epoch, 2);
+    buf_free(&v);
+    buf_free(&r1);
+    buf_free(&r2);
+    buf_free(&r3);
+    store_close(rs);
+    assert_int_equal(wal_open(master), 0);
+}
+
+static void test_lost_batch_not_in_position(void **state)
+{
+    store *s = *state;
+    append_cmd(s, "Ma", "1");
+    assert_int_equal(store_commit(s, 0, NULL), 0);
+    assert_int_equal(wal_publish(), 1);
+    wal_live_clear();
+    append_cmd(s, "Mb", "2");
+    uint64_t prev, last;
+    assert_true(wal_live(&prev, &last)->len > 0);
+    assert_int_equal(prev, 1);
+    assert_int_equal(last, 2);
+    /* The batch is lost before it reaches LevelDB (a crash): after a
+     * reopen the position is the committed one, record 2 never existed. */
+    store_rollback(s, 0);
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/db", tmpl);
+    store_close(s);
+    s = open_store(dir);
+    *state = s;
+    assert_int_equal(wal_open(s), 0);
+    assert_int_equal(wal_position()->last_lsn, 1);
+}
+
+static void test_trim(void **state)
+{
+    store *s = *state;
+    for (int i = 0; i < 100; i++) append_cmd(s, "Mk", "v");
+    assert_int_equal(store_commit(s, 0, NULL), 0);
+    uint64_t bytes = wal_position()->log_bytes;
+    assert_true(bytes > 0);
+    /* Within the retention size: nothing goes. */
+    assert_int_equal(wal_trim(UINT64_MAX, (long long)bytes, 0, 1000), 0);
+    /* Over it, but pinned at 40: records 1..39 go. */
+    assert_int_equal(wal_trim(40, 0, 0, 1000), 39);
+    assert_int_equal(wal_position()->first_lsn, 40);
+    buf rec;
+    buf_init(&rec);
+    assert_int_equal(wal_read(39, &rec), 0);
+    assert_int_equal(wal_read(40, &rec), 1);
+    /* max_records bounds one call. */
+    assert_int_equal(wal_trim(UINT64_MAX, 0, 0, 10), 10);
+    assert_int_equal(wal_position()->first_lsn, 50);
+    /* Unpinned and over size: everything goes; the identity of the newest
+     * record stays in the position. */
+    uint32_t crc = wal_position()->last_crc;
+    assert_int_equal(wal_trim(UINT64_MAX, 0, 0, 1000), 51);
+    assert_true(wal_position()->first_lsn > wal_position()->last_lsn);
+    assert_int_equal(wal_position()->log_bytes, 0);
+    assert_int_equal(wal_position()->last_crc, crc);
+    assert_int_equal(append_cmd(s, "Mk", "v"), 101);
+    assert_int_equal(wal_position()->first_lsn, 101);
+    assert_true(wal_hard_bound(0) >= (64u << 20));
+    buf_free(&rec);
+}
+
+static void test_proto_split_anywhere(void **state)
+{
+    (void)state;
+    static const char stream[] = "+OK\r\n+CONTINUE 3 17\r\n$5\r\nab\r\nc\r\n$0\r\n\r\n-ERR no\r\n";
+    size_t n = sizeof stream - 1;
+    for (size_t cut = 0; cut <= n; cut++) {
+        /* Feed the first `cut` bytes, then everything. */
+        buf in;
+        buf_init(&in);
+        buf_append(&in, stream, cut);
+        struct repl_item items[8];
+        char copies[8][32];
+        int count = 0;
+        size_t off = 0;
+        for (int pass = 0; pass < 2; pass++) {
+            for (;;) {
+                size_t used;
+                const char *err;
+                int r = repl_proto_next(in.data + off, in.len - off, &used, &items[count], &err);
+                assert_true(r >= 0);
+                if (r == 0) break;
+                memcpy(copies[count], items[count].data, items[count].len);
+                off += used;
+                count++;
+            }
+            buf_clear(&in);
+            buf_append(&in, stream, n);
+        }
+        assert_int_equal(count, 5);
+        assert_int_equal(items[1].type, '+');
+        assert_memory_equal(copies[1], "CONTINUE 3 17", 13);
+        assert_int_equal(items[2].type, '$');
+        assert_int_equal(items[2].len, 5);
+        assert_memory_equal(copies[2], "ab\r\nc", 5);
+        assert_int_equal(items[3].len, 0);
+        assert_int_equal(items[4].type, '-');
+        buf_free(&in);
+    }
+    size_t used;
+    const char *err = NULL;
+    struct repl_item it;
+    assert_int_equal(repl_proto_next("*1\r\n", 4, &used, &it, &err), -1);
+    assert_int_equal(repl_proto_next("$x\r\n", 4, &used, &it, &err), -1);
+    assert_int_equal(repl_proto_next("$3\r\nabcXY", 9, &used, &it, &err), -1);
+}
+
+static void test_snapshot_chunks_load_elsewhere(void **state)
+{
+    store *s = *state;
+    char val[300];
+    memset(val, 'x', sizeof val);
+    for (int i = 0; i < 5000; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "Mkey%05d", i);
+        store_put(s, k, strlen(k), val, (size_t)(i % 300));
+    }
+    size_t len;
+    const char *ops = store_ops(s, 0, &len);
+    wal_append(ops, len, 1);
+    assert_int_equal(store_commit(s, 0, NULL), 0);
+    struct dump_source *src = dump_source_open(s);
+    assert_int_equal(dump_source_pos(src)->last_lsn, 1);
+    store_put(s, "Mlater", 6, "1", 1); /* after the snapshot: not in it */
+    assert_int_equal(store_commit(s, 0, NULL), 0);
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/loaded", tmpl);
+    char *err = NULL;
+    struct dump_loader *l = dump_loader_open(dir, &err);
+    assert_non_null(l);
+    buf chunk;
+    buf_init(&chunk);
+    int chunks = 0;
+    while (dump_source_next(src, &chunk, 64 * 1024)) {
+        const char *cerr;
+        assert_true(dump_chunk_check(chunk.data, chunk.len) > 0);
+        chunk.data[chunk.len / 2] ^= 4;
+        assert_int_equal(dump_chunk_check(chunk.data, chunk.len), -1);
+        assert_int_equal(dump_loader_chunk(l, chunk.data, chunk.len, &cerr), -1);
+        chunk.data[chunk.len / 2] ^= 4;
+        assert_int_equal(dump_loader_chunk(l, chunk.data, chunk.len, &cerr), 0);
+        buf_clear(&chunk);
+        chunks++;
+    }
+    assert_true(chunks > 5);
+    /* data keys only: the log record and the position stay out */
+    assert_int_equal(dump_source_keys(src), 5000);
+    assert_int_equal(dump_loader_keys(l), 5000);
+    assert_int_equal(dump_loader_finish(l, dump_source_pos(src), &err), 0);
+    dump_source_close(src);
+    store *t = open_store(dir);
+    buf v;
+    buf_init(&v);
+    assert_int_equal(store_get(t, "Mkey04999", 9, &v), 1);
+    assert_int_equal(v.len, 4999 % 300);
+    assert_int_equal(store_get(t, "Mlater", 6, &v), 0);
+    assert_int_equal(store_get(t, WAL_POS_KEY, 3, &v), 1);
+    struct wal_pos p;
+    assert_int_equal(wal_pos_decode(v.data, v.len, &p), 0);
+    assert_int_equal(p.last_lsn, 1);
+    assert_int_equal(p.first_lsn, 2);
+    buf_free(&v);
+    buf_free(&chunk);
+    store_close(t);
+    /* Loading over a non-empty database is refused. */
+    assert_null(dump_loader_open(dir, &err));
+    free(err);
+}
+
+int main(void)
+{
+    crc32c_init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_fresh_position, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_record_round_trip_and_checksum, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ops_check, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_position_survives_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_apply_on_replica, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lost_batch_not_in_position, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trim, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proto_split_anywhere, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_chunks_load_elsewhere, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
