@@ -430,14 +430,12 @@ static void zrange_generic(client *c, int kidx, int type, int dir)
     int minidx = kidx + 1, maxidx = kidx + 2;
     int withscores = 0;
     long long offset = 0, limit = -1;
-    int has_limit = 0;
     for (int j = kidx + 3; j < c->argc; j++) {
         int left = c->argc - j - 1;
         if (!store && ARG_IS(c, j, "withscores")) {
             withscores = 1;
         } else if (ARG_IS(c, j, "limit") && left >= 2) {
             if (arg_ll(c, j + 1, &offset) < 0 || arg_ll(c, j + 2, &limit) < 0) return;
-            has_limit = 1;
             j += 2;
         } else if (dir == ZD_AUTO && ARG_IS(c, j, "rev")) {
             dir = ZD_REV;
@@ -453,7 +451,6 @@ static void zrange_generic(client *c, int kidx, int type, int dir)
     if (dir == ZD_AUTO) dir = ZD_FWD;
     if (type == ZR_AUTO) type = ZR_RANK;
     /* Redis tests the limit's value, not its presence: "LIMIT 0 -1" passes. */
-    (void)has_limit;
     if (limit != -1 && type == ZR_RANK) {
         resp_add_error(&c->out, "ERR syntax error, LIMIT is only supported in combination "
                                 "with either BYSCORE or BYLEX");

@@ -428,10 +428,15 @@ def gen_other_types(ctx):
     x = ctx.r.random()
     if x < 0.3:
         return Cmd([b"SET", b"{z}str", b"v"], keys=[b"{z}str"], write=True)
-    if x < 0.8:
+    if x < 0.7:
         return Cmd([b"SADD", b"{z}set"] + [member(ctx) for _ in range(ctx.r.randint(1, 4))],
                    keys=[b"{z}set"], write=True)
-    return Cmd([b"DEL", ctx.r.choice(ZKEYS + OTHER)], keys=[b"{z}none"], write=True)
+    if x < 0.9:  # expiring zsets: reads, writes and STORE destinations around the TTL
+        k = ctx.r.choice(ZKEYS)
+        ttl = ctx.r.choice([ctx.r.randint(1, 40), ctx.r.randint(100_000, 1_000_000)])
+        return Cmd([b"PEXPIRE", k, ttl], keys=[k], write=True)
+    k = ctx.r.choice(ZKEYS + OTHER)
+    return Cmd([b"DEL", k], keys=[k], write=True)
 
 
 # --- lex keys: every member has score 0 -------------------------------------------
