@@ -28,6 +28,7 @@
 
 #define CONF_MAX_FILE (16u << 20)
 #define CONF_SHOW_BYTES 64
+#define CONF_YAML_MAX_DEPTH 32   /* our schemas need 4 */
 
 /* ---- messages ---- */
 
@@ -373,6 +374,45 @@ static void conf_yaml_error(const yaml_parser_t *p, const char *name, const char
     }
 }
 
+/* First pass over the events, to refuse deep nesting before the document
+ * is built: libyaml's scanner rescans every open flow level for each
+ * token, so "[[[[..." costs time quadratic in its depth. */
+static int conf_yaml_check_depth(const char *name, const char *text, size_t len, buf *errs)
+{
+    yaml_parser_t p;
+    yaml_event_t ev;
+    int depth = 0, rc = 0;
+    if (!yaml_parser_initialize(&p)) {
+        conf_errf(errs, name, "out of memory while reading YAML");
+        return -1;
+    }
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    for (;;) {
+        if (!yaml_parser_parse(&p, &ev)) {
+            conf_yaml_error(&p, name, text, len, errs);
+            rc = -1;
+            break;
+        }
+        yaml_event_type_t type = ev.type;
+        if (type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT) {
+            if (++depth > CONF_YAML_MAX_DEPTH) {
+                char where[512];
+                snprintf(where, sizeof where, "%s:%d", name, conf_mark_line(&ev.start_mark));
+                conf_errf(errs, where, "YAML nested deeper than %d levels", CONF_YAML_MAX_DEPTH);
+                yaml_event_delete(&ev);
+                rc = -1;
+                break;
+            }
+        } else if (type == YAML_SEQUENCE_END_EVENT || type == YAML_MAPPING_END_EVENT) {
+            depth--;
+        }
+        yaml_event_delete(&ev);
+        if (type == YAML_STREAM_END_EVENT) break;
+    }
+    yaml_parser_delete(&p);
+    return rc;
+}
+
 int conf_yaml_parse(const char *name, const char *text, size_t len,
                     struct yaml_document_s *doc, buf *errs)
 {
@@ -380,6 +420,7 @@ int conf_yaml_parse(const char *name, const char *text, size_t len,
     yaml_document_t second;
     yaml_node_t *root;
     if (!text) { text = ""; len = 0; }
+    if (conf_yaml_check_depth(name, text, len, errs) < 0) return -1;
     if (!yaml_parser_initialize(&p)) {
         conf_errf(errs, name, "out of memory while reading YAML");
         return -1;

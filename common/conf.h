@@ -124,7 +124,9 @@ int conf_read_file(const char *path, buf *out, buf *errs);
 /* Parse text[0..len) as one YAML document into *doc.  Returns 0 (the
  * caller owns *doc and frees it with yaml_document_delete; its root is
  * NULL for an empty text), or -1 with "name:line: message" in errs (doc
- * is then not initialised).  A second document in the stream is an error. */
+ * is then not initialised).  A second document in the stream is an error,
+ * and so is nesting deeper than 32 levels (libyaml's scanner is quadratic
+ * in flow nesting depth). */
 int conf_yaml_parse(const char *name, const char *text, size_t len,
                     struct yaml_document_s *doc, buf *errs);
 /* Apply a flat mapping node of key: scalar to obj.  `section`, if not

@@ -32,6 +32,7 @@
 #define TOPO_NSLOTS 16384
 #define TOPO_MAX_GROUPS TOPO_NSLOTS      /* each group owns at least one slot */
 #define TOPO_MAX_SLOT_MSGS 20
+#define TOPO_MAX_ERRORS 100
 #define TOPO_DEFAULT_PRIORITY 100
 #define TOPO_HOST_MAX 256
 
@@ -54,6 +55,7 @@ struct topo_ctx {
     struct topology *t;
     buf *errs;
     int bad;
+    int nerrs;                 /* messages produced by topo_err, shown or not */
     int slots_ok;              /* every group has a valid slots: list */
     struct topo_range *ranges;
     size_t nranges, cranges;
@@ -68,6 +70,9 @@ static void topo_err(struct topo_ctx *c, int line, const char *fmt, ...)
     char msg[1024];
     va_list ap;
     c->bad = 1;
+    /* A hostile file can repeat one mistake many times: keep the report
+     * (and the memory it takes) bounded. */
+    if (++c->nerrs > TOPO_MAX_ERRORS) return;
     if (!c->errs) return;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
@@ -755,6 +760,8 @@ int topo_load_string(const char *name, const char *text, size_t len, struct topo
     t->cluster = xstrdup("");
     t->password = xstrdup("");
     topo_parse_root(&c, yaml_document_get_root_node(&doc), sec);
+    if (c.nerrs > TOPO_MAX_ERRORS && errs)
+        buf_printf(errs, "%s: %d more errors not shown\n", name, c.nerrs - TOPO_MAX_ERRORS);
     free(c.ranges);
     free(c.addrs);
     yaml_document_delete(&doc);

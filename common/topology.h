@@ -18,7 +18,8 @@
  *   path:3: slots 100-199 are not assigned to any group
  *   path:9: slots 50-60 are assigned to both g1 and g2
  *
- * Errors carry file:line.  Group names are non-empty and hold no spaces or
+ * Errors carry file:line; after 100 of them the rest are only counted
+ * ("path: N more errors not shown").  Group names are non-empty and hold no spaces or
  * control characters (sentinels publish them in space-separated messages).
  * A host:port may appear only once in the whole file (nodes and sentinels).
  *

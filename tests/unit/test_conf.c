@@ -286,6 +286,15 @@ static void test_hostile_bytes(void **state)
     assert_int_equal(conf_load_string(fields, &S, "t.yaml", copy, 7, &E), 0);
     assert_int_equal(S.port, 9);
     free(copy);
+    /* Deep nesting is refused before libyaml's quadratic scan gets far. */
+    buf deep;
+    buf_init(&deep);
+    buf_append_str(&deep, "port: 1\ndir: ");
+    for (int i = 0; i < 20000; i++) buf_append_char(&deep, '[');
+    buf_clear(&E);
+    assert_int_equal(conf_load_string(fields, &S, "t.yaml", deep.data, deep.len, &E), -1);
+    assert_string_equal(errs_str(), "t.yaml:2: YAML nested deeper than 32 levels\n");
+    buf_free(&deep);
     /* Cyclic anchors must not loop. */
     buf_clear(&E);
     assert_int_equal(load("&a [*a]\n"), -1);

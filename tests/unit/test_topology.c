@@ -195,6 +195,25 @@ static void test_gap_and_overlap_messages_capped(void **state)
     buf_free(&slots);
 }
 
+static void test_error_cap(void **state)
+{
+    (void)state;
+    /* 150 repeats of one slot in a group: 100 messages, then a count. */
+    buf text;
+    buf_init(&text);
+    buf_append_str(&text, "groups:\n  - name: g\n    nodes: [h:1]\n    slots: \"0-16383");
+    for (int i = 0; i < 150; i++) buf_append_str(&text, ",7");
+    buf_append_str(&text, "\"\n");
+    buf_append_char(&text, '\0');
+    assert_int_equal(load(text.data), -1);
+    int lines = 0;
+    for (const char *p = errs_str(); *p; p++) lines += *p == '\n';
+    assert_int_equal(lines, 101);
+    assert_non_null(strstr(errs_str(), "t.yaml:4: group g: slot 7 is listed more than once\n"));
+    assert_non_null(strstr(errs_str(), "\nt.yaml: 50 more errors not shown\n"));
+    buf_free(&text);
+}
+
 static void collect(void *ud, int lo, int hi)
 {
     buf *b = ud;
@@ -572,6 +591,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_gap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overlap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gap_and_overlap_messages_capped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_error_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parse_slots, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_nodes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_priorities, setup, teardown),
