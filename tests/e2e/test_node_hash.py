@@ -231,6 +231,30 @@ def gen_hscan(ctx):
     return Cmd(args, keys=[k], check=check_hscan)
 
 
+@generator("hash-mix")
+def gen_hash_cross_type(ctx):
+    """Other commands on the same keys: overwrite by a string, delete,
+    rename, expire (long, or a few ms), TYPE and EXISTS."""
+    k = ctx.key()
+    x = ctx.r.random()
+    if x < 0.25:
+        return Cmd([b"SET", k, ctx.value()], keys=[k], write=True)
+    if x < 0.4:
+        return Cmd([b"DEL", k], keys=[k], write=True)
+    if x < 0.5:
+        dst = ctx.key()
+        return Cmd([ctx.r.choice([b"RENAME", b"RENAMENX"]), k, dst], keys=[k, dst], write=True)
+    if x < 0.6:
+        return Cmd([b"EXPIRE", k, ctx.r.randint(100, 100000)], keys=[k], write=True)
+    if x < 0.7:
+        return Cmd([b"PEXPIRE", k, ctx.r.randint(1, 30)], keys=[k], write=True)
+    if x < 0.75:
+        return Cmd([b"PERSIST", k], keys=[k], write=True)
+    if x < 0.9:
+        return Cmd([b"TYPE", k], keys=[k])
+    return Cmd([b"EXISTS", k], keys=[k])
+
+
 # --- tests -------------------------------------------------------------------------
 
 def run_diff(node, ref, seed, count, **kw):
@@ -254,12 +278,12 @@ def test_hash_diff(pair):
     assert run_diff(node, ref, BASE_SEED, n(5000), families=["hash"]) == n(5000)
 
 
-def test_hash_diff_with_strings_and_keys(pair):
+def test_hash_diff_with_other_types(pair):
     """Hashes mixed with strings and key commands: WRONGTYPE both ways,
     EXPIRE/RENAME/DEL on hashes, overwrite by SET."""
     node, ref = pair
-    run_diff(node, ref, BASE_SEED + 1, n(4000), families=["hash", "string", "keys"],
-             weights={"hash": 3.0})
+    run_diff(node, ref, BASE_SEED + 1, n(4000), families=["hash", "hash-mix"],
+             weights={"hash": 4.0})
 
 
 def test_hash_exact_edge_cases(pair):

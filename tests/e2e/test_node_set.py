@@ -258,6 +258,30 @@ def gen_sscan(ctx):
     return Cmd(args, keys=[k], check=check_sscan)
 
 
+@generator("set-mix")
+def gen_set_cross_type(ctx):
+    """Other commands on the same keys: overwrite by a string, delete,
+    rename, expire (long, or a few ms), TYPE and EXISTS."""
+    k = ctx.key()
+    x = ctx.r.random()
+    if x < 0.25:
+        return Cmd([b"SET", k, ctx.value()], keys=[k], write=True)
+    if x < 0.4:
+        return Cmd([b"DEL", k], keys=[k], write=True)
+    if x < 0.5:
+        dst = ctx.key()
+        return Cmd([ctx.r.choice([b"RENAME", b"RENAMENX"]), k, dst], keys=[k, dst], write=True)
+    if x < 0.6:
+        return Cmd([b"EXPIRE", k, ctx.r.randint(100, 100000)], keys=[k], write=True)
+    if x < 0.7:
+        return Cmd([b"PEXPIRE", k, ctx.r.randint(1, 30)], keys=[k], write=True)
+    if x < 0.75:
+        return Cmd([b"PERSIST", k], keys=[k], write=True)
+    if x < 0.9:
+        return Cmd([b"TYPE", k], keys=[k])
+    return Cmd([b"EXISTS", k], keys=[k])
+
+
 # --- tests -------------------------------------------------------------------------
 
 def run_diff(node, ref, seed, count, **kw):
@@ -281,10 +305,10 @@ def test_set_diff(pair):
     assert run_diff(node, ref, BASE_SEED, n(5000), families=["set"]) == n(5000)
 
 
-def test_set_diff_with_strings_and_keys(pair):
+def test_set_diff_with_other_types(pair):
     node, ref = pair
-    run_diff(node, ref, BASE_SEED + 1, n(4000), families=["set", "string", "keys"],
-             weights={"set": 3.0})
+    run_diff(node, ref, BASE_SEED + 1, n(4000), families=["set", "set-mix"],
+             weights={"set": 4.0})
 
 
 def test_set_exact_edge_cases(pair):
