@@ -385,6 +385,7 @@ void server_call(client *c)
         /* A command that answers an error must leave nothing behind. */
         if (c->out.len > out_before && c->out.data[out_before] == '-') {
             store_rollback(srv.st, mark);
+            db_invalidate_counters(); /* cached key counts may include the undone change */
         } else {
             srv.dirty++;
             server_notify_write(c, mark);
@@ -404,6 +405,7 @@ int server_commit(void)
     if (store_commit(srv.st, sync, &err) < 0) {
         srv.write_error = 1;
         srv.stats.write_errors++;
+        db_invalidate_counters();
         /* The batch is lost: every client whose command wrote in it is
          * closed without its replies, so nobody is told a lost write
          * succeeded. */

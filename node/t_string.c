@@ -26,10 +26,20 @@ static void reply_expire_error(client *c)
     resp_add_errorf(&c->out, "ERR invalid expire time in '%s' command", c->cmd->name);
 }
 
+static int expire_opt(client *c, int j)
+{
+    if (ARG_IS(c, j, "ex")) return OPT_EX;
+    if (ARG_IS(c, j, "px")) return OPT_PX;
+    if (ARG_IS(c, j, "exat")) return OPT_EXAT;
+    if (ARG_IS(c, j, "pxat")) return OPT_PXAT;
+    return 0;
+}
+
 /* SET and GETEX options, in Redis's order of checks.  Returns 0 or -1
  * (syntax error replied); *expire_arg is the index of the time argument. */
 static int parse_string_opts(client *c, int from, int kind, int *flags, int *expire_arg)
 {
+    int unit;
     *flags = 0;
     *expire_arg = 0;
     for (int j = from; j < c->argc; j++) {
@@ -46,11 +56,10 @@ static int parse_string_opts(client *c, int from, int kind, int *flags, int *exp
         } else if (ARG_IS(c, j, "persist") && kind == FOR_GETEX &&
                    !(*flags & (OPT_EXPIRE | OPT_KEEPTTL))) {
             *flags |= OPT_PERSIST;
-        } else if ((ARG_IS(c, j, "ex") || ARG_IS(c, j, "px") || ARG_IS(c, j, "exat") ||
-                    ARG_IS(c, j, "pxat")) &&
-                   !(*flags & (OPT_KEEPTTL | OPT_PERSIST | OPT_EXPIRE)) && has_next) {
-            *flags |= ARG_IS(c, j, "ex") ? OPT_EX : ARG_IS(c, j, "px") ? OPT_PX :
-                      ARG_IS(c, j, "exat") ? OPT_EXAT : OPT_PXAT;
+        } else if ((unit = expire_opt(c, j)) != 0 &&
+                   !(*flags & (OPT_KEEPTTL | OPT_PERSIST | (OPT_EXPIRE & ~unit))) && has_next) {
+            /* The same unit may repeat (the last value wins), as in Redis. */
+            *flags |= unit;
             *expire_arg = ++j;
         } else {
             resp_add_error(&c->out, resp_err_syntax);
