@@ -9,4 +9,7 @@ void server_register_modules(void)
     t_set_register();
     t_zset_register();
     repl_register();
+    multi_register();
+    t_copy_register();
+    t_list_register();
 }

@@ -220,6 +220,9 @@ void t_hash_register(void);
 void t_set_register(void);
 void t_zset_register(void);
 void repl_register(void);           /* repl.c: WAL replication */
+void multi_register(void);          /* multi.c: MULTI/EXEC/WATCH */
+void t_copy_register(void);         /* t_copy.c: COPY, OBJECT */
+void t_list_register(void);         /* t_list.c: lists and blocking pops */
 void server_register_modules(void);
 
 #endif

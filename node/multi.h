@@ -1,0 +1,31 @@
+/* multi: transactions (MULTI EXEC DISCARD WATCH UNWATCH) for strata-node.
+ *
+ * The point other modules rely on (replication in particular):
+ *
+ *   While EXEC runs its queue, the client carries CLIENT_IN_EXEC (and still
+ *   CLIENT_MULTI).  Every queued command goes through server_call, so the
+ *   write hooks fire once per queued command with CLIENT_IN_EXEC set; then,
+ *   after the queue has run and CLIENT_IN_EXEC is cleared, server_call of
+ *   the EXEC command itself fires the write hooks once more with the mark
+ *   taken before EXEC, so store_ops(mark) is the whole transaction.
+ *
+ *   A module that wants ONE record per transaction (the WAL) ignores write
+ *   notifications while multi_in_exec(c) is true and takes the one for
+ *   EXEC (c->cmd->id == CMD_EXEC).  Nothing is committed in between: the
+ *   dispatcher never commits early while CLIENT_IN_EXEC is set, so the
+ *   transaction reaches LevelDB as one write.
+ *
+ * Blocking commands must not block while multi_in_exec(c): they answer as
+ * if their timeout had expired (Redis's behaviour). */
+#ifndef STRATA_MULTI_H
+#define STRATA_MULTI_H
+
+#include "server.h"
+
+/* 1 while c's EXEC is running its queued commands. */
+static inline int multi_in_exec(const client *c)
+{
+    return c && (c->flags & CLIENT_IN_EXEC) != 0;
+}
+
+#endif
