@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include "db.h"
 #include "dump.h"
 #include "log.h"
 #include "repl_master.h"
@@ -325,6 +326,7 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
     lk.in.len += (size_t)n;
     lk.last_io_ms = now_ms();
     size_t off = 0;
+    unsigned long long applied = wal_get_stats()->applied;
     for (;;) {
         struct repl_item it;
         size_t used;
@@ -336,9 +338,11 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
             return;
         }
         off += used;
-        if (handle_item(&it) < 0) return; /* the link and its buffer are gone */
+        if (handle_item(&it) < 0) break; /* the link and its buffer are gone */
     }
-    buf_consume(&lk.in, off);
+    /* Counters cached by db.c (DBSIZE, keys with an expire) changed under it. */
+    if (wal_get_stats()->applied != applied) db_invalidate_counters();
+    if (lk.fd >= 0 && lk.in.len >= off) buf_consume(&lk.in, off);
 }
 
 static void send_handshake(void)

@@ -121,6 +121,7 @@ def assert_identical(cluster, master, replica):
     diff = [k for k in ment if ment[k] != rent[k]]
     assert not diff, f"{len(diff)} entries differ, e.g. {diff[:5]}"
     assert logical_dump(master.client()) == logical_dump(replica.client())
+    assert master.client().dbsize() == replica.client().dbsize()
     return ment
 
 

@@ -127,7 +127,8 @@ def test_dump_and_load_round_trip(cluster):
     before = logical_dump(mc)
     path = strata_dump(cluster, m, "backup")
     pos, entries = read_dump_file(path)
-    assert pos["lsn"] == lsn(m) and pos["epoch"] == 1
+    # (background GC of FLUSHALL's collections may log records after it)
+    assert 0 < pos["lsn"] <= lsn(m) and pos["epoch"] == 1
     assert not any(k.startswith(b"RWL") for k in entries)   # the log stays out
     mc.set("after-dump", "1")                                # not in the dump
 
