@@ -184,3 +184,26 @@ def test_full_sync_keeps_serving_reads_and_writes(cluster):
         raise AssertionError("replica accepted a write")
     except redis.ReadOnlyError:
         pass
+
+
+def test_exec_is_one_record(cluster):
+    m = cluster.node("master")
+    r = start_replica(cluster, m)
+    mc = m.client()
+    mc.set("x", "0")
+    wait_synced(m, r)
+    before = info(m)["wal_records_appended"]
+    p = mc.pipeline(transaction=True)
+    p.set("a", "1").incr("x").hset("h", "f", "v").get("a")
+    assert p.execute() == [True, 1, 1, b"1"]
+    assert info(m)["wal_records_appended"] == before + 1
+    # an aborted or write-less transaction logs nothing
+    p = mc.pipeline(transaction=True)
+    p.get("a").exists("x")
+    p.execute()
+    assert info(m)["wal_records_appended"] == before + 1
+    wait_synced(m, r)
+    rc = r.client()
+    assert rc.get("a") == b"1" and rc.get("x") == b"1" and rc.hget("h", "f") == b"v"
+    assert info(r)["wal_records_applied"] >= 1
+    assert_identical(cluster, m, r)
