@@ -97,8 +97,70 @@ static void free_all(redisReply **reps, int n)
         if (reps[i]) freeReplyObject(reps[i]);
 }
 
+/* Fast path for MGET: every reply is "*N" followed by N bulk strings or
+ * nils, so the elements can be located and copied as raw bytes without
+ * building objects.  Fills starts/ends (n each) and returns 0, or -1 when
+ * the reply has another shape (the caller then takes the general path). */
+static int scan_bulks(const buf *b, size_t *offs, size_t *ends, size_t n)
+{
+    const char *p = b->data, *end = b->data + b->len;
+    long long cnt;
+    const char *cr;
+    if (b->len < 4 || p[0] != '*' || !(cr = memchr(p, '\r', b->len)) ||
+        str2ll(p + 1, (size_t)(cr - p - 1), &cnt) < 0 || cnt != (long long)n)
+        return -1;
+    p = cr + 2;
+    for (size_t i = 0; i < n; i++) {
+        if (p >= end || *p != '$') return -1;
+        cr = memchr(p, '\r', (size_t)(end - p));
+        long long bl;
+        if (!cr || str2ll(p + 1, (size_t)(cr - p - 1), &bl) < 0) return -1;
+        offs[i] = (size_t)(p - b->data);
+        p = cr + 2;
+        if (bl >= 0) p += bl + 2;
+        if (p > end) return -1;
+        ends[i] = (size_t)(p - b->data);
+    }
+    return 0;
+}
+
+static int merge_mget_raw(buf *out, const buf *replies, int nfrags, const int *keyfrag, int nkeys)
+{
+    size_t *cnt = xcalloc((size_t)nfrags, sizeof *cnt);
+    for (int k = 0; k < nkeys; k++) cnt[keyfrag[k]]++;
+    size_t **offs = xcalloc((size_t)nfrags, sizeof *offs), **ends = xcalloc((size_t)nfrags, sizeof *ends);
+    int rc = 0;
+    for (int j = 0; j < nfrags && rc == 0; j++) {
+        offs[j] = xmalloc(sizeof **offs * (cnt[j] ? cnt[j] : 1));
+        ends[j] = xmalloc(sizeof **ends * (cnt[j] ? cnt[j] : 1));
+        rc = scan_bulks(&replies[j], offs[j], ends[j], cnt[j]);
+    }
+    if (rc == 0) {
+        size_t total = 0;
+        for (int j = 0; j < nfrags; j++) total += replies[j].len;
+        buf_reserve(out, total + 32);
+        resp_add_array(out, nkeys);
+        memset(cnt, 0, sizeof *cnt * (size_t)nfrags);
+        for (int k = 0; k < nkeys; k++) {
+            int j = keyfrag[k];
+            size_t i = cnt[j]++;
+            buf_append(out, replies[j].data + offs[j][i], ends[j][i] - offs[j][i]);
+        }
+    }
+    for (int j = 0; j < nfrags; j++) {
+        free(offs[j]);
+        free(ends[j]);
+    }
+    free(offs);
+    free(ends);
+    free(cnt);
+    return rc;
+}
+
 void merge_mget(buf *out, const buf *replies, int nfrags, const int *keyfrag, int nkeys)
 {
+    if (merge_mget_raw(out, replies, nfrags, keyfrag, nkeys) == 0) return;
+
     redisReply **reps = xcalloc((size_t)nfrags, sizeof *reps);
     size_t *pos = xcalloc((size_t)nfrags, sizeof *pos);
     if (parse_all(out, replies, nfrags, reps) < 0) goto done;

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# bench_proxy.sh: strata-proxy vs twemproxy (nutcracker), side by side in one
+# run, in front of the same two redis-server backends, plus a 1,000-key MGET
+# spread over two groups vs the same MGET sent straight to one redis-server.
+#
+#   tests/bench/bench_proxy.sh [BIN_DIR]       (default: build/bin; use a Release build)
+#
+# Environment: N (requests per test, default 100000), CLIENTS (50),
+# THREADS (strata-proxy worker threads, default 1), MGET_N (2000).
+# Prints requests/s and the ratio strata/nutcracker for each test at
+# pipeline 1 and 16.  Not a pass/fail test: it reports figures.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BIN=${1:-$ROOT/build/bin}
+N=${N:-100000}
+CLIENTS=${CLIENTS:-50}
+THREADS=${THREADS:-1}
+MGET_N=${MGET_N:-2000}
+TESTS=set,get,lpush,lrange_100,mset
+
+for tool in redis-server redis-benchmark redis-cli nutcracker python3; do
+    command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
+done
+[ -x "$BIN/strata-proxy" ] || { echo "no $BIN/strata-proxy (build it first)" >&2; exit 1; }
+
+WORK=$(mktemp -d /tmp/strata-bench-proxy.XXXXXX)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() {
+    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_port() {  # port: poll until it answers PING (max 10 s)
+    for _ in $(seq 1 200); do
+        redis-cli -p "$1" ping >/dev/null 2>&1 && return 0
+        sleep 0.05
+    done
+    echo "port $1 did not come up" >&2
+    exit 1
+}
+
+start_redis() {
+    local port=$1
+    redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
+        --dir "$WORK" --logfile "$WORK/redis-$port.log" &
+    PIDS+=($!)
+    wait_port "$port"
+}
+
+R1=$(free_port); R2=$(free_port); RD=$(free_port); SP=$(free_port); NP=$(free_port)
+start_redis "$R1"
+start_redis "$R2"
+start_redis "$RD"
+
+cat > "$WORK/topology.yaml" <<YAML
+cluster: bench
+groups:
+  - name: g1
+    slots: "0-8191"
+    nodes: [127.0.0.1:$R1]
+  - name: g2
+    slots: "8192-16383"
+    nodes: [127.0.0.1:$R2]
+proxy:
+  listen: 127.0.0.1:$SP
+  threads: $THREADS
+  log_level: warning
+YAML
+"$BIN/strata-proxy" --config "$WORK/topology.yaml" --log "$WORK/proxy.log" &
+PIDS+=($!)
+wait_port "$SP"
+
+cat > "$WORK/nutcracker.yml" <<YAML
+bench:
+  listen: 127.0.0.1:$NP
+  hash: fnv1a_64
+  distribution: ketama
+  redis: true
+  preconnect: true
+  servers:
+    - 127.0.0.1:$R1:1
+    - 127.0.0.1:$R2:1
+YAML
+nutcracker -c "$WORK/nutcracker.yml" -o "$WORK/nutcracker.log" &
+PIDS+=($!)
+wait_port "$NP"
+
+# requests/s per test name, from redis-benchmark's CSV output
+bench() {  # port pipeline -> lines "test rps"
+    redis-benchmark -h 127.0.0.1 -p "$1" -c "$CLIENTS" -n "$N" -P "$2" -t "$TESTS" --csv -q 2>/dev/null |
+        awk -F'","' 'NR > 1 { gsub(/"/, "", $1); gsub(/"/, "", $2);
+                               if ($1 ~ /needed/) next; split($1, w, " "); print w[1], $2 }'
+}
+
+echo "strata-proxy ($THREADS thread(s)) vs nutcracker, 2 redis-server backends,"
+echo "$CLIENTS clients, $N requests per test"
+for P in 1 16; do
+    bench "$SP" "$P" > "$WORK/strata.$P"
+    bench "$NP" "$P" > "$WORK/nut.$P"
+    echo
+    printf "pipeline %-3s %-26s %14s %14s %8s\n" "$P" "test" "strata rps" "nutcracker rps" "ratio"
+    join <(sort "$WORK/strata.$P") <(sort "$WORK/nut.$P") |
+        awk -v P="$P" '{ printf "pipeline %-3s %-26s %14.0f %14.0f %8.2f\n", P, $1, $2, $3, ($3 > 0 ? $2 / $3 : 0) }'
+done
+
+# MGET of 1,000 keys: through strata-proxy (two groups) vs one redis-server.
+/usr/bin/python3 - "$SP" "$RD" "$WORK/mget.args" <<'PY'
+import sys, redis
+sp, rd, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+keys = [f"mget:{i}" for i in range(1000)]
+for port in (sp, rd):
+    r = redis.Redis(port=port)
+    for i in range(0, 1000, 100):
+        r.mset({k: "v" * 16 for k in keys[i:i + 100]})
+    assert r.mget(keys) == [b"v" * 16] * 1000
+open(out, "w").write(" ".join(keys))
+PY
+mget_rps() {  # port
+    # shellcheck disable=SC2046
+    redis-benchmark -h 127.0.0.1 -p "$1" -c "$CLIENTS" -n "$MGET_N" --csv -q MGET $(cat "$WORK/mget.args") 2>/dev/null |
+        awk -F'","' 'NR > 1 { gsub(/"/, "", $2); print $2 }'
+}
+S=$(mget_rps "$SP")
+D=$(mget_rps "$RD")
+echo
+awk -v s="$S" -v d="$D" 'BEGIN {
+    printf "MGET 1000 keys: strata-proxy (2 groups) %.0f rps, redis-server direct %.0f rps, ratio %.2f (direct/strata %.2fx)\n",
+           s, d, (d > 0 ? s / d : 0), (s > 0 ? d / s : 0) }'
