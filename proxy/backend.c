@@ -39,6 +39,7 @@ enum { HS_NONE = 0, HS_AUTH = 1, HS_ROLE = 2 };
 #define BACKOFF_MIN_MS 10
 #define BACKOFF_MAX_MS 1000
 #define READ_CHUNK (16 * 1024)
+#define FEED_PIECE 1024
 
 static void backend_connect(struct backend *b);
 static int backend_down(struct backend *b, const char *why);
@@ -386,21 +387,30 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
             backend_down(b, strerror(errno));
             return;
         }
-        redisReaderFeed(r, b->in.data + b->in.len, (size_t)n);
-        b->in.len += (size_t)n;
-        for (;;) {
-            void *rep = NULL;
-            if (redisReaderGetReply(r, &rep) != REDIS_OK) {
-                backend_down(b, "protocol error in reply");
-                return;
+        /* Feed the reader in small pieces: it compacts its buffer (a
+         * memmove of everything unread) after each reply once 1 KB has
+         * been consumed, so a 16 KB read fed whole would be moved again
+         * and again, once per reply it holds. */
+        size_t fed = b->in.len, stop = b->in.len + (size_t)n;
+        b->in.len = stop;
+        while (fed < stop) {
+            size_t piece = stop - fed < FEED_PIECE ? stop - fed : FEED_PIECE;
+            redisReaderFeed(r, b->in.data + fed, piece);
+            fed += piece;
+            for (;;) {
+                void *rep = NULL;
+                if (redisReaderGetReply(r, &rep) != REDIS_OK) {
+                    backend_down(b, "protocol error in reply");
+                    return;
+                }
+                if (!rep) break;
+                size_t end = fed - (r->len - r->pos);
+                const char *raw = b->in.data + b->in_off;
+                size_t rlen = end - b->in_off;
+                b->in_off = end;
+                if (deliver(b, raw, rlen, (intptr_t)rep == REDIS_REPLY_ERROR) < 0) return;
+                if (b->fd < 0) return;
             }
-            if (!rep) break;
-            size_t end = b->in.len - (r->len - r->pos);
-            const char *raw = b->in.data + b->in_off;
-            size_t rlen = end - b->in_off;
-            b->in_off = end;
-            if (deliver(b, raw, rlen, (intptr_t)rep == REDIS_REPLY_ERROR) < 0) return;
-            if (b->fd < 0) return;
         }
         if (b->in_off == b->in.len) {
             b->in.len = b->in_off = 0;
