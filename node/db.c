@@ -203,6 +203,19 @@ static int meta_decode(struct meta *m)
 
 int db_lookup(const char *key, size_t klen, struct meta *m)
 {
+    int t = db_lookup_raw(key, klen, m);
+    if (t == T_NONE && m->expired && !srv.is_replica) {
+        db_delete(key, klen, m);
+        srv.stats.expired_keys++;
+        m->expired = 0;
+        m->old_type = T_NONE;
+        m->expire = m->version = m->count = 0;
+    }
+    return t;
+}
+
+int db_lookup_raw(const char *key, size_t klen, struct meta *m)
+{
     buf k;
     buf_init(&k);
     enc_meta_key(&k, key, klen);
@@ -397,7 +410,7 @@ int db_expire_cycle(int max_keys)
         buf_clear(&key);
         buf_append(&key, k + 9, kl - 9);
         scanned++;
-        int t = db_lookup(key.data, key.len, &m);
+        int t = db_lookup_raw(key.data, key.len, &m);
         if (t == T_NONE && m.expired && m.expire == exp) {
             db_delete(key.data, key.len, &m);
             srv.stats.expired_keys++;

@@ -62,6 +62,12 @@ const char *type_name(int type);
  * m->expired set and m->old_type/version/expire kept, so a writer can
  * clean it up when it reuses the key. */
 int db_lookup(const char *key, size_t klen, struct meta *m);
+/* On a master, db_lookup also deletes an expired key it finds (as Redis
+ * does on access), so DBSIZE and KEYS agree with what reads see; the
+ * deletion is an ordinary write of the running command.  Then m reads as
+ * a key that never existed.  db_lookup_raw never deletes (replicas, the
+ * expiry sweep). */
+int db_lookup_raw(const char *key, size_t klen, struct meta *m);
 
 /* Write a string value, replacing whatever the key held (old is the
  * result of db_lookup on the key, used to clean up the previous record). */

@@ -283,20 +283,24 @@ static void scan_command(client *c)
     buf_free(&pos);
 }
 
+/* A random live key: probe random points of the keyspace and take the
+ * first live key at or after each (wrapping to the start), a bounded
+ * number of times, so a keyspace full of expired-but-unswept keys still
+ * terminates quickly. */
 static void randomkey_command(client *c)
 {
     store_iter *it = store_iter_new(srv.st);
     unsigned char probe[9];
     probe[0] = 'M';
-    int wrapped = 0;
     for (int tries = 0; tries < 100; tries++) {
         for (int i = 1; i < 9; i++) probe[i] = (unsigned char)(random() & 0xff);
         store_iter_seek(it, (const char *)probe, sizeof probe);
-        for (;;) {
+        int wrapped = 0;
+        for (int steps = 0; steps < 16; steps++) {
             size_t kl, vl;
-            const char *k;
-            if (!store_iter_valid(it) || (k = store_iter_key(it, &kl))[0] != 'M') {
-                if (wrapped++) break;
+            const char *k = store_iter_valid(it) ? store_iter_key(it, &kl) : NULL;
+            if (!k || kl < 1 || k[0] != 'M') {
+                if (wrapped++) break; /* empty keyspace */
                 store_iter_seek(it, "M", 1);
                 continue;
             }
@@ -307,7 +311,6 @@ static void randomkey_command(client *c)
                 return;
             }
             store_iter_next(it);
-            break; /* an expired key: draw again */
         }
         if (wrapped > 1) break;
     }

@@ -410,7 +410,10 @@ static void setrange_command(client *c)
         resp_add_int(&c->out, r == 1 ? (long long)m.slen : 0);
         goto done;
     }
-    if (check_string_length(c, off + (long long)vlen) < 0) goto done;
+    if (off > srv.cfg.proto_max_bulk_len - (long long)vlen) {
+        check_string_length(c, LLONG_MAX); /* replies the size error */
+        goto done;
+    }
     size_t olen = r == 1 ? m.slen : 0;
     size_t nlen = (size_t)off + vlen > olen ? (size_t)off + vlen : olen;
     buf_reserve(&v, nlen);
