@@ -13,6 +13,8 @@ static const char VERSION_KEY[] = "Rversion";
 static const char KEYS_KEY[] = "Rkeys";
 static const char EXPIRES_KEY[] = "Rexpires";
 
+static void gc_forget_position(void);
+
 /* Cached counters; -1 = not loaded. */
 static long long key_count = -1, expire_count = -1;
 
@@ -52,6 +54,9 @@ unsigned long long db_expire_count(void)
 void db_invalidate_counters(void)
 {
     key_count = expire_count = -1;
+    /* Pending writes may have been dropped or the store replaced: the GC's
+     * position is no longer known to be deleted. */
+    gc_forget_position();
 }
 
 void meta_init(struct meta *m)
@@ -264,6 +269,8 @@ static void expire_index(const char *key, size_t klen, uint64_t old_exp, uint64_
     buf_free(&k);
 }
 
+static void gc_count_add(long long delta);
+
 /* Queue the subkeys of a dead collection for the GC. */
 static void gc_queue(int type, uint64_t version, uint64_t count)
 {
@@ -273,6 +280,7 @@ static void gc_queue(int type, uint64_t version, uint64_t count)
     enc_gc_key(&k, version);
     char t = (char)type;
     store_put(srv.st, k.data, k.len, &t, 1);
+    gc_count_add(1);
     buf_free(&k);
 }
 
@@ -427,34 +435,137 @@ int db_expire_cycle(int max_keys)
     return removed;
 }
 
-static int gc_prefix(char tag, uint64_t version, int *budget)
+/* ---------------- garbage collection ----------------
+ *
+ * A dead collection leaves a 'G' entry (gc_queue) and its subkeys.  Each
+ * db_gc_cycle call deletes at most `max_subkeys` of them (a finished 'G'
+ * entry counts as one), oldest version first; the server runs it in small
+ * batches on a timer and commits each batch with the clients' writes, so a
+ * collection of millions of elements goes away in bounded steps while
+ * clients keep being served between them.
+ *
+ * Two costs are kept off the loop:
+ *   - Resuming.  Deleted subkeys stay in LevelDB as tombstones until a
+ *     compaction drops them, and an iterator must step over every one of
+ *     them.  Seeking from the start of the collection's range on every call
+ *     would make reclaiming n subkeys cost O(n^2) steps, so the GC keeps its
+ *     position (the last subkey it deleted) in memory and seeks past it.
+ *     The position is only a hint: it is forgotten whenever pending writes
+ *     may have been lost (db_invalidate_counters: failed commit, store
+ *     replaced), and the next call starts from the range's beginning.
+ *   - Disk space.  Once a big collection is gone, its key ranges are
+ *     handed to the store's background compaction thread
+ *     (store_compact_range_async), which rewrites the files holding the
+ *     tombstones; the space comes back without the loop waiting for it.
+ *     The hand-off waits for the next call, by which time the loop has
+ *     committed the last deletions.  Small collections are left to
+ *     LevelDB's own compactions: a manual compaction flushes the memtable,
+ *     which is not worth it for a few records.
+ *
+ * The queue length for INFO is a counter in 'Rgc', updated in the same
+ * write as the queue (so rollbacks, failed commits and replication keep it
+ * exact) and read from the store, never cached. */
+
+static const char GC_COUNT_KEY[] = "Rgc";
+#define GC_COMPACT_MIN 10000   /* subkeys: below this, no manual compaction */
+#define GC_COMPACT_MAX_PENDING 16
+
+struct gc_pos {
+    uint64_t version;          /* collection being reclaimed, 0 = none */
+    char tag;                  /* 'D' then 'Z' */
+    buf last;                  /* last subkey deleted in that range */
+    uint64_t removed;          /* subkeys of `version` deleted so far */
+};
+static struct gc_pos gc_cur;
+/* Finished big collections whose ranges await compaction. */
+static uint64_t gc_compact_todo[GC_COMPACT_MAX_PENDING];
+static int gc_ncompact;
+
+static void gc_count_add(long long delta)
+{
+    buf v;
+    buf_init(&v);
+    long long n = 0;
+    if (store_get(srv.st, GC_COUNT_KEY, sizeof GC_COUNT_KEY - 1, &v) == 1 && v.len == 8)
+        n = (long long)get_u64be((const unsigned char *)v.data);
+    n += delta;
+    if (n < 0) n = 0;
+    unsigned char b[8];
+    put_u64be(b, (uint64_t)n);
+    store_put(srv.st, GC_COUNT_KEY, sizeof GC_COUNT_KEY - 1, (const char *)b, 8);
+    buf_free(&v);
+}
+
+static void gc_forget_position(void)
+{
+    gc_cur.version = 0;
+    gc_cur.tag = 0;
+    gc_cur.removed = 0;
+    buf_clear(&gc_cur.last);
+}
+
+/* Hand the ranges of finished big collections to the compaction thread. */
+static void gc_compact_flush(void)
+{
+    buf a, b;
+    buf_init(&a);
+    buf_init(&b);
+    for (int i = 0; i < gc_ncompact; i++) {
+        for (int t = 0; t < 2; t++) {
+            if (t == 0) enc_data_prefix(&a, gc_compact_todo[i]);
+            else enc_zscore_prefix(&a, gc_compact_todo[i]);
+            if (enc_prefix_end(&b, a.data, a.len) == 0)
+                store_compact_range_async(srv.st, a.data, a.len, b.data, b.len);
+        }
+    }
+    gc_ncompact = 0;
+    buf_free(&a);
+    buf_free(&b);
+}
+
+/* Delete up to *budget subkeys of one range.  Returns 1 when the range is
+ * exhausted, 0 when the budget ran out first. */
+static int gc_range(char tag, uint64_t version, int *budget)
 {
     buf p;
     buf_init(&p);
     if (tag == 'D') enc_data_prefix(&p, version);
     else enc_zscore_prefix(&p, version);
     store_iter *it = store_iter_new(srv.st);
-    int removed = 0, more = 0;
-    for (store_iter_seek(it, p.data, p.len); store_iter_valid(it); store_iter_next(it)) {
+    int resume = gc_cur.version == version && gc_cur.tag == tag && gc_cur.last.len > 0;
+    if (resume) store_iter_seek(it, gc_cur.last.data, gc_cur.last.len);
+    else store_iter_seek(it, p.data, p.len);
+    int done = 1;
+    for (; store_iter_valid(it); store_iter_next(it)) {
         size_t kl;
         const char *k = store_iter_key(it, &kl);
         if (kl < p.len || memcmp(k, p.data, p.len) != 0) break;
-        if (*budget <= 0) { more = 1; break; }
+        if (*budget <= 0) {
+            done = 0;
+            break;
+        }
         store_del(srv.st, k, kl);
+        buf_clear(&gc_cur.last);
+        buf_append(&gc_cur.last, k, kl);
         (*budget)--;
-        removed++;
+        gc_cur.removed++;
     }
+    gc_cur.version = version;
+    gc_cur.tag = tag;
+    if (done) buf_clear(&gc_cur.last);
     store_iter_free(it);
     buf_free(&p);
-    return more ? -removed - 1 : removed;
+    return done;
 }
 
 int db_gc_cycle(int max_subkeys)
 {
-    int budget = max_subkeys, removed = 0;
+    int budget = max_subkeys;
+    if (gc_ncompact) gc_compact_flush();
     store_iter *it = store_iter_new(srv.st);
     buf gk;
     buf_init(&gk);
+    int finished = 0;
     store_iter_seek(it, "G", 1);
     while (budget > 0 && store_iter_valid(it)) {
         size_t kl;
@@ -463,29 +574,35 @@ int db_gc_cycle(int max_subkeys)
         uint64_t version = get_u64be((const unsigned char *)k + 1);
         buf_clear(&gk);
         buf_append(&gk, k, kl);
-        int d = gc_prefix('D', version, &budget);
-        int z = d < 0 ? -1 : gc_prefix('Z', version, &budget);
-        removed += (d < 0 ? -d - 1 : d) + (z < 0 ? -z - 1 : z);
-        if (d < 0 || z < 0) break; /* budget spent mid-collection */
+        if (gc_cur.version != version) {
+            gc_forget_position();
+            gc_cur.version = version;
+        }
+        /* 'D' first, then 'Z'; a resumed collection skips what is done. */
+        if (gc_cur.tag != 'Z' && !gc_range('D', version, &budget)) break;
+        if (!gc_range('Z', version, &budget)) break;
         store_del(srv.st, gk.data, gk.len);
+        finished++;
+        budget--; /* an entry costs a step even when its subkeys are gone */
+        if (gc_cur.removed >= GC_COMPACT_MIN && gc_ncompact < GC_COMPACT_MAX_PENDING)
+            gc_compact_todo[gc_ncompact++] = version;
+        gc_forget_position();
         store_iter_next(it);
     }
     store_iter_free(it);
     buf_free(&gk);
-    return removed;
+    if (finished) gc_count_add(-finished);
+    return max_subkeys - budget;
 }
 
 unsigned long long db_gc_pending(void)
 {
+    buf v;
+    buf_init(&v);
     unsigned long long n = 0;
-    store_iter *it = store_iter_new(srv.st);
-    for (store_iter_seek(it, "G", 1); store_iter_valid(it) && n < 1000000; store_iter_next(it)) {
-        size_t kl;
-        const char *k = store_iter_key(it, &kl);
-        if (!kl || k[0] != 'G') break;
-        n++;
-    }
-    store_iter_free(it);
+    if (store_get(srv.st, GC_COUNT_KEY, sizeof GC_COUNT_KEY - 1, &v) == 1 && v.len == 8)
+        n = get_u64be((const unsigned char *)v.data);
+    buf_free(&v);
     return n;
 }
 

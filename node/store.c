@@ -15,6 +15,7 @@
 #include "store.h"
 
 #include <leveldb/c.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,6 +63,20 @@ struct store {
     buf ops;
 
     struct store_stats stats;
+
+    /* Background compaction (store_compact_range_async). */
+    struct compact_job *cjobs, *cjobs_tail;   /* queue, guarded by cmu */
+    unsigned cpending;                         /* queued + running */
+    int cthread_started, cstop;
+    pthread_t cthread;
+    pthread_mutex_t cmu;
+    pthread_cond_t ccv;
+};
+
+struct compact_job {
+    struct compact_job *next;
+    char *a, *b;        /* owned */
+    size_t al, bl;
 };
 
 struct store_snap {
@@ -175,12 +190,16 @@ static void undo_clear(store *s)
     buf_clear(&s->ops);
 }
 
+static void compact_thread_stop(store *s);
+
 /* ---------------- open / close ---------------- */
 
 store *store_open(const char *dir, const struct store_opts *o, char **err)
 {
     store *s = xcalloc(1, sizeof *s);
     char *lerr = NULL;
+    pthread_mutex_init(&s->cmu, NULL);
+    pthread_cond_init(&s->ccv, NULL);
 
     s->opts = leveldb_options_create();
     leveldb_options_set_create_if_missing(s->opts, 1);
@@ -201,6 +220,8 @@ store *store_open(const char *dir, const struct store_opts *o, char **err)
         leveldb_options_destroy(s->opts);
         leveldb_cache_destroy(s->cache);
         if (s->filter) leveldb_filterpolicy_destroy(s->filter);
+        pthread_mutex_destroy(&s->cmu);
+        pthread_cond_destroy(&s->ccv);
         free(s);
         return NULL;
     }
@@ -218,6 +239,7 @@ store *store_open(const char *dir, const struct store_opts *o, char **err)
 void store_close(store *s)
 {
     if (!s) return;
+    compact_thread_stop(s);
     undo_clear(s);
     sl_clear(s);
     free(s->head);
@@ -230,6 +252,8 @@ void store_close(store *s)
     leveldb_options_destroy(s->opts);
     leveldb_cache_destroy(s->cache);
     if (s->filter) leveldb_filterpolicy_destroy(s->filter);
+    pthread_mutex_destroy(&s->cmu);
+    pthread_cond_destroy(&s->ccv);
     free(s);
 }
 
@@ -632,6 +656,92 @@ const char *store_iter_val(const store_iter *it, size_t *len)
 void store_compact_range(store *s, const char *a, size_t al, const char *b, size_t bl)
 {
     leveldb_compact_range(s->db, a, al, b, bl);
+}
+
+/* The compaction thread: one job at a time, in queue order.  It touches
+ * only LevelDB (thread-safe) and the job queue (under cmu), never the
+ * overlay, which belongs to the event loop. */
+static void *compact_thread_main(void *arg)
+{
+    store *s = arg;
+    pthread_mutex_lock(&s->cmu);
+    for (;;) {
+        while (!s->cstop && !s->cjobs) pthread_cond_wait(&s->ccv, &s->cmu);
+        if (s->cstop) break;
+        struct compact_job *j = s->cjobs;
+        s->cjobs = j->next;
+        if (!s->cjobs) s->cjobs_tail = NULL;
+        pthread_mutex_unlock(&s->cmu);
+        /* No logging here: the log file may be swapped by the loop (SIGHUP). */
+        leveldb_compact_range(s->db, j->a, j->al, j->b, j->bl);
+        free(j->a);
+        free(j->b);
+        free(j);
+        pthread_mutex_lock(&s->cmu);
+        s->cpending--;
+    }
+    pthread_mutex_unlock(&s->cmu);
+    return NULL;
+}
+
+void store_compact_range_async(store *s, const char *a, size_t al, const char *b, size_t bl)
+{
+    struct compact_job *j = xcalloc(1, sizeof *j);
+    j->a = xmalloc(al ? al : 1);
+    j->b = xmalloc(bl ? bl : 1);
+    if (al) memcpy(j->a, a, al);
+    if (bl) memcpy(j->b, b, bl);
+    j->al = al;
+    j->bl = bl;
+    pthread_mutex_lock(&s->cmu);
+    if (!s->cthread_started) {
+        if (pthread_create(&s->cthread, NULL, compact_thread_main, s) != 0) {
+            pthread_mutex_unlock(&s->cmu);
+            log_warn("cannot start the compaction thread; compacting in the loop");
+            leveldb_compact_range(s->db, a, al, b, bl);
+            free(j->a);
+            free(j->b);
+            free(j);
+            return;
+        }
+        s->cthread_started = 1;
+    }
+    if (s->cjobs_tail) s->cjobs_tail->next = j;
+    else s->cjobs = j;
+    s->cjobs_tail = j;
+    s->cpending++;
+    pthread_cond_signal(&s->ccv);
+    pthread_mutex_unlock(&s->cmu);
+}
+
+unsigned store_compactions_pending(store *s)
+{
+    pthread_mutex_lock(&s->cmu);
+    unsigned n = s->cpending;
+    pthread_mutex_unlock(&s->cmu);
+    return n;
+}
+
+/* Wait for the running compaction, drop the queued ones (LevelDB compacts
+ * on its own later; nothing is lost). */
+static void compact_thread_stop(store *s)
+{
+    pthread_mutex_lock(&s->cmu);
+    int started = s->cthread_started;
+    s->cstop = 1;
+    pthread_cond_signal(&s->ccv);
+    pthread_mutex_unlock(&s->cmu);
+    if (started) pthread_join(s->cthread, NULL);
+    while (s->cjobs) {
+        struct compact_job *j = s->cjobs;
+        s->cjobs = j->next;
+        free(j->a);
+        free(j->b);
+        free(j);
+    }
+    s->cjobs_tail = NULL;
+    s->cpending = 0;
+    s->cthread_started = 0;
 }
 
 char *store_property(store *s, const char *name)

@@ -93,6 +93,12 @@ const char *store_iter_val(const store_iter *it, size_t *len);
 
 /* Maintenance and introspection. */
 void store_compact_range(store *s, const char *a, size_t al, const char *b, size_t bl);
+/* The same on a background thread (started on first use; store_close
+ * waits for the running compaction and drops queued ones), so the event
+ * loop does not wait for it: LevelDB is thread-safe.  The keys are copied. */
+void store_compact_range_async(store *s, const char *a, size_t al, const char *b, size_t bl);
+/* Compactions queued or running on that thread. */
+unsigned store_compactions_pending(store *s);
 /* LevelDB property ("leveldb.stats", ...), malloc'd or NULL. */
 char *store_property(store *s, const char *name);
 uint64_t store_approx_size(store *s, const char *a, size_t al, const char *b, size_t bl);
