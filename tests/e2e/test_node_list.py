@@ -12,7 +12,7 @@ import os
 import random
 import time
 
-from difftest import Cmd, Differ, generator, _arity_error_variant
+from difftest import Cmd, Differ, check_unordered, generator, _arity_error_variant
 
 import pytest
 
@@ -322,10 +322,16 @@ def test_list_exact_edge_cases(pair):
             [b"BLPOP", b"missing", b"0.01"], [b"BLMOVE", b"missing", b"x", b"LEFT", b"LEFT", b"0.01"],
             [b"BRPOPLPUSH", b"missing", b"x", b"0.01"],
             [b"BLMPOP", b"0.01", b"1", b"missing", b"LEFT"],
+            [b"RPUSH", b"t", b"0", b"1", b"2", b"3", b"4", b"5", b"6", b"7", b"8", b"9"],
+            [b"EXPIRE", b"t", b"1000"], [b"LTRIM", b"t", b"2", b"3"], [b"TTL", b"t"],
+            [b"LRANGE", b"t", b"0", b"-1"], [b"RPUSH", b"t", b"x", b"y"], [b"LTRIM", b"t", b"1", b"-1"],
+            [b"TTL", b"t"], [b"LRANGE", b"t", b"0", b"-1"], [b"LREM", b"t", b"0", b"x"],
+            [b"LINSERT", b"t", b"BEFORE", b"y", b"w"], [b"TTL", b"t"], [b"LRANGE", b"t", b"0", b"-1"],
             [b"DBSIZE"], [b"KEYS", b"*"],
         ]
         for i, args in enumerate(script):
-            d.execute(Cmd(args, keys=[args[1]] if len(args) > 1 else [], write=True), i)
+            check = check_unordered if args[0] == b"KEYS" else None
+            d.execute(Cmd(args, keys=[args[1]] if len(args) > 1 else [], write=True, check=check), i)
     finally:
         d.close()
 
