@@ -151,7 +151,7 @@ static void watch_key(client *c, const char *k, size_t kl)
         if (wentry_is(ms->w[i], h, k, kl)) return; /* already watched */
     struct meta m;
     meta_init(&m);
-    int t = db_lookup(k, kl, &m);
+    int t = db_lookup_raw(k, kl, &m);
     unsigned expired = t == T_NONE && m.expired;
     meta_free(&m);
 
@@ -194,7 +194,7 @@ static int key_absent(const char *k, size_t kl)
 {
     struct meta m;
     meta_init(&m);
-    int t = db_lookup(k, kl, &m);
+    int t = db_lookup_raw(k, kl, &m);
     int absent = t == T_NONE && !m.expired;
     meta_free(&m);
     return absent;
@@ -282,7 +282,7 @@ static void multi_write_hook(client *c, size_t mark)
         const char *k = c->argv[pos[i]];
         size_t kl = c->argvlen[pos[i]];
         if (!key_is_watched(k, kl)) continue;
-        db_lookup(k, kl, &m);
+        db_lookup_raw(k, kl, &m);
         if (!m.version) continue;
         unsigned char ver[8];
         put_u64be(ver, m.version);
@@ -304,7 +304,7 @@ static int watched_key_expired(client *c)
     for (int i = 0; i < ms->nw && !expired; i++) {
         struct wentry *e = ms->w[i];
         if (e->expired) continue;
-        if (db_lookup(e->key, e->klen, &m) == T_NONE && m.expired) expired = 1;
+        if (db_lookup_raw(e->key, e->klen, &m) == T_NONE && m.expired) expired = 1;
     }
     meta_free(&m);
     return expired;
