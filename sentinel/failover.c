@@ -1,0 +1,538 @@
+/* failover: odown, election and promotion.  See failover.h. */
+#include "failover.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "link.h"
+#include "log.h"
+#include "mon.h"
+#include "peer.h"
+#include "sentinel.h"
+#include "server.h"
+#include "state.h"
+#include "util.h"
+
+/* A callback's view of the attempt it belongs to: replies that arrive
+ * after the attempt ended (or after another one began) are ignored. */
+struct fo_ctx {
+    int gi;
+    uint64_t epoch;
+};
+
+static struct fo_ctx *fo_ctx_new(int gi)
+{
+    struct fo_ctx *c = xmalloc(sizeof *c);
+    c->gi = gi;
+    c->epoch = snt.groups[gi].fo.epoch;
+    return c;
+}
+
+static struct sgroup *fo_ctx_group(const struct fo_ctx *c, enum fo_state want)
+{
+    if (c->gi >= snt.ngroups) return NULL;
+    struct sgroup *g = &snt.groups[c->gi];
+    return g->fo.state == want && g->fo.epoch == c->epoch ? g : NULL;
+}
+
+static uint64_t fo_jitter(uint64_t max)
+{
+    return max ? (uint64_t)random() % (max + 1) : 0;
+}
+
+static int fo_needed_votes(void)
+{
+    int m = snt_majority();
+    return snt.quorum > m ? snt.quorum : m;
+}
+
+static void fo_ignore_cb(struct link *l, redisReply *r, void *privdata)
+{
+    (void)l;
+    (void)privdata;
+    if (r && r->type == REDIS_REPLY_ERROR) log_debug("failover: node replied %s", r->str);
+}
+
+/* Lift the write pause of a manual failover (the pause also expires). */
+static void fo_resume_writes(struct snode *n)
+{
+    if (n->is_strata) link_command(n->link, fo_ignore_cb, NULL, "REPLCONF pause-writes 0");
+    else link_command(n->link, fo_ignore_cb, NULL, "CLIENT UNPAUSE");
+}
+
+static void fo_abort(int gi, const char *why, uint64_t backoff_ms)
+{
+    struct sgroup *g = &snt.groups[gi];
+    if (g->fo.state == FO_NONE) return;
+    log_warn("group %s: failover attempt of epoch %llu abandoned: %s", g->name,
+             (unsigned long long)g->fo.epoch, why);
+    if (g->fo.state == FO_PAUSING && g->fo.old_master >= 0)
+        fo_resume_writes(&g->nodes[g->fo.old_master]);
+    server_publish("-failover-abort", "master %s %s %d %s", g->name, g->master_host, g->master_port, why);
+    memset(&g->fo, 0, sizeof g->fo);
+    g->fo.chosen = g->fo.old_master = -1;
+    g->next_try_ms = now_ms() + backoff_ms;
+}
+
+/* ---- test hook ----
+ * With STRATA_TEST_HOOKS=1 and STRATA_SENTINEL_STALL=after-elect|after-promote
+ * plus STRATA_SENTINEL_STALL_FILE=path, the leader that manages to remove
+ * that file stops its failover at that point (as if it hung), so tests can
+ * kill it there.  Exactly one leader of the whole cluster stalls. */
+static int fo_stall_here(const char *point)
+{
+    const char *hooks = getenv("STRATA_TEST_HOOKS");
+    const char *where = getenv("STRATA_SENTINEL_STALL");
+    const char *file = getenv("STRATA_SENTINEL_STALL_FILE");
+    if (!hooks || strcmp(hooks, "1") != 0 || !where || strcmp(where, point) != 0 || !file) return 0;
+    if (unlink(file) != 0) return 0;
+    log_warn("test hook: failover stalled %s", point);
+    return 1;
+}
+
+static void fo_stall(struct sgroup *g)
+{
+    g->fo.deadline_ms = UINT64_MAX;
+}
+
+/* ---- choosing the replica ---- */
+
+/* 1 if node a is a better candidate than node b. */
+static int fo_better(const struct sgroup *g, int a, int b)
+{
+    const struct snode *x = &g->nodes[a], *y = &g->nodes[b];
+    if (x->last_epoch != y->last_epoch) return x->last_epoch > y->last_epoch;
+    if (x->lsn != y->lsn) return x->lsn > y->lsn;
+    if ((x->role == SNODE_MASTER) != (y->role == SNODE_MASTER)) return x->role == SNODE_MASTER;
+    if (x->priority != y->priority) return x->priority < y->priority;
+    int c = strcmp(x->host, y->host);
+    if (c) return c < 0;
+    return x->port < y->port;
+}
+
+int failover_pick(int gi, int exclude, uint64_t now)
+{
+    const struct sgroup *g = &snt.groups[gi];
+    int best = -1;
+    for (int i = 0; i < g->nnodes; i++) {
+        const struct snode *n = &g->nodes[i];
+        if (i == exclude || n->priority <= 0 || !mon_node_fresh(n, now) || n->role == SNODE_UNKNOWN)
+            continue;
+        if (best < 0 || fo_better(g, i, best)) best = i;
+    }
+    return best;
+}
+
+/* ---- config ---- */
+
+int failover_adopt(int gi, uint64_t epoch, const char *host, int port, const char *why)
+{
+    struct sgroup *g = &snt.groups[gi];
+    if (epoch <= g->config_epoch) return 0;
+    if (snt_node_find(g, host, port) < 0) {
+        log_warn("group %s: ignoring config epoch %llu from %s: %s:%d is not a node of the group "
+                 "in this topology", g->name, (unsigned long long)epoch, why, host, port);
+        return -1;
+    }
+    char old_host[SNT_HOST_MAX];
+    int old_port = g->master_port;
+    uint64_t old_epoch = g->config_epoch;
+    snprintf(old_host, sizeof old_host, "%s", g->master_host);
+    snprintf(g->master_host, sizeof g->master_host, "%s", host);
+    g->master_port = port;
+    g->config_epoch = epoch;
+    if (state_save() < 0) {
+        snprintf(g->master_host, sizeof g->master_host, "%s", old_host);
+        g->master_port = old_port;
+        g->config_epoch = old_epoch;
+        return -1;
+    }
+    if (epoch > g->max_epoch_seen) g->max_epoch_seen = epoch;
+    g->acked_floor = 0;
+    if (g->fo.state != FO_NONE && g->fo.epoch <= epoch && strcmp(why, "failover") != 0)
+        fo_abort(gi, "a peer finished a failover of this or a newer epoch", 0);
+    if (g->odown) {
+        server_publish("-odown", "master %s %s %d", g->name, old_host, old_port);
+        g->odown = 0;
+    }
+    log_info("group %s: config epoch %llu, master %s:%d (from %s)", g->name,
+             (unsigned long long)epoch, host, port, why);
+    if (strcmp(old_host, host) != 0 || old_port != port)
+        server_publish("+switch-master", "%s %s %d %s %d", g->name, old_host, old_port, host, port);
+    return 0;
+}
+
+/* ---- promotion ---- */
+
+static void fo_done(int gi)
+{
+    struct sgroup *g = &snt.groups[gi];
+    struct snode *nm = &g->nodes[g->fo.chosen];
+    int old = g->fo.old_master;
+    uint64_t took = now_ms() - g->fo.started_ms;
+    if (failover_adopt(gi, g->fo.epoch, nm->host, nm->port, "failover") < 0 ||
+        g->config_epoch != g->fo.epoch) {
+        fo_abort(gi, "cannot take the new config (not persisted, or a newer one exists)",
+                 snt.conf.s.ping_ms);
+        return;
+    }
+    server_publish("+promoted-slave", "slave %s:%d %s %d @ %s %s %d", nm->host, nm->port, nm->host,
+                   nm->port, g->name, nm->host, nm->port);
+    peer_hello_all();
+    for (int i = 0; i < g->nnodes; i++) {
+        struct snode *n = &g->nodes[i];
+        if (i == g->fo.chosen) continue;
+        if (link_command(n->link, fo_ignore_cb, NULL, "REPLICAOF %s %d", nm->host, nm->port) == 0) {
+            n->reconf_sent_ms = now_ms();
+            server_publish("+slave-reconf-sent", "slave %s:%d %s %d @ %s %s %d", n->host, n->port,
+                           n->host, n->port, g->name, nm->host, nm->port);
+            if (i == old && g->fo.manual) fo_resume_writes(n);
+        }
+    }
+    server_publish("+failover-end", "master %s %s %d", g->name, nm->host, nm->port);
+    log_info("group %s: failover of epoch %llu done in %llu ms", g->name,
+             (unsigned long long)g->fo.epoch, (unsigned long long)took);
+    memset(&g->fo, 0, sizeof g->fo);
+    g->fo.chosen = g->fo.old_master = -1;
+    g->next_try_ms = 0;
+}
+
+static void fo_role_cb(struct link *l, redisReply *r, void *privdata);
+
+static void fo_ask_role(int gi)
+{
+    struct sgroup *g = &snt.groups[gi];
+    struct fo_ctx *c = fo_ctx_new(gi);
+    if (link_command(g->nodes[g->fo.chosen].link, fo_role_cb, c, "ROLE") < 0) free(c);
+}
+
+static void fo_role_cb(struct link *l, redisReply *r, void *privdata)
+{
+    struct fo_ctx *c = privdata;
+    struct sgroup *g = fo_ctx_group(c, FO_PROMOTING);
+    (void)l;
+    if (g && r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+        r->element[0]->type == REDIS_REPLY_STRING && !strcmp(r->element[0]->str, "master")) {
+        g->nodes[g->fo.chosen].role = SNODE_MASTER;
+        fo_done(c->gi);
+    } else if (g && now_ms() < g->fo.deadline_ms) {
+        fo_ask_role(c->gi);
+    }
+    free(c);
+}
+
+static void fo_promote_cb(struct link *l, redisReply *r, void *privdata)
+{
+    struct fo_ctx *c = privdata;
+    struct sgroup *g = fo_ctx_group(c, FO_PROMOTING);
+    (void)l;
+    if (g) {
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            fo_abort(c->gi, r ? r->str : "link to the replica closed", snt.conf.s.ping_ms);
+        } else if (fo_stall_here("after-promote")) {
+            fo_stall(g);
+        } else {
+            fo_ask_role(c->gi);
+        }
+    }
+    free(c);
+}
+
+static void fo_promote(int gi)
+{
+    struct sgroup *g = &snt.groups[gi];
+    struct snode *n = &g->nodes[g->fo.chosen];
+    g->fo.state = FO_PROMOTING;
+    g->fo.deadline_ms = now_ms() + (uint64_t)snt.conf.s.failover_timeout_ms;
+    server_publish("+failover-state-send-slaveof-noone", "slave %s:%d %s %d @ %s %s %d", n->host,
+                   n->port, n->host, n->port, g->name, g->master_host, g->master_port);
+    struct fo_ctx *c = fo_ctx_new(gi);
+    if (link_command(n->link, fo_promote_cb, c, "REPLICAOF NO ONE") < 0) {
+        free(c);
+        fo_abort(gi, "link to the replica is down", snt.conf.s.ping_ms);
+    }
+}
+
+/* ---- manual failover: pause, catch up ---- */
+
+static void fo_replica_lsn_cb(struct link *l, redisReply *r, void *privdata);
+
+static void fo_poll_replica(int gi)
+{
+    struct sgroup *g = &snt.groups[gi];
+    struct fo_ctx *c = fo_ctx_new(gi);
+    if (link_command(g->nodes[g->fo.chosen].link, fo_replica_lsn_cb, c, "INFO replication") < 0) {
+        free(c);
+        fo_abort(gi, "link to the replica is down", snt.conf.s.ping_ms);
+    }
+}
+
+static void fo_replica_lsn_cb(struct link *l, redisReply *r, void *privdata)
+{
+    struct fo_ctx *c = privdata;
+    struct sgroup *g = fo_ctx_group(c, FO_PAUSING);
+    (void)l;
+    if (g) {
+        struct snode *n = &g->nodes[g->fo.chosen];
+        if (r && r->type == REDIS_REPLY_STRING) mon_parse_info(NULL, n, r->str, now_ms());
+        if (n->lsn >= g->fo.target_lsn) {
+            log_info("group %s: %s:%d caught up with the paused master at %llu", g->name, n->host,
+                     n->port, (unsigned long long)n->lsn);
+            fo_promote(c->gi);
+        } else if (now_ms() < g->fo.deadline_ms) {
+            fo_poll_replica(c->gi);
+        }
+    }
+    free(c);
+}
+
+static void fo_master_lsn_cb(struct link *l, redisReply *r, void *privdata)
+{
+    struct fo_ctx *c = privdata;
+    struct sgroup *g = fo_ctx_group(c, FO_PAUSING);
+    (void)l;
+    if (g) {
+        struct snode *m = &g->nodes[g->fo.old_master];
+        if (!r || r->type != REDIS_REPLY_STRING) {
+            fo_abort(c->gi, "no INFO from the paused master", snt.conf.s.ping_ms);
+        } else {
+            mon_parse_info(g, m, r->str, now_ms());
+            g->fo.target_lsn = m->lsn;
+            fo_poll_replica(c->gi);
+        }
+    }
+    free(c);
+}
+
+static void fo_pause_cb(struct link *l, redisReply *r, void *privdata)
+{
+    struct fo_ctx *c = privdata;
+    struct sgroup *g = fo_ctx_group(c, FO_PAUSING);
+    if (g) {
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            fo_abort(c->gi, r ? r->str : "link to the master closed", snt.conf.s.ping_ms);
+        } else {
+            /* The INFO is sent after the pause took effect, so every write
+             * the master accepted is committed by the time it answers. */
+            struct fo_ctx *c2 = fo_ctx_new(c->gi);
+            if (link_command(l, fo_master_lsn_cb, c2, "INFO replication") < 0) free(c2);
+        }
+    }
+    free(c);
+}
+
+static void fo_pause(int gi)
+{
+    struct sgroup *g = &snt.groups[gi];
+    struct snode *m = &g->nodes[g->fo.old_master];
+    g->fo.state = FO_PAUSING;
+    g->fo.deadline_ms = now_ms() + (uint64_t)snt.conf.s.failover_timeout_ms;
+    long long ms = snt.conf.s.failover_timeout_ms;
+    struct fo_ctx *c = fo_ctx_new(gi);
+    int rc = m->is_strata ? link_command(m->link, fo_pause_cb, c, "REPLCONF pause-writes %lld", ms)
+                          : link_command(m->link, fo_pause_cb, c, "CLIENT PAUSE %lld WRITE", ms);
+    if (rc < 0) {
+        free(c);
+        fo_abort(gi, "link to the master is down", snt.conf.s.ping_ms);
+        return;
+    }
+    server_publish("+failover-state-pause-writes", "master %s %s %d", g->name, m->host, m->port);
+}
+
+/* ---- election ---- */
+
+static void fo_elected(int gi)
+{
+    struct sgroup *g = &snt.groups[gi];
+    uint64_t now = now_ms();
+    server_publish("+elected-leader", "master %s %s %d", g->name, g->master_host, g->master_port);
+    if (fo_stall_here("after-elect")) {
+        g->fo.state = FO_PROMOTING;
+        fo_stall(g);
+        return;
+    }
+    int chosen = failover_pick(gi, g->fo.old_master, now);
+    if (chosen < 0) {
+        server_publish("-failover-abort-no-good-slave", "master %s %s %d", g->name, g->master_host,
+                       g->master_port);
+        fo_abort(gi, "no replica can be promoted", (uint64_t)snt.conf.s.failover_timeout_ms / 2);
+        return;
+    }
+    struct snode *n = &g->nodes[chosen];
+    if (!g->fo.manual && n->lsn < g->acked_floor) {
+        log_warn("group %s: best reachable replica %s:%d is at lsn %llu but lsn %llu was "
+                 "acknowledged: waiting for the replica that holds it", g->name, n->host, n->port,
+                 (unsigned long long)n->lsn, (unsigned long long)g->acked_floor);
+        fo_abort(gi, "acknowledged writes are only on an unreachable replica",
+                 (uint64_t)snt.conf.s.failover_timeout_ms / 2);
+        return;
+    }
+    g->fo.chosen = chosen;
+    server_publish("+selected-slave", "slave %s:%d %s %d @ %s %s %d", n->host, n->port, n->host,
+                   n->port, g->name, g->master_host, g->master_port);
+    int old = g->fo.old_master;
+    if (g->fo.manual && old >= 0 && mon_node_fresh(&g->nodes[old], now) &&
+        g->nodes[old].role == SNODE_MASTER)
+        fo_pause(gi);
+    else
+        fo_promote(gi);
+}
+
+static void fo_start_election(int gi, int manual, uint64_t now)
+{
+    struct sgroup *g = &snt.groups[gi];
+    uint64_t epoch = g->config_epoch;
+    if (g->vote_epoch > epoch) epoch = g->vote_epoch;
+    if (g->max_epoch_seen > epoch) epoch = g->max_epoch_seen;
+    epoch++;
+    const char *leader;
+    uint64_t le;
+    peer_vote(gi, epoch, snt.myid, &leader, &le);
+    if (le != epoch || strcmp(leader, snt.myid) != 0) {
+        g->next_try_ms = now + (uint64_t)snt.conf.s.ping_ms;
+        return;
+    }
+    memset(&g->fo, 0, sizeof g->fo);
+    g->fo.state = FO_ELECTING;
+    g->fo.manual = manual;
+    g->fo.epoch = epoch;
+    g->fo.started_ms = now;
+    uint64_t et = (uint64_t)snt.conf.s.ping_ms * 5;
+    if (et < 500) et = 500;
+    if (et > (uint64_t)snt.conf.s.failover_timeout_ms) et = (uint64_t)snt.conf.s.failover_timeout_ms;
+    g->fo.deadline_ms = now + et;
+    g->fo.votes = 1;
+    g->fo.chosen = -1;
+    g->fo.old_master = snt_master_index(g);
+    server_publish("+try-failover", "master %s %s %d %s epoch %llu", g->name, g->master_host,
+                   g->master_port, manual ? "manual" : "odown", (unsigned long long)epoch);
+    if (g->fo.votes >= fo_needed_votes()) {
+        fo_elected(gi);
+        return;
+    }
+    peer_request_votes(gi);
+}
+
+void failover_vote_reply(int gi, int pi, uint64_t epoch, const char *leader, uint64_t leader_epoch)
+{
+    struct sgroup *g = &snt.groups[gi];
+    if (g->fo.state != FO_ELECTING || g->fo.epoch != epoch) return;
+    if (leader_epoch != epoch || strcmp(leader, snt.myid) != 0) return;
+    uint64_t bit = 1ULL << pi;
+    if (g->fo.voters & bit) return;
+    g->fo.voters |= bit;
+    g->fo.votes++;
+    if (g->fo.votes >= fo_needed_votes()) fo_elected(gi);
+}
+
+void failover_voted_other(int gi, uint64_t epoch)
+{
+    struct sgroup *g = &snt.groups[gi];
+    if (g->fo.state != FO_NONE && g->fo.epoch < epoch)
+        fo_abort(gi, "voted for another leader in a newer epoch", 0);
+}
+
+int failover_manual(int gi, const char **err)
+{
+    struct sgroup *g = &snt.groups[gi];
+    uint64_t now = now_ms();
+    if (g->fo.state != FO_NONE) {
+        *err = "INPROG Failover already in progress";
+        return -1;
+    }
+    if (failover_pick(gi, snt_master_index(g), now) < 0) {
+        *err = "NOGOODSLAVE No suitable replica to promote";
+        return -1;
+    }
+    fo_start_election(gi, 1, now);
+    if (g->fo.state == FO_NONE && g->config_epoch < g->vote_epoch && strcmp(g->vote_leader, snt.myid)) {
+        *err = "INPROG Failover already in progress";
+        return -1;
+    }
+    return 0;
+}
+
+const char *failover_state_name(int gi)
+{
+    static const char *const names[] = { "none", "electing", "pausing-writes", "promoting" };
+    return names[snt.groups[gi].fo.state];
+}
+
+/* ---- tick ---- */
+
+/* The election start, after its random delay.  arg: the group index
+ * (timers are recreated when a reload rebuilds the groups). */
+static void fo_elect_timer(evutil_socket_t fd, short what, void *arg)
+{
+    int gi = (int)(intptr_t)arg;
+    (void)fd;
+    (void)what;
+    if (gi >= snt.ngroups) return;
+    struct sgroup *g = &snt.groups[gi];
+    g->elect_scheduled = 0;
+    uint64_t now = now_ms();
+    if (g->odown && g->fo.state == FO_NONE && now >= g->next_try_ms) fo_start_election(gi, 0, now);
+}
+
+void failover_check(int gi, uint64_t now)
+{
+    struct sgroup *g = &snt.groups[gi];
+    int mi = snt_master_index(g);
+    int sdown = mi >= 0 && g->nodes[mi].sdown;
+    int agree = sdown ? 1 + peer_count_down(gi, now) : 0;
+    int odown = sdown && agree >= snt.quorum;
+    if (odown != g->odown) {
+        g->odown = odown;
+        g->odown_since_ms = odown ? now : 0;
+        if (odown)
+            server_publish("+odown", "master %s %s %d #quorum %d/%d", g->name, g->master_host,
+                           g->master_port, agree, snt.quorum);
+        else
+            server_publish("-odown", "master %s %s %d", g->name, g->master_host, g->master_port);
+    }
+    if (g->fo.state != FO_NONE) {
+        if (now > g->fo.deadline_ms)
+            fo_abort(gi, g->fo.state == FO_ELECTING ? "no majority of votes" : "timed out",
+                     (uint64_t)snt.conf.s.ping_ms + fo_jitter((uint64_t)snt.conf.s.ping_ms * 2));
+        return;
+    }
+    if (!odown || now < g->next_try_ms || g->elect_scheduled) return;
+    /* Give the leader we voted for its time before running ourselves. */
+    if (g->vote_epoch > g->config_epoch && strcmp(g->vote_leader, snt.myid) != 0 &&
+        now - g->vote_ms < (uint64_t)snt.conf.s.failover_timeout_ms)
+        return;
+    /* A random delay (a timer of its own, finer than the tick) makes
+     * simultaneous candidacies, hence split votes, rare. */
+    uint64_t delay_us = (uint64_t)random() % ((uint64_t)snt.conf.s.ping_ms * 1000 + 1);
+    struct timeval tv = { (time_t)(delay_us / 1000000), (suseconds_t)(delay_us % 1000000) };
+    g->elect_scheduled = 1;
+    evtimer_add(g->elect_ev, &tv);
+}
+
+void failover_start(void)
+{
+    for (int gi = 0; gi < snt.ngroups; gi++) {
+        snt.groups[gi].elect_ev = evtimer_new(snt.base, fo_elect_timer, (void *)(intptr_t)gi);
+        snt.groups[gi].elect_scheduled = 0;
+    }
+}
+
+void failover_stop(void)
+{
+    for (int gi = 0; gi < snt.ngroups; gi++) {
+        if (snt.groups[gi].elect_ev) event_free(snt.groups[gi].elect_ev);
+        snt.groups[gi].elect_ev = NULL;
+        snt.groups[gi].elect_scheduled = 0;
+    }
+}
+
+void failover_tick(uint64_t now)
+{
+    for (int gi = 0; gi < snt.ngroups; gi++) failover_check(gi, now);
+}

@@ -1,0 +1,42 @@
+/* mon: watching the storage nodes of every group.
+ *
+ * Every ping_ms each node gets a PING and an INFO replication (one of each
+ * in flight at most), on its own link with timeouts, so a slow or dead
+ * node never delays another one or another group.  From the replies:
+ *   - sdown: no valid PING reply (+PONG, -LOADING, -MASTERDOWN) for
+ *     down_after_ms;
+ *   - role, the master a replica follows, (epoch, lsn), fenced, and from a
+ *     master's slaveN lines what each replica acknowledged.
+ * Each tick also:
+ *   - renews the fencing lease of each group's config master, but only
+ *     while this sentinel hears from a majority of the sentinels (so a
+ *     sentinel cut off with an old master does not keep it writable);
+ *   - re-points nodes that follow the wrong master (a returning old master,
+ *     a replica still on the old one) once that has lasted a while and the
+ *     config master is healthy; a node claiming a newer epoch than the
+ *     config master is left alone (this sentinel may be the stale one). */
+#ifndef STRATA_SENTINEL_MON_H
+#define STRATA_SENTINEL_MON_H
+
+#include <stdint.h>
+
+#include "sentinel.h"
+
+/* Create the links of every node of every group. */
+void mon_start(void);
+/* Close and free every node link (pending callbacks run with NULL). */
+void mon_stop(void);
+void mon_tick(uint64_t now);
+
+/* The node is reachable and its INFO is recent enough to act upon. */
+int mon_node_fresh(const struct snode *n, uint64_t now);
+
+/* Parse an INFO replication text into n (role, master, epoch, lsn, ...);
+ * for a master, g's other nodes get their acked lsn and g->acked_floor
+ * grows.  g may be NULL. */
+void mon_parse_info(struct sgroup *g, struct snode *n, const char *text, uint64_t now);
+
+/* "host:port" of a node, for messages. */
+const char *mon_addr(const struct snode *n, char *out, size_t size);
+
+#endif

@@ -1,0 +1,323 @@
+/* server: the listener, client connections and pub/sub of
+ * strata-sentinel.  See server.h.
+ *
+ *   socket --read--> c->in --resp_parse--> argv (NUL-terminated copies)
+ *          --cmd_dispatch--> c->out --bufferevent--> socket
+ *
+ * A client that subscribed is in pub/sub mode: cmd.c only lets it
+ * (un)subscribe, PING and QUIT, as Redis does.  Published messages are
+ * written straight into each subscriber's bufferevent. */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "cmd.h"
+#include "log.h"
+#include "resp.h"
+#include "sentinel.h"
+#include "util.h"
+
+/* Unparsed input beyond this closes the client: sentinel commands are small. */
+#define SERVER_MAX_INPUT (16u << 20)
+#define SERVER_MAX_ARGS 4096
+
+struct sclient {
+    struct bufferevent *bev;
+    resp_parser parser;
+    buf in;
+    char addr[64];
+    int authed;
+    int closing;           /* close once the output is written */
+    int nchans, npats;
+    char **chans;          /* owned strings */
+    char **pats;
+    struct sclient *prev, *next;
+};
+
+static struct evconnlistener *listener;
+static struct sclient *clients;
+static int nclients;
+
+static void client_free(struct sclient *c)
+{
+    if (c->prev) c->prev->next = c->next;
+    else clients = c->next;
+    if (c->next) c->next->prev = c->prev;
+    nclients--;
+    bufferevent_free(c->bev);
+    resp_parser_free(&c->parser);
+    buf_free(&c->in);
+    for (int i = 0; i < c->nchans; i++) free(c->chans[i]);
+    for (int i = 0; i < c->npats; i++) free(c->pats[i]);
+    free(c->chans);
+    free(c->pats);
+    free(c);
+}
+
+static void client_send(struct sclient *c, buf *out)
+{
+    if (out->len) bufferevent_write(c->bev, out->data, out->len);
+    buf_clear(out);
+}
+
+static int client_run(struct sclient *c, const resp_parser *p, buf *out)
+{
+    int argc = p->argc;
+    char **argv = xcalloc((size_t)argc + 1, sizeof *argv);
+    size_t *lens = xcalloc((size_t)argc + 1, sizeof *lens);
+    for (int i = 0; i < argc; i++) {
+        argv[i] = xmemdup(p->argv[i], p->argvlen[i]);
+        lens[i] = p->argvlen[i];
+    }
+    const char *pw = snt.conf.topo.password;
+    int need_auth = pw && *pw && !c->authed;
+    cmd_dispatch(c, need_auth, argc, argv, lens, out);
+    for (int i = 0; i < argc; i++) free(argv[i]);
+    free(argv);
+    free(lens);
+    return c->closing;
+}
+
+static void client_read_cb(struct bufferevent *bev, void *arg)
+{
+    struct sclient *c = arg;
+    struct evbuffer *input = bufferevent_get_input(bev);
+    size_t n = evbuffer_get_length(input);
+    buf_reserve(&c->in, n);
+    evbuffer_remove(input, c->in.data + c->in.len, n);
+    c->in.len += n;
+    buf out;
+    buf_init(&out);
+    while (!c->closing && c->in.len) {
+        size_t consumed = 0;
+        int rc = resp_parse(&c->parser, c->in.data, c->in.len, &consumed);
+        if (rc == RESP_OK) {
+            client_run(c, &c->parser, &out);
+            buf_consume(&c->in, consumed);
+        } else if (rc == RESP_AGAIN) {
+            if (consumed) buf_consume(&c->in, consumed);
+            break;
+        } else {
+            resp_add_error(&out, c->parser.err);
+            c->closing = 1;
+        }
+    }
+    if (c->in.len > SERVER_MAX_INPUT) {
+        log_warn("client %s: input over %u bytes; closing", c->addr, SERVER_MAX_INPUT);
+        c->closing = 1;
+    }
+    client_send(c, &out);
+    buf_free(&out);
+    if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0) client_free(c);
+}
+
+static void client_write_cb(struct bufferevent *bev, void *arg)
+{
+    struct sclient *c = arg;
+    (void)bev;
+    if (c->closing) client_free(c);
+}
+
+static void client_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) client_free(arg);
+}
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                      void *arg)
+{
+    (void)l;
+    (void)salen;
+    (void)arg;
+    struct sclient *c = xcalloc(1, sizeof *c);
+    c->bev = bufferevent_socket_new(snt.base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (!c->bev) {
+        evutil_closesocket(fd);
+        free(c);
+        return;
+    }
+    resp_parser_init(&c->parser);
+    c->parser.max_args = SERVER_MAX_ARGS;
+    buf_init(&c->in);
+    char ip[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (sa->sa_family == AF_INET) {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof ip);
+        port = ntohs(s4->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof ip);
+        port = ntohs(s6->sin6_port);
+    }
+    snprintf(c->addr, sizeof c->addr, "%s:%d", ip, port);
+    c->next = clients;
+    if (clients) clients->prev = c;
+    clients = c;
+    nclients++;
+    bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+int server_start(const char *bind, int port, buf *errs)
+{
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    int gai = getaddrinfo(bind, ps, &hints, &res);
+    if (gai != 0 || !res) {
+        buf_printf(errs, "cannot resolve bind address %s: %s\n", bind, gai_strerror(gai));
+        return -1;
+    }
+    listener = evconnlistener_new_bind(snt.base, accept_cb, NULL,
+                                       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+                                       511, res->ai_addr, (int)res->ai_addrlen);
+    freeaddrinfo(res);
+    if (!listener) {
+        buf_printf(errs, "cannot listen on %s:%d: %s\n", bind, port, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+void server_stop(void)
+{
+    if (listener) evconnlistener_free(listener);
+    listener = NULL;
+    while (clients) client_free(clients);
+}
+
+int server_nclients(void)
+{
+    return nclients;
+}
+
+const char *server_client_addr(const struct sclient *c)
+{
+    return c->addr;
+}
+
+void server_client_close_after_reply(struct sclient *c)
+{
+    c->closing = 1;
+}
+
+void server_client_set_authed(struct sclient *c)
+{
+    c->authed = 1;
+}
+
+int server_client_subscriptions(const struct sclient *c)
+{
+    return c->nchans + c->npats;
+}
+
+/* ---- pub/sub ---- */
+
+static int sub_find(char **v, int n, const char *s)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(v[i], s)) return i;
+    return -1;
+}
+
+static void sub_reply(buf *out, const char *kind, const char *name, size_t len, int count)
+{
+    resp_add_array(out, 3);
+    resp_add_bulk_str(out, kind);
+    if (name) resp_add_bulk(out, name, len);
+    else resp_add_null(out);
+    resp_add_int(out, count);
+}
+
+void server_subscribe(struct sclient *c, int pattern, int argc, char **argv, size_t *argvlen, buf *out)
+{
+    char ***v = pattern ? &c->pats : &c->chans;
+    int *n = pattern ? &c->npats : &c->nchans;
+    for (int i = 1; i < argc; i++) {
+        if (sub_find(*v, *n, argv[i]) < 0) {
+            *v = xrealloc(*v, (size_t)(*n + 1) * sizeof **v);
+            (*v)[(*n)++] = xstrdup(argv[i]);
+        }
+        sub_reply(out, pattern ? "psubscribe" : "subscribe", argv[i], argvlen[i],
+                  c->nchans + c->npats);
+    }
+}
+
+void server_unsubscribe(struct sclient *c, int pattern, int argc, char **argv, size_t *argvlen, buf *out)
+{
+    char **v = pattern ? c->pats : c->chans;
+    int *n = pattern ? &c->npats : &c->nchans;
+    const char *kind = pattern ? "punsubscribe" : "unsubscribe";
+    if (argc < 2) {
+        if (*n == 0) sub_reply(out, kind, NULL, 0, c->nchans + c->npats);
+        while (*n > 0) {
+            char *s = v[--(*n)];
+            sub_reply(out, kind, s, strlen(s), c->nchans + c->npats);
+            free(s);
+        }
+        return;
+    }
+    for (int i = 1; i < argc; i++) {
+        int k = sub_find(v, *n, argv[i]);
+        if (k >= 0) {
+            free(v[k]);
+            v[k] = v[--(*n)];
+        }
+        sub_reply(out, kind, argv[i], argvlen[i], c->nchans + c->npats);
+    }
+}
+
+int server_publish(const char *channel, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    log_info("%s %s", channel, msg);
+    size_t cl = strlen(channel), ml = strlen(msg);
+    int receivers = 0;
+    buf out;
+    buf_init(&out);
+    for (struct sclient *c = clients; c; c = c->next) {
+        if (c->closing) continue;
+        if (sub_find(c->chans, c->nchans, channel) >= 0) {
+            resp_add_array(&out, 3);
+            resp_add_bulk_str(&out, "message");
+            resp_add_bulk(&out, channel, cl);
+            resp_add_bulk(&out, msg, ml);
+            receivers++;
+        }
+        for (int i = 0; i < c->npats; i++) {
+            if (!glob_match(c->pats[i], strlen(c->pats[i]), channel, cl, 0)) continue;
+            resp_add_array(&out, 4);
+            resp_add_bulk_str(&out, "pmessage");
+            resp_add_bulk_str(&out, c->pats[i]);
+            resp_add_bulk(&out, channel, cl);
+            resp_add_bulk(&out, msg, ml);
+            receivers++;
+        }
+        client_send(c, &out);
+    }
+    buf_free(&out);
+    return receivers;
+}
