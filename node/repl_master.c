@@ -82,6 +82,9 @@ static struct event *hold_timer, *resume_ev;
 static buf scratch;
 static int degraded;            /* semi-sync fell back to async on a timeout */
 static uint64_t last_heard_ms;  /* fencing lease */
+/* REPLCONF pause-writes: a sentinel's graceful failover refuses writes
+ * until then, so the chosen replica can catch up; 0 = not paused. */
+static uint64_t paused_until_ms;
 static unsigned long long sync_full, sync_partial_ok, sync_partial_err, semi_timeouts;
 
 static void clist_add(struct clist *l, client *c)
@@ -563,6 +566,7 @@ void repl_master_drop_replicas(void)
 void repl_master_promoted(void)
 {
     last_heard_ms = now_ms();
+    paused_until_ms = 0;
     degraded = 0;
 }
 
@@ -588,6 +592,10 @@ int repl_master_write_allowed(client *c, const char **err)
             return 0;
         }
         srv.fenced = 0;
+    }
+    if (paused_until_ms && now_ms() < paused_until_ms) {
+        *err = "READONLY Writes paused: a sentinel is failing this master over";
+        return 0;
     }
     if (srv.cfg.min_replica_acks > 0 && srv.cfg.replica_ack_fallback == 0 &&
         good_replicas() < srv.cfg.min_replica_acks) {
@@ -752,7 +760,8 @@ void repl_psync_command(client *c)
     feed(c);
 }
 
-/* REPLCONF listening-port N | ACK lsn | capa ... | GETACK | DEBUG-CORRUPT lsn */
+/* REPLCONF listening-port N | ACK lsn | capa ... | GETACK | DEBUG-CORRUPT lsn |
+ *          SENTINEL-RENEW id | PAUSE-WRITES ms */
 void repl_replconf_command(client *c)
 {
     if (c->argc >= 3 && ARG_IS(c, 1, "ack")) {
@@ -792,6 +801,19 @@ void repl_replconf_command(client *c)
                 return;
             }
             log_warn("test hook: record %llu of the log corrupted on purpose", lsn);
+        } else if (ARG_IS(c, i, "sentinel-renew")) {
+            /* strata-sentinel renews the fencing lease only while it hears
+             * from a majority of the sentinels (the value is its id). */
+            repl_fence_renew();
+        } else if (ARG_IS(c, i, "pause-writes")) {
+            /* Manual failover: refuse writes for N ms (0 resumes). */
+            long long ms;
+            if (str2ll(ARG(c, i + 1), &ms) < 0 || ms < 0 || ms > 3600000) {
+                resp_add_error(&c->out, resp_err_notint);
+                return;
+            }
+            paused_until_ms = ms ? now_ms() + (uint64_t)ms : 0;
+            log_info("writes %s by %s", ms ? "paused" : "resumed", c->addr);
         } else if (ARG_IS(c, i, "capa") || ARG_IS(c, i, "ip-address") || ARG_IS(c, i, "getack")) {
             /* accepted and ignored */
         } else {
