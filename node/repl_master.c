@@ -324,6 +324,22 @@ static void check_degraded(void)
 
 /* ---------------- streaming ---------------- */
 
+/* Replicas ack lazily (every few ms) unless asked: a semi-sync writer or a
+ * WAIT is waiting, so acks cost the master nothing in asynchronous mode. */
+static int acks_wanted(void)
+{
+    if (srv.cfg.min_replica_acks > 0 && !degraded) return 1;
+    for (size_t i = 0; i < holding.n; i++)
+        if (holding.v[i]->repl->hold == HOLD_WAIT) return 1;
+    return 0;
+}
+
+static void ask_ack(client *c)
+{
+    buf_append(&c->out, "+GETACK\r\n", 9);
+    client_pending(c);
+}
+
 static void frame_bulk(buf *out, const char *p, size_t len)
 {
     buf_printf(out, "$%zu\r\n", len);
@@ -377,6 +393,7 @@ static void feed(client *c)
         r->sync_bytes += scratch.len;
     }
     if (r->state == RS_STREAM) {
+        int sent = 0;
         while (r->sent_lsn < committed && out_pending(c) < REPL_OUT_HIGH &&
                mono_us() - start < REPL_FEED_BUDGET_US) {
             int got = wal_read(r->sent_lsn + 1, &scratch);
@@ -389,7 +406,9 @@ static void feed(client *c)
             }
             frame_bulk(&c->out, scratch.data, scratch.len);
             r->sent_lsn++;
+            sent = 1;
         }
+        if (sent && acks_wanted()) ask_ack(c);
     }
     if (scratch.cap > (4u << 20)) buf_shrink(&scratch, 0);
     if (out_pending(c)) client_pending(c);
@@ -415,6 +434,7 @@ void repl_master_after_commit(void)
     uint64_t prev, last;
     uint64_t committed = wal_committed_lsn();
     const buf *live = wal_live(&prev, &last);
+    int want = live->len && acks_wanted();
     for (size_t i = 0; i < replicas.n; i++) {
         client *c = replicas.v[i];
         struct repl_client *r = c->repl;
@@ -423,6 +443,7 @@ void repl_master_after_commit(void)
             buf_append(&c->out, live->data, live->len);
             r->sent_lsn = last;
             client_pending(c);
+            if (want) ask_ack(c);
         } else if (r->sent_lsn < committed) {
             event_add(r->wev, NULL);
         }
@@ -856,6 +877,8 @@ void repl_wait_command(client *c)
     r->deadline_ms = timeout ? now_ms() + (uint64_t)timeout : 0;
     c->flags |= CLIENT_WAIT_ACK;
     hold_timer_start();
+    for (size_t i = 0; i < replicas.n; i++)
+        if (replicas.v[i]->repl->state == RS_STREAM && !replicas.v[i]->repl->dump) ask_ack(replicas.v[i]);
 }
 
 void repl_master_init(void)

@@ -13,12 +13,15 @@
  *                                 +FULLSYNCEND nkeys     snapshot complete;
  *                                                       records lsn+1.. follow
  *                                 +PING lsn             heartbeat, master's lsn
+ *                                 +GETACK               ack right after the next commit
+ *                                                       (a writer waits for it)
  *   -ERR ...\r\n                  a refused handshake step
  *   $N\r\n<N bytes>\r\n           a snapshot chunk (dump.h) between FULLSYNC
  *                                 and FULLSYNCEND, else one WAL record (wal.h)
  *
- * The replica answers with `REPLCONF ACK lsn` commands (no reply), after
- * each commit that applied records and once a second as a heartbeat.
+ * The replica answers with `REPLCONF ACK lsn` commands (no reply): after
+ * the commit that follows a GETACK, otherwise at most every few ms while it
+ * applies records, and once a second as a heartbeat.
  *
  * This parser reads items from a buffer without copying; incomplete input
  * is not an error. */

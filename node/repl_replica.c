@@ -33,7 +33,8 @@
 #define LINK_CONNECT_TIMEOUT_MS 5000
 #define LINK_TIMEOUT_MS 10000           /* the master pings every second */
 #define LINK_SYNC_TIMEOUT_MS 30000
-#define LINK_ACK_MS 1000
+#define LINK_ACK_MS 1000                /* heartbeat */
+#define LINK_ACK_LAZY_MS 5              /* unasked acks, at most this often */
 
 enum { L_NONE = 0, L_CONNECT, L_CONNECTING, L_HANDSHAKE, L_FULLSYNC, L_CONNECTED };
 
@@ -48,6 +49,7 @@ static struct {
     uint64_t last_io_ms, down_since_ms, next_connect_ms, state_since_ms;
     uint64_t acked_sent, last_ack_ms, master_lsn;
     int force_full;                 /* next PSYNC asks for a full sync */
+    int ack_wanted;                 /* GETACK seen since the last ack */
     struct dump_loader *loader;
     struct wal_pos sync_pos;
     char tmpdir[4096];
@@ -112,6 +114,7 @@ static void send_ack(void)
     add_cmd(&lk.out, 3, argv);
     lk.acked_sent = committed;
     lk.last_ack_ms = now_ms();
+    lk.ack_wanted = 0;
     link_flush();
 }
 
@@ -300,6 +303,10 @@ static int handle_item(const struct repl_item *it)
             if (sscanf(line, "PING %llu", &l) == 1) lk.master_lsn = l;
             return 0;
         }
+        if (line_is(it, "GETACK")) {
+            lk.ack_wanted = 1;
+            return 0;
+        }
         break;
     default:
         break;
@@ -469,7 +476,10 @@ int repl_replica_follows(const char *host, int port)
 
 void repl_replica_after_commit(void)
 {
-    if (lk.state == L_CONNECTED && wal_committed_lsn() > lk.acked_sent) send_ack();
+    if (lk.state != L_CONNECTED) return;
+    if (lk.ack_wanted ||
+        (wal_committed_lsn() > lk.acked_sent && now_ms() - lk.last_ack_ms >= LINK_ACK_LAZY_MS))
+        send_ack();
 }
 
 void repl_replica_cron(void)
@@ -485,7 +495,9 @@ void repl_replica_cron(void)
     case L_HANDSHAKE:
     case L_CONNECTED:
         if (now - lk.last_io_ms > LINK_TIMEOUT_MS) link_fail("no data from the master within the timeout");
-        else if (lk.state == L_CONNECTED && now - lk.last_ack_ms >= LINK_ACK_MS) send_ack();
+        else if (lk.state == L_CONNECTED &&
+                 (now - lk.last_ack_ms >= LINK_ACK_MS || wal_committed_lsn() > lk.acked_sent))
+            send_ack();
         break;
     case L_FULLSYNC:
         if (now - lk.last_io_ms > LINK_SYNC_TIMEOUT_MS) link_fail("full sync stalled");

@@ -21,6 +21,7 @@
 #   BENCH_CLIENTS    parallel clients (default 50)
 #   NODE_ARGS        extra flags for every node (default: none, i.e. fsync everysec)
 #   FULLSYNC_BYTES   dataset for the full-sync run (default 2GiB, 16 KiB values)
+#   BENCH_SKIP_BUILD if set, use the strata-node already in build-repl-rel/
 set -euo pipefail
 
 MODE="${1:-throughput}"
@@ -30,9 +31,13 @@ PY=/usr/bin/python3
 N="${BENCH_N:-200000}"
 CLIENTS="${BENCH_CLIENTS:-50}"
 
-echo "bench_repl: building Release strata-node in $BUILD"
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSTRATA_TESTS=OFF >/dev/null
-cmake --build "$BUILD" -j 2 --target strata-node >/dev/null
+if [ -n "${BENCH_SKIP_BUILD:-}" ] && [ -x "$BUILD/bin/strata-node" ]; then
+  echo "bench_repl: using the existing $BUILD/bin/strata-node (BENCH_SKIP_BUILD)"
+else
+  echo "bench_repl: building Release strata-node in $BUILD"
+  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSTRATA_TESTS=OFF >/dev/null
+  cmake --build "$BUILD" -j 2 --target strata-node >/dev/null
+fi
 
 TMP="$(mktemp -d /tmp/strata-bench-repl.XXXXXX)"
 PIDS=()
