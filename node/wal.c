@@ -114,7 +114,9 @@ static void live_add(const char *rec, size_t len, uint64_t lsn)
     live_last = lsn;
 }
 
-static void store_record(const char *rec, size_t len, uint64_t epoch, uint64_t lsn, uint32_t crc)
+/* live: 1 to frame the record for streaming (a master's own records; a
+ * replica has no replicas of its own, so it skips the copy). */
+static void store_record(const char *rec, size_t len, uint64_t epoch, uint64_t lsn, uint32_t crc, int live)
 {
     unsigned char k[WAL_KEY_LEN];
     wal_key(k, lsn);
@@ -126,7 +128,7 @@ static void store_record(const char *rec, size_t len, uint64_t epoch, uint64_t l
     if (epoch > pos.epoch) pos.epoch = epoch;
     pos.log_bytes += len + WAL_KEY_LEN;
     write_pos();
-    live_add(rec, len, lsn);
+    if (live) live_add(rec, len, lsn);
 }
 
 uint64_t wal_append(const char *ops, size_t oplen, uint64_t time_ms)
@@ -144,7 +146,7 @@ uint64_t wal_append(const char *ops, size_t oplen, uint64_t time_ms)
     buf_clear(&scratch);
     buf_append(&scratch, h, sizeof h);
     buf_append(&scratch, ops, oplen);
-    store_record(scratch.data, scratch.len, pos.epoch, lsn, crc);
+    store_record(scratch.data, scratch.len, pos.epoch, lsn, crc, 1);
     stats.appended++;
     if (scratch.cap > (4u << 20)) buf_shrink(&scratch, 0);
     return lsn;
@@ -237,7 +239,7 @@ int wal_apply(const char *rec, size_t len, const char **why)
         return -2;
     }
     ops_apply(r.ops, r.oplen);
-    store_record(rec, len, r.epoch, r.lsn, r.crc);
+    store_record(rec, len, r.epoch, r.lsn, r.crc, 0);
     stats.applied++;
     return 0;
 }

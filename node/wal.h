@@ -92,8 +92,9 @@ int wal_apply(const char *rec, size_t len, const char **why);
  * back to what was committed.  Returns the committed lsn. */
 uint64_t wal_publish(void);
 
-/* Records appended since the last wal_live_clear, framed for the wire as
- * RESP bulk strings, with the lsn of the record before the first of them
+/* Records appended by wal_append (not those a replica applies: chained
+ * replication is not supported) since the last wal_live_clear, framed as
+ * RESP bulk strings for the wire, with the lsn of the record before the first of them
  * (`*prev`) and of the last (`*last`).  Only committed records are in it
  * once wal_publish has run. */
 const buf *wal_live(uint64_t *prev, uint64_t *last);
