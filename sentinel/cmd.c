@@ -226,8 +226,18 @@ static void cmd_sentinel(struct sclient *c, int argc, char **argv, size_t *argvl
         uint64_t le = 0;
         if (gi >= 0) {
             const struct sgroup *g = &snt.groups[gi];
-            down = ni == snt_master_index(g) && g->nodes[ni].sdown;
-            if (strcmp(argv[5], "*") != 0) peer_vote(gi, epoch, argv[5], &leader, &le);
+            int is_master = ni == snt_master_index(g);
+            down = is_master && g->nodes[ni].sdown;
+            /* Votes only go to candidates replacing our config master: a
+             * sentinel with an older config must not win an election. */
+            if (strcmp(argv[5], "*") != 0) {
+                if (is_master) {
+                    peer_vote(gi, epoch, argv[5], &leader, &le);
+                } else {
+                    leader = g->vote_leader[0] ? g->vote_leader : "*";
+                    le = g->vote_epoch;
+                }
+            }
         }
         resp_add_array(out, 3);
         resp_add_int(out, down);

@@ -155,8 +155,10 @@ int failover_adopt(int gi, uint64_t epoch, const char *host, int port, const cha
     }
     if (epoch > g->max_epoch_seen) g->max_epoch_seen = epoch;
     g->acked_floor = 0;
-    if (g->fo.state != FO_NONE && g->fo.epoch <= epoch && strcmp(why, "failover") != 0)
-        fo_abort(gi, "a peer finished a failover of this or a newer epoch", 0);
+    /* Whatever epoch our own attempt has, the master it replaces is gone
+     * from this config: finishing it would fail over the new master. */
+    if (g->fo.state != FO_NONE && strcmp(why, "failover") != 0)
+        fo_abort(gi, "a peer finished a failover", 0);
     if (g->odown) {
         server_publish("-odown", "master %s %s %d", g->name, old_host, old_port);
         g->odown = 0;
@@ -466,6 +468,13 @@ const char *failover_state_name(int gi)
 
 /* ---- tick ---- */
 
+/* Give the leader we voted for its time before running ourselves. */
+static int fo_waiting_for_leader(const struct sgroup *g, uint64_t now)
+{
+    return g->vote_epoch > g->config_epoch && strcmp(g->vote_leader, snt.myid) != 0 &&
+           now - g->vote_ms < (uint64_t)snt.conf.s.failover_timeout_ms;
+}
+
 /* The election start, after its random delay.  arg: the group index
  * (timers are recreated when a reload rebuilds the groups). */
 static void fo_elect_timer(evutil_socket_t fd, short what, void *arg)
@@ -477,7 +486,10 @@ static void fo_elect_timer(evutil_socket_t fd, short what, void *arg)
     struct sgroup *g = &snt.groups[gi];
     g->elect_scheduled = 0;
     uint64_t now = now_ms();
-    if (g->odown && g->fo.state == FO_NONE && now >= g->next_try_ms) fo_start_election(gi, 0, now);
+    /* Things may have changed during the delay: we may have voted for
+     * another candidate, or learned of a newer config. */
+    if (g->odown && g->fo.state == FO_NONE && now >= g->next_try_ms && !fo_waiting_for_leader(g, now))
+        fo_start_election(gi, 0, now);
 }
 
 void failover_check(int gi, uint64_t now)
@@ -502,11 +514,7 @@ void failover_check(int gi, uint64_t now)
                      (uint64_t)snt.conf.s.ping_ms + fo_jitter((uint64_t)snt.conf.s.ping_ms * 2));
         return;
     }
-    if (!odown || now < g->next_try_ms || g->elect_scheduled) return;
-    /* Give the leader we voted for its time before running ourselves. */
-    if (g->vote_epoch > g->config_epoch && strcmp(g->vote_leader, snt.myid) != 0 &&
-        now - g->vote_ms < (uint64_t)snt.conf.s.failover_timeout_ms)
-        return;
+    if (!odown || now < g->next_try_ms || g->elect_scheduled || fo_waiting_for_leader(g, now)) return;
     /* A random delay (a timer of its own, finer than the tick) makes
      * simultaneous candidacies, hence split votes, rare. */
     uint64_t delay_us = (uint64_t)random() % ((uint64_t)snt.conf.s.ping_ms * 1000 + 1);
