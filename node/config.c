@@ -26,8 +26,15 @@ const struct conf_field node_config_fields[] = {
     F("loglevel", CONF_ENUM, loglevel, "info", 0, 0, loglevel_names, 1, "log level"),
     F("replicaof", CONF_STR, replicaof, "", 0, 0, NULL, 0, "HOST:PORT of the master to replicate"),
     F("block_cache", CONF_SIZE, block_cache, "64mb", 0, 1LL << 40, NULL, 0, "LevelDB block cache"),
-    F("write_buffer", CONF_SIZE, write_buffer, "32mb", 1 << 20, 1LL << 32, NULL, 0, "LevelDB memtable size"),
-    F("max_open_files", CONF_INT, max_open_files, "1000", 64, 1000000, NULL, 0, "LevelDB open files"),
+    /* Memory: LevelDB maps every open table file, and the kernel counts the
+     * mapped pages it touched in the process's RSS.  A memtable flush makes
+     * one level-0 file of write_buffer bytes and a level-0 compaction reads
+     * up to a dozen of them at once, so the write buffer (not only the block
+     * cache) bounds peak RSS: 8mb keeps a 4 GiB load near 130 MiB where 32mb
+     * peaked above 400 MiB (tests/bench/bench_node.sh rss).  max_open_files
+     * bounds the mapped files kept open between compactions. */
+    F("write_buffer", CONF_SIZE, write_buffer, "8mb", 1 << 20, 1LL << 32, NULL, 0, "LevelDB memtable size"),
+    F("max_open_files", CONF_INT, max_open_files, "128", 32, 1000000, NULL, 0, "LevelDB open files (each is memory-mapped)"),
     F("compression", CONF_ENUM, compression, "snappy", 0, 0, compression_names, 0, "LevelDB block compression"),
     F("client_query_buffer_limit", CONF_SIZE, client_query_buffer_limit, "1gb", 1 << 20, 1LL << 40, NULL, 1,
       "largest unparsed input per client"),
