@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# tests/bench/bench_types.sh: the data-type commands of strata-node against
+# redis-server, side by side, and the cost of deleting a big collection.
+#
+#   bash tests/bench/bench_types.sh
+#
+# Builds a Release strata-node (in $BENCH_BUILD, default build-bench/),
+# starts it and a redis-server on free loopback ports in a temporary
+# directory and prints, for each test, requests per second on both and the
+# ratio strata/redis:
+#   - redis-benchmark -t lpush,rpop,sadd,hset,zadd,lrange_100
+#   - ZRANGEBYSCORE over a 100,000-member zset (a seek at a random score,
+#     10 members returned), as a redis-benchmark custom command
+# then builds a 1,000,000-element hash and zset on both servers and times
+# DEL of each (round trip seen by the client), and how long strata-node's
+# background GC takes to reclaim them.  Nothing is written to the tree; not
+# a pass/fail test.
+#
+# Environment:
+#   BENCH_N        requests per test (default 200000)
+#   BENCH_CLIENTS  parallel clients (default 50)
+#   BENCH_PIPELINE pipeline depth (default 1)
+#   BENCH_BIG      elements of the big collections (default 1000000)
+#   BENCH_BUILD    build directory (default build-bench)
+#   NODE_ARGS      extra strata-node flags (default: none, i.e. fsync everysec)
+#   REDIS_ARGS     extra redis-server flags (default: no RDB snapshots, no AOF)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BUILD="${BENCH_BUILD:-$ROOT/build-bench}"
+PY=/usr/bin/python3
+N="${BENCH_N:-200000}"
+CLIENTS="${BENCH_CLIENTS:-50}"
+PIPE="${BENCH_PIPELINE:-1}"
+BIG="${BENCH_BIG:-1000000}"
+
+echo "bench_types: building Release strata-node in $BUILD"
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSTRATA_TESTS=OFF >/dev/null
+cmake --build "$BUILD" -j 2 --target strata-node >/dev/null
+
+TMP="$(mktemp -d /tmp/strata-bench-types.XXXXXX)"
+PIDS=()
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do
+    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+  done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+free_port() {
+  "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_ping() {  # port pid name
+  for _ in $(seq 1 150); do
+    kill -0 "$2" 2>/dev/null || { echo "bench_types: $3 exited; log:"; tail "$TMP/$3.log"; exit 1; }
+    redis-cli -p "$1" PING 2>/dev/null | grep -q PONG && return 0
+    sleep 0.1
+  done
+  echo "bench_types: $3 does not answer on port $1"; exit 1
+}
+
+NODE_PORT="$(free_port)"
+# shellcheck disable=SC2086 # NODE_ARGS is split on purpose
+"$BUILD/bin/strata-node" --port "$NODE_PORT" --bind 127.0.0.1 --dir "$TMP/node" \
+  ${NODE_ARGS:-} >"$TMP/node.log" 2>&1 &
+NODE_PID=$!
+PIDS+=("$NODE_PID")
+wait_ping "$NODE_PORT" "$NODE_PID" node
+
+REDIS_PORT="$(free_port)"
+# shellcheck disable=SC2086
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$TMP" --save "" \
+  --appendonly no ${REDIS_ARGS:-} >"$TMP/redis.log" 2>&1 &
+REDIS_PID=$!
+PIDS+=("$REDIS_PID")
+wait_ping "$REDIS_PORT" "$REDIS_PID" redis
+
+# "NAME,rps" lines from a redis-benchmark --csv run; the LPUSH that
+# redis-benchmark runs to fill the list for LRANGE is left out.
+csv_rps() {  # label-for-custom-commands
+  awk -F'","' -v label="$1" 'NR > 1 {
+      gsub(/"/, "", $1); gsub(/"/, "", $2)
+      if ($1 ~ /needed/) next
+      split($1, t, " ")
+      print (label != "" ? label : t[1]) "," $2 }'
+}
+
+bench_t() {  # port
+  redis-benchmark -h 127.0.0.1 -p "$1" -t lpush,rpop,sadd,hset,zadd,lrange_100 \
+    -c "$CLIENTS" -n "$N" -P "$PIPE" -r 100000 --csv 2>/dev/null | csv_rps ""
+}
+
+bench_zrange() {  # port
+  redis-benchmark -h 127.0.0.1 -p "$1" -c "$CLIENTS" -n "$N" -P "$PIPE" -r 100000 --csv \
+    ZRANGEBYSCORE zbig __rand_int__ +inf LIMIT 0 10 2>/dev/null | csv_rps ZRANGEBYSCORE_100K
+}
+
+fill_zbig() {  # port: 100,000 members, score = rank
+  "$PY" - "$1" <<'EOF'
+import sys, redis
+c = redis.Redis(port=int(sys.argv[1]), socket_timeout=120)
+c.delete("zbig")
+p = c.pipeline(transaction=False)
+for i in range(0, 100000, 1000):
+    args = []
+    for j in range(i, i + 1000):
+        args += [j, f"member:{j}"]
+    p.execute_command("ZADD", "zbig", *args)
+p.execute()
+assert c.zcard("zbig") == 100000
+EOF
+}
+
+echo "strata-node on port $NODE_PORT (${NODE_ARGS:-default settings}); $(redis-server --version | cut -d' ' -f1-3) on port $REDIS_PORT (--save \"\" --appendonly no ${REDIS_ARGS:-})"
+echo "redis-benchmark -c $CLIENTS -n $N -P $PIPE -r 100000; $(nproc) cores"
+echo
+fill_zbig "$NODE_PORT"
+fill_zbig "$REDIS_PORT"
+{ bench_t "$NODE_PORT"; bench_zrange "$NODE_PORT"; } >"$TMP/node.csv"
+{ bench_t "$REDIS_PORT"; bench_zrange "$REDIS_PORT"; } >"$TMP/redis.csv"
+printf '%-20s %14s %14s %8s\n' test "strata rps" "redis rps" ratio
+join -t, <(sort "$TMP/node.csv") <(sort "$TMP/redis.csv") |
+  awk -F, '{ printf "%-20s %14.0f %14.0f %8.2f\n", $1, $2, $3, ($3 > 0 ? $2 / $3 : 0) }'
+echo
+
+echo "DEL of a $BIG-element collection (client round trip):"
+"$PY" - "$NODE_PORT" "$REDIS_PORT" "$BIG" <<'EOF'
+import sys, time, redis
+node, ref = (redis.Redis(port=int(p), socket_timeout=300) for p in sys.argv[1:3])
+big = int(sys.argv[3])
+
+def build(c, kind):
+    p = c.pipeline(transaction=False)
+    for i in range(0, big, 1000):
+        hi = min(big, i + 1000)
+        args = []
+        for j in range(i, hi):
+            args += ([f"field:{j}", f"value:{j}"] if kind == "hash" else [j, f"member:{j}"])
+        p.execute_command("HSET" if kind == "hash" else "ZADD", "big:" + kind, *args)
+        if (i // 1000) % 20 == 19:
+            p.execute()
+    p.execute()
+
+def timed_del(c, key):
+    t = time.perf_counter()
+    assert c.delete(key) == 1
+    return (time.perf_counter() - t) * 1000
+
+print(f"{'type':<6} {'strata ms':>10} {'redis ms':>10}  strata GC drain")
+for kind in ("hash", "zset"):
+    build(node, kind)
+    build(ref, kind)
+    s = timed_del(node, "big:" + kind)
+    r = timed_del(ref, "big:" + kind)
+    t = time.monotonic()
+    while node.info("persistence")["gc_pending_collections"] and time.monotonic() - t < 600:
+        time.sleep(0.1)
+    print(f"{kind:<6} {s:>10.3f} {r:>10.3f}  {time.monotonic() - t:.1f}s")
+EOF
+echo
+echo "node peak RSS (VmHWM): $(awk '/VmHWM/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$NODE_PID/status")"
