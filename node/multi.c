@@ -292,6 +292,51 @@ static void multi_write_hook(client *c, size_t mark)
     if (pos != stackpos) free(pos);
 }
 
+struct version_set {
+    uint64_t v[64];
+    int n, overflow;
+};
+
+static int collect_version(const char *k, size_t kl, void *arg)
+{
+    struct version_set *vs = arg;
+    if (kl < SUBKEY_PREFIX || (k[0] != 'D' && k[0] != 'Z')) return 0;
+    uint64_t v = get_u64be((const unsigned char *)k + 1);
+    for (int i = vs->n - 1; i >= 0; i--)
+        if (vs->v[i] == v) return 0;
+    if (vs->n == 64) {
+        vs->overflow = 1;
+        return 1;
+    }
+    vs->v[vs->n++] = v;
+    return 0;
+}
+
+void multi_signal_ops(const char *ops, size_t len)
+{
+    if (!wcount) return;
+    touch_gen++;
+    ops_walk(ops, len, touch_meta_op, NULL);
+    /* Subkey-only changes: compare the versions they carry with the
+     * current version of every watched key. */
+    struct version_set vs = { .n = 0, .overflow = 0 };
+    ops_walk(ops, len, collect_version, &vs);
+    if (!vs.n) return;
+    struct meta m;
+    meta_init(&m);
+    for (size_t b = 0; b < wtab_size; b++) {
+        for (struct wentry *e = wtab[b]; e; e = e->next) {
+            if (e->gen == touch_gen || (e->c->flags & CLIENT_DIRTY_CAS)) continue;
+            db_lookup_raw(e->key, e->klen, &m);
+            if (!m.version) continue;
+            int hit = vs.overflow; /* too many collections changed: assume it */
+            for (int i = 0; i < vs.n && !hit; i++) hit = vs.v[i] == m.version;
+            if (hit) touch_key(e->key, e->klen);
+        }
+    }
+    meta_free(&m);
+}
+
 /* Redis 7.0 fails an EXEC if a key that was live at WATCH time has expired
  * since, even before anything removed it. */
 static int watched_key_expired(client *c)

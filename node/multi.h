@@ -28,4 +28,11 @@ static inline int multi_in_exec(const client *c)
     return c && (c->flags & CLIENT_IN_EXEC) != 0;
 }
 
+/* Invalidate the WATCHes of every key that a batch of operations (store.h's
+ * operation-log format) changes, when the batch did not come through
+ * server_call: a replica applying its master's records calls this with
+ * each record's operations, so a WATCH on a replica fails like Redis's
+ * when the master changes the key. */
+void multi_signal_ops(const char *ops, size_t len);
+
 #endif
