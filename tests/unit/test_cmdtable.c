@@ -180,7 +180,15 @@ static long long rd_line(struct rd *r, char type)
     assert_non_null(nl);
     assert_int_equal(nl[-1], '\r');
     long long v = 0;
-    if (type != '+') v = strtoll(r->p + 1, NULL, 10);
+    if (type != '+') {
+        /* The reply is not NUL-terminated: parse a bounded copy. */
+        char num[32];
+        size_t n = (size_t)(nl - 1 - (r->p + 1));
+        assert_true(n < sizeof num);
+        memcpy(num, r->p + 1, n);
+        num[n] = '\0';
+        v = strtoll(num, NULL, 10);
+    }
     r->p = nl + 1;
     return v;
 }
