@@ -999,4 +999,5 @@ void t_zset_register(void)
     server_register(CMD_ZRANDMEMBER, zrandmember_command);
     server_register(CMD_ZSCAN, zscan_command);
     t_zset_ops_register();
+    t_zset_block_register();
 }

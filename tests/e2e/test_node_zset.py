@@ -368,6 +368,21 @@ def gen_zrandmember(ctx):
 
 
 @generator("zset", 1)
+def gen_bzpop(ctx):
+    """Blocking pops that do not wait long: data present, errors, or a
+    10 ms timeout (both sides reply a null array)."""
+    ks = [zkey(ctx) for _ in range(ctx.r.randint(1, 3))]
+    timeout = ctx.r.choice([b"0.01", b"0.01", b"0.01", b"-1", b"abc", b"0x"])
+    if ctx.r.random() < 0.6:
+        args = [ctx.r.choice([b"BZPOPMIN", b"BZPOPMAX"])] + ks + [timeout]
+    else:
+        args = [b"BZMPOP", timeout, len(ks)] + ks + [ctx.r.choice([b"MIN", b"MAX"])]
+        if ctx.r.random() < 0.5:
+            args += [b"COUNT", ctx.r.choice([1, 3, 0])]
+    return Cmd(args, keys=ks, write=True)
+
+
+@generator("zset", 1)
 def gen_zscan(ctx):
     k = zkey(ctx)
     args = [b"ZSCAN", k, 0]
@@ -648,3 +663,122 @@ def test_big_zset_windows_match_redis(pair):
     same(b"ZRANGE", lkey, 0, -1)
     a.close()
     b.close()
+
+
+# --- blocking pops ---------------------------------------------------------------
+
+def blocked_clients(conn):
+    info = conn.call(b"INFO", b"clients")
+    for line in info.split(b"\r\n"):
+        if line.startswith(b"blocked_clients:"):
+            return int(line.split(b":")[1])
+    raise AssertionError("INFO clients has no blocked_clients")
+
+
+def wait_blocked(conn, n):
+    deadline = time.monotonic() + 10
+    while blocked_clients(conn) != n:
+        assert time.monotonic() < deadline, f"never saw {n} blocked clients"
+        time.sleep(0.005)
+
+
+def on_both(pair, scenario):
+    """Run scenario(port) on strata-node and on redis-server; the replies
+    (a list) must be identical.  Returns them."""
+    node, ref = pair
+    got = [scenario(node.port), scenario(ref.port)]
+    assert got[0] == got[1], f"strata {got[0]!r:.600}\nreference {got[1]!r:.600}"
+    return got[0]
+
+
+def test_bzpopmin_wakes_waiters_in_arrival_order(pair):
+    def scenario(port):
+        ctl = RespConn("127.0.0.1", port)
+        ctl.call(b"FLUSHALL")
+        waiters = [RespConn("127.0.0.1", port) for _ in range(4)]
+        for i, w in enumerate(waiters):
+            w.send([b"BZPOPMIN" if i != 2 else b"BZPOPMAX", b"{z}other", b"{z}q", 0])
+            wait_blocked(ctl, i + 1)  # each one queued before the next arrives
+        # one write with three members: the first three waiters are served,
+        # in order, each from what the previous one left
+        out = [ctl.call(b"ZADD", b"{z}q", 1, b"a", 2, b"b", 3, b"c")]
+        out += [w.read()[1] for w in waiters[:3]]
+        wait_blocked(ctl, 1)
+        # the fourth is still waiting; a write to its other key serves it
+        out.append(ctl.call(b"ZADD", b"{z}other", 5, b"e"))
+        out.append(waiters[3].read()[1])
+        out.append(ctl.call(b"EXISTS", b"{z}q", b"{z}other"))
+        for c in waiters + [ctl]:
+            c.close()
+        return out
+
+    out = on_both(pair, scenario)
+    # waiters 1 and 2 pop the two lowest; waiter 3 (BZPOPMAX) the highest left
+    assert out[1:4] == [[b"{z}q", b"a", b"1"], [b"{z}q", b"b", b"2"], [b"{z}q", b"c", b"3"]]
+    assert out[5] == [b"{z}other", b"e", b"5"]
+    assert out[6] == 0
+
+
+def test_bzpop_timeout_and_immediate_forms(pair):
+    def scenario(port):
+        c = RespConn("127.0.0.1", port)
+        c.call(b"FLUSHALL")
+        out = []
+        t0 = time.monotonic()
+        out.append(c.call(b"BZPOPMIN", b"{z}none", b"0.2"))
+        elapsed = time.monotonic() - t0
+        assert elapsed >= 0.19, f"timed out after {elapsed:.3f}s"
+        out.append(c.call(b"BZMPOP", b"0.05", 2, b"{z}none", b"{z}n2", b"MAX", b"COUNT", 2))
+        # served at once when a key has elements; the first non-empty key wins
+        c.call(b"ZADD", b"{z}b", 1, b"x", 2, b"y", 3, b"z")
+        out.append(c.call(b"BZPOPMAX", b"{z}none", b"{z}b", 0))
+        out.append(c.call(b"BZMPOP", 0, 2, b"{z}none", b"{z}b", b"MIN", b"COUNT", 5))
+        # errors, in Redis's order of checks
+        c.call(b"SET", b"{z}str", b"v")
+        for args in ([b"BZPOPMIN", b"{z}none", b"{z}str", b"0.01"],
+                     [b"BZPOPMIN", b"{z}str", b"abc"], [b"BZPOPMIN", b"{z}none", b"-1"],
+                     [b"BZMPOP", b"abc", 1, b"{z}str", b"MIN"], [b"BZMPOP", b"abc", 0, b"k", b"MIN"],
+                     [b"BZMPOP", b"0.01", 1, b"{z}str", b"MIN"],
+                     [b"BZMPOP", b"0.01", 1, b"k", b"MID"], [b"BZMPOP", b"-1", 1, b"k", b"MIN"],
+                     [b"BZMPOP", b"0.01", 1, b"k", b"MIN", b"COUNT", 0],
+                     [b"BZMPOP", b"0.01", 2, b"k", b"MIN"], [b"BZPOPMIN", b"k"]):
+            out.append(c.call(*args))
+        c.close()
+        return out
+
+    out = on_both(pair, scenario)
+    assert out[0] is None and out[1] is None
+    assert out[2] == [b"{z}b", b"z", b"3"]
+    assert out[3] == [b"{z}b", [[b"x", b"1"], [b"y", b"2"]]]
+
+
+def test_bzpop_waits_through_wrong_type_and_serves_bzmpop_count(pair):
+    def scenario(port):
+        ctl = RespConn("127.0.0.1", port)
+        ctl.call(b"FLUSHALL")
+        w = RespConn("127.0.0.1", port)
+        w.send([b"BZMPOP", 0, 1, b"{z}k", b"MAX", b"COUNT", 2])
+        wait_blocked(ctl, 1)
+        out = [ctl.call(b"SET", b"{z}k", b"not a zset")]   # not served: keeps waiting
+        wait_blocked(ctl, 1)
+        out.append(ctl.call(b"DEL", b"{z}k"))
+        out.append(ctl.call(b"ZADD", b"{z}k", 1, b"a", 2, b"b", 3, b"c"))
+        out.append(w.read()[1])
+        out.append(ctl.call(b"ZRANGE", b"{z}k", 0, -1, b"WITHSCORES"))
+        # a waiter whose key is filled by a STORE command
+        w.send([b"BZPOPMIN", b"{z}dst", 0])
+        wait_blocked(ctl, 1)
+        out.append(ctl.call(b"ZUNIONSTORE", b"{z}dst", 1, b"{z}k", b"WEIGHTS", 10))
+        out.append(w.read()[1])
+        out.append(ctl.call(b"EXISTS", b"{z}dst"))
+        # inside MULTI nothing blocks: the nil of a timeout, at once
+        for args in ([b"MULTI"], [b"BZPOPMIN", b"{z}dst", 0], [b"BZMPOP", 0, 1, b"{z}dst", b"MIN"],
+                     [b"ZADD", b"{z}dst", 1, b"m"], [b"BZPOPMAX", b"{z}dst", 0], [b"EXEC"]):
+            out.append(ctl.call(*args))
+        w.close()
+        ctl.close()
+        return out
+
+    out = on_both(pair, scenario)
+    assert out[3] == [b"{z}k", [[b"c", b"3"], [b"b", b"2"]]]
+    assert out[6] == [b"{z}dst", b"a", b"10"]
