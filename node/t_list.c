@@ -930,22 +930,20 @@ static void blpop_command(client *c) { bpop_generic(c, LIST_HEAD); }
 static void brpop_command(client *c) { bpop_generic(c, LIST_TAIL); }
 
 /* BLMOVE src dst from to timeout / BRPOPLPUSH src dst timeout. */
-static void blmove_sides(client *c, int *from, int *to)
+static int blmove_sides(client *c, int *from, int *to)
 {
-    if (c->cmd->id == CMD_BRPOPLPUSH) {
-        *from = LIST_TAIL;
-        *to = LIST_HEAD;
-    } else {
-        parse_where(c, 3, from);
-        parse_where(c, 4, to);
-    }
+    *from = LIST_TAIL;
+    *to = LIST_HEAD;
+    if (c->cmd->id == CMD_BRPOPLPUSH) return 0;
+    if (parse_where(c, 3, from) < 0 || parse_where(c, 4, to) < 0) return -1;
+    return 0;
 }
 
 static int blmove_retry(client *c, const char *key, size_t klen)
 {
     int from, to;
     if (!key_is(c, 1, key, klen)) return 0;
-    blmove_sides(c, &from, &to);
+    if (blmove_sides(c, &from, &to) < 0) return 0; /* validated when the client blocked */
     struct meta sm;
     meta_init(&sm);
     int served = 0;
@@ -960,9 +958,10 @@ static int blmove_retry(client *c, const char *key, size_t klen)
 static void blmove_generic(client *c, int timeout_arg)
 {
     uint64_t deadline;
-    if (block_parse_timeout(c, timeout_arg, &deadline) < 0) return;
     int from, to;
-    blmove_sides(c, &from, &to);
+    /* Redis checks the sides before the timeout. */
+    if (blmove_sides(c, &from, &to) < 0) return;
+    if (block_parse_timeout(c, timeout_arg, &deadline) < 0) return;
     struct meta sm;
     meta_init(&sm);
     int r = lookup_typed(c, 1, &sm, T_LIST);
