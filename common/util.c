@@ -213,6 +213,7 @@ int parse_hostport(const char *s, char *hostbuf, size_t hostsize, int *port)
 
 static uint32_t crc32c_table[256];
 static int crc32c_ready;
+static int crc32c_hw;
 
 void crc32c_init(void)
 {
@@ -221,14 +222,41 @@ void crc32c_init(void)
         for (int k = 0; k < 8; k++) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
         crc32c_table[i] = c;
     }
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    crc32c_hw = __builtin_cpu_supports("sse4.2");
+#endif
     crc32c_ready = 1;
 }
+
+#if defined(__x86_64__)
+/* SSE4.2's crc32 instruction computes CRC-32C directly, 8 bytes at a time:
+ * an order of magnitude faster than the table for replication records. */
+__attribute__((target("sse4.2"))) static uint32_t crc32c_sse42(uint32_t crc, const unsigned char *p,
+                                                              size_t len)
+{
+    uint64_t c = crc;
+    while (len >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        c = __builtin_ia32_crc32di(c, w);
+        p += 8;
+        len -= 8;
+    }
+    uint32_t c32 = (uint32_t)c;
+    while (len--) c32 = __builtin_ia32_crc32qi(c32, *p++);
+    return c32;
+}
+#endif
 
 uint32_t crc32c(uint32_t crc, const void *data, size_t len)
 {
     const uint32_t *table = crc32c_table;
     const unsigned char *p = data;
     if (!crc32c_ready) crc32c_init();
+#if defined(__x86_64__)
+    if (crc32c_hw) return ~crc32c_sse42(~crc, p, len);
+#endif
     crc = ~crc;
     while (len--) crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
     return ~crc;
