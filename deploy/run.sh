@@ -11,10 +11,16 @@
 #   run/logs/<service>.log
 #   run/pids/<service>.pid
 #
-# The cluster is a list of services, started in order and stopped in reverse.
-# Today it holds a single strata-node on its embedded defaults; the full
-# cluster (storage nodes, sentinels, the proxy on 6379) adds entries to
-# define_services and nothing else.
+# The cluster is a list of services, started in order and stopped in reverse:
+#   node1..node4   strata-node on 127.0.0.1:7001..7004; groups g1 = 7001 (master)
+#                  + 7002 (replica), g2 = 7003 + 7004
+#   sentinel1..3   strata-sentinel on 127.0.0.1:26379..26381
+#   proxy          strata-proxy on 127.0.0.1:6379, the Redis endpoint
+# All read deploy/examples/local.yaml.  Nodes run with min_replica_acks 1
+# (a write is answered once the replica has it) falling back to
+# asynchronous after 500 ms without a replica (with one replica per group,
+# a promoted master would otherwise refuse writes until the old one
+# returns), and fence_lease_ms 500.
 #
 # Environment: STRATA_SKIP_BUILD=1 skips install and build (use build/ as is).
 set -euo pipefail
@@ -41,9 +47,29 @@ add_service() {  # name port binary args...
   SVC_CMD[$name]="$(printf '%q ' "$@")"
 }
 
+TOPOLOGY="$ROOT/deploy/examples/local.yaml"
+NODE_OPTS=(--min_replica_acks 1 --replica_ack_timeout_ms 500 --replica_ack_fallback async
+           --fence_lease_ms 500)
+
 define_services() {
-  add_service node1 7000 "$BIN/strata-node" \
-    --port 7000 --bind 127.0.0.1 --dir "$RUN/node1/data"
+  local i port
+  for i in 1 2 3 4; do
+    port=$((7000 + i))
+    if [ $((i % 2)) -eq 1 ]; then
+      add_service "node$i" "$port" "$BIN/strata-node" \
+        --port "$port" --bind 127.0.0.1 --dir "$RUN/node$i/data" "${NODE_OPTS[@]}"
+    else
+      add_service "node$i" "$port" "$BIN/strata-node" \
+        --port "$port" --bind 127.0.0.1 --dir "$RUN/node$i/data" "${NODE_OPTS[@]}" \
+        --replicaof "127.0.0.1:$((port - 1))"
+    fi
+  done
+  for i in 1 2 3; do
+    port=$((26378 + i))
+    add_service "sentinel$i" "$port" "$BIN/strata-sentinel" \
+      --config "$TOPOLOGY" --port "$port" --dir "$RUN/sentinel$i/state"
+  done
+  add_service proxy 6379 "$BIN/strata-proxy" --config "$TOPOLOGY"
 }
 
 # --- helpers --------------------------------------------------------------
@@ -169,7 +195,10 @@ case "$cmd" in
     echo "Strata is running:"
     status || true
     echo
-    echo "  connect:  redis-cli -p ${SVC_PORT[${SVC_NAMES[0]}]}"
+    echo "  connect:  redis-cli -p 6379          (the proxy; any Redis client works)"
+    echo "  masters:  redis-cli -p 26379 SENTINEL masters"
+    echo "  events:   redis-cli -p 26379 PSUBSCRIBE '*'   (+sdown, +switch-master, ...)"
+    echo "  failover: redis-cli -p 26379 SENTINEL failover g1"
     echo "  logs:     $LOGS/"
     echo "  data:     $RUN/<service>/"
     echo "  status:   deploy/run.sh status"

@@ -106,8 +106,8 @@ def run_once(kind):
         proxy = c.proxy(t)
         w = Writer(proxy.client(socket_timeout=10), prefix="fo", max_seconds=60).start()
         w.wait_acked(300)
+        master.kill(signal.SIGKILL)  # returns once the process is gone
         t_kill = time.monotonic()
-        master.kill(signal.SIGKILL)
         wait_until(lambda: w.first_ok_after(t_kill), 40, interval=0.005)
         w.wait_acked(200)
         w.finish()

@@ -34,8 +34,8 @@ def test_master_sigkill_under_load_through_proxy(cluster):
     try:
         w1.wait_acked(500)
         w2.wait_acked(500)
+        g1[0].kill(signal.SIGKILL)  # returns once the process is gone
         t_kill = time.monotonic()
-        g1[0].kill(signal.SIGKILL)
         wait_until(lambda: w1.first_ok_after(t_kill), 20, interval=0.01,
                    what="a write to g1 succeeds after the kill")
         w1.wait_acked(500)

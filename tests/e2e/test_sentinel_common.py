@@ -154,6 +154,7 @@ class Writer:
         self.acked = {}        # key -> value
         self.errors = 0
         self.ok_times = []     # monotonic time of each acknowledged write
+        self.ok_sent = []      # ... and when it was sent
         self.err_times = []
         self.stop = False
         self.t = threading.Thread(target=self._run, daemon=True)
@@ -168,10 +169,12 @@ class Writer:
         while not self.stop and i < self.max_writes and time.monotonic() - t0 < self.max_seconds:
             k = self.keys[i % len(self.keys)] if self.keys else f"{self.prefix}:{i}"
             v = f"{i}"
+            sent = time.monotonic()
             try:
                 if self.c.set(k, v):
                     self.acked[k] = v
                     self.ok_times.append(time.monotonic())
+                    self.ok_sent.append(sent)
             except (redis.ResponseError, redis.ConnectionError, redis.TimeoutError):
                 self.errors += 1
                 self.err_times.append(time.monotonic())
@@ -185,7 +188,9 @@ class Writer:
         wait_until(lambda: len(self.ok_times) >= base + n, timeout, what=f"{n} more acked writes")
 
     def first_ok_after(self, t):
-        return next((x for x in self.ok_times if x > t), None)
+        """When the first write sent after t was acknowledged (a reply
+        read after t may have been sent by a server before t)."""
+        return next((done for sent, done in zip(self.ok_sent, self.ok_times) if sent > t), None)
 
     def finish(self):
         self.stop = True
