@@ -230,7 +230,9 @@ static void mon_renew_lease(struct sgroup *g, uint64_t now)
     struct snode *m = &g->nodes[mi];
     if (!m->is_strata || m->role != SNODE_MASTER || m->sdown || !link_up(m->link)) return;
     if (snt_reachable_sentinels(now) < snt_majority()) return;
-    link_command(m->link, mon_ignore_cb, NULL, "REPLCONF sentinel-renew %s", snt.myid);
+    if (now - m->lease_sent_ms < (uint64_t)snt.conf.s.ping_ms) return;
+    if (link_command(m->link, mon_ignore_cb, NULL, "REPLCONF sentinel-renew %s", snt.myid) == 0)
+        m->lease_sent_ms = now;
 }
 
 static void mon_reconf(struct sgroup *g, uint64_t now)

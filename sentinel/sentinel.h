@@ -41,6 +41,7 @@ struct snode {
     uint64_t last_ok_ms;          /* last valid PING reply (start time at first) */
     uint64_t last_ping_sent_ms;
     uint64_t last_info_sent_ms;
+    uint64_t lease_sent_ms;       /* last fencing lease renewal sent */
     int ping_pending, info_pending;
     uint64_t info_ms;             /* when the last INFO replication arrived, 0 never */
     int sdown;
