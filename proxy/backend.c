@@ -559,7 +559,8 @@ void backend_tick(struct backend *b, uint64_t now)
     }
     /* A server that has not answered for four timeouts is hung: reconnect. */
     struct frag *h = b->head;
-    if (h && h->deadline_us && now > h->sent_us + 4 * (h->deadline_us - h->sent_us)) {
+    if (h && h->deadline_us > h->sent_us &&
+        now > h->sent_us + 4 * (h->deadline_us - h->sent_us)) {
         backend_down(b, "no reply for 4 x timeout_ms");
         return;
     }
