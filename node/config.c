@@ -40,6 +40,10 @@ const struct conf_field node_config_fields[] = {
       "largest unparsed input per client"),
     F("client_output_buffer_limit", CONF_SIZE, client_output_buffer_limit, "1gb", 1 << 20, 1LL << 40, NULL, 1,
       "largest unsent output per client"),
+    /* Redis's pubsub class default (32mb hard): a subscriber that does not
+     * read fills its buffer with every message, not with its own replies. */
+    F("pubsub_output_buffer_limit", CONF_SIZE, pubsub_output_buffer_limit, "32mb", 1 << 16, 1LL << 40, NULL, 1,
+      "largest unsent output of a subscriber before it is closed"),
     F("proto_max_bulk_len", CONF_SIZE, proto_max_bulk_len, "512mb", 1 << 20, 1LL << 40, NULL, 1,
       "largest single argument"),
     F("hz", CONF_INT, hz, "10", 1, 500, NULL, 1, "background task frequency"),

@@ -12,4 +12,6 @@ void server_register_modules(void)
     multi_register();
     t_copy_register();
     t_list_register();
+    pubsub_register();
+    pause_register();
 }

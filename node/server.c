@@ -41,6 +41,8 @@ static void (*sleep_hooks[MAX_HOOKS])(void);
 static int nsleep_hooks;
 static void (*cron_hooks[MAX_HOOKS])(void);
 static int ncron_hooks;
+static int (*dispatch_hooks[MAX_HOOKS])(client *c);
+static int ndispatch_hooks;
 /* MULTI queueing, installed by multi.c. */
 void (*server_multi_queue)(client *c);
 
@@ -71,6 +73,11 @@ void server_add_sleep_hook(void (*fn)(void))
 void server_add_cron_hook(void (*fn)(void))
 {
     if (ncron_hooks < MAX_HOOKS) cron_hooks[ncron_hooks++] = fn;
+}
+
+void server_add_dispatch_hook(int (*fn)(client *c))
+{
+    if (ndispatch_hooks < MAX_HOOKS) dispatch_hooks[ndispatch_hooks++] = fn;
 }
 
 void server_notify_write(client *c, size_t mark)
@@ -153,7 +160,7 @@ void client_process_input(client *c)
 {
     size_t off = 0;
     while (!(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP | CLIENT_BLOCKED |
-                         CLIENT_WAIT_ACK))) {
+                         CLIENT_WAIT_ACK | CLIENT_PAUSED))) {
         if (c->out.len - c->out_sent > OUTPUT_PAUSE_BYTES) break; /* resume once drained */
         size_t consumed;
         int r = resp_parse(&c->parser, c->qbuf.data + off, c->qbuf.len - off, &consumed);
@@ -322,7 +329,7 @@ static int is_tx_control(enum cmd_id id)
            id == CMD_QUIT;
 }
 
-void server_dispatch(client *c)
+static void dispatch_command(client *c)
 {
     const struct cmd_spec *cmd = cmd_lookup(c->argv[0], c->argvlen[0]);
     c->cmd = cmd;
@@ -342,11 +349,42 @@ void server_dispatch(client *c)
         if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
         return;
     }
+    for (int i = 0; i < ndispatch_hooks; i++)
+        if (dispatch_hooks[i](c)) return;
     if ((c->flags & CLIENT_MULTI) && !is_tx_control(cmd->id) && server_multi_queue) {
         server_multi_queue(c);
         return;
     }
     server_call(c);
+}
+
+/* (Un)subscribe confirmations are pushes in Redis 7.0: CLIENT REPLY OFF
+ * does not drop them. */
+static int reply_is_push(const client *c)
+{
+    const struct cmd_spec *cmd = c->cmd;
+    if (!cmd || (c->flags & CLIENT_MULTI) || !cmd_arity_ok(cmd, c->argc)) return 0;
+    return cmd->id == CMD_SUBSCRIBE || cmd->id == CMD_UNSUBSCRIBE || cmd->id == CMD_PSUBSCRIBE ||
+           cmd->id == CMD_PUNSUBSCRIBE;
+}
+
+/* Dispatch, then apply CLIENT REPLY OFF|SKIP the way Redis's resetClient
+ * does: the command runs but its reply is dropped, and a SKIP covers the
+ * next command only (whatever it is, even an unknown one).  A command that
+ * blocked or was held by CLIENT PAUSE has not replied yet: its turn comes
+ * when it runs again. */
+void server_dispatch(client *c)
+{
+    size_t out_before = c->out.len;
+    dispatch_command(c);
+    if (c->flags & (CLIENT_PAUSED | CLIENT_BLOCKED)) return;
+    if ((c->flags & (CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP)) && c->out.len > out_before && !reply_is_push(c))
+        c->out.len = out_before;
+    c->flags &= ~CLIENT_REPLY_SKIP;
+    if (c->flags & CLIENT_REPLY_SKIP_NEXT) {
+        c->flags &= ~CLIENT_REPLY_SKIP_NEXT;
+        c->flags |= CLIENT_REPLY_SKIP;
+    }
 }
 
 void server_call(client *c)
@@ -465,7 +503,7 @@ static void gc_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     (void)arg;
-    if (srv.is_replica || srv.write_error) return;
+    if (srv.is_replica || srv.write_error || srv.writes_paused) return;
     size_t mark = store_mark(srv.st);
     srv.cmd_time_ms = now_ms();
     int g = db_gc_cycle(GC_BATCH);
@@ -484,7 +522,9 @@ static void cron_cb(evutil_socket_t fd, short what, void *arg)
     uint64_t start = mono_us();
     uint64_t budget = 250000 / (uint64_t)srv.cfg.hz; /* 25% of a period */
 
-    if (!srv.is_replica && !srv.write_error) {
+    /* CLIENT PAUSE holds background writes too (as Redis pauses expiry), so
+     * a replica catching up during a graceful failover sees no new record. */
+    if (!srv.is_replica && !srv.write_error && !srv.writes_paused) {
         for (;;) {
             size_t mark = store_mark(srv.st);
             srv.cmd_time_ms = now_ms();
@@ -501,7 +541,8 @@ static void cron_cb(evutil_socket_t fd, short what, void *arg)
     if (srv.cfg.timeout > 0) {
         uint64_t now = now_ms();
         for (client *c = srv.clients; c; c = c->next) {
-            if (c->flags & (CLIENT_BLOCKED | CLIENT_MASTER | CLIENT_REPLICA | CLIENT_PUBSUB)) continue;
+            if (c->flags & (CLIENT_BLOCKED | CLIENT_MASTER | CLIENT_REPLICA | CLIENT_PUBSUB | CLIENT_PAUSED))
+                continue;
             if (now - c->last_ms > (uint64_t)srv.cfg.timeout * 1000) client_close(c);
         }
     }

@@ -38,6 +38,7 @@ struct node_config {
     int compression;
     long long client_query_buffer_limit;
     long long client_output_buffer_limit;
+    long long pubsub_output_buffer_limit;  /* pubsub.c: subscribers */
     long long proto_max_bulk_len;
     long long hz;                 /* background task frequency */
     char *pidfile;
@@ -63,8 +64,12 @@ extern const struct conf_field node_config_fields[];
 #define CLIENT_MASTER            (1u << 7)  /* the link to our master */
 #define CLIENT_REPLICA           (1u << 8)  /* a replica streaming from us */
 #define CLIENT_WAIT_ACK          (1u << 9)  /* reply held for replica acks */
-#define CLIENT_PUBSUB            (1u << 10)
+#define CLIENT_PUBSUB            (1u << 10) /* has subscriptions (pubsub.c) */
 #define CLIENT_IN_EXEC           (1u << 11)
+#define CLIENT_PAUSED            (1u << 12) /* command held by CLIENT PAUSE (pause.c) */
+#define CLIENT_REPLY_OFF         (1u << 13) /* CLIENT REPLY OFF */
+#define CLIENT_REPLY_SKIP        (1u << 14) /* drop this command's reply */
+#define CLIENT_REPLY_SKIP_NEXT   (1u << 15) /* CLIENT REPLY SKIP: drop the next one's */
 
 typedef struct client {
     uint64_t id;
@@ -100,6 +105,8 @@ typedef struct client {
     struct multi_state *mstate;   /* multi.c */
     struct block_state *bstate;   /* blocking.c */
     struct repl_client *repl;     /* repl_master.c */
+    struct pubsub_state *pstate;  /* pubsub.c: subscriptions, or NULL */
+    struct pause_hold *phold;     /* pause.c: the held command, or NULL */
     uint64_t wait_lsn;            /* replication: reply waits for this lsn */
 } client;
 
@@ -140,6 +147,7 @@ struct server {
     int write_error;              /* the last commit failed: refuse writes */
     int is_replica;               /* set by the replication module */
     int fenced;                   /* writes refused: lost the lease */
+    int writes_paused;            /* CLIENT PAUSE (pause.c): no background writes either */
     unsigned long long dirty;     /* writes since start */
 
     /* Installed by the replication module (NULL when absent). */
@@ -177,6 +185,11 @@ void server_add_write_hook(void (*fn)(client *c, size_t mark));
 void server_add_free_hook(void (*fn)(client *c));
 void server_add_sleep_hook(void (*fn)(void));
 void server_add_cron_hook(void (*fn)(void));
+/* Dispatch filters: called by server_dispatch for a known command with a
+ * valid arity from an authenticated client, before MULTI queueing and
+ * execution.  A filter returns 1 when it took the command over (replied an
+ * error, or held the client until later), else 0. */
+void server_add_dispatch_hook(int (*fn)(client *c));
 void server_notify_write(client *c, size_t mark);
 /* Queues a command inside MULTI (set by multi.c; NULL: MULTI unsupported). */
 extern void (*server_multi_queue)(client *c);
@@ -223,6 +236,8 @@ void repl_register(void);           /* repl.c: WAL replication */
 void multi_register(void);          /* multi.c: MULTI/EXEC/WATCH */
 void t_copy_register(void);         /* t_copy.c: COPY, OBJECT */
 void t_list_register(void);         /* t_list.c: lists and blocking pops */
+void pubsub_register(void);         /* pubsub.c: SUBSCRIBE, PUBLISH, PUBSUB */
+void pause_register(void);          /* pause.c: CLIENT PAUSE's held clients */
 void server_register_modules(void);
 
 #endif

@@ -1,5 +1,5 @@
-/* t_server: connection and server commands — PING, ECHO, QUIT, SELECT,
- * AUTH, HELLO, INFO, CONFIG, COMMAND, CLIENT, TIME, SHUTDOWN. */
+/* t_server: connection and server commands — PING, ECHO, QUIT, RESET,
+ * SELECT, AUTH, HELLO, INFO, CONFIG, COMMAND, CLIENT, TIME, SHUTDOWN. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,9 +8,13 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "blocking.h"
 #include "cmd.h"
 #include "conf.h"
 #include "log.h"
+#include "pause.h"
+#include "pubsub.h"
+#include "subcmd.h"
 #include "util.h"
 
 #define COMPAT_REDIS_VERSION "7.0.15"
@@ -19,6 +23,14 @@ static void ping_command(client *c)
 {
     if (c->argc > 2) {
         resp_add_arity_error(&c->out, c->cmd->name);
+        return;
+    }
+    if (c->flags & CLIENT_PUBSUB) {
+        /* RESP2 subscribed mode: a message-shaped pong, as Redis answers */
+        resp_add_array(&c->out, 2);
+        resp_add_bulk_str(&c->out, "pong");
+        if (c->argc == 2) resp_add_bulk(&c->out, ARG(c, 1));
+        else resp_add_bulk_str(&c->out, "");
         return;
     }
     if (c->argc == 2) resp_add_bulk(&c->out, ARG(c, 1));
@@ -34,6 +46,47 @@ static void quit_command(client *c)
 {
     resp_add_ok(&c->out);
     c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+}
+
+/* Run another command's handler for its effect on c only (its reply is
+ * dropped).  multi.c keeps its state private; its own DISCARD and UNWATCH
+ * are the way to drop a transaction and its WATCHes. */
+static void run_for_effect(client *c, enum cmd_id id, const char *name)
+{
+    if (!srv.procs[id]) return;
+    char *argv[1] = { (char *)name };
+    size_t argvlen[1] = { strlen(name) };
+    int argc = c->argc;
+    char **oargv = c->argv;
+    size_t *oargvlen = c->argvlen;
+    const struct cmd_spec *cmd = c->cmd;
+    size_t out = c->out.len;
+    c->argc = 1;
+    c->argv = argv;
+    c->argvlen = argvlen;
+    c->cmd = &cmd_table[id];
+    srv.procs[id](c);
+    c->argc = argc;
+    c->argv = oargv;
+    c->argvlen = oargvlen;
+    c->cmd = cmd;
+    c->out.len = out;
+}
+
+/* RESET: the connection as if new (Redis 7.0's list): no transaction, no
+ * WATCH, no subscriptions, replies on, RESP2, no name, and not
+ * authenticated when a password is required. */
+static void reset_command(client *c)
+{
+    if (c->flags & CLIENT_MULTI) run_for_effect(c, CMD_DISCARD, "discard");
+    run_for_effect(c, CMD_UNWATCH, "unwatch");
+    pubsub_unsubscribe_all(c);
+    c->flags &= ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT);
+    c->resp = 2;
+    free(c->name);
+    c->name = NULL;
+    c->authed = !(srv.cfg.requirepass && *srv.cfg.requirepass);
+    resp_add_simple(&c->out, "RESET");
 }
 
 static void select_command(client *c)
@@ -448,20 +501,116 @@ static void command_command(client *c)
 static void client_info_line(buf *o, client *x)
 {
     uint64_t now = now_ms();
-    buf_printf(o, "id=%llu addr=%s laddr=%s fd=%d name=%s age=%llu idle=%llu flags=%s%s%s%s db=0 "
-                  "multi=%d qbuf=%zu obl=%zu cmd=%s\n",
+    buf_printf(o, "id=%llu addr=%s laddr=%s fd=%d name=%s age=%llu idle=%llu flags=%s%s%s%s%s db=0 "
+                  "sub=%lu psub=%lu multi=%d qbuf=%zu obl=%zu cmd=%s\n",
                (unsigned long long)x->id, x->addr, x->laddr, x->fd, x->name ? x->name : "",
                (unsigned long long)((now - x->ctime_ms) / 1000),
                (unsigned long long)((now - x->last_ms) / 1000),
                (x->flags & CLIENT_REPLICA) ? "S" : "", (x->flags & CLIENT_MASTER) ? "M" : "",
-               (x->flags & CLIENT_BLOCKED) ? "b" : "",
-               (x->flags & (CLIENT_REPLICA | CLIENT_MASTER | CLIENT_BLOCKED)) ? "" : "N",
-               (x->flags & CLIENT_MULTI) ? 0 : -1, x->qbuf.len, x->out.len - x->out_sent,
+               (x->flags & CLIENT_BLOCKED) ? "b" : "", (x->flags & CLIENT_PUBSUB) ? "P" : "",
+               (x->flags & (CLIENT_REPLICA | CLIENT_MASTER | CLIENT_BLOCKED | CLIENT_PUBSUB)) ? "" : "N",
+               pubsub_client_channels(x), pubsub_client_patterns(x), (x->flags & CLIENT_MULTI) ? 0 : -1, x->qbuf.len, x->out.len - x->out_sent,
                x->lastcmd ? x->lastcmd->name : "NULL");
+}
+
+/* CLIENT UNBLOCK id [TIMEOUT|ERROR]: only clients waiting on keys
+ * (blocking.c); a client held by CLIENT PAUSE is not released (Redis 7.0). */
+static void client_unblock(client *c)
+{
+    int error = 0;
+    long long id;
+    if (c->argc == 4) {
+        if (ARG_IS(c, 3, "error")) error = 1;
+        else if (!ARG_IS(c, 3, "timeout")) {
+            resp_add_error(&c->out, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+            return;
+        }
+    }
+    if (arg_ll(c, 2, &id) < 0) return;
+    client *x = id > 0 ? server_client_by_id((uint64_t)id) : NULL;
+    resp_add_int(&c->out, x && x != c && block_unblock(x, error) == 0);
+}
+
+/* CLIENT PAUSE ms [WRITE|ALL] (ALL by default), checked in Redis's order:
+ * the mode, then the timeout. */
+static void client_pause(client *c)
+{
+    enum pause_type type = PAUSE_ALL;
+    long long ms;
+    if (c->argc == 4) {
+        if (ARG_IS(c, 3, "write")) type = PAUSE_WRITE;
+        else if (!ARG_IS(c, 3, "all")) {
+            resp_add_error(&c->out, "ERR CLIENT PAUSE mode must be WRITE or ALL");
+            return;
+        }
+    }
+    if (str2ll(ARG(c, 2), &ms) < 0) {
+        resp_add_error(&c->out, "ERR timeout is not an integer or out of range");
+        return;
+    }
+    if (ms < 0) {
+        resp_add_error(&c->out, "ERR timeout is negative");
+        return;
+    }
+    uint64_t now = now_ms();
+    uint64_t end = (uint64_t)ms > UINT64_MAX - now ? UINT64_MAX : now + (uint64_t)ms;
+    log_info("CLIENT PAUSE %s %lld ms by client id=%llu addr=%s", type == PAUSE_ALL ? "ALL" : "WRITE",
+             ms, (unsigned long long)c->id, c->addr);
+    pause_start(type, end);
+    resp_add_ok(&c->out);
+}
+
+/* CLIENT REPLY ON|OFF|SKIP: flags that server_dispatch applies after each
+ * command.  OFF and SKIP reply nothing themselves. */
+static void client_reply(client *c)
+{
+    if (ARG_IS(c, 2, "on")) {
+        c->flags &= ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT);
+        resp_add_ok(&c->out);
+    } else if (ARG_IS(c, 2, "off")) {
+        c->flags |= CLIENT_REPLY_OFF;
+    } else if (ARG_IS(c, 2, "skip")) {
+        if (!(c->flags & CLIENT_REPLY_OFF)) c->flags |= CLIENT_REPLY_SKIP_NEXT;
+    } else {
+        resp_add_error(&c->out, resp_err_syntax);
+    }
+}
+
+/* The subcommands above plus UNPAUSE and NO-EVICT.  Returns 1 if argv[1]
+ * is one of them (and replied), else 0. */
+static int client_control(client *c)
+{
+    static const char *const mine[] = { "unblock", "pause", "unpause", "reply", "no-evict" };
+    int which = -1;
+    for (int i = 0; i < 5 && which < 0; i++)
+        if (ARG_IS(c, 1, mine[i])) which = i;
+    if (which < 0) return 0;
+    if (subcmd_check(&c->out, "client", ARG(c, 1), c->argc) < 0) return 1;
+    if ((which == 0 || which == 1) && c->argc > 4) {
+        resp_add_errorf(&c->out, "ERR unknown subcommand or wrong number of arguments for '%.*s'. "
+                                 "Try CLIENT HELP.", (int)c->argvlen[1], c->argv[1]);
+        return 1;
+    }
+    switch (which) {
+    case 0: client_unblock(c); break;
+    case 1: client_pause(c); break;
+    case 2:
+        pause_end();
+        resp_add_ok(&c->out);
+        break;
+    case 3: client_reply(c); break;
+    default:
+        /* Nothing is ever evicted from a node (data lives on disk). */
+        if (ARG_IS(c, 2, "on") || ARG_IS(c, 2, "off")) resp_add_ok(&c->out);
+        else resp_add_error(&c->out, resp_err_syntax);
+        break;
+    }
+    return 1;
 }
 
 static void client_command(client *c)
 {
+    if (client_control(c)) return;
     if (ARG_IS(c, 1, "id") && c->argc == 2) {
         resp_add_int(&c->out, (long long)c->id);
     } else if (ARG_IS(c, 1, "getname") && c->argc == 2) {
@@ -565,6 +714,7 @@ void t_server_register(void)
     server_register(CMD_PING, ping_command);
     server_register(CMD_ECHO, echo_command);
     server_register(CMD_QUIT, quit_command);
+    server_register(CMD_RESET, reset_command);
     server_register(CMD_SELECT, select_command);
     server_register(CMD_AUTH, auth_command);
     server_register(CMD_HELLO, hello_command);
