@@ -22,6 +22,7 @@
 #include "db.h"
 #include "dump.h"
 #include "log.h"
+#include "multi.h"
 #include "repl_master.h"
 #include "repl_proto.h"
 #include "resp.h"
@@ -215,8 +216,13 @@ static int finish_full_sync(unsigned long long nkeys)
 static int apply_record(const char *rec, size_t len)
 {
     const char *why = NULL;
-    int r = wal_apply(rec, len, &why);
-    if (r == 0) return 0;
+    struct wal_rec wr;
+    int r = wal_apply(rec, len, &wr, &why);
+    if (r == 0) {
+        /* WATCHes on this replica fail when the master changes the key. */
+        multi_signal_ops(wr.ops, wr.oplen);
+        return 0;
+    }
     unsigned long long lsn = len >= 17 ? get_u64be((const unsigned char *)rec + 9) : 0;
     if (r == -1) {
         /* Nothing of it was applied.  Resync from a snapshot rather than

@@ -218,7 +218,7 @@ static void ops_apply(const char *ops, size_t len)
     }
 }
 
-int wal_apply(const char *rec, size_t len, const char **why)
+int wal_apply(const char *rec, size_t len, struct wal_rec *out, const char **why)
 {
     struct wal_rec r;
     int pr = wal_parse(rec, len, &r);
@@ -241,6 +241,7 @@ int wal_apply(const char *rec, size_t len, const char **why)
     ops_apply(r.ops, r.oplen);
     store_record(rec, len, r.epoch, r.lsn, r.crc, 0);
     stats.applied++;
+    *out = r;
     return 0;
 }
 

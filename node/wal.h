@@ -80,11 +80,12 @@ uint64_t wal_append(const char *ops, size_t oplen, uint64_t time_ms);
 
 /* Append a record received from the master (replica side): the record is
  * verified, its ops are applied to the pending batch with raw writes and
- * the record is stored as is.  Returns 0; -1 if the record is malformed or
+ * the record is stored as is; *out describes it (pointers into rec).
+ * Returns 0; -1 if the record is malformed or
  * fails its checksum (nothing is applied); -2 if it does not follow the
  * newest record (wrong lsn or an older epoch; nothing is applied).  `why`
  * gets a static description on failure. */
-int wal_apply(const char *rec, size_t len, const char **why);
+int wal_apply(const char *rec, size_t len, struct wal_rec *out, const char **why);
 
 /* Called once per loop iteration after the commit: records appended so
  * far are committed, unless a commit failed since the last call, in which

@@ -6,6 +6,7 @@ import os
 import subprocess
 import time
 
+import pytest
 import redis
 
 from harness import binary, wait_until
@@ -207,3 +208,28 @@ def test_exec_is_one_record(cluster):
     assert rc.get("a") == b"1" and rc.get("x") == b"1" and rc.hget("h", "f") == b"v"
     assert info(r)["wal_records_applied"] >= 1
     assert_identical(cluster, m, r)
+
+
+def test_watch_on_replica_fails_when_master_changes_key(cluster):
+    m = cluster.node("master")
+    r = start_replica(cluster, m)
+    mc = m.client()
+    mc.set("w", "1")
+    mc.hset("wh", "f", "1")
+    wait_synced(m, r)
+    rc = r.client()
+    for change in (lambda: mc.set("w", "2"), lambda: mc.hset("wh", "g", "2")):
+        p = rc.pipeline(transaction=True)
+        p.watch("w", "wh")
+        change()
+        wait_synced(m, r)
+        p.multi()
+        p.get("w")
+        with pytest.raises(redis.WatchError):
+            p.execute()
+    # unchanged keys: the transaction runs
+    p = rc.pipeline(transaction=True)
+    p.watch("w")
+    p.multi()
+    p.get("w")
+    assert p.execute() == [b"2"]

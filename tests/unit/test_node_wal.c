@@ -161,18 +161,21 @@ static void test_apply_on_replica(void **state)
     store *rs = open_store(dir);
     assert_int_equal(wal_open(rs), 0);
     const char *why = NULL;
+    struct wal_rec wr;
     /* A gap is refused. */
-    assert_int_equal(wal_apply(r2.data, r2.len, &why), -2);
-    assert_int_equal(wal_apply(r1.data, r1.len, &why), 0);
+    assert_int_equal(wal_apply(r2.data, r2.len, &wr, &why), -2);
+    assert_int_equal(wal_apply(r1.data, r1.len, &wr, &why), 0);
     /* A damaged record is refused and changes nothing. */
     size_t mark = store_mark(rs);
     r2.data[r2.len - 1] ^= 1;
-    assert_int_equal(wal_apply(r2.data, r2.len, &why), -1);
+    assert_int_equal(wal_apply(r2.data, r2.len, &wr, &why), -1);
     assert_string_equal(why, "checksum mismatch");
     assert_int_equal(store_mark(rs), mark);
     r2.data[r2.len - 1] ^= 1;
-    assert_int_equal(wal_apply(r2.data, r2.len, &why), 0);
-    assert_int_equal(wal_apply(r3.data, r3.len, &why), 0);
+    assert_int_equal(wal_apply(r2.data, r2.len, &wr, &why), 0);
+    assert_int_equal(wal_apply(r3.data, r3.len, &wr, &why), 0);
+    assert_int_equal(wr.lsn, 3);
+    assert_int_equal(wal_ops_check(wr.ops, wr.oplen), 2);
     assert_int_equal(wal_position()->last_lsn, 3);
     buf v;
     buf_init(&v);
