@@ -13,8 +13,6 @@ static const char VERSION_KEY[] = "Rversion";
 static const char KEYS_KEY[] = "Rkeys";
 static const char EXPIRES_KEY[] = "Rexpires";
 
-static void gc_forget_position(void);
-
 /* Cached counters; -1 = not loaded. */
 static long long key_count = -1, expire_count = -1;
 
@@ -54,9 +52,6 @@ unsigned long long db_expire_count(void)
 void db_invalidate_counters(void)
 {
     key_count = expire_count = -1;
-    /* Pending writes may have been dropped or the store replaced: the GC's
-     * position is no longer known to be deleted. */
-    gc_forget_position();
 }
 
 void meta_init(struct meta *m)
@@ -450,9 +445,11 @@ int db_expire_cycle(int max_keys)
  *     them.  Seeking from the start of the collection's range on every call
  *     would make reclaiming n subkeys cost O(n^2) steps, so the GC keeps its
  *     position (the last subkey it deleted) in memory and seeks past it.
- *     The position is only a hint: it is forgotten whenever pending writes
- *     may have been lost (db_invalidate_counters: failed commit, store
- *     replaced), and the next call starts from the range's beginning.
+ *     The position is only a hint: it is forgotten whenever its deletions
+ *     may not have reached LevelDB (a commit failed) or the store was
+ *     replaced (full sync), and the next call starts from the range's
+ *     beginning.  A command's rollback never covers GC deletions (the GC
+ *     runs outside commands), so rollbacks keep it.
  *   - Disk space.  Once a big collection is gone, its key ranges are
  *     handed to the store's background compaction thread
  *     (store_compact_range_async), which rewrites the files holding the
@@ -477,6 +474,9 @@ struct gc_pos {
     uint64_t removed;          /* subkeys of `version` deleted so far */
 };
 static struct gc_pos gc_cur;
+/* What the position was recorded against (see gc_position_valid). */
+static const store *gc_store;
+static unsigned long long gc_commits, gc_commit_errors;
 /* Finished big collections whose ranges await compaction. */
 static uint64_t gc_compact_todo[GC_COMPACT_MAX_PENDING];
 static int gc_ncompact;
@@ -558,9 +558,22 @@ static int gc_range(char tag, uint64_t version, int *budget)
     return done;
 }
 
+/* Forget the position if its deletions may be lost or the store changed
+ * under it (a replaced store starts its counters again). */
+static void gc_position_check(void)
+{
+    const struct store_stats *ss = store_get_stats(srv.st);
+    if (srv.st != gc_store || ss->commit_errors != gc_commit_errors || ss->commits < gc_commits)
+        gc_forget_position();
+    gc_store = srv.st;
+    gc_commits = ss->commits;
+    gc_commit_errors = ss->commit_errors;
+}
+
 int db_gc_cycle(int max_subkeys)
 {
     int budget = max_subkeys;
+    gc_position_check();
     if (gc_ncompact) gc_compact_flush();
     store_iter *it = store_iter_new(srv.st);
     buf gk;
