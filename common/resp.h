@@ -28,7 +28,9 @@
 enum { RESP_ERR = -1, RESP_OK = 0, RESP_AGAIN = 1 };
 
 #define RESP_DEFAULT_MAX_BULK   (512LL * 1024 * 1024)
-#define RESP_DEFAULT_MAX_ARGS   (1024 * 1024)
+/* Redis 7.0 accepts up to INT_MAX arguments; memory is bounded by the
+ * query buffer limit and the argv array grows as arguments arrive. */
+#define RESP_DEFAULT_MAX_ARGS   2147483647LL
 #define RESP_MAX_INLINE         (64 * 1024)
 
 typedef struct resp_parser {

@@ -298,7 +298,7 @@ BROKEN = [
     b"*1\r\nxyz\r\n",                           # expected '$'
     b"*2\r\n$3\r\nGET\r\n$-5\r\n",              # negative bulk length
     b"*1\r\n$536870913\r\n",                    # bulk longer than proto-max-bulk-len
-    b"*1048577\r\n",                            # too many arguments
+    b"*2147483648\r\n",                         # more arguments than Redis accepts (INT_MAX)
     b'SET "unbalanced\r\n',                     # inline with unbalanced quotes
 ]
 
