@@ -318,6 +318,15 @@ static void punsubscribe_command(client *c)
 
 /* ---------------- publishing ---------------- */
 
+/* Redis's stringmatchlen never matches an empty string against a
+ * non-empty pattern (not even "*"); KEYS and SCAN do not notice because
+ * they special-case "*", but PUBLISH and PUBSUB CHANNELS do. */
+static int pubsub_match(const char *pat, size_t plen, const char *s, size_t slen)
+{
+    if (slen == 0) return plen == 0;
+    return glob_match(pat, plen, s, slen, 0);
+}
+
 /* Append one message to subscriber s; close s if its unsent output is
  * over the limit (it cannot keep up, and its buffer would grow without
  * bound).  Returns 1 if delivered, 0 if s is closing. */
@@ -355,7 +364,7 @@ static void publish_command(client *c)
     if (e)
         for (size_t i = 0; i < e->nsubs; i++) receivers += deliver(e->subs[i], NULL, ch, chlen, msg, msglen);
     for (struct chan *p = patterns.head; p; p = p->next) {
-        if (!glob_match(p->name, p->len, ch, chlen, 0)) continue;
+        if (!pubsub_match(p->name, p->len, ch, chlen)) continue;
         for (size_t i = 0; i < p->nsubs; i++) receivers += deliver(p->subs[i], p, ch, chlen, msg, msglen);
     }
     resp_add_int(&c->out, receivers);
@@ -393,7 +402,7 @@ static void pubsub_command(client *c)
         long long n = 0;
         if (ARG_IS(c, 1, "channels"))
             for (struct chan *e = channels.head; e; e = e->next) {
-                if (c->argc == 3 && !glob_match(c->argv[2], c->argvlen[2], e->name, e->len, 0)) continue;
+                if (c->argc == 3 && !pubsub_match(c->argv[2], c->argvlen[2], e->name, e->len)) continue;
                 resp_add_bulk(&c->out, e->name, e->len);
                 n++;
             }
@@ -439,8 +448,10 @@ static int pubsub_filter(client *c)
         snprintf(name, sizeof name, "%s|%s", c->cmd->name,
                  subcmd_lookup(c->cmd->name, ARG(c, 1))->name);
     }
-    resp_add_errorf(&c->out, "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
-                             "QUIT / RESET are allowed in this context", name);
+    /* Redis turns any refusal of EXEC into an EXECABORT. */
+    resp_add_errorf(&c->out, "%s Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
+                             "QUIT / RESET are allowed in this context",
+                    c->cmd->id == CMD_EXEC ? "EXECABORT Transaction discarded because of:" : "ERR", name);
 refused:
     if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
     return 1;
