@@ -326,7 +326,7 @@ static void reply_unknown(client *c)
 static int is_tx_control(enum cmd_id id)
 {
     return id == CMD_EXEC || id == CMD_DISCARD || id == CMD_MULTI || id == CMD_WATCH ||
-           id == CMD_QUIT;
+           id == CMD_QUIT || id == CMD_RESET;
 }
 
 static void dispatch_command(client *c)
