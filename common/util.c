@@ -110,6 +110,9 @@ static int fold(int c, int nocase)
 
 int glob_match(const char *p, size_t plen, const char *s, size_t slen, int nocase)
 {
+    /* As Redis's matcher: an empty string matches only an empty pattern
+     * (not even "*"; KEYS and SCAN special-case a bare "*" themselves). */
+    if (slen == 0) return plen == 0;
     /* Iterative matcher with single-star backtracking: linear in practice
      * and immune to the exponential blow-up of naive recursion. */
     size_t pi = 0, si = 0, star_p = (size_t)-1, star_s = 0;

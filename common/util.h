@@ -24,7 +24,8 @@ int d2str(char *buf, size_t size, double v);
 /* INCRBYFLOAT's human form: fixed point, no exponent, trailing zeros cut. */
 int ld2str_human(char *buf, size_t size, long double v);
 
-/* Glob-style match (*, ?, [a-z], [^x], \x) as KEYS and SCAN MATCH use. */
+/* Glob-style match (*, ?, [a-z], [^x], \x) as KEYS and SCAN MATCH use.
+ * Like Redis, an empty string matches only the empty pattern. */
 int glob_match(const char *pat, size_t plen, const char *s, size_t slen, int nocase);
 
 uint64_t now_ms(void);

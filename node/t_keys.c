@@ -235,6 +235,7 @@ static void scan_command(client *c)
         } else if (ARG_IS(c, j, "match")) {
             pat = c->argv[j + 1];
             plen = c->argvlen[j + 1];
+            if (plen == 1 && pat[0] == '*') pat = NULL; /* matches everything, "" too */
         } else if (ARG_IS(c, j, "type")) {
             want_type = type_from_name(ARG(c, j + 1));
         } else {
