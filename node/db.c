@@ -204,7 +204,9 @@ static int meta_decode(struct meta *m)
 int db_lookup(const char *key, size_t klen, struct meta *m)
 {
     int t = db_lookup_raw(key, klen, m);
-    if (t == T_NONE && m->expired && !srv.is_replica) {
+    /* Not while writes are paused (CLIENT PAUSE, a graceful failover):
+     * the deletion would be a write. */
+    if (t == T_NONE && m->expired && !srv.is_replica && !srv.writes_paused) {
         db_delete(key, klen, m);
         srv.stats.expired_keys++;
         m->expired = 0;
