@@ -786,3 +786,18 @@ int topo_load(const char *path, struct topology *t, const struct topo_sections *
     buf_free(&text);
     return rc;
 }
+
+void topo_default(struct topology *t)
+{
+    memset(t, 0, sizeof *t);
+    t->cluster = xstrdup("");
+    t->password = xstrdup("");
+    t->ngroups = 1;
+    t->groups = xcalloc(1, sizeof *t->groups);
+    t->groups[0].name = xstrdup("default");
+    t->groups[0].nnodes = 1;
+    t->groups[0].nodes[0].host = xstrdup("127.0.0.1");
+    t->groups[0].nodes[0].port = 7000;
+    t->groups[0].nodes[0].priority = 100;
+    /* slot_group is all zeros: every slot belongs to group 0 */
+}

@@ -86,6 +86,10 @@ int topo_load(const char *path, struct topology *t, const struct topo_sections *
 int topo_load_string(const char *name, const char *text, size_t len, struct topology *t,
                      const struct topo_sections *sec, buf *errs);
 void topo_free(struct topology *t);
+/* The embedded default when no file is given: one group "default" holding
+ * every slot, on the node's default address 127.0.0.1:7000.  Overwrites *t
+ * (free with topo_free). */
+void topo_default(struct topology *t);
 
 /* Parse "0-100,200,300-400" (spaces around items allowed); exposed for
  * tests.  The whole list is checked first: cb is called once per item, in

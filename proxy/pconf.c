@@ -88,21 +88,6 @@ static int pconf_load_topology(void *obj, const char *path, buf *errs)
     return 0;
 }
 
-void pconf_default_topology(struct topology *t)
-{
-    memset(t, 0, sizeof *t);
-    t->cluster = xstrdup("");
-    t->password = xstrdup("");
-    t->ngroups = 1;
-    t->groups = xcalloc(1, sizeof *t->groups);
-    t->groups[0].name = xstrdup("default");
-    t->groups[0].nnodes = 1;
-    t->groups[0].nodes[0].host = xstrdup("127.0.0.1");
-    t->groups[0].nodes[0].port = 7000;
-    t->groups[0].nodes[0].priority = 100;
-    /* slot_group is all zeros: every slot in group 0 */
-}
-
 static const struct conf_cli proxy_cli = {
     "strata-proxy",
     "  --port N              listen on this port (overrides proxy.listen)\n"
@@ -120,7 +105,7 @@ int pconf_load(struct pconf *pc, int argc, char **argv, int *test_only, buf *err
     int rc = conf_parse_cli(&proxy_cli, pconf_fields(), pc, argc, argv, &cfg, test_only, errs);
     if (rc != 0) return rc;
     if (!pc->have_topo) {
-        pconf_default_topology(&pc->topo);
+        topo_default(&pc->topo);
         pc->have_topo = 1;
     }
     if (parse_hostport(pc->s.listen, pc->listen_host, sizeof pc->listen_host,

@@ -49,8 +49,4 @@ const struct conf_field *pconf_fields(void);
 int pconf_load(struct pconf *pc, int argc, char **argv, int *test_only, buf *errs);
 void pconf_free(struct pconf *pc);
 
-/* A topology with one group "default" holding every slot, whose only node
- * is 127.0.0.1:7000.  *t is overwritten; free it with topo_free. */
-void pconf_default_topology(struct topology *t);
-
 #endif

@@ -92,20 +92,6 @@ static const struct conf_cli sentinel_cli = {
 };
 
 /* The embedded topology: one group on the node's default port. */
-static void sconf_default_topology(struct topology *t)
-{
-    memset(t, 0, sizeof *t);
-    t->cluster = xstrdup("");
-    t->password = xstrdup("");
-    t->ngroups = 1;
-    t->groups = xcalloc(1, sizeof *t->groups);
-    t->groups[0].name = xstrdup("default");
-    t->groups[0].nnodes = 1;
-    t->groups[0].nodes[0].host = xstrdup("127.0.0.1");
-    t->groups[0].nodes[0].port = 7000;
-    t->groups[0].nodes[0].priority = 100;
-}
-
 /* Find this sentinel in sentinel.addrs; add it when the topology has no
  * sentinel: section.  Returns 0 or -1. */
 static int sconf_find_self(struct sconf *sc, buf *errs)
@@ -154,7 +140,7 @@ int sconf_load(struct sconf *sc, int argc, char **argv, int *test_only, buf *err
     int rc = conf_parse_cli(&sentinel_cli, sconf_fields(), sc, argc, argv, &cfg, test_only, errs);
     if (rc != 0) return rc;
     if (!sc->have_topo) {
-        sconf_default_topology(&sc->topo);
+        topo_default(&sc->topo);
         sc->have_topo = 1;
     }
     return sconf_find_self(sc, errs);
