@@ -32,6 +32,7 @@
 #include "cmd.h"
 #include "dump.h"
 #include "log.h"
+#include "pause.h"
 #include "util.h"
 #include "wal.h"
 
@@ -81,10 +82,19 @@ static struct clist resuming;
 static struct event *hold_timer, *resume_ev;
 static buf scratch;
 static int degraded;            /* semi-sync fell back to async on a timeout */
-static uint64_t last_heard_ms;  /* fencing lease */
-/* REPLCONF pause-writes: a sentinel's graceful failover refuses writes
- * until then, so the chosen replica can catch up; 0 = not paused. */
-static uint64_t paused_until_ms;
+static uint64_t last_heard_ms;  /* fencing lease without sentinels: last replica ack */
+/* Fencing lease with sentinels (see repl_master_write_allowed): the last
+ * renewal of each sentinel, by id, and the largest sentinel count any of
+ * them announced.  fence_nsentinels == 0 until a sentinel renews. */
+#define FENCE_MAX_SENTINELS 32
+#define FENCE_ID_MAX 64
+static struct fence_renewal {
+    char id[FENCE_ID_MAX + 1];
+    uint64_t ms;
+} fence_renewals[FENCE_MAX_SENTINELS];
+static int fence_nsentinels;
+static uint64_t fence_grace_until_ms; /* start-up / promotion: leased until then */
+static int fence_check(void);
 static unsigned long long sync_full, sync_partial_ok, sync_partial_err, semi_timeouts;
 
 static void clist_add(struct clist *l, client *c)
@@ -220,10 +230,15 @@ static size_t resp_value_len(const char *p, size_t len, int depth)
 
 /* Error fallback: every held write reply becomes -NOREPLICAS (the write
  * itself stays: it is committed on this node and may reach replicas). */
-static void replace_held_replies(client *c)
+static const char held_err_noreplicas[] = "-NOREPLICAS Not enough good replicas to write.\r\n";
+static const char held_err_fenced[] =
+    "-READONLY Writes refused: this master lost its lease before its replicas acknowledged\r\n";
+
+/* err: a whole RESP error line, static. */
+static void replace_held_replies(client *c, const char *err)
 {
     struct repl_client *r = c->repl;
-    static const char err[] = "-NOREPLICAS Not enough good replicas to write.\r\n";
+    size_t errlen = strlen(err);
     if (!r->nends) return;
     buf nb;
     buf_init(&nb);
@@ -236,7 +251,7 @@ static void replace_held_replies(client *c)
             break;
         }
         while (e < r->nends && r->ends[e] < off + l) e++;
-        if (e < r->nends && r->ends[e] == off + l) buf_append(&nb, err, sizeof err - 1);
+        if (e < r->nends && r->ends[e] == off + l) buf_append(&nb, err, errlen);
         else buf_append(&nb, c->out.data + off, l);
         off += l;
     }
@@ -274,6 +289,10 @@ static void check_holders(void)
         size_t before = holding.n;
         if (r->hold == HOLD_SEMI) {
             if (k <= 0 || c->wait_lsn <= thr || degraded) {
+                /* Acked, but a master that lost its lease meanwhile may
+                 * have been replaced by a replica without these writes:
+                 * not an acknowledgement any more (fence_lease_held). */
+                if (fence_check()) replace_held_replies(c, held_err_fenced);
                 release(c, 0);
             } else if (now >= r->deadline_ms) {
                 semi_timeouts++;
@@ -284,7 +303,7 @@ static void check_holders(void)
                                  k, srv.cfg.replica_ack_timeout_ms);
                     degraded = 1;
                 } else {
-                    replace_held_replies(c);
+                    replace_held_replies(c, held_err_noreplicas);
                 }
                 release(c, 0);
             }
@@ -586,36 +605,105 @@ void repl_master_drop_replicas(void)
 
 void repl_master_promoted(void)
 {
-    last_heard_ms = now_ms();
-    paused_until_ms = 0;
+    uint64_t now = now_ms();
+    last_heard_ms = now;
+    /* A node that just became master (start-up, or REPLICAOF NO ONE from
+     * a leader a majority of sentinels elected) gets one lease of grace:
+     * the sentinels renew it only once they adopted the new config. */
+    fence_grace_until_ms = now + (uint64_t)srv.cfg.fence_lease_ms;
+    memset(fence_renewals, 0, sizeof fence_renewals);
     degraded = 0;
 }
 
 void repl_fence_renew(void)
 {
     last_heard_ms = now_ms();
-    srv.fenced = 0;
+}
+
+/* REPLCONF sentinel-renew ID with sentinel-count N: sentinel ID (one of N
+ * configured) reaches this master and hears from a majority of sentinels.
+ * Only the newest renewal of each id counts; an unknown id takes a free
+ * or the oldest slot. */
+static void fence_sentinel_renew(const char *id, size_t len, long long nsentinels)
+{
+    uint64_t now = now_ms();
+    if (len > FENCE_ID_MAX) len = FENCE_ID_MAX;
+    if (nsentinels > fence_nsentinels) fence_nsentinels = (int)nsentinels;
+    if (!fence_nsentinels) fence_nsentinels = 1;
+    int slot = 0;
+    for (int i = 0; i < FENCE_MAX_SENTINELS; i++) {
+        struct fence_renewal *f = &fence_renewals[i];
+        if (strlen(f->id) == len && !memcmp(f->id, id, len)) {
+            slot = i;
+            break;
+        }
+        if (f->ms < fence_renewals[slot].ms) slot = i; /* free slots have ms 0 */
+    }
+    memcpy(fence_renewals[slot].id, id, len);
+    fence_renewals[slot].id[len] = '\0';
+    fence_renewals[slot].ms = now;
+}
+
+/* Does this master hold its lease?
+ *
+ * Why a majority of sentinels, not a replica: a replica can be cut off
+ * together with its master, and its acks would keep the master writable
+ * while the sentinels on the other side promote another replica — two
+ * writable masters, and writes acknowledged on the losing side.  A
+ * failover needs the votes of a majority of the sentinels, and a
+ * sentinel stops renewing once it voted in a newer epoch (or no longer
+ * hears a majority of its peers).  Two majorities share a sentinel, so
+ * once the leader has its votes no new majority of renewals can form
+ * for this master, and the lease runs out at most fence_lease_ms after
+ * the last renewal of that shared voter; the leader waits that long
+ * (plus a margin for a renewal still in flight) before it promotes.
+ *
+ * Without sentinels (no renewal ever received) replica acks renew the
+ * lease as before: a replication pair watched by nothing else. */
+static int fence_lease_held(uint64_t now)
+{
+    uint64_t lease = (uint64_t)srv.cfg.fence_lease_ms;
+    if (now < fence_grace_until_ms) return 1;
+    if (!fence_nsentinels) return now - last_heard_ms <= lease;
+    int fresh = 0;
+    for (int i = 0; i < FENCE_MAX_SENTINELS; i++)
+        if (fence_renewals[i].ms && now - fence_renewals[i].ms <= lease) fresh++;
+    return fresh >= fence_nsentinels / 2 + 1;
+}
+
+/* Sentinels whose renewal is current (INFO). */
+static int fence_fresh_sentinels(uint64_t now)
+{
+    int fresh = 0;
+    for (int i = 0; i < FENCE_MAX_SENTINELS; i++)
+        if (fence_renewals[i].ms && now - fence_renewals[i].ms <= (uint64_t)srv.cfg.fence_lease_ms)
+            fresh++;
+    return fresh;
+}
+
+/* Checks srv.fenced against the lease now; returns it. */
+static int fence_check(void)
+{
+    if (srv.cfg.fence_lease_ms <= 0 || srv.is_replica) {
+        srv.fenced = 0;
+        return 0;
+    }
+    int held = fence_lease_held(now_ms());
+    if (!held && !srv.fenced)
+        log_warn("fenced: %s within %lld ms, refusing writes",
+                 fence_nsentinels ? "no majority of sentinels renewed the lease" : "no replica heard",
+                 srv.cfg.fence_lease_ms);
+    srv.fenced = !held;
+    return srv.fenced;
 }
 
 int repl_master_write_allowed(client *c, const char **err)
 {
     (void)c;
-    /* Fencing: a master cut off from every replica for longer than the
-     * lease must assume it was replaced.  The sentinel module renews the
-     * lease too (repl_fence_renew) when sentinels reach this node. */
-    if (srv.cfg.fence_lease_ms > 0 && !srv.is_replica) {
-        if (now_ms() - last_heard_ms > (uint64_t)srv.cfg.fence_lease_ms) {
-            if (!srv.fenced) log_warn("fenced: no replica heard for %lld ms, refusing writes",
-                                      srv.cfg.fence_lease_ms);
-            srv.fenced = 1;
-            *err = "READONLY Writes refused: this master lost its lease (no replica or sentinel "
-                   "heard within fence_lease_ms)";
-            return 0;
-        }
-        srv.fenced = 0;
-    }
-    if (paused_until_ms && now_ms() < paused_until_ms) {
-        *err = "READONLY Writes paused: a sentinel is failing this master over";
+    /* Fencing: a master that may have been replaced refuses writes. */
+    if (fence_check()) {
+        *err = "READONLY Writes refused: this master lost its lease (no majority of sentinels "
+               "or, without sentinels, no replica heard within fence_lease_ms)";
         return 0;
     }
     if (srv.cfg.min_replica_acks > 0 && srv.cfg.replica_ack_fallback == 0 &&
@@ -675,10 +763,12 @@ void repl_master_info(buf *o)
     for (size_t i = 0; i < holding.n; i++) waiting += holding.v[i]->repl->hold == HOLD_SEMI;
     buf_printf(o, "sync_full:%llu\r\nsync_partial_ok:%llu\r\nsync_partial_err:%llu\r\n"
                   "min_replica_acks:%lld\r\nsemi_sync_status:%s\r\nsemi_sync_waiting_clients:%lld\r\n"
-                  "semi_sync_timeouts:%llu\r\nfenced:%d\r\n",
+                  "semi_sync_timeouts:%llu\r\nfenced:%d\r\nfence_lease_ms:%lld\r\n"
+                  "fence_sentinels:%d/%d\r\n",
                sync_full, sync_partial_ok, sync_partial_err, srv.cfg.min_replica_acks,
                srv.cfg.min_replica_acks <= 0 ? "off" : degraded ? "degraded" : "on", waiting,
-               semi_timeouts, srv.fenced);
+               semi_timeouts, fence_check(), srv.cfg.fence_lease_ms, fence_fresh_sentinels(now_ms()),
+               fence_nsentinels);
 }
 
 void repl_master_role(client *c)
@@ -800,6 +890,8 @@ void repl_replconf_command(client *c)
         resp_add_error(&c->out, resp_err_syntax);
         return;
     }
+    int renew_arg = 0;
+    long long renew_count = 0;
     for (int i = 1; i < c->argc; i += 2) {
         if (ARG_IS(c, i, "listening-port")) {
             long long port;
@@ -824,16 +916,26 @@ void repl_replconf_command(client *c)
             log_warn("test hook: record %llu of the log corrupted on purpose", lsn);
         } else if (ARG_IS(c, i, "sentinel-renew")) {
             /* strata-sentinel renews the fencing lease only while it hears
-             * from a majority of the sentinels (the value is its id). */
-            repl_fence_renew();
+             * from a majority of the sentinels (the value is its id);
+             * applied after the loop, once sentinel-count is known. */
+            renew_arg = i + 1;
+        } else if (ARG_IS(c, i, "sentinel-count")) {
+            if (str2ll(ARG(c, i + 1), &renew_count) < 0 || renew_count < 1 ||
+                renew_count > FENCE_MAX_SENTINELS) {
+                resp_add_error(&c->out, resp_err_notint);
+                return;
+            }
         } else if (ARG_IS(c, i, "pause-writes")) {
-            /* Manual failover: refuse writes for N ms (0 resumes). */
+            /* Manual failover: hold writes for N ms (0 resumes), as CLIENT
+             * PAUSE WRITE does — clients wait instead of getting errors,
+             * and expiry and GC write nothing meanwhile (pause.c). */
             long long ms;
             if (str2ll(ARG(c, i + 1), &ms) < 0 || ms < 0 || ms > 3600000) {
                 resp_add_error(&c->out, resp_err_notint);
                 return;
             }
-            paused_until_ms = ms ? now_ms() + (uint64_t)ms : 0;
+            if (ms) pause_start(PAUSE_WRITE, now_ms() + (uint64_t)ms);
+            else pause_end();
             log_info("writes %s by %s", ms ? "paused" : "resumed", c->addr);
         } else if (ARG_IS(c, i, "capa") || ARG_IS(c, i, "ip-address") || ARG_IS(c, i, "getack")) {
             /* accepted and ignored */
@@ -843,6 +945,7 @@ void repl_replconf_command(client *c)
             return;
         }
     }
+    if (renew_arg) fence_sentinel_renew(ARG(c, renew_arg), renew_count);
     resp_add_ok(&c->out);
 }
 

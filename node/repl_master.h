@@ -40,8 +40,9 @@ void repl_master_drop_replicas(void);
 /* This node became a master (start-up or REPLICAOF NO ONE): the fencing
  * lease starts now. */
 void repl_master_promoted(void);
-/* The fencing lease is renewed when a replica acks; the sentinel module
- * may call this too when a sentinel reaches the master. */
+/* A replica acked.  This renews the fencing lease only on a master no
+ * sentinel ever renewed (REPLCONF sentinel-count N sentinel-renew ID):
+ * once sentinels watch it, the lease needs a majority of them. */
 void repl_fence_renew(void);
 
 /* srv.write_allowed: refuses writes when fenced, or when semi-sync with
