@@ -1,9 +1,13 @@
 /* cursor: see cursor.h. */
 #include "cursor.h"
 
+#include <stdio.h>
+#include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd.h"
 #include "util.h"
 
 #define CURSOR_SLOTS 4096
@@ -37,10 +41,67 @@ int cursor_load(uint64_t cursor, buf *out)
     return 0;
 }
 
+/* Redis 7.0 (parseScanCursorOrReply) reads the cursor with strtoul on the
+ * NUL-terminated argument and refuses only a leading space, bytes left
+ * over and overflow, so "", "00", "+5" and "-1" (ULONG_MAX) are cursors
+ * there and an embedded NUL ends the number.  Do exactly the same. */
 int cursor_parse(const char *s, size_t len, uint64_t *out)
 {
-    unsigned long long v;
-    if (str2ull(s, len, &v) < 0) return -1;
+    char small[64];
+    char *tmp = len < sizeof small ? small : xmalloc(len + 1);
+    char *end;
+    memcpy(tmp, s, len);
+    tmp[len] = '\0';
+    errno = 0;
+    unsigned long long v = strtoull(tmp, &end, 10);
+    int ok = !isspace((unsigned char)tmp[0]) && *end == '\0' && errno != ERANGE;
+    if (tmp != small) free(tmp);
+    if (!ok) return -1;
     *out = v;
     return 0;
+}
+
+int scan_parse_opts(client *c, int from, int allow_type, struct scan_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->count = 10;
+    for (int j = from; j < c->argc; j += 2) {
+        if (j + 1 >= c->argc) {
+            resp_add_error(&c->out, resp_err_syntax);
+            return -1;
+        }
+        if (ARG_IS(c, j, "count")) {
+            if (arg_ll(c, j + 1, &o->count) < 0) return -1;
+            if (o->count < 1) {
+                resp_add_error(&c->out, resp_err_syntax);
+                return -1;
+            }
+        } else if (ARG_IS(c, j, "match")) {
+            o->pat = c->argv[j + 1];
+            o->plen = c->argvlen[j + 1];
+            if (o->plen == 1 && o->pat[0] == '*') o->pat = NULL; /* everything, "" too */
+        } else if (allow_type && ARG_IS(c, j, "type")) {
+            o->type = c->argv[j + 1];
+            o->tlen = c->argvlen[j + 1];
+        } else {
+            resp_add_error(&c->out, resp_err_syntax);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int scan_match(const struct scan_opts *o, const char *s, size_t len)
+{
+    return !o->pat || glob_match(o->pat, o->plen, s, len, 0);
+}
+
+void scan_reply(client *c, uint64_t next, const buf *items, long long n)
+{
+    char cs[32];
+    int cl = snprintf(cs, sizeof cs, "%llu", (unsigned long long)next);
+    resp_add_array(&c->out, 2);
+    resp_add_bulk(&c->out, cs, (size_t)cl);
+    resp_add_array(&c->out, n);
+    buf_append(&c->out, items->data, items->len);
 }
