@@ -468,6 +468,10 @@ void repl_master_after_commit(void)
         }
     }
     wal_live_clear();
+    /* No replica, no live copy of each record: one that attaches later
+     * starts from the log (feed) and gets live records from the next
+     * batch on. */
+    wal_live_enable(replicas.n > 0);
 
     /* Park the writers of this batch (semi-sync). */
     int parked = 0;

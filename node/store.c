@@ -64,6 +64,9 @@ struct store {
 
     struct store_stats stats;
 
+    void (*commit_hook)(store *s, void *arg);
+    void *commit_arg;
+
     /* Background compaction (store_compact_range_async). */
     struct compact_job *cjobs, *cjobs_tail;   /* queue, guarded by cmu */
     unsigned cpending;                         /* queued + running */
@@ -379,8 +382,15 @@ const char *store_ops(const store *s, size_t mark, size_t *len)
     return s->ops.data ? s->ops.data + from : "";
 }
 
+void store_set_commit_hook(store *s, void (*fn)(store *s, void *arg), void *arg)
+{
+    s->commit_hook = fn;
+    s->commit_arg = arg;
+}
+
 int store_commit(store *s, int sync, const char **err)
 {
+    if (s->commit_hook) s->commit_hook(s, s->commit_arg);
     if (!s->nundo) {
         if (sync) return store_sync(s);
         return 0;

@@ -63,6 +63,12 @@ size_t store_pending_bytes(const store *s);
  * Returns 0, or -1 on error (logged; the pending changes are dropped and
  * *err, if given, gets a static description). */
 int store_commit(store *s, int sync, const char **err);
+/* A function store_commit calls before it builds the LevelDB write, so a
+ * layer that gathers its own writes for the batch (the replication log
+ * packs a group commit's records into one value) can add them with
+ * store_put_raw and they commit together with the data.  One per store;
+ * NULL removes it.  `arg` is not owned. */
+void store_set_commit_hook(store *s, void (*fn)(store *s, void *arg), void *arg);
 /* fsync LevelDB's log without new data (for fsync: everysec). */
 int store_sync(store *s);
 

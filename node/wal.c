@@ -1,10 +1,14 @@
 /* wal: the replication log.  See wal.h for the key and record layouts.
  *
- * The position record ("RWP") is rewritten in the same pending batch as
- * every record, so after a crash the position and the log agree with the
- * data: all three come from one LevelDB write.  The overlay keeps one copy
- * of "RWP" per batch, so this costs one extra key per group commit, not
- * one per command. */
+ * Records of the current batch are gathered in `blk` (one log block) and
+ * handed to the store's pending batch by the commit hook, together with
+ * the position record ("RWP"), so after a crash the position and the log
+ * agree with the data: all three come from one LevelDB write.  A block
+ * that grows past WAL_BLOCK_MAX is handed over early and a new one starts
+ * (still in the same batch).  Records are never rolled back once appended
+ * (a command's writes are undone before its record is made), so the
+ * in-memory block only has to be dropped when a commit fails or the store
+ * is reopened (wal_publish, wal_open). */
 #include "wal.h"
 
 #include <stdlib.h>
@@ -17,10 +21,31 @@ static store *st;
 static struct wal_pos pos;
 static uint64_t committed;              /* newest record known committed */
 static unsigned long long seen_commit_errors;
-static buf scratch;                     /* the record being built */
+static buf blk;                         /* records of the block being built */
+static uint64_t blk_first;              /* lsn of its first record */
+static int pos_dirty;                   /* "RWP" to be written at commit */
 static buf live;                        /* framed records since the last clear */
 static uint64_t live_prev, live_last;
+static int live_on = 1;
 static struct wal_stats stats;
+
+/* The last stored block read (wal_read), with a cursor on the record
+ * after the last one returned, so a replica fed in lsn order costs one
+ * block lookup per block.  Blocks do not change once stored, except by
+ * trimming (lsn checks against first_lsn cover it), wal_debug_corrupt and
+ * a reopen or failed commit, which drop it. */
+static buf rblk;
+static uint64_t rblk_first, rblk_last;  /* rblk_last < rblk_first: none */
+static size_t rblk_off;                 /* offset of record rblk_cur */
+static uint64_t rblk_cur;
+
+static void rblk_drop(void)
+{
+    rblk_first = 1;
+    rblk_last = 0;
+    rblk.len = 0;
+    if (rblk.cap > (4u << 20)) buf_shrink(&rblk, 0);
+}
 
 void wal_key(unsigned char out[WAL_KEY_LEN], uint64_t lsn)
 {
@@ -85,9 +110,63 @@ static int load_pos(void)
     return 0;
 }
 
+/* Size of the record at `off` in a block of `len` bytes, or the rest of
+ * the block if its header is damaged (the record then fails wal_parse
+ * where it is used, as a damaged record did before blocks). */
+static size_t rec_size(const char *b, size_t len, size_t off)
+{
+    size_t left = len - off;
+    if (left < WAL_REC_HDR) return left;
+    size_t n = WAL_REC_HDR + (size_t)get_u32be((const unsigned char *)b + off + 25);
+    return n <= left ? n : left;
+}
+
+static uint64_t rec_lsn(const char *b, size_t len, size_t off)
+{
+    return len - off >= 17 ? get_u64be((const unsigned char *)b + off + 9) : 0;
+}
+
+/* Newest lsn and time of a block (0 if it holds no whole record). */
+static void block_newest(const char *b, size_t len, uint64_t *lsn, uint64_t *time_ms)
+{
+    size_t off = 0, last = len;
+    while (off < len) {
+        last = off;
+        off += rec_size(b, len, off);
+    }
+    *lsn = last < len ? rec_lsn(b, len, last) : 0;
+    *time_ms = last < len && len - last >= 25 ? get_u64be((const unsigned char *)b + last + 17) : 0;
+}
+
+/* Hand the block being built to the pending batch. */
+static void block_flush(void)
+{
+    if (blk.len == 0) return;
+    unsigned char k[WAL_KEY_LEN];
+    wal_key(k, blk_first);
+    store_put_raw(st, (const char *)k, sizeof k, blk.data, blk.len);
+    blk.len = 0;
+    if (blk.cap > (4u << 20)) buf_shrink(&blk, 0);
+}
+
+static void commit_hook(store *s, void *arg)
+{
+    (void)arg;
+    if (s != st) return; /* a store this log no longer uses */
+    block_flush();
+    if (pos_dirty) {
+        write_pos();
+        pos_dirty = 0;
+    }
+}
+
 int wal_open(store *s)
 {
     st = s;
+    blk.len = 0;
+    pos_dirty = 0;
+    rblk_drop();
+    store_set_commit_hook(s, commit_hook, NULL);
     if (load_pos() < 0) return -1;
     committed = pos.last_lsn;
     seen_commit_errors = store_get_stats(st)->commit_errors;
@@ -105,36 +184,54 @@ uint64_t wal_committed_lsn(void)
     return committed;
 }
 
+/* Frame a record as a RESP bulk string ("$len\r\n" rec "\r\n"). */
 static void live_add(const char *rec, size_t len, uint64_t lsn)
 {
+    char num[24];
+    int n = 0;
+    size_t v = len;
+    do {
+        num[sizeof num - 1 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
     if (live.len == 0) live_prev = lsn - 1;
-    buf_printf(&live, "$%zu\r\n", len);
-    buf_append(&live, rec, len);
-    buf_append(&live, "\r\n", 2);
+    buf_reserve(&live, (size_t)n + len + 5);
+    char *p = live.data + live.len;
+    *p++ = '$';
+    memcpy(p, num + sizeof num - n, (size_t)n);
+    p += n;
+    *p++ = '\r';
+    *p++ = '\n';
+    memcpy(p, rec, len);
+    p += len;
+    *p++ = '\r';
+    *p++ = '\n';
+    live.len = (size_t)(p - live.data);
     live_last = lsn;
 }
 
-/* live: 1 to frame the record for streaming (a master's own records; a
- * replica has no replicas of its own, so it skips the copy). */
-static void store_record(const char *rec, size_t len, uint64_t epoch, uint64_t lsn, uint32_t crc, int live)
+/* The record just added at `off` in the block: account for it. */
+static void block_added(size_t off, uint64_t epoch, uint64_t lsn, uint32_t crc)
 {
-    unsigned char k[WAL_KEY_LEN];
-    wal_key(k, lsn);
-    store_put_raw(st, (const char *)k, sizeof k, rec, len);
+    if (off == 0) {
+        blk_first = lsn;
+        pos.log_bytes += WAL_KEY_LEN;
+    }
     if (pos.first_lsn > pos.last_lsn) pos.first_lsn = lsn; /* the log was empty */
     pos.last_epoch = epoch;
     pos.last_lsn = lsn;
     pos.last_crc = crc;
     if (epoch > pos.epoch) pos.epoch = epoch;
-    pos.log_bytes += len + WAL_KEY_LEN;
-    write_pos();
-    if (live) live_add(rec, len, lsn);
+    pos.log_bytes += blk.len - off;
+    pos_dirty = 1;
 }
 
 uint64_t wal_append(const char *ops, size_t oplen, uint64_t time_ms)
 {
     uint64_t lsn = pos.last_lsn + 1;
-    unsigned char h[WAL_REC_HDR];
+    size_t off = blk.len;
+    buf_reserve(&blk, WAL_REC_HDR + oplen);
+    unsigned char *h = (unsigned char *)blk.data + off;
     h[0] = 'W';
     put_u64be(h + 1, pos.epoch);
     put_u64be(h + 9, lsn);
@@ -143,12 +240,12 @@ uint64_t wal_append(const char *ops, size_t oplen, uint64_t time_ms)
     uint32_t crc = crc32c(0, h, 29);
     crc = crc32c(crc, ops, oplen);
     put_u32be(h + 29, crc);
-    buf_clear(&scratch);
-    buf_append(&scratch, h, sizeof h);
-    buf_append(&scratch, ops, oplen);
-    store_record(scratch.data, scratch.len, pos.epoch, lsn, crc, 1);
+    if (oplen) memcpy(h + WAL_REC_HDR, ops, oplen);
+    blk.len = off + WAL_REC_HDR + oplen;
+    block_added(off, pos.epoch, lsn, crc);
+    if (live_on) live_add(blk.data + off, blk.len - off, lsn);
     stats.appended++;
-    if (scratch.cap > (4u << 20)) buf_shrink(&scratch, 0);
+    if (blk.len >= WAL_BLOCK_MAX) block_flush();
     return lsn;
 }
 
@@ -239,8 +336,13 @@ int wal_apply(const char *rec, size_t len, struct wal_rec *out, const char **why
         return -2;
     }
     ops_apply(r.ops, r.oplen);
-    store_record(rec, len, r.epoch, r.lsn, r.crc, 0);
+    /* A replica has no replicas of its own: no live copy. */
+    size_t off = blk.len;
+    buf_append(&blk, rec, len);
+    block_added(off, r.epoch, r.lsn, r.crc);
     stats.applied++;
+    if (blk.len >= WAL_BLOCK_MAX) block_flush();
+    /* out points into rec, which the caller owns, as before. */
     *out = r;
     return 0;
 }
@@ -269,6 +371,9 @@ uint64_t wal_publish(void)
         /* A commit failed: the batch, its records and its "RWP" are gone.
          * LevelDB holds the truth again; the overlay was emptied. */
         seen_commit_errors = errs;
+        blk.len = 0;
+        pos_dirty = 0;
+        rblk_drop();
         if (load_pos() < 0) log_error("cannot reload the replication position after a failed commit");
         log_warn("a commit failed: replication log back at lsn %llu", (unsigned long long)pos.last_lsn);
         live_cut(pos.last_lsn);
@@ -284,6 +389,12 @@ const buf *wal_live(uint64_t *prev, uint64_t *last)
     return &live;
 }
 
+void wal_live_enable(int on)
+{
+    live_on = on;
+    if (!on) wal_live_clear();
+}
+
 void wal_live_clear(void)
 {
     live.len = 0;
@@ -291,12 +402,65 @@ void wal_live_clear(void)
     if (live.cap > (8u << 20)) buf_shrink(&live, 0);
 }
 
+/* Find the record `lsn` in block b (first record first, cursor at
+ * (*off, *cur)); copy it into rec.  1 found, 0 not in the block. */
+static int block_extract(const char *b, size_t len, uint64_t lsn, size_t *off, uint64_t *cur, buf *rec)
+{
+    while (*off < len) {
+        size_t n = rec_size(b, len, *off);
+        if (*cur == lsn) {
+            buf_clear(rec);
+            buf_append(rec, b + *off, n);
+            return 1;
+        }
+        *off += n;
+        (*cur)++;
+    }
+    return 0;
+}
+
+/* Load the stored block holding `lsn` into rblk.  1, 0 none, -1 error. */
+static int rblk_load(uint64_t lsn)
+{
+    unsigned char k[WAL_KEY_LEN];
+    wal_key(k, lsn + 1);
+    rblk_drop();
+    store_iter *it = store_iter_new(st);
+    store_iter_seek_last_before(it, (const char *)k, sizeof k);
+    int r = 0;
+    if (store_iter_valid(it)) {
+        size_t kl, vl;
+        const char *key = store_iter_key(it, &kl);
+        if (wal_is_log_key(key, kl)) {
+            const char *v = store_iter_val(it, &vl);
+            buf_append(&rblk, v, vl);
+            rblk_first = get_u64be((const unsigned char *)key + 3);
+            uint64_t t;
+            block_newest(rblk.data, rblk.len, &rblk_last, &t);
+            if (rblk_last < rblk_first) rblk_last = rblk_first; /* damaged: serve it as is */
+            rblk_off = 0;
+            rblk_cur = rblk_first;
+            r = lsn <= rblk_last;
+        }
+    }
+    store_iter_free(it);
+    return r;
+}
+
 int wal_read(uint64_t lsn, buf *rec)
 {
     if (lsn < pos.first_lsn || lsn > pos.last_lsn) return 0;
-    unsigned char k[WAL_KEY_LEN];
-    wal_key(k, lsn);
-    return store_get(st, (const char *)k, sizeof k, rec);
+    if (blk.len && lsn >= blk_first) {
+        size_t off = 0;
+        uint64_t cur = blk_first;
+        return block_extract(blk.data, blk.len, lsn, &off, &cur, rec);
+    }
+    if (!(lsn >= rblk_first && lsn <= rblk_last) && rblk_load(lsn) != 1) return 0;
+    if (lsn < rblk_cur) {
+        rblk_off = 0;
+        rblk_cur = rblk_first;
+    }
+    return block_extract(rblk.data, rblk.len, lsn, &rblk_off, &rblk_cur, rec);
 }
 
 uint64_t wal_new_epoch(void)
@@ -315,7 +479,10 @@ void wal_reset(uint64_t epoch, uint64_t last_epoch, uint64_t last_lsn, uint32_t 
     pos.last_crc = last_crc;
     pos.first_lsn = last_lsn + 1;
     pos.log_bytes = 0;
+    blk.len = 0;
+    rblk_drop();
     write_pos();
+    pos_dirty = 0;
     committed = last_lsn;
     wal_live_clear();
 }
@@ -332,39 +499,46 @@ int wal_trim(uint64_t pin, long long retention_bytes, long long retention_ms, in
     uint64_t hard = wal_hard_bound(retention_bytes);
     uint64_t now = now_ms();
     unsigned char k[WAL_KEY_LEN];
-    uint64_t lsns[256];
+    uint64_t firsts[256];
     int removed = 0;
-    /* Collect a bounded run of records first, delete after: the iterator
-     * is not moved across its own deletions. */
+    /* Collect a bounded run of blocks first, delete after: the iterator
+     * is not moved across its own deletions.  The block being built is
+     * not in the store yet, so it is never trimmed. */
     while (removed < max_records) {
-        int n = 0, stop = 0;
-        uint64_t bytes = pos.log_bytes;
+        int n = 0, stop = 0, recs = 0;
+        uint64_t bytes = pos.log_bytes, next_first = pos.first_lsn;
         store_iter *it = store_iter_new(st);
         wal_key(k, pos.first_lsn);
-        for (store_iter_seek(it, (const char *)k, sizeof k);
-             store_iter_valid(it) && n < 256 && removed + n < max_records; store_iter_next(it)) {
+        for (store_iter_seek(it, (const char *)k, sizeof k); store_iter_valid(it) && n < 256;
+             store_iter_next(it)) {
             size_t kl, vl;
             const char *key = store_iter_key(it, &kl);
             if (!wal_is_log_key(key, kl)) break;
             const char *v = store_iter_val(it, &vl);
-            uint64_t lsn = get_u64be((const unsigned char *)key + 3);
+            uint64_t first = get_u64be((const unsigned char *)key + 3), newest, t;
+            block_newest(v, vl, &newest, &t);
+            if (newest < first) newest = first;
+            int nrec = (int)(newest - first + 1);
+            if (removed + recs > 0 && removed + recs + nrec > max_records) { stop = 1; break; }
             int over_size = bytes > (uint64_t)retention_bytes;
-            int too_old = retention_ms > 0 && vl >= WAL_REC_HDR &&
-                          now > get_u64be((const unsigned char *)v + 17) + (uint64_t)retention_ms;
+            int too_old = retention_ms > 0 && t && now > t + (uint64_t)retention_ms;
             if (!over_size && !too_old) { stop = 1; break; }
-            if (lsn >= pin && bytes <= hard) { stop = 1; break; }
-            lsns[n++] = lsn;
+            if (newest >= pin && bytes <= hard) { stop = 1; break; }
+            firsts[n++] = first;
+            recs += nrec;
+            next_first = newest + 1;
             bytes -= bytes >= vl + WAL_KEY_LEN ? vl + WAL_KEY_LEN : bytes;
         }
         store_iter_free(it);
         if (n == 0) break;
         for (int i = 0; i < n; i++) {
-            wal_key(k, lsns[i]);
+            wal_key(k, firsts[i]);
             store_del_raw(st, (const char *)k, sizeof k);
         }
         pos.log_bytes = bytes;
-        pos.first_lsn = lsns[n - 1] + 1;
-        removed += n;
+        pos.first_lsn = next_first;
+        removed += recs;
+        if (rblk_first < next_first) rblk_drop();
         if (stop || n < 256) break;
     }
     if (removed) {
@@ -390,15 +564,35 @@ int wal_debug_corrupt(uint64_t lsn)
     buf rec;
     buf_init(&rec);
     int r = wal_read(lsn, &rec);
-    if (r != 1 || rec.len < WAL_REC_HDR) {
-        buf_free(&rec);
-        return -1;
-    }
-    size_t at = rec.len > WAL_REC_HDR ? rec.len - 1 : 20;
-    rec.data[at] ^= 0x01;
-    unsigned char k[WAL_KEY_LEN];
-    wal_key(k, lsn);
-    store_put_raw(st, (const char *)k, sizeof k, rec.data, rec.len);
     buf_free(&rec);
+    if (r != 1) return -1;
+    /* wal_read left the record's block in blk or in rblk, with the
+     * record at rblk_off. */
+    char *b;
+    size_t off, len;
+    if (blk.len && lsn >= blk_first) {
+        off = 0;
+        uint64_t cur = blk_first;
+        while (cur < lsn) {
+            off += rec_size(blk.data, blk.len, off);
+            cur++;
+        }
+        b = blk.data;
+        len = blk.len;
+    } else {
+        b = rblk.data;
+        off = rblk_off;
+        len = rblk.len;
+    }
+    size_t n = rec_size(b, len, off);
+    if (n < WAL_REC_HDR) return -1;
+    size_t at = n > WAL_REC_HDR ? off + n - 1 : off + 20;
+    b[at] ^= 0x01;
+    if (b == rblk.data) {
+        unsigned char k[WAL_KEY_LEN];
+        wal_key(k, rblk_first);
+        store_put_raw(st, (const char *)k, sizeof k, rblk.data, rblk.len);
+        rblk_drop();
+    }
     return 0;
 }

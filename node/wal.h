@@ -11,16 +11,29 @@
  *
  * LevelDB keys (big endian):
  *
- *   "RWL" lsn:8   -> record (below)
- *   "RWP"         -> position: epoch:8 | last_epoch:8 | last_lsn:8 |
- *                    last_crc:4 | first_lsn:8 | log_bytes:8
+ *   "RWL" first_lsn:8 -> log block: the records of one group commit,
+ *                        back to back (below), first_lsn the lsn of the
+ *                        first of them
+ *   "RWP"             -> position: epoch:8 | last_epoch:8 | last_lsn:8 |
+ *                        last_crc:4 | first_lsn:8 | log_bytes:8
  *
  *   epoch       the node's current epoch (what its next record will carry)
  *   last_*      identity of the newest record the node holds or applied,
  *               kept even when the log is trimmed away, so a replica that
  *               is exactly up to date can always be recognised
  *   first_lsn   oldest record still in the log (> last_lsn: log empty)
- *   log_bytes   total size of the retained records
+ *   log_bytes   total size of the retained blocks (values + keys)
+ *
+ * Why blocks: one LevelDB entry per group commit instead of one per
+ * command halves the memtable inserts of a write.  Each record keeps its
+ * own framing and checksum, so records are still streamed, verified and
+ * compared one by one, from any lsn.  A block holds consecutive lsns
+ * (first_lsn, first_lsn + 1, ...) and at most about WAL_BLOCK_MAX bytes;
+ * a log written one record per key (older nodes) is a log of one-record
+ * blocks, so both read the same.
+ *
+ *   "RWL" 17 -> | record 17 | record 18 | record 19 |
+ *   "RWL" 20 -> | record 20 |
  *
  * Record:
  *
@@ -31,9 +44,15 @@
  *    crc = crc32c(bytes 0..28 || ops); time in ms since the Unix epoch
  *    ops = (op:1 'P'|'D' | klen:4 | key | ['P': vlen:4 | value])*
  *
+ * Records of the batch being built are kept in memory and reach the
+ * store's pending batch when it commits (store_set_commit_hook), together
+ * with one "RWP", so the log, the position and the data still come from
+ * one LevelDB write.
+ *
  * The log is trimmed by size and age (wal_trim), never below a pin that the
  * caller computes (replicas still being fed, running full syncs), within a
- * hard bound.  Each node trims its own log; trimming is not replicated.
+ * hard bound, a whole block at a time.  Each node trims its own log (its
+ * block boundaries are its own); trimming is not replicated.
  *
  * Single-threaded, like the store. */
 #ifndef STRATA_WAL_H
@@ -46,7 +65,8 @@
 #include "store.h"
 
 #define WAL_REC_HDR 33
-#define WAL_KEY_LEN 11              /* "RWL" + lsn:8 */
+#define WAL_KEY_LEN 11              /* "RWL" + first_lsn:8 */
+#define WAL_BLOCK_MAX (1u << 20)    /* a fuller block goes to the batch, a new one starts */
 #define WAL_POS_KEY "RWP"
 
 /* A decoded record (pointers into the record's bytes). */
@@ -93,6 +113,11 @@ int wal_apply(const char *rec, size_t len, struct wal_rec *out, const char **why
  * back to what was committed.  Returns the committed lsn. */
 uint64_t wal_publish(void);
 
+/* Whether wal_append also frames its records for the live buffer (the
+ * replication master turns it off while no replica is attached, so a
+ * lone master does not copy every record).  Turning it off empties it. */
+void wal_live_enable(int on);
+
 /* Records appended by wal_append (not those a replica applies: chained
  * replication is not supported) since the last wal_live_clear, framed as
  * RESP bulk strings for the wire, with the lsn of the record before the first of them
@@ -101,8 +126,10 @@ uint64_t wal_publish(void);
 const buf *wal_live(uint64_t *prev, uint64_t *last);
 void wal_live_clear(void);
 
-/* Read the record `lsn` into rec (replacing its content).  Returns 1,
- * 0 if the log does not hold it, -1 on a storage error. */
+/* Read the record `lsn` into rec (replacing its content), committed or
+ * not.  Returns 1, 0 if the log does not hold it, -1 on a storage error.
+ * Reading lsns in increasing order is cheap: the last block read is
+ * kept. */
 int wal_read(uint64_t lsn, buf *rec);
 
 /* Decode a record without trusting it.  Returns 0, -1 if malformed,
@@ -130,15 +157,18 @@ void wal_pos_encode(const struct wal_pos *p, unsigned char out[WAL_POS_LEN]);
 int wal_pos_decode(const char *v, size_t len, struct wal_pos *p);
 
 /* Trim old records (by wal_retention_bytes / wal_retention_ms) but never
- * those >= pin, unless the log exceeds the hard bound.  Deletes at most
- * `max_records` in the pending batch.  Returns how many were removed. */
+ * those >= pin, unless the log exceeds the hard bound.  Whole blocks go:
+ * a block is old when its newest record is, and pinned when its newest
+ * record is >= pin.  Deletes blocks in the pending batch, holding at most
+ * `max_records` records (at least one block if any may go).  Returns how
+ * many records were removed. */
 int wal_trim(uint64_t pin, long long retention_bytes, long long retention_ms, int max_records);
 /* The hard bound on a pinned log for a retention size. */
 uint64_t wal_hard_bound(long long retention_bytes);
 
-/* Key of record `lsn` (WAL_KEY_LEN bytes). */
+/* Key of the block starting at record `lsn` (WAL_KEY_LEN bytes). */
 void wal_key(unsigned char out[WAL_KEY_LEN], uint64_t lsn);
-/* 1 if a LevelDB key belongs to the log itself (records), which full
+/* 1 if a LevelDB key belongs to the log itself (blocks), which full
  * syncs and dumps leave out. */
 int wal_is_log_key(const char *k, size_t kl);
 
