@@ -1,6 +1,8 @@
 /* util: see util.h. */
 #include "util.h"
 
+#include "buf.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -44,19 +46,26 @@ int str2ll(const char *s, size_t len, long long *out)
     return 0;
 }
 
+/* No length limit, as Redis's getDoubleFromObject: "0.000...1" written
+ * out with hundreds of digits is a valid score there. */
 int str2d(const char *s, size_t len, double *out)
 {
-    char tmp[256];
+    char small[256];
     char *end;
-    if (len == 0 || len >= sizeof tmp) return -1;
+    if (len == 0) return -1;
+    char *tmp = len < sizeof small ? small : xmalloc(len + 1);
     memcpy(tmp, s, len);
     tmp[len] = '\0';
-    if (isspace((unsigned char)tmp[0])) return -1;
-    errno = 0;
-    double v = strtod(tmp, &end);
-    if (end != tmp + len || isnan(v)) return -1; /* an embedded NUL is not the end */
-    if (errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL || fpclassify(v) == FP_ZERO))
-        return -1;
+    int ok = 0;
+    double v = 0;
+    if (!isspace((unsigned char)tmp[0])) {
+        errno = 0;
+        v = strtod(tmp, &end);
+        ok = end == tmp + len && !isnan(v) && /* an embedded NUL is not the end */
+             !(errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL || fpclassify(v) == FP_ZERO));
+    }
+    if (tmp != small) free(tmp);
+    if (!ok) return -1;
     *out = v;
     return 0;
 }
