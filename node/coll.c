@@ -604,12 +604,10 @@ uint64_t coll_sample(uint64_t version, uint64_t count, uint64_t n, int distinct,
 
 /* ---------------- HSCAN / SSCAN ---------------- */
 
-void coll_scan(client *c, int type, int with_values)
+void coll_scan(client *c, int type, coll_emit_fn *emit_value)
 {
     uint64_t cursor, next = 0;
-    long long count = 10;
-    const char *pat = NULL;
-    size_t plen = 0;
+    struct scan_opts o;
     struct meta m;
 
     if (cursor_parse(ARG(c, 2), &cursor) < 0) {
@@ -619,34 +617,11 @@ void coll_scan(client *c, int type, int with_values)
     meta_init(&m);
     int r = lookup_typed(c, 1, &m, type);
     if (r <= 0) {
-        if (r == 0) {
-            resp_add_array(&c->out, 2);
-            resp_add_bulk(&c->out, "0", 1);
-            resp_add_array(&c->out, 0);
-        }
+        if (r == 0) scan_reply(c, 0, &(buf){ 0 }, 0);
         meta_free(&m);
         return;
     }
-    for (int j = 3; j < c->argc; j += 2) {
-        if (j + 1 >= c->argc) {
-            resp_add_error(&c->out, resp_err_syntax);
-            goto done;
-        }
-        if (ARG_IS(c, j, "count")) {
-            if (arg_ll(c, j + 1, &count) < 0) goto done;
-            if (count < 1) {
-                resp_add_error(&c->out, resp_err_syntax);
-                goto done;
-            }
-        } else if (ARG_IS(c, j, "match")) {
-            pat = c->argv[j + 1];
-            plen = c->argvlen[j + 1];
-            if (plen == 1 && pat[0] == '*') pat = NULL;
-        } else {
-            resp_add_error(&c->out, resp_err_syntax);
-            goto done;
-        }
-    }
+    if (scan_parse_opts(c, 3, 0, &o) < 0) goto done;
 
     coll_iter ci;
     coll_iter_init(&ci, m.version);
@@ -668,27 +643,22 @@ void coll_scan(client *c, int type, int with_values)
     for (; coll_iter_valid(&ci); coll_iter_next(&ci)) {
         size_t ml, vl;
         const char *mem = coll_iter_member(&ci, &ml);
-        if (visited == count) {
+        if (visited == o.count) {
             next = cursor_save(mem, ml);
             break;
         }
         visited++;
-        if (pat && !glob_match(pat, plen, mem, ml, 0)) continue;
+        if (!scan_match(&o, mem, ml)) continue;
         resp_add_bulk(&items, mem, ml);
         n++;
-        if (with_values) {
+        if (emit_value) {
             const char *v = coll_iter_value(&ci, &vl);
-            resp_add_bulk(&items, v, vl);
+            emit_value(&items, v, vl);
             n++;
         }
     }
     coll_iter_free(&ci);
-    char cs[32];
-    int cl = snprintf(cs, sizeof cs, "%llu", (unsigned long long)next);
-    resp_add_array(&c->out, 2);
-    resp_add_bulk(&c->out, cs, (size_t)cl);
-    resp_add_array(&c->out, n);
-    buf_append(&c->out, items.data, items.len);
+    scan_reply(c, next, &items, n);
     buf_free(&items);
 done:
     meta_free(&m);

@@ -67,11 +67,14 @@ uint64_t coll_sample(uint64_t version, uint64_t count, uint64_t n, int distinct,
 
 /* HSCAN / SSCAN key cursor [MATCH pattern] [COUNT n] on a collection of
  * `type`: Redis's order of checks (cursor, then key and type, then the
- * options), field/value pairs when with_values.  The cursor remembers the
+ * options), each member followed by emit_value's reply when given.  The cursor remembers the
  * next member to visit (cursor.h), so a scan survives writes and sees
  * every element present from its start to its end at least once. */
 struct client;
-void coll_scan(struct client *c, int type, int with_values);
+/* emit_value: appends the reply for an element's stored value after its
+ * member (HSCAN: the value; ZSCAN: the score), or NULL for members only. */
+typedef void coll_emit_fn(buf *out, const char *v, size_t vl);
+void coll_scan(struct client *c, int type, coll_emit_fn *emit_value);
 
 /* A uniformly distributed random integer in [0, n) (n > 0), from a
  * generator seeded at the first call.  Not for cryptographic use. */

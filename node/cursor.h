@@ -18,4 +18,22 @@ int cursor_load(uint64_t cursor, buf *out);
 /* Parse the cursor argument as Redis does: -1 if not an unsigned integer. */
 int cursor_parse(const char *s, size_t len, uint64_t *out);
 
+/* SCAN-family options (COUNT, MATCH, and TYPE for SCAN itself), parsed as
+ * Redis does: pairs after `from`; COUNT < 1 or an unknown option is a
+ * syntax error; MATCH * means no filter. */
+struct client;
+struct scan_opts {
+    long long count;             /* default 10 */
+    const char *pat;             /* NULL: no MATCH filter */
+    size_t plen;
+    const char *type;            /* SCAN's TYPE argument, or NULL */
+    size_t tlen;
+};
+/* Returns 0, or -1 after replying the error. */
+int scan_parse_opts(struct client *c, int from, int allow_type, struct scan_opts *o);
+/* 1 if s passes the MATCH filter. */
+int scan_match(const struct scan_opts *o, const char *s, size_t len);
+/* Reply [next-cursor, [items...]] where `items` holds n encoded replies. */
+void scan_reply(struct client *c, uint64_t next, const buf *items, long long n);
+
 #endif

@@ -392,7 +392,12 @@ done:
     meta_free(&m);
 }
 
-static void hscan_command(client *c) { coll_scan(c, T_HASH, 1); }
+static void emit_bulk(buf *out, const char *v, size_t vl)
+{
+    resp_add_bulk(out, v, vl);
+}
+
+static void hscan_command(client *c) { coll_scan(c, T_HASH, emit_bulk); }
 
 void t_hash_register(void)
 {

@@ -211,9 +211,7 @@ static int type_from_name(const char *s, size_t len)
 static void scan_command(client *c)
 {
     uint64_t cursor;
-    long long count = 10;
-    const char *pat = NULL;
-    size_t plen = 0;
+    struct scan_opts o;
     int want_type = 0;
     buf pos;
 
@@ -221,28 +219,8 @@ static void scan_command(client *c)
         resp_add_error(&c->out, "ERR invalid cursor");
         return;
     }
-    for (int j = 2; j < c->argc; j += 2) {
-        if (j + 1 >= c->argc) {
-            resp_add_error(&c->out, resp_err_syntax);
-            return;
-        }
-        if (ARG_IS(c, j, "count")) {
-            if (arg_ll(c, j + 1, &count) < 0) return;
-            if (count < 1) {
-                resp_add_error(&c->out, resp_err_syntax);
-                return;
-            }
-        } else if (ARG_IS(c, j, "match")) {
-            pat = c->argv[j + 1];
-            plen = c->argvlen[j + 1];
-            if (plen == 1 && pat[0] == '*') pat = NULL; /* matches everything, "" too */
-        } else if (ARG_IS(c, j, "type")) {
-            want_type = type_from_name(ARG(c, j + 1));
-        } else {
-            resp_add_error(&c->out, resp_err_syntax);
-            return;
-        }
-    }
+    if (scan_parse_opts(c, 2, 1, &o) < 0) return;
+    if (o.type) want_type = type_from_name(o.type, o.tlen);
     buf_init(&pos);
     if (cursor == 0) {
         buf_append_char(&pos, 'M');
@@ -260,7 +238,7 @@ static void scan_command(client *c)
         size_t kl, vl;
         const char *k = store_iter_key(it, &kl);
         if (kl < 1 || k[0] != 'M') break;
-        if (visited == count) {
+        if (visited == o.count) {
             next = cursor_save(k, kl);
             break;
         }
@@ -269,17 +247,12 @@ static void scan_command(client *c)
         int t = meta_live_type(v, vl, srv.cmd_time_ms);
         if (t == T_NONE) continue;
         if (want_type && t != want_type) continue;
-        if (pat && !glob_match(pat, plen, k + 1, kl - 1, 0)) continue;
+        if (!scan_match(&o, k + 1, kl - 1)) continue;
         resp_add_bulk(&keys, k + 1, kl - 1);
         n++;
     }
     store_iter_free(it);
-    resp_add_array(&c->out, 2);
-    char cs[32];
-    int cl = snprintf(cs, sizeof cs, "%llu", (unsigned long long)next);
-    resp_add_bulk(&c->out, cs, (size_t)cl);
-    resp_add_array(&c->out, n);
-    buf_append(&c->out, keys.data, keys.len);
+    scan_reply(c, next, &keys, n);
     buf_free(&keys);
     buf_free(&pos);
 }

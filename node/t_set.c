@@ -624,7 +624,7 @@ static void sintercard_command(client *c)
     inputs_free(&in);
 }
 
-static void sscan_command(client *c) { coll_scan(c, T_SET, 0); }
+static void sscan_command(client *c) { coll_scan(c, T_SET, NULL); }
 
 void t_set_register(void)
 {

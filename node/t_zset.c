@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "coll.h"
 #include "cursor.h"
 #include "util.h"
 
@@ -889,86 +890,14 @@ static void zrandmember_command(client *c)
 /* ZSCAN walks the member records ('D' version member), which do not move
  * when scores change, so a scan sees every member present from start to
  * end exactly once.  The cursor stands for the next member to visit. */
+static void emit_score(buf *out, const char *v, size_t vl)
+{
+    resp_add_bulk_double(out, zset_decode_score(v, vl));
+}
+
 static void zscan_command(client *c)
 {
-    uint64_t cursor;
-    if (cursor_parse(ARG(c, 2), &cursor) < 0) {
-        resp_add_error(&c->out, "ERR invalid cursor");
-        return;
-    }
-    struct meta m;
-    meta_init(&m);
-    buf pos, items, k;
-    buf_init(&pos);
-    buf_init(&items);
-    buf_init(&k);
-    int r = lookup_typed(c, 1, &m, T_ZSET);
-    if (r <= 0) {
-        if (r == 0) {
-            resp_add_array(&c->out, 2);
-            resp_add_bulk(&c->out, "0", 1);
-            resp_add_array(&c->out, 0);
-        }
-        goto done;
-    }
-    long long count = 10;
-    const char *pat = NULL;
-    size_t plen = 0;
-    for (int j = 3; j < c->argc; j += 2) {
-        if (j + 1 >= c->argc) {
-            resp_add_error(&c->out, resp_err_syntax);
-            goto done;
-        }
-        if (ARG_IS(c, j, "count")) {
-            if (arg_ll(c, j + 1, &count) < 0) goto done;
-            if (count < 1) {
-                resp_add_error(&c->out, resp_err_syntax);
-                goto done;
-            }
-        } else if (ARG_IS(c, j, "match")) {
-            pat = c->argv[j + 1];
-            plen = c->argvlen[j + 1];
-            if (plen == 1 && pat[0] == '*') pat = NULL;
-        } else {
-            resp_add_error(&c->out, resp_err_syntax);
-            goto done;
-        }
-    }
-    if (cursor != 0 && cursor_load(cursor, &pos) < 0) {
-        resp_add_error(&c->out, "ERR invalid cursor");
-        goto done;
-    }
-    enc_data_key(&k, m.version, pos.data, pos.len);
-    long long n = 0, visited = 0;
-    uint64_t next = 0;
-    store_iter *it = store_iter_new(srv.st);
-    for (store_iter_seek(it, k.data, k.len); store_iter_valid(it); store_iter_next(it)) {
-        size_t kl, vl;
-        const char *key = store_iter_key(it, &kl);
-        if (kl < SUBKEY_PREFIX || memcmp(key, k.data, SUBKEY_PREFIX) != 0) break;
-        if (visited == count) {
-            next = cursor_save(key + SUBKEY_PREFIX, kl - SUBKEY_PREFIX);
-            break;
-        }
-        visited++;
-        if (pat && !glob_match(pat, plen, key + SUBKEY_PREFIX, kl - SUBKEY_PREFIX, 0)) continue;
-        const char *v = store_iter_val(it, &vl);
-        resp_add_bulk(&items, key + SUBKEY_PREFIX, kl - SUBKEY_PREFIX);
-        resp_add_bulk_double(&items, zset_decode_score(v, vl));
-        n += 2;
-    }
-    store_iter_free(it);
-    char cs[32];
-    int cl = snprintf(cs, sizeof cs, "%llu", (unsigned long long)next);
-    resp_add_array(&c->out, 2);
-    resp_add_bulk(&c->out, cs, (size_t)cl);
-    resp_add_array(&c->out, n);
-    buf_append(&c->out, items.data, items.len);
-done:
-    buf_free(&pos);
-    buf_free(&items);
-    buf_free(&k);
-    meta_free(&m);
+    coll_scan(c, T_ZSET, emit_score);
 }
 
 void t_zset_register(void)
