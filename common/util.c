@@ -72,7 +72,7 @@ int str2d(const char *s, size_t len, double *out)
 
 int str2ld(const char *s, size_t len, long double *out)
 {
-    char tmp[5600];
+    char tmp[5120];  /* Redis's MAX_LONG_DOUBLE_CHARS: 5120 bytes and more are refused */
     char *end;
     if (len == 0 || len >= sizeof tmp) return -1;
     memcpy(tmp, s, len);
