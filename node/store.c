@@ -7,8 +7,12 @@
  *     ST_TOMB   pending delete: hides the key in LevelDB
  *     ST_NONE   no pending change (left by a rollback): fall through
  *
- * Nodes are only freed at commit or close, so iterators holding node
- * pointers stay valid while commands write.  Every change pushes an undo
+ * Nodes, keys and values live in a per-batch arena (arena.h) that is
+ * reset at commit or close, so iterators holding node pointers stay valid
+ * while commands write, and a write costs no malloc.  A value replaced
+ * in the same batch stays in the arena until the commit (its bytes count
+ * in pending_bytes, which bounds the batch), which is also what lets an
+ * undo entry point at it without owning it.  Every change pushes an undo
  * entry (node, previous state and value) so a command can be rolled back
  * to a mark; the LevelDB WriteBatch is built at commit time from the final
  * node states, so repeated writes to one key cost one batch entry. */
@@ -19,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "log.h"
 #include "util.h"
 
@@ -27,9 +32,9 @@
 enum { ST_NONE = 0, ST_VALUE, ST_TOMB };
 
 typedef struct sl_node {
-    char *key;
+    char *key;          /* in the arena, right after next[] */
     size_t klen;
-    char *val;          /* owned; NULL unless ST_VALUE */
+    char *val;          /* in the arena; NULL unless ST_VALUE */
     size_t vlen;
     unsigned char state;
     unsigned char height;
@@ -39,7 +44,7 @@ typedef struct sl_node {
 struct undo {
     sl_node *node;
     unsigned char prev_state;
-    char *prev_val;     /* owned by the undo entry */
+    char *prev_val;     /* in the arena */
     size_t prev_vlen;
     size_t ops_len;     /* length of the op log before this change */
 };
@@ -53,6 +58,7 @@ struct store {
     leveldb_writeoptions_t *wo_sync, *wo_nosync;
 
     sl_node *head;
+    arena mem;          /* nodes, keys, values of the pending batch */
     int height;
     uint32_t rnd;
     size_t pending_bytes;
@@ -97,15 +103,25 @@ static int key_cmp(const char *a, size_t al, const char *b, size_t bl)
     return al < bl ? -1 : al > bl;
 }
 
-static sl_node *sl_alloc(int height, const char *k, size_t kl)
+static sl_node *sl_head_alloc(void)
 {
-    sl_node *n = xcalloc(1, sizeof(sl_node) + sizeof(sl_node *) * (size_t)height);
+    sl_node *n = xcalloc(1, sizeof(sl_node) + sizeof(sl_node *) * SL_MAX_HEIGHT);
+    n->height = SL_MAX_HEIGHT;
+    return n;
+}
+
+/* A node and its key in one arena allocation. */
+static sl_node *sl_alloc(store *s, int height, const char *k, size_t kl)
+{
+    size_t links = sizeof(sl_node *) * (size_t)height;
+    sl_node *n = arena_alloc(&s->mem, sizeof(sl_node) + links + kl);
+    n->key = (char *)n + sizeof(sl_node) + links;
+    if (kl) memcpy(n->key, k, kl);
+    n->klen = kl;
+    n->val = NULL;
+    n->vlen = 0;
+    n->state = ST_NONE;
     n->height = (unsigned char)height;
-    if (k) {
-        n->key = xmalloc(kl ? kl : 1);
-        if (kl) memcpy(n->key, k, kl);
-        n->klen = kl;
-    }
     return n;
 }
 
@@ -160,7 +176,7 @@ static sl_node *sl_get_or_insert(store *s, const char *k, size_t kl)
         for (int i = s->height; i < h; i++) prev[i] = s->head;
         s->height = h;
     }
-    n = sl_alloc(h, k, kl);
+    n = sl_alloc(s, h, k, kl);
     for (int i = 0; i < h; i++) {
         n->next[i] = prev[i]->next[i];
         prev[i]->next[i] = n;
@@ -172,14 +188,7 @@ static sl_node *sl_get_or_insert(store *s, const char *k, size_t kl)
 
 static void sl_clear(store *s)
 {
-    sl_node *x = s->head->next[0];
-    while (x) {
-        sl_node *nx = x->next[0];
-        free(x->key);
-        free(x->val);
-        free(x);
-        x = nx;
-    }
+    arena_reset(&s->mem);
     for (int i = 0; i < SL_MAX_HEIGHT; i++) s->head->next[i] = NULL;
     s->height = 1;
     s->nnodes = 0;
@@ -188,7 +197,6 @@ static void sl_clear(store *s)
 
 static void undo_clear(store *s)
 {
-    for (size_t i = 0; i < s->nundo; i++) free(s->undo[i].prev_val);
     s->nundo = 0;
     buf_clear(&s->ops);
 }
@@ -232,7 +240,8 @@ store *store_open(const char *dir, const struct store_opts *o, char **err)
     s->wo_sync = leveldb_writeoptions_create();
     leveldb_writeoptions_set_sync(s->wo_sync, 1);
     s->wo_nosync = leveldb_writeoptions_create();
-    s->head = sl_alloc(SL_MAX_HEIGHT, NULL, 0);
+    s->head = sl_head_alloc();
+    arena_init(&s->mem);
     s->height = 1;
     s->rnd = 0x9e3779b9u;
     buf_init(&s->ops);
@@ -245,6 +254,7 @@ void store_close(store *s)
     compact_thread_stop(s);
     undo_clear(s);
     sl_clear(s);
+    arena_free(&s->mem);
     free(s->head);
     free(s->undo);
     buf_free(&s->ops);
@@ -307,22 +317,27 @@ static void change(store *s, const char *k, size_t kl, const char *v, size_t vl,
     n->val = NULL;
     n->vlen = 0;
     if (state == ST_VALUE) {
-        n->val = xmalloc(vl ? vl : 1);
+        n->val = arena_alloc(&s->mem, vl);
         if (vl) memcpy(n->val, v, vl);
         n->vlen = vl;
         s->pending_bytes += vl;
     }
     if (logged) {
-        unsigned char hdr[5];
-        hdr[0] = state == ST_VALUE ? 'P' : 'D';
-        put_u32be(hdr + 1, (uint32_t)kl);
-        buf_append(&s->ops, hdr, 5);
-        buf_append(&s->ops, k, kl);
-        if (state == ST_VALUE) {
-            put_u32be(hdr + 1, (uint32_t)vl);
-            buf_append(&s->ops, hdr + 1, 4);
-            buf_append(&s->ops, v, vl);
+        int put = state == ST_VALUE;
+        buf_reserve(&s->ops, 9 + kl + (put ? vl : 0));
+        unsigned char *p = (unsigned char *)s->ops.data + s->ops.len;
+        *p++ = put ? 'P' : 'D';
+        put_u32be(p, (uint32_t)kl);
+        p += 4;
+        if (kl) memcpy(p, k, kl);
+        p += kl;
+        if (put) {
+            put_u32be(p, (uint32_t)vl);
+            p += 4;
+            if (vl) memcpy(p, v, vl);
+            p += vl;
         }
+        s->ops.len = (size_t)((char *)p - s->ops.data);
     }
 }
 
@@ -367,7 +382,6 @@ void store_rollback(store *s, size_t mark)
     size_t ops_len = s->undo[mark].ops_len;
     while (s->nundo > mark) {
         struct undo *u = &s->undo[--s->nundo];
-        free(u->node->val);
         u->node->val = u->prev_val;
         u->node->vlen = u->prev_vlen;
         u->node->state = u->prev_state;

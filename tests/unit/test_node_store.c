@@ -31,6 +31,21 @@ static void key_of(int i, char *out, size_t *len)
     if (i % 5 == 0) out[(*len)++] = '\0'; /* embedded NUL at the end */
 }
 
+/* The bytes of value id v: "v<id>", and for one id in 7 a value big
+ * enough to take the overlay arena's own-chunk path, padded with a
+ * pattern of the id so a mixed-up value shows. */
+#define BIG_VAL 20000
+static size_t val_of(int v, char *out)
+{
+    size_t n = (size_t)snprintf(out, 16, "v%d", v);
+    if (v % 7 == 0) {
+        for (size_t j = n; j < BIG_VAL + (size_t)v; j++) out[j] = (char)('a' + (j + (size_t)v) % 26);
+        n = BIG_VAL + (size_t)v;
+    }
+    return n;
+}
+static char vbuf[BIG_VAL + 1000];
+
 static int model_get(const struct model *m, int i)
 {
     if (m->pending[i] != -2) return m->pending[i];
@@ -81,8 +96,8 @@ static void check_iter(store *s, const struct model *m, const int *order, unsign
         key_of(live[pos], want, &wl);
         assert_int_equal(kl, wl);
         assert_memory_equal(k, want, wl);
-        char val[16];
-        int n = snprintf(val, sizeof val, "v%d", model_get(m, live[pos]));
+        char *val = vbuf;
+        size_t n = val_of(model_get(m, live[pos]), val);
         assert_int_equal(vl, (size_t)n);
         assert_memory_equal(v, val, vl);
         pos++;
@@ -175,9 +190,8 @@ static void test_store_model(void **state)
         key_of(i, k, &kl);
         if (r < 45) {
             int v = (int)(rand_r(&rnd) % 1000);
-            char vs[16];
-            int n = snprintf(vs, sizeof vs, "v%d", v);
-            store_put(s, k, kl, vs, (size_t)n);
+            size_t n = val_of(v, vbuf);
+            store_put(s, k, kl, vbuf, n);
             m.pending[i] = v;
         } else if (r < 70) {
             store_del(s, k, kl);
@@ -187,10 +201,9 @@ static void test_store_model(void **state)
             int want = model_get(&m, i);
             assert_int_equal(got, want >= 0);
             if (want >= 0) {
-                char vs[16];
-                int n = snprintf(vs, sizeof vs, "v%d", want);
-                assert_int_equal(val.len, (size_t)n);
-                assert_memory_equal(val.data, vs, val.len);
+                size_t n = val_of(want, vbuf);
+                assert_int_equal(val.len, n);
+                assert_memory_equal(val.data, vbuf, val.len);
             }
         } else if (r < 85 && nmarks < 8) {
             marks[nmarks] = store_mark(s);
@@ -258,11 +271,49 @@ static void test_store_ops_log(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+static int hook_calls;
+static void add_at_commit(store *s, void *arg)
+{
+    hook_calls++;
+    if (arg) store_put_raw(s, "Rhook", 5, arg, strlen(arg));
+}
+
+/* The commit hook runs before the LevelDB write and its writes commit
+ * with the batch. */
+static void test_store_commit_hook(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/strata-test-store-XXXXXX");
+    assert_non_null(mkdtemp(tmpdir));
+    store *s = open_store();
+    static char tag[] = "block";
+    store_set_commit_hook(s, add_at_commit, tag);
+    store_put(s, "a", 1, "1", 1);
+    assert_int_equal(store_commit(s, 0, NULL), 0);
+    assert_int_equal(hook_calls, 1);
+    store_set_commit_hook(s, NULL, NULL);
+    assert_int_equal(store_commit(s, 0, NULL), 0);
+    assert_int_equal(hook_calls, 1);
+    store_close(s);
+    s = open_store();
+    buf v;
+    buf_init(&v);
+    assert_int_equal(store_get(s, "Rhook", 5, &v), 1);
+    assert_memory_equal(v.data, "block", 5);
+    assert_int_equal(store_get(s, "a", 1, &v), 1);
+    buf_free(&v);
+    store_close(s);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_model),
         cmocka_unit_test(test_store_ops_log),
+        cmocka_unit_test(test_store_commit_hook),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
