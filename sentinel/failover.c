@@ -46,10 +46,15 @@ static uint64_t fo_jitter(uint64_t max)
     return max ? (uint64_t)random() % (max + 1) : 0;
 }
 
+int failover_needed_votes(int nsentinels, int quorum)
+{
+    int m = snt_majority_of(nsentinels);
+    return quorum > m ? quorum : m;
+}
+
 static int fo_needed_votes(void)
 {
-    int m = snt_majority();
-    return snt.quorum > m ? snt.quorum : m;
+    return failover_needed_votes(snt.nsentinels, snt.quorum);
 }
 
 static void fo_ignore_cb(struct link *l, redisReply *r, void *privdata)
@@ -103,10 +108,8 @@ static void fo_stall(struct sgroup *g)
 
 /* ---- choosing the replica ---- */
 
-/* 1 if node a is a better candidate than node b. */
-static int fo_better(const struct sgroup *g, int a, int b)
+int failover_better(const struct snode *x, const struct snode *y)
 {
-    const struct snode *x = &g->nodes[a], *y = &g->nodes[b];
     if (x->last_epoch != y->last_epoch) return x->last_epoch > y->last_epoch;
     if (x->lsn != y->lsn) return x->lsn > y->lsn;
     if ((x->role == SNODE_MASTER) != (y->role == SNODE_MASTER)) return x->role == SNODE_MASTER;
@@ -116,17 +119,35 @@ static int fo_better(const struct sgroup *g, int a, int b)
     return x->port < y->port;
 }
 
+int failover_choose(const struct snode *nodes, int n, int exclude, const int *usable)
+{
+    int best = -1;
+    for (int i = 0; i < n; i++) {
+        if (i == exclude || !usable[i] || nodes[i].priority <= 0 || nodes[i].role == SNODE_UNKNOWN)
+            continue;
+        if (best < 0 || failover_better(&nodes[i], &nodes[best])) best = i;
+    }
+    return best;
+}
+
 int failover_pick(int gi, int exclude, uint64_t now)
 {
     const struct sgroup *g = &snt.groups[gi];
-    int best = -1;
-    for (int i = 0; i < g->nnodes; i++) {
-        const struct snode *n = &g->nodes[i];
-        if (i == exclude || n->priority <= 0 || !mon_node_fresh(n, now) || n->role == SNODE_UNKNOWN)
-            continue;
-        if (best < 0 || fo_better(g, i, best)) best = i;
-    }
-    return best;
+    int usable[TOPO_MAX_NODES];
+    for (int i = 0; i < g->nnodes; i++) usable[i] = mon_node_fresh(&g->nodes[i], now);
+    return failover_choose(g->nodes, g->nnodes, exclude, usable);
+}
+
+int failover_role_is_master(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+           r->element[0]->type == REDIS_REPLY_STRING && !strcmp(r->element[0]->str, "master");
+}
+
+uint64_t failover_fence_wait_ms(uint64_t lease_ms, uint64_t ping_ms)
+{
+    if (!lease_ms) return 0;
+    return lease_ms + (ping_ms > FO_FENCE_MARGIN_MS ? ping_ms : FO_FENCE_MARGIN_MS);
 }
 
 /* ---- config ---- */
@@ -219,8 +240,7 @@ static void fo_role_cb(struct link *l, redisReply *r, void *privdata)
     struct fo_ctx *c = privdata;
     struct sgroup *g = fo_ctx_group(c, FO_PROMOTING);
     (void)l;
-    if (g && r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
-        r->element[0]->type == REDIS_REPLY_STRING && !strcmp(r->element[0]->str, "master")) {
+    if (g && failover_role_is_master(r)) {
         g->nodes[g->fo.chosen].role = SNODE_MASTER;
         fo_done(c->gi);
     } else if (g && now_ms() < g->fo.deadline_ms) {
@@ -380,10 +400,32 @@ static void fo_elected(int gi)
                    n->port, g->name, g->master_host, g->master_port);
     int old = g->fo.old_master;
     if (g->fo.manual && old >= 0 && mon_node_fresh(&g->nodes[old], now) &&
-        g->nodes[old].role == SNODE_MASTER)
+        g->nodes[old].role == SNODE_MASTER) {
         fo_pause(gi);
-    else
+        return;
+    }
+    /* Automatic: the old master may be alive on the other side of a
+     * partition.  Promote only once its lease is surely over (failover.h,
+     * fencing). */
+    uint64_t lease = 0;
+    for (int i = 0; i < g->nnodes; i++)
+        if (g->nodes[i].lease_ms > lease) lease = g->nodes[i].lease_ms;
+    uint64_t wait = failover_fence_wait_ms(lease, (uint64_t)snt.conf.s.ping_ms);
+    if (!wait) {
         fo_promote(gi);
+        return;
+    }
+    /* Voters renew again failover_timeout_ms after their vote: promoting
+     * later than that could leave the old master a fresh majority. */
+    if (now + wait >= g->fo.started_ms + (uint64_t)snt.conf.s.failover_timeout_ms) {
+        fo_abort(gi, "the old master's lease outlasts the failover timeout", snt.conf.s.ping_ms);
+        return;
+    }
+    g->fo.state = FO_FENCING;
+    g->fo.promote_at_ms = now + wait;
+    g->fo.deadline_ms = g->fo.promote_at_ms + (uint64_t)snt.conf.s.failover_timeout_ms;
+    log_info("group %s: waiting %llu ms for the old master's lease (%llu ms) to run out", g->name,
+             (unsigned long long)wait, (unsigned long long)lease);
 }
 
 static void fo_start_election(int gi, int manual, uint64_t now)
@@ -462,7 +504,8 @@ int failover_manual(int gi, const char **err)
 
 const char *failover_state_name(int gi)
 {
-    static const char *const names[] = { "none", "electing", "pausing-writes", "promoting" };
+    static const char *const names[] = { "none", "electing", "pausing-writes", "waiting-fence",
+                                         "promoting" };
     return names[snt.groups[gi].fo.state];
 }
 
@@ -508,6 +551,7 @@ void failover_check(int gi, uint64_t now)
         else
             server_publish("-odown", "master %s %s %d", g->name, g->master_host, g->master_port);
     }
+    if (g->fo.state == FO_FENCING && now >= g->fo.promote_at_ms) fo_promote(gi);
     if (g->fo.state != FO_NONE) {
         if (now > g->fo.deadline_ms)
             fo_abort(gi, g->fo.state == FO_ELECTING ? "no majority of votes" : "timed out",

@@ -27,11 +27,39 @@
  * (a previous leader promoted it before dying), then lower priority
  * value, then host:port.  An automatic failover refuses a best replica
  * whose lsn is below the highest lsn the old master reported acked by any
- * replica: an unreachable replica holds writes that were acknowledged. */
+ * replica: an unreachable replica holds writes that were acknowledged.
+ *
+ * Fencing.  A node's lease (fence_lease_ms, from its INFO) holds while a
+ * majority of the sentinels renewed it within the lease; a sentinel does
+ * not renew while it runs a failover of the group, nor for
+ * failover_timeout_ms after it voted in a newer epoch (mon.h).  The
+ * leader's voters are a majority, and any majority of renewals shares one
+ * of them, so once elected the leader knows the old master's lease ends
+ * at most lease + (a renewal still in flight) later: an automatic
+ * failover waits that long (FENCING, failover_fence_wait_ms) before
+ * REPLICAOF NO ONE, so two masters are never writable together.  It must
+ * promote before its voters renew again, so a lease longer than about
+ * failover_timeout_ms makes it give up instead.  A manual failover does
+ * not wait: the old master holds its writes (paused) and is made a
+ * replica before they are released, which then get -READONLY.
+ *
+ * What fencing does not cover: writes the old master acknowledged after
+ * it was cut off and before its lease ran out, acked by a replica cut off
+ * with it, are not on a replica of the other side; they are lost when
+ * that side promotes.  Only min_replica_acks equal to the number of
+ * replicas (or a promotion that waits for those replicas) prevents that. */
 #ifndef STRATA_SENTINEL_FAILOVER_H
 #define STRATA_SENTINEL_FAILOVER_H
 
 #include <stdint.h>
+
+#include "sentinel.h"
+
+struct redisReply;
+
+/* A renewal in flight may reach the node this long after it was sent
+ * (at least; ping_ms if larger): part of the fencing wait. */
+#define FO_FENCE_MARGIN_MS 100
 
 /* Create / free the per-group election timers (at start, around reloads). */
 void failover_start(void);
@@ -56,5 +84,20 @@ const char *failover_state_name(int gi);
 /* Index of the best replica to promote in group gi (excluding node
  * `exclude`), or -1. */
 int failover_pick(int gi, int exclude, uint64_t now);
+
+/* Pure parts, unit-tested. */
+/* 1 if x is a better candidate than y: higher (last_epoch, lsn), then
+ * already a master, then lower priority value, then host, then port. */
+int failover_better(const struct snode *x, const struct snode *y);
+/* The best of nodes[0..n) that is not `exclude`, usable[i] != 0 (reachable,
+ * fresh INFO), priority > 0 and of known role; -1 if none. */
+int failover_choose(const struct snode *nodes, int n, int exclude, const int *usable);
+/* Votes a leader needs: a majority of nsentinels, and at least quorum. */
+int failover_needed_votes(int nsentinels, int quorum);
+/* A ROLE reply that says "master". */
+int failover_role_is_master(const struct redisReply *r);
+/* How long an elected leader waits before promoting, for a master whose
+ * lease is lease_ms (0: none, no wait). */
+uint64_t failover_fence_wait_ms(uint64_t lease_ms, uint64_t ping_ms);
 
 #endif

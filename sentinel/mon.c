@@ -1,9 +1,11 @@
 /* mon: watching the storage nodes.  See mon.h. */
 #include "mon.h"
 
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "link.h"
 #include "log.h"
@@ -28,6 +30,22 @@ int mon_node_fresh(const struct snode *n, uint64_t now)
     return !n->sdown && link_up(n->link) && n->info_ms && now - n->info_ms <= fresh;
 }
 
+/* n->ip: the address n->host resolves to now, so a master's slaveN line
+ * (which names the address it sees) matches a topology written with host
+ * names.  Blocking, but only at start and on SIGHUP. */
+static void mon_resolve(struct snode *n)
+{
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    n->ip[0] = '\0';
+    if (getaddrinfo(n->host, NULL, &hints, &res) != 0 || !res) return;
+    if (getnameinfo(res->ai_addr, res->ai_addrlen, n->ip, sizeof n->ip, NULL, 0, NI_NUMERICHOST) != 0)
+        n->ip[0] = '\0';
+    freeaddrinfo(res);
+}
+
 void mon_start(void)
 {
     for (int gi = 0; gi < snt.ngroups; gi++) {
@@ -38,6 +56,7 @@ void mon_start(void)
             snprintf(name, sizeof name, "node %s", g->name);
             n->link = link_create(snt.base, name, n->host, n->port, snt.conf.topo.password,
                                   snt.conf.s.timeout_ms);
+            mon_resolve(n);
             /* Kept across a reload, so a reload does not reset sdown. */
             if (!n->last_ok_ms) n->last_ok_ms = now_ms();
         }
@@ -111,16 +130,30 @@ static void mon_parse_slave(struct sgroup *g, const char *v, size_t len)
         }
         p = e + 1;
     }
-    int i = snt_node_find(g, ip, port);
-    if (i < 0) return;
-    g->nodes[i].acked_lsn = acked;
+    /* The floor grows whether or not the line matches a node: a write a
+     * replica we cannot name acknowledged is still acknowledged. */
     if (acked > g->acked_floor) g->acked_floor = acked;
+    int i = mon_match_replica(g, ip, port);
+    if (i >= 0) g->nodes[i].acked_lsn = acked;
+}
+
+int mon_match_replica(const struct sgroup *g, const char *ip, int port)
+{
+    int by_port = -1, nport = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        const struct snode *n = &g->nodes[i];
+        if (n->port != port) continue;
+        if (!strcmp(n->host, ip) || (n->ip[0] && !strcmp(n->ip, ip))) return i;
+        by_port = i;
+        nport++;
+    }
+    return nport == 1 ? by_port : -1;
 }
 
 void mon_parse_info(struct sgroup *g, struct snode *n, const char *text, uint64_t now)
 {
     int is_strata = 0, have_slave_off = 0, have_master_off = 0;
-    uint64_t slave_off = 0, master_off = 0, lsn = 0, epoch = 0, last_epoch = 0;
+    uint64_t slave_off = 0, master_off = 0, lsn = 0, epoch = 0, last_epoch = 0, lease_ms = 0;
     enum snode_role role = SNODE_UNKNOWN;
     char mhost[SNT_HOST_MAX] = "";
     int mport = 0, link_up_ = 0, fenced = 0;
@@ -150,6 +183,8 @@ void mon_parse_info(struct sgroup *g, struct snode *n, const char *text, uint64_
             last_epoch = mon_num(v, vl);
         } else if ((v = mon_field(p, ll, "fenced", &vl))) {
             fenced = vl == 1 && v[0] == '1';
+        } else if ((v = mon_field(p, ll, "fence_lease_ms", &vl))) {
+            lease_ms = mon_num(v, vl);
         } else if ((v = mon_field(p, ll, "slave_repl_offset", &vl))) {
             slave_off = mon_num(v, vl);
             have_slave_off = 1;
@@ -169,6 +204,7 @@ void mon_parse_info(struct sgroup *g, struct snode *n, const char *text, uint64_
     n->epoch = epoch;
     n->last_epoch = last_epoch;
     n->fenced = fenced;
+    n->lease_ms = lease_ms;
     if (is_strata) n->lsn = lsn;
     else if (role == SNODE_REPLICA && have_slave_off) n->lsn = slave_off;
     else if (have_master_off) n->lsn = master_off;
@@ -221,17 +257,27 @@ static void mon_check_sdown(struct sgroup *g, struct snode *n, uint64_t now)
                        n->host, n->port, g->name, g->master_host, g->master_port);
 }
 
-/* Renew the config master's lease while a majority of sentinels is in
- * reach; see mon.h for why the majority matters. */
+int mon_may_renew(const struct sgroup *g, uint64_t now)
+{
+    if (g->fo.state != FO_NONE || g->odown) return 0;
+    /* A vote for a failover of this group that has not produced a new
+     * config yet: the leader counts on this sentinel's silence. */
+    if (g->vote_epoch > g->config_epoch && now - g->vote_ms < (uint64_t)snt.conf.s.failover_timeout_ms)
+        return 0;
+    return 1;
+}
+
+/* Renew the config master's lease; see mon.h for when and why. */
 static void mon_renew_lease(struct sgroup *g, uint64_t now)
 {
     int mi = snt_master_index(g);
-    if (mi < 0 || g->fo.state != FO_NONE || g->odown) return;
+    if (mi < 0 || !mon_may_renew(g, now)) return;
     struct snode *m = &g->nodes[mi];
     if (!m->is_strata || m->role != SNODE_MASTER || m->sdown || !link_up(m->link)) return;
     if (snt_reachable_sentinels(now) < snt_majority()) return;
     if (now - m->lease_sent_ms < (uint64_t)snt.conf.s.ping_ms) return;
-    if (link_command(m->link, mon_ignore_cb, NULL, "REPLCONF sentinel-renew %s", snt.myid) == 0)
+    if (link_command(m->link, mon_ignore_cb, NULL, "REPLCONF sentinel-count %d sentinel-renew %s",
+                     snt.nsentinels, snt.myid) == 0)
         m->lease_sent_ms = now;
 }
 

@@ -8,9 +8,14 @@
  *   - role, the master a replica follows, (epoch, lsn), fenced, and from a
  *     master's slaveN lines what each replica acknowledged.
  * Each tick also:
- *   - renews the fencing lease of each group's config master, but only
- *     while this sentinel hears from a majority of the sentinels (so a
- *     sentinel cut off with an old master does not keep it writable);
+ *   - renews the fencing lease of each group's config master (REPLCONF
+ *     sentinel-count N sentinel-renew ID: the node needs renewals from a
+ *     majority of the N sentinels), but only while this sentinel hears
+ *     from a majority of the sentinels (so a sentinel cut off with an old
+ *     master does not keep it writable), no failover of its own is
+ *     running, and it has not voted in a newer epoch within
+ *     failover_timeout_ms (a voter's renewal would let the master it
+ *     helps replace stay writable: see failover.h, fencing);
  *   - re-points nodes that follow the wrong master (a returning old master,
  *     a replica still on the old one) once that has lasted a while and the
  *     config master is healthy; a node claiming a newer epoch than the
@@ -35,6 +40,18 @@ int mon_node_fresh(const struct snode *n, uint64_t now);
  * for a master, g's other nodes get their acked lsn and g->acked_floor
  * grows.  g may be NULL. */
 void mon_parse_info(struct sgroup *g, struct snode *n, const char *text, uint64_t now);
+
+/* This sentinel may renew the lease of g's config master now: no
+ * failover of its own, no odown, no recent vote in a newer epoch. */
+int mon_may_renew(const struct sgroup *g, uint64_t now);
+
+/* Which node of g a master's "slaveN:ip=IP,port=PORT,..." line is
+ * about: IP is the replica's address as the master sees it, PORT the
+ * listening port it announced.  Tried in order: the topology host, or
+ * the address it resolved to, equal to IP with the same port; else the
+ * only node of g with that port.  Returns its index, or -1 (unknown or
+ * ambiguous: the caller still counts what it acknowledged). */
+int mon_match_replica(const struct sgroup *g, const char *ip, int port);
 
 /* "host:port" of a node, for messages. */
 const char *mon_addr(const struct snode *n, char *out, size_t size);

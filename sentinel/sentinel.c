@@ -44,9 +44,14 @@ int snt_find_addr(const char *host, int port, int *node)
     return -1;
 }
 
+int snt_majority_of(int n)
+{
+    return n / 2 + 1;
+}
+
 int snt_majority(void)
 {
-    return snt.nsentinels / 2 + 1;
+    return snt_majority_of(snt.nsentinels);
 }
 
 int snt_reachable_sentinels(uint64_t now)

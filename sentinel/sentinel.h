@@ -36,6 +36,7 @@ struct link;
 struct snode {
     char host[SNT_HOST_MAX];
     int port;
+    char ip[64];                  /* host resolved at start / reload, "" if it did not */
     int priority;                 /* from the topology; 0 = never promote */
     struct link *link;            /* owned */
     uint64_t last_ok_ms;          /* last valid PING reply (start time at first) */
@@ -56,6 +57,7 @@ struct snode {
     uint64_t last_epoch;          /* epoch of its newest record */
     uint64_t lsn;                 /* newest committed record (offset on redis-server) */
     int fenced;
+    uint64_t lease_ms;            /* the node's fence_lease_ms, 0 = none or unknown */
     /* From the master's INFO: what this replica acknowledged. */
     uint64_t acked_lsn;
     /* Re-pointing a node that follows the wrong master. */
@@ -67,6 +69,7 @@ enum fo_state {
     FO_NONE = 0,
     FO_ELECTING,        /* votes requested for fo.epoch */
     FO_PAUSING,         /* manual: writes paused on the master, waiting for catch-up */
+    FO_FENCING,         /* automatic: waiting for the old master's lease to run out */
     FO_PROMOTING,       /* REPLICAOF NO ONE sent, waiting for ROLE master */
 };
 
@@ -81,6 +84,7 @@ struct failover {
     int chosen;                   /* node index being promoted, -1 */
     int old_master;               /* node index of the master being replaced, -1 */
     uint64_t target_lsn;          /* manual: the master's lsn once paused */
+    uint64_t promote_at_ms;       /* FENCING: the old master's lease is over then */
     int caught_up_checks;         /* manual: INFO round trips in flight */
 };
 
@@ -147,6 +151,8 @@ int snt_master_index(const struct sgroup *g);
 /* Group and node of an address anywhere in the topology; returns the
  * group index or -1 (*node gets the node index). */
 int snt_find_addr(const char *host, int port, int *node);
+/* Sentinels needed for a majority of n: n / 2 + 1 (n >= 1). */
+int snt_majority_of(int n);
 /* Sentinels needed for a majority (of all listed ones, self included). */
 int snt_majority(void);
 /* Number of sentinels (self included) heard from recently. */
