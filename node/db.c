@@ -2,6 +2,7 @@
 #include "db.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -216,15 +217,29 @@ int db_lookup(const char *key, size_t klen, struct meta *m)
     return t;
 }
 
+/* 'M' key: built in `stack` (META_KEY_STACK bytes) when it fits, else in
+ * a malloc'd block returned in *heap (caller frees; NULL otherwise).  Why:
+ * every command looks a key up, and a heap buffer per lookup showed in
+ * the profile. */
+#define META_KEY_STACK 256
+static char *meta_key(char *stack, const char *key, size_t klen, char **heap)
+{
+    char *k = stack;
+    *heap = NULL;
+    if (klen + 1 > META_KEY_STACK) k = *heap = xmalloc(klen + 1);
+    k[0] = 'M';
+    if (klen) memcpy(k + 1, key, klen);
+    return k;
+}
+
 int db_lookup_raw(const char *key, size_t klen, struct meta *m)
 {
-    buf k;
-    buf_init(&k);
-    enc_meta_key(&k, key, klen);
+    char stack[META_KEY_STACK], *heap;
+    const char *k = meta_key(stack, key, klen, &heap);
     m->expired = 0;
     m->old_type = T_NONE;
-    int r = store_get(srv.st, k.data, k.len, &m->raw);
-    buf_free(&k);
+    int r = store_get(srv.st, k, klen + 1, &m->raw);
+    free(heap);
     if (r < 0) return -1;
     if (r == 0) {
         m->type = T_NONE;
@@ -296,20 +311,14 @@ static void release_old(const char *key, size_t klen, const struct meta *old, ui
 void db_set_string(const char *key, size_t klen, const char *v, size_t vl,
                    uint64_t expire, const struct meta *old)
 {
-    buf k, val;
     unsigned char hdr[META_HDR];
-    buf_init(&k);
-    buf_init(&val);
+    char stack[META_KEY_STACK], *heap;
     release_old(key, klen, old, expire);
     hdr[0] = T_STRING;
     put_u64be(hdr + 1, expire);
-    buf_reserve(&val, META_HDR + vl);
-    buf_append(&val, hdr, META_HDR);
-    buf_append(&val, v, vl);
-    enc_meta_key(&k, key, klen);
-    store_put(srv.st, k.data, k.len, val.data, val.len);
-    buf_free(&k);
-    buf_free(&val);
+    const char *k = meta_key(stack, key, klen, &heap);
+    store_put2(srv.st, k, klen + 1, (const char *)hdr, META_HDR, v, vl);
+    free(heap);
 }
 
 void db_new_collection(const char *key, size_t klen, int type, struct meta *m)

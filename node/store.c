@@ -298,9 +298,11 @@ int store_get(store *s, const char *k, size_t kl, buf *val)
     return 1;
 }
 
-static void change(store *s, const char *k, size_t kl, const char *v, size_t vl,
-                   int state, int logged)
+/* The value is v followed by v2 (v2l bytes, often none). */
+static void change(store *s, const char *k, size_t kl, const char *v, size_t v1l,
+                   const char *v2, size_t v2l, int state, int logged)
 {
+    size_t vl = v1l + v2l;
     sl_node *n = sl_get_or_insert(s, k, kl);
     if (s->nundo == s->undo_cap) {
         s->undo_cap = s->undo_cap ? s->undo_cap * 2 : 64;
@@ -318,7 +320,8 @@ static void change(store *s, const char *k, size_t kl, const char *v, size_t vl,
     n->vlen = 0;
     if (state == ST_VALUE) {
         n->val = arena_alloc(&s->mem, vl);
-        if (vl) memcpy(n->val, v, vl);
+        if (v1l) memcpy(n->val, v, v1l);
+        if (v2l) memcpy(n->val + v1l, v2, v2l);
         n->vlen = vl;
         s->pending_bytes += vl;
     }
@@ -334,7 +337,8 @@ static void change(store *s, const char *k, size_t kl, const char *v, size_t vl,
         if (put) {
             put_u32be(p, (uint32_t)vl);
             p += 4;
-            if (vl) memcpy(p, v, vl);
+            if (v1l) memcpy(p, v, v1l);
+            if (v2l) memcpy(p + v1l, v2, v2l);
             p += vl;
         }
         s->ops.len = (size_t)((char *)p - s->ops.data);
@@ -343,22 +347,27 @@ static void change(store *s, const char *k, size_t kl, const char *v, size_t vl,
 
 void store_put(store *s, const char *k, size_t kl, const char *v, size_t vl)
 {
-    change(s, k, kl, v, vl, ST_VALUE, 1);
+    change(s, k, kl, v, vl, NULL, 0, ST_VALUE, 1);
+}
+
+void store_put2(store *s, const char *k, size_t kl, const char *v1, size_t v1l, const char *v2, size_t v2l)
+{
+    change(s, k, kl, v1, v1l, v2, v2l, ST_VALUE, 1);
 }
 
 void store_del(store *s, const char *k, size_t kl)
 {
-    change(s, k, kl, NULL, 0, ST_TOMB, 1);
+    change(s, k, kl, NULL, 0, NULL, 0, ST_TOMB, 1);
 }
 
 void store_put_raw(store *s, const char *k, size_t kl, const char *v, size_t vl)
 {
-    change(s, k, kl, v, vl, ST_VALUE, 0);
+    change(s, k, kl, v, vl, NULL, 0, ST_VALUE, 0);
 }
 
 void store_del_raw(store *s, const char *k, size_t kl)
 {
-    change(s, k, kl, NULL, 0, ST_TOMB, 0);
+    change(s, k, kl, NULL, 0, NULL, 0, ST_TOMB, 0);
 }
 
 int store_dirty(const store *s)

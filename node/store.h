@@ -52,6 +52,9 @@ void store_close(store *s);
 int store_get(store *s, const char *k, size_t kl, buf *val);
 void store_put(store *s, const char *k, size_t kl, const char *v, size_t vl);
 void store_del(store *s, const char *k, size_t kl);
+/* store_put with the value given in two pieces (v1 then v2), which
+ * saves a caller that prefixes a header (a string's meta record) a copy. */
+void store_put2(store *s, const char *k, size_t kl, const char *v1, size_t v1l, const char *v2, size_t v2l);
 /* Same, without recording the change in the operation log. */
 void store_put_raw(store *s, const char *k, size_t kl, const char *v, size_t vl);
 void store_del_raw(store *s, const char *k, size_t kl);

@@ -256,6 +256,19 @@ static void test_store_ops_log(void **state)
     static const char want[] = "P\0\0\0\2bb\0\0\0\00222D\0\0\0\1a";
     assert_int_equal(len, sizeof want - 1);
     assert_memory_equal(ops, want, len);
+    /* A value in two pieces is one value, in the overlay and the log. */
+    size_t mark2 = store_mark(s);
+    store_put2(s, "c", 1, "he", 2, "llo", 3);
+    ops = store_ops(s, mark2, &len);
+    static const char want2[] = "P\0\0\0\1c\0\0\0\5hello";
+    assert_int_equal(len, sizeof want2 - 1);
+    assert_memory_equal(ops, want2, len);
+    buf hv;
+    buf_init(&hv);
+    assert_int_equal(store_get(s, "c", 1, &hv), 1);
+    assert_int_equal(hv.len, 5);
+    assert_memory_equal(hv.data, "hello", 5);
+    buf_free(&hv);
     store_rollback(s, mark);
     ops = store_ops(s, mark, &len);
     assert_int_equal(len, 0);
