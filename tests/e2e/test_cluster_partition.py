@@ -178,3 +178,114 @@ def test_partitioned_master_fences_then_rejoins(cluster, netns):
     # The old master ends identical to the new one.
     wait_synced(new, master)
     assert logical_dump(master.client()) == logical_dump(nc)
+
+
+def test_master_cut_off_with_one_replica_fences(cluster, netns):
+    """The master and one replica (r1) in the namespace; the sentinels and
+    the other replica (r2) outside.  r1's acks keep arriving at the master,
+    so only the sentinels' majority lease can fence it.
+
+    Checked: the master refuses writes within its lease; the majority side
+    promotes r2 only after that; the old master acknowledged nothing after
+    its fence; every write it acknowledged before the cut is on r2.  Writes
+    acknowledged between the cut and the fence (r1 acked them) are not on
+    r2: that window is what min_replica_acks 1 of 2 replicas allows (see
+    sentinel/failover.h); the test checks that every lost write is in it
+    and prints how many there were."""
+    ns, host, peer = netns["ns"], netns["host"], netns["peer"]
+    node_args = ["--min_replica_acks", "1", "--replica_ack_timeout_ms", "500",
+                 "--fence_lease_ms", str(LEASE_MS)]
+
+    def ns_node(name, extra):
+        port = free_port()
+        p = cluster._new(name, ["ip", "netns", "exec", ns, binary("strata-node"), "--port",
+                                str(port), "--bind", "0.0.0.0", "--dir",
+                                cluster.path(name, "data")] + extra + node_args, port, start=False)
+        p.client = lambda **kw: redis.Redis(host=peer, port=port, **{"socket_timeout": 5, **kw})
+        return p.start()
+
+    master = ns_node("g1-n0", [])
+    r1 = ns_node("g1-n1", ["--replicaof", f"{peer}:{master.port}"])
+    r2 = cluster.node("g1-n2", start=False, args=["--replicaof", f"{peer}:{master.port}"] + node_args)
+    r2.args[r2.args.index("--bind") + 1] = host
+    r2.client = lambda **kw: redis.Redis(host=host, port=r2.port, **{"socket_timeout": 5, **kw})
+    r2.start()
+    for p in (r1, r2):
+        wait_until(lambda p=p: p.client().info("replication").get("master_link_status") == "up", 20,
+                   what=f"{p.name} in sync")
+    sports = [free_port() for _ in range(3)]
+    members = [f"{peer}:{master.port}", f"{peer}:{r1.port}", f"{host}:{r2.port}"]
+    topo = write_topology(cluster, [("g1", "0-16383", members)], sports)
+    sents = start_sentinels(cluster, topo, sports)
+    # The sentinels hold the lease now (3 of 3 renew it), not r1's acks.
+    wait_until(lambda: master.client().info("replication").get("fence_sentinels") == "3/3", 10,
+               what="the master leased by the sentinels")
+
+    script = cluster.path("ns_writer.py")
+    with open(script, "w") as f:
+        f.write(NS_WRITER)
+    out, stop = cluster.path("ns_writer.out"), cluster.path("ns_writer.stop")
+    nsw = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, script, str(master.port), out,
+                            stop, "60"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: sum(1 for ln in read_lines(out) if ln[0] == "ok") >= 200, 20,
+                   what="namespace client writing")
+        t_cut = time.monotonic()
+        sh("ip", "netns", "exec", ns, "ip", "link", "set", netns["vb"], "down")
+
+        def fenced_at():
+            for ln in read_lines(out):
+                if ln[0] == "err" and float(ln[2]) > t_cut and "lease" in ln[3]:
+                    return float(ln[2])
+            return None
+        t_fence = wait_until(fenced_at, 10, interval=0.01, what="the cut-off master refuses writes")
+        # r1 still follows it inside the namespace: its acks did not help.
+        assert r1_link_up(r1, ns, peer)
+        wait_until(lambda: role(r2) == "master", 15, what="r2 promoted")
+        t_promoted = time.monotonic()
+        wait_master(sents, "g1", f"{host}:{r2.port}")
+        ok = [ln for ln in read_lines(out) if ln[0] == "ok"]
+        late = [ln for ln in ok if float(ln[2]) > t_fence]
+        assert not late, f"the fenced master acknowledged writes: {late[:3]}"
+        # Heal: the old master and r1 follow r2.
+        sh("ip", "netns", "exec", ns, "ip", "link", "set", netns["vb"], "up")
+        for p in (master, r1):
+            wait_until(lambda p=p: role(p) == "slave" and
+                       p.client().info("replication")["master_port"] == r2.port and
+                       p.client().info("replication")["master_link_status"] == "up", 20,
+                       what=f"{p.name} follows r2")
+        wait_until(lambda: r2.client().set("after-promotion", "1"), 10, what="r2 takes writes")
+    finally:
+        open(stop, "w").close()
+        try:
+            nsw.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            nsw.send_signal(signal.SIGKILL)
+            nsw.wait()
+    print(f"\nmaster+r1 cut off: fenced {1000 * (t_fence - t_cut):.0f} ms after the cut "
+          f"(fence_lease_ms {LEASE_MS}), r2 promoted {1000 * (t_promoted - t_cut):.0f} ms after it")
+    assert t_fence - t_cut <= LEASE_MS / 1000 + 1.0
+    assert t_promoted > t_fence
+    acked = {f"ns:{ln[1]}": (ln[1], float(ln[2])) for ln in read_lines(out) if ln[0] == "ok"}
+    keys = list(acked)
+    vals = r2.client().mget(keys) if keys else []
+    lost = [(k, acked[k][1]) for k, v in zip(keys, vals) if v is None or int(v) < int(acked[k][0])]
+    before_cut = [k for k, t in lost if t <= t_cut]
+    assert not before_cut, f"writes acknowledged before the cut are lost: {before_cut[:5]}"
+    outside = [k for k, t in lost if t > t_fence]
+    assert not outside, f"lost writes acknowledged after the fence: {outside[:5]}"
+    window = [k for k, t in acked.values() if t_cut < t <= t_fence]
+    print(f"acknowledged by the old master between the cut and its fence: {len(window)}, "
+          f"of which not on r2: {len(lost)}")
+    # Everyone ends identical to r2.
+    for p in (master, r1):
+        wait_synced(r2, p)
+        assert logical_dump(p.client()) == logical_dump(r2.client())
+
+
+def r1_link_up(r1, ns, peer):
+    """r1's view, asked from inside the namespace (the veth is down)."""
+    res = subprocess.run(["ip", "netns", "exec", ns, "redis-cli", "-h", "127.0.0.1", "-p",
+                          str(r1.port), "info", "replication"], capture_output=True, text=True,
+                         timeout=20)
+    return "master_link_status:up" in res.stdout
