@@ -23,13 +23,17 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <sys/statvfs.h>
 #include <arpa/inet.h>
 #include <netdb.h>
 
 #include "db.h"
 #include "log.h"
 #include "util.h"
+#include "wal.h"
 
+static void storage_recover(uint64_t now);
+static void store_open_or_die(const struct store_opts *so);
 struct server srv;
 
 #define MAX_HOOKS 8
@@ -435,26 +439,37 @@ void server_call(client *c)
 
 /* ---------------- commit and flush ---------------- */
 
+/* The batch is lost: every client whose reply waits on it is closed
+ * without its replies, so nobody is told a lost write succeeded. */
+static void fail_pending_clients(void)
+{
+    srv.stats.write_errors++;
+    db_invalidate_counters();
+    for (client *c = srv.pending; c; c = c->next_pending)
+        if (c->flags & CLIENT_PENDING_WRITE) {
+            c->out.len = c->out_sent = 0;
+            client_close(c);
+        }
+}
+
 int server_commit(void)
 {
     if (!store_dirty(srv.st)) return 0;
+    if (srv.write_error) {
+        /* After a failed write LevelDB's log may end in a partial record;
+         * anything appended after it could be lost at recovery.  Nothing is
+         * written until storage_recover() has reopened the store. */
+        store_discard(srv.st);
+        fail_pending_clients();
+        return -1;
+    }
     int sync = srv.cfg.fsync == FSYNC_ALWAYS;
     const char *err = NULL;
     if (store_commit(srv.st, sync, &err) < 0) {
         srv.write_error = 1;
-        srv.stats.write_errors++;
-        db_invalidate_counters();
-        /* The batch is lost: every client whose command wrote in it is
-         * closed without its replies, so nobody is told a lost write
-         * succeeded. */
-        for (client *c = srv.pending; c; c = c->next_pending)
-            if (c->flags & CLIENT_PENDING_WRITE) {
-                c->out.len = c->out_sent = 0;
-                client_close(c);
-            }
+        fail_pending_clients();
         return -1;
     }
-    srv.write_error = 0;
     if (sync) srv.last_sync_us = mono_us();
     return 0;
 }
@@ -463,7 +478,8 @@ void server_before_sleep(void)
 {
     if (store_dirty(srv.st)) {
         server_commit();
-    } else if (srv.cfg.fsync == FSYNC_EVERYSEC && srv.last_sync_us + 1000000 < mono_us()) {
+    } else if (srv.cfg.fsync == FSYNC_EVERYSEC && !srv.write_error &&
+               srv.last_sync_us + 1000000 < mono_us()) {
         if (store_get_stats(srv.st)->commits) store_sync(srv.st);
         srv.last_sync_us = mono_us();
     }
@@ -514,6 +530,28 @@ static void gc_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* After a failed commit (disk full, I/O error) writes are refused with
+ * -MISCONF.  Once a second, see whether the data directory has room again:
+ * comfortably more than a memtable flush needs, because reopening LevelDB
+ * turns its log into a table.  Then reopen the store: recovery keeps every
+ * complete record and drops the partial one the failed write left, and the
+ * next writes go to a fresh log. */
+static void storage_recover(uint64_t now)
+{
+    static uint64_t last_probe_us;
+    if (now - last_probe_us < 1000000) return;
+    last_probe_us = now;
+    struct statvfs vs;
+    if (statvfs(srv.cfg.dir, &vs) < 0) return;
+    unsigned long long avail = (unsigned long long)vs.f_bavail * vs.f_frsize;
+    unsigned long long need = 2ULL * (unsigned long long)srv.cfg.write_buffer + (16ULL << 20);
+    if (avail < need) return;
+    log_warn("%llu MiB free in %s again: reopening the store to accept writes",
+             avail >> 20, srv.cfg.dir);
+    server_store_reopen();
+    srv.write_error = 0;
+}
+
 static void cron_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -522,6 +560,7 @@ static void cron_cb(evutil_socket_t fd, short what, void *arg)
     uint64_t start = mono_us();
     uint64_t budget = 250000 / (uint64_t)srv.cfg.hz; /* 25% of a period */
 
+    if (srv.write_error) storage_recover(start);
     /* CLIENT PAUSE holds background writes too (as Redis pauses expiry), so
      * a replica catching up during a graceful failover sees no new record. */
     if (!srv.is_replica && !srv.write_error && !srv.writes_paused) {
@@ -612,7 +651,6 @@ int server_store_replace(const char *newdir)
 {
     struct store_opts so = server_store_opts();
     char old[4096];
-    char *err = NULL;
     snprintf(old, sizeof old, "%s.old", srv.cfg.dir);
     server_commit();
     store_close(srv.st);
@@ -627,16 +665,33 @@ int server_store_replace(const char *newdir)
             log_error("cannot move %s back to %s: %s", old, srv.cfg.dir, strerror(errno));
         r = -1;
     }
-    srv.st = store_open(srv.cfg.dir, &so, &err);
+    store_open_or_die(&so);
+    return r;
+}
+
+static void store_open_or_die(const struct store_opts *so)
+{
+    char *err = NULL;
+    srv.st = store_open(srv.cfg.dir, so, &err);
     if (!srv.st) {
-        /* Nothing sensible can run without a store. */
+        /* Nothing sensible can run without a store: stop, and let the
+         * supervisor restart the node (its data is intact on disk). */
         log_error("cannot reopen LevelDB in %s: %s", srv.cfg.dir, err);
         free(err);
         abort();
     }
     srv.next_version = db_load_version_hwm() > srv.next_version ? db_load_version_hwm() : srv.next_version;
     db_invalidate_counters();
-    return r;
+}
+
+void server_store_reopen(void)
+{
+    struct store_opts so = server_store_opts();
+    store_discard(srv.st);
+    store_close(srv.st);
+    srv.st = NULL;
+    store_open_or_die(&so);
+    if (wal_open(srv.st) < 0) log_error("cannot read the replication position after reopening the store");
 }
 
 int server_init(void)

@@ -201,6 +201,10 @@ void server_before_sleep(void);
 void server_call(client *c);
 void server_dispatch(client *c);
 
+/* Close and reopen the store in place (after a write error), keeping the
+ * replication log's view in step.  Aborts if LevelDB cannot be reopened. */
+void server_store_reopen(void);
+
 /* Commit the pending writes now (a command boundary); returns 0 or -1. */
 int server_commit(void);
 

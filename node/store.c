@@ -818,3 +818,10 @@ store_iter *store_iter_new_snapshot(store *s, store_snap *sn)
 {
     return iter_make(s, sn->ro, 0);
 }
+
+void store_discard(store *s)
+{
+    if (!store_dirty(s)) return;
+    store_rollback(s, 0);
+    s->stats.commit_errors++;
+}

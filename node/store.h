@@ -66,6 +66,10 @@ size_t store_pending_bytes(const store *s);
  * Returns 0, or -1 on error (logged; the pending changes are dropped and
  * *err, if given, gets a static description). */
 int store_commit(store *s, int sync, const char **err);
+/* Drop every pending change as if its commit had failed (counted in
+ * commit_errors, so observers such as the WAL reload their position).
+ * Used when the store must not be written at all (after a write error). */
+void store_discard(store *s);
 /* A function store_commit calls before it builds the LevelDB write, so a
  * layer that gathers its own writes for the batch (the replication log
  * packs a group commit's records into one value) can add them with
