@@ -771,7 +771,7 @@ void repl_master_info(buf *o)
                   "fence_sentinels:%d/%d\r\n",
                sync_full, sync_partial_ok, sync_partial_err, srv.cfg.min_replica_acks,
                srv.cfg.min_replica_acks <= 0 ? "off" : degraded ? "degraded" : "on", waiting,
-               semi_timeouts, fence_check(), srv.cfg.fence_lease_ms, fence_fresh_sentinels(now_ms()),
+               semi_timeouts, srv.fenced, srv.cfg.fence_lease_ms, fence_fresh_sentinels(now_ms()),
                fence_nsentinels);
 }
 
