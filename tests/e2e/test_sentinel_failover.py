@@ -169,3 +169,66 @@ def test_sentinel_restart_during_failover_completes_once(cluster, point):
                what="the other replica follows the new master")
     assert len({master_state(s, "g1")["config-epoch"] for s in sents}) == 1
     assert all(newp.client().get(f"k{i}") == str(i).encode() for i in range(50))
+
+
+def _held_set(client, key, result):
+    try:
+        result.append(client.set(key, "v"))
+    except redis.ResponseError as e:
+        result.append(e)
+
+
+def _client_named(node, name):
+    return any(c.get("name") == name for c in node.client().client_list())
+
+
+def test_pause_writes_holds_writes_and_background_writes(cluster):
+    """REPLCONF pause-writes (a sentinel's manual failover) holds writes
+    as CLIENT PAUSE WRITE does: no -READONLY while paused, no expiry
+    record either; after a resume the held write runs; if the node became
+    a replica meanwhile, it gets -READONLY and writes nothing."""
+    import threading
+    m, r = start_group(cluster, "g1", nreplicas=1)
+    mc = m.client()
+    mc.set("exp", "1", px=50)
+    wait_synced(m, r)
+    lsn0 = int(mc.info("replication")["lsn"])
+    assert mc.execute_command("REPLCONF", "pause-writes", "20000") == b"OK"
+    res = []
+    hc = m.client(socket_timeout=30, client_name="held1")
+    hc.ping()
+    t = threading.Thread(target=_held_set, args=(hc, "held1", res), daemon=True)
+    t.start()
+    # Held, not refused: no reply while the pause lasts.
+    never(lambda: bool(res), 0.5, "a reply to a write sent during the pause")
+    assert _client_named(m, "held1") and mc.get("held1") is None
+    assert mc.get("exp") is None                          # expired reads as absent...
+    # ... but no expiry record while paused: watch several expiry cycles
+    # (hz 10) for a record that must not appear.
+    never(lambda: int(mc.info("replication")["lsn"]) != lsn0, 1.0, "a record written while paused")
+    assert mc.execute_command("REPLCONF", "pause-writes", "0") == b"OK"
+    t.join(timeout=10)
+    assert res == [True] and mc.get("held1") == b"v"
+    wait_until(lambda: int(mc.info("replication")["lsn"]) >= lsn0 + 2, 5,
+               what="the held write and the expiry recorded after the pause")
+
+    # Paused again, and the node steps down before the pause ends: the held
+    # write is answered -READONLY, as Redis answers writes held by CLIENT
+    # PAUSE on a master that became a replica.  Not acknowledged, not applied.
+    wait_synced(m, r)
+    assert mc.execute_command("REPLCONF", "pause-writes", "20000") == b"OK"
+    res2 = []
+    hc2 = m.client(socket_timeout=30, client_name="held2")
+    hc2.ping()
+    t2 = threading.Thread(target=_held_set, args=(hc2, "held2", res2), daemon=True)
+    t2.start()
+    never(lambda: bool(res2), 0.5, "a reply to a write sent during the pause")
+    r.client().execute_command("REPLICAOF", "NO", "ONE")
+    mc.execute_command("REPLICAOF", "127.0.0.1", str(r.port))
+    assert mc.execute_command("REPLCONF", "pause-writes", "0") == b"OK"
+    t2.join(timeout=10)
+    assert len(res2) == 1 and isinstance(res2[0], redis.ResponseError), res2
+    assert str(res2[0]).startswith("You can't write against a read only replica")
+    wait_until(lambda: mc.info("replication").get("master_link_status") == "up", 10,
+               what="old master follows r")
+    assert r.client().get("held2") is None and mc.get("held2") is None
