@@ -60,5 +60,7 @@ const struct conf_field node_config_fields[] = {
       "replication log kept at least this long"),
     F("fence_lease_ms", CONF_INT, fence_lease_ms, "0", 0, 3600000, NULL, 1,
       "a master that hears from no replica or sentinel for this long refuses writes (0: off)"),
+    F("metrics_listen", CONF_STR, metrics_listen, "", 0, 0, NULL, 0,
+      "HOST:PORT for the Prometheus /metrics endpoint (empty: off)"),
     { NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL },
 };

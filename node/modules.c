@@ -14,4 +14,5 @@ void server_register_modules(void)
     t_list_register();
     pubsub_register();
     pause_register();
+    metrics_register();
 }

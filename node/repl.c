@@ -11,6 +11,10 @@
  * Transactions: EXEC must clear CLIENT_IN_EXEC before it returns; then
  * server_call reports EXEC's whole batch to the write hook once and the
  * transaction becomes one record. */
+#include "repl.h"
+
+#include <hiredis/hiredis.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,6 +59,83 @@ static void repl_info(buf *o)
                (unsigned long long)p->last_epoch, (unsigned long long)p->first_lsn,
                (unsigned long long)p->log_bytes, ws->appended, ws->applied, ws->trimmed,
                ws->bad_records);
+}
+
+/* ---------------- the metrics view ---------------- */
+
+/* Age of record `lsn` (0 if the log no longer holds it): INFO's lag_ms. */
+static uint64_t record_age_ms(uint64_t lsn, uint64_t now)
+{
+    buf rec;
+    struct wal_rec r;
+    uint64_t age = 0;
+    buf_init(&rec);
+    if (wal_read(lsn, &rec) == 1 && wal_parse(rec.data, rec.len, &r) != -1 && r.time_ms && now > r.time_ms)
+        age = now - r.time_ms;
+    buf_free(&rec);
+    return age;
+}
+
+/* The replica list comes from ROLE's reply (repl_master_role), decoded
+ * with hiredis's reply reader: ROLE is the stable, structured view of the
+ * master's replicas (sentinels depend on its shape), and it keeps
+ * repl_master.c's per-replica state private.  A direct accessor in
+ * repl_master.c would avoid the encode/decode round trip; a scrape is
+ * rare enough that the round trip costs nothing that matters. */
+static void view_replicas(struct repl_view *v, uint64_t now)
+{
+    client tmp;
+    memset(&tmp, 0, sizeof tmp);
+    buf_init(&tmp.out);
+    repl_master_role(&tmp);
+    redisReader *rd = redisReaderCreate();
+    void *reply = NULL;
+    if (rd && redisReaderFeed(rd, tmp.out.data, tmp.out.len) == REDIS_OK &&
+        redisReaderGetReply(rd, &reply) == REDIS_OK && reply) {
+        const redisReply *r = reply;
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 && r->element[2]->type == REDIS_REPLY_ARRAY) {
+            const redisReply *list = r->element[2];
+            v->replicas = xcalloc(list->elements ? list->elements : 1, sizeof *v->replicas);
+            for (size_t i = 0; i < list->elements; i++) {
+                const redisReply *e = list->element[i];
+                if (e->type != REDIS_REPLY_ARRAY || e->elements != 3) continue;
+                if (e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_STRING ||
+                    e->element[2]->type != REDIS_REPLY_STRING)
+                    continue;
+                struct repl_replica_view *x = &v->replicas[v->n++];
+                unsigned long long acked = 0;
+                if (str2ull(e->element[2]->str, e->element[2]->len, &acked) < 0) acked = 0;
+                snprintf(x->addr, sizeof x->addr, "%s:%s", e->element[0]->str, e->element[1]->str);
+                x->acked_lsn = acked;
+                x->lag_records = v->lsn > acked ? v->lsn - acked : 0;
+                x->lag_ms = x->lag_records ? record_age_ms(acked + 1, now) : 0;
+            }
+        }
+    }
+    if (reply) freeReplyObject(reply);
+    if (rd) redisReaderFree(rd);
+    buf_free(&tmp.out);
+}
+
+void repl_view_get(struct repl_view *v)
+{
+    memset(v, 0, sizeof *v);
+    v->is_replica = srv.is_replica;
+    v->epoch = wal_position()->epoch;
+    v->lsn = wal_committed_lsn();
+    if (srv.is_replica) {
+        repl_replica_status(&v->link);
+        return;
+    }
+    v->connected_replicas = repl_master_nreplicas();
+    view_replicas(v, now_ms());
+}
+
+void repl_view_free(struct repl_view *v)
+{
+    free(v->replicas);
+    v->replicas = NULL;
+    v->n = 0;
 }
 
 static void become_master(void)

@@ -539,6 +539,18 @@ void repl_replica_info(buf *o)
                lk.full_syncs, lk.partial_syncs);
 }
 
+void repl_replica_status(struct repl_replica_status *st)
+{
+    uint64_t lsn = wal_committed_lsn();
+    st->link_up = lk.state == L_CONNECTED;
+    st->sync_in_progress = lk.state == L_FULLSYNC;
+    st->master_lsn = lk.master_lsn;
+    st->lag_records = lk.master_lsn > lsn ? lk.master_lsn - lsn : 0;
+    st->last_io_ms_ago = lk.fd >= 0 ? (long long)(now_ms() - lk.last_io_ms) : -1LL;
+    st->full_syncs = lk.full_syncs;
+    st->partial_syncs = lk.partial_syncs;
+}
+
 void repl_replica_role(client *c)
 {
     resp_add_array(&c->out, 5);

@@ -15,6 +15,8 @@
 #ifndef STRATA_REPL_REPLICA_H
 #define STRATA_REPL_REPLICA_H
 
+#include <stdint.h>
+
 #include "buf.h"
 #include "server.h"
 
@@ -33,6 +35,18 @@ void repl_replica_after_commit(void);
 void repl_replica_cron(void);
 
 void repl_replica_info(buf *o);
+
+/* The link as INFO replication reports it, for the metrics endpoint
+ * (metrics.c).  Read-only; figures as of now. */
+struct repl_replica_status {
+    int link_up;                    /* streaming from the master (master_link_status:up) */
+    int sync_in_progress;           /* receiving a full sync */
+    uint64_t master_lsn;            /* the master's newest lsn, as last announced */
+    uint64_t lag_records;           /* master_lsn minus our committed lsn (0 if ahead) */
+    long long last_io_ms_ago;       /* -1 when there is no connection */
+    unsigned long long full_syncs, partial_syncs;
+};
+void repl_replica_status(struct repl_replica_status *st);
 void repl_replica_role(client *c);
 
 #endif

@@ -47,6 +47,8 @@ static void (*cron_hooks[MAX_HOOKS])(void);
 static int ncron_hooks;
 static int (*dispatch_hooks[MAX_HOOKS])(client *c);
 static int ndispatch_hooks;
+static void (*shutdown_hooks[MAX_HOOKS])(void);
+static int nshutdown_hooks;
 /* MULTI queueing, installed by multi.c. */
 void (*server_multi_queue)(client *c);
 
@@ -82,6 +84,11 @@ void server_add_cron_hook(void (*fn)(void))
 void server_add_dispatch_hook(int (*fn)(client *c))
 {
     if (ndispatch_hooks < MAX_HOOKS) dispatch_hooks[ndispatch_hooks++] = fn;
+}
+
+void server_add_shutdown_hook(void (*fn)(void))
+{
+    if (nshutdown_hooks < MAX_HOOKS) shutdown_hooks[nshutdown_hooks++] = fn;
 }
 
 void server_notify_write(client *c, size_t mark)
@@ -768,6 +775,10 @@ void server_cleanup(void)
         store_close(srv.st);
         srv.st = NULL;
     }
+    /* Modules free their events (evhttp servers, timers) while the base
+     * still exists. */
+    for (int i = 0; i < nshutdown_hooks; i++) shutdown_hooks[i]();
+    nshutdown_hooks = 0;
     if (srv.listen_ev) event_free(srv.listen_ev);
     if (srv.listen_fd >= 0) close(srv.listen_fd);
     if (srv.cron_ev) event_free(srv.cron_ev);

@@ -49,6 +49,7 @@ struct node_config {
     long long wal_retention_bytes;
     long long wal_retention_ms;
     long long fence_lease_ms;     /* 0 = no fencing */
+    char *metrics_listen;         /* "host:port" of /metrics (metrics.c), or empty: off */
 };
 
 extern const struct conf_field node_config_fields[];
@@ -180,11 +181,14 @@ void client_process_input(client *c);
  *          store_ops(st, mark) is exactly its changes.
  *   free:  before a client is freed.
  *   sleep: in server_before_sleep, after the commit, before replies go out.
- *   cron:  at `hz`. */
+ *   cron:  at `hz`.
+ *   shutdown: in server_cleanup, after the store is closed and before the
+ *          event base is freed (a module frees its own events there). */
 void server_add_write_hook(void (*fn)(client *c, size_t mark));
 void server_add_free_hook(void (*fn)(client *c));
 void server_add_sleep_hook(void (*fn)(void));
 void server_add_cron_hook(void (*fn)(void));
+void server_add_shutdown_hook(void (*fn)(void));
 /* Dispatch filters: called by server_dispatch for a known command with a
  * valid arity from an authenticated client, before MULTI queueing and
  * execution.  A filter returns 1 when it took the command over (replied an
@@ -242,6 +246,7 @@ void t_copy_register(void);         /* t_copy.c: COPY, OBJECT */
 void t_list_register(void);         /* t_list.c: lists and blocking pops */
 void pubsub_register(void);         /* pubsub.c: SUBSCRIBE, PUBLISH, PUBSUB */
 void pause_register(void);          /* pause.c: CLIENT PAUSE's held clients */
+void metrics_register(void);        /* metrics.c: Prometheus /metrics (metrics_listen) */
 void server_register_modules(void);
 
 #endif
