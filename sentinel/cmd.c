@@ -239,10 +239,14 @@ static void cmd_sentinel(struct sclient *c, int argc, char **argv, size_t *argvl
                 }
             }
         }
-        resp_add_array(out, 3);
+        /* A strata 4th element: how long ago this sentinel last renewed
+         * that node's fencing lease (before its start counts as at its
+         * start), so a leader knows when the lease is surely over. */
+        resp_add_array(out, 4);
         resp_add_int(out, down);
         resp_add_bulk_str(out, leader);
         resp_add_int(out, (long long)le);
+        resp_add_int(out, gi >= 0 ? (long long)mon_lease_age(&snt.groups[gi].nodes[ni], now_ms()) : -1);
     } else if (!strcasecmp(sub, "strata-hello")) {
         if (peer_on_hello(argc, argv) < 0) resp_add_error(out, "ERR malformed hello");
         else resp_add_ok(out);

@@ -411,10 +411,13 @@ static void fo_elected(int gi)
     for (int i = 0; i < g->nnodes; i++)
         if (g->nodes[i].lease_ms > lease) lease = g->nodes[i].lease_ms;
     uint64_t wait = failover_fence_wait_ms(lease, (uint64_t)snt.conf.s.ping_ms);
-    if (!wait) {
+    /* From the latest renewal any voter (self included) made. */
+    uint64_t at = g->fo.last_renewal_ms + wait;
+    if (!wait || at <= now) {
         fo_promote(gi);
         return;
     }
+    wait = at - now;
     /* Voters renew again failover_timeout_ms after their vote: promoting
      * later than that could leave the old master a fresh majority. */
     if (now + wait >= g->fo.started_ms + (uint64_t)snt.conf.s.failover_timeout_ms) {
@@ -454,6 +457,8 @@ static void fo_start_election(int gi, int manual, uint64_t now)
     g->fo.votes = 1;
     g->fo.chosen = -1;
     g->fo.old_master = snt_master_index(g);
+    g->fo.last_renewal_ms = g->fo.old_master >= 0 ? now - mon_lease_age(&g->nodes[g->fo.old_master], now)
+                                                  : now;
     server_publish("+try-failover", "master %s %s %d %s epoch %llu", g->name, g->master_host,
                    g->master_port, manual ? "manual" : "odown", (unsigned long long)epoch);
     if (g->fo.votes >= fo_needed_votes()) {
@@ -463,7 +468,8 @@ static void fo_start_election(int gi, int manual, uint64_t now)
     peer_request_votes(gi);
 }
 
-void failover_vote_reply(int gi, int pi, uint64_t epoch, const char *leader, uint64_t leader_epoch)
+void failover_vote_reply(int gi, int pi, uint64_t epoch, const char *leader, uint64_t leader_epoch,
+                         long long lease_age)
 {
     struct sgroup *g = &snt.groups[gi];
     if (g->fo.state != FO_ELECTING || g->fo.epoch != epoch) return;
@@ -472,6 +478,11 @@ void failover_vote_reply(int gi, int pi, uint64_t epoch, const char *leader, uin
     if (g->fo.voters & bit) return;
     g->fo.voters |= bit;
     g->fo.votes++;
+    /* The voter renews no more (mon_may_renew): its last renewal is the
+     * latest one of it the old master can count on. */
+    uint64_t now = now_ms();
+    uint64_t last = lease_age < 0 || (uint64_t)lease_age > now ? now : now - (uint64_t)lease_age;
+    if (last > g->fo.last_renewal_ms) g->fo.last_renewal_ms = last;
     if (g->fo.votes >= fo_needed_votes()) fo_elected(gi);
 }
 

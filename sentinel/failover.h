@@ -73,7 +73,10 @@ void failover_check(int gi, uint64_t now);
 int failover_manual(int gi, const char **err);
 
 /* A peer's answer to our vote request (peer.c). */
-void failover_vote_reply(int gi, int pi, uint64_t epoch, const char *leader, uint64_t leader_epoch);
+/* lease_age: ms since that peer last renewed the old master's lease, -1
+ * unknown (taken as "just now"). */
+void failover_vote_reply(int gi, int pi, uint64_t epoch, const char *leader, uint64_t leader_epoch,
+                         long long lease_age);
 /* This sentinel just voted for another one in `epoch` (peer.c). */
 void failover_voted_other(int gi, uint64_t epoch);
 /* Take a newer config for group gi (from a hello, or our own failover):

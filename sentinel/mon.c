@@ -257,6 +257,12 @@ static void mon_check_sdown(struct sgroup *g, struct snode *n, uint64_t now)
                        n->host, n->port, g->name, g->master_host, g->master_port);
 }
 
+uint64_t mon_lease_age(const struct snode *n, uint64_t now)
+{
+    uint64_t last = n->lease_sent_ms ? n->lease_sent_ms : snt.start_ms;
+    return now > last ? now - last : 0;
+}
+
 int mon_may_renew(const struct sgroup *g, uint64_t now)
 {
     if (g->fo.state != FO_NONE || g->odown) return 0;

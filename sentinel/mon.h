@@ -41,6 +41,10 @@ int mon_node_fresh(const struct snode *n, uint64_t now);
  * grows.  g may be NULL. */
 void mon_parse_info(struct sgroup *g, struct snode *n, const char *text, uint64_t now);
 
+/* Milliseconds since this sentinel last renewed n's lease; renewals of
+ * an earlier run of this process count as made at its start. */
+uint64_t mon_lease_age(const struct snode *n, uint64_t now);
+
 /* This sentinel may renew the lease of g's config master now: no
  * failover of its own, no odown, no recent vote in a newer epoch. */
 int mon_may_renew(const struct sgroup *g, uint64_t now);

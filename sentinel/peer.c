@@ -124,16 +124,20 @@ struct peer_ask {
     uint64_t epoch;     /* 0: a down question only */
 };
 
-/* Parse [down, leader, epoch]. */
-static int peer_parse_down(const redisReply *r, int *down, const char **leader, uint64_t *epoch)
+/* Parse [down, leader, epoch] or [down, leader, epoch, lease age ms];
+ * *lease_age is -1 when absent or unknown. */
+static int peer_parse_down(const redisReply *r, int *down, const char **leader, uint64_t *epoch,
+                           long long *lease_age)
 {
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+    if (!r || r->type != REDIS_REPLY_ARRAY || (r->elements != 3 && r->elements != 4) ||
         r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_STRING ||
-        r->element[2]->type != REDIS_REPLY_INTEGER)
+        r->element[2]->type != REDIS_REPLY_INTEGER ||
+        (r->elements == 4 && r->element[3]->type != REDIS_REPLY_INTEGER))
         return -1;
     *down = r->element[0]->integer == 1;
     *leader = r->element[1]->str;
     *epoch = r->element[2]->integer > 0 ? (uint64_t)r->element[2]->integer : 0;
+    *lease_age = r->elements == 4 ? r->element[3]->integer : -1;
     return 0;
 }
 
@@ -145,15 +149,16 @@ static void peer_down_cb(struct link *l, redisReply *r, void *privdata)
     int down;
     const char *leader;
     uint64_t epoch;
+    long long lease_age;
     if (a->epoch == 0 && p->down_pending) p->down_pending[a->gi] = 0;
-    if (peer_parse_down(r, &down, &leader, &epoch) == 0) {
+    if (peer_parse_down(r, &down, &leader, &epoch, &lease_age) == 0) {
         uint64_t now = now_ms();
         p->last_ok_ms = now;
         p->down[a->gi] = (uint8_t)down;
         p->down_ms[a->gi] = now;
         struct sgroup *g = &snt.groups[a->gi];
         if (epoch > g->max_epoch_seen) g->max_epoch_seen = epoch;
-        if (a->epoch) failover_vote_reply(a->gi, a->pi, a->epoch, leader, epoch);
+        if (a->epoch) failover_vote_reply(a->gi, a->pi, a->epoch, leader, epoch, lease_age);
         else if (down) failover_check(a->gi, now);
     }
     free(a);

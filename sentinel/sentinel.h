@@ -85,6 +85,7 @@ struct failover {
     int old_master;               /* node index of the master being replaced, -1 */
     uint64_t target_lsn;          /* manual: the master's lsn once paused */
     uint64_t promote_at_ms;       /* FENCING: the old master's lease is over then */
+    uint64_t last_renewal_ms;     /* latest lease renewal of the old master by a voter */
     int caught_up_checks;         /* manual: INFO round trips in flight */
 };
 
