@@ -650,6 +650,7 @@ static struct store_opts server_store_opts(void)
         .max_open_files = (int)srv.cfg.max_open_files,
         .compression = srv.cfg.compression,
         .bloom_bits = 10,
+        .meta_cache_slots = (int)srv.cfg.meta_cache_entries,
     };
     return so;
 }

@@ -35,6 +35,7 @@ struct node_config {
     long long block_cache;
     long long write_buffer;
     long long max_open_files;
+    long long meta_cache_entries;
     int compression;
     long long client_query_buffer_limit;
     long long client_output_buffer_limit;

@@ -70,6 +70,10 @@ struct store {
 
     struct store_stats stats;
 
+    /* Read cache of committed metadata records (see mcache_*). */
+    struct mc_slot *mc;
+    uint32_t mc_mask;
+
     void (*commit_hook)(store *s, void *arg);
     void *commit_arg;
 
@@ -205,6 +209,78 @@ static void compact_thread_stop(store *s);
 
 /* ---------------- open / close ---------------- */
 
+/* ---------------- metadata read cache ----------------
+ *
+ * Every write command first reads the key's metadata record ('M' key) to
+ * know what it replaces, and that LevelDB point read (memtable, then the
+ * level-0 files and a bloom probe per level) was a third of a SET's cost.
+ * This direct-mapped cache keeps committed 'M' records, present or absent,
+ * in a fixed number of slots.  It holds committed state only: store_get
+ * consults the pending overlay first, and store_commit refreshes the slots
+ * of the 'M' keys a batch wrote once LevelDB has accepted the batch (a
+ * failed or discarded batch leaves the committed state, and the cache,
+ * unchanged).  Every write reaches LevelDB through store_commit, and a
+ * replaced or reopened store starts with an empty cache, so the cache can
+ * never disagree with LevelDB.  Records larger than MC_MAX_ENTRY are not
+ * cached; memory is bounded by slots * MC_MAX_ENTRY. */
+#define MC_MAX_ENTRY 256
+
+struct mc_slot {
+    char *blob;        /* key then value, owned; NULL = empty slot */
+    uint32_t klen, vlen;
+    int present;       /* 0: the key is known to be absent */
+};
+
+static uint32_t mc_hash(const char *k, size_t kl)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < kl; i++) h = (h ^ (unsigned char)k[i]) * 16777619u;
+    return h;
+}
+
+static int mc_cacheable(const char *k, size_t kl)
+{
+    return kl > 0 && k[0] == 'M';
+}
+
+/* 1 present (value in val), 0 known absent, -1 not cached. */
+static int mc_lookup(store *s, const char *k, size_t kl, buf *val)
+{
+    struct mc_slot *e = &s->mc[mc_hash(k, kl) & s->mc_mask];
+    if (!e->blob || e->klen != kl || memcmp(e->blob, k, kl) != 0) return -1;
+    if (!e->present) return 0;
+    buf_clear(val);
+    buf_append(val, e->blob + kl, e->vlen);
+    return 1;
+}
+
+static void mc_set(store *s, const char *k, size_t kl, const char *v, size_t vl, int present)
+{
+    struct mc_slot *e = &s->mc[mc_hash(k, kl) & s->mc_mask];
+    if (kl + vl > MC_MAX_ENTRY) {
+        /* Too big to keep: only make sure no stale copy of k survives. */
+        if (e->blob && e->klen == kl && memcmp(e->blob, k, kl) == 0) {
+            free(e->blob);
+            e->blob = NULL;
+        }
+        return;
+    }
+    e->blob = xrealloc(e->blob, kl + vl ? kl + vl : 1);
+    memcpy(e->blob, k, kl);
+    if (vl) memcpy(e->blob + kl, v, vl);
+    e->klen = (uint32_t)kl;
+    e->vlen = (uint32_t)vl;
+    e->present = present;
+}
+
+static void mc_free(store *s)
+{
+    if (!s->mc) return;
+    for (uint32_t i = 0; i <= s->mc_mask; i++) free(s->mc[i].blob);
+    free(s->mc);
+    s->mc = NULL;
+}
+
 store *store_open(const char *dir, const struct store_opts *o, char **err)
 {
     store *s = xcalloc(1, sizeof *s);
@@ -218,6 +294,12 @@ store *store_open(const char *dir, const struct store_opts *o, char **err)
     leveldb_options_set_cache(s->opts, s->cache);
     leveldb_options_set_write_buffer_size(s->opts, (size_t)o->write_buffer);
     leveldb_options_set_max_open_files(s->opts, o->max_open_files);
+    if (o->meta_cache_slots > 0) {
+        uint32_t n = 1;
+        while (n < (uint32_t)o->meta_cache_slots && n < (1u << 24)) n <<= 1;
+        s->mc = xcalloc(n, sizeof *s->mc);
+        s->mc_mask = n - 1;
+    }
     leveldb_options_set_compression(s->opts, o->compression ? leveldb_snappy_compression
                                                             : leveldb_no_compression);
     if (o->bloom_bits > 0) {
@@ -252,6 +334,7 @@ void store_close(store *s)
 {
     if (!s) return;
     compact_thread_stop(s);
+    mc_free(s);
     undo_clear(s);
     sl_clear(s);
     arena_free(&s->mem);
@@ -283,6 +366,11 @@ int store_get(store *s, const char *k, size_t kl, buf *val)
             return 1;
         }
     }
+    int cacheable = s->mc && mc_cacheable(k, kl);
+    if (cacheable) {
+        int r = mc_lookup(s, k, kl, val);
+        if (r >= 0) return r;
+    }
     char *lerr = NULL;
     size_t vl;
     char *v = leveldb_get(s->db, s->ro, k, kl, &vl, &lerr);
@@ -291,6 +379,7 @@ int store_get(store *s, const char *k, size_t kl, buf *val)
         leveldb_free(lerr);
         return -1;
     }
+    if (cacheable) mc_set(s, k, kl, v, v ? vl : 0, v != NULL);
     if (!v) return 0;
     buf_clear(val);
     buf_append(val, v, vl);
@@ -432,6 +521,13 @@ int store_commit(store *s, int sync, const char **err)
     char *lerr = NULL;
     leveldb_write(s->db, sync ? s->wo_sync : s->wo_nosync, wb, &lerr);
     leveldb_writebatch_destroy(wb);
+    if (!lerr && s->mc) {
+        /* LevelDB took the batch: the cache follows the new committed state. */
+        for (sl_node *n = s->head->next[0]; n; n = n->next[0])
+            if (n->state != ST_NONE && mc_cacheable(n->key, n->klen))
+                mc_set(s, n->key, n->klen, n->val, n->state == ST_VALUE ? n->vlen : 0,
+                       n->state == ST_VALUE);
+    }
     undo_clear(s);
     sl_clear(s);
     if (lerr) {

@@ -173,7 +173,7 @@ static int store_setup(void **state)
 {
     (void)state;
     snprintf(tmpdir, sizeof tmpdir, "/tmp/test_node_cmd.%d", (int)getpid());
-    struct store_opts o = { 1 << 20, 1 << 20, 100, 0, 0 };
+    struct store_opts o = { 1 << 20, 1 << 20, 100, 0, 0, 16 }; /* small meta cache: collisions */
     char *err = NULL;
     srv.st = store_open(tmpdir, &o, &err);
     assert_non_null(srv.st);

@@ -37,7 +37,7 @@ static int store_setup(void **state)
     (void)state;
     static int n;
     snprintf(tmpdir, sizeof tmpdir, "/tmp/test_node_db.%d.%d", (int)getpid(), n++);
-    struct store_opts o = { 1 << 20, 1 << 20, 100, 0, 0 };
+    struct store_opts o = { 1 << 20, 1 << 20, 100, 0, 0, 16 }; /* small meta cache: collisions */
     char *err = NULL;
     srv.st = store_open(tmpdir, &o, &err);
     if (!srv.st) fprintf(stderr, "store_open: %s\n", err);

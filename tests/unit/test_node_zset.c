@@ -50,7 +50,7 @@ static int setup(void **state)
     printf("test_node_zset: seed %u (STRATA_SEED=%u replays it)\n", seed, seed);
     srandom(seed);
     snprintf(tmpdir, sizeof tmpdir, "/tmp/test_node_zset.%d", (int)getpid());
-    struct store_opts o = { 1 << 20, 1 << 20, 100, 0, 0 };
+    struct store_opts o = { 1 << 20, 1 << 20, 100, 0, 0, 16 }; /* small meta cache: collisions */
     char *err = NULL;
     srv.st = store_open(tmpdir, &o, &err);
     if (!srv.st) fprintf(stderr, "open: %s\n", err);
