@@ -18,62 +18,18 @@
 set -euo pipefail
 
 MODE="${1:-throughput}"
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=tests/bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 BUILD="$ROOT/build-bench"
-PY=/usr/bin/python3
 N="${BENCH_N:-200000}"
 TESTS="${BENCH_TESTS:-set,get,incr,mset}"
 CLIENTS="${BENCH_CLIENTS:-50}"
 
-echo "bench_node: building Release strata-node in $BUILD"
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSTRATA_TESTS=OFF >/dev/null
-cmake --build "$BUILD" -j 2 --target strata-node >/dev/null
+bench_init bench-node
+bench_build "$BUILD" strata-node
 
-TMP="$(mktemp -d /tmp/strata-bench.XXXXXX)"
-PIDS=()
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do
-    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null || true
-  done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-free_port() {
-  "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_ping() {  # port pid name
-  for _ in $(seq 1 150); do
-    kill -0 "$2" 2>/dev/null || { echo "bench_node: $3 exited; log:"; tail "$TMP/$3.log"; exit 1; }
-    redis-cli -p "$1" PING 2>/dev/null | grep -q PONG && return 0
-    sleep 0.1
-  done
-  echo "bench_node: $3 does not answer on port $1"; exit 1
-}
-
-start_node() {
-  NODE_PORT="$(free_port)"
-  # shellcheck disable=SC2086 # NODE_ARGS is split on purpose
-  "$BUILD/bin/strata-node" --port "$NODE_PORT" --bind 127.0.0.1 --dir "$TMP/node" \
-    ${NODE_ARGS:-} >"$TMP/node.log" 2>&1 &
-  NODE_PID=$!
-  PIDS+=("$NODE_PID")
-  wait_ping "$NODE_PORT" "$NODE_PID" node
-}
-
-start_redis() {
-  REDIS_PORT="$(free_port)"
-  # shellcheck disable=SC2086
-  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$TMP" --save "" \
-    --appendonly no ${REDIS_ARGS:-} >"$TMP/redis.log" 2>&1 &
-  REDIS_PID=$!
-  PIDS+=("$REDIS_PID")
-  wait_ping "$REDIS_PORT" "$REDIS_PID" redis
-}
+start_strata() { start_node node; NODE_PORT=$PORT; NODE_PID=$PID; }
+start_reference() { start_redis redis; REDIS_PORT=$PORT; REDIS_PID=$PID; }
 
 # "TEST,rps" lines from a redis-benchmark --csv run.
 bench() {  # port pipeline requests
@@ -83,8 +39,8 @@ bench() {  # port pipeline requests
 }
 
 throughput() {
-  start_node
-  start_redis
+  start_strata
+  start_reference
   echo "strata-node $("$BUILD/bin/strata-node" --version 2>&1 | head -1) on port $NODE_PORT (${NODE_ARGS:-default settings})"
   echo "$(redis-server --version | cut -d' ' -f1-3) on port $REDIS_PORT (--save \"\" --appendonly no ${REDIS_ARGS:-})"
   echo "redis-benchmark -t $TESTS -c $CLIENTS -r 100000; $(nproc) cores"
@@ -103,7 +59,7 @@ throughput() {
 }
 
 rss() {
-  start_node
+  start_strata
   echo "strata-node on port $NODE_PORT (pid $NODE_PID, ${NODE_ARGS:-default settings}), data in $TMP/node"
   echo "loading ${RSS_BYTES:-4GiB} of incompressible 16 KiB values..."
   local rc=0

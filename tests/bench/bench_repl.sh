@@ -25,57 +25,18 @@
 set -euo pipefail
 
 MODE="${1:-throughput}"
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=tests/bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 BUILD="$ROOT/build-repl-rel"
-PY=/usr/bin/python3
 N="${BENCH_N:-200000}"
 CLIENTS="${BENCH_CLIENTS:-50}"
 
+bench_init bench-repl
 if [ -n "${BENCH_SKIP_BUILD:-}" ] && [ -x "$BUILD/bin/strata-node" ]; then
   echo "bench_repl: using the existing $BUILD/bin/strata-node (BENCH_SKIP_BUILD)"
 else
-  echo "bench_repl: building Release strata-node in $BUILD"
-  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSTRATA_TESTS=OFF >/dev/null
-  cmake --build "$BUILD" -j 2 --target strata-node >/dev/null
+  bench_build "$BUILD" strata-node
 fi
-
-TMP="$(mktemp -d /tmp/strata-bench-repl.XXXXXX)"
-PIDS=()
-stop_pid() {
-  kill -TERM "$1" 2>/dev/null || true
-  for _ in $(seq 1 300); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$1" 2>/dev/null || true
-}
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do stop_pid "$p"; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-free_port() {
-  "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_ping() {  # port pid name
-  for _ in $(seq 1 150); do
-    kill -0 "$2" 2>/dev/null || { echo "bench_repl: $3 exited; log:"; tail "$TMP/$3.log"; exit 1; }
-    redis-cli -p "$1" PING 2>/dev/null | grep -q PONG && return 0
-    sleep 0.1
-  done
-  echo "bench_repl: $3 does not answer on port $1"; exit 1
-}
-
-start_node() {  # name [flags...]; sets PORT and PID
-  local name="$1"; shift
-  PORT="$(free_port)"
-  # shellcheck disable=SC2086 # NODE_ARGS is split on purpose
-  "$BUILD/bin/strata-node" --port "$PORT" --bind 127.0.0.1 --dir "$TMP/$name" ${NODE_ARGS:-} "$@" \
-    >"$TMP/$name.log" 2>&1 &
-  PID=$!
-  PIDS+=("$PID")
-  wait_ping "$PORT" "$PID" "$name"
-}
 
 info_field() {  # port field
   redis-cli -p "$1" INFO replication | tr -d '\r' | awk -F: -v f="$2" '$1 == f { print $2 }'

@@ -26,59 +26,21 @@
 #   REDIS_ARGS     extra redis-server flags (default: no RDB snapshots, no AOF)
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=tests/bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 BUILD="${BENCH_BUILD:-$ROOT/build-bench}"
-PY=/usr/bin/python3
 N="${BENCH_N:-200000}"
 CLIENTS="${BENCH_CLIENTS:-50}"
 PIPE="${BENCH_PIPELINE:-1}"
 BIG="${BENCH_BIG:-1000000}"
 
-echo "bench_types: building Release strata-node in $BUILD"
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSTRATA_TESTS=OFF >/dev/null
-cmake --build "$BUILD" -j 2 --target strata-node >/dev/null
+bench_init bench-types
+bench_build "$BUILD" strata-node
 
-TMP="$(mktemp -d /tmp/strata-bench-types.XXXXXX)"
-PIDS=()
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do
-    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null || true
-  done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-free_port() {
-  "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_ping() {  # port pid name
-  for _ in $(seq 1 150); do
-    kill -0 "$2" 2>/dev/null || { echo "bench_types: $3 exited; log:"; tail "$TMP/$3.log"; exit 1; }
-    redis-cli -p "$1" PING 2>/dev/null | grep -q PONG && return 0
-    sleep 0.1
-  done
-  echo "bench_types: $3 does not answer on port $1"; exit 1
-}
-
-NODE_PORT="$(free_port)"
-# shellcheck disable=SC2086 # NODE_ARGS is split on purpose
-"$BUILD/bin/strata-node" --port "$NODE_PORT" --bind 127.0.0.1 --dir "$TMP/node" \
-  ${NODE_ARGS:-} >"$TMP/node.log" 2>&1 &
-NODE_PID=$!
-PIDS+=("$NODE_PID")
-wait_ping "$NODE_PORT" "$NODE_PID" node
-
-REDIS_PORT="$(free_port)"
-# shellcheck disable=SC2086
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$TMP" --save "" \
-  --appendonly no ${REDIS_ARGS:-} >"$TMP/redis.log" 2>&1 &
-REDIS_PID=$!
-PIDS+=("$REDIS_PID")
-wait_ping "$REDIS_PORT" "$REDIS_PID" redis
+start_node node
+NODE_PORT=$PORT NODE_PID=$PID
+start_redis redis
+REDIS_PORT=$PORT REDIS_PID=$PID
 
 # "NAME,rps" lines from a redis-benchmark --csv run; the LPUSH that
 # redis-benchmark runs to fill the list for LRANGE is left out.

@@ -1,0 +1,79 @@
+# tests/bench/lib.sh: shared set-up of the benchmark scripts (sourced).
+#
+#   bench_init NAME          temp dir $TMP, process list, cleanup on exit
+#   bench_build DIR TARGET.. Release build of the targets into DIR
+#   free_port                a free loopback port
+#   wait_ping PORT PID NAME  poll until the server answers PING
+#   stop_pid PID             SIGTERM, wait, SIGKILL after 30 s
+#   start_node NAME [FLAG..] strata-node from $BUILD/bin in $TMP/NAME with
+#                            $NODE_ARGS; sets PORT and PID
+#   start_redis NAME [FLAG..] redis-server without persistence, with
+#                            $REDIS_ARGS; sets PORT and PID
+#
+# Every process started here is stopped when the script exits.  Nothing is
+# written to the tree.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+PY=/usr/bin/python3
+PIDS=()
+
+bench_init() {  # name
+  BENCH_NAME="$1"
+  TMP="$(mktemp -d "/tmp/strata-$1.XXXXXX")"
+  trap bench_cleanup EXIT
+}
+
+bench_build() {  # dir target...
+  local dir="$1"; shift
+  echo "$BENCH_NAME: building Release $* in $dir"
+  cmake -S "$ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=Release -DSTRATA_TESTS=OFF >/dev/null
+  local t
+  for t in "$@"; do cmake --build "$dir" -j 2 --target "$t" >/dev/null; done
+}
+
+stop_pid() {  # pid
+  kill -TERM "$1" 2>/dev/null || true
+  for _ in $(seq 1 300); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null || true
+}
+
+bench_cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do stop_pid "$p"; done
+  rm -rf "$TMP"
+}
+
+free_port() {
+  "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_ping() {  # port pid name
+  for _ in $(seq 1 150); do
+    kill -0 "$2" 2>/dev/null || { echo "$BENCH_NAME: $3 exited; log:"; tail "$TMP/$3.log"; exit 1; }
+    redis-cli -p "$1" PING 2>/dev/null | grep -q PONG && return 0
+    sleep 0.1
+  done
+  echo "$BENCH_NAME: $3 does not answer on port $1"; exit 1
+}
+
+start_node() {  # name [flags...]
+  local name="$1"; shift
+  PORT="$(free_port)"
+  # shellcheck disable=SC2086 # NODE_ARGS is split on purpose
+  "$BUILD/bin/strata-node" --port "$PORT" --bind 127.0.0.1 --dir "$TMP/$name" ${NODE_ARGS:-} "$@" \
+    >"$TMP/$name.log" 2>&1 &
+  PID=$!
+  PIDS+=("$PID")
+  wait_ping "$PORT" "$PID" "$name"
+}
+
+start_redis() {  # name [flags...]
+  local name="$1"; shift
+  PORT="$(free_port)"
+  mkdir -p "$TMP/$name"
+  # shellcheck disable=SC2086 # REDIS_ARGS is split on purpose
+  redis-server --port "$PORT" --bind 127.0.0.1 --dir "$TMP/$name" --save "" --appendonly no \
+    ${REDIS_ARGS:-} "$@" >"$TMP/$name.log" 2>&1 &
+  PID=$!
+  PIDS+=("$PID")
+  wait_ping "$PORT" "$PID" "$name"
+}
