@@ -23,6 +23,12 @@ def cluster(request):
             f"--- {name} ---\n{text}" for name, text in c.sanitizer_reports.items()))
 
 
+@pytest.fixture
+def pair(cluster):
+    """(strata-node, redis-server), both fresh, for side-by-side tests."""
+    return cluster.node(), cluster.redis()
+
+
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield

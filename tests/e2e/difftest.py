@@ -987,3 +987,60 @@ def main():
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+# --- shared by the per-type differential tests --------------------------------
+
+# One seed per test session, printed by every run; STRATA_SEED replays it.
+BASE_SEED = int(os.environ.get("STRATA_SEED") or random.SystemRandom().randrange(1 << 32))
+# STRATA_DIFF_COUNT scales the number of commands of every run.
+SCALE = float(os.environ.get("STRATA_DIFF_COUNT", "1"))
+
+
+def n(count):
+    """A command count scaled by STRATA_DIFF_COUNT."""
+    return max(1, int(count * SCALE))
+
+
+def run_diff(a, b, seed, count, max_seconds=240, **kw):
+    """Run `count` generated commands against a (strata) and b (the
+    reference): ports, or processes with a .port.  Prints the seed first
+    and the coverage after; raises Mismatch on the first difference.
+    Returns (differ, commands run)."""
+    a_port, b_port = getattr(a, "port", a), getattr(b, "port", b)
+    fams = f", families {kw['families']}" if kw.get("families") else ""
+    print(f"differential run: seed {seed} (STRATA_SEED={seed} replays it), {count} commands{fams}")
+    d = Differ(a_port, b_port, seed=seed, **kw)
+    try:
+        done = d.run(count, max_seconds=max_seconds)
+        print(f"ran {done} commands, {d.ambiguous} raced an expiry, "
+              f"{d.waits:.1f}s waited for expiries")
+        print("coverage:", d.coverage())
+        return d, done
+    finally:
+        d.close()
+
+
+def cross_type_command(ctx, key=None):
+    """Other commands on the keys a type's generators use: overwrite by a
+    string, DEL, RENAME, EXPIRE (long, or a few ms), PERSIST, TYPE, EXISTS.
+    `key` picks a key (default ctx.key)."""
+    key = key or (lambda c: c.key())
+    k = key(ctx)
+    x = ctx.r.random()
+    if x < 0.25:
+        return Cmd([b"SET", k, ctx.value()], keys=[k], write=True)
+    if x < 0.4:
+        return Cmd([b"DEL", k], keys=[k], write=True)
+    if x < 0.5:
+        dst = key(ctx)
+        return Cmd([ctx.r.choice([b"RENAME", b"RENAMENX"]), k, dst], keys=[k, dst], write=True)
+    if x < 0.6:
+        return Cmd([b"EXPIRE", k, ctx.r.randint(100, 100000)], keys=[k], write=True)
+    if x < 0.7:
+        return Cmd([b"PEXPIRE", k, ctx.r.randint(1, 30)], keys=[k], write=True)
+    if x < 0.75:
+        return Cmd([b"PERSIST", k], keys=[k], write=True)
+    if x < 0.9:
+        return Cmd([b"TYPE", k], keys=[k])
+    return Cmd([b"EXISTS", k], keys=[k])

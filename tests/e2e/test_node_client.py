@@ -17,11 +17,6 @@ from difftest import RespConn
 from harness import wait_until
 
 
-@pytest.fixture
-def pair(cluster):
-    return cluster.node(), cluster.redis()
-
-
 @pytest.fixture(params=["node", "redis"])
 def server(request, cluster):
     return cluster.node() if request.param == "node" else cluster.redis()

@@ -4,39 +4,12 @@ real redis-server side by side; every reply must match (see difftest.py).
 The seed of each run is printed and appears in any failure message; set
 STRATA_SEED=N to replay a run.  STRATA_DIFF_COUNT scales the run lengths.
 """
-import os
-import random
 
 import pytest
 
 import difftest
-from difftest import Differ, Mismatch
+from difftest import BASE_SEED, Differ, Mismatch, n, run_diff
 
-BASE_SEED = int(os.environ.get("STRATA_SEED") or random.SystemRandom().randrange(1 << 32))
-SCALE = float(os.environ.get("STRATA_DIFF_COUNT", "1"))
-
-
-def n(count):
-    return max(1, int(count * SCALE))
-
-
-def run_diff(a_port, b_port, seed, count, **kw):
-    print(f"differential run: seed {seed} (STRATA_SEED={seed} replays it), {count} commands")
-    d = Differ(a_port, b_port, seed=seed, **kw)
-    try:
-        done = d.run(count, max_seconds=240)
-        print(f"ran {done} commands, {d.ambiguous} raced an expiry, "
-              f"{d.waits:.1f}s waited for expiries")
-        print("coverage:", d.coverage())
-        return d, done
-    finally:
-        d.close()
-
-
-@pytest.fixture
-def pair(cluster):
-    """(strata-node, redis-server), both fresh."""
-    return cluster.node(), cluster.redis()
 
 
 # --- the differ itself -------------------------------------------------------

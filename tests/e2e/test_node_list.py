@@ -8,16 +8,12 @@ with pipelined RPUSHes.
 
 Seeds are printed; STRATA_SEED=N replays a run, STRATA_DIFF_COUNT scales it.
 """
-import os
 import random
 import time
 
-from difftest import Cmd, Differ, check_unordered, generator, _arity_error_variant
+from difftest import BASE_SEED, cross_type_command, Cmd, Differ, check_unordered, generator, _arity_error_variant, n, run_diff
 
-import pytest
 
-BASE_SEED = int(os.environ.get("STRATA_SEED") or random.SystemRandom().randrange(1 << 32))
-SCALE = float(os.environ.get("STRATA_DIFF_COUNT", "1"))
 
 # Few distinct elements, so LREM, LPOS and LINSERT find matches often.
 ELEMS = [b"a", b"b", b"c", b"a", b"", b"x" * 300, b"\x00\xff", b"1", b"-1", b"sp ace"]
@@ -29,10 +25,6 @@ COUNT_EDGES = [b"0", b"-1", b"-9223372036854775808", b"9223372036854775807",
 # Timeouts that never block forever: tiny positive ones, or invalid ones.
 TIMEOUTS = [b"0.01", b"0.01", b"0.01", b"0.005", b"-1", b"-0.5", b"abc", b"inf", b"-inf",
             b"1e400", b"1e18", b"nan", b"", b" 1", b"0.01 "]
-
-
-def n(count):
-    return max(1, int(count * SCALE))
 
 
 def elem(ctx):
@@ -209,51 +201,16 @@ def gen_blocking(ctx):
     return Cmd(args, keys=ks, write=True)
 
 
-@generator("list-mix")
-def gen_list_cross_type(ctx):
-    """Other commands on the same keys: strings over lists, DEL, RENAME,
-    EXPIRE (long or a few ms), TYPE, EXISTS."""
-    k = lkey(ctx)
-    x = ctx.r.random()
-    if x < 0.2:
-        return Cmd([b"SET", k, ctx.value()], keys=[k], write=True)
-    if x < 0.35:
-        return Cmd([b"DEL", k], keys=[k], write=True)
-    if x < 0.45:
-        dst = lkey(ctx)
-        return Cmd([ctx.r.choice([b"RENAME", b"RENAMENX"]), k, dst], keys=[k, dst], write=True)
-    if x < 0.55:
-        return Cmd([b"EXPIRE", k, ctx.r.randint(100, 100000)], keys=[k], write=True)
-    if x < 0.62:
-        return Cmd([b"PEXPIRE", k, ctx.r.randint(1, 30)], keys=[k], write=True)
-    if x < 0.7:
-        return Cmd([b"PERSIST", k], keys=[k], write=True)
-    if x < 0.85:
-        return Cmd([b"TYPE", k], keys=[k])
-    return Cmd([b"EXISTS", k], keys=[k])
-
-
 # --- tests -----------------------------------------------------------------------
 
-def run_diff(node, ref, seed, count, **kw):
-    print(f"differential run: seed {seed} (STRATA_SEED={seed} replays it), {count} commands")
-    d = Differ(node.port, ref.port, seed=seed, **kw)
-    try:
-        done = d.run(count, max_seconds=200)
-        print(f"ran {done} commands; coverage: {d.coverage()}")
-        return done
-    finally:
-        d.close()
-
-
-@pytest.fixture
-def pair(cluster):
-    return cluster.node(), cluster.redis()
+@generator("list-mix")
+def gen_list_cross_type(ctx):
+    return cross_type_command(ctx, key=lkey)
 
 
 def test_list_diff(pair):
     node, ref = pair
-    assert run_diff(node, ref, BASE_SEED, n(6000), families=["list"]) == n(6000)
+    assert run_diff(node, ref, BASE_SEED, n(6000), families=["list"])[1] == n(6000)
 
 
 def test_list_diff_with_other_types(pair):
@@ -261,7 +218,7 @@ def test_list_diff_with_other_types(pair):
     EXPIRE/RENAME/DEL on lists, overwrite by SET."""
     node, ref = pair
     assert run_diff(node, ref, BASE_SEED + 1, n(4000), families=["list", "list-mix"],
-                    weights={"list": 5.0}) == n(4000)
+                    weights={"list": 5.0})[1] == n(4000)
 
 
 def test_list_exact_edge_cases(pair):

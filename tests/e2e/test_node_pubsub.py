@@ -21,15 +21,9 @@ import os
 import socket
 import time
 
-import pytest
 
 from difftest import RespConn
 from harness import wait_until
-
-
-@pytest.fixture
-def pair(cluster):
-    return cluster.node(), cluster.redis()
 
 
 def conn(server):

@@ -6,25 +6,17 @@ SRANDMEMBER) and SSCAN checked by property, set algebra on big sets, and a
 
 Seeds are printed; STRATA_SEED=N replays a run, STRATA_DIFF_COUNT scales it.
 """
-import os
 import random
 import time
 
-import pytest
 
-from difftest import Cmd, Differ, Error, generator, _arity_error_variant
+from difftest import BASE_SEED, cross_type_command, Cmd, Differ, Error, generator, _arity_error_variant, n, run_diff
 
-BASE_SEED = int(os.environ.get("STRATA_SEED") or random.SystemRandom().randrange(1 << 32))
-SCALE = float(os.environ.get("STRATA_DIFF_COUNT", "1"))
 
 # Integers make Redis use its intset encoding, the others its listpack or
 # hash table: replies must not depend on that.
 MEMBERS = [b"a", b"b", b"c", b"1", b"2", b"10", b"-5", b"", b"\x00bin\xff", b"sp ace",
            b"y" * 200, b"\xc3\xa9", b"9223372036854775808"]
-
-
-def n(count):
-    return max(1, int(count * SCALE))
 
 
 def member(ctx):
@@ -260,49 +252,14 @@ def gen_sscan(ctx):
 
 @generator("set-mix")
 def gen_set_cross_type(ctx):
-    """Other commands on the same keys: overwrite by a string, delete,
-    rename, expire (long, or a few ms), TYPE and EXISTS."""
-    k = ctx.key()
-    x = ctx.r.random()
-    if x < 0.25:
-        return Cmd([b"SET", k, ctx.value()], keys=[k], write=True)
-    if x < 0.4:
-        return Cmd([b"DEL", k], keys=[k], write=True)
-    if x < 0.5:
-        dst = ctx.key()
-        return Cmd([ctx.r.choice([b"RENAME", b"RENAMENX"]), k, dst], keys=[k, dst], write=True)
-    if x < 0.6:
-        return Cmd([b"EXPIRE", k, ctx.r.randint(100, 100000)], keys=[k], write=True)
-    if x < 0.7:
-        return Cmd([b"PEXPIRE", k, ctx.r.randint(1, 30)], keys=[k], write=True)
-    if x < 0.75:
-        return Cmd([b"PERSIST", k], keys=[k], write=True)
-    if x < 0.9:
-        return Cmd([b"TYPE", k], keys=[k])
-    return Cmd([b"EXISTS", k], keys=[k])
+    return cross_type_command(ctx)
 
 
 # --- tests -------------------------------------------------------------------------
 
-def run_diff(node, ref, seed, count, **kw):
-    print(f"differential run: seed {seed} (STRATA_SEED={seed} replays it), {count} commands")
-    d = Differ(node.port, ref.port, seed=seed, **kw)
-    try:
-        done = d.run(count, max_seconds=200)
-        print(f"ran {done} commands; coverage: {d.coverage()}")
-        return done
-    finally:
-        d.close()
-
-
-@pytest.fixture
-def pair(cluster):
-    return cluster.node(), cluster.redis()
-
-
 def test_set_diff(pair):
     node, ref = pair
-    assert run_diff(node, ref, BASE_SEED, n(5000), families=["set"]) == n(5000)
+    assert run_diff(node, ref, BASE_SEED, n(5000), families=["set"])[1] == n(5000)
 
 
 def test_set_diff_with_other_types(pair):

@@ -14,17 +14,13 @@ undefined when scores differ.  Members stay at most 64 bytes and scores
 avoid -0, where Redis's two encodings differ from each other (its compact
 one prints -0 as 0, as strata-node always does).
 """
-import os
 import random
-import socket
 import time
 
 import pytest
 
-from difftest import Cmd, Differ, Error, RespConn, generator, _arity_error_variant
+from difftest import BASE_SEED, Cmd, Error, RespConn, generator, _arity_error_variant, n, run_diff
 
-BASE_SEED = int(os.environ.get("STRATA_SEED") or random.SystemRandom().randrange(1 << 32))
-SCALE = float(os.environ.get("STRATA_DIFF_COUNT", "1"))
 
 ZKEYS = [b"{z}a", b"{z}b", b"{z}c", b"{z}d"]
 LEXKEYS = [b"{z}lex1", b"{z}lex2"]
@@ -45,10 +41,6 @@ LEX_BOUNDS = [b"-", b"+", b"[a", b"(a", b"[b", b"(b", b"[aa", b"(ab", b"[", b"("
 BAD_LEX_BOUNDS = [b"a", b"", b"+x", b"-x", b"]a", b"++"]
 INDEXES = [0, 1, 2, -1, -2, -3, 5, 10, -10, -100, 100, 9223372036854775807,
            -9223372036854775808]
-
-
-def n(count):
-    return max(1, int(count * SCALE))
 
 
 def member(ctx):
@@ -515,37 +507,20 @@ def gen_lex_write(ctx):
 
 # --- differential runs ---------------------------------------------------------
 
-def run_diff(a_port, b_port, seed, count, families):
-    print(f"differential run: seed {seed} (STRATA_SEED={seed} replays it), "
-          f"{count} commands, families {families}")
-    d = Differ(a_port, b_port, seed=seed, families=families)
-    try:
-        done = d.run(count, max_seconds=240)
-        print(f"ran {done} commands; coverage: {d.coverage()}")
-        return done
-    finally:
-        d.close()
-
-
-@pytest.fixture
-def pair(cluster):
-    return cluster.node(), cluster.redis()
-
-
 def test_zset_diff(pair):
     node, ref = pair
-    assert run_diff(node.port, ref.port, BASE_SEED, n(6000), ["zset"]) == n(6000)
+    assert run_diff(node, ref, BASE_SEED, n(6000), families=["zset"])[1] == n(6000)
 
 
 def test_zset_lex_diff(pair):
     node, ref = pair
-    assert run_diff(node.port, ref.port, BASE_SEED + 1, n(4000), ["zset_lex"]) == n(4000)
+    assert run_diff(node, ref, BASE_SEED + 1, n(4000), families=["zset_lex"])[1] == n(4000)
 
 
 @pytest.mark.parametrize("offset", [2, 3])
 def test_zset_diff_more_seeds(pair, offset):
     node, ref = pair
-    run_diff(node.port, ref.port, BASE_SEED + offset, n(3000), ["zset", "zset_lex"])
+    run_diff(node, ref, BASE_SEED + offset, n(3000), families=["zset", "zset_lex"])
 
 
 # --- a 100,000-member zset ---------------------------------------------------------
