@@ -9,11 +9,13 @@
  * has no sample (a master lists no replica), so dashboards see the names. */
 #include "metrics.h"
 
+#include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cmdtable.h"
@@ -199,8 +201,13 @@ void metrics_register(void)
         exit(1);
     }
     http = evhttp_new(srv.base);
+    errno = 0;
     if (!http || evhttp_bind_socket(http, host, (unsigned short)port) != 0) {
-        log_error("cannot listen for /metrics on %s (metrics_listen): address invalid or in use; exiting", addr);
+        /* errno is bind's (EADDRINUSE, EADDRNOTAVAIL, ...); it stays 0
+         * when the host name did not resolve. */
+        int e = errno;
+        log_error("cannot listen for /metrics on %s (metrics_listen): %s; exiting", addr,
+                  e ? strerror(e) : "host not found");
         metrics_shutdown();
         exit(1);
     }
