@@ -4,7 +4,9 @@ and move with the commands sent, a master shows its replica's acked lsn
 and lag and the replica its link, other paths are 404, and a bad
 metrics_listen stops start-up with a clear message."""
 import re
+import signal
 import socket
+import time
 import urllib.error
 import urllib.request
 
@@ -167,6 +169,21 @@ def test_metrics_replication(cluster):
     assert r[("strata_node_keys", frozenset())] == 500 == replica.client().dbsize()
     wait_until(lambda: rm.get("master_lag_records") == 0, 10, what="replica lag 0")
     assert r[("strata_node_replication_epoch", frozenset())] == s[("strata_node_replication_epoch", frozenset())]
+
+    # a stopped replica falls behind: records and the age of the oldest one
+    replica.proc.send_signal(signal.SIGSTOP)
+    try:
+        for i in range(10):
+            c.set(f"late:{i}", i)
+        time.sleep(0.3)  # the lag in ms must show the time waited
+        s = mm.fetch()
+        assert s[("strata_node_replica_acked_lsn", lbl)] == master_lsn
+        assert s[("strata_node_replica_lag_records", lbl)] == 10
+        assert s[("strata_node_replica_lag_milliseconds", lbl)] >= 300
+    finally:
+        replica.proc.send_signal(signal.SIGCONT)
+    wait_until(lambda: mm.get("replica_lag_records", addr=addr) == 0, 30, what="replica caught up again")
+    assert mm.get("replica_lag_milliseconds", addr=addr) == 0
 
     # the link goes down with the master; the replica's metrics say so
     master.stop()
