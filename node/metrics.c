@@ -132,12 +132,14 @@ static void render_replication(buf *o)
     sample(o, "replication_lsn", "gauge", "Newest committed (on a replica: applied) log record.", v.lsn);
     sample(o, "connected_replicas", "gauge", "Replicas attached to this master.", v.connected_replicas);
     family(o, "replica_acked_lsn", "gauge", "Newest record each replica applied and acknowledged.");
-    for (size_t i = 0; i < v.n; i++) labelled(o, "replica_acked_lsn", "addr", v.replicas[i].addr, v.replicas[i].acked_lsn);
+    for (size_t i = 0; i < v.n; i++)
+        labelled(o, "replica_acked_lsn", "addr", v.replicas[i].addr, v.replicas[i].acked_lsn);
     family(o, "replica_lag_records", "gauge", "Records each replica has not acknowledged yet.");
     for (size_t i = 0; i < v.n; i++)
         labelled(o, "replica_lag_records", "addr", v.replicas[i].addr, v.replicas[i].lag_records);
     family(o, "replica_lag_milliseconds", "gauge", "Age of the oldest record each replica has not acknowledged.");
-    for (size_t i = 0; i < v.n; i++) labelled(o, "replica_lag_milliseconds", "addr", v.replicas[i].addr, v.replicas[i].lag_ms);
+    for (size_t i = 0; i < v.n; i++)
+        labelled(o, "replica_lag_milliseconds", "addr", v.replicas[i].addr, v.replicas[i].lag_ms);
     if (v.is_replica) {
         sample(o, "master_link_up", "gauge", "1 while the replica streams from its master.", (unsigned)v.link.link_up);
         sample(o, "master_sync_in_progress", "gauge", "1 while a full sync is being received.",
