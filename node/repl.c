@@ -13,7 +13,6 @@
  * transaction becomes one record. */
 #include "repl.h"
 
-#include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,45 +75,32 @@ static uint64_t record_age_ms(uint64_t lsn, uint64_t now)
     return age;
 }
 
-/* The replica list comes from ROLE's reply (repl_master_role), decoded
- * with hiredis's reply reader: ROLE is the stable, structured view of the
- * master's replicas (sentinels depend on its shape), and it keeps
- * repl_master.c's per-replica state private.  A direct accessor in
- * repl_master.c would avoid the encode/decode round trip; a scrape is
- * rare enough that the round trip costs nothing that matters. */
+struct view_ctx {
+    struct repl_view *v;
+    uint64_t now;
+    size_t cap;
+};
+
+static void view_replica(void *ctx, const char *ip, long long port, uint64_t acked)
+{
+    struct view_ctx *vc = ctx;
+    struct repl_view *v = vc->v;
+    if (v->n == vc->cap) {
+        vc->cap = vc->cap ? vc->cap * 2 : 4;
+        v->replicas = xrealloc(v->replicas, vc->cap * sizeof *v->replicas);
+    }
+    struct repl_replica_view *x = &v->replicas[v->n++];
+    memset(x, 0, sizeof *x);
+    snprintf(x->addr, sizeof x->addr, "%s:%lld", ip, port);
+    x->acked_lsn = acked;
+    x->lag_records = v->lsn > acked ? v->lsn - acked : 0;
+    x->lag_ms = x->lag_records ? record_age_ms(acked + 1, vc->now) : 0;
+}
+
 static void view_replicas(struct repl_view *v, uint64_t now)
 {
-    client tmp;
-    memset(&tmp, 0, sizeof tmp);
-    buf_init(&tmp.out);
-    repl_master_role(&tmp);
-    redisReader *rd = redisReaderCreate();
-    void *reply = NULL;
-    if (rd && redisReaderFeed(rd, tmp.out.data, tmp.out.len) == REDIS_OK &&
-        redisReaderGetReply(rd, &reply) == REDIS_OK && reply) {
-        const redisReply *r = reply;
-        if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 && r->element[2]->type == REDIS_REPLY_ARRAY) {
-            const redisReply *list = r->element[2];
-            v->replicas = xcalloc(list->elements ? list->elements : 1, sizeof *v->replicas);
-            for (size_t i = 0; i < list->elements; i++) {
-                const redisReply *e = list->element[i];
-                if (e->type != REDIS_REPLY_ARRAY || e->elements != 3) continue;
-                if (e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_STRING ||
-                    e->element[2]->type != REDIS_REPLY_STRING)
-                    continue;
-                struct repl_replica_view *x = &v->replicas[v->n++];
-                unsigned long long acked = 0;
-                if (str2ull(e->element[2]->str, e->element[2]->len, &acked) < 0) acked = 0;
-                snprintf(x->addr, sizeof x->addr, "%s:%s", e->element[0]->str, e->element[1]->str);
-                x->acked_lsn = acked;
-                x->lag_records = v->lsn > acked ? v->lsn - acked : 0;
-                x->lag_ms = x->lag_records ? record_age_ms(acked + 1, now) : 0;
-            }
-        }
-    }
-    if (reply) freeReplyObject(reply);
-    if (rd) redisReaderFree(rd);
-    buf_free(&tmp.out);
+    struct view_ctx vc = { v, now, 0 };
+    repl_master_each_replica(view_replica, &vc);
 }
 
 void repl_view_get(struct repl_view *v)

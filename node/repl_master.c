@@ -775,23 +775,34 @@ void repl_master_info(buf *o)
                fence_nsentinels);
 }
 
-void repl_master_role(client *c)
+void repl_master_each_replica(repl_replica_fn *fn, void *ctx)
 {
-    resp_add_array(&c->out, 3);
-    resp_add_bulk_str(&c->out, "master");
-    resp_add_int(&c->out, (long long)wal_committed_lsn());
-    resp_add_array(&c->out, (long long)repl_master_nreplicas());
     for (size_t i = 0; i < replicas.n; i++) {
         client *x = replicas.v[i];
         struct repl_client *r = x->repl;
         if (r->dump) continue;
         char ip[64];
         replica_ip(x, ip, sizeof ip);
-        resp_add_array(&c->out, 3);
-        resp_add_bulk_str(&c->out, ip);
-        resp_add_bulk_ll(&c->out, r->listening_port);
-        resp_add_bulk_ll(&c->out, (long long)r->acked_lsn);
+        fn(ctx, ip, r->listening_port, r->acked_lsn);
     }
+}
+
+static void role_entry(void *ctx, const char *ip, long long port, uint64_t acked)
+{
+    client *c = ctx;
+    resp_add_array(&c->out, 3);
+    resp_add_bulk_str(&c->out, ip);
+    resp_add_bulk_ll(&c->out, port);
+    resp_add_bulk_ll(&c->out, (long long)acked);
+}
+
+void repl_master_role(client *c)
+{
+    resp_add_array(&c->out, 3);
+    resp_add_bulk_str(&c->out, "master");
+    resp_add_int(&c->out, (long long)wal_committed_lsn());
+    resp_add_array(&c->out, (long long)repl_master_nreplicas());
+    repl_master_each_replica(role_entry, c);
 }
 
 /* ---------------- commands ---------------- */

@@ -53,6 +53,10 @@ int repl_master_write_allowed(client *c, const char **err);
 /* INFO replication (master part: connected_slaves, slaveN lines, ...)
  * and ROLE's list of replicas. */
 void repl_master_info(buf *o);
+/* Every streaming replica (not dump clients): its address as the master
+ * sees it, its announced listening port and the lsn it acked. */
+typedef void repl_replica_fn(void *ctx, const char *ip, long long port, uint64_t acked_lsn);
+void repl_master_each_replica(repl_replica_fn *fn, void *ctx);
 void repl_master_role(client *c);
 unsigned long repl_master_nreplicas(void);
 
