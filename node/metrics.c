@@ -9,10 +9,6 @@
  * has no sample (a master lists no replica), so dashboards see the names. */
 #include "metrics.h"
 
-#include <errno.h>
-#include <event2/buffer.h>
-#include <event2/event.h>
-#include <event2/http.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,13 +17,13 @@
 #include "cmdtable.h"
 #include "db.h"
 #include "log.h"
+#include "promhttp.h"
 #include "repl.h"
 #include "server.h"
 #include "store.h"
 #include "util.h"
 
 /* The server, owned here from metrics_register to the shutdown hook. */
-static struct evhttp *http;
 
 static void family(buf *o, const char *name, const char *type, const char *help)
 {
@@ -60,17 +56,6 @@ static void labelled(buf *o, const char *name, const char *label, const char *va
     buf_printf(o, "\"} %llu\n", v);
 }
 
-static long long metrics_rss_bytes(void)
-{
-    long long pages = 0, rss = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (f) {
-        if (fscanf(f, "%lld %lld", &pages, &rss) != 2) rss = 0;
-        fclose(f);
-    }
-    return rss * sysconf(_SC_PAGESIZE);
-}
-
 static void render_server(buf *o)
 {
     unsigned long blocked = 0;
@@ -85,7 +70,7 @@ static void render_server(buf *o)
            srv.stats.rejected);
     sample(o, "net_input_bytes_total", "counter", "Bytes read from clients.", srv.stats.net_in);
     sample(o, "net_output_bytes_total", "counter", "Bytes written to clients.", srv.stats.net_out);
-    sample(o, "rss_bytes", "gauge", "Resident set size of the process.", (unsigned long long)metrics_rss_bytes());
+    sample(o, "rss_bytes", "gauge", "Resident set size of the process.", (unsigned long long)proc_rss_bytes());
 }
 
 static void render_commands(buf *o)
@@ -164,58 +149,19 @@ void metrics_render(buf *o)
     render_replication(o);
 }
 
-static void metrics_cb(struct evhttp_request *req, void *arg)
-{
-    buf text;
-    buf_init(&text);
-    metrics_render(&text);
-    struct evbuffer *body = evbuffer_new();
-    evbuffer_add(body, text.data ? text.data : "", text.len);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                      "text/plain; version=0.0.4; charset=utf-8");
-    evhttp_send_reply(req, 200, "OK", body);
-    evbuffer_free(body);
-    buf_free(&text);
-}
-
-static void metrics_other_cb(struct evhttp_request *req, void *arg)
-{
-    struct evbuffer *body = evbuffer_new();
-    evbuffer_add_printf(body, "strata-node: see /metrics\n");
-    evhttp_send_reply(req, 404, "Not Found", body);
-    evbuffer_free(body);
-}
-
-static void metrics_shutdown(void)
-{
-    if (http) evhttp_free(http);
-    http = NULL;
-}
-
 void metrics_register(void)
 {
     const char *addr = srv.cfg.metrics_listen;
     if (!addr || !*addr) return;
-    char host[256];
-    int port;
-    if (parse_hostport(addr, host, sizeof host, &port) < 0) {
-        log_error("bad metrics_listen '%s': expected HOST:PORT; exiting", addr);
+    buf errs;
+    buf_init(&errs);
+    if (promhttp_start(srv.base, addr, "strata-node", metrics_render, &errs) < 0) {
+        while (errs.len && errs.data[errs.len - 1] == '\n') errs.len--;
+        log_error("%.*s; exiting", (int)errs.len, errs.data);
+        buf_free(&errs);
         exit(1);
     }
-    http = evhttp_new(srv.base);
-    errno = 0;
-    if (!http || evhttp_bind_socket(http, host, (unsigned short)port) != 0) {
-        /* errno is bind's (EADDRINUSE, EADDRNOTAVAIL, ...); it stays 0
-         * when the host name did not resolve. */
-        int e = errno;
-        log_error("cannot listen for /metrics on %s (metrics_listen): %s; exiting", addr,
-                  e ? strerror(e) : "host not found");
-        metrics_shutdown();
-        exit(1);
-    }
-    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
-    evhttp_set_cb(http, "/metrics", metrics_cb, NULL);
-    evhttp_set_gencb(http, metrics_other_cb, NULL);
-    server_add_shutdown_hook(metrics_shutdown);
+    buf_free(&errs);
+    server_add_shutdown_hook(promhttp_stop);
     log_info("metrics on http://%s/metrics", addr);
 }

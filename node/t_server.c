@@ -11,6 +11,7 @@
 #include "blocking.h"
 #include "cmd.h"
 #include "conf.h"
+#include "promhttp.h"
 #include "log.h"
 #include "pause.h"
 #include "pubsub.h"
@@ -208,17 +209,6 @@ static void hello_command(client *c)
 
 /* ---------------- INFO ---------------- */
 
-static long long rss_bytes(void)
-{
-    long long pages = 0, rss = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (f) {
-        if (fscanf(f, "%lld %lld", &pages, &rss) != 2) rss = 0;
-        fclose(f);
-    }
-    return rss * sysconf(_SC_PAGESIZE);
-}
-
 static long long peak_rss_bytes(void)
 {
     struct rusage ru;
@@ -261,7 +251,7 @@ static void info_command(client *c)
                    srv.nclients, blocked, srv.cfg.maxclients);
     }
     if (section_wanted(c, "memory", 1)) {
-        long long rss = rss_bytes();
+        long long rss = proc_rss_bytes();
         char *mem = store_property(srv.st, "leveldb.approximate-memory-usage");
         buf_printf(&o, "# Memory\r\nused_memory:%lld\r\nused_memory_rss:%lld\r\nused_memory_peak:%lld\r\n"
                        "maxmemory:0\r\nmem_allocator:libc\r\nleveldb_block_cache:%lld\r\n"
