@@ -201,7 +201,10 @@ static size_t resp_value_len(const char *p, size_t len, int depth)
     const char *nl = memchr(p, '\n', len);
     if (!nl) return 0;
     size_t line = (size_t)(nl - p) + 1;
-    long long n = strtoll(p + 1, NULL, 10);
+    /* The header's number ends at "\r\n"; the buffer is not NUL-terminated,
+     * so parse exactly that span (no strtoll). */
+    long long n = 0;
+    if (line >= 3 && str2ll(p + 1, line - 3, &n) < 0) n = 0;
     switch (p[0]) {
     case '$':
     case '=':
