@@ -352,10 +352,13 @@ static void live_cut(uint64_t keep)
 {
     size_t off = 0;
     while (off < live.len) {
+        /* "$n\r\n" frames each record; the buffer is not NUL-terminated,
+         * so parse the digits' exact span. */
         const char *p = live.data + off + 1;
-        char *end;
-        size_t n = strtoull(p, &end, 10);
-        size_t hdr = (size_t)(end - (live.data + off)) + 2;
+        const char *cr = memchr(p, '\r', live.len - off - 1);
+        unsigned long long n = 0;
+        if (!cr || str2ull(p, (size_t)(cr - p), &n) < 0) break; /* cannot happen: we framed it */
+        size_t hdr = (size_t)(cr - (live.data + off)) + 2;
         uint64_t lsn = get_u64be((const unsigned char *)live.data + off + hdr + 9);
         if (lsn > keep) break;
         live_last = lsn;
