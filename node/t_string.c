@@ -300,14 +300,11 @@ static void incrbyfloat_command(client *c)
 {
     struct meta m;
     long double cur = 0, by;
-    if (str2ld(ARG(c, 2), &by) < 0) {
-        resp_add_error(&c->out, resp_err_notfloat);
-        return;
-    }
+    /* Redis's order: the key's type, then its value, then the increment. */
     meta_init(&m);
     int r = get_string(c, 1, &m);
     if (r < 0) goto done;
-    if (r == 1 && str2ld(m.sval, m.slen, &cur) < 0) {
+    if ((r == 1 && str2ld(m.sval, m.slen, &cur) < 0) || str2ld(ARG(c, 2), &by) < 0) {
         resp_add_error(&c->out, resp_err_notfloat);
         goto done;
     }
