@@ -491,6 +491,7 @@ void server_before_sleep(void)
         srv.last_sync_us = mono_us();
     }
     for (int i = 0; i < nsleep_hooks; i++) sleep_hooks[i]();
+    store_release_iter(srv.st);
 
     client *list = srv.pending;
     srv.pending = NULL;

@@ -70,6 +70,10 @@ struct store {
 
     struct store_stats stats;
 
+    /* A LevelDB iterator kept between commands (see iter_make). */
+    leveldb_iterator_t *spare_li;
+    int spare_busy;
+
     /* Read cache of committed metadata records (see mcache_*). */
     struct mc_slot *mc;
     uint32_t mc_mask;
@@ -91,6 +95,8 @@ struct compact_job {
     char *a, *b;        /* owned */
     size_t al, bl;
 };
+
+static void spare_drop(store *s);
 
 struct store_snap {
     const leveldb_snapshot_t *snap;
@@ -334,6 +340,7 @@ void store_close(store *s)
 {
     if (!s) return;
     compact_thread_stop(s);
+    spare_drop(s);
     mc_free(s);
     undo_clear(s);
     sl_clear(s);
@@ -502,6 +509,7 @@ void store_set_commit_hook(store *s, void (*fn)(store *s, void *arg), void *arg)
 
 int store_commit(store *s, int sync, const char **err)
 {
+    spare_drop(s);
     if (s->commit_hook) s->commit_hook(s, s->commit_arg);
     if (!s->nundo) {
         if (sync) return store_sync(s);
@@ -576,11 +584,36 @@ struct store_iter {
     buf key;            /* copy of the current key, for direction changes */
 };
 
+/* Creating a LevelDB iterator (a merging iterator over the memtables and
+ * every level, pinning the current version) costs more than a short range
+ * read itself.  A LevelDB iterator sees the committed state as of its
+ * creation, and that state changes only in store_commit (no other thread
+ * writes), so one iterator serves every command until the next commit:
+ * the first store_iter_new after a commit creates it, later ones reuse it
+ * while it is not in use, and store_commit destroys it.  An iterator also
+ * pins LevelDB's current version (its table files and memtables), so the
+ * server releases it at the end of every event-loop iteration
+ * (store_release_iter); reuse therefore covers the commands of one
+ * iteration, which is where a busy server has many. */
+static leveldb_iterator_t *spare_get(store *s)
+{
+    if (s->spare_busy) return leveldb_create_iterator(s->db, s->ro);
+    if (!s->spare_li) s->spare_li = leveldb_create_iterator(s->db, s->ro);
+    s->spare_busy = 1;
+    return s->spare_li;
+}
+
+static void spare_drop(store *s)
+{
+    if (s->spare_li && !s->spare_busy) leveldb_iter_destroy(s->spare_li);
+    if (!s->spare_busy) s->spare_li = NULL;
+}
+
 static store_iter *iter_make(store *s, const leveldb_readoptions_t *ro, int use_overlay)
 {
     store_iter *it = xcalloc(1, sizeof *it);
     it->s = s;
-    it->li = leveldb_create_iterator(s->db, ro);
+    it->li = ro == s->ro ? spare_get(s) : leveldb_create_iterator(s->db, ro);
     it->use_overlay = use_overlay;
     it->cur = CUR_NONE;
     buf_init(&it->key);
@@ -595,7 +628,8 @@ store_iter *store_iter_new(store *s)
 void store_iter_free(store_iter *it)
 {
     if (!it) return;
-    leveldb_iter_destroy(it->li);
+    if (it->li == it->s->spare_li) it->s->spare_busy = 0;
+    else leveldb_iter_destroy(it->li);
     buf_free(&it->key);
     free(it);
 }
@@ -920,4 +954,9 @@ void store_discard(store *s)
     if (!store_dirty(s)) return;
     store_rollback(s, 0);
     s->stats.commit_errors++;
+}
+
+void store_release_iter(store *s)
+{
+    spare_drop(s);
 }

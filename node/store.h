@@ -91,6 +91,10 @@ void store_rollback(store *s, size_t mark);
  * Valid until the next change to the store. */
 const char *store_ops(const store *s, size_t mark, size_t *len);
 
+/* Free the LevelDB iterator the store keeps for reuse between commands
+ * (it pins table files and memtables).  Call when the loop goes idle. */
+void store_release_iter(store *s);
+
 /* Merged iterator over committed + pending data.  Valid only while the
  * store is not committed: drop iterators before store_commit. */
 store_iter *store_iter_new(store *s);
