@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -703,6 +704,34 @@ void server_store_reopen(void)
     if (wal_open(srv.st) < 0) log_error("cannot read the replication position after reopening the store");
 }
 
+/* A full sync swaps directories in two renames (server_store_replace):
+ * dir -> dir.old, then dir.sync -> dir.  A crash between them leaves no
+ * data directory, and starting as usual would create an empty one: a
+ * master would come up with no data.  dir.sync is complete by the time
+ * the first rename runs, so finish the swap with it; without it, put
+ * dir.old back. */
+static void recover_interrupted_swap(void)
+{
+    struct stat st;
+    char base[4096], alt[4200];
+    size_t n = strlen(srv.cfg.dir);
+    while (n > 1 && srv.cfg.dir[n - 1] == '/') n--;
+    if (n >= sizeof base || stat(srv.cfg.dir, &st) == 0) return;
+    memcpy(base, srv.cfg.dir, n);
+    base[n] = '\0';
+    const char *const suffixes[] = { ".sync", ".old" };
+    for (int i = 0; i < 2; i++) {
+        snprintf(alt, sizeof alt, "%s%s", base, suffixes[i]);
+        if (stat(alt, &st) == 0 && S_ISDIR(st.st_mode)) {
+            if (rename(alt, base) == 0)
+                log_warn("%s is missing after an interrupted full-sync swap: using %s", base, alt);
+            else
+                log_error("cannot move %s to %s: %s", alt, base, strerror(errno));
+            return;
+        }
+    }
+}
+
 int server_init(void)
 {
     char *err = NULL;
@@ -714,6 +743,7 @@ int server_init(void)
     srv.last_sync_us = mono_us();
     srv.listen_fd = -1;
 
+    recover_interrupted_swap();
     if (mkdir_p(srv.cfg.dir) < 0) {
         log_error("cannot create data directory %s: %s", srv.cfg.dir, strerror(errno));
         return -1;
