@@ -265,12 +265,10 @@ static void hincrby_command(client *c)
         resp_add_error(&c->out, "ERR hash value is not an integer");
         goto done;
     }
-    if ((incr < 0 && cur < 0 && incr < LLONG_MIN - cur) ||
-        (incr > 0 && cur > 0 && incr > LLONG_MAX - cur)) {
+    if (__builtin_add_overflow(cur, incr, &cur)) {
         resp_add_error(&c->out, resp_err_overflow);
         goto done;
     }
-    cur += incr;
     char s[32];
     int sl = ll2str(s, sizeof s, cur);
     if (hash_put(c, &m, ARG(c, 2), s, (size_t)sl, &k, &v) < 0) goto done;

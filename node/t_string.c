@@ -262,11 +262,10 @@ static void incr_generic(client *c, long long by)
         resp_add_error(&c->out, resp_err_notint);
         goto done;
     }
-    if ((by < 0 && cur < 0 && by < LLONG_MIN - cur) || (by > 0 && cur > 0 && by > LLONG_MAX - cur)) {
+    if (__builtin_add_overflow(cur, by, &cur)) {
         resp_add_error(&c->out, resp_err_overflow);
         goto done;
     }
-    cur += by;
     char tmp[32];
     int n = ll2str(tmp, sizeof tmp, cur);
     db_set_string(ARG(c, 1), tmp, (size_t)n, r == 1 ? m.expire : 0, &m);
