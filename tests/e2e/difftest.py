@@ -1044,3 +1044,29 @@ def cross_type_command(ctx, key=None):
     if x < 0.9:
         return Cmd([b"TYPE", k], keys=[k])
     return Cmd([b"EXISTS", k], keys=[k])
+
+
+def pairs_of(reply):
+    """[f1, v1, f2, v2, ...] -> [(f1, v1), (f2, v2), ...]"""
+    return list(zip(reply[::2], reply[1::2]))
+
+
+def scan_all(conn, args, first, pairs=False, max_calls=100_000):
+    """Follow a SCAN-family reply (first, to the command args) to its end on
+    conn.  Returns (elements seen, None) or (None, what was wrong); with
+    pairs, every page must hold field/value pairs (an even count)."""
+    seen = []
+    reply = first
+    for _ in range(max_calls):
+        if not (isinstance(reply, list) and len(reply) == 2 and isinstance(reply[0], bytes)
+                and isinstance(reply[1], list)):
+            return None, f"malformed scan reply {reply!r:.200}"
+        if not reply[0].isdigit():
+            return None, f"cursor {reply[0]!r} is not a number"
+        if pairs and len(reply[1]) % 2:
+            return None, "odd number of elements"
+        seen.extend(reply[1])
+        if reply[0] == b"0":
+            return seen, None
+        reply = conn.call(*([args[0], args[1], reply[0]] + args[3:]))
+    return None, f"scan did not finish in {max_calls} calls"

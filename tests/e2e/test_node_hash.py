@@ -10,7 +10,7 @@ import random
 import time
 
 
-from difftest import BASE_SEED, cross_type_command, Cmd, Differ, Error, generator, _arity_error_variant, n, run_diff
+from difftest import pairs_of, scan_all, BASE_SEED, cross_type_command, Cmd, Differ, Error, generator, _arity_error_variant, n, run_diff
 
 
 FIELDS = [b"f0", b"f1", b"f2", b"f3", b"a", b"1", b"-7", b"", b"\x00bin\xff", b"sp ace",
@@ -21,10 +21,6 @@ def field(ctx):
     if ctx.r.random() < 0.8:
         return ctx.r.choice(FIELDS[:6])
     return ctx.r.choice(FIELDS)
-
-
-def pairs_of(reply):
-    return list(zip(reply[::2], reply[1::2]))
 
 
 def hgetall(conn, key):
@@ -81,33 +77,14 @@ def check_hrandfield(differ, cmd, a, b):
     return None
 
 
-def scan_all(conn, args, first):
-    """Follow a SCAN-family reply to its end; the elements seen, or an error text."""
-    seen = []
-    reply = first
-    for _ in range(100_000):
-        if not (isinstance(reply, list) and len(reply) == 2 and isinstance(reply[0], bytes)
-                and isinstance(reply[1], list)):
-            return None, f"malformed scan reply {reply!r:.200}"
-        if not reply[0].isdigit():
-            return None, f"cursor {reply[0]!r} is not a number"
-        seen.extend(reply[1])
-        if reply[0] == b"0":
-            return seen, None
-        reply = conn.call(*([args[0], args[1], reply[0]] + args[3:]))
-    return None, "scan did not finish"
-
-
 def check_hscan(differ, cmd, a, b):
     if isinstance(a, Error) or isinstance(b, Error):
         return None if a == b else "replies differ"
     found = []
     for conn, first in ((differ.a, a), (differ.b, b)):
-        seen, err = scan_all(conn, cmd.args, first)
+        seen, err = scan_all(conn, cmd.args, first, pairs=True)
         if err:
             return err
-        if len(seen) % 2:
-            return "odd number of elements"
         found.append(dict(pairs_of(seen)))
     return None if found[0] == found[1] else \
         f"HSCAN differs: {sorted(found[0].items())!r:.300} vs {sorted(found[1].items())!r:.300}"

@@ -10,7 +10,7 @@ import random
 import time
 
 
-from difftest import BASE_SEED, cross_type_command, Cmd, Differ, Error, generator, _arity_error_variant, n, run_diff
+from difftest import scan_all, BASE_SEED, cross_type_command, Cmd, Differ, Error, generator, _arity_error_variant, n, run_diff
 
 
 # Integers make Redis use its intset encoding, the others its listpack or
@@ -95,22 +95,6 @@ def check_spop(differ, cmd, a, b):
         differ.b.call(b"SADD", key, *pb)
         differ.b.call(b"SREM", key, *pa)
     return None
-
-
-def scan_all(conn, args, first):
-    seen = []
-    reply = first
-    for _ in range(100_000):
-        if not (isinstance(reply, list) and len(reply) == 2 and isinstance(reply[0], bytes)
-                and isinstance(reply[1], list)):
-            return None, f"malformed scan reply {reply!r:.200}"
-        if not reply[0].isdigit():
-            return None, f"cursor {reply[0]!r} is not a number"
-        seen.extend(reply[1])
-        if reply[0] == b"0":
-            return seen, None
-        reply = conn.call(*([args[0], args[1], reply[0]] + args[3:]))
-    return None, "scan did not finish"
 
 
 def check_sscan(differ, cmd, a, b):

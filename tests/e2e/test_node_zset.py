@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from difftest import BASE_SEED, Cmd, Error, RespConn, generator, _arity_error_variant, n, run_diff
+from difftest import pairs_of, scan_all, BASE_SEED, Cmd, Error, RespConn, generator, _arity_error_variant, n, run_diff
 
 
 ZKEYS = [b"{z}a", b"{z}b", b"{z}c", b"{z}d"]
@@ -102,10 +102,6 @@ def limit_args(ctx):
     return ctx.r.choice([[b"LIMIT", b"x", 1], [b"LIMIT", 0], [b"LIMIT"], [b"LIMIT", 0, b"1.5"]])
 
 
-def pairs_of(reply):
-    return list(zip(reply[::2], reply[1::2]))
-
-
 # --- property checks -----------------------------------------------------------
 
 def check_zrandmember(differ, cmd, a, b):
@@ -140,18 +136,9 @@ def check_zrandmember(differ, cmd, a, b):
 
 
 def zscan_all(conn, first, args):
-    items = {}
-    reply = first
-    for _ in range(10_000):
-        if not (isinstance(reply, list) and len(reply) == 2 and isinstance(reply[1], list)):
-            return f"malformed ZSCAN reply {reply!r:.200}"
-        if len(reply[1]) % 2:
-            return "odd number of elements"
-        items.update(pairs_of(reply[1]))
-        if reply[0] == b"0":
-            return items
-        reply = conn.call(*([args[0], args[1], reply[0]] + args[3:]))
-    return "ZSCAN did not finish in 10000 calls"
+    """member -> score of a whole ZSCAN, or a text saying what was wrong."""
+    seen, err = scan_all(conn, args, first, pairs=True, max_calls=10_000)
+    return err if err else dict(pairs_of(seen))
 
 
 def check_zscan(differ, cmd, a, b):
