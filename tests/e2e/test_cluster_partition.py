@@ -88,6 +88,21 @@ def read_lines(path):
         return []
 
 
+def cut_and_wait_for_fence(netns, out):
+    """Take the namespace's link down; return (cut time, time of the first
+    write the master refused for its lease after the cut), as seen by the
+    writer inside the namespace that logs to `out`."""
+    t_cut = time.monotonic()
+    sh("ip", "netns", "exec", netns["ns"], "ip", "link", "set", netns["vb"], "down")
+
+    def fenced_at():
+        for ln in read_lines(out):
+            if ln[0] == "err" and float(ln[2]) > t_cut and "lease" in ln[3]:
+                return float(ln[2])
+        return None
+    return t_cut, wait_until(fenced_at, 10, interval=0.01, what="the cut-off master refuses writes")
+
+
 def test_partitioned_master_fences_then_rejoins(cluster, netns):
     ns, host, peer = netns["ns"], netns["host"], netns["peer"]
     node_args = ["--min_replica_acks", "1", "--replica_ack_timeout_ms", "500",
@@ -132,15 +147,7 @@ def test_partitioned_master_fences_then_rejoins(cluster, netns):
         w.wait_acked(200)
         wait_until(lambda: sum(1 for ln in read_lines(out) if ln[0] == "ok") >= 200, 20,
                    what="namespace client writing")
-        t_cut = time.monotonic()
-        sh("ip", "netns", "exec", ns, "ip", "link", "set", netns["vb"], "down")
-
-        def fenced_at():
-            for ln in read_lines(out):
-                if ln[0] == "err" and float(ln[2]) > t_cut and "lease" in ln[3]:
-                    return float(ln[2])
-            return None
-        t_fence = wait_until(fenced_at, 10, interval=0.01, what="the cut-off master refuses writes")
+        t_cut, t_fence = cut_and_wait_for_fence(netns, out)
         print(f"\npartitioned master refused writes {1000 * (t_fence - t_cut):.0f} ms after the cut "
               f"(fence_lease_ms {LEASE_MS})")
         assert t_fence - t_cut <= LEASE_MS / 1000 + 1.0
@@ -230,15 +237,7 @@ def test_master_cut_off_with_one_replica_fences(cluster, netns):
     try:
         wait_until(lambda: sum(1 for ln in read_lines(out) if ln[0] == "ok") >= 200, 20,
                    what="namespace client writing")
-        t_cut = time.monotonic()
-        sh("ip", "netns", "exec", ns, "ip", "link", "set", netns["vb"], "down")
-
-        def fenced_at():
-            for ln in read_lines(out):
-                if ln[0] == "err" and float(ln[2]) > t_cut and "lease" in ln[3]:
-                    return float(ln[2])
-            return None
-        t_fence = wait_until(fenced_at, 10, interval=0.01, what="the cut-off master refuses writes")
+        t_cut, t_fence = cut_and_wait_for_fence(netns, out)
         # r1 still follows it inside the namespace: its acks did not help.
         assert r1_link_up(r1, ns, peer)
         wait_until(lambda: role(r2) == "master", 15, what="r2 promoted")
