@@ -578,7 +578,9 @@ static void cron_cb(evutil_socket_t fd, short what, void *arg)
             srv.cmd_time_ms = now_ms();
             int n = db_expire_cycle(200);
             if (store_mark(srv.st) != mark) server_notify_write(NULL, mark);
-            server_commit();
+            /* Commit with the clients' writes in server_before_sleep (one
+             * write, one fsync), unless the batch has grown large. */
+            if (store_pending_bytes(srv.st) > EARLY_COMMIT_BYTES) server_commit();
             if (n < 200 || mono_us() - start > budget) break;
         }
         if (gc_ev && !evtimer_pending(gc_ev, NULL)) {
