@@ -100,6 +100,10 @@ static void render_storage(buf *o)
     sample(o, "storage_syncs_total", "counter", "fsyncs of LevelDB's log.", ss->syncs);
     sample(o, "storage_write_errors_total", "counter", "LevelDB writes that failed.", ss->commit_errors);
     sample(o, "storage_bytes_written_total", "counter", "Bytes written to LevelDB.", ss->bytes_written);
+    sample(o, "meta_cache_hits_total", "counter", "Metadata reads answered by the node's cache.",
+           ss->meta_cache_hits);
+    sample(o, "meta_cache_misses_total", "counter", "Metadata reads that went to LevelDB.",
+           ss->meta_cache_misses);
     sample(o, "storage_disk_bytes", "gauge", "LevelDB's estimate of the data's size on disk.",
            (unsigned long long)store_approx_size(srv.st, "", 0, "\xff\xff\xff\xff", 4));
     sample(o, "gc_pending_collections", "gauge", "Deleted collections whose elements are not yet removed.",

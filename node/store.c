@@ -1,11 +1,20 @@
 /* store: LevelDB plus the pending-write overlay.  See store.h.
  *
- * The overlay is a skiplist ordered like LevelDB (bytewise).  A node is in
+ * The overlay holds one node per key written in the batch.  A node is in
  * one of three states:
  *
  *     ST_VALUE  pending put: the node's value wins over LevelDB
  *     ST_TOMB   pending delete: hides the key in LevelDB
  *     ST_NONE   no pending change (left by a rollback): fall through
+ *
+ * Nodes are found by a hash table (every read and write of a key looks
+ * there) and also form a skiplist ordered like LevelDB (bytewise) for the
+ * merged iterators.  The order is built lazily: a batch of point writes
+ * (SET, INCR, HSET, ZADD...) never pays for it; the first iterator that
+ * needs the overlay sorts the batch's nodes into the skiplist once, and
+ * from then until the commit new nodes are linked as they come.  The
+ * skiplist walk was the largest cost of a point write in a big batch
+ * (profile of MSET at pipeline 1: a fifth of the event loop's time).
  *
  * Nodes, keys and values live in a per-batch arena (arena.h) that is
  * reset at commit or close, so iterators holding node pointers stay valid
@@ -36,9 +45,12 @@ typedef struct sl_node {
     size_t klen;
     char *val;          /* in the arena; NULL unless ST_VALUE */
     size_t vlen;
+    struct sl_node *hnext;  /* hash chain */
+    struct sl_node *lnext;  /* every node of the batch, in creation order */
+    uint32_t hash;
     unsigned char state;
     unsigned char height;
-    struct sl_node *next[];
+    struct sl_node *next[]; /* skiplist links, set only once ordered */
 } sl_node;
 
 struct undo {
@@ -60,9 +72,13 @@ struct store {
     sl_node *head;
     arena mem;          /* nodes, keys, values of the pending batch */
     int height;
+    int ordered;        /* the skiplist links every node (see sl_order) */
     uint32_t rnd;
     size_t pending_bytes;
     size_t nnodes;
+    sl_node **ht;       /* hash index of the nodes, ht_mask + 1 buckets */
+    uint32_t ht_mask;
+    sl_node *lfirst, **llast;
 
     struct undo *undo;
     size_t nundo, undo_cap;
@@ -76,7 +92,8 @@ struct store {
 
     /* Read cache of committed metadata records (see mcache_*). */
     struct mc_slot *mc;
-    uint32_t mc_mask;
+    uint32_t mc_mask;   /* sets - 1 */
+    size_t mc_bytes, mc_budget;
 
     void (*commit_hook)(store *s, void *arg);
     void *commit_arg;
@@ -176,33 +193,134 @@ static sl_node *sl_last(store *s)
     return x == s->head ? NULL : x;
 }
 
-static sl_node *sl_get_or_insert(store *s, const char *k, size_t kl)
+/* Link n into the skiplist (which must already hold every older node). */
+static void sl_link(store *s, sl_node *n)
 {
     sl_node *prev[SL_MAX_HEIGHT];
-    sl_node *n = sl_find_ge(s, k, kl, prev);
-    if (n && key_cmp(n->key, n->klen, k, kl) == 0) return n;
-    int h = sl_random_height(s);
-    if (h > s->height) {
-        for (int i = s->height; i < h; i++) prev[i] = s->head;
-        s->height = h;
+    sl_find_ge(s, n->key, n->klen, prev);
+    if (n->height > s->height) {
+        for (int i = s->height; i < n->height; i++) prev[i] = s->head;
+        s->height = n->height;
     }
-    n = sl_alloc(s, h, k, kl);
-    for (int i = 0; i < h; i++) {
+    for (int i = 0; i < n->height; i++) {
         n->next[i] = prev[i]->next[i];
         prev[i]->next[i] = n;
     }
+}
+
+static int node_cmp(const void *a, const void *b)
+{
+    const sl_node *x = *(sl_node *const *)a, *y = *(sl_node *const *)b;
+    return key_cmp(x->key, x->klen, y->key, y->klen);
+}
+
+/* Build the skiplist of the batch's nodes: sort them, then link each
+ * level left to right.  Iterators call this before they read the overlay. */
+static void sl_order(store *s)
+{
+    if (s->ordered) return;
+    s->ordered = 1;
+    if (!s->nnodes) return;
+    sl_node **v = xmalloc(sizeof *v * s->nnodes);
+    size_t i = 0;
+    for (sl_node *n = s->lfirst; n; n = n->lnext) v[i++] = n;
+    qsort(v, s->nnodes, sizeof *v, node_cmp);
+    sl_node *last[SL_MAX_HEIGHT];
+    for (int l = 0; l < SL_MAX_HEIGHT; l++) last[l] = s->head;
+    s->height = 1;
+    for (i = 0; i < s->nnodes; i++) {
+        sl_node *n = v[i];
+        for (int l = 0; l < n->height; l++) {
+            last[l]->next[l] = n;
+            last[l] = n;
+        }
+        if (n->height > s->height) s->height = n->height;
+    }
+    for (int l = 0; l < SL_MAX_HEIGHT; l++) last[l]->next[l] = NULL;
+    free(v);
+}
+
+/* ---------------- hash index ---------------- */
+
+static uint32_t key_hash(const char *k, size_t kl)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ kl;
+    while (kl >= 8) {
+        uint64_t w;
+        memcpy(&w, k, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+        k += 8;
+        kl -= 8;
+    }
+    uint64_t w = 0;
+    if (kl) memcpy(&w, k, kl);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 29;
+    return (uint32_t)h;
+}
+
+static sl_node *ht_find(const store *s, const char *k, size_t kl, uint32_t h)
+{
+    for (sl_node *n = s->ht[h & s->ht_mask]; n; n = n->hnext)
+        if (n->hash == h && n->klen == kl && (kl == 0 || memcmp(n->key, k, kl) == 0))
+            return n;
+    return NULL;
+}
+
+static void ht_grow(store *s)
+{
+    uint32_t nb = (s->ht_mask + 1) * 2;
+    free(s->ht);
+    s->ht = xcalloc(nb, sizeof *s->ht);
+    s->ht_mask = nb - 1;
+    for (sl_node *n = s->lfirst; n; n = n->lnext) {
+        sl_node **b = &s->ht[n->hash & s->ht_mask];
+        n->hnext = *b;
+        *b = n;
+    }
+}
+
+static sl_node *sl_get_or_insert(store *s, const char *k, size_t kl)
+{
+    uint32_t h = key_hash(k, kl);
+    sl_node *n = ht_find(s, k, kl, h);
+    if (n) return n;
+    int height = sl_random_height(s);
+    n = sl_alloc(s, height, k, kl);
+    n->hash = h;
+    sl_node **b = &s->ht[h & s->ht_mask];
+    n->hnext = *b;
+    *b = n;
+    n->lnext = NULL;
+    *s->llast = n;
+    s->llast = &n->lnext;
     s->nnodes++;
-    s->pending_bytes += kl + sizeof(sl_node) + sizeof(sl_node *) * (size_t)h;
+    s->pending_bytes += kl + sizeof(sl_node) + sizeof(sl_node *) * (size_t)height;
+    if (s->nnodes > (size_t)s->ht_mask + 1) ht_grow(s);
+    if (s->ordered) sl_link(s, n);
     return n;
 }
 
+#define HT_INITIAL 1024
+
 static void sl_clear(store *s)
 {
+    /* Empty the buckets this batch used (a small batch in a table grown
+     * by a big one should not pay for clearing all of it). */
+    if (s->nnodes < (s->ht_mask + 1) / 4) {
+        for (sl_node *n = s->lfirst; n; n = n->lnext) s->ht[n->hash & s->ht_mask] = NULL;
+    } else {
+        memset(s->ht, 0, sizeof *s->ht * ((size_t)s->ht_mask + 1));
+    }
     arena_reset(&s->mem);
     for (int i = 0; i < SL_MAX_HEIGHT; i++) s->head->next[i] = NULL;
     s->height = 1;
+    s->ordered = 0;
     s->nnodes = 0;
     s->pending_bytes = 0;
+    s->lfirst = NULL;
+    s->llast = &s->lfirst;
 }
 
 static void undo_clear(store *s)
@@ -219,70 +337,131 @@ static void compact_thread_stop(store *s);
  *
  * Every write command first reads the key's metadata record ('M' key) to
  * know what it replaces, and that LevelDB point read (memtable, then the
- * level-0 files and a bloom probe per level) was a third of a SET's cost.
- * This direct-mapped cache keeps committed 'M' records, present or absent,
- * in a fixed number of slots.  It holds committed state only: store_get
- * consults the pending overlay first, and store_commit refreshes the slots
- * of the 'M' keys a batch wrote once LevelDB has accepted the batch (a
- * failed or discarded batch leaves the committed state, and the cache,
- * unchanged).  Every write reaches LevelDB through store_commit, and a
- * replaced or reopened store starts with an empty cache, so the cache can
- * never disagree with LevelDB.  Records larger than MC_MAX_ENTRY are not
- * cached; memory is bounded by slots * MC_MAX_ENTRY. */
+ * level-0 files and a bloom probe per level) costs several times the rest
+ * of a SET (callgrind: about 4,000 instructions a miss).  This cache keeps
+ * committed 'M' records, present or absent.  It holds committed state
+ * only: store_get consults the pending overlay first, and store_commit
+ * refreshes the entries of the 'M' keys a batch wrote once LevelDB has
+ * accepted the batch (a failed or discarded batch leaves the committed
+ * state, and the cache, unchanged).  Every write reaches LevelDB through
+ * store_commit, and a replaced or reopened store starts with an empty
+ * cache, so the cache can never disagree with LevelDB.
+ *
+ * Layout: sets of MC_WAYS 16-byte slots (one cache line holds a set's
+ * slots), each slot pointing at a malloc'd copy of key and value.  Two
+ * ways instead of a direct-mapped table: with as many keys as a third of
+ * the slots, one key in four collided and paid the LevelDB read each time;
+ * two ways and "replace the way not used last" cut that to a few percent.
+ * An 8-bit tag from the hash skips reading the copy of a different key.
+ * Memory: 16 bytes a slot plus copies bounded by MC_AVG_BYTES a slot on
+ * average (records over MC_MAX_ENTRY bytes are never kept); when the
+ * copies reach that budget, new keys are not cached until some leave. */
 #define MC_MAX_ENTRY 256
+#define MC_AVG_BYTES 64
+#define MC_WAYS 2
 
 struct mc_slot {
     char *blob;        /* key then value, owned; NULL = empty slot */
-    uint32_t klen, vlen;
-    int present;       /* 0: the key is known to be absent */
+    uint16_t klen, vlen;
+    uint16_t cap;      /* bytes allocated at blob */
+    uint8_t flags;     /* MC_PRESENT, MC_USED */
+    uint8_t tag;
 };
 
-static uint32_t mc_hash(const char *k, size_t kl)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < kl; i++) h = (h ^ (unsigned char)k[i]) * 16777619u;
-    return h;
-}
+enum { MC_PRESENT = 1, MC_USED = 2 };
+_Static_assert(sizeof(struct mc_slot) == 16, "a set of MC_WAYS slots should fit a cache line");
 
 static int mc_cacheable(const char *k, size_t kl)
 {
     return kl > 0 && k[0] == 'M';
 }
 
-/* 1 present (value in val), 0 known absent, -1 not cached. */
-static int mc_lookup(store *s, const char *k, size_t kl, buf *val)
+static struct mc_slot *mc_set_of(store *s, uint32_t h)
 {
-    struct mc_slot *e = &s->mc[mc_hash(k, kl) & s->mc_mask];
-    if (!e->blob || e->klen != kl || memcmp(e->blob, k, kl) != 0) return -1;
-    if (!e->present) return 0;
+    return &s->mc[((h >> 8) & s->mc_mask) * MC_WAYS];
+}
+
+static struct mc_slot *mc_find(struct mc_slot *set, const char *k, size_t kl, uint8_t tag)
+{
+    for (int w = 0; w < MC_WAYS; w++) {
+        struct mc_slot *e = &set[w];
+        if (e->blob && e->tag == tag && e->klen == kl && memcmp(e->blob, k, kl) == 0) return e;
+    }
+    return NULL;
+}
+
+static void mc_touch(struct mc_slot *set, struct mc_slot *e)
+{
+    for (int w = 0; w < MC_WAYS; w++) set[w].flags &= (uint8_t)~MC_USED;
+    e->flags |= MC_USED;
+}
+
+static void mc_drop(store *s, struct mc_slot *e)
+{
+    s->mc_bytes -= e->cap;
+    free(e->blob);
+    e->blob = NULL;
+    e->cap = 0;
+}
+
+/* 1 present (value in val), 0 known absent, -1 not cached. */
+static int mc_lookup(store *s, const char *k, size_t kl, uint32_t h, buf *val)
+{
+    struct mc_slot *set = mc_set_of(s, h);
+    struct mc_slot *e = mc_find(set, k, kl, (uint8_t)h);
+    if (!e) {
+        s->stats.meta_cache_misses++;
+        return -1;
+    }
+    s->stats.meta_cache_hits++;
+    mc_touch(set, e);
+    if (!(e->flags & MC_PRESENT)) return 0;
     buf_clear(val);
     buf_append(val, e->blob + kl, e->vlen);
     return 1;
 }
 
-static void mc_set(store *s, const char *k, size_t kl, const char *v, size_t vl, int present)
+static void mc_set(store *s, const char *k, size_t kl, uint32_t h, const char *v, size_t vl, int present)
 {
-    struct mc_slot *e = &s->mc[mc_hash(k, kl) & s->mc_mask];
-    if (kl + vl > MC_MAX_ENTRY) {
+    struct mc_slot *set = mc_set_of(s, h);
+    struct mc_slot *e = mc_find(set, k, kl, (uint8_t)h);
+    size_t need = kl + vl;
+    if (need > MC_MAX_ENTRY) {
         /* Too big to keep: only make sure no stale copy of k survives. */
-        if (e->blob && e->klen == kl && memcmp(e->blob, k, kl) == 0) {
-            free(e->blob);
-            e->blob = NULL;
-        }
+        if (e) mc_drop(s, e);
         return;
     }
-    e->blob = xrealloc(e->blob, kl + vl ? kl + vl : 1);
+    /* Whole 32-byte units, so a record that grows a little (a counter, a
+     * collection's count) keeps its allocation. */
+    size_t cap = (need + 31) & ~(size_t)31;
+    if (!e) {
+        /* A new key takes an empty way, else the one not used last. */
+        e = &set[0];
+        for (int w = 0; w < MC_WAYS; w++) {
+            if (!set[w].blob) { e = &set[w]; break; }
+            if (!(set[w].flags & MC_USED)) e = &set[w];
+        }
+    }
+    if (!e->blob || e->cap < need) {
+        if (e->blob) mc_drop(s, e);
+        if (s->mc_bytes + cap > s->mc_budget) return;   /* full: not cached */
+        e->blob = xmalloc(cap);
+        e->cap = (uint16_t)cap;
+        s->mc_bytes += cap;
+    }
     memcpy(e->blob, k, kl);
     if (vl) memcpy(e->blob + kl, v, vl);
-    e->klen = (uint32_t)kl;
-    e->vlen = (uint32_t)vl;
-    e->present = present;
+    e->klen = (uint16_t)kl;
+    e->vlen = (uint16_t)vl;
+    e->tag = (uint8_t)h;
+    e->flags = present ? MC_PRESENT : 0;
+    mc_touch(set, e);
 }
 
 static void mc_free(store *s)
 {
     if (!s->mc) return;
-    for (uint32_t i = 0; i <= s->mc_mask; i++) free(s->mc[i].blob);
+    for (size_t i = 0; i < ((size_t)s->mc_mask + 1) * MC_WAYS; i++) free(s->mc[i].blob);
     free(s->mc);
     s->mc = NULL;
 }
@@ -301,10 +480,11 @@ store *store_open(const char *dir, const struct store_opts *o, char **err)
     leveldb_options_set_write_buffer_size(s->opts, (size_t)o->write_buffer);
     leveldb_options_set_max_open_files(s->opts, o->max_open_files);
     if (o->meta_cache_slots > 0) {
-        uint32_t n = 1;
+        uint32_t n = MC_WAYS;   /* slots, a power of two */
         while (n < (uint32_t)o->meta_cache_slots && n < (1u << 24)) n <<= 1;
         s->mc = xcalloc(n, sizeof *s->mc);
-        s->mc_mask = n - 1;
+        s->mc_mask = n / MC_WAYS - 1;
+        s->mc_budget = (size_t)n * MC_AVG_BYTES;
     }
     leveldb_options_set_compression(s->opts, o->compression ? leveldb_snappy_compression
                                                             : leveldb_no_compression);
@@ -331,6 +511,9 @@ store *store_open(const char *dir, const struct store_opts *o, char **err)
     s->head = sl_head_alloc();
     arena_init(&s->mem);
     s->height = 1;
+    s->ht = xcalloc(HT_INITIAL, sizeof *s->ht);
+    s->ht_mask = HT_INITIAL - 1;
+    s->llast = &s->lfirst;
     s->rnd = 0x9e3779b9u;
     buf_init(&s->ops);
     return s;
@@ -346,6 +529,7 @@ void store_close(store *s)
     sl_clear(s);
     arena_free(&s->mem);
     free(s->head);
+    free(s->ht);
     free(s->undo);
     buf_free(&s->ops);
     leveldb_close(s->db);
@@ -364,9 +548,10 @@ void store_close(store *s)
 
 int store_get(store *s, const char *k, size_t kl, buf *val)
 {
+    uint32_t h = key_hash(k, kl);
     if (s->nnodes) {
-        sl_node *n = sl_find_ge(s, k, kl, NULL);
-        if (n && n->state != ST_NONE && key_cmp(n->key, n->klen, k, kl) == 0) {
+        sl_node *n = ht_find(s, k, kl, h);
+        if (n && n->state != ST_NONE) {
             if (n->state == ST_TOMB) return 0;
             buf_clear(val);
             buf_append(val, n->val, n->vlen);
@@ -375,7 +560,7 @@ int store_get(store *s, const char *k, size_t kl, buf *val)
     }
     int cacheable = s->mc && mc_cacheable(k, kl);
     if (cacheable) {
-        int r = mc_lookup(s, k, kl, val);
+        int r = mc_lookup(s, k, kl, h, val);
         if (r >= 0) return r;
     }
     char *lerr = NULL;
@@ -386,7 +571,7 @@ int store_get(store *s, const char *k, size_t kl, buf *val)
         leveldb_free(lerr);
         return -1;
     }
-    if (cacheable) mc_set(s, k, kl, v, v ? vl : 0, v != NULL);
+    if (cacheable) mc_set(s, k, kl, h, v, v ? vl : 0, v != NULL);
     if (!v) return 0;
     buf_clear(val);
     buf_append(val, v, vl);
@@ -515,9 +700,11 @@ int store_commit(store *s, int sync, const char **err)
         if (sync) return store_sync(s);
         return 0;
     }
+    /* In creation order: sorting the batch first (so LevelDB's memtable
+     * inserts walk neighbouring paths) measured no faster. */
     leveldb_writebatch_t *wb = leveldb_writebatch_create();
     size_t bytes = 0;
-    for (sl_node *n = s->head->next[0]; n; n = n->next[0]) {
+    for (sl_node *n = s->lfirst; n; n = n->lnext) {
         if (n->state == ST_VALUE) {
             leveldb_writebatch_put(wb, n->key, n->klen, n->val, n->vlen);
             bytes += n->klen + n->vlen;
@@ -531,9 +718,9 @@ int store_commit(store *s, int sync, const char **err)
     leveldb_writebatch_destroy(wb);
     if (!lerr && s->mc) {
         /* LevelDB took the batch: the cache follows the new committed state. */
-        for (sl_node *n = s->head->next[0]; n; n = n->next[0])
+        for (sl_node *n = s->lfirst; n; n = n->lnext)
             if (n->state != ST_NONE && mc_cacheable(n->key, n->klen))
-                mc_set(s, n->key, n->klen, n->val, n->state == ST_VALUE ? n->vlen : 0,
+                mc_set(s, n->key, n->klen, n->hash, n->val, n->state == ST_VALUE ? n->vlen : 0,
                        n->state == ST_VALUE);
     }
     undo_clear(s);
@@ -615,6 +802,7 @@ static store_iter *iter_make(store *s, const leveldb_readoptions_t *ro, int use_
     it->s = s;
     it->li = ro == s->ro ? spare_get(s) : leveldb_create_iterator(s->db, ro);
     it->use_overlay = use_overlay;
+    if (use_overlay) sl_order(s);
     it->cur = CUR_NONE;
     buf_init(&it->key);
     return it;

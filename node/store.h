@@ -39,7 +39,7 @@ struct store_opts {
     int max_open_files;
     int compression;          /* 0 none, 1 snappy */
     int bloom_bits;           /* 0 = no filter */
-    int meta_cache_slots;     /* read cache of 'M' records, a power of two; 0 = off */
+    int meta_cache_slots;     /* read cache of 'M' records (rounded up to a power of two); 0 = off */
 };
 
 /* Open (creating if missing) the LevelDB database in `dir`.  Returns NULL
@@ -124,6 +124,7 @@ uint64_t store_approx_size(store *s, const char *a, size_t al, const char *b, si
 struct store_stats {
     unsigned long long commits, syncs, commit_errors;
     unsigned long long bytes_written;
+    unsigned long long meta_cache_hits, meta_cache_misses;
 };
 const struct store_stats *store_get_stats(const store *s);
 

@@ -267,10 +267,10 @@ static void info_command(client *c)
                        "rdb_changes_since_last_save:%llu\r\naof_enabled:0\r\n"
                        "storage_commits:%llu\r\nstorage_syncs:%llu\r\nstorage_write_errors:%llu\r\n"
                        "storage_bytes_written:%llu\r\nstorage_disk_bytes:%llu\r\n"
-                       "gc_pending_collections:%llu\r\n\r\n",
+                       "gc_pending_collections:%llu\r\nmeta_cache_hits:%llu\r\nmeta_cache_misses:%llu\r\n\r\n",
                    srv.cfg.fsync == FSYNC_ALWAYS ? "always" : srv.cfg.fsync == FSYNC_EVERYSEC ? "everysec" : "no",
                    srv.dirty, ss->commits, ss->syncs, ss->commit_errors, ss->bytes_written,
-                   (unsigned long long)disk, db_gc_pending());
+                   (unsigned long long)disk, db_gc_pending(), ss->meta_cache_hits, ss->meta_cache_misses);
     }
     if (section_wanted(c, "stats", 1)) {
         buf_printf(&o, "# Stats\r\ntotal_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"

@@ -323,12 +323,98 @@ static void test_store_commit_hook(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* A batch far larger than the overlay's first hash table (it grows), whose
+ * skiplist is built only when an iterator asks for it; keys written while
+ * that iterator walks are linked in order and seen by it; later small
+ * batches in the grown table find committed keys, not stale nodes. */
+#define BIG_BATCH 5000
+static void test_store_big_batch(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/strata-test-store-XXXXXX");
+    assert_non_null(mkdtemp(tmpdir));
+    store *s = open_store();
+    char k[32], v[32];
+    buf got;
+    buf_init(&got);
+    /* "k" keys in a scrambled order (7919 is prime to BIG_BATCH). */
+    for (int j = 0; j < BIG_BATCH; j++) {
+        int i = (int)(((long)j * 7919) % BIG_BATCH);
+        int kl = snprintf(k, sizeof k, "k%06d", i);
+        int vl = snprintf(v, sizeof v, "v%d", i);
+        store_put(s, k, (size_t)kl, v, (size_t)vl);
+    }
+    for (int i = 0; i < BIG_BATCH; i++) {
+        int kl = snprintf(k, sizeof k, "k%06d", i);
+        int vl = snprintf(v, sizeof v, "v%d", i);
+        assert_int_equal(store_get(s, k, (size_t)kl, &got), 1);
+        assert_int_equal(got.len, (size_t)vl);
+        assert_memory_equal(got.data, v, got.len);
+    }
+    /* Walk the "k" keys; halfway, write "m" keys (after every "k") and a
+     * "j" key (before the iterator): the walk goes on into the "m" keys. */
+    store_iter *it = store_iter_new(s);
+    int seen = 0;
+    for (store_iter_seek_first(it); store_iter_valid(it); store_iter_next(it)) {
+        size_t kl;
+        const char *ik = store_iter_key(it, &kl);
+        char want[32];
+        if (seen < BIG_BATCH) snprintf(want, sizeof want, "k%06d", seen);
+        else snprintf(want, sizeof want, "m%03d", seen - BIG_BATCH);
+        assert_int_equal(kl, strlen(want));
+        assert_memory_equal(ik, want, kl);
+        if (seen == BIG_BATCH / 2) {
+            for (int i = 99; i >= 0; i--) {
+                int ml = snprintf(k, sizeof k, "m%03d", i);
+                store_put(s, k, (size_t)ml, "m", 1);
+            }
+            store_put(s, "j", 1, "j", 1);
+        }
+        seen++;
+    }
+    assert_int_equal(seen, BIG_BATCH + 100);
+    store_iter_free(it);
+    assert_int_equal(store_commit(s, 0, NULL), 0);
+    /* Small batches in the grown table. */
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 10; i++) {
+            int kl = snprintf(k, sizeof k, "k%06d", i * 7 + round);
+            store_put(s, k, (size_t)kl, "new", 3);
+        }
+        assert_int_equal(store_commit(s, 0, NULL), 0);
+    }
+    store_del(s, "j", 1);
+    assert_int_equal(store_get(s, "j", 1, &got), 0);
+    for (int i = 0; i < BIG_BATCH; i++) {
+        int kl = snprintf(k, sizeof k, "k%06d", i);
+        int vl = snprintf(v, sizeof v, "v%d", i);
+        int rewritten = i < 70 && i % 7 < 3;
+        assert_int_equal(store_get(s, k, (size_t)kl, &got), 1);
+        if (rewritten) {
+            assert_int_equal(got.len, 3);
+            assert_memory_equal(got.data, "new", 3);
+        } else {
+            assert_int_equal(got.len, (size_t)vl);
+            assert_memory_equal(got.data, v, got.len);
+        }
+    }
+    assert_int_equal(store_commit(s, 0, NULL), 0);
+    assert_int_equal(store_get(s, "j", 1, &got), 0);
+    assert_int_equal(store_get(s, "m042", 4, &got), 1);
+    buf_free(&got);
+    store_close(s);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_model),
         cmocka_unit_test(test_store_ops_log),
         cmocka_unit_test(test_store_commit_hook),
+        cmocka_unit_test(test_store_big_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
