@@ -11,9 +11,11 @@
  *
  * LevelDB keys (big endian):
  *
- *   "RWL" first_lsn:8 -> log block: the records of one group commit,
- *                        back to back (below), first_lsn the lsn of the
- *                        first of them
+ *   "RWL" first_lsn:8 -> log block: the records of one group commit
+ *                        (below), first_lsn the lsn of the first of them;
+ *                        stored with each record's header packed into a
+ *                        few bytes (wal.c, "stored blocks"), and rebuilt
+ *                        to the exact record bytes when read
  *   "RWP"             -> position: epoch:8 | last_epoch:8 | last_lsn:8 |
  *                        last_crc:4 | first_lsn:8 | log_bytes:8
  *

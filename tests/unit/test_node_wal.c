@@ -358,6 +358,119 @@ static void test_blocks(void **state)
     buf_free(&rec);
 }
 
+/* Blocks are stored compact (a few bytes of header a record instead of
+ * WAL_REC_HDR) and rebuilt byte for byte, across epoch changes and a clock
+ * that goes back inside one block; blocks of plain records, as older
+ * versions stored them, read the same. */
+static void test_block_formats(void **state)
+{
+    store *s = *state;
+    buf recs[12], rec;
+    buf_init(&rec);
+    size_t plain_bytes = 0;
+    /* Master side: times 5000, 5001, 5001, 4000 (clock went back), ... */
+    static const uint64_t times[6] = { 5000, 5001, 5001, 4000, 4000, 900000000000ull };
+    for (int i = 0; i < 6; i++) {
+        size_t mark = do_write(s, "Mk", "value");
+        size_t len;
+        const char *ops = store_ops(s, mark, &len);
+        assert_int_equal(wal_append(ops, len, times[i]), (uint64_t)i + 1);
+    }
+    assert_int_equal(store_commit(s, 0, NULL), 0);
+    wal_publish();
+    for (int i = 0; i < 6; i++) {
+        buf_init(&recs[i]);
+        assert_int_equal(wal_read((uint64_t)i + 1, &recs[i]), 1);
+        struct wal_rec r;
+        assert_int_equal(wal_parse(recs[i].data, recs[i].len, &r), 0);
+        assert_int_equal(r.time_ms, times[i]);
+        plain_bytes += recs[i].len;
+    }
+    buf v;
+    buf_init(&v);
+    unsigned char k[WAL_KEY_LEN];
+    wal_key(k, 1);
+    assert_int_equal(store_get(s, (const char *)k, sizeof k, &v), 1);
+    assert_true(v.len < plain_bytes - 6 * 20);   /* compact headers */
+    /* Records of a later epoch, applied by a replica in one batch with
+     * the first ones: the epoch changes inside its block. */
+    uint64_t e2 = wal_new_epoch();
+    for (int i = 6; i < 12; i++) {
+        size_t mark = do_write(s, "Mk", "v2");
+        size_t len;
+        const char *ops = store_ops(s, mark, &len);
+        assert_int_equal(wal_append(ops, len, 7000 + (uint64_t)i), (uint64_t)i + 1);
+    }
+    assert_int_equal(store_commit(s, 0, NULL), 0);
+    wal_publish();
+    for (int i = 6; i < 12; i++) {
+        buf_init(&recs[i]);
+        assert_int_equal(wal_read((uint64_t)i + 1, &recs[i]), 1);
+        struct wal_rec r;
+        assert_int_equal(wal_parse(recs[i].data, recs[i].len, &r), 0);
+        assert_int_equal(r.epoch, e2);
+    }
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/replica", tmpl);
+    store *rs = open_store(dir);
+    assert_int_equal(wal_open(rs), 0);
+    for (int i = 0; i < 12; i++) {
+        struct wal_rec wr;
+        const char *why;
+        assert_int_equal(wal_apply(recs[i].data, recs[i].len, &wr, &why), 0);
+    }
+    assert_int_equal(store_commit(rs, 0, NULL), 0);
+    wal_publish();
+    for (int i = 11; i >= 0; i--) {
+        assert_int_equal(wal_read((uint64_t)i + 1, &rec), 1);
+        assert_int_equal(rec.len, recs[i].len);
+        assert_memory_equal(rec.data, recs[i].data, rec.len);
+    }
+    store_close(rs);
+    /* An older node's log: plain records back to back in two blocks. */
+    snprintf(dir, sizeof dir, "%s/old", tmpl);
+    store *os = open_store(dir);
+    buf b1, b2;
+    buf_init(&b1);
+    buf_init(&b2);
+    for (int i = 0; i < 12; i++) buf_append(i < 7 ? &b1 : &b2, recs[i].data, recs[i].len);
+    wal_key(k, 1);
+    store_put_raw(os, (const char *)k, sizeof k, b1.data, b1.len);
+    wal_key(k, 8);
+    store_put_raw(os, (const char *)k, sizeof k, b2.data, b2.len);
+    struct wal_pos p = { .epoch = e2, .last_epoch = e2, .last_lsn = 12,
+                         .last_crc = wal_rec_crc(recs[11].data, recs[11].len), .first_lsn = 1,
+                         .log_bytes = b1.len + b2.len + 2 * WAL_KEY_LEN };
+    unsigned char pv[WAL_POS_LEN];
+    wal_pos_encode(&p, pv);
+    store_put_raw(os, WAL_POS_KEY, sizeof WAL_POS_KEY - 1, (const char *)pv, sizeof pv);
+    assert_int_equal(store_commit(os, 0, NULL), 0);
+    assert_int_equal(wal_open(os), 0);
+    for (int i = 0; i < 12; i++) {
+        assert_int_equal(wal_read((uint64_t)i + 1, &rec), 1);
+        assert_int_equal(rec.len, recs[i].len);
+        assert_memory_equal(rec.data, recs[i].data, rec.len);
+    }
+    /* It grows with compact blocks and trims whole plain blocks. */
+    assert_int_equal(append_cmd(os, "Mk", "new"), 13);
+    assert_int_equal(store_commit(os, 0, NULL), 0);
+    wal_publish();
+    assert_int_equal(wal_read(13, &rec), 1);
+    struct wal_rec r;
+    assert_int_equal(wal_parse(rec.data, rec.len, &r), 0);
+    assert_int_equal(wal_trim(8, 0, 0, 1000), 7);
+    assert_int_equal(wal_position()->first_lsn, 8);
+    assert_int_equal(wal_read(8, &rec), 1);
+    assert_memory_equal(rec.data, recs[7].data, rec.len);
+    store_close(os);
+    assert_int_equal(wal_open(s), 0);
+    for (int i = 0; i < 12; i++) buf_free(&recs[i]);
+    buf_free(&b1);
+    buf_free(&b2);
+    buf_free(&v);
+    buf_free(&rec);
+}
+
 /* A batch bigger than WAL_BLOCK_MAX is split into several blocks, in the
  * same commit. */
 static void test_big_batch_splits(void **state)
@@ -517,6 +630,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lost_batch_not_in_position, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trim, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blocks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_block_formats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_batch_splits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proto_split_anywhere, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_chunks_load_elsewhere, setup, teardown),
