@@ -337,6 +337,21 @@ void multi_signal_ops(const char *ops, size_t len)
     meta_free(&m);
 }
 
+void multi_touch_existing(void)
+{
+    if (!wcount) return;
+    struct meta m;
+    meta_init(&m);
+    for (size_t b = 0; b < wtab_size; b++) {
+        for (struct wentry *e = wtab[b]; e; e = e->next) {
+            if (e->c->flags & CLIENT_DIRTY_CAS) continue;
+            if (db_lookup_raw(e->key, e->klen, &m) != T_NONE || m.expired)
+                e->c->flags |= CLIENT_DIRTY_CAS;
+        }
+    }
+    meta_free(&m);
+}
+
 /* Redis 7.0 fails an EXEC if a key that was live at WATCH time has expired
  * since, even before anything removed it. */
 static int watched_key_expired(client *c)

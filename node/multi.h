@@ -35,4 +35,11 @@ static inline int multi_in_exec(const client *c)
  * when the master changes the key. */
 void multi_signal_ops(const char *ops, size_t len);
 
+/* Fail the WATCH of every watched key that has a record now.  The whole
+ * dataset is about to be replaced, or just was (a replica's full sync):
+ * called before and after, it flags the keys that existed in the old data
+ * or exist in the new, as Redis does when a replica loads its master's
+ * snapshot; a key absent from both keeps its WATCH. */
+void multi_touch_existing(void);
+
 #endif

@@ -30,6 +30,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "multi.h"
 #include "util.h"
 #include "wal.h"
 
@@ -669,6 +670,7 @@ int server_store_replace(const char *newdir)
     char old[4096];
     snprintf(old, sizeof old, "%s.old", srv.cfg.dir);
     server_commit();
+    multi_touch_existing();
     store_close(srv.st);
     srv.st = NULL;
     int r = 0;
@@ -682,6 +684,7 @@ int server_store_replace(const char *newdir)
         r = -1;
     }
     store_open_or_die(&so);
+    multi_touch_existing();
     return r;
 }
 

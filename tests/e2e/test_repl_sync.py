@@ -233,3 +233,34 @@ def test_watch_on_replica_fails_when_master_changes_key(cluster):
     p.multi()
     p.get("w")
     assert p.execute() == [b"2"]
+
+
+def test_full_sync_fails_watches_on_keys_it_replaces(cluster):
+    """A replica that loads a new master's snapshot fails the WATCH of keys
+    that existed before or exist after, and keeps it for a key absent from
+    both (Redis's rule when a replica loads its master's data)."""
+    m1 = cluster.node("m1")
+    m2 = cluster.node("m2")
+    r = start_replica(cluster, m1)
+    m1.client().set("old", "1")
+    m2.client().set("new", "2")
+    wait_synced(m1, r)
+    watchers = {}
+    for key in ("old", "new", "neither"):
+        p = r.client().pipeline(transaction=True)
+        p.watch(key)
+        watchers[key] = p
+    r.client().execute_command("REPLICAOF", "127.0.0.1", str(m2.port))
+    wait_synced(m2, r)
+    assert info(r)["repl_full_syncs"] == 2
+    assert r.client().get("new") == b"2" and r.client().get("old") is None
+    for key in ("old", "new"):
+        p = watchers[key]
+        p.multi()
+        p.get(key)
+        with pytest.raises(redis.WatchError):
+            p.execute()
+    p = watchers["neither"]
+    p.multi()
+    p.get("neither")
+    assert p.execute() == [None]
