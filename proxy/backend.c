@@ -294,7 +294,9 @@ static void on_connected(struct backend *b)
         send_hs(b, HS_AUTH, req.data, req.len);
         buf_free(&req);
     }
-    if (r && r->has_sentinel && !b->owner) {
+    /* Only a link used as a master must be one; a replica link (reads,
+     * read_from_replicas) answers "slave" and is right to. */
+    if (r && r->has_sentinel && !b->owner && b->as_master) {
         static const char role[] = "*1\r\n$4\r\nROLE\r\n";
         send_hs(b, HS_ROLE, role, sizeof role - 1);
     }

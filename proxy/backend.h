@@ -60,6 +60,7 @@ struct backend {
     char last_err[128];
     struct backend *flush_next;
     int gidx;                   /* for stats, -1 when unknown */
+    int as_master;              /* the route uses it as its group's master */
 };
 
 /* Create a link and start connecting.  `owner` NULL for a shared link.

@@ -142,6 +142,7 @@ static void apply_route(struct worker *w, struct route *r)
     for (int i = 0; i < w->npool; i++) {
         w->pool[i]->retired = 1;
         w->pool[i]->gidx = -1;
+        w->pool[i]->as_master = 0;
     }
     int ng = r->ngroups;
     w->gmaster = xcalloc((size_t)(ng ? ng : 1), sizeof *w->gmaster);
@@ -151,6 +152,7 @@ static void apply_route(struct worker *w, struct route *r)
         struct route_group *rg = &r->groups[g];
         w->gmaster[g] = pool_get(w, &rg->master, rg->name);
         w->gmaster[g]->gidx = g;
+        w->gmaster[g]->as_master = 1;
         if (r->read_from_replicas && rg->nreplicas > 0) {
             w->grepl[g] = xcalloc((size_t)rg->nreplicas, sizeof **w->grepl);
             for (int i = 0; i < rg->nreplicas; i++) {
