@@ -78,6 +78,22 @@ static store *open_store(void)
     return s;
 }
 
+/* A new store in a new temporary directory (tmpdir). */
+static store *fresh_store(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/strata-test-store-XXXXXX");
+    assert_non_null(mkdtemp(tmpdir));
+    return open_store();
+}
+
+static void close_and_remove(store *s)
+{
+    store_close(s);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void check_iter(store *s, const struct model *m, const int *order, unsigned *rnd)
 {
     /* live keys in order */
@@ -166,9 +182,7 @@ static void test_store_model(void **state)
     unsigned seed = getenv("STRATA_SEED") ? (unsigned)atoi(getenv("STRATA_SEED")) : (unsigned)now_us();
     printf("test_store_model seed=%u\n", seed);
     unsigned rnd = seed;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/strata-test-store-XXXXXX");
-    assert_non_null(mkdtemp(tmpdir));
-    store *s = open_store();
+    store *s = fresh_store();
     struct model m;
     for (int i = 0; i < NKEYS; i++) {
         m.committed[i] = -1;
@@ -235,18 +249,13 @@ static void test_store_model(void **state)
     }
     check_iter(s, &m, order, &rnd);
     buf_free(&val);
-    store_close(s);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    assert_int_equal(system(cmd), 0);
+    close_and_remove(s);
 }
 
 static void test_store_ops_log(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/strata-test-store-XXXXXX");
-    assert_non_null(mkdtemp(tmpdir));
-    store *s = open_store();
+    store *s = fresh_store();
     store_put(s, "a", 1, "1", 1);
     size_t mark = store_mark(s);
     store_put(s, "bb", 2, "22", 2);
@@ -280,10 +289,7 @@ static void test_store_ops_log(void **state)
     assert_int_equal(store_get(s, "bb", 2, &v), 0);
     assert_int_equal(store_get(s, "Rx", 2, &v), 0);
     buf_free(&v);
-    store_close(s);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    assert_int_equal(system(cmd), 0);
+    close_and_remove(s);
 }
 
 static int hook_calls;
@@ -298,9 +304,7 @@ static void add_at_commit(store *s, void *arg)
 static void test_store_commit_hook(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/strata-test-store-XXXXXX");
-    assert_non_null(mkdtemp(tmpdir));
-    store *s = open_store();
+    store *s = fresh_store();
     static char tag[] = "block";
     store_set_commit_hook(s, add_at_commit, tag);
     store_put(s, "a", 1, "1", 1);
@@ -317,10 +321,7 @@ static void test_store_commit_hook(void **state)
     assert_memory_equal(v.data, "block", 5);
     assert_int_equal(store_get(s, "a", 1, &v), 1);
     buf_free(&v);
-    store_close(s);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    assert_int_equal(system(cmd), 0);
+    close_and_remove(s);
 }
 
 /* A batch far larger than the overlay's first hash table (it grows), whose
@@ -331,9 +332,7 @@ static void test_store_commit_hook(void **state)
 static void test_store_big_batch(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/strata-test-store-XXXXXX");
-    assert_non_null(mkdtemp(tmpdir));
-    store *s = open_store();
+    store *s = fresh_store();
     char k[32], v[32];
     buf got;
     buf_init(&got);
@@ -402,10 +401,7 @@ static void test_store_big_batch(void **state)
     assert_int_equal(store_get(s, "j", 1, &got), 0);
     assert_int_equal(store_get(s, "m042", 4, &got), 1);
     buf_free(&got);
-    store_close(s);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    assert_int_equal(system(cmd), 0);
+    close_and_remove(s);
 }
 
 int main(void)

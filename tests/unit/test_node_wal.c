@@ -67,12 +67,45 @@ static size_t do_write(store *s, const char *k, const char *v)
     return mark;
 }
 
-static uint64_t append_cmd(store *s, const char *k, const char *v)
+static uint64_t append_cmd_at(store *s, const char *k, const char *v, uint64_t time_ms)
 {
     size_t mark = do_write(s, k, v);
     size_t len;
     const char *ops = store_ops(s, mark, &len);
-    return wal_append(ops, len, 1000);
+    return wal_append(ops, len, time_ms);
+}
+
+static uint64_t append_cmd(store *s, const char *k, const char *v)
+{
+    return append_cmd_at(s, k, v, 1000);
+}
+
+/* A replica store in <tmpl>/replica that applied records recs[0..n),
+ * committing after recs[commit_after] (-1: only at the end) and at the end;
+ * the log is now the replica's. */
+static store *replica_applying(const buf *recs, int n, int commit_after)
+{
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/replica", tmpl);
+    store *rs = open_store(dir);
+    assert_int_equal(wal_open(rs), 0);
+    for (int i = 0; i < n; i++) {
+        struct wal_rec wr;
+        const char *why;
+        assert_int_equal(wal_apply(recs[i].data, recs[i].len, &wr, &why), 0);
+        if (i == commit_after) assert_int_equal(store_commit(rs, 0, NULL), 0);
+    }
+    assert_int_equal(store_commit(rs, 0, NULL), 0);
+    return rs;
+}
+
+/* Read record lsn into rec (initialised here) and parse it into r. */
+static void read_parsed(uint64_t lsn, buf *rec, struct wal_rec *r)
+{
+    buf_init(rec);
+    assert_int_equal(wal_read(lsn, rec), 1);
+    assert_int_equal(wal_parse(rec->data, rec->len, r), 0);
+    assert_int_equal(r->lsn, lsn);
 }
 
 static void test_fresh_position(void **state)
@@ -314,16 +347,7 @@ static void test_blocks(void **state)
     assert_int_equal(wal_read(31, &rec), 0);
     /* A replica applies them in other batches: its blocks differ, its
      * records do not. */
-    snprintf(dir, sizeof dir, "%s/replica", tmpl);
-    store *rs = open_store(dir);
-    assert_int_equal(wal_open(rs), 0);
-    for (int i = 0; i < 30; i++) {
-        struct wal_rec wr;
-        const char *why;
-        assert_int_equal(wal_apply(recs[i].data, recs[i].len, &wr, &why), 0);
-        if (i == 4) assert_int_equal(store_commit(rs, 0, NULL), 0);
-    }
-    assert_int_equal(store_commit(rs, 0, NULL), 0);
+    store *rs = replica_applying(recs, 30, 4);
     for (int i = 0; i < 30; i++) {
         assert_int_equal(wal_read((uint64_t)i + 1, &rec), 1);
         assert_memory_equal(rec.data, recs[i].data, rec.len);
@@ -370,19 +394,13 @@ static void test_block_formats(void **state)
     size_t plain_bytes = 0;
     /* Master side: times 5000, 5001, 5001, 4000 (clock went back), ... */
     static const uint64_t times[6] = { 5000, 5001, 5001, 4000, 4000, 900000000000ull };
-    for (int i = 0; i < 6; i++) {
-        size_t mark = do_write(s, "Mk", "value");
-        size_t len;
-        const char *ops = store_ops(s, mark, &len);
-        assert_int_equal(wal_append(ops, len, times[i]), (uint64_t)i + 1);
-    }
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(append_cmd_at(s, "Mk", "value", times[i]), (uint64_t)i + 1);
     assert_int_equal(store_commit(s, 0, NULL), 0);
     wal_publish();
     for (int i = 0; i < 6; i++) {
-        buf_init(&recs[i]);
-        assert_int_equal(wal_read((uint64_t)i + 1, &recs[i]), 1);
         struct wal_rec r;
-        assert_int_equal(wal_parse(recs[i].data, recs[i].len, &r), 0);
+        read_parsed((uint64_t)i + 1, &recs[i], &r);
         assert_int_equal(r.time_ms, times[i]);
         plain_bytes += recs[i].len;
     }
@@ -395,31 +413,17 @@ static void test_block_formats(void **state)
     /* Records of a later epoch, applied by a replica in one batch with
      * the first ones: the epoch changes inside its block. */
     uint64_t e2 = wal_new_epoch();
-    for (int i = 6; i < 12; i++) {
-        size_t mark = do_write(s, "Mk", "v2");
-        size_t len;
-        const char *ops = store_ops(s, mark, &len);
-        assert_int_equal(wal_append(ops, len, 7000 + (uint64_t)i), (uint64_t)i + 1);
-    }
+    for (int i = 6; i < 12; i++)
+        assert_int_equal(append_cmd_at(s, "Mk", "v2", 7000 + (uint64_t)i), (uint64_t)i + 1);
     assert_int_equal(store_commit(s, 0, NULL), 0);
     wal_publish();
     for (int i = 6; i < 12; i++) {
-        buf_init(&recs[i]);
-        assert_int_equal(wal_read((uint64_t)i + 1, &recs[i]), 1);
         struct wal_rec r;
-        assert_int_equal(wal_parse(recs[i].data, recs[i].len, &r), 0);
+        read_parsed((uint64_t)i + 1, &recs[i], &r);
         assert_int_equal(r.epoch, e2);
     }
     char dir[128];
-    snprintf(dir, sizeof dir, "%s/replica", tmpl);
-    store *rs = open_store(dir);
-    assert_int_equal(wal_open(rs), 0);
-    for (int i = 0; i < 12; i++) {
-        struct wal_rec wr;
-        const char *why;
-        assert_int_equal(wal_apply(recs[i].data, recs[i].len, &wr, &why), 0);
-    }
-    assert_int_equal(store_commit(rs, 0, NULL), 0);
+    store *rs = replica_applying(recs, 12, -1);
     wal_publish();
     for (int i = 11; i >= 0; i--) {
         assert_int_equal(wal_read((uint64_t)i + 1, &rec), 1);
