@@ -12,6 +12,7 @@
 
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,14 +260,58 @@ int resp_parse(resp_parser *p, const char *data, size_t len, size_t *consumed)
 
 /* ---- reply writer ---- */
 
+/* Decimal digits of v into d (at least 20 bytes); returns their count.
+ * Replies write a length or an integer for nearly every value, and
+ * snprintf's format parsing cost more than the rest of building a short
+ * bulk: two digits per step from a table instead. */
+static size_t fmt_u64(char *d, uint64_t v)
+{
+    static const char pairs[201] =
+        "0001020304050607080910111213141516171819"
+        "2021222324252627282930313233343536373839"
+        "4041424344454647484950515253545556575859"
+        "6061626364656667686970717273747576777879"
+        "8081828384858687888990919293949596979899";
+    char tmp[20];
+    size_t i = sizeof tmp;
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100) * 2;
+        v /= 100;
+        tmp[--i] = pairs[r + 1];
+        tmp[--i] = pairs[r];
+    }
+    if (v >= 10) {
+        tmp[--i] = pairs[v * 2 + 1];
+        tmp[--i] = pairs[v * 2];
+    } else {
+        tmp[--i] = (char)('0' + v);
+    }
+    size_t n = sizeof tmp - i;
+    memcpy(d, tmp + i, n);
+    return n;
+}
+
+/* "<prefix><n>\r\n" at d (at least RESP_LEN_MAX bytes); returns its length. */
+#define RESP_LEN_MAX 24
+static size_t fmt_prefixed_len(char *d, char prefix, long long n)
+{
+    size_t l = 0;
+    d[l++] = prefix;
+    if (n < 0) {
+        d[l++] = '-';
+        l += fmt_u64(d + l, 0 - (uint64_t)n);
+    } else {
+        l += fmt_u64(d + l, (uint64_t)n);
+    }
+    d[l++] = '\r';
+    d[l++] = '\n';
+    return l;
+}
+
 static void add_prefixed_len(buf *out, char prefix, long long n)
 {
-    char tmp[32];
-    tmp[0] = prefix;
-    int l = ll2str(tmp + 1, sizeof tmp - 3, n) + 1;
-    tmp[l++] = '\r';
-    tmp[l++] = '\n';
-    buf_append(out, tmp, (size_t)l);
+    buf_reserve(out, RESP_LEN_MAX);
+    out->len += fmt_prefixed_len(out->data + out->len, prefix, n);
 }
 
 void resp_add_simple(buf *out, const char *s)
@@ -309,10 +354,15 @@ void resp_add_int(buf *out, long long v)
 
 void resp_add_bulk(buf *out, const void *p, size_t len)
 {
-    buf_reserve(out, len + 32);
-    add_prefixed_len(out, '$', (long long)len);
-    buf_append(out, p, len);
-    buf_append(out, "\r\n", 2);
+    /* One reservation, then header, value and terminator written in place. */
+    buf_reserve(out, RESP_LEN_MAX + len + 2);
+    char *d = out->data + out->len;
+    d += fmt_prefixed_len(d, '$', (long long)len);
+    if (len) memcpy(d, p, len);
+    d += len;
+    d[0] = '\r';
+    d[1] = '\n';
+    out->len = (size_t)(d + 2 - out->data);
 }
 
 void resp_add_bulk_str(buf *out, const char *s)
@@ -322,9 +372,15 @@ void resp_add_bulk_str(buf *out, const char *s)
 
 void resp_add_bulk_ll(buf *out, long long v)
 {
-    char tmp[32];
-    int n = ll2str(tmp, sizeof tmp, v);
-    resp_add_bulk(out, tmp, (size_t)n);
+    char tmp[24];
+    size_t n = 0;
+    if (v < 0) {
+        tmp[n++] = '-';
+        n += fmt_u64(tmp + n, 0 - (uint64_t)v);
+    } else {
+        n += fmt_u64(tmp, (uint64_t)v);
+    }
+    resp_add_bulk(out, tmp, n);
 }
 
 void resp_add_bulk_double(buf *out, double v)
@@ -362,12 +418,12 @@ size_t resp_defer_array(buf *out)
 
 void resp_set_deferred_array(buf *out, size_t mark, long long n)
 {
-    char tmp[DEFER_WIDTH + 1];
-    int l = snprintf(tmp, sizeof tmp, "*%lld\r\n", n);
+    char tmp[RESP_LEN_MAX];
+    size_t l = fmt_prefixed_len(tmp, '*', n);
     size_t tail = out->len - mark - DEFER_WIDTH;
-    memcpy(out->data + mark, tmp, (size_t)l);
+    memcpy(out->data + mark, tmp, l);
     memmove(out->data + mark + l, out->data + mark + DEFER_WIDTH, tail);
-    out->len -= DEFER_WIDTH - (size_t)l;
+    out->len -= DEFER_WIDTH - l;
 }
 
 void resp_add_arity_error(buf *out, const char *name)

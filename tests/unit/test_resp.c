@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -662,6 +663,48 @@ static void test_writer(void **state)
     buf_free(&b);
 }
 
+/* Integers and lengths are formatted without printf: every digit count,
+ * both signs and both ends of the range must read as printf's "%lld". */
+static void test_writer_integers_like_printf(void **state)
+{
+    (void)state;
+    buf b, want;
+    buf_init(&b);
+    buf_init(&want);
+    long long v = 1;
+    for (int digits = 1; digits <= 19; digits++) {
+        if (digits > 1) v *= 10;
+        const long long around[] = { v - 1, v, v + 1, 2 * v - 1, 5 * v, 9 * v, LLONG_MAX };
+        for (size_t i = 0; i < sizeof around / sizeof around[0]; i++) {
+            for (int sign = 1; sign >= -1; sign -= 2) {
+                long long x = around[i] * sign;
+                buf_clear(&b);
+                buf_clear(&want);
+                resp_add_int(&b, x);
+                resp_add_array(&b, x);
+                resp_add_bulk_ll(&b, x);
+                char digits_txt[32];
+                int n = snprintf(digits_txt, sizeof digits_txt, "%lld", x);
+                buf_printf(&want, ":%lld\r\n*%lld\r\n$%d\r\n%lld\r\n", x, x, n, x);
+                assert_int_equal(b.len, want.len);
+                assert_memory_equal(b.data, want.data, want.len);
+            }
+        }
+    }
+    for (int i = 0; i < 10000; i++) {
+        unsigned long long u = ((unsigned long long)rnd() << 32) | rnd();
+        long long x = (long long)(u >> (1 + rnd() % 63)) * (rnd() % 2 ? 1 : -1);
+        buf_clear(&b);
+        buf_clear(&want);
+        resp_add_int(&b, x);
+        buf_printf(&want, ":%lld\r\n", x);
+        assert_int_equal(b.len, want.len);
+        assert_memory_equal(b.data, want.data, want.len);
+    }
+    buf_free(&b);
+    buf_free(&want);
+}
+
 static void test_error_sanitised(void **state)
 {
     (void)state;
@@ -752,6 +795,7 @@ int main(void)
         cmocka_unit_test(test_need_hint),
         cmocka_unit_test(test_random_streams),
         cmocka_unit_test(test_writer),
+        cmocka_unit_test(test_writer_integers_like_printf),
         cmocka_unit_test(test_error_sanitised),
         cmocka_unit_test(test_deferred_arrays),
     };
