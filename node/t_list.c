@@ -30,11 +30,16 @@ enum { LIST_HEAD = 0, LIST_TAIL = 1 };
 
 /* ---------------- element access ---------------- */
 
-static void elem_key(buf *k, uint64_t version, uint64_t index)
+/* An element's key, 'D' version:8 index:8 (db.h's data key with the
+ * index as its member), built on the stack: every list command makes one
+ * or more, and a heap buffer for 17 bytes cost more than the encoding. */
+#define ELEM_KEY_LEN (SUBKEY_PREFIX + 8)
+
+static void elem_key(unsigned char k[ELEM_KEY_LEN], uint64_t version, uint64_t index)
 {
-    unsigned char b[8];
-    put_u64be(b, index);
-    enc_data_key(k, version, (const char *)b, 8);
+    k[0] = 'D';
+    put_u64be(k + 1, version);
+    put_u64be(k + SUBKEY_PREFIX, index);
 }
 
 /* 1 if the iterator sits on an element of the list with this version. */
@@ -46,35 +51,24 @@ static int elem_valid(store_iter *it, uint64_t version)
     return kl == SUBKEY_PREFIX + 8 && k[0] == 'D' && get_u64be(k + 1) == version;
 }
 
-static uint64_t elem_index(store_iter *it)
-{
-    size_t kl;
-    const unsigned char *k = (const unsigned char *)store_iter_key(it, &kl);
-    return get_u64be(k + SUBKEY_PREFIX);
-}
-
 /* A new iterator on element i (0-based from the head), walking forward.
  * Caller frees it. */
 static store_iter *list_seek(const struct meta *m, uint64_t i)
 {
-    buf k;
-    buf_init(&k);
-    elem_key(&k, m->version, m->head + i);
+    unsigned char k[ELEM_KEY_LEN];
+    elem_key(k, m->version, m->head + i);
     store_iter *it = store_iter_new(srv.st);
-    store_iter_seek(it, k.data, k.len);
-    buf_free(&k);
+    store_iter_seek(it, (const char *)k, sizeof k);
     return it;
 }
 
 /* A new iterator on element i, walking backward (towards the head). */
 static store_iter *list_seek_rev(const struct meta *m, uint64_t i)
 {
-    buf k;
-    buf_init(&k);
-    elem_key(&k, m->version, m->head + i + 1);
+    unsigned char k[ELEM_KEY_LEN];
+    elem_key(k, m->version, m->head + i + 1);
     store_iter *it = store_iter_new(srv.st);
-    store_iter_seek_last_before(it, k.data, k.len);
-    buf_free(&k);
+    store_iter_seek_last_before(it, (const char *)k, sizeof k);
     return it;
 }
 
@@ -86,20 +80,16 @@ static void list_corrupt(const char *key, size_t klen)
 
 static void elem_put(const struct meta *m, uint64_t index, const char *v, size_t vl)
 {
-    buf k;
-    buf_init(&k);
-    elem_key(&k, m->version, index);
-    store_put(srv.st, k.data, k.len, v, vl);
-    buf_free(&k);
+    unsigned char k[ELEM_KEY_LEN];
+    elem_key(k, m->version, index);
+    store_put(srv.st, (const char *)k, sizeof k, v, vl);
 }
 
 static void elem_del(const struct meta *m, uint64_t index)
 {
-    buf k;
-    buf_init(&k);
-    elem_key(&k, m->version, index);
-    store_del(srv.st, k.data, k.len);
-    buf_free(&k);
+    unsigned char k[ELEM_KEY_LEN];
+    elem_key(k, m->version, index);
+    store_del(srv.st, (const char *)k, sizeof k);
 }
 
 /* Push one element at an end of m (meta updated in memory only). */
@@ -116,12 +106,10 @@ static void list_push_one(struct meta *m, int where, const char *v, size_t vl)
 static int list_pop_one(struct meta *m, int where, buf *val)
 {
     uint64_t idx = where == LIST_HEAD ? m->head : m->tail - 1;
-    buf k;
-    buf_init(&k);
-    elem_key(&k, m->version, idx);
-    int r = store_get(srv.st, k.data, k.len, val);
-    if (r == 1) store_del(srv.st, k.data, k.len);
-    buf_free(&k);
+    unsigned char k[ELEM_KEY_LEN];
+    elem_key(k, m->version, idx);
+    int r = store_get(srv.st, (const char *)k, sizeof k, val);
+    if (r == 1) store_del(srv.st, (const char *)k, sizeof k);
     if (r != 1) return -1;
     if (where == LIST_HEAD) m->head++;
     else m->tail--;
@@ -305,14 +293,13 @@ static void lindex_command(client *c)
         resp_add_null(&c->out);
         goto done;
     }
-    buf k, v;
-    buf_init(&k);
+    unsigned char k[ELEM_KEY_LEN];
+    buf v;
     buf_init(&v);
-    elem_key(&k, m.version, m.head + (uint64_t)idx);
-    int g = store_get(srv.st, k.data, k.len, &v);
+    elem_key(k, m.version, m.head + (uint64_t)idx);
+    int g = store_get(srv.st, (const char *)k, sizeof k, &v);
     if (g == 1) resp_add_bulk(&c->out, v.data, v.len);
     else reply_storage_error(c);
-    buf_free(&k);
     buf_free(&v);
 done:
     meta_free(&m);
@@ -357,14 +344,21 @@ static void lrange_command(client *c)
     size_t out_before = c->out.len;
     store_iter *it = list_seek(&m, from);
     resp_add_array(&c->out, (long long)n);
-    for (uint64_t i = 0; i < n; i++, store_iter_next(it)) {
-        if (!elem_valid(it, m.version) || elem_index(it) != m.head + from + i) {
+    /* Checking an element is one comparison of the iterator's key with
+     * the key it must have, nothing decoded or copied; values go straight
+     * into the reply. */
+    unsigned char want[ELEM_KEY_LEN];
+    for (uint64_t i = 0; i < n; i++) {
+        size_t kl = 0, vl;
+        if (i > 0) store_iter_next(it);
+        elem_key(want, m.version, m.head + from + i);
+        const char *k = store_iter_valid(it) ? store_iter_key(it, &kl) : NULL;
+        if (!k || kl != sizeof want || memcmp(k, want, sizeof want) != 0) {
             list_corrupt(ARG(c, 1));
             c->out.len = out_before;
             reply_storage_error(c);
             break;
         }
-        size_t vl;
         const char *v = store_iter_val(it, &vl);
         resp_add_bulk(&c->out, v, vl);
     }
