@@ -170,8 +170,10 @@ static void zadd_generic(client *c, int flags)
         resp_add_error(&c->out, "ERR INCR option supports a single increment-element pair");
         return;
     }
-    /* Every score is checked before anything is written. */
-    double *scores = xmalloc(sizeof(double) * (size_t)elements);
+    /* Every score is checked before anything is written.  Most ZADDs
+     * carry a few members: their scores stay on the stack. */
+    double few[8];
+    double *scores = elements <= 8 ? few : xmalloc(sizeof(double) * (size_t)elements);
     for (int j = 0; j < elements; j++)
         if (arg_double(c, idx + j * 2, &scores[j]) < 0) goto done_free;
 
@@ -215,7 +217,7 @@ reply:
 done:
     meta_free(&m);
 done_free:
-    free(scores);
+    if (scores != few) free(scores);
 }
 
 static void zadd_command(client *c) { zadd_generic(c, 0); }

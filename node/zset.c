@@ -29,16 +29,71 @@ double zset_decode_score(const char *v, size_t vl)
     return d;
 }
 
+/* A member's keys, built on the stack when they fit (db.h's layouts):
+ *
+ *   'D' | version:8 | member                      (zkey_data)
+ *   'Z' | version:8 | sortable score:8 | member   (zkey_index)
+ *
+ * ZADD and ZREM build two or three of them per member; a heap buffer
+ * each cost more than the encoding itself.  Longer members use the
+ * heap; zkey_free releases it. */
+#define ZKEY_STACK 192
+
+struct zkey {
+    char *p;
+    size_t len;
+    char small[ZKEY_STACK];
+};
+
+static char *zkey_room(struct zkey *k, size_t len)
+{
+    k->p = len <= sizeof k->small ? k->small : xmalloc(len);
+    k->len = len;
+    return k->p;
+}
+
+static void zkey_free(struct zkey *k)
+{
+    if (k->p != k->small) free(k->p);
+    k->p = NULL;
+}
+
+static void zkey_data(struct zkey *k, uint64_t version, const char *member, size_t mlen)
+{
+    char *p = zkey_room(k, SUBKEY_PREFIX + mlen);
+    p[0] = 'D';
+    put_u64be((unsigned char *)p + 1, version);
+    if (mlen) memcpy(p + SUBKEY_PREFIX, member, mlen);
+}
+
+static void zkey_index(struct zkey *k, uint64_t version, double score, const char *member,
+                       size_t mlen)
+{
+    char *p = zkey_room(k, SUBKEY_PREFIX + 8 + mlen);
+    p[0] = 'Z';
+    put_u64be((unsigned char *)p + 1, version);
+    put_u64be((unsigned char *)p + SUBKEY_PREFIX, score_to_sortable(score));
+    if (mlen) memcpy(p + SUBKEY_PREFIX + 8, member, mlen);
+}
+
+/* Point the index key at another score of the same member. */
+static void zkey_index_rescore(struct zkey *k, double score)
+{
+    put_u64be((unsigned char *)k->p + SUBKEY_PREFIX, score_to_sortable(score));
+}
+
 int zset_score(uint64_t version, const char *member, size_t mlen, double *score)
 {
-    buf k, v;
-    buf_init(&k);
-    buf_init(&v);
-    enc_data_key(&k, version, member, mlen);
-    int r = store_get(srv.st, k.data, k.len, &v);
-    if (r == 1) *score = zset_decode_score(v.data, v.len);
-    buf_free(&k);
-    buf_free(&v);
+    /* The value read lands in one buffer kept for the process (the store
+     * is single-threaded): it holds 8 bytes, and a ZADD reads one per
+     * member. */
+    static buf val;
+    struct zkey k;
+    zkey_data(&k, version, member, mlen);
+    int r = store_get(srv.st, k.p, k.len, &val);
+    if (r == 1) *score = zset_decode_score(val.data, val.len);
+    zkey_free(&k);
+    if (val.cap > 4096) buf_free(&val);
     return r;
 }
 
@@ -53,30 +108,32 @@ int zset_input_score(int type, uint64_t version, const char *member, size_t mlen
 void zset_put(uint64_t version, const char *member, size_t mlen, double score,
               int had_old, double old_score)
 {
-    buf k;
+    struct zkey k;
     unsigned char v[8];
-    buf_init(&k);
     if (had_old) {
-        enc_zscore_key(&k, version, old_score, member, mlen);
-        store_del(srv.st, k.data, k.len);
+        zkey_index(&k, version, old_score, member, mlen);
+        store_del(srv.st, k.p, k.len);
+        zkey_index_rescore(&k, score);
+    } else {
+        zkey_index(&k, version, score, member, mlen);
     }
-    enc_zscore_key(&k, version, score, member, mlen);
-    store_put(srv.st, k.data, k.len, "", 0);
+    store_put(srv.st, k.p, k.len, "", 0);
+    zkey_free(&k);
     enc_score_value(v, score);
-    enc_data_key(&k, version, member, mlen);
-    store_put(srv.st, k.data, k.len, (const char *)v, 8);
-    buf_free(&k);
+    zkey_data(&k, version, member, mlen);
+    store_put(srv.st, k.p, k.len, (const char *)v, 8);
+    zkey_free(&k);
 }
 
 void zset_del(uint64_t version, const char *member, size_t mlen, double score)
 {
-    buf k;
-    buf_init(&k);
-    enc_zscore_key(&k, version, score, member, mlen);
-    store_del(srv.st, k.data, k.len);
-    enc_data_key(&k, version, member, mlen);
-    store_del(srv.st, k.data, k.len);
-    buf_free(&k);
+    struct zkey k;
+    zkey_index(&k, version, score, member, mlen);
+    store_del(srv.st, k.p, k.len);
+    zkey_free(&k);
+    zkey_data(&k, version, member, mlen);
+    store_del(srv.st, k.p, k.len);
+    zkey_free(&k);
 }
 
 /* ---------------- ranges ---------------- */

@@ -153,8 +153,37 @@ static void test_arg_double(void **state)
     BAD("1 ");
     BAD("1x");
     BAD("1\0");
+    OK("000000012345", 12345.0);
+    OK("-999999999999999", -999999999999999.0);
+    OK("9007199254740993", 9007199254740992.0); /* 16 digits: strtod's rounding */
+    BAD("-");
+    BAD("--1");
+    BAD("1-");
 #undef OK
 #undef BAD
+    /* Integers (converted without strtod up to 15 digits) read exactly as
+     * strtod reads them, at every length, sign and with leading zeros. */
+    unsigned long long x = 88172645463325252ULL;
+    for (int k = 0; k < 20000; k++) {
+        char t[32];
+        size_t n = 0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        if (x & 1) t[n++] = '-';
+        size_t digits = 1 + (x >> 8) % 18;
+        for (size_t d = 0; d < digits; d++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            /* every seventh string starts with zeros */
+            t[n++] = (char)('0' + (k % 7 == 0 && d < 4 ? 0 : (x >> 20) % 10));
+        }
+        t[n] = '\0';
+        double want = strtod(t, NULL);
+        assert_int_equal(dbl(t, n, &v), 0);
+        assert_memory_equal(&v, &want, sizeof v);
+    }
     /* Redis has no length limit for scores: 1e-301 written out in full */
     char longf[400];
     int n = snprintf(longf, sizeof longf, "0.%0300d1", 0);
