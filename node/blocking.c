@@ -66,7 +66,7 @@ static struct {
     size_t nkeys;
     uint64_t seed;
     struct bkey *ready_head, *ready_tail;
-    struct event *serve_ev;       /* fires at the end of the writer's callback */
+    struct event *serve_ev;       /* fires at the end of the current callback */
     int serving;
     unsigned long nblocked;
     uint64_t next_seq;
@@ -405,19 +405,25 @@ static void block_serve_key(struct bkey *e)
     free(s);
 }
 
+/* Offer every ready key to its waiters (bk.serving set by the caller). */
+static void serve_ready_keys(void)
+{
+    while (bk.ready_head) {
+        struct bkey *e = bk.ready_head;
+        bk.ready_head = e->rnext;
+        if (!bk.ready_head) bk.ready_tail = NULL;
+        e->ready = 0;
+        block_serve_key(e);
+        bkey_release(e);
+    }
+}
+
 static void block_serve(void)
 {
     if (bk.serving) return;
     bk.serving = 1;
-    while (bk.ready_head) {
-        while (bk.ready_head) {
-            struct bkey *e = bk.ready_head;
-            bk.ready_head = e->rnext;
-            if (!bk.ready_head) bk.ready_tail = NULL;
-            e->ready = 0;
-            block_serve_key(e);
-            bkey_release(e);
-        }
+    while (bk.ready_head || bk.nresume) {
+        serve_ready_keys();
         /* Now the served clients' pipelined commands, which may write
          * (and make keys ready again) or block again. */
         size_t n = bk.nresume;
@@ -434,6 +440,16 @@ static void block_serve(void)
         bk.serving = 1;
     }
     bk.serving = 0;
+}
+
+void block_serve_ready(void)
+{
+    if (bk.serving || !bk.ready_head) return;
+    bk.serving = 1;
+    serve_ready_keys();
+    bk.serving = 0;
+    /* The served clients' own pipelined input runs from the event. */
+    if (bk.nresume && bk.serve_ev) event_active(bk.serve_ev, EV_TIMEOUT, 0);
 }
 
 static void block_serve_cb(evutil_socket_t fd, short what, void *arg)

@@ -8,7 +8,8 @@
  *   writer's command --> write hook: its keys (cmd_get_keys) that have
  *                        waiters become "ready" (block_signal_key does
  *                        the same by hand)
- *   end of the current event callback --> block_serve: for each ready key,
+ *   end of the writer's command (block_serve_ready, called by server_call),
+ *   or of the event callback for other writes --> for each ready key,
  *        its waiters in arrival order: retry(c, key) runs as a command of c
  *        (store mark, rollback on an error reply, server_notify_write)
  *        1 = served: c is unblocked and its pipelined input resumes
@@ -16,12 +17,14 @@
  *   deadline passes --> null array reply (*-1), c resumes
  *   c disconnects   --> free hook removes it from every queue
  *
- * Waking is deferred to the end of the event callback that wrote, so a
- * writer's command (or a whole EXEC) finishes, and every write hook has
- * seen it, before a waiter runs; a served waiter's writes then commit in
- * the same group commit as the push that woke it, before either reply is
- * sent.  Inside MULTI/EXEC nothing blocks: block_client refuses and the
- * command replies the nil of its non-blocking form, as Redis does.
+ * Waking waits for the end of the writer's command (or of a whole EXEC), so
+ * every write hook has seen it before a waiter runs, and happens before the
+ * writer's next pipelined command, as in Redis: a pipelined RPUSH then LPOP
+ * gives the element to the waiter, not to the LPOP.  A served waiter's
+ * writes commit in the same group commit as the push that woke it, before
+ * either reply is sent; its own pipelined input runs after the current
+ * event callback.  Inside MULTI/EXEC nothing blocks: block_client refuses
+ * and the command replies the nil of its non-blocking form, as Redis does.
  *
  * Usage (lists and sorted sets):
  *
@@ -82,6 +85,10 @@ int block_client(client *c, int first, int nkeys, int step, uint64_t deadline_ms
 /* A write to `key` happened outside the command's key positions (or from
  * a background task): wake its waiters.  Cheap when nobody waits. */
 void block_signal_key(const char *key, size_t klen);
+
+/* Serve the waiters of the keys written so far (server_call calls this
+ * after every command outside EXEC).  Cheap when no key is ready. */
+void block_serve_ready(void);
 
 /* Unblock c now (CLIENT UNBLOCK): with `error` it gets
  * "-UNBLOCKED client unblocked via CLIENT UNBLOCK", otherwise the timeout

@@ -28,6 +28,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 
+#include "blocking.h"
 #include "db.h"
 #include "log.h"
 #include "multi.h"
@@ -446,8 +447,10 @@ void server_call(client *c)
             server_notify_write(c, mark);
         }
     }
-    if (!(c->flags & CLIENT_IN_EXEC) && store_pending_bytes(srv.st) > EARLY_COMMIT_BYTES)
-        server_commit();
+    if (!(c->flags & CLIENT_IN_EXEC)) {
+        block_serve_ready();
+        if (store_pending_bytes(srv.st) > EARLY_COMMIT_BYTES) server_commit();
+    }
 }
 
 /* ---------------- commit and flush ---------------- */

@@ -231,6 +231,23 @@ def test_pipelined_commands_wait_behind_a_blocked_one(server):
     assert ctl.call(b"LRANGE", b"out", b"0", b"-1") == [b"1"]
 
 
+def test_waiter_served_between_pipelined_commands(server):
+    """A waiter is served right after the command that pushed, before the
+    pusher's next pipelined command: RPUSH then LPOP in one pipeline gives
+    the element to the blocked client, and the LPOP finds nothing."""
+    ctl, waiter, pusher = conn(server), conn(server), conn(server)
+    waiter.send([b"BLPOP", b"pq", b"5"])
+    wait_blocked(ctl, 1)
+    pusher.send_raw(RespConn.encode([b"RPUSH", b"pq", b"x"]) + RespConn.encode([b"LPOP", b"pq"]) +
+                    RespConn.encode([b"RPUSH", b"pq", b"y", b"z"]) + RespConn.encode([b"LPOP", b"pq"]))
+    assert pusher.read()[1] == 1
+    assert pusher.read()[1] is None
+    assert pusher.read()[1] == 2
+    assert pusher.read()[1] == b"y"
+    assert waiter.read()[1] == [b"pq", b"x"]
+    assert ctl.call(b"LRANGE", b"pq", b"0", b"-1") == [b"z"]
+
+
 def test_many_waiters_one_push(server):
     ctl = conn(server)
     clients = []
