@@ -34,12 +34,15 @@ const struct conf_field node_config_fields[] = {
      * peaked above 400 MiB (tests/bench/bench_node.sh rss).  max_open_files
      * bounds the mapped files kept open between compactions.
      * Speed: every write is a memtable (skiplist) insert on the event loop,
-     * and a smaller memtable is a shallower, more cache-resident skiplist;
-     * flushing it more often costs the compaction thread a little more.
-     * tests/bench/bench_leveldb.sh, per put of the node's SET batches: the
-     * writer paid about 460/540/640/790 ns at 2/4/8/16mb and all threads
-     * together about the same at 4mb and 8mb, more at 2mb: 4mb. */
-    F("write_buffer", CONF_SIZE, write_buffer, "4mb", 1 << 20, 1LL << 32, NULL, 0, "LevelDB memtable size"),
+     * and a smaller memtable is a shallower, more cache-resident skiplist:
+     * tests/bench/bench_leveldb.sh, per put of the node's SET batches, had
+     * the writer at about 460/540/640/790 ns at 2/4/8/16mb.  But more,
+     * smaller level-0 files mean more level-0 compactions, each rewriting
+     * the level-1 data it overlaps: a ZADD load at pipeline 1 cost the
+     * compaction thread 11-13 us of CPU per ZADD at 4mb against 6.5-7.5 at
+     * 8mb (main thread the same), and on 2 cores that thread competes with
+     * the event loop.  8mb it stays. */
+    F("write_buffer", CONF_SIZE, write_buffer, "8mb", 1 << 20, 1LL << 32, NULL, 0, "LevelDB memtable size"),
     F("max_open_files", CONF_INT, max_open_files, "128", 32, 1000000, NULL, 0, "LevelDB open files (each is memory-mapped)"),
     /* Every write reads the key's metadata first; a miss here is a LevelDB
      * point read, several times the cost of the rest of a SET.  With 64k

@@ -339,7 +339,7 @@ static void compact_thread_stop(store *s);
  * know what it replaces, and that LevelDB point read (memtable, then the
  * level-0 files and a bloom probe per level) costs several times the rest
  * of a SET (callgrind: about 4,000 instructions a miss).  This cache keeps
- * committed 'M' records, present or absent.  It holds committed state
+ * committed 'M' and 'D' records (mc_cacheable), present or absent.  It holds committed state
  * only: store_get consults the pending overlay first, and store_commit
  * refreshes the entries of the 'M' keys a batch wrote once LevelDB has
  * accepted the batch (a failed or discarded batch leaves the committed
@@ -371,9 +371,16 @@ struct mc_slot {
 enum { MC_PRESENT = 1, MC_USED = 2 };
 _Static_assert(sizeof(struct mc_slot) == 16, "a set of MC_WAYS slots should fit a cache line");
 
+/* Metadata records, and the subkeys that writes read back one at a time
+ * (a zset member's score before ZADD replaces it, a hash field or set
+ * member before HSET/SADD counts it as new): for ZADD at pipeline 16 that
+ * LevelDB read was over half of the event loop's time.  Stale subkeys of a
+ * deleted collection may linger here until the GC deletes them (through
+ * store_commit, like every write); they are never asked for, since a
+ * version is never reused. */
 static int mc_cacheable(const char *k, size_t kl)
 {
-    return kl > 0 && k[0] == 'M';
+    return kl > 0 && (k[0] == 'M' || k[0] == 'D');
 }
 
 static struct mc_slot *mc_set_of(store *s, uint32_t h)

@@ -26,7 +26,7 @@ struct model {
 static void key_of(int i, char *out, size_t *len)
 {
     /* Keys of varying length and shared prefixes: "k", "k\0", "ka", ... */
-    static const char *const stems[] = { "M", "Ma", "Mab", "b", "ba", "c", "cab", "d" };
+    static const char *const stems[] = { "M", "Ma", "Mab", "b", "ba", "c", "cab", "D" };
     *len = (size_t)snprintf(out, 32, "%s%02d", stems[i % 8], i / 8);
     if (i % 5 == 0) out[(*len)++] = '\0'; /* embedded NUL at the end */
 }
@@ -69,7 +69,7 @@ static char tmpdir[256];
 static store *open_store(void)
 {
     /* A tiny metadata cache, so its slots collide and get replaced often;
-     * some model keys start with 'M' to go through it. */
+     * model keys starting with 'M' or 'D' go through it. */
     struct store_opts o = { 1 << 20, 1 << 20, 100, 0, 0, 8 };
     char *err = NULL;
     store *s = store_open(tmpdir, &o, &err);
