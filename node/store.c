@@ -863,6 +863,14 @@ static void fwd_settle(store_iter *it)
         it->cur = CUR_DB;
         break;
     }
+    /* No copy of the current key here: moving forward, the child that is
+     * current still holds it (a LevelDB iterator sees a snapshot, overlay
+     * keys never move), and copying every key was a fifth of a long
+     * forward scan.  A turn to reverse copies it first (store_iter_prev). */
+}
+
+static void copy_current_key(store_iter *it)
+{
     size_t kl;
     const char *k = store_iter_key(it, &kl);
     buf_clear(&it->key);
@@ -902,10 +910,7 @@ static void rev_settle(store_iter *it)
         it->cur = CUR_DB;
         break;
     }
-    size_t kl;
-    const char *k = store_iter_key(it, &kl);
-    buf_clear(&it->key);
-    buf_append(&it->key, k, kl);
+    copy_current_key(it);
 }
 
 void store_iter_seek(store_iter *it, const char *k, size_t kl)
@@ -950,24 +955,39 @@ int store_iter_valid(const store_iter *it)
 void store_iter_next(store_iter *it)
 {
     if (it->cur == CUR_NONE) return;
-    const char *k = it->key.data;
-    size_t kl = it->key.len;
     if (it->dir == DIR_REV) {
+        const char *k = it->key.data;   /* rev_settle copied it */
+        size_t kl = it->key.len;
         leveldb_iter_seek(it->li, k, kl);
         it->on = it->use_overlay ? sl_find_ge(it->s, k, kl, NULL) : NULL;
         it->dir = DIR_FWD;
+        const char *dk;
+        size_t dkl;
+        if (db_key(it, &dk, &dkl) && key_cmp(dk, dkl, k, kl) == 0) leveldb_iter_next(it->li);
+        if (it->on && key_cmp(it->on->key, it->on->klen, k, kl) == 0) it->on = it->on->next[0];
+        fwd_settle(it);
+        return;
     }
-    /* Step every child that sits on the current key. */
-    const char *dk;
-    size_t dkl;
-    if (db_key(it, &dk, &dkl) && key_cmp(dk, dkl, k, kl) == 0) leveldb_iter_next(it->li);
-    if (it->on && key_cmp(it->on->key, it->on->klen, k, kl) == 0) it->on = it->on->next[0];
+    /* Step every child that sits on the current key.  The current child
+     * does; when the overlay is current, LevelDB may sit on the same key
+     * (the overlay overrides it).  An overlay node written since the last
+     * settle lies before it->on and is not visited, as before. */
+    if (it->cur == CUR_DB) {
+        leveldb_iter_next(it->li);
+    } else {
+        const char *dk;
+        size_t dkl;
+        if (db_key(it, &dk, &dkl) && key_cmp(dk, dkl, it->on->key, it->on->klen) == 0)
+            leveldb_iter_next(it->li);
+        it->on = it->on->next[0];
+    }
     fwd_settle(it);
 }
 
 void store_iter_prev(store_iter *it)
 {
     if (it->cur == CUR_NONE) return;
+    if (it->dir == DIR_FWD) copy_current_key(it);
     const char *k = it->key.data;
     size_t kl = it->key.len;
     if (it->dir == DIR_FWD) {
