@@ -31,6 +31,10 @@ bench_build() {  # dir target...
 }
 
 stop_pid() {  # pid
+  # Only a process this script started and that still runs: a pid stopped
+  # earlier (bench_repl stops nodes mid-run) may since belong to another
+  # program, such as a benchmark another script is running.
+  [ "$(awk '{ print $4 }' "/proc/$1/stat" 2>/dev/null)" = "$$" ] || return 0
   kill -TERM "$1" 2>/dev/null || true
   for _ in $(seq 1 300); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
   kill -KILL "$1" 2>/dev/null || true
