@@ -232,6 +232,14 @@ static char *meta_key(char *stack, const char *key, size_t klen, char **heap)
     return k;
 }
 
+void db_prefetch(const char *key, size_t klen)
+{
+    char stack[META_KEY_STACK], *heap;
+    const char *k = meta_key(stack, key, klen, &heap);
+    store_prefetch(srv.st, k, klen + 1);
+    free(heap);
+}
+
 int db_lookup_raw(const char *key, size_t klen, struct meta *m)
 {
     char stack[META_KEY_STACK], *heap;

@@ -68,6 +68,9 @@ int db_lookup(const char *key, size_t klen, struct meta *m);
  * a key that never existed.  db_lookup_raw never deletes (replicas, the
  * expiry sweep). */
 int db_lookup_raw(const char *key, size_t klen, struct meta *m);
+/* A key about to be looked up (multi-key commands call this for every key
+ * first, so the cache misses of their lookups overlap). */
+void db_prefetch(const char *key, size_t klen);
 
 /* Write a string value, replacing whatever the key held (old is the
  * result of db_lookup on the key, used to clean up the previous record). */

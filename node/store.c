@@ -633,6 +633,11 @@ static void change(store *s, const char *k, size_t kl, const char *v, size_t v1l
     }
 }
 
+void store_prefetch(store *s, const char *k, size_t kl)
+{
+    if (s->mc && mc_cacheable(k, kl)) __builtin_prefetch(mc_set_of(s, key_hash(k, kl)));
+}
+
 void store_put(store *s, const char *k, size_t kl, const char *v, size_t vl)
 {
     change(s, k, kl, v, vl, NULL, 0, ST_VALUE, 1);
@@ -725,10 +730,17 @@ int store_commit(store *s, int sync, const char **err)
     leveldb_writebatch_destroy(wb);
     if (!lerr && s->mc) {
         /* LevelDB took the batch: the cache follows the new committed state. */
-        for (sl_node *n = s->lfirst; n; n = n->lnext)
+        /* A big batch has long evicted the sets its lookups touched:
+         * fetch a few nodes ahead so the misses overlap. */
+        sl_node *ahead = s->lfirst;
+        for (int i = 0; i < 4 && ahead; i++, ahead = ahead->lnext)
+            __builtin_prefetch(mc_set_of(s, ahead->hash));
+        for (sl_node *n = s->lfirst; n; n = n->lnext, ahead = ahead ? ahead->lnext : NULL) {
+            if (ahead) __builtin_prefetch(mc_set_of(s, ahead->hash));
             if (n->state != ST_NONE && mc_cacheable(n->key, n->klen))
                 mc_set(s, n->key, n->klen, n->hash, n->val, n->state == ST_VALUE ? n->vlen : 0,
                        n->state == ST_VALUE);
+        }
     }
     undo_clear(s);
     sl_clear(s);

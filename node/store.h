@@ -51,6 +51,9 @@ void store_close(store *s);
 /* Point read through the overlay.  Returns 1 and the value in *val
  * (replacing its content), 0 if absent, -1 on a LevelDB error (logged). */
 int store_get(store *s, const char *k, size_t kl, buf *val);
+/* Hint that k will be read soon: starts loading its read-cache entry, so
+ * a command that reads many keys overlaps their cache misses. */
+void store_prefetch(store *s, const char *k, size_t kl);
 void store_put(store *s, const char *k, size_t kl, const char *v, size_t vl);
 void store_del(store *s, const char *k, size_t kl);
 /* store_put with the value given in two pieces (v1 then v2), which

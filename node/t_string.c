@@ -208,6 +208,7 @@ static void mget_command(client *c)
     struct meta m;
     meta_init(&m);
     resp_add_array(&c->out, c->argc - 1);
+    for (int i = 1; i < c->argc; i++) db_prefetch(ARG(c, i));
     for (int i = 1; i < c->argc; i++) {
         int t = db_lookup(ARG(c, i), &m);
         if (t == T_STRING) resp_add_bulk(&c->out, m.sval, m.slen);
@@ -234,6 +235,7 @@ static void mset_generic(client *c, int nx)
             }
         }
     }
+    for (int i = 1; i < c->argc; i += 2) db_prefetch(ARG(c, i));
     for (int i = 1; i < c->argc; i += 2) {
         /* Look each key up again: an earlier pair may have set it. */
         if (db_lookup(ARG(c, i), &m) < 0) {
