@@ -263,6 +263,7 @@ void client_priv_lost(struct client *c, struct backend *b)
 {
     if (c->priv == b) c->priv = NULL;
     backend_destroy(b, "private link lost");
+    if (c->watch_group >= 0) c->watch_lost = 1;
     c->watch_group = -1;
     if (c->tunnel) {
         /* A subscriber whose server went away: close, as Redis would. */
@@ -336,6 +337,7 @@ static struct backend *priv_for(struct client *c, int g)
         struct backend *old = c->priv;
         c->priv = NULL;
         backend_destroy(old, "private link moved to another group");
+        if (c->watch_group >= 0) c->watch_lost = 1;
         c->watch_group = -1;
     }
     c->priv = backend_create(c->w, rg->master.host, rg->master.port, rg->name, c);
@@ -482,6 +484,13 @@ static void tx_reset(struct client *c)
     c->tx_dirty = 0;
 }
 
+/* The transaction (and its WATCH) is over: forget where it began. */
+static void tx_forget(struct client *c)
+{
+    c->tx_route = 0;
+    c->watch_lost = 0;
+}
+
 /* UNWATCH on the private link, reply dropped. */
 static void priv_unwatch(struct client *c)
 {
@@ -494,12 +503,34 @@ static void priv_unwatch(struct client *c)
     c->watch_group = -1;
 }
 
+/* The routing changed since the transaction's WATCH or MULTI, or the link
+ * holding its WATCH went away: EXEC will fail (tx_exec). */
+static int tx_overtaken(const struct client *c)
+{
+    return (c->tx_route && c->tx_route != c->w->route->version) || c->watch_lost;
+}
+
 static void tx_exec(struct client *c, const struct cmd_spec *spec)
 {
     if (c->tx_dirty) {
         tx_reset(c);
         priv_unwatch(c);
+        tx_forget(c);
         reply_error(c, spec->id, "EXECABORT Transaction discarded because of previous errors.");
+        return;
+    }
+    /* The routing changed since the WATCH or MULTI (a reload, a new
+     * master), or the link that held the WATCH went away: the queued
+     * commands were checked against groups that may no longer own their
+     * keys, and a WATCH on the old link no longer guards anything.  With a
+     * WATCH, answer as a failed WATCH (the client retries); without, abort. */
+    if (tx_overtaken(c)) {
+        int watched = c->watch_group >= 0 || c->watch_lost;
+        tx_reset(c);
+        priv_unwatch(c);
+        tx_forget(c);
+        if (watched) reply_raw(c, spec->id, "*-1\r\n", 5);
+        else reply_error(c, spec->id, "EXECABORT Transaction discarded because of previous errors.");
         return;
     }
     int g = c->tx_group >= 0 ? c->tx_group : c->watch_group >= 0 ? c->watch_group
@@ -533,6 +564,7 @@ static void tx_exec(struct client *c, const struct cmd_spec *spec)
     count_request(c, g);
     backend_send(b, f, scratch.data, scratch.len, (uint64_t)deadline_for(c, b));
     tx_reset(c);
+    tx_forget(c);
     c->watch_group = -1;
 }
 
@@ -542,6 +574,7 @@ static void tx_queue(struct client *c, const struct cmd_spec *spec, int argc, ch
 {
     switch (spec->route) {
     case RT_KEY: case RT_MGET: case RT_MSET: case RT_SUM: case RT_BLOCK: {
+        if (tx_overtaken(c)) break;   /* groups are moot: EXEC fails as a whole */
         int g = keys_group(c, spec, argc, argv, lens);
         if (g == -1 || (g >= 0 && c->tx_group >= 0 && g != c->tx_group)) {
             c->tx_dirty = 1;
@@ -579,6 +612,7 @@ static void do_tx(struct client *c, const struct cmd_spec *spec, int argc, char 
         tx_reset(c);
         c->tx = TX_QUEUING;
         c->tx_group = c->watch_group;
+        if (!c->tx_route) c->tx_route = c->w->route->version;
         reply_raw(c, spec->id, "+OK\r\n", 5);
         return;
     case CMD_EXEC:
@@ -592,6 +626,7 @@ static void do_tx(struct client *c, const struct cmd_spec *spec, int argc, char 
         }
         tx_reset(c);
         priv_unwatch(c);
+        tx_forget(c);
         reply_raw(c, spec->id, "+OK\r\n", 5);
         return;
     case CMD_WATCH: {
@@ -609,9 +644,11 @@ static void do_tx(struct client *c, const struct cmd_spec *spec, int argc, char 
         msg_set_frags(m, 1);
         send_frag(c, m, 0, g, b, req, len, 0);
         c->watch_group = g;
+        if (!c->tx_route) c->tx_route = c->w->route->version;
         return;
     }
     case CMD_UNWATCH:
+        tx_forget(c);
         if (c->watch_group >= 0 && c->priv) {
             struct msg *m = msg_new(c, spec, MSG_FORWARD);
             msg_set_frags(m, 1);
@@ -655,6 +692,7 @@ static void do_pubsub(struct client *c, const struct cmd_spec *spec, int argc, c
             return;
         }
         c->watch_group = -1;
+        tx_forget(c);
         struct backend *b = priv_for(c, g);
         b->tunnel = 1;
         struct msg *m = msg_new(c, spec, MSG_TUNNEL);

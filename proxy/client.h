@@ -57,6 +57,8 @@ struct client {
     int tx_group;                /* -1: no key seen yet */
     int tx_dirty;                /* EXEC will abort */
     int watch_group;             /* -1: nothing watched */
+    uint64_t tx_route;           /* route version when the WATCH or MULTI began; 0: none */
+    int watch_lost;              /* the private link holding the WATCH went away */
     struct msg *tunnel;          /* pub/sub tunnel msg, or NULL */
 
     struct client *prev, *next;

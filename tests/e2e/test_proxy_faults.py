@@ -8,6 +8,7 @@ import time
 import pytest
 import redis
 
+from difftest import Error, RespConn
 from proxy_util import ProxySetup, keys_for_group, run_check, wait_until, write_file
 
 
@@ -159,3 +160,42 @@ def test_config_ok_and_missing_file(cluster):
     assert rc == 0, out
     rc, out = run_check(cluster.path("missing.yaml"))
     assert rc != 0 and "missing.yaml" in out
+
+
+def test_transactions_across_a_reload(cluster):
+    """A reload that moves the slot of a watched or queued key ends those
+    transactions: EXEC after a WATCH answers as a failed WATCH (the client
+    retries), a MULTI without WATCH gets EXECABORT; nothing reaches the
+    group that no longer owns the key.  A new transaction goes to the new
+    owner."""
+    s = ProxySetup(cluster, 2)
+    k = keys_for_group(s.ranges, 0, 1, "tx")[0]
+    from proxy_util import key_slot
+    assert key_slot(k) > 0
+    probes = keys_for_group(s.ranges, 0, 5, "probe")
+    r = s.client()
+    w = s.client().pipeline(transaction=True)
+    w.watch(k)
+    q = RespConn("127.0.0.1", s.proxy.port, timeout=10)
+    assert q.call(b"MULTI") == "OK"
+    assert q.call(b"SET", k.encode(), b"q") == "QUEUED"
+    s.reload([(0, 0), (1, 16383)])
+    wait_until(lambda: r.info("server")["reloads"] >= 1, 10, what="reload")
+
+    def probe_moved():
+        r.set(probes[-1], "p")
+        return s.direct(1).get(probes[-1]) == b"p"
+    wait_until(probe_moved, 10, what="worker on the new routing")
+    w.multi()
+    w.set(k, "w")
+    with pytest.raises(redis.WatchError):
+        w.execute()
+    reply = q.call(b"EXEC")
+    assert isinstance(reply, Error) and reply.startswith(b"EXECABORT"), reply
+    assert s.direct(0).get(k) is None and s.direct(1).get(k) is None
+    p = r.pipeline(transaction=True)
+    p.watch(k)
+    p.multi()
+    p.set(k, "new")
+    assert p.execute() == [True]
+    assert s.direct(1).get(k) == b"new"
