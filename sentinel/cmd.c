@@ -123,7 +123,7 @@ static void reply_replica(buf *o, const struct sgroup *g, const struct snode *r,
     resp_set_deferred_array(o, mark, n);
 }
 
-static void reply_sentinel(buf *o, const struct speer *p, uint64_t now)
+static void reply_sentinel(buf *o, const struct speer *p, int gi, uint64_t now)
 {
     char flags[64];
     int up = peer_reachable((int)(p - snt.peers), now);
@@ -142,8 +142,10 @@ static void reply_sentinel(buf *o, const struct speer *p, uint64_t now)
     kv_ll(o, "last-ping-reply", ago(p->last_ok_ms, now));
     kv_ll(o, "down-after-milliseconds", snt.conf.s.down_after_ms);
     kv_ll(o, "last-hello-message", ago(p->last_hello_ms, now));
-    kv_str(o, "voted-leader", "?");
-    kv_ll(o, "voted-leader-epoch", 0);
+    /* Its vote as it last answered our request for one, as Redis shows it. */
+    int voted = p->voted && p->voted[gi][0];
+    kv_str(o, "voted-leader", voted ? p->voted[gi] : "?");
+    kv_ll(o, "voted-leader-epoch", voted ? (long long)p->voted_epoch[gi] : 0);
 }
 
 static int group_arg(const char *name, buf *out)
@@ -185,9 +187,10 @@ static void cmd_sentinel(struct sclient *c, int argc, char **argv, size_t *argvl
         for (int i = 0; i < g->nnodes; i++)
             if (i != mi) reply_replica(out, g, &g->nodes[i], now);
     } else if (!strcasecmp(sub, "sentinels") && argc == 3) {
-        if (group_arg(argv[2], out) < 0) return;
+        int gi = group_arg(argv[2], out);
+        if (gi < 0) return;
         resp_add_array(out, snt.npeers);
-        for (int i = 0; i < snt.npeers; i++) reply_sentinel(out, &snt.peers[i], now);
+        for (int i = 0; i < snt.npeers; i++) reply_sentinel(out, &snt.peers[i], gi, now);
     } else if (!strcasecmp(sub, "failover") && argc == 3) {
         int gi = group_arg(argv[2], out);
         const char *err;

@@ -32,6 +32,8 @@ void peer_start(void)
         p->down = xcalloc(n, sizeof *p->down);
         p->down_ms = xcalloc(n, sizeof *p->down_ms);
         p->down_pending = xcalloc(n, sizeof *p->down_pending);
+        p->voted = xcalloc(n, sizeof *p->voted);
+        p->voted_epoch = xcalloc(n, sizeof *p->voted_epoch);
     }
     next_hello_ms = 0;
 }
@@ -45,9 +47,13 @@ void peer_stop(void)
         free(p->down);
         free(p->down_ms);
         free(p->down_pending);
+        free(p->voted);
+        free(p->voted_epoch);
         p->down = NULL;
         p->down_ms = NULL;
         p->down_pending = NULL;
+        p->voted = NULL;
+        p->voted_epoch = NULL;
     }
 }
 
@@ -158,6 +164,10 @@ static void peer_down_cb(struct link *l, redisReply *r, void *privdata)
         p->down_ms[a->gi] = now;
         struct sgroup *g = &snt.groups[a->gi];
         if (epoch > g->max_epoch_seen) g->max_epoch_seen = epoch;
+        if (a->epoch && strcmp(leader, "*") != 0) {
+            snprintf(p->voted[a->gi], sizeof p->voted[a->gi], "%s", leader);
+            p->voted_epoch[a->gi] = epoch;
+        }
         if (a->epoch) failover_vote_reply(a->gi, a->pi, a->epoch, leader, epoch, lease_age);
         else if (down) failover_check(a->gi, now);
     }

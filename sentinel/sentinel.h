@@ -126,6 +126,10 @@ struct speer {
     uint8_t *down;                /* owned, ngroups entries */
     uint64_t *down_ms;            /* owned: when that answer arrived */
     uint8_t *down_pending;        /* owned: a question is in flight */
+    /* The vote it last reported when asked for one (leader runid, epoch),
+     * per group index, for SENTINEL SENTINELS. */
+    char (*voted)[SNT_ID_LEN + 1];    /* owned */
+    uint64_t *voted_epoch;            /* owned */
 };
 
 struct sentinel_g {

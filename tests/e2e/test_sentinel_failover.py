@@ -47,6 +47,13 @@ def test_one_sentinel_dead_failover_still_happens(cluster):
     wait_master(sents[:2], "g1", addr(g[1]))
     assert role(g[1]) == "master" and node_epoch(g[1]) == e0 + 1
     assert g[1].client().get("k") == b"v"
+    # The leader's SENTINEL SENTINELS shows the vote the live peer gave it.
+    def votes_for_self(s):
+        me = s.client().execute_command("SENTINEL", "MYID")
+        peers = [dict(zip(e[::2], e[1::2]))
+                 for e in s.client().execute_command("SENTINEL", "SENTINELS", "g1")]
+        return [p for p in peers if p[b"voted-leader"] == me and int(p[b"voted-leader-epoch"]) >= 1]
+    assert any(votes_for_self(s) for s in sents[:2])
 
 
 def test_two_sentinels_dead_no_failover_then_the_right_one(cluster):
