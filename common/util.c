@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 int str2ull(const char *s, size_t len, unsigned long long *out)
 {
@@ -272,6 +274,22 @@ uint32_t crc32c(uint32_t crc, const void *data, size_t len)
     crc = ~crc;
     while (len--) crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
     return ~crc;
+}
+
+int random_hex(char *out, size_t nhex)
+{
+    static const char digits[] = "0123456789abcdef";
+    unsigned char raw[64];
+    size_t need = (nhex + 1) / 2;
+    if (need > sizeof raw) return -1;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t got = read(fd, raw, need);
+    close(fd);
+    if (got != (ssize_t)need) return -1;
+    for (size_t i = 0; i < nhex; i++) out[i] = digits[(raw[i / 2] >> (i % 2 ? 0 : 4)) & 15];
+    out[nhex] = '\0';
+    return 0;
 }
 
 int mkdir_p(const char *path)

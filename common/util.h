@@ -59,6 +59,10 @@ int str_eq_nocase(const char *s, size_t len, const char *lit);
  * into hostbuf.  Returns 0 or -1. */
 int parse_hostport(const char *s, char *hostbuf, size_t hostsize, int *port);
 
+/* nhex random lowercase hex digits from /dev/urandom into out (nhex + 1
+ * bytes, NUL-terminated): a node's run id, a sentinel's id.  0 or -1. */
+int random_hex(char *out, size_t nhex);
+
 /* mkdir -p: create a directory and its parents (mode 0755).  0 or -1. */
 int mkdir_p(const char *path);
 

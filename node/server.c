@@ -752,6 +752,11 @@ int server_init(void)
     crc32c_init();
     cmd_table_init();
     srv.start_ms = now_ms();
+    if (random_hex(srv.run_id, sizeof srv.run_id - 1) < 0) {
+        /* Not worth refusing to start over: still unique per start. */
+        snprintf(srv.run_id, sizeof srv.run_id, "%016llx%08x%016llx", (unsigned long long)now_us(),
+                 (unsigned)getpid(), (unsigned long long)mono_us());
+    }
     srv.last_sync_us = mono_us();
     srv.listen_fd = -1;
 

@@ -142,6 +142,7 @@ struct server {
 
     uint64_t cmd_time_ms;         /* "now" for the running command */
     uint64_t start_ms;
+    char run_id[41];              /* random per process, as Redis's (INFO server) */
     uint64_t last_sync_us;
     uint64_t next_version;        /* collection versions, never reused */
     int shutdown_asap;

@@ -235,11 +235,11 @@ static void info_command(client *c)
         struct utsname u;
         uname(&u);
         buf_printf(&o, "# Server\r\nredis_version:%s\r\nstrata_version:%s\r\nredis_mode:standalone\r\n"
-                       "os:%s %s %s\r\narch_bits:%d\r\nprocess_id:%d\r\ntcp_port:%lld\r\n"
+                       "os:%s %s %s\r\narch_bits:%d\r\nprocess_id:%d\r\nrun_id:%s\r\ntcp_port:%lld\r\n"
                        "uptime_in_seconds:%llu\r\nuptime_in_days:%llu\r\nhz:%lld\r\n"
                        "config_file:%s\r\ndata_dir:%s\r\n\r\n",
                    COMPAT_REDIS_VERSION, STRATA_VERSION, u.sysname, u.release, u.machine,
-                   (int)(sizeof(void *) * 8), (int)getpid(), srv.cfg.port,
+                   (int)(sizeof(void *) * 8), (int)getpid(), srv.run_id, srv.cfg.port,
                    (unsigned long long)((now - srv.start_ms) / 1000),
                    (unsigned long long)((now - srv.start_ms) / 86400000), srv.cfg.hz,
                    srv.config_path ? srv.config_path : "", srv.cfg.dir);

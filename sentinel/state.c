@@ -24,15 +24,10 @@ static void state_path(char *out, size_t n, const char *name)
 
 static int state_new_id(char *out)
 {
-    unsigned char raw[SNT_ID_LEN / 2];
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || read(fd, raw, sizeof raw) != (ssize_t)sizeof raw) {
-        if (fd >= 0) close(fd);
+    if (random_hex(out, SNT_ID_LEN) < 0) {
         log_error("cannot read /dev/urandom for a sentinel id: %s", strerror(errno));
         return -1;
     }
-    close(fd);
-    for (size_t i = 0; i < sizeof raw; i++) snprintf(out + 2 * i, 3, "%02x", raw[i]);
     return 0;
 }
 

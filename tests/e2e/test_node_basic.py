@@ -405,3 +405,22 @@ def test_binary_and_large_values(cluster):
     assert c.call(b"GET", every_byte) == every_byte
     assert c.call(b"SET", b"", b"") == "OK"
     assert c.call(b"GET", b"") == b""
+
+
+def test_info_run_id_and_read_cache(cluster):
+    """INFO server has a run_id like Redis's (40 hex digits, new at each
+    start); INFO persistence counts the read cache's hits and misses."""
+    n = cluster.node()
+    c = n.client()
+    rid = c.info("server")["run_id"]
+    assert len(rid) == 40 and all(ch in "0123456789abcdef" for ch in rid)
+    assert c.info("server")["run_id"] == rid
+    c.set("k", "v")
+    before = c.info("persistence")
+    for _ in range(5):
+        c.set("k", "v")        # each SET reads k's metadata: cached after the first
+    after = c.info("persistence")
+    assert after["meta_cache_hits"] >= before["meta_cache_hits"] + 5
+    n.stop()
+    n.start()
+    assert n.client().info("server")["run_id"] != rid

@@ -407,9 +407,24 @@ static void test_codecs_and_misc(void **state)
     assert_true(now_us() / 1000 >= m);
 }
 
+static void test_random_hex(void **state)
+{
+    (void)state;
+    char a[41], b[41], odd[8];
+    assert_int_equal(random_hex(a, 40), 0);
+    assert_int_equal(random_hex(b, 40), 0);
+    assert_int_equal(strlen(a), 40);
+    assert_int_equal(strspn(a, "0123456789abcdef"), 40);
+    assert_string_not_equal(a, b);
+    assert_int_equal(random_hex(odd, 7), 0);    /* odd lengths too */
+    assert_int_equal(strspn(odd, "0123456789abcdef"), 7);
+    assert_int_equal(odd[7], '\0');
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_random_hex),
         cmocka_unit_test(test_str2ll),
         cmocka_unit_test(test_str2ull),
         cmocka_unit_test(test_str2d),
