@@ -589,6 +589,49 @@ static void gc_position_check(void)
     gc_commit_errors = ss->commit_errors;
 }
 
+/* Replica side: the master's GC arrives as ordinary deletions (its
+ * subkeys, then its 'G' entry), and a replica must reclaim the space too.
+ * Count the subkey deletions of the collection being reclaimed (the
+ * master's GC finishes one collection before it starts the next) and,
+ * when its 'G' entry goes, queue its ranges for compaction like the
+ * master does; db_gc_flush_compactions hands them over after the commit. */
+static struct { uint64_t version, removed; } gc_seen;
+static unsigned long long gc_seen_commits;   /* commits when the last range was queued */
+
+void db_gc_note_applied(const char *ops, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)ops;
+    size_t i = 0;
+    while (i + 5 <= len) {
+        unsigned char op = u[i];
+        size_t kl = get_u32be(u + i + 1);
+        const unsigned char *k = u + i + 5;
+        i += 5 + kl;
+        if (op == 'P') i += 4 + (i + 4 <= len ? get_u32be(u + i) : 0);
+        if (op != 'D' || kl < SUBKEY_PREFIX) continue;
+        uint64_t version = get_u64be(k + 1);
+        if (k[0] == 'D' || k[0] == 'Z') {
+            if (gc_seen.version != version) {
+                gc_seen.version = version;
+                gc_seen.removed = 0;
+            }
+            gc_seen.removed++;
+        } else if (k[0] == 'G' && kl == SUBKEY_PREFIX && gc_seen.version == version) {
+            if (gc_seen.removed >= GC_COMPACT_MIN && gc_ncompact < GC_COMPACT_MAX_PENDING) {
+                gc_compact_todo[gc_ncompact++] = version;
+                gc_seen_commits = store_get_stats(srv.st)->commits;
+            }
+            gc_seen.version = gc_seen.removed = 0;
+        }
+    }
+}
+
+void db_gc_flush_compactions(void)
+{
+    /* Only once a commit has carried the deletions to LevelDB. */
+    if (gc_ncompact && store_get_stats(srv.st)->commits > gc_seen_commits) gc_compact_flush();
+}
+
 int db_gc_cycle(int max_subkeys)
 {
     int budget = max_subkeys;

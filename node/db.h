@@ -117,6 +117,11 @@ double sortable_to_score(uint64_t u);
  * steps; each returns the number of keys (or subkeys) it removed. */
 int db_expire_cycle(int max_keys);
 int db_gc_cycle(int max_subkeys);
+/* A replica: note the operations of an applied record (wal.h format), so
+ * the ranges of collections the master's GC finished get compacted here
+ * too; db_gc_flush_compactions (after they are committed) starts them. */
+void db_gc_note_applied(const char *ops, size_t len);
+void db_gc_flush_compactions(void);
 /* Pending garbage (queued collections) for INFO. */
 unsigned long long db_gc_pending(void);
 

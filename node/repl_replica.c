@@ -221,6 +221,7 @@ static int apply_record(const char *rec, size_t len)
     if (r == 0) {
         /* WATCHes on this replica fail when the master changes the key. */
         multi_signal_ops(wr.ops, wr.oplen);
+        db_gc_note_applied(wr.ops, wr.oplen);
         return 0;
     }
     unsigned long long lsn = len >= 17 ? get_u64be((const unsigned char *)rec + 9) : 0;

@@ -578,6 +578,9 @@ static void cron_cb(evutil_socket_t fd, short what, void *arg)
     uint64_t budget = 250000 / (uint64_t)srv.cfg.hz; /* 25% of a period */
 
     if (srv.write_error) storage_recover(start);
+    /* The master's GC arrives by replication: a replica compacts the
+     * ranges it finished once their deletions are committed here. */
+    if (srv.is_replica) db_gc_flush_compactions();
     /* CLIENT PAUSE holds background writes too (as Redis pauses expiry), so
      * a replica catching up during a graceful failover sees no new record. */
     if (!srv.is_replica && !srv.write_error && !srv.writes_paused) {

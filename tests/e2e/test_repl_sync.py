@@ -264,3 +264,36 @@ def test_full_sync_fails_watches_on_keys_it_replaces(cluster):
     p.multi()
     p.get("neither")
     assert p.execute() == [None]
+
+
+def test_replica_reclaims_space_of_deleted_collections(cluster):
+    """The master's GC reaches a replica as deletions; the replica compacts
+    the finished ranges too, so its disk space comes back like the master's
+    (without it the replica kept every deleted subkey's bytes until LevelDB
+    happened to compact that range)."""
+    import subprocess
+
+    def du(node):
+        path = os.path.join(node.dir, "data")
+        return int(subprocess.check_output(["du", "-sb", path]).split()[0])
+
+    small_log = ["--fsync", "no", "--wal-retention-bytes", "1000000"]
+    m = cluster.node("master", args=small_log)
+    r = start_replica(cluster, m, args=small_log)
+    mc = m.client(socket_timeout=120)
+    p = mc.pipeline(transaction=False)
+    for i in range(0, 200000, 1000):
+        p.execute_command("HSET", "big", *[x for j in range(i, i + 1000)
+                                           for x in (f"field:{j}", f"value:{j}")])
+    p.execute()
+    wait_synced(m, r, timeout=120)
+    time.sleep(1)
+    before = du(r)
+    assert mc.delete("big") == 1
+    wait_until(lambda: mc.info("persistence")["gc_pending_collections"] == 0, 120,
+               interval=0.2, what="the master's GC")
+    mc.set("after-gc", "1")
+    wait_synced(m, r, timeout=60)
+    assert r.client().hlen("big") == 0
+    wait_until(lambda: du(r) < before * 0.3, 120, interval=0.5,
+               what=f"the replica's data directory to shrink below 30% of {before} bytes")
