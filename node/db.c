@@ -205,9 +205,10 @@ static int meta_decode(struct meta *m)
 int db_lookup(const char *key, size_t klen, struct meta *m)
 {
     int t = db_lookup_raw(key, klen, m);
-    /* Not while writes are paused (CLIENT PAUSE, a graceful failover):
-     * the deletion would be a write. */
-    if (t == T_NONE && m->expired && !srv.is_replica && !srv.writes_paused) {
+    /* Not while writes are paused (CLIENT PAUSE, a graceful failover) or
+     * the master is fenced: the deletion would be a write. */
+    if (t == T_NONE && m->expired && !srv.is_replica && !srv.writes_paused &&
+        !(srv.fenced_now && srv.fenced_now())) {
         db_delete(key, klen, m);
         srv.stats.expired_keys++;
         m->expired = 0;

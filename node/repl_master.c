@@ -704,6 +704,11 @@ static int fence_check(void)
     return srv.fenced;
 }
 
+int repl_master_fenced_now(void)
+{
+    return fence_check();
+}
+
 int repl_master_write_allowed(client *c, const char **err)
 {
     (void)c;

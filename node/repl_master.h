@@ -49,6 +49,8 @@ void repl_fence_renew(void);
  * the error fallback cannot possibly be met (fewer good replicas than
  * min_replica_acks), as Redis's min-replicas-to-write does. */
 int repl_master_write_allowed(client *c, const char **err);
+/* srv.fenced_now: the lease, checked now (see server.h). */
+int repl_master_fenced_now(void);
 
 /* INFO replication (master part: connected_slaves, slaveN lines, ...)
  * and ROLE's list of replicas. */

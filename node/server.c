@@ -537,6 +537,7 @@ static void gc_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     (void)arg;
     if (srv.is_replica || srv.write_error || srv.writes_paused) return;
+    if (srv.fenced_now && srv.fenced_now()) return;
     size_t mark = store_mark(srv.st);
     srv.cmd_time_ms = now_ms();
     int g = db_gc_cycle(GC_BATCH);
@@ -583,7 +584,8 @@ static void cron_cb(evutil_socket_t fd, short what, void *arg)
     if (srv.is_replica) db_gc_flush_compactions();
     /* CLIENT PAUSE holds background writes too (as Redis pauses expiry), so
      * a replica catching up during a graceful failover sees no new record. */
-    if (!srv.is_replica && !srv.write_error && !srv.writes_paused) {
+    if (!srv.is_replica && !srv.write_error && !srv.writes_paused &&
+        !(srv.fenced_now && srv.fenced_now())) {
         for (;;) {
             size_t mark = store_mark(srv.st);
             srv.cmd_time_ms = now_ms();

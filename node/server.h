@@ -158,6 +158,10 @@ struct server {
     /* May refuse a write (fencing, missing replicas): returns 0 and sets
      * *err to a full error text to refuse. */
     int (*write_allowed)(client *c, const char **err);
+    /* 1 if this master lost its fencing lease, checked now (NULL: never).
+     * Background writes (active and lazy expiry, GC) skip while fenced: a
+     * master that may have been replaced must not add to its history. */
+    int (*fenced_now)(void);
 
     struct server_stats stats;
 };

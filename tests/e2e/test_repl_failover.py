@@ -188,12 +188,22 @@ def test_fencing_lease(cluster):
     m = cluster.node("master", args=["--fence_lease_ms", "400"])
     mc = m.client()
     mc.set("a", "1")                          # within the lease after start-up
+    mc.set("ttl", "x", px=700)
     wait_until(lambda: info(m)["fenced"] == 0 and _write_refused(mc), 5, what="fenced")
     assert info(m)["fenced"] == 1
+    # Fenced, the master adds nothing to its history, not even expiry: the
+    # expired key reads as gone but neither a read nor the expiry cycle
+    # deletes it (a replaced master must not grow a divergent log).
+    fenced_lsn = lsn(m)
+    wait_until(lambda: mc.get("ttl") is None, 5, what="ttl expired")
+    time.sleep(0.5)                           # several expiry cycles
+    assert lsn(m) == fenced_lsn
+    assert info(m, "stats")["expired_keys"] == 0
     r = start_replica(cluster, m)             # a replica's acks renew the lease
     wait_until(lambda: mc.set("b", "1"), 10, what="writes accepted again")
     wait_synced(m, r)
     assert r.client().get("b") == b"1"
+    wait_until(lambda: info(m, "stats")["expired_keys"] == 1, 5, what="expiry resumes")
 
 
 def _write_refused(c):
