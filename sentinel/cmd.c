@@ -57,7 +57,7 @@ static void reply_master(buf *o, int gi, uint64_t now)
     kv_str(o, "name", g->name), n += 2;
     kv_str(o, "ip", g->master_host), n += 2;
     kv_ll(o, "port", g->master_port), n += 2;
-    kv_str(o, "runid", ""), n += 2;
+    kv_str(o, "runid", m ? m->runid : ""), n += 2;
     kv_str(o, "flags", flags), n += 2;
     kv_ll(o, "link-pending-commands", m ? link_stats(m->link)->pending : 0), n += 2;
     kv_ll(o, "link-refcount", 1), n += 2;
@@ -96,7 +96,7 @@ static void reply_replica(buf *o, const struct sgroup *g, const struct snode *r,
     kv_str(o, "name", name), n += 2;
     kv_str(o, "ip", r->host), n += 2;
     kv_ll(o, "port", r->port), n += 2;
-    kv_str(o, "runid", ""), n += 2;
+    kv_str(o, "runid", r->runid), n += 2;
     kv_str(o, "flags", flags), n += 2;
     kv_ll(o, "link-pending-commands", link_stats(r->link)->pending), n += 2;
     kv_ll(o, "link-refcount", 1), n += 2;

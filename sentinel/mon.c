@@ -155,7 +155,7 @@ void mon_parse_info(struct sgroup *g, struct snode *n, const char *text, uint64_
     int is_strata = 0, have_slave_off = 0, have_master_off = 0;
     uint64_t slave_off = 0, master_off = 0, lsn = 0, epoch = 0, last_epoch = 0, lease_ms = 0;
     enum snode_role role = SNODE_UNKNOWN;
-    char mhost[SNT_HOST_MAX] = "";
+    char mhost[SNT_HOST_MAX] = "", runid[SNT_ID_LEN + 1] = "";
     int mport = 0, link_up_ = 0, fenced = 0;
     const char *p = text;
     while (*p) {
@@ -165,7 +165,12 @@ void mon_parse_info(struct sgroup *g, struct snode *n, const char *text, uint64_
         if (ll && p[ll - 1] == '\r') ll--;
         const char *v;
         size_t vl;
-        if ((v = mon_field(p, ll, "role", &vl))) {
+        if ((v = mon_field(p, ll, "run_id", &vl))) {
+            if (vl < sizeof runid) {
+                memcpy(runid, v, vl);
+                runid[vl] = '\0';
+            }
+        } else if ((v = mon_field(p, ll, "role", &vl))) {
             role = vl == 6 && !memcmp(v, "master", 6) ? SNODE_MASTER : SNODE_REPLICA;
         } else if ((v = mon_field(p, ll, "master_host", &vl)) && vl < sizeof mhost) {
             memcpy(mhost, v, vl);
@@ -200,6 +205,7 @@ void mon_parse_info(struct sgroup *g, struct snode *n, const char *text, uint64_
     }
     if (role == SNODE_UNKNOWN) return;
     n->role = role;
+    if (runid[0]) snprintf(n->runid, sizeof n->runid, "%s", runid);
     n->is_strata = is_strata;
     n->epoch = epoch;
     n->last_epoch = last_epoch;
@@ -342,7 +348,7 @@ void mon_tick(uint64_t now)
                     n->last_ping_sent_ms = now;
                 }
                 if (!n->info_pending && now - n->last_info_sent_ms >= period &&
-                    link_command(n->link, mon_info_cb, n, "INFO replication") == 0) {
+                    link_command(n->link, mon_info_cb, n, "INFO server replication") == 0) {
                     n->info_pending = 1;
                     n->last_info_sent_ms = now;
                 }

@@ -1,6 +1,6 @@
 /* mon: watching the storage nodes of every group.
  *
- * Every ping_ms each node gets a PING and an INFO replication (one of each
+ * Every ping_ms each node gets a PING and an INFO server replication (one of each
  * in flight at most), on its own link with timeouts, so a slow or dead
  * node never delays another one or another group.  From the replies:
  *   - sdown: no valid PING reply (+PONG, -LOADING, -MASTERDOWN) for

@@ -47,7 +47,8 @@ struct snode {
     uint64_t info_ms;             /* when the last INFO replication arrived, 0 never */
     int sdown;
     uint64_t sdown_since_ms;
-    /* From the node's INFO replication. */
+    /* From the node's INFO server and replication. */
+    char runid[SNT_ID_LEN + 1];   /* "" until known */
     enum snode_role role;
     char master_host[SNT_HOST_MAX];
     int master_port;

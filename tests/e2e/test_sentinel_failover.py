@@ -54,6 +54,10 @@ def test_one_sentinel_dead_failover_still_happens(cluster):
                  for e in s.client().execute_command("SENTINEL", "SENTINELS", "g1")]
         return [p for p in peers if p[b"voted-leader"] == me and int(p[b"voted-leader-epoch"]) >= 1]
     assert any(votes_for_self(s) for s in sents[:2])
+    # SENTINEL MASTER shows the node's run id (INFO server), as Redis's does.
+    rid = g[1].client().info("server")["run_id"]
+    wait_until(lambda: sents[0].client().execute_command("SENTINEL", "MASTER", "g1")[7] == rid.encode(),
+               5, what="runid in SENTINEL MASTER")
 
 
 def test_two_sentinels_dead_no_failover_then_the_right_one(cluster):
