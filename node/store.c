@@ -428,7 +428,8 @@ static int mc_lookup(store *s, const char *k, size_t kl, uint32_t h, buf *val)
     return 1;
 }
 
-static void mc_set(store *s, const char *k, size_t kl, uint32_t h, const char *v, size_t vl, int present)
+static void mc_set(store *s, const char *k, size_t kl, uint32_t h, const char *v, size_t vl,
+                   int present)
 {
     struct mc_slot *set = mc_set_of(s, h);
     struct mc_slot *e = mc_find(set, k, kl, (uint8_t)h);
