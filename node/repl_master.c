@@ -91,6 +91,10 @@ static uint64_t last_heard_ms;  /* fencing lease without sentinels: last replica
 static struct fence_renewal {
     char id[FENCE_ID_MAX + 1];
     uint64_t ms;
+    /* Delay filter (sentinel-time): the smallest (our monotonic ms - the
+     * sentinel's send time) seen on connection `conn`. */
+    int64_t min_offset;
+    uint64_t conn;
 } fence_renewals[FENCE_MAX_SENTINELS];
 static int fence_nsentinels;
 static uint64_t fence_grace_until_ms; /* start-up / promotion: leased until then */
@@ -630,25 +634,54 @@ void repl_fence_renew(void)
 /* REPLCONF sentinel-renew ID with sentinel-count N: sentinel ID (one of N
  * configured) reaches this master and hears from a majority of sentinels.
  * Only the newest renewal of each id counts; an unknown id takes a free
- * or the oldest slot. */
-static void fence_sentinel_renew(const char *id, size_t len, long long nsentinels)
+ * or the oldest slot.
+ *
+ * A renewal must be recent when it arrives, not only when it was sent: a
+ * network that holds packets (a queue behind a link that went down) can
+ * deliver, after it heals, renewals written before a failover, and they
+ * would give a replaced master a fresh lease (seen in the partition test:
+ * writes acknowledged and lost after the heal).  With sentinel-time T (the
+ * sentinel's monotonic ms when it wrote the command), the offset
+ * (our monotonic ms - T) is about constant on a healthy connection; a
+ * renewal whose offset exceeds the smallest seen on the same connection by
+ * more than a quarter lease was held back on the way, and is ignored.  Clocks
+ * need not agree, only tick at the same rate.  The first renewal of a new
+ * connection sets the baseline (it cannot have waited behind a cut that
+ * predates the connection). */
+static void fence_sentinel_renew(const char *id, size_t len, long long nsentinels, client *c,
+                                 int have_time, unsigned long long sent_ms)
 {
     uint64_t now = now_ms();
     if (len > FENCE_ID_MAX) len = FENCE_ID_MAX;
-    if (nsentinels > fence_nsentinels) fence_nsentinels = (int)nsentinels;
-    if (!fence_nsentinels) fence_nsentinels = 1;
-    int slot = 0;
+    int slot = 0, known = 0;
     for (int i = 0; i < FENCE_MAX_SENTINELS; i++) {
         struct fence_renewal *f = &fence_renewals[i];
         if (strlen(f->id) == len && !memcmp(f->id, id, len)) {
             slot = i;
+            known = 1;
             break;
         }
         if (f->ms < fence_renewals[slot].ms) slot = i; /* free slots have ms 0 */
     }
-    memcpy(fence_renewals[slot].id, id, len);
-    fence_renewals[slot].id[len] = '\0';
-    fence_renewals[slot].ms = now;
+    struct fence_renewal *f = &fence_renewals[slot];
+    if (have_time) {
+        int64_t offset = (int64_t)(mono_us() / 1000) - (int64_t)sent_ms;
+        if (!known || f->conn != c->id) {
+            f->conn = c->id;
+            f->min_offset = offset;
+        } else if (offset < f->min_offset) {
+            f->min_offset = offset;
+        } else if (offset - f->min_offset > srv.cfg.fence_lease_ms / 4) {
+            log_warn("lease renewal from sentinel %.*s ignored: it waited %lld ms on the way",
+                     (int)len, id, (long long)(offset - f->min_offset));
+            return;
+        }
+    }
+    if (nsentinels > fence_nsentinels) fence_nsentinels = (int)nsentinels;
+    if (!fence_nsentinels) fence_nsentinels = 1;
+    memcpy(f->id, id, len);
+    f->id[len] = '\0';
+    f->ms = now;
 }
 
 /* Does this master hold its lease?
@@ -913,8 +946,9 @@ void repl_replconf_command(client *c)
         resp_add_error(&c->out, resp_err_syntax);
         return;
     }
-    int renew_arg = 0;
+    int renew_arg = 0, have_time = 0;
     long long renew_count = 0;
+    unsigned long long renew_time = 0;
     for (int i = 1; i < c->argc; i += 2) {
         if (ARG_IS(c, i, "listening-port")) {
             long long port;
@@ -942,6 +976,12 @@ void repl_replconf_command(client *c)
              * from a majority of the sentinels (the value is its id);
              * applied after the loop, once sentinel-count is known. */
             renew_arg = i + 1;
+        } else if (ARG_IS(c, i, "sentinel-time")) {
+            if (str2ull(ARG(c, i + 1), &renew_time) < 0) {
+                resp_add_error(&c->out, resp_err_notint);
+                return;
+            }
+            have_time = 1;
         } else if (ARG_IS(c, i, "sentinel-count")) {
             if (str2ll(ARG(c, i + 1), &renew_count) < 0 || renew_count < 1 ||
                 renew_count > FENCE_MAX_SENTINELS) {
@@ -968,7 +1008,7 @@ void repl_replconf_command(client *c)
             return;
         }
     }
-    if (renew_arg) fence_sentinel_renew(ARG(c, renew_arg), renew_count);
+    if (renew_arg) fence_sentinel_renew(ARG(c, renew_arg), renew_count, c, have_time, renew_time);
     resp_add_ok(&c->out);
 }
 

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <event2/event.h>
 #include <hiredis/async.h>
@@ -155,6 +156,14 @@ void link_close(struct link *l, const char *why)
     l->st.down_since_ms = now_ms();
     l->retry_ms = now_ms() + LINK_RETRY_MS;
     ac->data = NULL;
+    /* Abortive close: whatever is still queued on the socket (a lease
+     * renewal written while the network was cut) is dropped, not delivered
+     * by TCP once the network heals, when it would extend the lease of a
+     * master the other sentinels have replaced since. */
+    if (ac->c.fd >= 0) {
+        struct linger lg = { 1, 0 };
+        setsockopt(ac->c.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    }
     redisAsyncFree(ac);
 }
 

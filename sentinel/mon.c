@@ -286,10 +286,18 @@ static void mon_renew_lease(struct sgroup *g, uint64_t now)
     if (mi < 0 || !mon_may_renew(g, now)) return;
     struct snode *m = &g->nodes[mi];
     if (!m->is_strata || m->role != SNODE_MASTER || m->sdown || !link_up(m->link)) return;
+    /* Only over a link that answers: a renewal written into a link that
+     * went quiet may sit in the socket and arrive long after it was sent
+     * (link_close then drops it).  Three ping periods of silence stop them. */
+    uint64_t last_reply = link_stats(m->link)->last_reply_ms;
+    if (!last_reply || now - last_reply > 3 * (uint64_t)snt.conf.s.ping_ms) return;
     if (snt_reachable_sentinels(now) < snt_majority()) return;
     if (now - m->lease_sent_ms < (uint64_t)snt.conf.s.ping_ms) return;
-    if (link_command(m->link, mon_ignore_cb, NULL, "REPLCONF sentinel-count %d sentinel-renew %s",
-                     snt.nsentinels, snt.myid) == 0)
+    /* sentinel-time: our monotonic ms, so the node can tell a renewal
+     * that waited on the way (repl_master.c, fence_sentinel_renew). */
+    if (link_command(m->link, mon_ignore_cb, NULL,
+                     "REPLCONF sentinel-count %d sentinel-renew %s sentinel-time %llu",
+                     snt.nsentinels, snt.myid, (unsigned long long)(mono_us() / 1000)) == 0)
         m->lease_sent_ms = now;
 }
 

@@ -213,3 +213,28 @@ def _write_refused(c):
     except redis.ResponseError as e:
         assert "lost its lease" in str(e)
         return True
+
+
+def test_delayed_lease_renewal_is_ignored(cluster):
+    """A sentinel's renewal that waited on the way (sentinel-time far behind
+    what the connection's earlier renewals showed) does not renew the lease:
+    a network that held packets across a failover must not revive a
+    replaced master.  A fresh renewal on the same connection does."""
+    m = cluster.node("master", args=["--fence_lease_ms", "400"])
+    c = m.client(single_connection_client=True)
+    t0 = time.monotonic()
+
+    def renew(late_ms=0):
+        sent = 10_000_000 + int((time.monotonic() - t0) * 1000) - late_ms
+        c.execute_command("REPLCONF", "sentinel-count", "1", "sentinel-renew", "s1",
+                          "sentinel-time", str(sent))
+
+    for _ in range(8):                      # on schedule: the baseline
+        renew()
+        time.sleep(0.05)
+    assert c.set("k", "1")
+    wait_until(lambda: _write_refused(c), 5, what="fenced once renewals stop")
+    renew(late_ms=1000)                     # written 1 s ago, delivered now
+    assert _write_refused(c)
+    renew()                                 # on time again
+    assert c.set("k", "2")
