@@ -143,9 +143,9 @@ static void reply_sentinel(buf *o, const struct speer *p, int gi, uint64_t now)
     kv_ll(o, "down-after-milliseconds", snt.conf.s.down_after_ms);
     kv_ll(o, "last-hello-message", ago(p->last_hello_ms, now));
     /* Its vote as it last answered our request for one, as Redis shows it. */
-    int voted = p->voted && p->voted[gi][0];
-    kv_str(o, "voted-leader", voted ? p->voted[gi] : "?");
-    kv_ll(o, "voted-leader-epoch", voted ? (long long)p->voted_epoch[gi] : 0);
+    int voted = p->g && p->g[gi].voted[0];
+    kv_str(o, "voted-leader", voted ? p->g[gi].voted : "?");
+    kv_ll(o, "voted-leader-epoch", voted ? (long long)p->g[gi].voted_epoch : 0);
 }
 
 static int group_arg(const char *name, buf *out)

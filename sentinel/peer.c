@@ -29,11 +29,7 @@ void peer_start(void)
         p->link = link_create(snt.base, "sentinel", p->host, p->port, snt.conf.topo.password,
                               snt.conf.s.timeout_ms);
         size_t n = snt.ngroups ? (size_t)snt.ngroups : 1;
-        p->down = xcalloc(n, sizeof *p->down);
-        p->down_ms = xcalloc(n, sizeof *p->down_ms);
-        p->down_pending = xcalloc(n, sizeof *p->down_pending);
-        p->voted = xcalloc(n, sizeof *p->voted);
-        p->voted_epoch = xcalloc(n, sizeof *p->voted_epoch);
+        p->g = xcalloc(n, sizeof *p->g);
     }
     next_hello_ms = 0;
 }
@@ -44,16 +40,8 @@ void peer_stop(void)
         struct speer *p = &snt.peers[i];
         link_destroy(p->link);
         p->link = NULL;
-        free(p->down);
-        free(p->down_ms);
-        free(p->down_pending);
-        free(p->voted);
-        free(p->voted_epoch);
-        p->down = NULL;
-        p->down_ms = NULL;
-        p->down_pending = NULL;
-        p->voted = NULL;
-        p->voted_epoch = NULL;
+        free(p->g);
+        p->g = NULL;
     }
 }
 
@@ -68,7 +56,7 @@ int peer_count_down(int gi, uint64_t now)
     int n = 0;
     for (int i = 0; i < snt.npeers; i++) {
         const struct speer *p = &snt.peers[i];
-        if (p->down && p->down[gi] && now - p->down_ms[gi] <= peer_fresh_ms()) n++;
+        if (p->g && p->g[gi].down && now - p->g[gi].down_ms <= peer_fresh_ms()) n++;
     }
     return n;
 }
@@ -156,17 +144,17 @@ static void peer_down_cb(struct link *l, redisReply *r, void *privdata)
     const char *leader;
     uint64_t epoch;
     long long lease_age;
-    if (a->epoch == 0 && p->down_pending) p->down_pending[a->gi] = 0;
+    if (a->epoch == 0 && p->g) p->g[a->gi].down_pending = 0;
     if (peer_parse_down(r, &down, &leader, &epoch, &lease_age) == 0) {
         uint64_t now = now_ms();
         p->last_ok_ms = now;
-        p->down[a->gi] = (uint8_t)down;
-        p->down_ms[a->gi] = now;
+        p->g[a->gi].down = (uint8_t)down;
+        p->g[a->gi].down_ms = now;
         struct sgroup *g = &snt.groups[a->gi];
         if (epoch > g->max_epoch_seen) g->max_epoch_seen = epoch;
         if (a->epoch && strcmp(leader, "*") != 0) {
-            snprintf(p->voted[a->gi], sizeof p->voted[a->gi], "%s", leader);
-            p->voted_epoch[a->gi] = epoch;
+            snprintf(p->g[a->gi].voted, sizeof p->g[a->gi].voted, "%s", leader);
+            p->g[a->gi].voted_epoch = epoch;
         }
         if (a->epoch) failover_vote_reply(a->gi, a->pi, a->epoch, leader, epoch, lease_age);
         else if (down) failover_check(a->gi, now);
@@ -188,7 +176,7 @@ static void peer_ask(int pi, int gi, uint64_t epoch)
         free(a);
         return;
     }
-    if (!epoch) p->down_pending[gi] = 1;
+    if (!epoch) p->g[gi].down_pending = 1;
 }
 
 void peer_request_votes(int gi)
@@ -219,7 +207,7 @@ void peer_tick(uint64_t now)
         /* While this sentinel sees a master down, ask the others. */
         for (int gi = 0; gi < snt.ngroups; gi++) {
             int mi = snt_master_index(&snt.groups[gi]);
-            if (mi >= 0 && snt.groups[gi].nodes[mi].sdown && !p->down_pending[gi]) peer_ask(i, gi, 0);
+            if (mi >= 0 && snt.groups[gi].nodes[mi].sdown && !p->g[gi].down_pending) peer_ask(i, gi, 0);
         }
     }
 }

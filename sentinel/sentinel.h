@@ -113,6 +113,16 @@ struct sgroup {
     struct failover fo;
 };
 
+/* A peer's answers to is-master-down-by-addr about one group. */
+struct speer_group {
+    uint8_t down;                 /* it sees the master down */
+    uint8_t down_pending;         /* a question is in flight */
+    uint64_t down_ms;             /* when that answer arrived */
+    /* The vote it last reported when asked for one (SENTINEL SENTINELS). */
+    char voted[SNT_ID_LEN + 1];
+    uint64_t voted_epoch;
+};
+
 /* One other sentinel of sentinel.addrs. */
 struct speer {
     char host[SNT_HOST_MAX];
@@ -123,14 +133,8 @@ struct speer {
     uint64_t last_ping_sent_ms;
     uint64_t last_ok_ms;          /* last reply of any kind */
     uint64_t last_hello_ms;       /* last hello we received from it */
-    /* Its answers to is-master-down-by-addr, per group index. */
-    uint8_t *down;                /* owned, ngroups entries */
-    uint64_t *down_ms;            /* owned: when that answer arrived */
-    uint8_t *down_pending;        /* owned: a question is in flight */
-    /* The vote it last reported when asked for one (leader runid, epoch),
-     * per group index, for SENTINEL SENTINELS. */
-    char (*voted)[SNT_ID_LEN + 1];    /* owned */
-    uint64_t *voted_epoch;            /* owned */
+    /* What it told us about each group (by group index), owned. */
+    struct speer_group *g;
 };
 
 struct sentinel_g {
