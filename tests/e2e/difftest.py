@@ -137,6 +137,36 @@ class RespConn:
         return self.read()[1]
 
 
+def no_reply_yet(c, wait=0.15):
+    """True if nothing has arrived on RespConn c within `wait` seconds."""
+    if len(c.buf) > c.pos:
+        return False
+    c.sock.settimeout(wait)
+    try:
+        c.sock.recv(1, socket.MSG_PEEK)  # a reply (or EOF) is there
+        return False
+    except socket.timeout:
+        return True
+    finally:
+        c.sock.settimeout(10)
+
+
+def blocked_clients(c):
+    """blocked_clients of INFO clients, read through RespConn c."""
+    for line in c.call(b"INFO", b"clients").split(b"\r\n"):
+        if line.startswith(b"blocked_clients:"):
+            return int(line.split(b":")[1])
+    raise AssertionError("no blocked_clients in INFO clients")
+
+
+def wait_blocked(c, n, timeout=10):
+    """Poll until the server reports exactly n blocked clients."""
+    deadline = time.monotonic() + timeout
+    while blocked_clients(c) != n:
+        assert time.monotonic() < deadline, f"never saw {n} blocked clients"
+        time.sleep(0.005)
+
+
 # --------------------------------------------------------------------------
 # Commands and generators
 

@@ -9,13 +9,11 @@ blocked command, and a destination of the wrong type.
 Blocked state is observed through INFO clients (blocked_clients), polled,
 never assumed after a sleep.
 """
-import socket
 import time
 
 import pytest
 
-from difftest import Error, RespConn
-from harness import wait_until
+from difftest import Error, RespConn, blocked_clients, no_reply_yet, wait_blocked
 
 
 @pytest.fixture(params=["node", "redis"])
@@ -27,30 +25,10 @@ def conn(server):
     return RespConn("127.0.0.1", server.port, timeout=10)
 
 
-def blocked_clients(ctl):
-    info = ctl.call(b"INFO", b"clients")
-    for line in info.split(b"\r\n"):
-        if line.startswith(b"blocked_clients:"):
-            return int(line.split(b":")[1])
-    raise AssertionError("no blocked_clients in INFO clients")
 
 
-def wait_blocked(ctl, n):
-    wait_until(lambda: blocked_clients(ctl) == n, timeout=10, what=f"{n} blocked clients")
 
 
-def no_reply_yet(c, wait=0.15):
-    """True if nothing has arrived on c within `wait` seconds."""
-    if len(c.buf) > c.pos:
-        return False
-    c.sock.settimeout(wait)
-    try:
-        c.sock.recv(1, socket.MSG_PEEK)  # a reply (or EOF) is there
-        return False
-    except socket.timeout:
-        return True
-    finally:
-        c.sock.settimeout(10)
 
 
 def test_waiters_served_in_arrival_order(server):

@@ -8,12 +8,11 @@ pause is answered only once the pause is over, reads are served meanwhile,
 pipelined commands after a held one wait behind it, ALL holds everything,
 UNPAUSE releases at once.
 """
-import socket
 import time
 
 import pytest
 
-from difftest import RespConn
+from difftest import RespConn, blocked_clients, no_reply_yet
 from harness import wait_until
 
 
@@ -39,25 +38,8 @@ def run_both(pair, scenario):
         assert g == w, f"step {i}: strata {g!r} != redis {w!r}"
 
 
-def no_reply_yet(c, wait=0.1):
-    """True if nothing has arrived on c within `wait` seconds."""
-    if len(c.buf) > c.pos:
-        return False
-    c.sock.settimeout(wait)
-    try:
-        c.sock.recv(1, socket.MSG_PEEK)
-        return False
-    except socket.timeout:
-        return True
-    finally:
-        c.sock.settimeout(10)
 
 
-def blocked_clients(c):
-    for line in c.call(b"INFO", b"clients").split(b"\r\n"):
-        if line.startswith(b"blocked_clients:"):
-            return int(line.split(b":")[1])
-    raise AssertionError("no blocked_clients")
 
 
 ERROR_CASES = [

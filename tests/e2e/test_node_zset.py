@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from difftest import pairs_of, scan_all, BASE_SEED, Cmd, Error, RespConn, generator, _arity_error_variant, n, run_diff
+from difftest import wait_blocked, pairs_of, scan_all, BASE_SEED, Cmd, Error, RespConn, generator, _arity_error_variant, n, run_diff
 
 
 ZKEYS = [b"{z}a", b"{z}b", b"{z}c", b"{z}d"]
@@ -629,19 +629,8 @@ def test_big_zset_windows_match_redis(pair):
 
 # --- blocking pops ---------------------------------------------------------------
 
-def blocked_clients(conn):
-    info = conn.call(b"INFO", b"clients")
-    for line in info.split(b"\r\n"):
-        if line.startswith(b"blocked_clients:"):
-            return int(line.split(b":")[1])
-    raise AssertionError("INFO clients has no blocked_clients")
 
 
-def wait_blocked(conn, n):
-    deadline = time.monotonic() + 10
-    while blocked_clients(conn) != n:
-        assert time.monotonic() < deadline, f"never saw {n} blocked clients"
-        time.sleep(0.005)
 
 
 def on_both(pair, scenario):
