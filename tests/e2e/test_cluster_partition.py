@@ -88,6 +88,16 @@ def read_lines(path):
         return []
 
 
+def stop_ns_writer(nsw, stop):
+    """Ask the namespace writer to stop (its stop file), SIGKILL after 20 s."""
+    open(stop, "w").close()
+    try:
+        nsw.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        nsw.send_signal(signal.SIGKILL)
+        nsw.wait()
+
+
 def cut_and_wait_for_fence(netns, out):
     """Take the namespace's link down; return (cut time, time of the first
     write the master refused for its lease after the cut), as seen by the
@@ -166,12 +176,7 @@ def test_partitioned_master_fences_then_rejoins(cluster, netns):
                    what="the old master follows the new one")
         w.wait_acked(200)
     finally:
-        open(stop, "w").close()
-        try:
-            nsw.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            nsw.send_signal(signal.SIGKILL)
-            nsw.wait()
+        stop_ns_writer(nsw, stop)
         w.finish()
     # Nothing acknowledged is lost: the proxy's writes, and the namespace
     # client's (all from before the cut, acked by a replica).
@@ -255,12 +260,7 @@ def test_master_cut_off_with_one_replica_fences(cluster, netns):
                        what=f"{p.name} follows r2")
         wait_until(lambda: r2.client().set("after-promotion", "1"), 10, what="r2 takes writes")
     finally:
-        open(stop, "w").close()
-        try:
-            nsw.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            nsw.send_signal(signal.SIGKILL)
-            nsw.wait()
+        stop_ns_writer(nsw, stop)
     print(f"\nmaster+r1 cut off: fenced {1000 * (t_fence - t_cut):.0f} ms after the cut "
           f"(fence_lease_ms {LEASE_MS}), r2 promoted {1000 * (t_promoted - t_cut):.0f} ms after it")
     assert t_fence - t_cut <= LEASE_MS / 1000 + 1.0
