@@ -189,6 +189,18 @@ def _held_set(client, key, result):
         result.append(e)
 
 
+def _start_held_write(node, name):
+    """SET name on its own named connection, in a thread (the write may be
+    held); returns (thread, result list)."""
+    import threading
+    res = []
+    c = node.client(socket_timeout=30, client_name=name)
+    c.ping()
+    t = threading.Thread(target=_held_set, args=(c, name, res), daemon=True)
+    t.start()
+    return t, res
+
+
 def _client_named(node, name):
     return any(c.get("name") == name for c in node.client().client_list())
 
@@ -198,18 +210,13 @@ def test_pause_writes_holds_writes_and_background_writes(cluster):
     as CLIENT PAUSE WRITE does: no -READONLY while paused, no expiry
     record either; after a resume the held write runs; if the node became
     a replica meanwhile, it gets -READONLY and writes nothing."""
-    import threading
     m, r = start_group(cluster, "g1", nreplicas=1)
     mc = m.client()
     mc.set("exp", "1", px=50)
     wait_synced(m, r)
     lsn0 = int(mc.info("replication")["lsn"])
     assert mc.execute_command("REPLCONF", "pause-writes", "20000") == b"OK"
-    res = []
-    hc = m.client(socket_timeout=30, client_name="held1")
-    hc.ping()
-    t = threading.Thread(target=_held_set, args=(hc, "held1", res), daemon=True)
-    t.start()
+    t, res = _start_held_write(m, "held1")
     # Held, not refused: no reply while the pause lasts.
     never(lambda: bool(res), 0.5, "a reply to a write sent during the pause")
     assert _client_named(m, "held1") and mc.get("held1") is None
@@ -228,11 +235,7 @@ def test_pause_writes_holds_writes_and_background_writes(cluster):
     # PAUSE on a master that became a replica.  Not acknowledged, not applied.
     wait_synced(m, r)
     assert mc.execute_command("REPLCONF", "pause-writes", "20000") == b"OK"
-    res2 = []
-    hc2 = m.client(socket_timeout=30, client_name="held2")
-    hc2.ping()
-    t2 = threading.Thread(target=_held_set, args=(hc2, "held2", res2), daemon=True)
-    t2.start()
+    t2, res2 = _start_held_write(m, "held2")
     never(lambda: bool(res2), 0.5, "a reply to a write sent during the pause")
     r.client().execute_command("REPLICAOF", "NO", "ONE")
     mc.execute_command("REPLICAOF", "127.0.0.1", str(r.port))
