@@ -479,14 +479,21 @@ int server_commit(void)
         fail_pending_clients();
         return -1;
     }
-    int sync = srv.cfg.fsync == FSYNC_ALWAYS;
+    /* everysec: the commit that comes a second or more after the last
+     * fsync carries one.  A server that is never idle (every loop
+     * iteration has writes) otherwise synced only when an iteration
+     * happened to have none. */
+    uint64_t now = mono_us();
+    int sync = srv.cfg.fsync == FSYNC_ALWAYS ||
+               (srv.cfg.fsync == FSYNC_EVERYSEC && now >= srv.last_sync_us + 1000000);
     const char *err = NULL;
     if (store_commit(srv.st, sync, &err) < 0) {
         srv.write_error = 1;
         fail_pending_clients();
         return -1;
     }
-    if (sync) srv.last_sync_us = mono_us();
+    if (sync) srv.last_sync_us = now;
+    srv.unsynced = !sync;
     return 0;
 }
 
@@ -494,9 +501,10 @@ void server_before_sleep(void)
 {
     if (store_dirty(srv.st)) {
         server_commit();
-    } else if (srv.cfg.fsync == FSYNC_EVERYSEC && !srv.write_error &&
-               srv.last_sync_us + 1000000 < mono_us()) {
-        if (store_get_stats(srv.st)->commits) store_sync(srv.st);
+    } else if (srv.cfg.fsync == FSYNC_EVERYSEC && srv.unsynced && !srv.write_error &&
+               srv.last_sync_us + 1000000 <= mono_us()) {
+        /* Idle after writes: their fsync is due. */
+        if (store_sync(srv.st) == 0) srv.unsynced = 0;
         srv.last_sync_us = mono_us();
     }
     for (int i = 0; i < nsleep_hooks; i++) sleep_hooks[i]();

@@ -143,7 +143,8 @@ struct server {
     uint64_t cmd_time_ms;         /* "now" for the running command */
     uint64_t start_ms;
     char run_id[41];              /* random per process, as Redis's (INFO server) */
-    uint64_t last_sync_us;
+    uint64_t last_sync_us;        /* last fsync of LevelDB's log (mono_us) */
+    int unsynced;                 /* commits since then (fsync: everysec) */
     uint64_t next_version;        /* collection versions, never reused */
     int shutdown_asap;
     int exit_code;

@@ -168,3 +168,50 @@ def test_sigkill_under_write_load_keeps_acknowledged_writes(cluster):
         assert node.client().dbsize() == present
     # The node still takes writes after all this.
     assert node.client().set("after", "crashes")
+
+
+def test_everysec_syncs_under_constant_load(cluster):
+    """fsync: everysec must fsync about once a second even when no loop
+    iteration is free of writes: one client keeps a deep pipeline of SETs
+    in flight (its socket never runs dry) for LOAD seconds, and nothing
+    else talks to the node until the load stops."""
+    import socket
+    LOAD = 3.5
+    node = cluster.node(args=["--fsync", "everysec"])
+    before = node.client().info("persistence")["storage_syncs"]
+    s = socket.create_connection(("127.0.0.1", node.port))
+    s.settimeout(10)
+    req = b"*3\r\n$3\r\nSET\r\n$4\r\nload\r\n$5\r\nvalue\r\n" * 256
+    sent = 0
+    received = 0
+    deadline = time.monotonic() + LOAD
+
+    def drain():
+        nonlocal received
+        got = 0
+        while received < sent or time.monotonic() < deadline:
+            chunk = s.recv(1 << 16)
+            if not chunk:
+                return
+            got += len(chunk)
+            received = got // len(b"+OK\r\n")   # every reply is +OK
+
+    reader = threading.Thread(target=drain)
+    sent = 256
+    s.sendall(req)
+    reader.start()
+    # Keep at most ~8k commands outstanding: enough that the node always has
+    # input, bounded so the socket buffers never stall the writer for long.
+    while time.monotonic() < deadline:
+        if sent - received < 8192:
+            s.sendall(req)
+            sent += 256
+        else:
+            time.sleep(0.0005)
+    reader.join(timeout=30)
+    s.close()
+    assert not reader.is_alive()
+    assert received == sent
+    # The idle iteration after the load may add one sync of its own.
+    syncs = node.client().info("persistence")["storage_syncs"] - before
+    assert syncs >= int(LOAD) - 1, f"{syncs} fsyncs in {LOAD}s of constant writes"
