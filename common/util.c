@@ -292,6 +292,38 @@ int random_hex(char *out, size_t nhex)
     return 0;
 }
 
+uint64_t hash_bytes(const void *p, size_t n, uint64_t seed)
+{
+    const unsigned char *k = p;
+    uint64_t h = seed ^ 0x9e3779b97f4a7c15ull ^ n;
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, k, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+        k += 8;
+        n -= 8;
+    }
+    uint64_t w = 0;
+    if (n) memcpy(&w, k, n);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 29;
+    return h;
+}
+
+uint64_t hash_seed(void)
+{
+    static uint64_t seed;
+    static int drawn;
+    if (!drawn) {
+        char hex[17];
+        if (random_hex(hex, 16) == 0) seed = strtoull(hex, NULL, 16);
+        else seed = now_us() ^ ((uint64_t)getpid() << 32);
+        drawn = 1;
+    }
+    return seed;
+}
+
 int mkdir_p(const char *path)
 {
     char tmp[4096];

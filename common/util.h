@@ -63,6 +63,15 @@ int parse_hostport(const char *s, char *hostbuf, size_t hostsize, int *port);
  * bytes, NUL-terminated): a node's run id, a sentinel's id.  0 or -1. */
 int random_hex(char *out, size_t nhex);
 
+/* Hash of n bytes for in-memory hash tables (8 bytes a step, then a
+ * final mix, so every output bit depends on every input byte).  Tables
+ * whose keys come from clients (watched keys, blocked keys, channels)
+ * pass hash_seed(), so keys that collide cannot be prepared in advance;
+ * it is not a cryptographic hash. */
+uint64_t hash_bytes(const void *p, size_t n, uint64_t seed);
+/* A random value, drawn once per process. */
+uint64_t hash_seed(void);
+
 /* mkdir -p: create a directory and its parents (mode 0755).  0 or -1. */
 int mkdir_p(const char *path);
 

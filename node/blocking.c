@@ -64,7 +64,6 @@ static struct {
     struct bkey **table;
     size_t nbuckets;              /* power of two, or 0 before the first use */
     size_t nkeys;
-    uint64_t seed;
     struct bkey *ready_head, *ready_tail;
     struct event *serve_ev;       /* fires at the end of the current callback */
     int serving;
@@ -78,12 +77,7 @@ static struct {
 
 static uint64_t bkey_hash(const char *k, size_t n)
 {
-    uint64_t h = 1469598103934665603ULL ^ bk.seed;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)k[i];
-        h *= 1099511628211ULL;
-    }
-    return h ^ (h >> 29);
+    return hash_bytes(k, n, hash_seed());
 }
 
 static struct bkey *bkey_find(const char *k, size_t n, uint64_t h)
@@ -488,7 +482,6 @@ void block_init(void)
 {
     if (bk.inited) return;
     bk.inited = 1;
-    bk.seed = now_us();
     if (srv.base) bk.serve_ev = event_new(srv.base, -1, 0, block_serve_cb, NULL);
     server_add_write_hook(block_write_hook);
     server_add_free_hook(block_free_hook);

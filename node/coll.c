@@ -182,22 +182,12 @@ static void picks_get(const struct picks *p, size_t i, const char **m, size_t *m
     *v = *m + *ml;
 }
 
-static uint64_t hash_bytes(const char *s, size_t n)
-{
-    uint64_t h = UINT64_C(1469598103934665603); /* FNV-1a */
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= UINT64_C(1099511628211);
-    }
-    return h;
-}
-
 /* Add an element; with a table, refuse (return 0) a member already there. */
 static int picks_add(struct picks *p, const char *m, size_t ml, const char *v, size_t vl)
 {
     size_t slot = 0;
     if (p->tcap) {
-        slot = (size_t)hash_bytes(m, ml) & (p->tcap - 1);
+        slot = (size_t)hash_bytes(m, ml, hash_seed()) & (p->tcap - 1);
         while (p->table[slot]) {
             size_t oml;
             const char *r = p->data.data + p->table[slot] - 1;

@@ -96,12 +96,7 @@ static unsigned touch_gen;
 
 static uint64_t key_hash(const char *k, size_t kl)
 {
-    uint64_t h = UINT64_C(1469598103934665603);  /* FNV-1a */
-    for (size_t i = 0; i < kl; i++) {
-        h ^= (unsigned char)k[i];
-        h *= UINT64_C(1099511628211);
-    }
-    return h;
+    return hash_bytes(k, kl, hash_seed());
 }
 
 static void wtab_grow(void)

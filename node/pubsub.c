@@ -58,12 +58,7 @@ static struct chan_table channels, patterns;
 
 static uint64_t chan_hash(const char *s, size_t len)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
+    return hash_bytes(s, len, hash_seed());
 }
 
 static struct chan *table_find(const struct chan_table *t, const char *name, size_t len)

@@ -421,6 +421,41 @@ static void test_random_hex(void **state)
     assert_int_equal(odd[7], '\0');
 }
 
+/* hash_bytes: deterministic per seed, every byte and the length count,
+ * the seed changes the result, and keys that differ only in their tail
+ * (as "key:000123" and "key:000124" do) spread over a small table. */
+static void test_hash_bytes(void **state)
+{
+    (void)state;
+    const char k[] = "key:000000012345-and-some-more";
+    for (size_t n = 0; n < sizeof k; n++) {
+        assert_int_equal(hash_bytes(k, n, 7), hash_bytes(k, n, 7));
+        assert_int_not_equal(hash_bytes(k, n, 7), hash_bytes(k, n, 8));
+        if (n) assert_int_not_equal(hash_bytes(k, n, 7), hash_bytes(k, n - 1, 7));
+    }
+    char z[9] = { 0 };
+    for (size_t n = 1; n < sizeof z; n++)   /* zero bytes still count */
+        assert_int_not_equal(hash_bytes(z, n, 0), hash_bytes(z, n - 1, 0));
+    for (size_t i = 0; i + 1 < sizeof k; i++) {  /* one flipped bit anywhere */
+        char c[sizeof k];
+        memcpy(c, k, sizeof k);
+        c[i] ^= 1;
+        assert_int_not_equal(hash_bytes(c, sizeof k - 1, 0), hash_bytes(k, sizeof k - 1, 0));
+    }
+    enum { BUCKETS = 256, KEYS = 256 * 64 };
+    int count[BUCKETS] = { 0 };
+    for (int i = 0; i < KEYS; i++) {
+        char key[32];
+        int n = snprintf(key, sizeof key, "key:%012d", i);
+        count[hash_bytes(key, (size_t)n, hash_seed()) & (BUCKETS - 1)]++;
+    }
+    for (int b = 0; b < BUCKETS; b++) {  /* 64 expected; far outside 3 sigma */
+        assert_true(count[b] > 20);
+        assert_true(count[b] < 120);
+    }
+    assert_int_equal(hash_seed(), hash_seed());
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -436,6 +471,7 @@ int main(void)
         cmocka_unit_test(test_parse_hostport),
         cmocka_unit_test(test_crc32c),
         cmocka_unit_test(test_codecs_and_misc),
+        cmocka_unit_test(test_hash_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
