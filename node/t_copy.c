@@ -176,8 +176,16 @@ static void object_command(client *c)
         switch (sub) {
         case 1: resp_add_bulk_str(&c->out, object_encoding(m.type)); break;
         case 2: resp_add_int(&c->out, 1); break;
+        /* Redis replies an idle time here; Strata tracks none, so it says
+         * so in an error worded like FREQ's. */
         case 3: resp_add_error(&c->out, "ERR An LRU maxmemory policy is not selected, access time not tracked."); break;
-        default: resp_add_error(&c->out, "ERR An LFU maxmemory policy is not selected, access frequency not tracked."); break;
+        /* Redis's exact text for FREQ without an LFU policy, which is also
+         * what Redis replies under its default policy. */
+        default:
+            resp_add_error(&c->out, "ERR An LFU maxmemory policy is not selected, access frequency not "
+                           "tracked. Please note that when switching between policies at runtime "
+                           "LRU and LFU data will take some time to adjust.");
+            break;
         }
     }
     meta_free(&m);

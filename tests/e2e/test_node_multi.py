@@ -457,3 +457,4 @@ def test_object_errors_match_redis(side):
     d(0, "OBJECT")
     d(0, "OBJECT", "ENCODING", "missing")
     d(0, "OBJECT", "IDLETIME", "missing")
+    d(0, "OBJECT", "FREQ", "s")  # the whole text of Redis's error
