@@ -429,6 +429,10 @@ static void command_command(client *c)
         resp_add_int(&c->out, CMD__COUNT);
         return;
     }
+    /* Unknown subcommands and wrong arities get Redis's errors before any
+     * subcommand runs (COMMAND GETKEYS GET is an arity error, not a
+     * GETKEYS error). */
+    if (subcmd_check(&c->out, "command", ARG(c, 1), c->argc) < 0) return;
     if (ARG_IS(c, 1, "info")) {
         if (c->argc == 2) {
             resp_add_array(&c->out, CMD__COUNT);
@@ -439,7 +443,7 @@ static void command_command(client *c)
         for (int j = 2; j < c->argc; j++) {
             const struct cmd_spec *s = cmd_lookup(ARG(c, j));
             if (s) cmd_reply_info(&c->out, s);
-            else resp_add_null_array(&c->out);
+            else resp_add_null(&c->out); /* Redis: a null bulk, $-1 */
         }
         return;
     }
@@ -462,10 +466,14 @@ static void command_command(client *c)
         for (int i = 0; i < CMD__COUNT; i++) resp_add_bulk_str(&c->out, cmd_table[i].name);
         return;
     }
-    if (ARG_IS(c, 1, "getkeys") && c->argc >= 3) {
+    if (ARG_IS(c, 1, "getkeys")) {
         const struct cmd_spec *s = cmd_lookup(ARG(c, 2));
         if (!s) {
             resp_add_error(&c->out, "ERR Invalid command specified");
+            return;
+        }
+        if (s->first == 0 && s->numkeys == 0) { /* checked before the arity, as Redis does */
+            resp_add_error(&c->out, "ERR The command has no key arguments");
             return;
         }
         if (!cmd_arity_ok(s, c->argc - 2)) {

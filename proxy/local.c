@@ -178,7 +178,7 @@ static int do_command(int argc, char **argv, const size_t *lens, buf *out)
         for (int i = 2; i < argc; i++) {
             const struct cmd_spec *s = cmd_lookup(argv[i], lens[i]);
             if (s) cmd_reply_info(out, s);
-            else resp_add_null_array(out);
+            else resp_add_null(out); /* Redis: a null bulk, $-1 */
         }
         return 0;
     }

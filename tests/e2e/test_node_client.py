@@ -66,6 +66,26 @@ def test_errors_and_simple_replies(pair):
     run_both(pair, scenario)
 
 
+# COMMAND: subcommand arity errors come first; GETKEYS on a keyless command
+# and INFO of an unknown name (a null bulk) answer as Redis 7.0 does.
+COMMAND_CASES = [
+    ["COMMAND", "COUNT", "x"], ["COMMAND", "HELP", "x"], ["COMMAND", "FOO"], ["command", "foo", "x"],
+    ["COMMAND", "GETKEYS"], ["COMMAND", "GETKEYS", "GET"], ["COMMAND", "GETKEYS", "nosuch"],
+    ["COMMAND", "GETKEYS", "nosuch", "a"], ["COMMAND", "GETKEYS", "PING", "x"],
+    ["COMMAND", "GETKEYS", "config", "get", "x"], ["COMMAND", "GETKEYS", "GET", "a", "b"],
+    ["COMMAND", "GETKEYS", "get", "a"], ["COMMAND", "GETKEYS", "mset", "a", "1", "b", "2"],
+    ["command", "getkeys", "zunionstore", "d", "2", "a", "b"], ["COMMAND", "INFO", "nosuch"],
+    ["COMMAND", "INFO", "nosuch", "other"], ["COMMAND", "DOCS", "nosuch"],
+]
+
+
+def test_command_errors(pair):
+    def scenario(srv):
+        c = conn(srv)
+        return [cmd(c, *args) for args in COMMAND_CASES]
+    run_both(pair, scenario)
+
+
 def test_client_reply_modes(pair):
     seq = [
         ["CLIENT", "REPLY", "OFF"], ["PING"], ["SET", "k", "v"], ["nosuch"], ["GET"], ["CLIENT", "REPLY", "ON"],

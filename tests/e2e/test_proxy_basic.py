@@ -151,6 +151,8 @@ def test_local_commands(two):
     assert r.command_count() > 100
     info = raw_command(two.proxy.port, b"COMMAND INFO get\r\n")
     assert info.startswith(b"*1\r\n*10\r\n$3\r\nget\r\n:2\r\n")
+    # an unknown name is a null bulk, as in Redis (not a null array)
+    assert raw_command(two.proxy.port, b"COMMAND INFO nosuch\r\n") == b"*1\r\n$-1\r\n"
     hello = r.execute_command("HELLO", "2")
     assert hello[0] == b"server" and b"proto" in hello
     with pytest.raises(redis.ResponseError, match="^NOPROTO unsupported protocol version$"):
