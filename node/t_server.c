@@ -145,6 +145,21 @@ static void auth_command(client *c)
     if (auth_check(c, c->argc == 3 ? 1 : 0, c->argc - 1) == 0) resp_add_ok(&c->out);
 }
 
+/* CLIENT SETNAME and HELLO SETNAME: Redis's clientSetName.  An empty name
+ * clears the name.  Returns 0, or -1 after replying the error (the name
+ * is then unchanged).  The name is copied. */
+static int client_set_name(client *c, const char *name, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (name[i] < '!' || name[i] > '~') {
+            resp_add_error(&c->out, "ERR Client names cannot contain spaces, newlines or special characters.");
+            return -1;
+        }
+    free(c->name);
+    c->name = len ? xmemdup(name, len) : NULL;
+    return 0;
+}
+
 static void hello_command(client *c)
 {
     long long ver = 0;
@@ -182,13 +197,11 @@ static void hello_command(client *c)
                                 "authenticate the client and select the RESP protocol version at the same time");
         return;
     }
+    /* Redis sets the name (or refuses it) before it switches protocol. */
+    if (name && client_set_name(c, name, namelen) < 0) return;
     if (ver == 3) {
         resp_add_error(&c->out, "NOPROTO this server speaks RESP2 only");
         return;
-    }
-    if (name) {
-        free(c->name);
-        c->name = xmemdup(name, namelen);
     }
     resp_add_array(&c->out, 14);
     resp_add_bulk_str(&c->out, "server");
@@ -615,14 +628,7 @@ static void client_command(client *c)
         if (c->name) resp_add_bulk_str(&c->out, c->name);
         else resp_add_null(&c->out);
     } else if (ARG_IS(c, 1, "setname") && c->argc == 3) {
-        for (size_t i = 0; i < c->argvlen[2]; i++)
-            if (c->argv[2][i] < '!' || c->argv[2][i] > '~') {
-                resp_add_error(&c->out, "ERR Client names cannot contain spaces, newlines or special characters.");
-                return;
-            }
-        free(c->name);
-        c->name = c->argvlen[2] ? xmemdup(ARG(c, 2)) : NULL;
-        resp_add_ok(&c->out);
+        if (client_set_name(c, ARG(c, 2)) == 0) resp_add_ok(&c->out);
     } else if (ARG_IS(c, 1, "list") && c->argc == 2) {
         buf o;
         buf_init(&o);

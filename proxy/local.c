@@ -92,6 +92,22 @@ static int check_auth(struct client *c, const char *user, size_t ulen, const cha
     return 0;
 }
 
+/* CLIENT SETNAME and HELLO SETNAME: Redis's clientSetName.  An empty name
+ * clears the name.  Returns 0, or -1 after replying the error to out (the
+ * name is then unchanged).  The name is copied. */
+static int client_set_name(struct client *c, const char *name, size_t len, buf *out)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (name[i] <= ' ' || name[i] > '~') {
+            resp_add_error(out, "ERR Client names cannot contain spaces, newlines or special characters.");
+            return -1;
+        }
+    }
+    free(c->name);
+    c->name = len ? xmemdup(name, len) : NULL;
+    return 0;
+}
+
 static int do_hello(struct client *c, int argc, char **argv, const size_t *lens, buf *out)
 {
     int i = 1;
@@ -135,10 +151,7 @@ static int do_hello(struct client *c, int argc, char **argv, const size_t *lens,
                             "same time");
         return 1;
     }
-    if (setname) {
-        free(c->name);
-        c->name = xmemdup(setname, setname_len);
-    }
+    if (setname && client_set_name(c, setname, setname_len, out) < 0) return 1;
     resp_add_array(out, 14);
     resp_add_bulk_str(out, "server");
     resp_add_bulk_str(out, "redis");
@@ -222,14 +235,7 @@ static void client_line(buf *b, const struct client *c)
 static int do_client(struct client *c, int argc, char **argv, const size_t *lens, buf *out)
 {
     if (str_eq_nocase(argv[1], lens[1], "setname") && argc == 3) {
-        for (size_t i = 0; i < lens[2]; i++) {
-            if (argv[2][i] <= ' ' || argv[2][i] > '~') {
-                resp_add_error(out, "ERR Client names cannot contain spaces, newlines or special characters.");
-                return 1;
-            }
-        }
-        free(c->name);
-        c->name = lens[2] ? xmemdup(argv[2], lens[2]) : NULL;
+        if (client_set_name(c, argv[2], lens[2], out) < 0) return 1;
         resp_add_ok(out);
         return 0;
     }

@@ -79,6 +79,23 @@ COMMAND_CASES = [
 ]
 
 
+def test_hello_setname_checks_the_name(pair):
+    """HELLO SETNAME follows CLIENT SETNAME: no spaces or control bytes,
+    and an empty name clears it."""
+    def scenario(srv):
+        c = conn(srv)
+        out = [cmd(c, "HELLO", "2", "SETNAME", "a b"), cmd(c, "CLIENT", "GETNAME")]
+        cmd(c, "HELLO", "2", "SETNAME", "ok")  # its reply holds the client id
+        out.append(cmd(c, "CLIENT", "GETNAME"))
+        out.append(cmd(c, "HELLO", "2", "SETNAME", "bad\nname"))
+        out.append(cmd(c, "CLIENT", "GETNAME"))
+        cmd(c, "HELLO", "2", "SETNAME", "")
+        out.append(cmd(c, "CLIENT", "GETNAME"))
+        out.append(cmd(c, "HELLO", "3", "SETNAME", "a b"))  # the name is checked first
+        return out
+    run_both(pair, scenario)
+
+
 def test_command_errors(pair):
     def scenario(srv):
         c = conn(srv)

@@ -157,6 +157,9 @@ def test_local_commands(two):
     assert hello[0] == b"server" and b"proto" in hello
     with pytest.raises(redis.ResponseError, match="^NOPROTO unsupported protocol version$"):
         r.execute_command("HELLO", "3")
+    with pytest.raises(redis.ResponseError, match="Client names cannot contain spaces"):
+        r.execute_command("HELLO", "2", "SETNAME", "a b")
+    assert r.client_getname() is None
     assert r.client_setname("me") is True
     assert r.client_getname() == "me" or r.client_getname() == b"me"
     info = r.info()
