@@ -10,7 +10,13 @@
 #include "cmd.h"
 #include "util.h"
 
-#define CURSOR_SLOTS 4096
+/* CURSOR_SLOTS (cursor.h) cursors at most, holding CURSOR_BYTES of
+ * positions at most: a save that goes over the budget drops the oldest
+ * positions first.  Why so many: the ring is shared by every client, and a
+ * slow client's scan failed once 4096 other SCAN calls had run since its
+ * last one (a few hundred scanning clients reach that in seconds).  The
+ * slots cost 24 bytes each, touched only once used. */
+#define CURSOR_BYTES (16u << 20)
 
 static struct {
     uint64_t id;
@@ -18,17 +24,32 @@ static struct {
     size_t len;
 } ring[CURSOR_SLOTS];
 static uint64_t cursor_seq;
+static size_t ring_bytes;
+
+static void slot_free(unsigned slot)
+{
+    if (!ring[slot].pos) return;
+    ring_bytes -= ring[slot].len + 1;
+    free(ring[slot].pos);
+    ring[slot].pos = NULL;
+    ring[slot].len = 0;
+}
 
 uint64_t cursor_save(const char *pos, size_t len)
 {
     if (!cursor_seq) cursor_seq = (now_us() & 0xffffff) + 1;
     cursor_seq++;
-    uint64_t id = (cursor_seq << 12) | (cursor_seq & (CURSOR_SLOTS - 1));
+    uint64_t id = (cursor_seq << CURSOR_SLOT_BITS) | (cursor_seq & (CURSOR_SLOTS - 1));
     unsigned slot = (unsigned)(id & (CURSOR_SLOTS - 1));
-    free(ring[slot].pos);
+    slot_free(slot);
     ring[slot].pos = xmemdup(pos, len);
     ring[slot].len = len;
     ring[slot].id = id;
+    ring_bytes += len + 1;
+    /* Over budget: the oldest positions go first (slots fill in order,
+     * so the oldest follows this one); this one always stays. */
+    for (unsigned i = 1; ring_bytes > CURSOR_BYTES && i < CURSOR_SLOTS; i++)
+        slot_free((slot + i) & (CURSOR_SLOTS - 1));
     return id;
 }
 

@@ -11,6 +11,10 @@
 #include <stdint.h>
 #include "buf.h"
 
+/* Cursors kept at once (see cursor.c for the byte budget). */
+#define CURSOR_SLOT_BITS 16
+#define CURSOR_SLOTS (1u << CURSOR_SLOT_BITS)
+
 /* Save a position; returns its cursor (never 0). */
 uint64_t cursor_save(const char *pos, size_t len);
 /* Load a cursor's position into out.  0 ok, -1 unknown cursor. */

@@ -1,6 +1,7 @@
 /* test_node_cursor: node/cursor.h — SCAN cursors: saved positions come
  * back byte for byte (binary, empty), cursors are distinct and never 0,
- * a cursor whose ring slot was reused is refused instead of silently
+ * a cursor whose ring slot was reused (or whose position went over the
+ * byte budget) is refused instead of silently
  * restarting, unknown numbers are refused, and the cursor argument is
  * parsed as Redis 7.0 does (strtoul: "", "00", "+0", "-1" are accepted
  * there; spaces, trailing bytes and overflow are not). */
@@ -15,7 +16,7 @@
 
 #include "cursor.h"
 
-#define RING 4096   /* cursor.c's ring size: a documented-by-test limit */
+#define RING ((int)CURSOR_SLOTS)
 
 static void test_save_load(void **state)
 {
@@ -71,7 +72,7 @@ static void test_evicted(void **state)
     buf out;
     buf_init(&out);
     uint64_t first = cursor_save("first", 5);
-    uint64_t ids[RING];
+    static uint64_t ids[RING];
     /* RING - 1 later saves keep it ... */
     for (int i = 0; i < RING - 1; i++) {
         char p[16];
@@ -94,6 +95,37 @@ static void test_evicted(void **state)
     }
     assert_int_equal(cursor_load(ids[RING - 1], &out), 0);
     assert_memory_equal(out.data, "last", 4);
+    buf_free(&out);
+}
+
+/* Positions are bounded in bytes too: big positions push out the oldest
+ * ones, never the one just saved, and a cursor saved after them is fine. */
+static void test_byte_budget(void **state)
+{
+    (void)state;
+    buf out;
+    buf_init(&out);
+    uint64_t small = cursor_save("small", 5);
+    size_t big = 1u << 20;
+    char *p = malloc(big);
+    assert_non_null(p);
+    uint64_t ids[40];
+    for (int i = 0; i < 40; i++) {      /* 40 MiB of positions, budget 16 */
+        memset(p, 'a' + i % 26, big);
+        ids[i] = cursor_save(p, big);
+        assert_int_equal(cursor_load(ids[i], &out), 0);
+        assert_int_equal(out.len, big);
+        assert_int_equal(out.data[big - 1], 'a' + i % 26);
+    }
+    assert_int_equal(cursor_load(small, &out), -1);
+    assert_int_equal(cursor_load(ids[0], &out), -1);
+    assert_int_equal(cursor_load(ids[39], &out), 0);
+    assert_int_equal(cursor_load(ids[25], &out), 0);   /* the newest 15 fit */
+    assert_int_equal(cursor_load(ids[24], &out), -1);
+    uint64_t after = cursor_save("after", 5);
+    assert_int_equal(cursor_load(after, &out), 0);
+    assert_memory_equal(out.data, "after", 5);
+    free(p);
     buf_free(&out);
 }
 
@@ -148,6 +180,7 @@ int main(void)
         cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_unknown_cursors),
         cmocka_unit_test(test_evicted),
+        cmocka_unit_test(test_byte_budget),
         cmocka_unit_test(test_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
