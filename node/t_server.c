@@ -342,6 +342,9 @@ static void config_name(const char *n, char *out, size_t size)
 
 static void config_command(client *c)
 {
+    /* Unknown subcommands and wrong arities (CONFIG HELP x, CONFIG GET)
+     * get Redis's errors before any subcommand runs. */
+    if (subcmd_check(&c->out, "config", ARG(c, 1), c->argc) < 0) return;
     if (ARG_IS(c, 1, "get") && c->argc >= 3) {
         buf items;
         buf_init(&items);
@@ -376,7 +379,11 @@ static void config_command(client *c)
         buf_free(&items);
         return;
     }
-    if (ARG_IS(c, 1, "set") && c->argc >= 4 && c->argc % 2 == 0) {
+    if (ARG_IS(c, 1, "set") && c->argc % 2) { /* a name without a value */
+        resp_add_error(&c->out, resp_err_syntax);
+        return;
+    }
+    if (ARG_IS(c, 1, "set")) {
         /* Validate every pair on a copy first: all or nothing, as Redis. */
         struct node_config copy = srv.cfg;
         for (int j = 2; j < c->argc; j += 2) {
@@ -417,13 +424,6 @@ static void config_command(client *c)
     if (ARG_IS(c, 1, "resetstat") && c->argc == 2) {
         memset(&srv.stats, 0, sizeof srv.stats);
         resp_add_ok(&c->out);
-        return;
-    }
-    if ((ARG_IS(c, 1, "get") || ARG_IS(c, 1, "set") || ARG_IS(c, 1, "resetstat"))) {
-        resp_add_errorf(&c->out, "ERR wrong number of arguments for 'config|%.*s' command",
-                        (int)c->argvlen[1], c->argv[1]);
-        for (size_t i = c->out.len - 40; i < c->out.len; i++)
-            if (c->out.data[i] >= 'A' && c->out.data[i] <= 'Z') c->out.data[i] = (char)(c->out.data[i] + 32);
         return;
     }
     resp_add_errorf(&c->out, "ERR unknown subcommand '%.*s'. Try CONFIG HELP.", (int)c->argvlen[1], c->argv[1]);

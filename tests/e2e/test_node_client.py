@@ -78,6 +78,21 @@ COMMAND_CASES = [
     ["COMMAND", "INFO", "nosuch", "other"], ["COMMAND", "DOCS", "nosuch"],
 ]
 
+# CONFIG: the same order (subcommand, arity, then the subcommand's own errors).
+CONFIG_CASES = [
+    ["CONFIG"], ["CONFIG", "HELP", "x"], ["CONFIG", "GET"], ["config", "Get"], ["CONFIG", "SET"],
+    ["CONFIG", "SET", "a"], ["CONFIG", "SET", "a", "b", "c"], ["CONFIG", "SET", "loglevel"],
+    ["CONFIG", "SET", "nosuch", "1"], ["CONFIG", "RESETSTAT", "x"], ["CONFIG", "REWRITE", "x"],
+    ["CONFIG", "FOO"], ["CONFIG", "GET", "nosuch"],
+]
+
+
+def test_config_errors(pair):
+    def scenario(srv):
+        c = conn(srv)
+        return [cmd(c, *args) for args in CONFIG_CASES]
+    run_both(pair, scenario)
+
 
 def test_hello_setname_checks_the_name(pair):
     """HELLO SETNAME follows CLIENT SETNAME: no spaces or control bytes,
