@@ -197,10 +197,11 @@ int block_parse_timeout(client *c, int argi, uint64_t *deadline_ms)
         resp_add_error(&c->out, "ERR timeout is not a float or out of range");
         return -1;
     }
-    /* Redis converts seconds*1000 to a long long; on x86 a value out of
-     * range (inf, 1e400, 1e18) becomes LLONG_MIN and is then reported as
-     * negative.  Do the same without the undefined conversion. */
-    long double ms = v * 1000.0L;
+    /* Redis rounds seconds*1000 up (ceill) to a long long, so 0.0001 is
+     * 1 ms, not 0 (wait forever), and -0.0001 is 0; on x86 a value out
+     * of range (inf, 1e400, 1e18) becomes LLONG_MIN and is then reported
+     * as negative.  Do the same without the undefined conversion. */
+    long double ms = ceill(v * 1000.0L);
     long long t;
     if (!(ms > -9.2233720368547758e18L && ms < 9.2233720368547758e18L)) t = -1;
     else t = (long long)ms;

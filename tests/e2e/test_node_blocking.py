@@ -93,6 +93,26 @@ def test_timeout_replies_null_array(server, cmd):
     assert ctl.call(b"EXISTS", b"dst") == 0
 
 
+@pytest.mark.parametrize("timeout", [b"0.0001", b"0.0009", b"1e-10"])
+def test_sub_millisecond_timeout_rounds_up(server, timeout):
+    """Redis 7.0 rounds a timeout up to whole milliseconds: under 1 ms is
+    1 ms (a nil soon), not 0 (wait forever)."""
+    c = conn(server)
+    c.send([b"BLPOP", b"none1", timeout])
+    raw, _ = c.read()
+    assert raw == b"*-1\r\n"
+
+
+def test_tiny_negative_timeout_waits_forever(server):
+    """...and -0.0001 rounds up to 0, which means no timeout at all."""
+    ctl, c = conn(server), conn(server)
+    c.send([b"BLPOP", b"none1", b"-0.0001"])
+    wait_blocked(ctl, 1)
+    assert no_reply_yet(c, 0.2)
+    assert ctl.call(b"RPUSH", b"none1", b"v") == 1
+    assert c.read()[1] == [b"none1", b"v"]
+
+
 def test_blmove_chain_wakes_the_next_waiter(server):
     """A waiter on dst, then a BLMOVE waiter from src to dst: one push to
     src moves the element to dst, which serves the first waiter too."""
