@@ -348,7 +348,7 @@ static void dispatch_command(client *c)
     const struct cmd_spec *cmd = cmd_lookup(c->argv[0], c->argvlen[0]);
     c->cmd = cmd;
     client_pending(c);
-    if (!cmd || !srv.procs[cmd->id]) {
+    if (!cmd || (!srv.procs[cmd->id] && cmd->id != CMD_DEBUG)) {
         reply_unknown(c);
         if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
         return;
@@ -360,6 +360,16 @@ static void dispatch_command(client *c)
     }
     if (!c->authed && !(cmd->flags & CF_NOAUTH)) {
         resp_add_error(&c->out, "NOAUTH Authentication required.");
+        if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
+        return;
+    }
+    if (cmd->id == CMD_DEBUG) {
+        /* Redis 7.0 with its default enable-debug-command no: refused before
+         * it is queued, like its other protected commands.  strata-node has
+         * no DEBUG subcommands to enable. */
+        resp_add_error(&c->out, "ERR DEBUG command not allowed. If the enable-debug-command option is "
+                                "set to \"local\", you can run it from a local connection, otherwise you "
+                                "need to set this option in the configuration file, and then restart the server.");
         if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
         return;
     }
@@ -492,9 +502,20 @@ int server_commit(void)
         fail_pending_clients();
         return -1;
     }
-    if (sync) srv.last_sync_us = now;
+    if (sync) {
+        srv.last_sync_us = now;
+        server_note_saved();
+    }
     srv.unsynced = !sync;
     return 0;
+}
+
+/* Every acknowledged write is on disk now: what LASTSAVE and INFO
+ * persistence's rdb_* fields report, strata's nearest to a finished save. */
+void server_note_saved(void)
+{
+    srv.last_save_ms = now_ms();
+    srv.dirty_at_save = srv.dirty;
 }
 
 void server_before_sleep(void)
@@ -504,7 +525,10 @@ void server_before_sleep(void)
     } else if (srv.cfg.fsync == FSYNC_EVERYSEC && srv.unsynced && !srv.write_error &&
                srv.last_sync_us + 1000000 <= mono_us()) {
         /* Idle after writes: their fsync is due. */
-        if (store_sync(srv.st) == 0) srv.unsynced = 0;
+        if (store_sync(srv.st) == 0) {
+            srv.unsynced = 0;
+            server_note_saved();
+        }
         srv.last_sync_us = mono_us();
     }
     for (int i = 0; i < nsleep_hooks; i++) sleep_hooks[i]();
@@ -771,6 +795,7 @@ int server_init(void)
                  (unsigned)getpid(), (unsigned long long)mono_us());
     }
     srv.last_sync_us = mono_us();
+    srv.last_save_ms = now_ms();   /* what LevelDB recovers at open is on disk */
     srv.listen_fd = -1;
 
     recover_interrupted_swap();

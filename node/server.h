@@ -145,6 +145,9 @@ struct server {
     char run_id[41];              /* random per process, as Redis's (INFO server) */
     uint64_t last_sync_us;        /* last fsync of LevelDB's log (mono_us) */
     int unsynced;                 /* commits since then (fsync: everysec) */
+    uint64_t last_save_ms;        /* wall clock of the last point where every
+                                     acknowledged write was on disk (LASTSAVE) */
+    unsigned long long dirty_at_save; /* srv.dirty then */
     uint64_t next_version;        /* collection versions, never reused */
     int shutdown_asap;
     int exit_code;
@@ -218,6 +221,8 @@ void server_store_reopen(void);
 
 /* Commit the pending writes now (a command boundary); returns 0 or -1. */
 int server_commit(void);
+/* Record that every acknowledged write is on disk (an fsync succeeded). */
+void server_note_saved(void);
 
 /* Replace the node's data by the complete LevelDB database in `newdir`
  * (a finished full sync): commit, close the store, rename cfg.dir to

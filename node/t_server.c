@@ -277,12 +277,13 @@ static void info_command(client *c)
         const struct store_stats *ss = store_get_stats(srv.st);
         uint64_t disk = store_approx_size(srv.st, "", 0, "\xff\xff\xff\xff", 4);
         buf_printf(&o, "# Persistence\r\nloading:0\r\nstorage_engine:leveldb\r\nfsync:%s\r\n"
-                       "rdb_changes_since_last_save:%llu\r\naof_enabled:0\r\n"
+                       "rdb_changes_since_last_save:%llu\r\nrdb_last_save_time:%llu\r\naof_enabled:0\r\n"
                        "storage_commits:%llu\r\nstorage_syncs:%llu\r\nstorage_write_errors:%llu\r\n"
                        "storage_bytes_written:%llu\r\nstorage_disk_bytes:%llu\r\n"
                        "gc_pending_collections:%llu\r\nmeta_cache_hits:%llu\r\nmeta_cache_misses:%llu\r\n\r\n",
                    srv.cfg.fsync == FSYNC_ALWAYS ? "always" : srv.cfg.fsync == FSYNC_EVERYSEC ? "everysec" : "no",
-                   srv.dirty, ss->commits, ss->syncs, ss->commit_errors, ss->bytes_written,
+                   srv.dirty - srv.dirty_at_save, (unsigned long long)(srv.last_save_ms / 1000),
+                   ss->commits, ss->syncs, ss->commit_errors, ss->bytes_written,
                    (unsigned long long)disk, db_gc_pending(), ss->meta_cache_hits, ss->meta_cache_misses);
     }
     if (section_wanted(c, "stats", 1)) {
@@ -699,6 +700,14 @@ static void time_command(client *c)
     resp_add_bulk_ll(&c->out, (long long)(us % 1000000));
 }
 
+/* The time of the last fsync that left every acknowledged write on disk
+ * (server_note_saved), or of the start: strata-node has no snapshots, so
+ * this is its answer to "when was the data last saved". */
+static void lastsave_command(client *c)
+{
+    resp_add_int(&c->out, (long long)(srv.last_save_ms / 1000));
+}
+
 static void shutdown_command(client *c)
 {
     for (int j = 1; j < c->argc; j++) {
@@ -727,5 +736,6 @@ void t_server_register(void)
     server_register(CMD_COMMAND, command_command);
     server_register(CMD_CLIENT, client_command);
     server_register(CMD_TIME, time_command);
+    server_register(CMD_LASTSAVE, lastsave_command);
     server_register(CMD_SHUTDOWN, shutdown_command);
 }

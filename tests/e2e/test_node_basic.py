@@ -424,3 +424,45 @@ def test_info_run_id_and_read_cache(cluster):
     n.stop()
     n.start()
     assert n.client().info("server")["run_id"] != rid
+
+
+def test_debug_is_refused_as_redis_refuses_it(cluster):
+    """Redis 7.0 refuses DEBUG by default (enable-debug-command no) before
+    queueing it: same error text, arity checked first, EXECABORT in MULTI."""
+    node, ref = cluster.node(), cluster.redis()
+    script = [[b"DEBUG", b"SLEEP", b"0"], [b"DEBUG"], [b"MULTI"], [b"DEBUG", b"SLEEP", b"0"],
+              [b"SET", b"k", b"v"], [b"EXEC"], [b"EXISTS", b"k"]]
+    a, b = conn(node), conn(ref)
+    for cmd in script:
+        a.send(cmd)
+        b.send(cmd)
+        ra, rb = a.read()[0], b.read()[0]
+        assert ra == rb, (cmd, ra, rb)
+
+
+def test_lastsave_is_the_last_fsync(cluster):
+    """LASTSAVE and INFO's rdb_* fields: the data is 'saved' when every
+    acknowledged write is on disk.  everysec: a second after writes stop;
+    fsync no: never after the start."""
+    t0 = int(time.time())
+    node = cluster.node(args=["--fsync", "everysec"])
+    c = node.client()
+    start = c.lastsave()
+    assert t0 - 1 <= int(start.timestamp()) <= int(time.time())
+    time.sleep(1.1)              # the next save is at a later second
+    c.set("a", "1")
+    c.set("b", "2")
+    wrote = int(time.time())
+    wait_until(lambda: c.info("persistence")["rdb_changes_since_last_save"] == 0, timeout=10,
+               what="the writes to be fsynced")
+    info = c.info("persistence")
+    assert info["rdb_last_save_time"] >= wrote
+    assert int(c.lastsave().timestamp()) == info["rdb_last_save_time"]
+
+    lazy = cluster.node("lazy", args=["--fsync", "no"]).client()
+    first = lazy.lastsave()
+    lazy.set("a", "1")
+    lazy.incr("n")
+    time.sleep(1.2)
+    assert lazy.lastsave() == first
+    assert lazy.info("persistence")["rdb_changes_since_last_save"] == 2
