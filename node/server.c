@@ -489,25 +489,46 @@ int server_commit(void)
         fail_pending_clients();
         return -1;
     }
-    /* everysec: the commit that comes a second or more after the last
-     * fsync carries one.  A server that is never idle (every loop
-     * iteration has writes) otherwise synced only when an iteration
-     * happened to have none. */
-    uint64_t now = mono_us();
-    int sync = srv.cfg.fsync == FSYNC_ALWAYS ||
-               (srv.cfg.fsync == FSYNC_EVERYSEC && now >= srv.last_sync_us + 1000000);
+    int sync = srv.cfg.fsync == FSYNC_ALWAYS;
     const char *err = NULL;
     if (store_commit(srv.st, sync, &err) < 0) {
         srv.write_error = 1;
         fail_pending_clients();
         return -1;
     }
-    if (sync) {
-        srv.last_sync_us = now;
-        server_note_saved();
-    }
+    if (sync) server_note_saved();
     srv.unsynced = !sync;
     return 0;
+}
+
+/* fsync: everysec.  Once a second, if anything was committed since the
+ * last fsync, a background fsync of LevelDB's log starts
+ * (store_sync_start): replies never wait for it, and the loop does not
+ * stall, busy or idle.  It is checked at the end of every loop iteration
+ * (the cron wakes an idle loop 'hz' times a second).  A fsync slower
+ * than a second delays the next one; writes go on meanwhile. */
+static void everysec_sync(void)
+{
+    int ok;
+    if (store_sync_finished(srv.st, &ok)) {
+        srv.sync_running = 0;
+        if (ok) {
+            srv.last_save_ms = srv.sync_req_ms;
+            srv.dirty_at_save = srv.sync_req_dirty;
+        } else {
+            srv.unsynced = 1;   /* try again in a second */
+            log_warn("fsync of LevelDB's log failed; retrying");
+        }
+    }
+    uint64_t now = mono_us();
+    if (!srv.unsynced || srv.sync_running || srv.write_error || now < srv.last_sync_us + 1000000)
+        return;
+    if (store_sync_start(srv.st) != 0) return;
+    srv.sync_running = 1;
+    srv.sync_req_ms = now_ms();
+    srv.sync_req_dirty = srv.dirty;
+    srv.unsynced = 0;
+    srv.last_sync_us = now;
 }
 
 /* Every acknowledged write is on disk now: what LASTSAVE and INFO
@@ -520,17 +541,8 @@ void server_note_saved(void)
 
 void server_before_sleep(void)
 {
-    if (store_dirty(srv.st)) {
-        server_commit();
-    } else if (srv.cfg.fsync == FSYNC_EVERYSEC && srv.unsynced && !srv.write_error &&
-               srv.last_sync_us + 1000000 <= mono_us()) {
-        /* Idle after writes: their fsync is due. */
-        if (store_sync(srv.st) == 0) {
-            srv.unsynced = 0;
-            server_note_saved();
-        }
-        srv.last_sync_us = mono_us();
-    }
+    if (store_dirty(srv.st)) server_commit();
+    if (srv.cfg.fsync == FSYNC_EVERYSEC) everysec_sync();
     for (int i = 0; i < nsleep_hooks; i++) sleep_hooks[i]();
     store_release_iter(srv.st);
 
@@ -741,6 +753,10 @@ static void store_open_or_die(const struct store_opts *so)
     }
     srv.next_version = db_load_version_hwm() > srv.next_version ? db_load_version_hwm() : srv.next_version;
     db_invalidate_counters();
+    /* A background fsync of the old store ended with it (store_close
+     * joins it): sync the new one at the next second. */
+    srv.sync_running = 0;
+    srv.unsynced = 1;
 }
 
 void server_store_reopen(void)

@@ -27,8 +27,13 @@
  * node states, so repeated writes to one key cost one batch entry. */
 #include "store.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <leveldb/c.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,6 +102,16 @@ struct store {
 
     void (*commit_hook)(store *s, void *arg);
     void *commit_arg;
+
+    /* Background fsync of LevelDB's log files (store_sync_start).
+     * Guarded by smu.  srunning: requested and not yet collected by
+     * store_sync_finished; sreq: not yet picked up by the thread; sdone:
+     * finished, with sdone_ok. */
+    char *dir;
+    int sthread_started, sstop, srunning, sreq, sdone, sdone_ok;
+    pthread_t sthread;
+    pthread_mutex_t smu;
+    pthread_cond_t scv;
 
     /* Background compaction (store_compact_range_async). */
     struct compact_job *cjobs, *cjobs_tail;   /* queue, guarded by cmu */
@@ -319,6 +334,7 @@ static void undo_clear(store *s)
 }
 
 static void compact_thread_stop(store *s);
+static void sync_thread_stop(store *s);
 
 /* ---------------- open / close ---------------- */
 
@@ -469,6 +485,8 @@ store *store_open(const char *dir, const struct store_opts *o, char **err)
     char *lerr = NULL;
     pthread_mutex_init(&s->cmu, NULL);
     pthread_cond_init(&s->ccv, NULL);
+    pthread_mutex_init(&s->smu, NULL);
+    pthread_cond_init(&s->scv, NULL);
 
     s->opts = leveldb_options_create();
     leveldb_options_set_create_if_missing(s->opts, 1);
@@ -498,9 +516,12 @@ store *store_open(const char *dir, const struct store_opts *o, char **err)
         if (s->filter) leveldb_filterpolicy_destroy(s->filter);
         pthread_mutex_destroy(&s->cmu);
         pthread_cond_destroy(&s->ccv);
+        pthread_mutex_destroy(&s->smu);
+        pthread_cond_destroy(&s->scv);
         free(s);
         return NULL;
     }
+    s->dir = xstrdup(dir);
     s->ro = leveldb_readoptions_create();
     s->wo_sync = leveldb_writeoptions_create();
     leveldb_writeoptions_set_sync(s->wo_sync, 1);
@@ -519,6 +540,7 @@ store *store_open(const char *dir, const struct store_opts *o, char **err)
 void store_close(store *s)
 {
     if (!s) return;
+    sync_thread_stop(s);
     compact_thread_stop(s);
     spare_drop(s);
     mc_free(s);
@@ -538,6 +560,9 @@ void store_close(store *s)
     if (s->filter) leveldb_filterpolicy_destroy(s->filter);
     pthread_mutex_destroy(&s->cmu);
     pthread_cond_destroy(&s->ccv);
+    pthread_mutex_destroy(&s->smu);
+    pthread_cond_destroy(&s->scv);
+    free(s->dir);
     free(s);
 }
 
@@ -763,6 +788,115 @@ int store_sync(store *s)
     }
     s->stats.syncs++;
     return 0;
+}
+
+/* ---------------- background log fsync ----------------
+ *
+ * fsync: everysec.  A sync write (store_sync) stalls the event loop for
+ * the fsync, and so would one from another thread: LevelDB queues every
+ * later write behind it.  Instead this thread fdatasyncs LevelDB's log
+ * files ("NNNNNN.log": the current one, and the one of a memtable still
+ * being flushed) through descriptors of its own, as Redis fsyncs its AOF
+ * in a background thread.  LevelDB hands each log record to the kernel
+ * before leveldb_write returns, so every commit made before the request
+ * is on disk when the thread is done; a log deleted meanwhile had been
+ * flushed to synced table files.  No LevelDB lock is involved. */
+static int sync_log_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    int ok = 1;
+    struct dirent *e;
+    char path[4096];
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (n < 5 || strcmp(e->d_name + n - 4, ".log") != 0 || e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= sizeof path) {
+            ok = 0;
+            continue;
+        }
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            if (errno != ENOENT) ok = 0;  /* ENOENT: flushed and deleted meanwhile */
+            continue;
+        }
+        if (fdatasync(fd) < 0) ok = 0;
+        close(fd);
+    }
+    closedir(d);
+    return ok ? 0 : -1;
+}
+
+static void *sync_thread_main(void *arg)
+{
+    store *s = arg;
+    pthread_mutex_lock(&s->smu);
+    for (;;) {
+        while (!s->sstop && !s->sreq) pthread_cond_wait(&s->scv, &s->smu);
+        if (s->sstop) break;
+        s->sreq = 0;
+        pthread_mutex_unlock(&s->smu);
+        int ok = sync_log_files(s->dir) == 0;  /* no logging off the loop */
+        pthread_mutex_lock(&s->smu);
+        s->sdone = 1;
+        s->sdone_ok = ok;
+    }
+    pthread_mutex_unlock(&s->smu);
+    return NULL;
+}
+
+int store_sync_start(store *s)
+{
+    pthread_mutex_lock(&s->smu);
+    if (s->srunning) {
+        pthread_mutex_unlock(&s->smu);
+        return 1;
+    }
+    s->srunning = 1;
+    s->sdone = 0;
+    if (!s->sthread_started && pthread_create(&s->sthread, NULL, sync_thread_main, s) != 0) {
+        pthread_mutex_unlock(&s->smu);
+        log_warn("cannot start the fsync thread; syncing in the loop");
+        int ok = store_sync(s) == 0;
+        pthread_mutex_lock(&s->smu);
+        s->sdone = 1;
+        s->sdone_ok = ok;
+        pthread_mutex_unlock(&s->smu);
+        return 0;
+    }
+    s->sthread_started = 1;
+    s->sreq = 1;
+    pthread_cond_signal(&s->scv);
+    pthread_mutex_unlock(&s->smu);
+    return 0;
+}
+
+int store_sync_finished(store *s, int *ok)
+{
+    pthread_mutex_lock(&s->smu);
+    int done = s->sdone;
+    *ok = s->sdone_ok;
+    if (done) {
+        s->sdone = 0;
+        s->srunning = 0;
+    }
+    pthread_mutex_unlock(&s->smu);
+    if (done && *ok) s->stats.syncs++;
+    return done;
+}
+
+/* Wait for a running fsync; a request not picked up yet is dropped (the
+ * store is closing, and closing LevelDB leaves its log on disk). */
+static void sync_thread_stop(store *s)
+{
+    pthread_mutex_lock(&s->smu);
+    int started = s->sthread_started;
+    s->sstop = 1;
+    pthread_cond_signal(&s->scv);
+    pthread_mutex_unlock(&s->smu);
+    if (started) pthread_join(s->sthread, NULL);
+    s->sthread_started = 0;
 }
 
 /* ---------------- merged iterator ---------------- */

@@ -82,6 +82,14 @@ void store_discard(store *s);
 void store_set_commit_hook(store *s, void (*fn)(store *s, void *arg), void *arg);
 /* fsync LevelDB's log without new data (for fsync: everysec). */
 int store_sync(store *s);
+/* The same without stalling the caller (fsync: everysec): a background
+ * thread fsyncs LevelDB's log files, which makes every commit made before
+ * the call durable.  Returns 0 if started, 1 if the previous one has not
+ * been collected yet (nothing started). */
+int store_sync_start(store *s);
+/* Collect a finished background fsync: 1 if one finished since the last
+ * call (*ok: it succeeded; counted in stats.syncs), else 0. */
+int store_sync_finished(store *s, int *ok);
 
 /* Savepoints: undo the pending changes made since a mark (a command that
  * failed half way, a DISCARD).  Marks are positions in the operation
