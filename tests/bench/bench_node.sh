@@ -12,6 +12,7 @@
 #   BENCH_N        requests per test at pipeline 1 (default 200000; x4 at pipeline 16)
 #   BENCH_TESTS    redis-benchmark tests (default set,get,incr,mset)
 #   BENCH_CLIENTS  parallel clients (default 50)
+#   BENCH_ROUNDS   paired rounds, servers alternating (default 3; lib.sh)
 #   NODE_ARGS      extra strata-node flags (default: none, i.e. fsync everysec)
 #   REDIS_ARGS     extra redis-server flags (default: no RDB snapshots, no AOF)
 #   RSS_BYTES      bytes of values to load in rss mode (default 4GiB)
@@ -45,14 +46,16 @@ throughput() {
   echo "$(redis-server --version | cut -d' ' -f1-3) on port $REDIS_PORT (--save \"\" --appendonly no ${REDIS_ARGS:-})"
   echo "redis-benchmark -t $TESTS -c $CLIENTS -r 100000; $(nproc) cores"
   echo
-  printf '%-6s %4s %14s %14s %8s\n' test P "strata rps" "redis rps" ratio
-  local p n
+  local p n r
   for p in 1 16; do
     n="$N"; [ "$p" = 1 ] || n=$((N * 4))
-    bench "$NODE_PORT" "$p" "$n" >"$TMP/node.csv"
-    bench "$REDIS_PORT" "$p" "$n" >"$TMP/redis.csv"
-    join -t, <(sort "$TMP/node.csv") <(sort "$TMP/redis.csv") |
-      awk -F, -v p="$p" '{ printf "%-6s %4s %14.0f %14.0f %8.2f\n", $1, p, $2, $3, ($3 > 0 ? $2 / $3 : 0) }'
+    : >"$TMP/node.csv"; : >"$TMP/redis.csv"
+    for r in $(seq "$ROUNDS"); do
+      bench "$NODE_PORT" "$p" "$n" >>"$TMP/node.csv"
+      bench "$REDIS_PORT" "$p" "$n" >>"$TMP/redis.csv"
+    done
+    echo "pipeline $p:"
+    ratio_table "$TMP/node.csv" "$TMP/redis.csv"
   done
   echo
   echo "node peak RSS (VmHWM): $(awk '/VmHWM/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$NODE_PID/status")"

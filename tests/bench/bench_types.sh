@@ -20,6 +20,7 @@
 #   BENCH_N        requests per test (default 200000)
 #   BENCH_CLIENTS  parallel clients (default 50)
 #   BENCH_PIPELINE pipeline depth (default 1)
+#   BENCH_ROUNDS   paired rounds, servers alternating (default 3; lib.sh)
 #   BENCH_BIG      elements of the big collections (default 1000000)
 #   BENCH_BUILD    build directory (default build-bench)
 #   NODE_ARGS      extra strata-node flags (default: none, i.e. fsync everysec)
@@ -83,11 +84,11 @@ echo "redis-benchmark -c $CLIENTS -n $N -P $PIPE -r 100000; $(nproc) cores"
 echo
 fill_zbig "$NODE_PORT"
 fill_zbig "$REDIS_PORT"
-{ bench_t "$NODE_PORT"; bench_zrange "$NODE_PORT"; } >"$TMP/node.csv"
-{ bench_t "$REDIS_PORT"; bench_zrange "$REDIS_PORT"; } >"$TMP/redis.csv"
-printf '%-20s %14s %14s %8s\n' test "strata rps" "redis rps" ratio
-join -t, <(sort "$TMP/node.csv") <(sort "$TMP/redis.csv") |
-  awk -F, '{ printf "%-20s %14.0f %14.0f %8.2f\n", $1, $2, $3, ($3 > 0 ? $2 / $3 : 0) }'
+for r in $(seq "$ROUNDS"); do
+  { bench_t "$NODE_PORT"; bench_zrange "$NODE_PORT"; } >>"$TMP/node.csv"
+  { bench_t "$REDIS_PORT"; bench_zrange "$REDIS_PORT"; } >>"$TMP/redis.csv"
+done
+ratio_table "$TMP/node.csv" "$TMP/redis.csv"
 echo
 
 echo "DEL of a $BIG-element collection (client round trip):"

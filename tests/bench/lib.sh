@@ -9,12 +9,23 @@
 #                            $NODE_ARGS; sets PORT and PID
 #   start_redis NAME [FLAG..] redis-server without persistence, with
 #                            $REDIS_ARGS; sets PORT and PID
+#   ROUNDS                   paired rounds per table ($BENCH_ROUNDS, default 3)
+#   ratio_table A B          from "TEST,rps" lines, one per test and round,
+#                            strata's in A and redis-server's in B (round k
+#                            of a test in A paired with round k in B): per
+#                            test the median rps of each, the median of the
+#                            paired ratios and their range
 #
 # Every process started here is stopped when the script exits.  Nothing is
 # written to the tree.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PY=/usr/bin/python3
 PIDS=()
+# The machine is shared and redis-server's own rate moves by up to 2x
+# between runs (767k-1.34M SET/s at pipeline 16 in one session): a single
+# pair of runs says little, so each table alternates the two servers for
+# several rounds and reports the median of the paired ratios.
+ROUNDS="${BENCH_ROUNDS:-3}"
 
 bench_init() {  # name
   BENCH_NAME="$1"
@@ -80,4 +91,27 @@ start_redis() {  # name [flags...]
   PID=$!
   PIDS+=("$PID")
   wait_ping "$PORT" "$PID" "$name"
+}
+
+ratio_table() {  # strata.csv redis.csv
+  "$PY" - "$1" "$2" <<'EOF'
+import statistics, sys
+def load(path):
+    runs = {}
+    for line in open(path):
+        name, _, rps = line.strip().rpartition(",")
+        if name:
+            runs.setdefault(name, []).append(float(rps))
+    return runs
+a, b = load(sys.argv[1]), load(sys.argv[2])
+print(f"{'test':<20} {'strata rps':>12} {'redis rps':>12} {'ratio':>6}  {'range':<11} rounds")
+for name in sorted(set(a) & set(b)):
+    pairs = [(x, y) for x, y in zip(a[name], b[name]) if y > 0]
+    if not pairs:
+        continue
+    ratios = [x / y for x, y in pairs]
+    print(f"{name:<20} {statistics.median(x for x, _ in pairs):>12.0f} "
+          f"{statistics.median(y for _, y in pairs):>12.0f} {statistics.median(ratios):>6.2f}  "
+          f"{min(ratios):.2f}-{max(ratios):.2f}  {len(pairs)}")
+EOF
 }
