@@ -260,15 +260,21 @@ AUTH_SCRIPT = [
 ]
 
 
-def test_requirepass_and_auth_match_redis(cluster):
-    node = cluster.node(args=["--requirepass", "s3cret"])
-    ref = cluster.redis(args=["--requirepass", "s3cret"])
+def same_replies(node, ref, script):
+    """Send each command of `script` to both servers on one connection
+    each; the raw replies must be equal."""
     a, b = conn(node), conn(ref)
-    for cmd in AUTH_SCRIPT:
+    for cmd in script:
         a.send(cmd)
         b.send(cmd)
         ra, rb = a.read()[0], b.read()[0]
         assert ra == rb, (cmd, ra, rb)
+
+
+def test_requirepass_and_auth_match_redis(cluster):
+    node = cluster.node(args=["--requirepass", "s3cret"])
+    ref = cluster.redis(args=["--requirepass", "s3cret"])
+    same_replies(node, ref, AUTH_SCRIPT)
     # HELLO with AUTH, on fresh connections.
     for args in ([b"HELLO", b"2", b"AUTH", b"default", b"wrong"],):
         ra = conn(node).call(*args)
@@ -432,12 +438,7 @@ def test_debug_is_refused_as_redis_refuses_it(cluster):
     node, ref = cluster.node(), cluster.redis()
     script = [[b"DEBUG", b"SLEEP", b"0"], [b"DEBUG"], [b"MULTI"], [b"DEBUG", b"SLEEP", b"0"],
               [b"SET", b"k", b"v"], [b"EXEC"], [b"EXISTS", b"k"]]
-    a, b = conn(node), conn(ref)
-    for cmd in script:
-        a.send(cmd)
-        b.send(cmd)
-        ra, rb = a.read()[0], b.read()[0]
-        assert ra == rb, (cmd, ra, rb)
+    same_replies(node, ref, script)
 
 
 def test_lastsave_is_the_last_fsync(cluster):

@@ -87,11 +87,16 @@ CONFIG_CASES = [
 ]
 
 
-def test_config_errors(pair):
+def run_cases(pair, cases):
+    """Each command of `cases` on one connection per server; same replies."""
     def scenario(srv):
         c = conn(srv)
-        return [cmd(c, *args) for args in CONFIG_CASES]
+        return [cmd(c, *args) for args in cases]
     run_both(pair, scenario)
+
+
+def test_config_errors(pair):
+    run_cases(pair, CONFIG_CASES)
 
 
 def test_hello_setname_checks_the_name(pair):
@@ -112,10 +117,7 @@ def test_hello_setname_checks_the_name(pair):
 
 
 def test_command_errors(pair):
-    def scenario(srv):
-        c = conn(srv)
-        return [cmd(c, *args) for args in COMMAND_CASES]
-    run_both(pair, scenario)
+    run_cases(pair, COMMAND_CASES)
 
 
 def test_client_reply_modes(pair):
