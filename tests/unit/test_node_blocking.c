@@ -3,7 +3,9 @@
  * Redis's exact error reply out.  Every accepted and refused value below
  * was checked against redis-server 7.0.15 (BLPOP inside MULTI, so nothing
  * blocks), including its quirks: inf and values past 2^63 ms are
- * "negative", tiny and negative-tiny values mean "forever". */
+ * "negative".  Rounding was checked by really blocking: Redis rounds the
+ * milliseconds up, so 0.0001 s times out after 1 ms and -0.0001 s (-0.1
+ * ms, rounded up to 0) means "forever". */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -75,8 +77,7 @@ static void test_forever(void **state)
     expect_forever(S("0"));
     expect_forever(S("-0"));
     expect_forever(S("0.0"));
-    expect_forever(S("0.0001"));   /* 0.1 ms truncates to 0: forever */
-    expect_forever(S("-0.0001"));  /* -0.1 ms truncates to 0 too */
+    expect_forever(S("-0.0001"));  /* -0.1 ms rounds up to 0 */
 }
 
 static void test_deadlines(void **state)
@@ -87,7 +88,9 @@ static void test_deadlines(void **state)
     expect_in(S("1.5"), 1500);
     expect_in(S("1e3"), 1000000);
     expect_in(S("0x1"), 1000);     /* strtold reads hex, as in Redis */
-    expect_in(S("0.0015"), 1);     /* truncated, not rounded */
+    expect_in(S("0.0015"), 2);     /* rounded up */
+    expect_in(S("0.0001"), 1);     /* 0.1 ms is 1 ms, not 0 (forever) */
+    expect_in(S("1e-10"), 1);
     /* A huge but representable timeout saturates instead of wrapping */
     uint64_t d;
     assert_int_equal(parse(S("9223372036854775"), &d), 0);
