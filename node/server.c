@@ -511,7 +511,6 @@ static void everysec_sync(void)
 {
     int ok;
     if (store_sync_finished(srv.st, &ok)) {
-        srv.sync_running = 0;
         if (ok) {
             srv.last_save_ms = srv.sync_req_ms;
             srv.dirty_at_save = srv.sync_req_dirty;
@@ -521,10 +520,8 @@ static void everysec_sync(void)
         }
     }
     uint64_t now = mono_us();
-    if (!srv.unsynced || srv.sync_running || srv.write_error || now < srv.last_sync_us + 1000000)
-        return;
-    if (store_sync_start(srv.st) != 0) return;
-    srv.sync_running = 1;
+    if (!srv.unsynced || srv.write_error || now < srv.last_sync_us + 1000000) return;
+    if (store_sync_start(srv.st) != 0) return;   /* the last one still runs */
     srv.sync_req_ms = now_ms();
     srv.sync_req_dirty = srv.dirty;
     srv.unsynced = 0;
@@ -755,7 +752,6 @@ static void store_open_or_die(const struct store_opts *so)
     db_invalidate_counters();
     /* A background fsync of the old store ended with it (store_close
      * joins it): sync the new one at the next second. */
-    srv.sync_running = 0;
     srv.unsynced = 1;
 }
 

@@ -145,8 +145,7 @@ struct server {
     char run_id[41];              /* random per process, as Redis's (INFO server) */
     uint64_t last_sync_us;        /* last fsync of LevelDB's log started (mono_us) */
     int unsynced;                 /* commits since then (fsync: everysec) */
-    int sync_running;             /* a background fsync is running (everysec) */
-    uint64_t sync_req_ms;         /* when it started (wall clock) */
+    uint64_t sync_req_ms;         /* when the running background fsync started (wall clock) */
     unsigned long long sync_req_dirty; /* srv.dirty then */
     uint64_t last_save_ms;        /* wall clock of the last point where every
                                      acknowledged write was on disk (LASTSAVE) */

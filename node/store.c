@@ -33,9 +33,9 @@
 #include <leveldb/c.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "arena.h"
 #include "log.h"
@@ -65,6 +65,52 @@ struct undo {
     size_t prev_vlen;
     size_t ops_len;     /* length of the op log before this change */
 };
+
+/* A background thread of the store: started on first use, with a lock
+ * and a condition variable for the work it is handed, stopped (joined) at
+ * close.  The compaction thread and the fsync thread are two. */
+struct worker {
+    pthread_t tid;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int started, stop;      /* under mu */
+};
+
+static void worker_init(struct worker *w)
+{
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    w->started = w->stop = 0;
+}
+
+static void worker_destroy(struct worker *w)
+{
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+}
+
+/* With w->mu held: start the thread unless it runs.  0, or -1 if it
+ * cannot be started. */
+static int worker_ensure(struct worker *w, void *(*fn)(void *), void *arg)
+{
+    if (w->started) return 0;
+    if (pthread_create(&w->tid, NULL, fn, arg) != 0) return -1;
+    w->started = 1;
+    return 0;
+}
+
+/* Ask the thread to stop and wait for it: what it is running finishes,
+ * work it has not picked up stays with the caller. */
+static void worker_stop(struct worker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    int started = w->started;
+    w->stop = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    if (started) pthread_join(w->tid, NULL);
+    w->started = 0;
+}
 
 struct store {
     leveldb_t *db;
@@ -104,22 +150,17 @@ struct store {
     void *commit_arg;
 
     /* Background fsync of LevelDB's log files (store_sync_start).
-     * Guarded by smu.  srunning: requested and not yet collected by
+     * Guarded by sw.mu.  srunning: requested and not yet collected by
      * store_sync_finished; sreq: not yet picked up by the thread; sdone:
      * finished, with sdone_ok. */
     char *dir;
-    int sthread_started, sstop, srunning, sreq, sdone, sdone_ok;
-    pthread_t sthread;
-    pthread_mutex_t smu;
-    pthread_cond_t scv;
+    struct worker sw;
+    int srunning, sreq, sdone, sdone_ok;
 
     /* Background compaction (store_compact_range_async). */
-    struct compact_job *cjobs, *cjobs_tail;   /* queue, guarded by cmu */
+    struct worker cw;
+    struct compact_job *cjobs, *cjobs_tail;   /* queue, guarded by cw.mu */
     unsigned cpending;                         /* queued + running */
-    int cthread_started, cstop;
-    pthread_t cthread;
-    pthread_mutex_t cmu;
-    pthread_cond_t ccv;
 };
 
 struct compact_job {
@@ -334,7 +375,6 @@ static void undo_clear(store *s)
 }
 
 static void compact_thread_stop(store *s);
-static void sync_thread_stop(store *s);
 
 /* ---------------- open / close ---------------- */
 
@@ -483,10 +523,8 @@ store *store_open(const char *dir, const struct store_opts *o, char **err)
 {
     store *s = xcalloc(1, sizeof *s);
     char *lerr = NULL;
-    pthread_mutex_init(&s->cmu, NULL);
-    pthread_cond_init(&s->ccv, NULL);
-    pthread_mutex_init(&s->smu, NULL);
-    pthread_cond_init(&s->scv, NULL);
+    worker_init(&s->cw);
+    worker_init(&s->sw);
 
     s->opts = leveldb_options_create();
     leveldb_options_set_create_if_missing(s->opts, 1);
@@ -514,10 +552,8 @@ store *store_open(const char *dir, const struct store_opts *o, char **err)
         leveldb_options_destroy(s->opts);
         leveldb_cache_destroy(s->cache);
         if (s->filter) leveldb_filterpolicy_destroy(s->filter);
-        pthread_mutex_destroy(&s->cmu);
-        pthread_cond_destroy(&s->ccv);
-        pthread_mutex_destroy(&s->smu);
-        pthread_cond_destroy(&s->scv);
+        worker_destroy(&s->cw);
+        worker_destroy(&s->sw);
         free(s);
         return NULL;
     }
@@ -540,7 +576,8 @@ store *store_open(const char *dir, const struct store_opts *o, char **err)
 void store_close(store *s)
 {
     if (!s) return;
-    sync_thread_stop(s);
+    worker_stop(&s->sw);    /* a requested fsync not started is dropped:
+                               closing LevelDB leaves its log on disk */
     compact_thread_stop(s);
     spare_drop(s);
     mc_free(s);
@@ -558,10 +595,8 @@ void store_close(store *s)
     leveldb_options_destroy(s->opts);
     leveldb_cache_destroy(s->cache);
     if (s->filter) leveldb_filterpolicy_destroy(s->filter);
-    pthread_mutex_destroy(&s->cmu);
-    pthread_cond_destroy(&s->ccv);
-    pthread_mutex_destroy(&s->smu);
-    pthread_cond_destroy(&s->scv);
+    worker_destroy(&s->cw);
+    worker_destroy(&s->sw);
     free(s->dir);
     free(s);
 }
@@ -831,72 +866,58 @@ static int sync_log_files(const char *dir)
 static void *sync_thread_main(void *arg)
 {
     store *s = arg;
-    pthread_mutex_lock(&s->smu);
+    pthread_mutex_lock(&s->sw.mu);
     for (;;) {
-        while (!s->sstop && !s->sreq) pthread_cond_wait(&s->scv, &s->smu);
-        if (s->sstop) break;
+        while (!s->sw.stop && !s->sreq) pthread_cond_wait(&s->sw.cv, &s->sw.mu);
+        if (s->sw.stop) break;
         s->sreq = 0;
-        pthread_mutex_unlock(&s->smu);
+        pthread_mutex_unlock(&s->sw.mu);
         int ok = sync_log_files(s->dir) == 0;  /* no logging off the loop */
-        pthread_mutex_lock(&s->smu);
+        pthread_mutex_lock(&s->sw.mu);
         s->sdone = 1;
         s->sdone_ok = ok;
     }
-    pthread_mutex_unlock(&s->smu);
+    pthread_mutex_unlock(&s->sw.mu);
     return NULL;
 }
 
 int store_sync_start(store *s)
 {
-    pthread_mutex_lock(&s->smu);
+    pthread_mutex_lock(&s->sw.mu);
     if (s->srunning) {
-        pthread_mutex_unlock(&s->smu);
+        pthread_mutex_unlock(&s->sw.mu);
         return 1;
     }
     s->srunning = 1;
     s->sdone = 0;
-    if (!s->sthread_started && pthread_create(&s->sthread, NULL, sync_thread_main, s) != 0) {
-        pthread_mutex_unlock(&s->smu);
+    if (worker_ensure(&s->sw, sync_thread_main, s) < 0) {
+        pthread_mutex_unlock(&s->sw.mu);
         log_warn("cannot start the fsync thread; syncing in the loop");
         int ok = store_sync(s) == 0;
-        pthread_mutex_lock(&s->smu);
+        pthread_mutex_lock(&s->sw.mu);
         s->sdone = 1;
         s->sdone_ok = ok;
-        pthread_mutex_unlock(&s->smu);
+        pthread_mutex_unlock(&s->sw.mu);
         return 0;
     }
-    s->sthread_started = 1;
     s->sreq = 1;
-    pthread_cond_signal(&s->scv);
-    pthread_mutex_unlock(&s->smu);
+    pthread_cond_signal(&s->sw.cv);
+    pthread_mutex_unlock(&s->sw.mu);
     return 0;
 }
 
 int store_sync_finished(store *s, int *ok)
 {
-    pthread_mutex_lock(&s->smu);
+    pthread_mutex_lock(&s->sw.mu);
     int done = s->sdone;
     *ok = s->sdone_ok;
     if (done) {
         s->sdone = 0;
         s->srunning = 0;
     }
-    pthread_mutex_unlock(&s->smu);
+    pthread_mutex_unlock(&s->sw.mu);
     if (done && *ok) s->stats.syncs++;
     return done;
-}
-
-/* Wait for a running fsync; a request not picked up yet is dropped (the
- * store is closing, and closing LevelDB leaves its log on disk). */
-static void sync_thread_stop(store *s)
-{
-    pthread_mutex_lock(&s->smu);
-    int started = s->sthread_started;
-    s->sstop = 1;
-    pthread_cond_signal(&s->scv);
-    pthread_mutex_unlock(&s->smu);
-    if (started) pthread_join(s->sthread, NULL);
-    s->sthread_started = 0;
 }
 
 /* ---------------- merged iterator ---------------- */
@@ -1173,28 +1194,28 @@ void store_compact_range(store *s, const char *a, size_t al, const char *b, size
 }
 
 /* The compaction thread: one job at a time, in queue order.  It touches
- * only LevelDB (thread-safe) and the job queue (under cmu), never the
+ * only LevelDB (thread-safe) and the job queue (under cw.mu), never the
  * overlay, which belongs to the event loop. */
 static void *compact_thread_main(void *arg)
 {
     store *s = arg;
-    pthread_mutex_lock(&s->cmu);
+    pthread_mutex_lock(&s->cw.mu);
     for (;;) {
-        while (!s->cstop && !s->cjobs) pthread_cond_wait(&s->ccv, &s->cmu);
-        if (s->cstop) break;
+        while (!s->cw.stop && !s->cjobs) pthread_cond_wait(&s->cw.cv, &s->cw.mu);
+        if (s->cw.stop) break;
         struct compact_job *j = s->cjobs;
         s->cjobs = j->next;
         if (!s->cjobs) s->cjobs_tail = NULL;
-        pthread_mutex_unlock(&s->cmu);
+        pthread_mutex_unlock(&s->cw.mu);
         /* No logging here: the log file may be swapped by the loop (SIGHUP). */
         leveldb_compact_range(s->db, j->a, j->al, j->b, j->bl);
         free(j->a);
         free(j->b);
         free(j);
-        pthread_mutex_lock(&s->cmu);
+        pthread_mutex_lock(&s->cw.mu);
         s->cpending--;
     }
-    pthread_mutex_unlock(&s->cmu);
+    pthread_mutex_unlock(&s->cw.mu);
     return NULL;
 }
 
@@ -1207,32 +1228,29 @@ void store_compact_range_async(store *s, const char *a, size_t al, const char *b
     if (bl) memcpy(j->b, b, bl);
     j->al = al;
     j->bl = bl;
-    pthread_mutex_lock(&s->cmu);
-    if (!s->cthread_started) {
-        if (pthread_create(&s->cthread, NULL, compact_thread_main, s) != 0) {
-            pthread_mutex_unlock(&s->cmu);
-            log_warn("cannot start the compaction thread; compacting in the loop");
-            leveldb_compact_range(s->db, a, al, b, bl);
-            free(j->a);
-            free(j->b);
-            free(j);
-            return;
-        }
-        s->cthread_started = 1;
+    pthread_mutex_lock(&s->cw.mu);
+    if (worker_ensure(&s->cw, compact_thread_main, s) < 0) {
+        pthread_mutex_unlock(&s->cw.mu);
+        log_warn("cannot start the compaction thread; compacting in the loop");
+        leveldb_compact_range(s->db, a, al, b, bl);
+        free(j->a);
+        free(j->b);
+        free(j);
+        return;
     }
     if (s->cjobs_tail) s->cjobs_tail->next = j;
     else s->cjobs = j;
     s->cjobs_tail = j;
     s->cpending++;
-    pthread_cond_signal(&s->ccv);
-    pthread_mutex_unlock(&s->cmu);
+    pthread_cond_signal(&s->cw.cv);
+    pthread_mutex_unlock(&s->cw.mu);
 }
 
 unsigned store_compactions_pending(store *s)
 {
-    pthread_mutex_lock(&s->cmu);
+    pthread_mutex_lock(&s->cw.mu);
     unsigned n = s->cpending;
-    pthread_mutex_unlock(&s->cmu);
+    pthread_mutex_unlock(&s->cw.mu);
     return n;
 }
 
@@ -1240,12 +1258,7 @@ unsigned store_compactions_pending(store *s)
  * on its own later; nothing is lost). */
 static void compact_thread_stop(store *s)
 {
-    pthread_mutex_lock(&s->cmu);
-    int started = s->cthread_started;
-    s->cstop = 1;
-    pthread_cond_signal(&s->ccv);
-    pthread_mutex_unlock(&s->cmu);
-    if (started) pthread_join(s->cthread, NULL);
+    worker_stop(&s->cw);
     while (s->cjobs) {
         struct compact_job *j = s->cjobs;
         s->cjobs = j->next;
@@ -1255,7 +1268,6 @@ static void compact_thread_stop(store *s)
     }
     s->cjobs_tail = NULL;
     s->cpending = 0;
-    s->cthread_started = 0;
 }
 
 char *store_property(store *s, const char *name)

@@ -80,7 +80,7 @@ void store_discard(store *s);
  * store_put_raw and they commit together with the data.  One per store;
  * NULL removes it.  `arg` is not owned. */
 void store_set_commit_hook(store *s, void (*fn)(store *s, void *arg), void *arg);
-/* fsync LevelDB's log without new data (for fsync: everysec). */
+/* fsync LevelDB's log without new data, waiting for it (shutdown). */
 int store_sync(store *s);
 /* The same without stalling the caller (fsync: everysec): a background
  * thread fsyncs LevelDB's log files, which makes every commit made before
