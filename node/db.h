@@ -9,7 +9,9 @@
  *   'Z' version:8 score:8 member  -> ""            zset by score (score made sortable)
  *   'E' expire_ms:8 user_key      -> version:8     expiry index, time ordered
  *   'G' version:8                 -> type:1        garbage queue
- *   'R' ...                       -> node state and replication log
+ *   'A' ...                       -> replication log blocks (wal.h: they sort
+ *                                    first, out of the range writes span)
+ *   'R' ...                       -> node state, replication position
  *
  * Departure from DESIGN.md, on purpose: DESIGN.md puts the user key in
  * front of the version in 'D'/'Z'/'G' keys.  Versions are unique across

@@ -25,6 +25,7 @@ static buf blk;                         /* records of the block being built */
 static uint64_t blk_first;              /* lsn of its first record */
 static uint64_t blk_epoch, blk_time;    /* its last record's epoch and time */
 static int pos_dirty;                   /* "RWP" to be written at commit */
+static int trimming;                    /* in a run of trims (wal_trim) */
 static buf live;                        /* framed records since the last clear */
 static uint64_t live_prev, live_last;
 static int live_on = 1;
@@ -82,15 +83,13 @@ static void rblk_drop(void)
 
 void wal_key(unsigned char out[WAL_KEY_LEN], uint64_t lsn)
 {
-    out[0] = 'R';
-    out[1] = 'W';
-    out[2] = 'L';
+    memcpy(out, WAL_KEY_PREFIX, 3);
     put_u64be(out + 3, lsn);
 }
 
 int wal_is_log_key(const char *k, size_t kl)
 {
-    return kl == WAL_KEY_LEN && memcmp(k, "RWL", 3) == 0;
+    return kl == WAL_KEY_LEN && memcmp(k, WAL_KEY_PREFIX, 3) == 0;
 }
 
 void wal_pos_encode(const struct wal_pos *p, unsigned char out[WAL_POS_LEN])
@@ -342,13 +341,68 @@ static void commit_hook(store *s, void *arg)
     }
 }
 
+/* Move a log stored under "RWL" (nodes before the log sorted first, see
+ * wal.h) to "AWL", MIGRATE_BATCH blocks a commit.  Each commit puts the
+ * new keys and deletes the old ones in one LevelDB write, so after a
+ * crash every block is under exactly one prefix and the next start moves
+ * the rest.  Nothing else reads "RWL".  Returns 0 or -1 (logged). */
+#define OLD_KEY_PREFIX "RWL"
+#define MIGRATE_BATCH 256
+
+static int migrate_log(void)
+{
+    unsigned long long moved = 0;
+    buf v;
+    buf_init(&v);
+    for (;;) {
+        /* Collect first, move after: the iterator is not moved across its
+         * own batch's writes. */
+        uint64_t firsts[MIGRATE_BATCH];
+        int n = 0;
+        store_iter *it = store_iter_new(st);
+        for (store_iter_seek(it, OLD_KEY_PREFIX, 3); store_iter_valid(it) && n < MIGRATE_BATCH;
+             store_iter_next(it)) {
+            size_t kl;
+            const char *k = store_iter_key(it, &kl);
+            if (kl != WAL_KEY_LEN || memcmp(k, OLD_KEY_PREFIX, 3) != 0) break;
+            firsts[n++] = get_u64be((const unsigned char *)k + 3);
+        }
+        store_iter_free(it);
+        if (n == 0) break;
+        for (int i = 0; i < n; i++) {
+            unsigned char ok[WAL_KEY_LEN], nk[WAL_KEY_LEN];
+            memcpy(ok, OLD_KEY_PREFIX, 3);
+            put_u64be(ok + 3, firsts[i]);
+            wal_key(nk, firsts[i]);
+            int r = store_get(st, (const char *)ok, sizeof ok, &v);
+            if (r < 0) {
+                buf_free(&v);
+                return -1;
+            }
+            if (r == 0) continue;
+            store_put_raw(st, (const char *)nk, sizeof nk, v.data, v.len);
+            store_del_raw(st, (const char *)ok, sizeof ok);
+        }
+        if (store_commit(st, 0, NULL) < 0) {
+            buf_free(&v);
+            return -1;
+        }
+        moved += (unsigned long long)n;
+    }
+    buf_free(&v);
+    if (moved) log_info("replication log: moved %llu blocks from \"" OLD_KEY_PREFIX "\" to \"" WAL_KEY_PREFIX "\" keys", moved);
+    return 0;
+}
+
 int wal_open(store *s)
 {
     st = s;
     blk.len = 0;
     pos_dirty = 0;
+    trimming = 0;
     rblk_drop();
     store_set_commit_hook(s, commit_hook, NULL);
+    if (migrate_log() < 0) return -1;
     if (load_pos() < 0) return -1;
     committed = pos.last_lsn;
     seen_commit_errors = store_get_stats(st)->commit_errors;
@@ -660,6 +714,7 @@ void wal_reset(uint64_t epoch, uint64_t last_epoch, uint64_t last_lsn, uint32_t 
     pos.last_crc = last_crc;
     pos.first_lsn = last_lsn + 1;
     pos.log_bytes = 0;
+    trimming = 0;
     blk.len = 0;
     rblk_drop();
     write_pos();
@@ -674,6 +729,13 @@ uint64_t wal_hard_bound(long long retention_bytes)
     return b > (64u << 20) ? b : (64u << 20);
 }
 
+/* Why runs: a trim's deletions sit at the bottom of the log's key range
+ * and new blocks at its top, so a memtable holding both spans the whole
+ * retained log, and LevelDB's compaction of it rewrites every overlapping
+ * file of the log again (wal.h, why "AWL").  Trimming a little at every
+ * call put such a memtable behind every flush; a run trims a quarter of
+ * the retention at once and leaves the memtables between runs clear of
+ * the old log. */
 int wal_trim(uint64_t pin, long long retention_bytes, long long retention_ms, int max_records)
 {
     if (pos.first_lsn > pos.last_lsn || max_records <= 0) return 0;
@@ -682,6 +744,10 @@ int wal_trim(uint64_t pin, long long retention_bytes, long long retention_ms, in
     unsigned char k[WAL_KEY_LEN];
     uint64_t firsts[256];
     int removed = 0;
+    /* Outside a run, a block goes only when the log is over 5/4 of a
+     * retention; the run then goes down to the retention itself. */
+    uint64_t start_bytes = (uint64_t)retention_bytes + (uint64_t)retention_bytes / 4;
+    uint64_t start_ms = (uint64_t)retention_ms + (uint64_t)retention_ms / 4;
     /* Collect a bounded run of blocks first, delete after: the iterator
      * is not moved across its own deletions.  The block being built is
      * not in the store yet, so it is never trimmed. */
@@ -701,9 +767,11 @@ int wal_trim(uint64_t pin, long long retention_bytes, long long retention_ms, in
             if (newest < first) newest = first;
             int nrec = (int)(newest - first + 1);
             if (removed + recs > 0 && removed + recs + nrec > max_records) { stop = 1; break; }
-            int over_size = bytes > (uint64_t)retention_bytes;
-            int too_old = retention_ms > 0 && t && now > t + (uint64_t)retention_ms;
-            if (!over_size && !too_old) { stop = 1; break; }
+            int over_size = bytes > (trimming ? (uint64_t)retention_bytes : start_bytes);
+            int too_old = retention_ms > 0 && t &&
+                          now > t + (trimming ? (uint64_t)retention_ms : start_ms);
+            if (!over_size && !too_old) { trimming = 0; stop = 1; break; }
+            trimming = 1;
             if (newest >= pin && bytes <= hard) { stop = 1; break; }
             firsts[n++] = first;
             recs += nrec;
@@ -723,7 +791,10 @@ int wal_trim(uint64_t pin, long long retention_bytes, long long retention_ms, in
         if (stop || n < 256) break;
     }
     if (removed) {
-        if (pos.first_lsn > pos.last_lsn) pos.log_bytes = 0;
+        if (pos.first_lsn > pos.last_lsn) {
+            pos.log_bytes = 0;
+            trimming = 0;
+        }
         write_pos();
         stats.trimmed += (unsigned long long)removed;
     }

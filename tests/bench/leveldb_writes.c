@@ -59,7 +59,7 @@ static int run(const char *dir, long puts, int compression, long wb_mb)
             int kl = snprintf(k, sizeof k, "Mkey:%012u", (rnd >> 8) % KEYSPACE);
             leveldb_writebatch_put(b, k, (size_t)kl, v, sizeof v);
         }
-        int kl = snprintf(k, sizeof k, "RWL%012ld", done);
+        int kl = snprintf(k, sizeof k, "AWL%012ld", done);
         leveldb_writebatch_put(b, k, (size_t)kl, wal, sizeof wal);
         leveldb_write(db, wo, b, &err);
         leveldb_writebatch_destroy(b);

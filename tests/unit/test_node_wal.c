@@ -296,6 +296,126 @@ static void test_trim(void **state)
     buf_free(&rec);
 }
 
+/* Keys of the store under a 3-byte prefix. */
+static int count_prefix(store *s, const char *prefix)
+{
+    int n = 0;
+    store_iter *it = store_iter_new(s);
+    for (store_iter_seek(it, prefix, 3); store_iter_valid(it); store_iter_next(it)) {
+        size_t kl;
+        const char *k = store_iter_key(it, &kl);
+        if (kl < 3 || memcmp(k, prefix, 3) != 0) break;
+        n++;
+    }
+    store_iter_free(it);
+    return n;
+}
+
+/* Move the block at `first` between prefixes, as an older node (or a
+ * migration cut short by a crash) left it. */
+static void move_block(store *s, uint64_t first, const char *from, const char *to)
+{
+    unsigned char a[WAL_KEY_LEN], b[WAL_KEY_LEN];
+    memcpy(a, from, 3);
+    memcpy(b, to, 3);
+    put_u64be(a + 3, first);
+    put_u64be(b + 3, first);
+    buf v;
+    buf_init(&v);
+    assert_int_equal(store_get(s, (const char *)a, sizeof a, &v), 1);
+    store_put_raw(s, (const char *)b, sizeof b, v.data, v.len);
+    store_del_raw(s, (const char *)a, sizeof a);
+    assert_int_equal(store_commit(s, 0, NULL), 0);
+    buf_free(&v);
+}
+
+/* A log stored under "RWL" by an older node, whole or with a migration
+ * cut short (some blocks already under "AWL"), is under "AWL" after the
+ * next open and reads back record for record. */
+static void test_old_log_prefix_moved(void **state)
+{
+    store *s = *state;
+    for (int i = 0; i < 30; i++) {
+        append_cmd(s, "Mk", "v");
+        if (i % 10 == 9) assert_int_equal(store_commit(s, 0, NULL), 0);
+    }
+    assert_int_equal(wal_publish(), 30);
+    buf before[30], rec;
+    for (int i = 0; i < 30; i++) {
+        buf_init(&before[i]);
+        assert_int_equal(wal_read((uint64_t)i + 1, &before[i]), 1);
+    }
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/db", tmpl);
+    for (int round = 0; round < 2; round++) {
+        /* Round 0: every block under the old prefix; round 1: the first. */
+        move_block(s, 1, WAL_KEY_PREFIX, "RWL");
+        if (round == 0) {
+            move_block(s, 11, WAL_KEY_PREFIX, "RWL");
+            move_block(s, 21, WAL_KEY_PREFIX, "RWL");
+        }
+        assert_int_equal(count_prefix(s, "RWL"), round == 0 ? 3 : 1);
+        store_close(s);
+        s = open_store(dir);
+        *state = s;
+        assert_int_equal(wal_open(s), 0);
+        assert_int_equal(count_prefix(s, "RWL"), 0);
+        assert_int_equal(count_prefix(s, WAL_KEY_PREFIX), 3);
+        for (int i = 0; i < 30; i++) {
+            buf_init(&rec);
+            assert_int_equal(wal_read((uint64_t)i + 1, &rec), 1);
+            assert_int_equal(rec.len, before[i].len);
+            assert_memory_equal(rec.data, before[i].data, rec.len);
+            buf_free(&rec);
+        }
+    }
+    assert_int_equal(append_cmd(s, "Mk", "v"), 31);
+    for (int i = 0; i < 30; i++) buf_free(&before[i]);
+}
+
+/* Trimming goes in runs: nothing while the log is within 5/4 of the
+ * retention, then down to the retention, then nothing again until the
+ * log is over 5/4 of it once more. */
+static void test_trim_runs(void **state)
+{
+    store *s = *state;
+    /* One commit per record: one-record blocks of one size. */
+    append_cmd(s, "Mk", "v");
+    assert_int_equal(store_commit(s, 0, NULL), 0);
+    uint64_t one = wal_position()->log_bytes;
+    for (int i = 1; i < 100; i++) {
+        append_cmd(s, "Mk", "v");
+        assert_int_equal(store_commit(s, 0, NULL), 0);
+    }
+    assert_int_equal(wal_position()->log_bytes, 100 * one);
+    long long retention = (long long)(80 * one + one / 2);     /* 80 blocks and a half */
+    /* 100 blocks are under 5/4 of 80.5: no run starts. */
+    assert_int_equal(wal_trim(UINT64_MAX, retention, 0, 1000), 0);
+    for (int i = 0; i < 2; i++) {
+        append_cmd(s, "Mk", "v");
+        assert_int_equal(store_commit(s, 0, NULL), 0);
+    }
+    /* 102 blocks: over 100.6, so a run takes the log down to 80. */
+    assert_int_equal(wal_trim(UINT64_MAX, retention, 0, 1000), 22);
+    assert_int_equal(wal_position()->log_bytes, 80 * one);
+    assert_int_equal(wal_position()->first_lsn, 23);
+    /* Over the retention again, but not over 5/4 of it: the run is over. */
+    for (int i = 0; i < 10; i++) {
+        append_cmd(s, "Mk", "v");
+        assert_int_equal(store_commit(s, 0, NULL), 0);
+    }
+    assert_int_equal(wal_trim(UINT64_MAX, retention, 0, 1000), 0);
+    /* A run cut by max_records goes on at the next call, down to 80. */
+    for (int i = 0; i < 12; i++) {
+        append_cmd(s, "Mk", "v");
+        assert_int_equal(store_commit(s, 0, NULL), 0);
+    }
+    assert_int_equal(wal_position()->log_bytes, 102 * one);
+    assert_int_equal(wal_trim(UINT64_MAX, retention, 0, 5), 5);
+    assert_int_equal(wal_trim(UINT64_MAX, retention, 0, 1000), 17);
+    assert_int_equal(wal_position()->log_bytes, 80 * one);
+}
+
 /* The records of one group commit share one block: every record can be
  * read back by lsn (in order, out of order, after a reopen), a damaged
  * record in a block is caught by its own checksum, trimming takes whole
@@ -313,10 +433,10 @@ static void test_blocks(void **state)
         if (i == 9 || i == 19 || i == 29) assert_int_equal(store_commit(s, 0, NULL), 0);
     }
     assert_int_equal(wal_publish(), 30);
-    /* Three blocks: "RWL" 1, 11 and 21. */
+    /* Three blocks: "AWL" 1, 11 and 21. */
     int blocks = 0;
     store_iter *it = store_iter_new(s);
-    for (store_iter_seek(it, "RWL", 3); store_iter_valid(it); store_iter_next(it)) {
+    for (store_iter_seek(it, WAL_KEY_PREFIX, 3); store_iter_valid(it); store_iter_next(it)) {
         size_t kl;
         const char *k = store_iter_key(it, &kl);
         if (!wal_is_log_key(k, kl)) break;
@@ -493,7 +613,7 @@ static void test_big_batch_splits(void **state)
     assert_int_equal(store_commit(s, 0, NULL), 0);
     int blocks = 0;
     store_iter *it = store_iter_new(s);
-    for (store_iter_seek(it, "RWL", 3); store_iter_valid(it); store_iter_next(it)) {
+    for (store_iter_seek(it, WAL_KEY_PREFIX, 3); store_iter_valid(it); store_iter_next(it)) {
         size_t kl, vl;
         const char *k = store_iter_key(it, &kl);
         if (!wal_is_log_key(k, kl)) break;
@@ -633,6 +753,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_apply_on_replica, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_batch_not_in_position, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trim, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trim_runs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_old_log_prefix_moved, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blocks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_block_formats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_batch_splits, setup, teardown),
