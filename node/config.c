@@ -41,7 +41,11 @@ const struct conf_field node_config_fields[] = {
      * the level-1 data it overlaps: a ZADD load at pipeline 1 cost the
      * compaction thread 11-13 us of CPU per ZADD at 4mb against 6.5-7.5 at
      * 8mb (main thread the same), and on 2 cores that thread competes with
-     * the event loop.  8mb it stays. */
+     * the event loop.  16mb cut that by a third for ZADD (the third round of
+     * bench_types.sh's order: 112 against 172 ticks of the compaction
+     * thread per 200k ZADDs, 71k against 63k rps, event loop the same) but
+     * a 4 GiB load peaked at 302 MiB RSS, over the 256 MiB budget.  8mb it
+     * stays. */
     F("write_buffer", CONF_SIZE, write_buffer, "8mb", 1 << 20, 1LL << 32, NULL, 0, "LevelDB memtable size"),
     F("max_open_files", CONF_INT, max_open_files, "128", 32, 1000000, NULL, 0, "LevelDB open files (each is memory-mapped)"),
     /* Every write reads the key's metadata first; a miss here is a LevelDB
