@@ -393,6 +393,15 @@ static void multi_discard(client *c)
  * checked for name, arity and auth) while CLIENT_MULTI is set. */
 static void multi_queue(client *c)
 {
+    /* Redis 7.0 flags SHUTDOWN and PSYNC (and SAVE and SYNC, which
+     * strata-node does not have) no-multi: refused before anything else
+     * is checked, and the transaction is aborted.  Queued, a SHUTDOWN
+     * would stop the server at EXEC. */
+    if (c->cmd->id == CMD_SHUTDOWN || c->cmd->id == CMD_PSYNC) {
+        resp_add_error(&c->out, "ERR Command not allowed inside a transaction");
+        c->flags |= CLIENT_DIRTY_EXEC;
+        return;
+    }
     if ((c->cmd->flags & CF_WRITE) && srv.is_replica && !(c->flags & CLIENT_MASTER)) {
         resp_add_error(&c->out, ERR_READONLY);
         c->flags |= CLIENT_DIRTY_EXEC;

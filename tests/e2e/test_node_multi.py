@@ -74,6 +74,14 @@ def test_queueing_errors_and_control_commands(side):
     d(0, "INCR", "a")
     assert d(0, "EXEC").startswith(b"EXECABORT")
     assert d(0, "GET", "a") == b"1"
+    # and so do the no-multi commands, refused rather than queued (a queued
+    # SHUTDOWN used to stop strata-node at EXEC)
+    for cmd in (["SHUTDOWN", "NOSAVE", "ABORT"], ["SHUTDOWN"], ["PSYNC", "?", "-1"]):
+        d(0, "MULTI")
+        assert d(0, *cmd) == b"ERR Command not allowed inside a transaction"
+        d(0, "INCR", "a")
+        assert d(0, "EXEC").startswith(b"EXECABORT")
+    assert d(0, "GET", "a") == b"1"
     # runtime errors are per-command replies; the other commands run
     d(0, "SET", "s", "text")
     d(0, "MULTI")
