@@ -332,6 +332,13 @@ void multi_signal_ops(const char *ops, size_t len)
     meta_free(&m);
 }
 
+void multi_touch_key(const char *key, size_t klen)
+{
+    if (!wcount) return;
+    touch_gen++;
+    touch_key(key, klen);
+}
+
 void multi_touch_existing(void)
 {
     if (!wcount) return;

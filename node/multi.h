@@ -42,4 +42,9 @@ void multi_signal_ops(const char *ops, size_t len);
  * snapshot; a key absent from both keeps its WATCH. */
 void multi_touch_existing(void);
 
+/* Fail the WATCHes of one key that a command "modified" without writing
+ * anything: Redis signals some commands' keys unconditionally (LTRIM of a
+ * range that keeps the whole list), and the write hook only sees writes. */
+void multi_touch_key(const char *key, size_t klen);
+
 #endif

@@ -23,6 +23,7 @@
 #include "blocking.h"
 #include "cmd.h"
 #include "log.h"
+#include "multi.h"
 #include "store.h"
 #include "util.h"
 
@@ -449,7 +450,9 @@ static void ltrim_command(client *c)
     if (n == 0) {
         db_delete(ARG(c, 1), &m);
     } else if (n == m.count) {
-        /* nothing to trim */
+        /* Nothing to trim, but Redis signals the key all the same: a
+         * WATCH on it fails. */
+        multi_touch_key(ARG(c, 1));
     } else if (n < m.count - n) {
         if (list_rebuild(ARG(c, 1), &m, from, n) < 0) {
             list_corrupt(ARG(c, 1));

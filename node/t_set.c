@@ -88,7 +88,9 @@ static void sadd_command(client *c)
         if (a < 0) goto done;
         added += a;
     }
-    set_finish(ARG(c, 1), &m);
+    /* Members that were all there already change nothing: no write, so a
+     * WATCH on the key holds, as in Redis (which signals only additions). */
+    if (added) set_finish(ARG(c, 1), &m);
     resp_add_int(&c->out, added);
 done:
     meta_free(&m);

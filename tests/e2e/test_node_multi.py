@@ -181,6 +181,28 @@ def test_watch_invalidation(side):
     watched_tx(store_reads_sources, keys=("s1", "s2"))
     watched_tx(store_reads_sources, keys=("dst",), expect_run=False)
 
+    def sadd_present():
+        """SADD of members already in the set changes nothing"""
+        d(1, "SADD", "s1", "a", "b", "a")
+    watched_tx(sadd_present, keys=("s1",))
+
+    def sadd_one_new():
+        """SADD that adds one member among present ones changes the set"""
+        d(1, "SADD", "s1", "a", "new")
+    watched_tx(sadd_one_new, keys=("s1",), expect_run=False)
+
+    d(1, "RPUSH", "l", "a", "b", "c")
+
+    def ltrim_keeps_all():
+        """LTRIM that keeps the whole list still signals the key (Redis)"""
+        d(1, "LTRIM", "l", "-100", "100")
+    watched_tx(ltrim_keeps_all, keys=("l",), expect_run=False)
+
+    def ltrim_missing():
+        """LTRIM of a missing key changes nothing"""
+        d(1, "LTRIM", "nolist", "0", "1")
+    watched_tx(ltrim_missing, keys=("nolist",))
+
     def copy_reads_source():
         """COPY writes its destination only"""
         d(1, "COPY", "s1", "s1copy", "REPLACE")
