@@ -232,6 +232,15 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
     client_process_input(c);
 }
 
+int client_close_if_over_limit(client *c, size_t pending)
+{
+    if ((long long)pending <= srv.cfg.client_output_buffer_limit) return 0;
+    log_warn("client id=%llu addr=%s closed: output buffer over the limit",
+             (unsigned long long)c->id, c->addr);
+    client_close(c);
+    return 1;
+}
+
 /* Write out as much of c->out as the socket takes.  Returns 0, or -1 if
  * the client was closed. */
 static int client_flush(client *c)
@@ -242,13 +251,7 @@ static int client_flush(client *c)
             if (errno == EINTR) continue;
             if (errno == EAGAIN) {
                 event_add(c->wev, NULL);
-                if ((long long)(c->out.len - c->out_sent) > srv.cfg.client_output_buffer_limit) {
-                    log_warn("client id=%llu addr=%s closed: output buffer over the limit",
-                             (unsigned long long)c->id, c->addr);
-                    client_close(c);
-                    return -1;
-                }
-                return 0;
+                return client_close_if_over_limit(c, c->out.len - c->out_sent) ? -1 : 0;
             }
             client_close(c);
             return -1;

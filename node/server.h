@@ -184,6 +184,11 @@ void server_register(enum cmd_id id, cmd_proc *proc);
 client *client_create(int fd);      /* fd < 0: an internal client */
 void client_pending(client *c);
 void client_close(client *c);
+/* Close c (logged) if `pending` bytes of output are over
+ * client_output_buffer_limit: a reply being built (a huge negative
+ * HRANDFIELD or SRANDMEMBER count) or one the client does not read.
+ * Returns 1 if it was closed. */
+int client_close_if_over_limit(client *c, size_t pending);
 /* Run the complete commands waiting in c->qbuf (after an unblock). */
 void client_process_input(client *c);
 

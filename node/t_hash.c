@@ -334,11 +334,7 @@ static int hrand_emit(void *ctx, const char *f, size_t fl, const char *v, size_t
     struct rand_reply *rr = ctx;
     resp_add_bulk(&rr->c->out, f, fl);
     if (rr->values) resp_add_bulk(&rr->c->out, v, vl);
-    if ((long long)rr->c->out.len > srv.cfg.client_output_buffer_limit) {
-        client_close(rr->c);
-        return 1;
-    }
-    return 0;
+    return client_close_if_over_limit(rr->c, rr->c->out.len);
 }
 
 static void hrandfield_command(client *c)

@@ -219,11 +219,7 @@ static int srand_emit(void *ctx, const char *mem, size_t ml, const char *v, size
         buf_append(rc->keep, mem, ml);
     }
     /* A huge negative SRANDMEMBER count must not exhaust memory. */
-    if ((long long)rc->c->out.len > srv.cfg.client_output_buffer_limit) {
-        client_close(rc->c);
-        return 1;
-    }
-    return 0;
+    return client_close_if_over_limit(rc->c, rc->c->out.len);
 }
 
 static void spop_command(client *c)

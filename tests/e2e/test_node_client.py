@@ -323,3 +323,28 @@ def test_node_pause_spares_background_writes(cluster):
     assert lsn() == lsn0
     c.call(b"CLIENT", b"UNPAUSE")
     wait_until(lambda: lsn() > lsn0, what="the expiry recorded after the pause")
+
+
+@pytest.mark.parametrize("cmd_args", [
+    [b"HRANDFIELD", b"h", b"-9223372036854775807"],
+    [b"HRANDFIELD", b"h", b"-4611686018427387903", b"WITHVALUES"],
+    [b"SRANDMEMBER", b"s", b"-9223372036854775807"],
+])
+def test_node_huge_reply_closes_client(cluster, cmd_args):
+    """strata-node only: a reply that would pass client_output_buffer_limit
+    while it is built (a huge negative count repeats members without end)
+    closes that client, with a line in the log, and the node keeps serving.
+    redis-server 7.0.15 builds the whole reply and was killed by the kernel
+    for lack of memory when we tried it."""
+    node = cluster.node(args=["--client-output-buffer-limit", "1mb"])
+    ctl = conn(node)
+    ctl.call(b"HSET", b"h", b"a", b"1", b"b", b"2")
+    ctl.call(b"SADD", b"s", b"a")
+    c = conn(node)
+    c.send(cmd_args)
+    with pytest.raises((ConnectionError, EOFError, OSError)):
+        c.read()
+    assert ctl.call(b"PING") == "PONG"
+    assert ctl.call(b"HRANDFIELD", b"h", b"-3") and ctl.call(b"SRANDMEMBER", b"s", b"-2") == [b"a", b"a"]
+    wait_until(lambda: b"closed: output buffer over the limit" in node.tail().encode(),
+               what="the close in the log")
