@@ -219,6 +219,7 @@ void client_frag_done(struct frag *f, const char *raw, size_t len, int is_error)
     case MSG_CONCAT: merge_concat(out, m->replies, m->nfrags); break;
     case MSG_RANDOM: merge_random(out, m->replies, m->nfrags, (unsigned)rand_r(&c->w->rnd)); break;
     case MSG_SCAN: merge_scan(out, &m->replies[0], m->scan_group, m->scan_ngroups); break;
+    case MSG_INFO: merge_info(out, m->text, m->textlen, m->replies, m->nfrags); break;
     default: resp_add_error(out, "ERR internal: bad merge kind"); break;
     }
     m->failed = out->len > before && out->data[before] == '-';
@@ -446,6 +447,24 @@ static void to_all(struct client *c, const struct cmd_spec *spec, enum msg_kind 
     msg_set_frags(m, r->ngroups);
     for (int g = 0; g < r->ngroups; g++)
         send_frag(c, m, g, g, worker_backend_for(c->w, g, 0), req, len, 0);
+}
+
+/* INFO whose section includes the keyspace (none, "default", "all",
+ * "everything", "keyspace"): the proxy's own sections are taken now, the
+ * key counts come from every group's master (merge_info). */
+static void do_info(struct client *c, const struct cmd_spec *spec, const char *sec, size_t seclen)
+{
+    static const char req[] = "*2\r\n$4\r\nINFO\r\n$8\r\nkeyspace\r\n";
+    struct route *r = c->w->route;
+    struct msg *m = msg_new(c, spec, MSG_INFO);
+    buf text;
+    buf_init(&text);
+    stats_info(&text, sec, seclen);
+    m->textlen = text.len;
+    m->text = text.data;   /* the msg owns it now */
+    msg_set_frags(m, r->ngroups);
+    for (int g = 0; g < r->ngroups; g++)
+        send_frag(c, m, g, g, worker_backend_for(c->w, g, 0), req, sizeof req - 1, 0);
 }
 
 static void do_scan(struct client *c, const struct cmd_spec *spec, int argc, char **argv,
@@ -774,6 +793,11 @@ static void dispatch(struct client *c, int argc, char **argv, size_t *lens, cons
         split_keys(c, spec, argc, argv, lens, MSG_SUM, 1, is_read, req, len);
         return;
     case RT_LOCAL: {
+        if (spec->id == CMD_INFO && argc <= 2 && w->route->ngroups > 0 &&
+            stats_info_wants(argc == 2 ? argv[1] : NULL, argc == 2 ? lens[1] : 0, "keyspace")) {
+            do_info(c, spec, argc == 2 ? argv[1] : NULL, argc == 2 ? lens[1] : 0);
+            return;
+        }
         struct msg *m;
         buf *out = local_begin(c, &m);
         int failed = local_exec(c, spec, argc, argv, lens, out);

@@ -183,6 +183,39 @@ done:
     free(reps);
 }
 
+/* INFO through the proxy: its own sections (text), then one Keyspace
+ * section summing the groups' "db0:keys=..,expires=.." lines.  A group
+ * that did not answer with its INFO text (down, timed out) is left out
+ * rather than failing the whole INFO, which operators need most when a
+ * group is in trouble; INFO groups says which one is down. */
+void merge_info(buf *out, const char *text, size_t textlen, const buf *replies, int nfrags)
+{
+    unsigned long long keys = 0, expires = 0;
+    for (int j = 0; j < nfrags; j++) {
+        redisReply *r = parse_reply(&replies[j]);
+        if (!r) continue;
+        if (r->type == REDIS_REPLY_STRING) {
+            const char *db = strstr(r->str, "\ndb0:");
+            unsigned long long k, e;
+            if (db && sscanf(db + 1, "db0:keys=%llu,expires=%llu", &k, &e) == 2) {
+                keys += k;
+                expires += e;
+            }
+        }
+        freeReplyObject(r);
+    }
+    buf b;
+    buf_init(&b);
+    if (textlen) {
+        buf_append(&b, text, textlen);
+        buf_append_str(&b, "\r\n");
+    }
+    buf_append_str(&b, "# Keyspace\r\n");
+    if (keys) buf_printf(&b, "db0:keys=%llu,expires=%llu,avg_ttl=0\r\n", keys, expires);
+    resp_add_bulk(out, b.data, b.len);
+    buf_free(&b);
+}
+
 void merge_sum(buf *out, const buf *replies, int nfrags)
 {
     redisReply **reps = xcalloc((size_t)nfrags, sizeof *reps);

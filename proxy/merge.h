@@ -26,6 +26,7 @@ void merge_add_arg(buf *out, const char *p, size_t len);
 void merge_mget(buf *out, const buf *replies, int nfrags, const int *keyfrag, int nkeys);
 /* Integer replies summed (DEL, UNLINK, EXISTS, TOUCH, DBSIZE). */
 void merge_sum(buf *out, const buf *replies, int nfrags);
+void merge_info(buf *out, const char *text, size_t textlen, const buf *replies, int nfrags);
 /* +OK when every fragment said +OK (MSET, FLUSHALL). */
 void merge_all_ok(buf *out, const buf *replies, int nfrags);
 /* Arrays concatenated (KEYS). */

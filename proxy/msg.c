@@ -53,9 +53,11 @@ void msg_put(struct worker *w, struct msg *m)
         free(m->replies);
     }
     free(m->keyfrag);
+    free(m->text);
     m->frags = NULL;
     m->replies = NULL;
     m->keyfrag = NULL;
+    m->text = NULL;
     if (w->nfree_msgs < MSG_FREE_MAX) {
         buf_shrink(&m->reply, 4096);
         m->next = w->free_msgs;

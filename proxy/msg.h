@@ -29,6 +29,7 @@ enum msg_kind {
     MSG_CONCAT,    /* arrays concatenated */
     MSG_RANDOM,    /* one non-nil bulk */
     MSG_SCAN,      /* cursor rewritten */
+    MSG_INFO,      /* the proxy's INFO text plus the groups' keyspaces */
     MSG_TUNNEL,    /* pub/sub: every reply of the private link goes out */
 };
 
@@ -59,6 +60,8 @@ struct msg {
     int *keyfrag;            /* owned, MSG_MGET: fragment of each key */
     int nkeys;
     int scan_group, scan_ngroups;
+    char *text;              /* owned, MSG_INFO: the proxy's own sections */
+    size_t textlen;
     buf reply;               /* finished reply waiting for its turn */
     uint64_t start_us;
 };

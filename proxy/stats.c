@@ -93,7 +93,7 @@ static void sum_group(const struct route *r, int g, struct gsum *o)
     }
 }
 
-static int want_section(const char *sec, size_t len, const char *name)
+int stats_info_wants(const char *sec, size_t len, const char *name)
 {
     if (!sec || str_eq_nocase(sec, len, "all") || str_eq_nocase(sec, len, "everything"))
         return 1;
@@ -109,7 +109,7 @@ void stats_info(buf *out, const char *sec, size_t seclen)
 #define SECTION(title) do { if (!first) buf_append_str(out, "\r\n"); first = 0; \
         buf_append_str(out, "# " title "\r\n"); } while (0)
 
-    if (want_section(sec, seclen, "server")) {
+    if (stats_info_wants(sec, seclen, "server")) {
         SECTION("Server");
         uint64_t up = (now_ms() - proxy_g.start_ms) / 1000;
         buf_printf(out,
@@ -124,12 +124,12 @@ void stats_info(buf *out, const char *sec, size_t seclen)
                    (unsigned long long)r->version, atomic_load(&proxy_g.reloads),
                    atomic_load(&proxy_g.failovers), r->has_sentinel ? "yes" : "no");
     }
-    if (want_section(sec, seclen, "clients")) {
+    if (stats_info_wants(sec, seclen, "clients")) {
         SECTION("Clients");
         buf_printf(out, "connected_clients:%llu\r\nmaxclients:%lld\r\n",
                    (unsigned long long)SUM_FIELD(clients), proxy_g.conf.s.max_clients);
     }
-    if (want_section(sec, seclen, "stats")) {
+    if (stats_info_wants(sec, seclen, "stats")) {
         SECTION("Stats");
         buf_printf(out,
                    "total_connections_received:%llu\r\nrejected_connections:%llu\r\n"
@@ -141,7 +141,7 @@ void stats_info(buf *out, const char *sec, size_t seclen)
                    (unsigned long long)SUM_FIELD(unknown), (unsigned long long)SUM_FIELD(timeouts),
                    (unsigned long long)SUM_FIELD(net_in), (unsigned long long)SUM_FIELD(net_out));
     }
-    if (want_section(sec, seclen, "groups")) {
+    if (stats_info_wants(sec, seclen, "groups")) {
         SECTION("Groups");
         buf_printf(out, "groups:%d\r\n", r->ngroups);
         for (int g = 0; g < r->ngroups; g++) {
@@ -156,7 +156,7 @@ void stats_info(buf *out, const char *sec, size_t seclen)
                        (unsigned long long)s.timeouts, (unsigned long long)s.reconnects);
         }
     }
-    if (want_section(sec, seclen, "commandstats")) {
+    if (stats_info_wants(sec, seclen, "commandstats")) {
         SECTION("Commandstats");
         for (int i = 0; i < CMD__COUNT; i++) {
             struct cs_sum s;
@@ -169,7 +169,7 @@ void stats_info(buf *out, const char *sec, size_t seclen)
                        (double)s.usec / (double)s.calls, (unsigned long long)s.failed);
         }
     }
-    if (want_section(sec, seclen, "latencystats")) {
+    if (stats_info_wants(sec, seclen, "latencystats")) {
         SECTION("Latencystats");
         for (int i = 0; i < CMD__COUNT; i++) {
             struct cs_sum s;

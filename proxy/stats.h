@@ -51,6 +51,10 @@ void stats_record(struct wstats *s, int cmd, uint64_t usec, int failed);
  * otherwise one of server, clients, stats, groups, commandstats,
  * latencystats (case-insensitive).  Appends the text (not RESP framed). */
 void stats_info(buf *out, const char *section, size_t seclen);
+/* Whether INFO's section argument (NULL: none) asks for section `name`
+ * (lower case): "all", "everything", "default" (all but commandstats and
+ * latencystats) or the name itself. */
+int stats_info_wants(const char *sec, size_t len, const char *name);
 /* Prometheus text exposition format (version 0.0.4). */
 void stats_prometheus(buf *out);
 

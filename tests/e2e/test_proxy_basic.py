@@ -169,6 +169,29 @@ def test_local_commands(two):
     assert r.ping() is True
 
 
+def test_info_keyspace_sums_the_groups(three):
+    """INFO's Keyspace section counts the keys of every group, as one
+    Redis's would; a group that is down is left out instead of failing
+    INFO; sections without the keyspace stay local."""
+    r = three.client()
+    assert "db0" not in r.info("keyspace")          # empty: no db0 line, as Redis
+    for g in range(3):
+        for k in keys_for_group(three.ranges, g, 4):
+            r.set(k, "v")
+    for k in keys_for_group(three.ranges, 1, 2):
+        r.set(k, "v", ex=100)                          # 2 of group 1's keys expire
+    assert r.info("keyspace")["db0"] == {"keys": 12, "expires": 2, "avg_ttl": 0}
+    full = r.info()
+    assert full["db0"]["keys"] == 12 and full["connected_clients"] >= 1
+    assert r.info("everything")["db0"]["keys"] == 12
+    assert "db0" not in r.info("server") and "db0" not in r.info("groups")
+    raw = raw_command(three.proxy.port, b"INFO keyspace\r\n")
+    assert raw.startswith(b"$") and b"# Keyspace\r\ndb0:keys=12,expires=2,avg_ttl=0\r\n" in raw
+    three.backends[2].kill()
+    assert r.info("keyspace")["db0"]["keys"] == 8
+    assert r.info("server")["redis_version"]
+
+
 def test_error_replies_keep_connection_open(two):
     r = two.client()
     with pytest.raises(redis.ResponseError) as e:
