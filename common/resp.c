@@ -430,3 +430,14 @@ void resp_add_arity_error(buf *out, const char *name)
 {
     resp_add_errorf(out, "ERR wrong number of arguments for '%s' command", name);
 }
+
+int resp_check_client_name(buf *out, const char *name, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (name[i] < '!' || name[i] > '~') {
+            resp_add_error(out, "ERR Client names cannot contain spaces, newlines or special characters.");
+            return 0;
+        }
+    }
+    return 1;
+}

@@ -92,4 +92,9 @@ extern const char *const resp_err_outofrange;  /* ERR index out of range */
 /* "ERR wrong number of arguments for 'name' command" */
 void resp_add_arity_error(buf *out, const char *name);
 
+/* CLIENT SETNAME / HELLO SETNAME (Redis's clientSetName): a name is
+ * printable ASCII without spaces; "" clears it.  If name is not one,
+ * replies the error to out and returns 0; else returns 1. */
+int resp_check_client_name(buf *out, const char *name, size_t len);
+
 #endif

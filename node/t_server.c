@@ -150,11 +150,7 @@ static void auth_command(client *c)
  * is then unchanged).  The name is copied. */
 static int client_set_name(client *c, const char *name, size_t len)
 {
-    for (size_t i = 0; i < len; i++)
-        if (name[i] < '!' || name[i] > '~') {
-            resp_add_error(&c->out, "ERR Client names cannot contain spaces, newlines or special characters.");
-            return -1;
-        }
+    if (!resp_check_client_name(&c->out, name, len)) return -1;
     free(c->name);
     c->name = len ? xmemdup(name, len) : NULL;
     return 0;

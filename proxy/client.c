@@ -439,14 +439,19 @@ static void split_keys(struct client *c, const struct cmd_spec *spec, int argc, 
 }
 
 /* The same request to every group. */
-static void to_all(struct client *c, const struct cmd_spec *spec, enum msg_kind kind,
-                   const char *req, size_t len)
+/* Send req to every group's master as the fragments of m. */
+static void send_to_all(struct client *c, struct msg *m, const char *req, size_t len)
 {
     struct route *r = c->w->route;
-    struct msg *m = msg_new(c, spec, kind);
     msg_set_frags(m, r->ngroups);
     for (int g = 0; g < r->ngroups; g++)
         send_frag(c, m, g, g, worker_backend_for(c->w, g, 0), req, len, 0);
+}
+
+static void to_all(struct client *c, const struct cmd_spec *spec, enum msg_kind kind,
+                   const char *req, size_t len)
+{
+    send_to_all(c, msg_new(c, spec, kind), req, len);
 }
 
 /* INFO whose section includes the keyspace (none, "default", "all",
@@ -455,16 +460,13 @@ static void to_all(struct client *c, const struct cmd_spec *spec, enum msg_kind 
 static void do_info(struct client *c, const struct cmd_spec *spec, const char *sec, size_t seclen)
 {
     static const char req[] = "*2\r\n$4\r\nINFO\r\n$8\r\nkeyspace\r\n";
-    struct route *r = c->w->route;
     struct msg *m = msg_new(c, spec, MSG_INFO);
     buf text;
     buf_init(&text);
     stats_info(&text, sec, seclen);
     m->textlen = text.len;
-    m->text = text.data;   /* the msg owns it now */
-    msg_set_frags(m, r->ngroups);
-    for (int g = 0; g < r->ngroups; g++)
-        send_frag(c, m, g, g, worker_backend_for(c->w, g, 0), req, sizeof req - 1, 0);
+    m->text = text.data;   /* the msg owns it now, before any reply can come */
+    send_to_all(c, m, req, sizeof req - 1);
 }
 
 static void do_scan(struct client *c, const struct cmd_spec *spec, int argc, char **argv,

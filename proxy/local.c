@@ -97,12 +97,7 @@ static int check_auth(struct client *c, const char *user, size_t ulen, const cha
  * name is then unchanged).  The name is copied. */
 static int client_set_name(struct client *c, const char *name, size_t len, buf *out)
 {
-    for (size_t i = 0; i < len; i++) {
-        if (name[i] <= ' ' || name[i] > '~') {
-            resp_add_error(out, "ERR Client names cannot contain spaces, newlines or special characters.");
-            return -1;
-        }
-    }
+    if (!resp_check_client_name(out, name, len)) return -1;
     free(c->name);
     c->name = len ? xmemdup(name, len) : NULL;
     return 0;
