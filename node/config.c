@@ -78,7 +78,7 @@ const struct conf_field node_config_fields[] = {
     F("wal_retention_bytes", CONF_SIZE, wal_retention_bytes, "256mb", 0, 1LL << 50, NULL, 1,
       "replication log kept for reconnecting replicas"),
     F("wal_retention_ms", CONF_INT, wal_retention_ms, "3600000", 0, 1LL << 40, NULL, 1,
-      "age past which replication log is trimmed (0: no age limit)"),
+      "age past which replication log is trimmed; a node with no replica for this long keeps none (0: no limit)"),
     F("fence_lease_ms", CONF_INT, fence_lease_ms, "0", 0, 3600000, NULL, 1,
       "a master that hears from no replica or sentinel for this long refuses writes (0: off)"),
     F("metrics_listen", CONF_STR, metrics_listen, "", 0, 0, NULL, 0,

@@ -47,12 +47,12 @@ static void repl_info(buf *o)
     if (srv.is_replica) repl_replica_info(o);
     repl_master_info(o);
     buf_printf(o, "master_failover_state:no-failover\r\nmaster_repl_offset:%llu\r\n"
-                  "second_repl_offset:-1\r\nrepl_backlog_active:1\r\nrepl_backlog_size:%lld\r\n"
+                  "second_repl_offset:-1\r\nrepl_backlog_active:%d\r\nrepl_backlog_size:%lld\r\n"
                   "repl_backlog_first_byte_offset:%llu\r\nrepl_backlog_histlen:%llu\r\n"
                   "epoch:%llu\r\nlsn:%llu\r\nlast_record_epoch:%llu\r\nwal_first_lsn:%llu\r\n"
                   "wal_bytes:%llu\r\nwal_records_appended:%llu\r\nwal_records_applied:%llu\r\n"
                   "wal_records_trimmed:%llu\r\nrepl_bad_records:%llu\r\n\r\n",
-               (unsigned long long)committed, srv.cfg.wal_retention_bytes,
+               (unsigned long long)committed, wal_keeping(), srv.cfg.wal_retention_bytes,
                (unsigned long long)p->first_lsn, (unsigned long long)p->log_bytes,
                (unsigned long long)p->epoch, (unsigned long long)committed,
                (unsigned long long)p->last_epoch, (unsigned long long)p->first_lsn,

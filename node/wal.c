@@ -26,6 +26,8 @@ static uint64_t blk_first;              /* lsn of its first record */
 static uint64_t blk_epoch, blk_time;    /* its last record's epoch and time */
 static int pos_dirty;                   /* "RWP" to be written at commit */
 static int trimming;                    /* in a run of trims (wal_trim) */
+static int keep = 1;                    /* blocks are stored (wal_keep) */
+static uint64_t drop_below;             /* stored blocks under this lsn are left over (0: none) */
 static buf live;                        /* framed records since the last clear */
 static uint64_t live_prev, live_last;
 static int live_on = 1;
@@ -319,13 +321,20 @@ static void block_put(uint64_t epoch, uint64_t time_ms, uint32_t crc, const char
     blk_time = time_ms;
 }
 
-/* Hand the block being built to the pending batch. */
+/* Hand the block being built to the pending batch, or, while no log is
+ * kept, drop it: the log is then empty again, its position past it. */
 static void block_flush(void)
 {
     if (blk.len == 0) return;
-    unsigned char k[WAL_KEY_LEN];
-    wal_key(k, blk_first);
-    store_put_raw(st, (const char *)k, sizeof k, blk.data, blk.len);
+    if (keep) {
+        unsigned char k[WAL_KEY_LEN];
+        wal_key(k, blk_first);
+        store_put_raw(st, (const char *)k, sizeof k, blk.data, blk.len);
+    } else {
+        pos.first_lsn = pos.last_lsn + 1;
+        pos.log_bytes = 0;
+        pos_dirty = 1;
+    }
     blk.len = 0;
     if (blk.cap > (4u << 20)) buf_shrink(&blk, 0);
 }
@@ -404,6 +413,7 @@ int wal_open(store *s)
     store_set_commit_hook(s, commit_hook, NULL);
     if (migrate_log() < 0) return -1;
     if (load_pos() < 0) return -1;
+    drop_below = pos.first_lsn;   /* a drop cut short by a restart: wal_trim ends it */
     committed = pos.last_lsn;
     seen_commit_errors = store_get_stats(st)->commit_errors;
     wal_live_clear();
@@ -715,6 +725,7 @@ void wal_reset(uint64_t epoch, uint64_t last_epoch, uint64_t last_lsn, uint32_t 
     pos.first_lsn = last_lsn + 1;
     pos.log_bytes = 0;
     trimming = 0;
+    drop_below = 0;     /* the store was replaced: nothing is left over */
     blk.len = 0;
     rblk_drop();
     write_pos();
@@ -736,9 +747,63 @@ uint64_t wal_hard_bound(long long retention_bytes)
  * call put such a memtable behind every flush; a run trims a quarter of
  * the retention at once and leaves the memtables between runs clear of
  * the old log. */
+void wal_keep(int on)
+{
+    on = !!on;
+    if (on == keep) return;
+    keep = on;
+    if (on) {
+        log_info("replication log: kept again from lsn %llu", (unsigned long long)pos.first_lsn);
+        return;
+    }
+    /* The stored log goes at once for readers (first_lsn moves past it)
+     * and from LevelDB in runs (wal_trim); the block being built, if any,
+     * is the whole log until it is flushed and dropped. */
+    drop_below = blk.len ? blk_first : pos.last_lsn + 1;
+    log_info("replication log: no longer kept, dropping records before lsn %llu",
+             (unsigned long long)drop_below);
+    pos.first_lsn = drop_below;
+    pos.log_bytes = blk.len ? blk.len + WAL_KEY_LEN : 0;
+    pos_dirty = 1;
+    trimming = 0;
+    rblk_drop();
+}
+
+int wal_keeping(void)
+{
+    return keep;
+}
+
+/* Delete up to `max` stored blocks under drop_below (a log no longer kept,
+ * or the rest of one whose drop a restart cut short).  Keys only: no block
+ * is read.  Returns how many went. */
+static int drop_left_over(int max)
+{
+    int dropped = 0;
+    while (drop_below && dropped < max) {
+        unsigned char firsts[256][WAL_KEY_LEN];
+        int n = 0;
+        store_iter *it = store_iter_new(st);
+        for (store_iter_seek(it, WAL_KEY_PREFIX, 3); store_iter_valid(it) && n < 256 && dropped + n < max;
+             store_iter_next(it)) {
+            size_t kl;
+            const char *k = store_iter_key(it, &kl);
+            if (!wal_is_log_key(k, kl) || get_u64be((const unsigned char *)k + 3) >= drop_below) break;
+            memcpy(firsts[n++], k, WAL_KEY_LEN);
+        }
+        store_iter_free(it);
+        for (int i = 0; i < n; i++) store_del_raw(st, (const char *)firsts[i], WAL_KEY_LEN);
+        dropped += n;
+        if (n < 256 && dropped < max) drop_below = 0; /* none left */
+    }
+    return dropped;
+}
+
 int wal_trim(uint64_t pin, long long retention_bytes, long long retention_ms, int max_records)
 {
-    if (pos.first_lsn > pos.last_lsn || max_records <= 0) return 0;
+    if (max_records <= 0) return 0;
+    if (drop_left_over(max_records) > 0) return 0; /* one kind of deletion a call */
+    if (pos.first_lsn > pos.last_lsn) return 0;
     uint64_t hard = wal_hard_bound(retention_bytes);
     uint64_t now = now_ms();
     unsigned char k[WAL_KEY_LEN];

@@ -64,6 +64,10 @@
  * with one "RWP", so the log, the position and the data still come from
  * one LevelDB write.
  *
+ * A node that no replica could read from keeps no log (wal_keep), as
+ * Redis has no backlog until a replica connects: the log was most of the
+ * LevelDB writes and compaction work of a lone master.
+ *
  * The log is trimmed by size and age (wal_trim), never below a pin that the
  * caller computes (replicas still being fed, running full syncs), within a
  * hard bound, a whole block at a time, and in runs: trimming starts when
@@ -181,10 +185,24 @@ int wal_pos_decode(const char *v, size_t len, struct wal_pos *p);
  * a block is old when its newest record is, and pinned when its newest
  * record is >= pin.  Deletes blocks in the pending batch, holding at most
  * `max_records` records (at least one block if any may go).  Returns how
- * many records were removed. */
+ * many records were removed.  A call that finds blocks left over by
+ * wal_keep(0) (or a restart in the middle of dropping them) deletes up to
+ * `max_records` of those instead and returns 0. */
 int wal_trim(uint64_t pin, long long retention_bytes, long long retention_ms, int max_records);
 /* The hard bound on a pinned log for a retention size. */
 uint64_t wal_hard_bound(long long retention_bytes);
+
+/* Whether records are stored: on by default.  Off, every record still
+ * gets its lsn, epoch and checksum (the position moves on and names the
+ * newest record, so an exactly up-to-date replica is still recognised),
+ * but the log holds only the batch being built, which is dropped instead
+ * of stored when it is flushed.  Turning it off drops the stored log:
+ * first_lsn moves past it at once and wal_trim deletes its blocks in runs.
+ * Turning it on keeps the batch being built, so a full sync that takes
+ * its snapshot now finds every later record in the log.  The replication
+ * layer decides (repl_master.c, keep_log). */
+void wal_keep(int on);
+int wal_keeping(void);
 
 /* Key of the block starting at record `lsn` (WAL_KEY_LEN bytes). */
 void wal_key(unsigned char out[WAL_KEY_LEN], uint64_t lsn);

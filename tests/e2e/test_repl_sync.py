@@ -1,6 +1,7 @@
 """Replication: convergence (full sync then streaming), incremental catch-up
 after a replica's SIGKILL, replicas following a restarted master, automatic
-full sync when the log was trimmed under a replica, backups (strata-dump /
+full sync when the log was trimmed under a replica, the log kept only while
+a replica may use it, backups (strata-dump /
 strata-load).  Helpers: test_repl_common.py."""
 import os
 import subprocess
@@ -117,6 +118,54 @@ def test_trimmed_log_triggers_full_sync(cluster):
     mc.set("after", "x")                       # streaming resumes after the full sync
     wait_synced(m, r)
     assert r.client().get("after") == b"x"
+
+
+def test_log_kept_only_for_replicas(cluster):
+    # A master no replica has read from keeps no log (as Redis has no
+    # backlog until a replica connects); one attaches and the log is kept
+    # from its full sync on; it is dropped wal_retention_ms after the last
+    # replica left.
+    m = cluster.node("master", args=["--wal_retention_ms", "4000"])
+    mc = m.client()
+    for i in range(200):
+        mc.set(f"alone:{i}", i)
+    wait_until(lambda: info(m)["repl_backlog_active"] == 0, 5, what="log off on a lone master")
+    mi = info(m)
+    assert mi["wal_bytes"] == 0 and mi["wal_first_lsn"] == mi["lsn"] + 1
+    assert mi["wal_records_appended"] >= 200
+
+    r = start_replica(cluster, m)
+    fill_all_types(mc, "a")
+    wait_synced(m, r)
+    assert info(r)["repl_full_syncs"] == 1
+    fill_all_types(mc, "b", n=20)
+    wait_synced(m, r)
+    mi = info(m)
+    assert mi["repl_backlog_active"] == 1 and mi["wal_bytes"] > 0
+    # A replica that restarts continues from the log.
+    r.stop()
+    for i in range(100):
+        mc.set(f"gap:{i}", i)
+    r.start()
+    wait_synced(m, r)
+    ri = info(r)                                # (counters of this process)
+    assert ri["repl_full_syncs"] == 0 and ri["repl_partial_syncs"] == 1
+    assert_identical(cluster, m, r)
+    # Gone for longer than wal_retention_ms: the log goes; the replica's
+    # next sync is a full one and the log is kept again.
+    r.stop()
+    wait_until(lambda: info(m)["repl_backlog_active"] == 0, 15, what="log dropped")
+    assert info(m)["wal_bytes"] == 0
+    mc.set("later", "1")
+    r.start()
+    wait_synced(m, r)
+    ri = info(r)
+    assert ri["repl_full_syncs"] == 1 and ri["repl_partial_syncs"] == 0
+    assert info(m)["repl_backlog_active"] == 1
+    mc.set("streamed", "1")
+    wait_synced(m, r)
+    assert r.client().get("streamed") == b"1"
+    assert_identical(cluster, m, r)
 
 
 def test_dump_and_load_round_trip(cluster):

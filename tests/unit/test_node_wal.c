@@ -44,6 +44,7 @@ static int setup(void **state)
     char dir[128];
     snprintf(dir, sizeof dir, "%s/db", tmpl);
     store *s = open_store(dir);
+    wal_keep(1);                /* a new process's default */
     assert_int_equal(wal_open(s), 0);
     *state = s;
     return 0;
@@ -327,6 +328,103 @@ static void move_block(store *s, uint64_t first, const char *from, const char *t
     store_del_raw(s, (const char *)a, sizeof a);
     assert_int_equal(store_commit(s, 0, NULL), 0);
     buf_free(&v);
+}
+
+static store *reopen(store *s)
+{
+    store_close(s);
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/db", tmpl);
+    s = open_store(dir);
+    assert_int_equal(wal_open(s), 0);
+    return s;
+}
+
+/* With the log off, records still number and identify the newest one but
+ * nothing is stored, the stored log goes (in runs, resumed after a
+ * restart), and turning it back on keeps the batch being built. */
+static void test_keep_off(void **state)
+{
+    store *s = *state;
+    buf rec;
+    buf_init(&rec);
+    for (int i = 0; i < 10; i++) {
+        append_cmd(s, "Mk", "v");
+        assert_int_equal(store_commit(s, 0, NULL), 0);
+    }
+    assert_int_equal(count_prefix(s, WAL_KEY_PREFIX), 10);
+    wal_keep(0);
+    assert_int_equal(wal_keeping(), 0);
+    assert_int_equal(wal_position()->first_lsn, 11);
+    assert_int_equal(wal_position()->log_bytes, 0);
+    assert_int_equal(wal_read(5, &rec), 0);
+
+    /* A batch while off: readable until its commit, then gone. */
+    for (int i = 0; i < 3; i++) append_cmd(s, "Mk", "w");
+    assert_int_equal(wal_read(12, &rec), 1);
+    assert_int_equal(store_commit(s, 0, NULL), 0);
+    assert_int_equal(wal_publish(), 13);
+    assert_int_equal(wal_position()->last_lsn, 13);
+    assert_int_equal(wal_position()->first_lsn, 14);
+    assert_int_equal(wal_position()->log_bytes, 0);
+    assert_int_equal(wal_read(13, &rec), 0);
+    assert_int_equal(count_prefix(s, WAL_KEY_PREFIX), 10);
+
+    /* The old blocks go in runs of at most max_records. */
+    assert_int_equal(wal_trim(UINT64_MAX, 1LL << 40, 0, 4), 0);
+    assert_int_equal(store_commit(s, 0, NULL), 0);
+    assert_int_equal(count_prefix(s, WAL_KEY_PREFIX), 6);
+    assert_int_equal(wal_trim(UINT64_MAX, 1LL << 40, 0, 1000), 0);
+    assert_int_equal(store_commit(s, 0, NULL), 0);
+    assert_int_equal(count_prefix(s, WAL_KEY_PREFIX), 0);
+
+    /* The position survives a restart. */
+    uint32_t crc = wal_position()->last_crc;
+    s = reopen(s);
+    *state = s;
+    assert_int_equal(wal_position()->last_lsn, 13);
+    assert_int_equal(wal_position()->first_lsn, 14);
+    assert_int_equal(wal_position()->last_crc, crc);
+
+    /* Turned on before the commit (a PSYNC in the middle of a batch):
+     * the whole batch is stored. */
+    wal_keep(0);
+    append_cmd(s, "Mk", "x");
+    append_cmd(s, "Mk", "y");
+    wal_keep(1);
+    assert_int_equal(store_commit(s, 0, NULL), 0);
+    assert_int_equal(wal_position()->first_lsn, 14);
+    assert_int_equal(count_prefix(s, WAL_KEY_PREFIX), 1);
+    struct wal_rec r;
+    buf got;
+    for (uint64_t lsn = 14; lsn <= 15; lsn++) {
+        read_parsed(lsn, &got, &r);
+        buf_free(&got);
+    }
+
+    /* Off again; the drop is cut short by a restart and resumed. */
+    for (int i = 0; i < 3; i++) {
+        append_cmd(s, "Mk", "z");
+        assert_int_equal(store_commit(s, 0, NULL), 0);
+    }
+    assert_int_equal(count_prefix(s, WAL_KEY_PREFIX), 4);
+    wal_keep(0);
+    assert_int_equal(wal_trim(UINT64_MAX, 1LL << 40, 0, 1), 0);
+    assert_int_equal(store_commit(s, 0, NULL), 0);
+    assert_int_equal(count_prefix(s, WAL_KEY_PREFIX), 3);
+    wal_keep(1);
+    s = reopen(s);
+    *state = s;
+    assert_int_equal(wal_position()->first_lsn, 19);
+    append_cmd(s, "Mk", "kept");   /* a block at 19 is not left over */
+    assert_int_equal(store_commit(s, 0, NULL), 0);
+    assert_int_equal(wal_trim(UINT64_MAX, 1LL << 40, 0, 1000), 0);
+    assert_int_equal(store_commit(s, 0, NULL), 0);
+    assert_int_equal(count_prefix(s, WAL_KEY_PREFIX), 1);
+    read_parsed(19, &got, &r);
+    buf_free(&got);
+    assert_int_equal(wal_read(18, &rec), 0);
+    buf_free(&rec);
 }
 
 /* A log stored under "RWL" by an older node, whole or with a migration
@@ -754,6 +852,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lost_batch_not_in_position, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trim, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trim_runs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keep_off, setup, teardown),
         cmocka_unit_test_setup_teardown(test_old_log_prefix_moved, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blocks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_block_formats, setup, teardown),
