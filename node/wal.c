@@ -760,7 +760,7 @@ void wal_keep(int on)
      * and from LevelDB in runs (wal_trim); the block being built, if any,
      * is the whole log until it is flushed and dropped. */
     drop_below = blk.len ? blk_first : pos.last_lsn + 1;
-    log_info("replication log: no longer kept, dropping records before lsn %llu",
+    log_info("replication log: not kept while no replica may read it (records before lsn %llu dropped)",
              (unsigned long long)drop_below);
     pos.first_lsn = drop_below;
     pos.log_bytes = blk.len ? blk.len + WAL_KEY_LEN : 0;

@@ -23,6 +23,10 @@
 #   BENCH_ROUNDS   paired rounds, servers alternating (default 3; lib.sh)
 #   BENCH_BIG      elements of the big collections (default 1000000)
 #   BENCH_BUILD    build directory (default build-bench)
+#   BENCH_REPLICAS 1: give each server a replica of its own kind (a strata
+#                  node keeps no replication log while no replica could
+#                  read it, as Redis keeps no backlog: this measures the
+#                  cost of the log and of feeding a replica, on both)
 #   NODE_ARGS      extra strata-node flags (default: none, i.e. fsync everysec)
 #   REDIS_ARGS     extra redis-server flags (default: no RDB snapshots, no AOF)
 set -euo pipefail
@@ -42,6 +46,12 @@ start_node node
 NODE_PORT=$PORT NODE_PID=$PID
 start_redis redis
 REDIS_PORT=$PORT REDIS_PID=$PID
+REPLICA_NOTE=""
+if [ "${BENCH_REPLICAS:-0}" = 1 ]; then
+  start_node node-replica --replicaof "127.0.0.1:$NODE_PORT"
+  start_redis redis-replica --replicaof 127.0.0.1 "$REDIS_PORT"
+  REPLICA_NOTE=", each with a replica"
+fi
 
 # "NAME,rps" lines from a redis-benchmark --csv run; the LPUSH that
 # redis-benchmark runs to fill the list for LRANGE is left out.
@@ -80,7 +90,7 @@ EOF
 }
 
 echo "strata-node on port $NODE_PORT (${NODE_ARGS:-default settings}); $(redis-server --version | cut -d' ' -f1-3) on port $REDIS_PORT (--save \"\" --appendonly no ${REDIS_ARGS:-})"
-echo "redis-benchmark -c $CLIENTS -n $N -P $PIPE -r 100000; $(nproc) cores"
+echo "redis-benchmark -c $CLIENTS -n $N -P $PIPE -r 100000; $(nproc) cores$REPLICA_NOTE"
 echo
 fill_zbig "$NODE_PORT"
 fill_zbig "$REDIS_PORT"
