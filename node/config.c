@@ -44,8 +44,13 @@ const struct conf_field node_config_fields[] = {
      * the event loop.  16mb cut that by a third for ZADD (the third round of
      * bench_types.sh's order: 112 against 172 ticks of the compaction
      * thread per 200k ZADDs, 71k against 63k rps, event loop the same) but
-     * a 4 GiB load peaked at 302 MiB RSS, over the 256 MiB budget.  8mb it
-     * stays. */
+     * a 4 GiB load peaked at 302 MiB RSS, over the 256 MiB budget.  Once a
+     * lone master stopped storing the replication log (wal_keep), the same
+     * load peaked at 197 MiB at 8mb and 201 MiB at 16mb, but the trade
+     * turned: per ZADD (three rounds, bench_types.sh's order) the event
+     * loop took 10.6-12.2 us at 16mb against 9.6-9.8 at 8mb and the
+     * compaction thread saved only 0.6-0.8 us; 4mb cost the compaction
+     * thread 3.4-6.9 us against 2.0-4.5.  8mb it stays. */
     F("write_buffer", CONF_SIZE, write_buffer, "8mb", 1 << 20, 1LL << 32, NULL, 0, "LevelDB memtable size"),
     F("max_open_files", CONF_INT, max_open_files, "128", 32, 1000000, NULL, 0, "LevelDB open files (each is memory-mapped)"),
     /* Every write reads the key's metadata first; a miss here is a LevelDB
