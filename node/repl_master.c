@@ -568,16 +568,10 @@ void repl_master_client_freed(client *c)
  * bench_types.sh's order: compaction thread 4.6-7.3 us a request with the
  * log, 1.9-4.5 without; 65-70k requests/s against 79-89k).  At start a
  * node with a log keeps it, for replicas that were attached before. */
-static uint64_t replica_seen_ms;        /* 0: no replica since start */
-static int keep_decided;
+static uint64_t replica_seen_ms;        /* 0: none since start (repl_master_init) */
 
 static void keep_log(uint64_t now)
 {
-    if (!keep_decided) {
-        const struct wal_pos *p = wal_position();
-        if (p->first_lsn <= p->last_lsn) replica_seen_ms = now;
-        keep_decided = 1;
-    }
     if (replicas.n > 0 || srv.is_replica) replica_seen_ms = now;
     uint64_t ttl = (uint64_t)srv.cfg.wal_retention_ms;
     wal_keep(replica_seen_ms && (ttl == 0 || now - replica_seen_ms <= ttl));
@@ -919,7 +913,6 @@ void repl_psync_command(client *c)
      * or after the replica's position, and those of the batch being
      * built, which the snapshot does not hold. */
     replica_seen_ms = now_ms();
-    keep_decided = 1;
     wal_keep(1);
     struct repl_client *r = repl_get(c);
     uint64_t committed = wal_committed_lsn();
@@ -1085,4 +1078,7 @@ void repl_master_init(void)
     hold_timer = event_new(srv.base, -1, EV_PERSIST, hold_timer_cb, NULL);
     resume_ev = event_new(srv.base, -1, 0, resume_cb, NULL);
     last_heard_ms = now_ms();
+    /* Judged on the log as found, before any write of this run. */
+    const struct wal_pos *p = wal_position();
+    if (p->first_lsn <= p->last_lsn) replica_seen_ms = last_heard_ms;
 }

@@ -125,7 +125,7 @@ def test_log_kept_only_for_replicas(cluster):
     # backlog until a replica connects); one attaches and the log is kept
     # from its full sync on; it is dropped wal_retention_ms after the last
     # replica left.
-    m = cluster.node("master", args=["--wal_retention_ms", "4000"])
+    m = cluster.node("master", args=["--wal_retention_ms", "8000"])
     mc = m.client()
     for i in range(200):
         mc.set(f"alone:{i}", i)
@@ -154,7 +154,7 @@ def test_log_kept_only_for_replicas(cluster):
     # Gone for longer than wal_retention_ms: the log goes; the replica's
     # next sync is a full one and the log is kept again.
     r.stop()
-    wait_until(lambda: info(m)["repl_backlog_active"] == 0, 15, what="log dropped")
+    wait_until(lambda: info(m)["repl_backlog_active"] == 0, 30, what="log dropped")
     assert info(m)["wal_bytes"] == 0
     mc.set("later", "1")
     r.start()
