@@ -740,13 +740,6 @@ uint64_t wal_hard_bound(long long retention_bytes)
     return b > (64u << 20) ? b : (64u << 20);
 }
 
-/* Why runs: a trim's deletions sit at the bottom of the log's key range
- * and new blocks at its top, so a memtable holding both spans the whole
- * retained log, and LevelDB's compaction of it rewrites every overlapping
- * file of the log again (wal.h, why "AWL").  Trimming a little at every
- * call put such a memtable behind every flush; a run trims a quarter of
- * the retention at once and leaves the memtables between runs clear of
- * the old log. */
 void wal_keep(int on)
 {
     on = !!on;
@@ -799,6 +792,13 @@ static int drop_left_over(int max)
     return dropped;
 }
 
+/* Why runs: a trim's deletions sit at the bottom of the log's key range
+ * and new blocks at its top, so a memtable holding both spans the whole
+ * retained log, and LevelDB's compaction of it rewrites every overlapping
+ * file of the log again (wal.h, why "AWL").  Trimming a little at every
+ * call put such a memtable behind every flush; a run trims a quarter of
+ * the retention at once and leaves the memtables between runs clear of
+ * the old log. */
 int wal_trim(uint64_t pin, long long retention_bytes, long long retention_ms, int max_records)
 {
     if (max_records <= 0) return 0;
