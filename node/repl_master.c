@@ -909,11 +909,6 @@ void repl_psync_command(client *c)
         return;
     }
 
-    /* From now on the log keeps every record: those after the snapshot
-     * or after the replica's position, and those of the batch being
-     * built, which the snapshot does not hold. */
-    replica_seen_ms = now_ms();
-    wal_keep(1);
     struct repl_client *r = repl_get(c);
     uint64_t committed = wal_committed_lsn();
     const struct wal_pos *p = wal_position();
@@ -925,6 +920,10 @@ void repl_psync_command(client *c)
     r->wev = event_new(srv.base, c->fd, EV_WRITE | EV_PERSIST, feed_cb, c);
     c->flags |= CLIENT_REPLICA;
     clist_add(&replicas, c);
+    /* A replica is attached: from now on the log keeps every record,
+     * those after the snapshot or the replica's position and those of the
+     * batch being built, which the snapshot does not hold. */
+    keep_log(r->last_ack_ms);
     if (cont) {
         r->state = RS_STREAM;
         r->sent_lsn = r->acked_lsn = lsn;

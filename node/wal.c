@@ -350,13 +350,34 @@ static void commit_hook(store *s, void *arg)
     }
 }
 
+#define BLOCK_BATCH 256   /* blocks collected at a time (collect_blocks) */
+
+/* The first lsns of the first `max` blocks stored under `prefix` (3
+ * bytes) whose first lsn is below `below`, in order.
+ * Callers delete or move what it found afterwards: the iterator is not
+ * moved across its own batch's writes.  Returns how many. */
+static int collect_blocks(const char *prefix, uint64_t below, uint64_t *firsts, int max)
+{
+    int n = 0;
+    store_iter *it = store_iter_new(st);
+    for (store_iter_seek(it, prefix, 3); store_iter_valid(it) && n < max; store_iter_next(it)) {
+        size_t kl;
+        const char *k = store_iter_key(it, &kl);
+        if (kl != WAL_KEY_LEN || memcmp(k, prefix, 3) != 0) break;
+        uint64_t first = get_u64be((const unsigned char *)k + 3);
+        if (first >= below) break;
+        firsts[n++] = first;
+    }
+    store_iter_free(it);
+    return n;
+}
+
 /* Move a log stored under "RWL" (nodes before the log sorted first, see
- * wal.h) to "AWL", MIGRATE_BATCH blocks a commit.  Each commit puts the
+ * wal.h) to "AWL", BLOCK_BATCH blocks a commit.  Each commit puts the
  * new keys and deletes the old ones in one LevelDB write, so after a
  * crash every block is under exactly one prefix and the next start moves
  * the rest.  Nothing else reads "RWL".  Returns 0 or -1 (logged). */
 #define OLD_KEY_PREFIX "RWL"
-#define MIGRATE_BATCH 256
 
 static int migrate_log(void)
 {
@@ -364,19 +385,8 @@ static int migrate_log(void)
     buf v;
     buf_init(&v);
     for (;;) {
-        /* Collect first, move after: the iterator is not moved across its
-         * own batch's writes. */
-        uint64_t firsts[MIGRATE_BATCH];
-        int n = 0;
-        store_iter *it = store_iter_new(st);
-        for (store_iter_seek(it, OLD_KEY_PREFIX, 3); store_iter_valid(it) && n < MIGRATE_BATCH;
-             store_iter_next(it)) {
-            size_t kl;
-            const char *k = store_iter_key(it, &kl);
-            if (kl != WAL_KEY_LEN || memcmp(k, OLD_KEY_PREFIX, 3) != 0) break;
-            firsts[n++] = get_u64be((const unsigned char *)k + 3);
-        }
-        store_iter_free(it);
+        uint64_t firsts[BLOCK_BATCH];
+        int n = collect_blocks(OLD_KEY_PREFIX, UINT64_MAX, firsts, BLOCK_BATCH);
         if (n == 0) break;
         for (int i = 0; i < n; i++) {
             unsigned char ok[WAL_KEY_LEN], nk[WAL_KEY_LEN];
@@ -774,20 +784,16 @@ static int drop_left_over(int max)
 {
     int dropped = 0;
     while (drop_below && dropped < max) {
-        unsigned char firsts[256][WAL_KEY_LEN];
-        int n = 0;
-        store_iter *it = store_iter_new(st);
-        for (store_iter_seek(it, WAL_KEY_PREFIX, 3); store_iter_valid(it) && n < 256 && dropped + n < max;
-             store_iter_next(it)) {
-            size_t kl;
-            const char *k = store_iter_key(it, &kl);
-            if (!wal_is_log_key(k, kl) || get_u64be((const unsigned char *)k + 3) >= drop_below) break;
-            memcpy(firsts[n++], k, WAL_KEY_LEN);
+        uint64_t firsts[BLOCK_BATCH];
+        int want = max - dropped < BLOCK_BATCH ? max - dropped : BLOCK_BATCH;
+        int n = collect_blocks(WAL_KEY_PREFIX, drop_below, firsts, want);
+        for (int i = 0; i < n; i++) {
+            unsigned char k[WAL_KEY_LEN];
+            wal_key(k, firsts[i]);
+            store_del_raw(st, (const char *)k, sizeof k);
         }
-        store_iter_free(it);
-        for (int i = 0; i < n; i++) store_del_raw(st, (const char *)firsts[i], WAL_KEY_LEN);
         dropped += n;
-        if (n < 256 && dropped < max) drop_below = 0; /* none left */
+        if (n < want) drop_below = 0; /* none left */
     }
     return dropped;
 }

@@ -81,6 +81,27 @@ static uint64_t append_cmd(store *s, const char *k, const char *v)
     return append_cmd_at(s, k, v, 1000);
 }
 
+/* n records, each committed alone: n one-record blocks. */
+static void commit_records(store *s, int n, const char *v)
+{
+    for (int i = 0; i < n; i++) {
+        append_cmd(s, "Mk", v);
+        assert_int_equal(store_commit(s, 0, NULL), 0);
+    }
+}
+
+/* Close the test's store (*state) and open it again, as a restart does. */
+static store *reopen(void **state)
+{
+    store_close(*state);
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/db", tmpl);
+    store *s = open_store(dir);
+    *state = s;
+    assert_int_equal(wal_open(s), 0);
+    return s;
+}
+
 /* A replica store in <tmpl>/replica that applied records recs[0..n),
  * committing after recs[commit_after] (-1: only at the end) and at the end;
  * the log is now the replica's. */
@@ -164,12 +185,7 @@ static void test_position_survives_reopen(void **state)
     assert_int_equal(store_commit(s, 1, NULL), 0);
     assert_int_equal(wal_publish(), 2);
     struct wal_pos before = *wal_position();
-    store_close(s);
-    char dir[128];
-    snprintf(dir, sizeof dir, "%s/db", tmpl);
-    s = open_store(dir);
-    *state = s;
-    assert_int_equal(wal_open(s), 0);
+    s = reopen(state);
     assert_memory_equal(&before, wal_position(), sizeof before);
     assert_int_equal(wal_committed_lsn(), 2);
     assert_int_equal(append_cmd(s, "Mc", "3"), 3);
@@ -253,12 +269,7 @@ static void test_lost_batch_not_in_position(void **state)
     /* The batch is lost before it reaches LevelDB (a crash): after a
      * reopen the position is the committed one, record 2 never existed. */
     store_rollback(s, 0);
-    char dir[128];
-    snprintf(dir, sizeof dir, "%s/db", tmpl);
-    store_close(s);
-    s = open_store(dir);
-    *state = s;
-    assert_int_equal(wal_open(s), 0);
+    reopen(state);
     assert_int_equal(wal_position()->last_lsn, 1);
 }
 
@@ -266,10 +277,7 @@ static void test_trim(void **state)
 {
     store *s = *state;
     /* One commit per record: one-record blocks, trimmed one by one. */
-    for (int i = 0; i < 100; i++) {
-        append_cmd(s, "Mk", "v");
-        assert_int_equal(store_commit(s, 0, NULL), 0);
-    }
+    commit_records(s, 100, "v");
     uint64_t bytes = wal_position()->log_bytes;
     assert_true(bytes > 0);
     /* Within the retention size: nothing goes. */
@@ -330,16 +338,6 @@ static void move_block(store *s, uint64_t first, const char *from, const char *t
     buf_free(&v);
 }
 
-static store *reopen(store *s)
-{
-    store_close(s);
-    char dir[128];
-    snprintf(dir, sizeof dir, "%s/db", tmpl);
-    s = open_store(dir);
-    assert_int_equal(wal_open(s), 0);
-    return s;
-}
-
 /* With the log off, records still number and identify the newest one but
  * nothing is stored, the stored log goes (in runs, resumed after a
  * restart), and turning it back on keeps the batch being built. */
@@ -348,10 +346,7 @@ static void test_keep_off(void **state)
     store *s = *state;
     buf rec;
     buf_init(&rec);
-    for (int i = 0; i < 10; i++) {
-        append_cmd(s, "Mk", "v");
-        assert_int_equal(store_commit(s, 0, NULL), 0);
-    }
+    commit_records(s, 10, "v");
     assert_int_equal(count_prefix(s, WAL_KEY_PREFIX), 10);
     wal_keep(0);
     assert_int_equal(wal_keeping(), 0);
@@ -380,8 +375,7 @@ static void test_keep_off(void **state)
 
     /* The position survives a restart. */
     uint32_t crc = wal_position()->last_crc;
-    s = reopen(s);
-    *state = s;
+    s = reopen(state);
     assert_int_equal(wal_position()->last_lsn, 13);
     assert_int_equal(wal_position()->first_lsn, 14);
     assert_int_equal(wal_position()->last_crc, crc);
@@ -403,18 +397,14 @@ static void test_keep_off(void **state)
     }
 
     /* Off again; the drop is cut short by a restart and resumed. */
-    for (int i = 0; i < 3; i++) {
-        append_cmd(s, "Mk", "z");
-        assert_int_equal(store_commit(s, 0, NULL), 0);
-    }
+    commit_records(s, 3, "z");
     assert_int_equal(count_prefix(s, WAL_KEY_PREFIX), 4);
     wal_keep(0);
     assert_int_equal(wal_trim(UINT64_MAX, 1LL << 40, 0, 1), 0);
     assert_int_equal(store_commit(s, 0, NULL), 0);
     assert_int_equal(count_prefix(s, WAL_KEY_PREFIX), 3);
     wal_keep(1);
-    s = reopen(s);
-    *state = s;
+    s = reopen(state);
     assert_int_equal(wal_position()->first_lsn, 19);
     append_cmd(s, "Mk", "kept");   /* a block at 19 is not left over */
     assert_int_equal(store_commit(s, 0, NULL), 0);
@@ -443,8 +433,6 @@ static void test_old_log_prefix_moved(void **state)
         buf_init(&before[i]);
         assert_int_equal(wal_read((uint64_t)i + 1, &before[i]), 1);
     }
-    char dir[128];
-    snprintf(dir, sizeof dir, "%s/db", tmpl);
     for (int round = 0; round < 2; round++) {
         /* Round 0: every block under the old prefix; round 1: the first. */
         move_block(s, 1, WAL_KEY_PREFIX, "RWL");
@@ -453,10 +441,7 @@ static void test_old_log_prefix_moved(void **state)
             move_block(s, 21, WAL_KEY_PREFIX, "RWL");
         }
         assert_int_equal(count_prefix(s, "RWL"), round == 0 ? 3 : 1);
-        store_close(s);
-        s = open_store(dir);
-        *state = s;
-        assert_int_equal(wal_open(s), 0);
+        s = reopen(state);
         assert_int_equal(count_prefix(s, "RWL"), 0);
         assert_int_equal(count_prefix(s, WAL_KEY_PREFIX), 3);
         for (int i = 0; i < 30; i++) {
@@ -489,25 +474,16 @@ static void test_trim_runs(void **state)
     long long retention = (long long)(80 * one + one / 2);     /* 80 blocks and a half */
     /* 100 blocks are under 5/4 of 80.5: no run starts. */
     assert_int_equal(wal_trim(UINT64_MAX, retention, 0, 1000), 0);
-    for (int i = 0; i < 2; i++) {
-        append_cmd(s, "Mk", "v");
-        assert_int_equal(store_commit(s, 0, NULL), 0);
-    }
+    commit_records(s, 2, "v");
     /* 102 blocks: over 100.6, so a run takes the log down to 80. */
     assert_int_equal(wal_trim(UINT64_MAX, retention, 0, 1000), 22);
     assert_int_equal(wal_position()->log_bytes, 80 * one);
     assert_int_equal(wal_position()->first_lsn, 23);
     /* Over the retention again, but not over 5/4 of it: the run is over. */
-    for (int i = 0; i < 10; i++) {
-        append_cmd(s, "Mk", "v");
-        assert_int_equal(store_commit(s, 0, NULL), 0);
-    }
+    commit_records(s, 10, "v");
     assert_int_equal(wal_trim(UINT64_MAX, retention, 0, 1000), 0);
     /* A run cut by max_records goes on at the next call, down to 80. */
-    for (int i = 0; i < 12; i++) {
-        append_cmd(s, "Mk", "v");
-        assert_int_equal(store_commit(s, 0, NULL), 0);
-    }
+    commit_records(s, 12, "v");
     assert_int_equal(wal_position()->log_bytes, 102 * one);
     assert_int_equal(wal_trim(UINT64_MAX, retention, 0, 5), 5);
     assert_int_equal(wal_trim(UINT64_MAX, retention, 0, 1000), 17);
@@ -551,12 +527,7 @@ static void test_blocks(void **state)
         assert_int_equal(r.lsn, (uint64_t)i + 1);
     }
     /* Backwards and after a reopen: the same bytes. */
-    char dir[128];
-    snprintf(dir, sizeof dir, "%s/db", tmpl);
-    store_close(s);
-    s = open_store(dir);
-    *state = s;
-    assert_int_equal(wal_open(s), 0);
+    s = reopen(state);
     for (int i = 29; i >= 0; i--) {
         assert_int_equal(wal_read((uint64_t)i + 1, &rec), 1);
         assert_int_equal(rec.len, recs[i].len);
