@@ -438,7 +438,6 @@ static void split_keys(struct client *c, const struct cmd_spec *spec, int argc, 
     free(fcount);
 }
 
-/* The same request to every group. */
 /* Send req to every group's master as the fragments of m. */
 static void send_to_all(struct client *c, struct msg *m, const char *req, size_t len)
 {
@@ -448,6 +447,7 @@ static void send_to_all(struct client *c, struct msg *m, const char *req, size_t
         send_frag(c, m, g, g, worker_backend_for(c->w, g, 0), req, len, 0);
 }
 
+/* The same request to every group, as a new msg of `kind`. */
 static void to_all(struct client *c, const struct cmd_spec *spec, enum msg_kind kind,
                    const char *req, size_t len)
 {
