@@ -34,6 +34,9 @@ void buf_shrink(buf *b, size_t keep);
 /* Allocation helpers that abort on failure. */
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
+/* Zeroed, at a multiple of align (a power of two, of pointer size at
+ * least); free() releases it. */
+void *xcalloc_aligned(size_t align, size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xmemdup(const void *p, size_t n); /* NUL-terminated copy */

@@ -384,26 +384,31 @@ static void compact_thread_stop(store *s);
  * know what it replaces, and that LevelDB point read (memtable, then the
  * level-0 files and a bloom probe per level) costs several times the rest
  * of a SET (callgrind: about 4,000 instructions a miss).  This cache keeps
- * committed 'M' and 'D' records (mc_cacheable), present or absent.  It holds committed state
- * only: store_get consults the pending overlay first, and store_commit
- * refreshes the entries of the 'M' keys a batch wrote once LevelDB has
- * accepted the batch (a failed or discarded batch leaves the committed
- * state, and the cache, unchanged).  Every write reaches LevelDB through
- * store_commit, and a replaced or reopened store starts with an empty
- * cache, so the cache can never disagree with LevelDB.
+ * committed 'M' and 'D' records (mc_cacheable), present or absent.  It
+ * holds committed state only: store_get consults the pending overlay
+ * first, and store_commit brings the keys a batch wrote up to date once
+ * LevelDB has accepted the batch (mc_commit; a failed or discarded batch
+ * leaves the committed state, and the cache, unchanged).  Every write
+ * reaches LevelDB through store_commit, and a replaced or reopened store
+ * starts with an empty cache, so the cache can never disagree with
+ * LevelDB.
  *
- * Layout: sets of MC_WAYS 16-byte slots (one cache line holds a set's
- * slots), each slot pointing at a malloc'd copy of key and value.  Two
- * ways instead of a direct-mapped table: with as many keys as a third of
- * the slots, one key in four collided and paid the LevelDB read each time;
- * two ways and "replace the way not used last" cut that to a few percent.
+ * Layout: sets of MC_WAYS 16-byte slots, a set filling one cache line,
+ * each slot pointing at a malloc'd copy of key and value.  Ways instead
+ * of a direct-mapped table: with as many keys as a third of the slots,
+ * one key in four collided and paid the LevelDB read each time; two ways
+ * and "replace a way not used last" cut that to a few percent, and four
+ * to almost none: with 300k keys read back (bench_types.sh's set, hash
+ * and zset) in 1M slots, the third round's ZADDs missed 10.9k times with
+ * two ways and 4.2k with four, about the members never seen before.
  * An 8-bit tag from the hash skips reading the copy of a different key.
  * Memory: 16 bytes a slot plus copies bounded by MC_AVG_BYTES a slot on
  * average (records over MC_MAX_ENTRY bytes are never kept); when the
  * copies reach that budget, new keys are not cached until some leave. */
 #define MC_MAX_ENTRY 256
 #define MC_AVG_BYTES 64
-#define MC_WAYS 2
+#define MC_WAYS 4
+#define MC_SET_BYTES 64
 
 struct mc_slot {
     char *blob;        /* key then value, owned; NULL = empty slot */
@@ -414,7 +419,7 @@ struct mc_slot {
 };
 
 enum { MC_PRESENT = 1, MC_USED = 2 };
-_Static_assert(sizeof(struct mc_slot) == 16, "a set of MC_WAYS slots should fit a cache line");
+_Static_assert(sizeof(struct mc_slot) * MC_WAYS == MC_SET_BYTES, "a set fills one cache line");
 
 /* Metadata records, and the subkeys that writes read back one at a time
  * (a zset member's score before ZADD replaces it, a hash field or set
@@ -473,11 +478,18 @@ static int mc_lookup(store *s, const char *k, size_t kl, uint32_t h, buf *val)
     return 1;
 }
 
+/* How mc_set may place a key not cached yet. */
+enum { MC_FREE_WAY, MC_EVICT };
+
+/* Keep k's value (present) or its absence.  A key not cached yet takes an
+ * empty way, or with MC_EVICT the way not used last; with MC_FREE_WAY it
+ * does not count as used, so it is the one a later read evicts. */
 static void mc_set(store *s, const char *k, size_t kl, uint32_t h, const char *v, size_t vl,
-                   int present)
+                   int present, int place)
 {
     struct mc_slot *set = mc_set_of(s, h);
     struct mc_slot *e = mc_find(set, k, kl, (uint8_t)h);
+    int touch = e || place == MC_EVICT;
     size_t need = kl + vl;
     if (need > MC_MAX_ENTRY) {
         /* Too big to keep: only make sure no stale copy of k survives. */
@@ -488,12 +500,12 @@ static void mc_set(store *s, const char *k, size_t kl, uint32_t h, const char *v
      * collection's count) keeps its allocation. */
     size_t cap = (need + 31) & ~(size_t)31;
     if (!e) {
-        /* A new key takes an empty way, else the one not used last. */
-        e = &set[0];
+        e = NULL;
         for (int w = 0; w < MC_WAYS; w++) {
             if (!set[w].blob) { e = &set[w]; break; }
-            if (!(set[w].flags & MC_USED)) e = &set[w];
+            if (place == MC_EVICT && !(set[w].flags & MC_USED)) e = &set[w];
         }
+        if (!e) return;
     }
     if (!e->blob || e->cap < need) {
         if (e->blob) mc_drop(s, e);
@@ -508,7 +520,27 @@ static void mc_set(store *s, const char *k, size_t kl, uint32_t h, const char *v
     e->vlen = (uint16_t)vl;
     e->tag = (uint8_t)h;
     e->flags = present ? MC_PRESENT : 0;
-    mc_touch(set, e);
+    if (touch) mc_touch(set, e);
+}
+
+/* The cache after LevelDB took a write of n.  A metadata record is kept
+ * as any read keeps it: the next command on its key reads it.  A subkey
+ * written takes only a free way, and a deleted one leaves the cache: the
+ * writes that read nothing back first (LPUSH's new elements, the GC's
+ * deletes of a dropped collection, the element an RPOP just popped) would
+ * otherwise evict the members that ZADD, HSET and SADD read before they
+ * write them, and a miss there is a LevelDB read. */
+static void mc_commit(store *s, const sl_node *n)
+{
+    if (n->key[0] == 'M') {
+        mc_set(s, n->key, n->klen, n->hash, n->val, n->state == ST_VALUE ? n->vlen : 0,
+               n->state == ST_VALUE, MC_EVICT);
+    } else if (n->state == ST_VALUE) {
+        mc_set(s, n->key, n->klen, n->hash, n->val, n->vlen, 1, MC_FREE_WAY);
+    } else {
+        struct mc_slot *e = mc_find(mc_set_of(s, n->hash), n->key, n->klen, (uint8_t)n->hash);
+        if (e) mc_drop(s, e);
+    }
 }
 
 static void mc_free(store *s)
@@ -535,7 +567,7 @@ store *store_open(const char *dir, const struct store_opts *o, char **err)
     if (o->meta_cache_slots > 0) {
         uint32_t n = MC_WAYS;   /* slots, a power of two */
         while (n < (uint32_t)o->meta_cache_slots && n < (1u << 24)) n <<= 1;
-        s->mc = xcalloc(n, sizeof *s->mc);
+        s->mc = xcalloc_aligned(MC_SET_BYTES, n, sizeof *s->mc);
         s->mc_mask = n / MC_WAYS - 1;
         s->mc_budget = (size_t)n * MC_AVG_BYTES;
     }
@@ -628,7 +660,7 @@ int store_get(store *s, const char *k, size_t kl, buf *val)
         leveldb_free(lerr);
         return -1;
     }
-    if (cacheable) mc_set(s, k, kl, h, v, v ? vl : 0, v != NULL);
+    if (cacheable) mc_set(s, k, kl, h, v, v ? vl : 0, v != NULL, MC_EVICT);
     if (!v) return 0;
     buf_clear(val);
     buf_append(val, v, vl);
@@ -788,8 +820,7 @@ int store_commit(store *s, int sync, const char **err)
         for (sl_node *n = s->lfirst; n; n = n->lnext, ahead = ahead ? ahead->lnext : NULL) {
             if (ahead) __builtin_prefetch(mc_set_of(s, ahead->hash));
             if (n->state != ST_NONE && mc_cacheable(n->key, n->klen))
-                mc_set(s, n->key, n->klen, n->hash, n->val, n->state == ST_VALUE ? n->vlen : 0,
-                       n->state == ST_VALUE);
+                mc_commit(s, n);
         }
     }
     undo_clear(s);

@@ -39,7 +39,7 @@ struct store_opts {
     int max_open_files;
     int compression;          /* 0 none, 1 snappy */
     int bloom_bits;           /* 0 = no filter */
-    int meta_cache_slots;     /* read cache of 'M' records (rounded up to a power of two); 0 = off */
+    int meta_cache_slots;     /* read cache of 'M' and 'D' records (rounded up to a power of two); 0 = off */
 };
 
 /* Open (creating if missing) the LevelDB database in `dir`.  Returns NULL

@@ -404,6 +404,82 @@ static void test_store_big_batch(void **state)
     close_and_remove(s);
 }
 
+/* The read cache keeps what was read back.  Subkeys written without a
+ * read first (LPUSH's elements, the GC's deletes) take only free ways, so
+ * the members a workload reads keep their slots; a deleted subkey leaves
+ * the cache; a metadata record written is cached, as the next command on
+ * its key reads it. */
+static unsigned long long misses(const store *s)
+{
+    return store_get_stats(s)->meta_cache_misses;
+}
+
+static void test_store_cache_policy(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/strata-test-store-XXXXXX");
+    assert_non_null(mkdtemp(tmpdir));
+    struct store_opts o = { 1 << 20, 1 << 20, 100, 0, 0, 1024 };
+    char *err = NULL;
+    store *s = store_open(tmpdir, &o, &err);
+    assert_non_null(s);
+    char k[32];
+    buf got;
+    buf_init(&got);
+    /* 64 "hot" members, committed, then read once: cached. */
+    for (int i = 0; i < 64; i++) {
+        int kl = snprintf(k, sizeof k, "Dhot%04d", i);
+        store_put(s, k, (size_t)kl, "h", 1);
+    }
+    assert_int_equal(store_commit(s, 0, NULL), 0);
+    for (int i = 0; i < 64; i++) {
+        int kl = snprintf(k, sizeof k, "Dhot%04d", i);
+        assert_int_equal(store_get(s, k, (size_t)kl, &got), 1);
+    }
+    unsigned long long m0 = misses(s);
+    for (int i = 0; i < 64; i++) {
+        int kl = snprintf(k, sizeof k, "Dhot%04d", i);
+        assert_int_equal(store_get(s, k, (size_t)kl, &got), 1);
+    }
+    assert_int_equal(misses(s), m0);
+    /* 20 times the slots in subkeys written and deleted, never read. */
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 20480; i++) {
+            int kl = snprintf(k, sizeof k, "Dcold%06d", i);
+            if (round == 0) store_put(s, k, (size_t)kl, "c", 1);
+            else store_del(s, k, (size_t)kl);
+            if (i % 100 == 99) assert_int_equal(store_commit(s, 0, NULL), 0);
+        }
+        assert_int_equal(store_commit(s, 0, NULL), 0);
+    }
+    /* The hot members are all still cached. */
+    for (int i = 0; i < 64; i++) {
+        int kl = snprintf(k, sizeof k, "Dhot%04d", i);
+        assert_int_equal(store_get(s, k, (size_t)kl, &got), 1);
+        assert_int_equal(got.len, 1);
+        assert_memory_equal(got.data, "h", 1);
+    }
+    assert_int_equal(misses(s), m0);
+    /* A cached member deleted leaves the cache (read from LevelDB once,
+     * absent, then cached as absent); one rewritten is refreshed. */
+    store_del(s, "Dhot0000", 8);
+    store_put(s, "Dhot0001", 8, "x", 1);
+    assert_int_equal(store_commit(s, 0, NULL), 0);
+    assert_int_equal(store_get(s, "Dhot0000", 8, &got), 0);
+    assert_int_equal(misses(s), m0 + 1);
+    assert_int_equal(store_get(s, "Dhot0000", 8, &got), 0);
+    assert_int_equal(store_get(s, "Dhot0001", 8, &got), 1);
+    assert_memory_equal(got.data, "x", 1);
+    assert_int_equal(misses(s), m0 + 1);
+    /* A metadata record written is cached at once. */
+    store_put(s, "Mkey", 4, "meta", 4);
+    assert_int_equal(store_commit(s, 0, NULL), 0);
+    assert_int_equal(store_get(s, "Mkey", 4, &got), 1);
+    assert_int_equal(misses(s), m0 + 1);
+    buf_free(&got);
+    close_and_remove(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -411,6 +487,7 @@ int main(void)
         cmocka_unit_test(test_store_ops_log),
         cmocka_unit_test(test_store_commit_hook),
         cmocka_unit_test(test_store_big_batch),
+        cmocka_unit_test(test_store_cache_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
