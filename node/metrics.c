@@ -106,6 +106,9 @@ static void render_storage(buf *o)
            ss->meta_cache_misses);
     sample(o, "storage_disk_bytes", "gauge", "LevelDB's estimate of the data's size on disk.",
            (unsigned long long)store_approx_size(srv.st, "", 0, "\xff\xff\xff\xff", 4));
+    sample(o, "storage_level0_files", "gauge",
+           "LevelDB level-0 files (writes are delayed from 8, stopped from 12).",
+           store_level0_files(srv.st));
     sample(o, "gc_pending_collections", "gauge", "Deleted collections whose elements are not yet removed.",
            db_gc_pending());
 }

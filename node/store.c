@@ -1306,6 +1306,14 @@ char *store_property(store *s, const char *name)
     return leveldb_property_value(s->db, name);
 }
 
+unsigned store_level0_files(store *s)
+{
+    char *v = store_property(s, "leveldb.num-files-at-level0");
+    unsigned n = v ? (unsigned)strtoul(v, NULL, 10) : 0;
+    free(v);
+    return n;
+}
+
 uint64_t store_approx_size(store *s, const char *a, size_t al, const char *b, size_t bl)
 {
     uint64_t size = 0;

@@ -130,6 +130,9 @@ void store_compact_range_async(store *s, const char *a, size_t al, const char *b
 unsigned store_compactions_pending(store *s);
 /* LevelDB property ("leveldb.stats", ...), malloc'd or NULL. */
 char *store_property(store *s, const char *name);
+/* Files at LevelDB's level 0: from 8, LevelDB delays every write by 1 ms,
+ * and from 12 stops writes, until compaction catches up. */
+unsigned store_level0_files(store *s);
 uint64_t store_approx_size(store *s, const char *a, size_t al, const char *b, size_t bl);
 
 struct store_stats {

@@ -276,11 +276,13 @@ static void info_command(client *c)
                        "rdb_changes_since_last_save:%llu\r\nrdb_last_save_time:%llu\r\naof_enabled:0\r\n"
                        "storage_commits:%llu\r\nstorage_syncs:%llu\r\nstorage_write_errors:%llu\r\n"
                        "storage_bytes_written:%llu\r\nstorage_disk_bytes:%llu\r\n"
+                       "storage_level0_files:%u\r\n"
                        "gc_pending_collections:%llu\r\nmeta_cache_hits:%llu\r\nmeta_cache_misses:%llu\r\n\r\n",
                    srv.cfg.fsync == FSYNC_ALWAYS ? "always" : srv.cfg.fsync == FSYNC_EVERYSEC ? "everysec" : "no",
                    srv.dirty - srv.dirty_at_save, (unsigned long long)(srv.last_save_ms / 1000),
                    ss->commits, ss->syncs, ss->commit_errors, ss->bytes_written,
-                   (unsigned long long)disk, db_gc_pending(), ss->meta_cache_hits, ss->meta_cache_misses);
+                   (unsigned long long)disk, store_level0_files(srv.st), db_gc_pending(),
+                   ss->meta_cache_hits, ss->meta_cache_misses);
     }
     if (section_wanted(c, "stats", 1)) {
         buf_printf(&o, "# Stats\r\ntotal_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"

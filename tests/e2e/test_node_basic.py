@@ -432,6 +432,29 @@ def test_info_run_id_and_read_cache(cluster):
     assert n.client().info("server")["run_id"] != rid
 
 
+def test_info_level0_files(cluster):
+    """INFO persistence storage_level0_files is LevelDB's count of level-0
+    files (writes slow down from 8): 0 on a fresh node, and more once
+    memtables of overlapping keys are flushed.  With a 1 MB write buffer,
+    rewriting the same 1000 keys with 1 KB values fills a memtable about
+    each round; the first flushes go to deeper levels, a later one that
+    overlaps them stays at level 0 (at most 20 rounds)."""
+    node = cluster.node(args=["--write_buffer", "1mb", "--fsync", "no"])
+    c = node.client()
+    assert c.info("persistence")["storage_level0_files"] == 0
+    value = b"x" * 1024
+    for rnd in range(20):
+        p = c.pipeline(transaction=False)
+        for i in range(1000):
+            p.set(f"key:{i}", value)
+        p.execute()
+        if c.info("persistence")["storage_level0_files"] > 0:
+            break
+    else:
+        pytest.fail("no level-0 file after 20 MB of overlapping writes")
+    print(f"level-0 file after {rnd + 1} rounds")
+
+
 def test_debug_is_refused_as_redis_refuses_it(cluster):
     """Redis 7.0 refuses DEBUG by default (enable-debug-command no) before
     queueing it: same error text, arity checked first, EXECABORT in MULTI."""
