@@ -50,7 +50,13 @@ const struct conf_field node_config_fields[] = {
      * turned: per ZADD (three rounds, bench_types.sh's order) the event
      * loop took 10.6-12.2 us at 16mb against 9.6-9.8 at 8mb and the
      * compaction thread saved only 0.6-0.8 us; 4mb cost the compaction
-     * thread 3.4-6.9 us against 2.0-4.5.  8mb it stays. */
+     * thread 3.4-6.9 us against 2.0-4.5.  8mb it stays.  Measured again
+     * with the read cache keeping what is read back: 16mb halved the bytes
+     * compaction wrote during ZADD rounds (9.5/15.7/19.6 MB against
+     * 19.7/32/45 MB: each new file is merged on its own, see store_get)
+     * and the compaction thread's CPU in the third round (2.0-2.6 us a
+     * ZADD against 3.9-4.0), but the event loop took 0.8-1.0 us more (a
+     * deeper memtable skiplist): a wash, and 8mb stays. */
     F("write_buffer", CONF_SIZE, write_buffer, "8mb", 1 << 20, 1LL << 32, NULL, 0, "LevelDB memtable size"),
     F("max_open_files", CONF_INT, max_open_files, "128", 32, 1000000, NULL, 0, "LevelDB open files (each is memory-mapped)"),
     /* Every write reads the key's metadata first; a miss here is a LevelDB

@@ -652,6 +652,20 @@ int store_get(store *s, const char *k, size_t kl, buf *val)
         int r = mc_lookup(s, k, kl, h, val);
         if (r >= 0) return r;
     }
+    /* A read here also costs the compaction thread.  LevelDB charges a
+     * point read that looks into two or more table files to the first of
+     * them (bloom filters do not spare it), and after file_size / 16 KiB
+     * charges (about 120 for the 2 MB file a full 8 MB memtable of ZADDs
+     * makes) compacts that file with the next level's files it overlaps
+     * ("seek compaction").  Under writes, each new file is then merged
+     * as soon as it is made, not four at a time: in bench_types.sh's
+     * third ZADD round, 5 compactions writing 45 MB, and 3.7-4.4 us of
+     * compaction CPU per ZADD against 1.6 when the misses read through an
+     * iterator instead (an experiment: LevelDB charges iterators only
+     * about once a megabyte read, but an iterator seek has no bloom filter
+     * and reads a block in every level, so a cold read of a dataset
+     * larger than memory would cost a disk read per level).  The cache
+     * keeping what is read back is what cuts these reads. */
     char *lerr = NULL;
     size_t vl;
     char *v = leveldb_get(s->db, s->ro, k, kl, &vl, &lerr);
