@@ -1,6 +1,7 @@
 /* buf: growable byte buffer and aborting allocators.  See buf.h. */
 #include "buf.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@ void *xcalloc(size_t n, size_t size)
 void *xcalloc_aligned(size_t align, size_t n, size_t size)
 {
     void *p = NULL;
+    if (size && n > SIZE_MAX / size) oom(SIZE_MAX);
     size_t bytes = (n ? n : 1) * (size ? size : 1);
     if (posix_memalign(&p, align, bytes) != 0) oom(bytes);
     memset(p, 0, bytes);

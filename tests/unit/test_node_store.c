@@ -66,11 +66,13 @@ static int key_cmp_idx(const void *a, const void *b)
 
 static char tmpdir[256];
 
-static store *open_store(void)
+/* A tiny read cache, so its slots collide and get replaced often; model
+ * keys starting with 'M' or 'D' go through it. */
+#define TINY_CACHE 8
+
+static store *open_store(int cache_slots)
 {
-    /* A tiny metadata cache, so its slots collide and get replaced often;
-     * model keys starting with 'M' or 'D' go through it. */
-    struct store_opts o = { 1 << 20, 1 << 20, 100, 0, 0, 8 };
+    struct store_opts o = { 1 << 20, 1 << 20, 100, 0, 0, cache_slots };
     char *err = NULL;
     store *s = store_open(tmpdir, &o, &err);
     if (!s) fprintf(stderr, "open: %s\n", err);
@@ -79,11 +81,11 @@ static store *open_store(void)
 }
 
 /* A new store in a new temporary directory (tmpdir). */
-static store *fresh_store(void)
+static store *fresh_store(int cache_slots)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/strata-test-store-XXXXXX");
     assert_non_null(mkdtemp(tmpdir));
-    return open_store();
+    return open_store(cache_slots);
 }
 
 static void close_and_remove(store *s)
@@ -182,7 +184,7 @@ static void test_store_model(void **state)
     unsigned seed = getenv("STRATA_SEED") ? (unsigned)atoi(getenv("STRATA_SEED")) : (unsigned)now_us();
     printf("test_store_model seed=%u\n", seed);
     unsigned rnd = seed;
-    store *s = fresh_store();
+    store *s = fresh_store(TINY_CACHE);
     struct model m;
     for (int i = 0; i < NKEYS; i++) {
         m.committed[i] = -1;
@@ -240,7 +242,7 @@ static void test_store_model(void **state)
             /* reopen: only committed data survives */
             store_rollback(s, 0);
             store_close(s);
-            s = open_store();
+            s = open_store(TINY_CACHE);
             for (int j = 0; j < NKEYS; j++) m.pending[j] = -2;
             nmarks = 0;
         } else {
@@ -255,7 +257,7 @@ static void test_store_model(void **state)
 static void test_store_ops_log(void **state)
 {
     (void)state;
-    store *s = fresh_store();
+    store *s = fresh_store(TINY_CACHE);
     store_put(s, "a", 1, "1", 1);
     size_t mark = store_mark(s);
     store_put(s, "bb", 2, "22", 2);
@@ -304,7 +306,7 @@ static void add_at_commit(store *s, void *arg)
 static void test_store_commit_hook(void **state)
 {
     (void)state;
-    store *s = fresh_store();
+    store *s = fresh_store(TINY_CACHE);
     static char tag[] = "block";
     store_set_commit_hook(s, add_at_commit, tag);
     store_put(s, "a", 1, "1", 1);
@@ -314,7 +316,7 @@ static void test_store_commit_hook(void **state)
     assert_int_equal(store_commit(s, 0, NULL), 0);
     assert_int_equal(hook_calls, 1);
     store_close(s);
-    s = open_store();
+    s = open_store(TINY_CACHE);
     buf v;
     buf_init(&v);
     assert_int_equal(store_get(s, "Rhook", 5, &v), 1);
@@ -332,7 +334,7 @@ static void test_store_commit_hook(void **state)
 static void test_store_big_batch(void **state)
 {
     (void)state;
-    store *s = fresh_store();
+    store *s = fresh_store(TINY_CACHE);
     char k[32], v[32];
     buf got;
     buf_init(&got);
@@ -417,12 +419,7 @@ static unsigned long long misses(const store *s)
 static void test_store_cache_policy(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/strata-test-store-XXXXXX");
-    assert_non_null(mkdtemp(tmpdir));
-    struct store_opts o = { 1 << 20, 1 << 20, 100, 0, 0, 1024 };
-    char *err = NULL;
-    store *s = store_open(tmpdir, &o, &err);
-    assert_non_null(s);
+    store *s = fresh_store(1024);
     char k[32];
     buf got;
     buf_init(&got);
