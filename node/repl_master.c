@@ -610,7 +610,11 @@ void repl_master_cron(void)
         }
     }
     keep_log(now);
-    wal_trim(pin, srv.cfg.wal_retention_bytes, srv.cfg.wal_retention_ms, 20000);
+    /* After a failed commit nothing is written until the store is reopened
+     * (server_commit): a trim then would only be discarded, and would take
+     * the clients of its loop iteration down with it, readers included. */
+    if (!srv.write_error)
+        wal_trim(pin, srv.cfg.wal_retention_bytes, srv.cfg.wal_retention_ms, 20000);
     check_degraded();
     check_holders();
 }
