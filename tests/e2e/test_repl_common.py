@@ -79,7 +79,7 @@ def logical_dump(c):
 
 
 def read_dump_file(path):
-    """(position dict, {key: value}) of a strata-dump file (format: node/dump.h)."""
+    """(position dict, {key: value}) of a strata-dump file (format: node/repl/dump.h)."""
     with open(path, "rb") as f:
         data = f.read()
     assert data[:12] == b"STRATADUMP01", "bad magic"

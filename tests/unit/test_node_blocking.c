@@ -1,4 +1,4 @@
-/* test_node_blocking: node/blocking.h's block_parse_timeout, which needs
+/* test_node_blocking: node/client/blocking.h's block_parse_timeout, which needs
  * no event loop: a fake client's timeout argument in, a deadline or
  * Redis's exact error reply out.  Every accepted and refused value below
  * was checked against redis-server 7.0.15 (BLPOP inside MULTI, so nothing

@@ -1,4 +1,4 @@
-/* test_node_cmd: node/cmd.h — the argument helpers every command uses
+/* test_node_cmd: node/server/cmd.h — the argument helpers every command uses
  * (arg_ll, arg_ll_range, arg_double) and the typed key lookups, with a
  * fake client whose output buffer is inspected: a helper that fails must
  * have written Redis's exact error, one that succeeds must have written

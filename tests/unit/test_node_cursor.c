@@ -1,4 +1,4 @@
-/* test_node_cursor: node/cursor.h — SCAN cursors: saved positions come
+/* test_node_cursor: node/storage/cursor.h — SCAN cursors: saved positions come
  * back byte for byte (binary, empty), cursors are distinct and never 0,
  * a cursor whose ring slot was reused (or whose position went over the
  * byte budget) is refused instead of silently

@@ -1,4 +1,4 @@
-/* test_node_db: node/db.h — the LevelDB key encodings (byte layouts and
+/* test_node_db: node/storage/db.h — the LevelDB key encodings (byte layouts and
  * the orders they must give), scores as sortable integers, and the shared
  * metadata operations (lookup with lazy expiry, strings, collections,
  * delete + GC queue, expire index, move, counters, the expiry sweep and

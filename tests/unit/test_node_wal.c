@@ -1,5 +1,5 @@
-/* test_node_wal: the replication log (node/wal.c), the stream parser
- * (node/repl_proto.c) and the snapshot chunks (node/dump.c), on a real
+/* test_node_wal: the replication log (node/repl/wal.c), the stream parser
+ * (node/repl/repl_proto.c) and the snapshot chunks (node/repl/dump.c), on a real
  * LevelDB store in a temporary directory.
  *
  * What must hold: a record round-trips and any flipped byte is caught by

@@ -1,4 +1,4 @@
-/* test_node_zset: the sorted set storage layer (node/zset.c) against a
+/* test_node_zset: the sorted set storage layer (node/storage/zset.c) against a
  * model — a sorted array of (score, member) — on a real store whose data
  * is partly committed to LevelDB and partly pending in the overlay: every
  * rank in both walk directions, ZRANK-style ranks, counts of random score
