@@ -390,24 +390,75 @@ void resp_add_bulk_double(buf *out, double v)
     resp_add_bulk(out, tmp, (size_t)n);
 }
 
-void resp_add_null(buf *out)
-{
-    buf_append(out, "$-1\r\n", 5);
-}
-
-void resp_add_null_array(buf *out)
-{
-    buf_append(out, "*-1\r\n", 5);
-}
-
 void resp_add_array(buf *out, long long n)
 {
     add_prefixed_len(out, '*', n);
 }
 
+void resp_add_null(buf *out, int proto)
+{
+    if (proto == RESP3) buf_append(out, "_\r\n", 3);
+    else buf_append(out, "$-1\r\n", 5);
+}
+
+void resp_add_null_array(buf *out, int proto)
+{
+    if (proto == RESP3) buf_append(out, "_\r\n", 3);
+    else buf_append(out, "*-1\r\n", 5);
+}
+
+void resp_add_map(buf *out, int proto, long long npairs)
+{
+    if (proto == RESP3) add_prefixed_len(out, '%', npairs);
+    else add_prefixed_len(out, '*', npairs * 2);
+}
+
+void resp_add_set(buf *out, int proto, long long n)
+{
+    add_prefixed_len(out, proto == RESP3 ? '~' : '*', n);
+}
+
+void resp_add_push(buf *out, int proto, long long n)
+{
+    add_prefixed_len(out, proto == RESP3 ? '>' : '*', n);
+}
+
+void resp_add_double(buf *out, int proto, double v)
+{
+    if (proto != RESP3) {
+        resp_add_bulk_double(out, v);
+        return;
+    }
+    char tmp[64];
+    int n = d2str(tmp, sizeof tmp, v);
+    buf_reserve(out, (size_t)n + 3);
+    out->data[out->len++] = ',';
+    memcpy(out->data + out->len, tmp, (size_t)n);
+    out->len += (size_t)n;
+    buf_append(out, "\r\n", 2);
+}
+
+void resp_add_bool(buf *out, int proto, int v)
+{
+    if (proto == RESP3) buf_append(out, v ? "#t\r\n" : "#f\r\n", 4);
+    else buf_append(out, v ? ":1\r\n" : ":0\r\n", 4);
+}
+
+void resp_add_verbatim(buf *out, int proto, const char *p, size_t len)
+{
+    if (proto != RESP3) {
+        resp_add_bulk(out, p, len);
+        return;
+    }
+    add_prefixed_len(out, '=', (long long)len + 4);
+    buf_append(out, "txt:", 4);
+    buf_append(out, p, len);
+    buf_append(out, "\r\n", 2);
+}
+
 #define DEFER_WIDTH 24
 
-size_t resp_defer_array(buf *out)
+size_t resp_defer(buf *out)
 {
     size_t mark = out->len;
     buf_reserve(out, DEFER_WIDTH);
@@ -416,14 +467,30 @@ size_t resp_defer_array(buf *out)
     return mark;
 }
 
-void resp_set_deferred_array(buf *out, size_t mark, long long n)
+static void set_deferred(buf *out, size_t mark, char prefix, long long n)
 {
     char tmp[RESP_LEN_MAX];
-    size_t l = fmt_prefixed_len(tmp, '*', n);
+    size_t l = fmt_prefixed_len(tmp, prefix, n);
     size_t tail = out->len - mark - DEFER_WIDTH;
     memcpy(out->data + mark, tmp, l);
     memmove(out->data + mark + l, out->data + mark + DEFER_WIDTH, tail);
     out->len -= DEFER_WIDTH - l;
+}
+
+void resp_set_deferred_array(buf *out, size_t mark, long long n)
+{
+    set_deferred(out, mark, '*', n);
+}
+
+void resp_set_deferred_map(buf *out, size_t mark, int proto, long long npairs)
+{
+    if (proto == RESP3) set_deferred(out, mark, '%', npairs);
+    else set_deferred(out, mark, '*', npairs * 2);
+}
+
+void resp_set_deferred_set(buf *out, size_t mark, int proto, long long n)
+{
+    set_deferred(out, mark, proto == RESP3 ? '~' : '*', n);
 }
 
 void resp_add_arity_error(buf *out, const char *name)

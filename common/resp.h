@@ -1,5 +1,6 @@
-/* resp: the Redis protocol (RESP2) — an incremental request parser for the
- * server side and a reply writer.
+/* resp: the Redis protocol — an incremental request parser for the server
+ * side and a reply writer for RESP2 and RESP3.  (Reading replies, on the
+ * client side of a link, is reply.h.)
  *
  * Parser contract (hiredis-style, but zero-copy):
  *   - The caller keeps the unconsumed input in one contiguous buffer and
@@ -63,8 +64,13 @@ void resp_parser_free(resp_parser *p);
 void resp_parser_reset(resp_parser *p);
 int resp_parse(resp_parser *p, const char *data, size_t len, size_t *consumed);
 
-/* Reply writer: each call appends one RESP2 value (or an array header) to
- * `out`. */
+/* Protocol versions a connection speaks (HELLO 2 / HELLO 3). */
+enum { RESP2 = 2, RESP3 = 3 };
+
+/* Reply writer: each call appends one value (or an aggregate's header) to
+ * `out`.  Values whose encoding is the same in both protocols take no
+ * protocol argument; the others take `proto` (RESP2 or RESP3) and write
+ * what Redis 7.0 writes for a connection in that protocol. */
 void resp_add_simple(buf *out, const char *s);            /* +s */
 void resp_add_ok(buf *out);                               /* +OK */
 void resp_add_error(buf *out, const char *msg);           /* -msg (msg has its code: "ERR ...") */
@@ -74,12 +80,28 @@ void resp_add_bulk(buf *out, const void *p, size_t len);  /* $len p */
 void resp_add_bulk_str(buf *out, const char *s);
 void resp_add_bulk_ll(buf *out, long long v);
 void resp_add_bulk_double(buf *out, double v);            /* Redis 7.0: %.17g, inf, -inf */
-void resp_add_null(buf *out);                             /* $-1 */
-void resp_add_null_array(buf *out);                       /* *-1 */
 void resp_add_array(buf *out, long long n);               /* *n */
-/* Array whose length is known only later: reserve, then fill in. */
-size_t resp_defer_array(buf *out);
+
+/*                                             RESP2          RESP3 */
+void resp_add_null(buf *out, int proto);        /* $-1            _     (a missing value) */
+void resp_add_null_array(buf *out, int proto);  /* *-1            _     (a missing aggregate) */
+void resp_add_map(buf *out, int proto, long long npairs); /* *2n  %n    (then n key/value pairs) */
+void resp_add_set(buf *out, int proto, long long n);      /* *n   ~n */
+void resp_add_push(buf *out, int proto, long long n);     /* *n   >n    (out-of-band: pub/sub, tracking) */
+void resp_add_double(buf *out, int proto, double v);      /* $ %.17g  ,%.17g (inf, -inf) */
+void resp_add_bool(buf *out, int proto, int v);           /* :1 :0    #t #f */
+/* A text (INFO, CLIENT LIST): a bulk string, or a verbatim string of
+ * format "txt" in RESP3. */
+void resp_add_verbatim(buf *out, int proto, const char *p, size_t len);
+
+/* Aggregates whose length is known only later: reserve room, write the
+ * elements, then fill in the header.  `mark` is what resp_defer returned;
+ * nothing before it may change in between (elements after it may). */
+size_t resp_defer(buf *out);
+#define resp_defer_array resp_defer
 void resp_set_deferred_array(buf *out, size_t mark, long long n);
+void resp_set_deferred_map(buf *out, size_t mark, int proto, long long npairs);
+void resp_set_deferred_set(buf *out, size_t mark, int proto, long long n);
 
 /* Standard errors, built once (Redis's exact texts). */
 extern const char *const resp_err_wrongtype;   /* WRONGTYPE Operation against a key holding the wrong kind of value */

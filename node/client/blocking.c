@@ -286,7 +286,7 @@ static void block_timeout_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     block_detach(c);
     if (c->flags & CLIENT_CLOSE_ASAP) return;
-    resp_add_null_array(&c->out);
+    resp_add_null_array(&c->out, c->resp);
     block_resume(c);
 }
 
@@ -295,7 +295,7 @@ int block_unblock(client *c, int error)
     if (!c->bstate) return -1;
     block_detach(c);
     if (error) resp_add_error(&c->out, "UNBLOCKED client unblocked via CLIENT UNBLOCK");
-    else resp_add_null_array(&c->out);
+    else resp_add_null_array(&c->out, c->resp);
     block_resume(c);
     return 0;
 }

@@ -500,7 +500,7 @@ static void exec_command(client *c)
     if (watched_key_expired(c)) c->flags |= CLIENT_DIRTY_CAS;
     if (c->flags & (CLIENT_DIRTY_CAS | CLIENT_DIRTY_EXEC)) {
         if (c->flags & CLIENT_DIRTY_EXEC) resp_add_error(&c->out, ERR_EXECABORT);
-        else resp_add_null_array(&c->out);
+        else resp_add_null_array(&c->out, c->resp);
         multi_discard(c);
         return;
     }

@@ -217,10 +217,10 @@ static void state_update(client *c)
  * name is the nil of an unsubscribe-all with nothing to drop. */
 static void reply_confirm(client *c, const char *kind, const char *name, size_t len, unsigned long count)
 {
-    resp_add_array(&c->out, 3);
+    resp_add_push(&c->out, c->resp, 3);
     resp_add_bulk_str(&c->out, kind);
     if (name) resp_add_bulk(&c->out, name, len);
-    else resp_add_null(&c->out);
+    else resp_add_null(&c->out, c->resp);
     resp_add_int(&c->out, (long long)count);
 }
 
@@ -330,11 +330,11 @@ static int deliver(client *s, const struct chan *pat, const char *ch, size_t chl
 {
     if (s->flags & CLIENT_CLOSE_ASAP) return 0;
     if (pat) {
-        resp_add_array(&s->out, 4);
+        resp_add_push(&s->out, s->resp, 4);
         resp_add_bulk_str(&s->out, "pmessage");
         resp_add_bulk(&s->out, pat->name, pat->len);
     } else {
-        resp_add_array(&s->out, 3);
+        resp_add_push(&s->out, s->resp, 3);
         resp_add_bulk_str(&s->out, "message");
     }
     resp_add_bulk(&s->out, ch, chlen);

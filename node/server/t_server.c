@@ -26,7 +26,7 @@ static void ping_command(client *c)
         resp_add_arity_error(&c->out, c->cmd->name);
         return;
     }
-    if (c->flags & CLIENT_PUBSUB) {
+    if ((c->flags & CLIENT_PUBSUB) && c->resp == RESP2) {
         /* RESP2 subscribed mode: a message-shaped pong, as Redis answers */
         resp_add_array(&c->out, 2);
         resp_add_bulk_str(&c->out, "pong");
@@ -195,17 +195,14 @@ static void hello_command(client *c)
     }
     /* Redis sets the name (or refuses it) before it switches protocol. */
     if (name && client_set_name(c, name, namelen) < 0) return;
-    if (ver == 3) {
-        resp_add_error(&c->out, "NOPROTO this server speaks RESP2 only");
-        return;
-    }
-    resp_add_array(&c->out, 14);
+    if (ver) c->resp = (int)ver;
+    resp_add_map(&c->out, c->resp, 7);
     resp_add_bulk_str(&c->out, "server");
     resp_add_bulk_str(&c->out, "redis");
     resp_add_bulk_str(&c->out, "version");
     resp_add_bulk_str(&c->out, COMPAT_REDIS_VERSION);
     resp_add_bulk_str(&c->out, "proto");
-    resp_add_int(&c->out, 2);
+    resp_add_int(&c->out, c->resp);
     resp_add_bulk_str(&c->out, "id");
     resp_add_int(&c->out, (long long)c->id);
     resp_add_bulk_str(&c->out, "mode");
@@ -455,7 +452,7 @@ static void command_command(client *c)
         for (int j = 2; j < c->argc; j++) {
             const struct cmd_spec *s = cmd_lookup(ARG(c, j));
             if (s) cmd_reply_info(&c->out, s);
-            else resp_add_null(&c->out); /* Redis: a null bulk, $-1 */
+            else resp_add_null(&c->out, c->resp); /* Redis: a null bulk, $-1 */
         }
         return;
     }
@@ -625,7 +622,7 @@ static void client_command(client *c)
         resp_add_int(&c->out, (long long)c->id);
     } else if (ARG_IS(c, 1, "getname") && c->argc == 2) {
         if (c->name) resp_add_bulk_str(&c->out, c->name);
-        else resp_add_null(&c->out);
+        else resp_add_null(&c->out, c->resp);
     } else if (ARG_IS(c, 1, "setname") && c->argc == 3) {
         if (client_set_name(c, ARG(c, 2)) == 0) resp_add_ok(&c->out);
     } else if (ARG_IS(c, 1, "list") && c->argc == 2) {

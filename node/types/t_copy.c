@@ -171,7 +171,7 @@ static void object_command(client *c)
     meta_init(&m);
     int r = lookup_any(c, 2, &m);
     if (r == 0) {
-        resp_add_null(&c->out);
+        resp_add_null(&c->out, c->resp);
     } else if (r == 1) {
         switch (sub) {
         case 1: resp_add_bulk_str(&c->out, object_encoding(m.type)); break;

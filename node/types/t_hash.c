@@ -122,7 +122,7 @@ static void hget_command(client *c)
     int r = lookup_typed(c, 1, &m, T_HASH);
     if (r == 1) r = hash_get(c, &m, ARG(c, 2), &k, &v);
     if (r == 1) resp_add_bulk(&c->out, v.data, v.len);
-    else if (r == 0) resp_add_null(&c->out);
+    else if (r == 0) resp_add_null(&c->out, c->resp);
     meta_free(&m);
     buf_free(&k);
     buf_free(&v);
@@ -144,7 +144,7 @@ static void hmget_command(client *c)
         int g = r == 1 ? hash_get(c, &m, ARG(c, j), &k, &v) : 0;
         if (g < 0) goto done;
         if (g == 1) resp_add_bulk(&out, v.data, v.len);
-        else resp_add_null(&out);
+        else resp_add_null(&out, c->resp);
     }
     buf_append(&c->out, out.data, out.len);
 done:
@@ -365,7 +365,7 @@ static void hrandfield_command(client *c)
     struct rand_reply rr = {c, values};
     if (c->argc == 2) {
         if (r == 0) {
-            resp_add_null(&c->out);
+            resp_add_null(&c->out, c->resp);
         } else {
             rr.values = 0;
             coll_sample(m.version, m.count, 1, 1, hrand_emit, &rr);

@@ -289,7 +289,7 @@ static void randomkey_command(client *c)
         if (wrapped > 1) break;
     }
     store_iter_free(it);
-    resp_add_null(&c->out);
+    resp_add_null(&c->out, c->resp);
 }
 
 static void rename_generic(client *c, int nx)

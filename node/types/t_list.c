@@ -241,8 +241,8 @@ static void pop_generic(client *c, int where)
     int r = lookup_typed(c, 1, &m, T_LIST);
     if (r < 0) goto done;
     if (r == 0) {
-        if (hascount) resp_add_null_array(&c->out);
-        else resp_add_null(&c->out);
+        if (hascount) resp_add_null_array(&c->out, c->resp);
+        else resp_add_null(&c->out, c->resp);
         goto done;
     }
     if (!hascount) {
@@ -285,13 +285,13 @@ static void lindex_command(client *c)
     int r = lookup_typed(c, 1, &m, T_LIST);
     if (r < 0) goto done;
     if (r == 0) {
-        resp_add_null(&c->out);
+        resp_add_null(&c->out, c->resp);
         goto done;
     }
     if (arg_ll(c, 2, &idx) < 0) goto done;
     idx = list_index(idx, m.count);
     if (idx < 0) {
-        resp_add_null(&c->out);
+        resp_add_null(&c->out, c->resp);
         goto done;
     }
     unsigned char k[ELEM_KEY_LEN];
@@ -670,7 +670,7 @@ static void lpos_command(client *c)
     if (r < 0) goto done;
     if (r == 0) {
         if (count != -1) resp_add_array(&c->out, 0);
-        else resp_add_null(&c->out);
+        else resp_add_null(&c->out, c->resp);
         goto done;
     }
     /* Negative rank: from the tail.  Redis negates the rank in a long, so
@@ -707,7 +707,7 @@ static void lpos_command(client *c)
     store_iter_free(it);
     if (count != -1) resp_set_deferred_array(&c->out, mark, n);
     else if (found >= 0) resp_add_int(&c->out, found);
-    else resp_add_null(&c->out);
+    else resp_add_null(&c->out, c->resp);
 done:
     meta_free(&m);
 }
@@ -763,7 +763,7 @@ static void lmove_generic(client *c, int from, int to)
     int r = lookup_typed(c, 1, &sm, T_LIST);
     if (r < 0) goto done;
     if (r == 0) {
-        resp_add_null(&c->out);
+        resp_add_null(&c->out, c->resp);
         goto done;
     }
     move_element(c, 1, 2, &sm, from, to);
@@ -841,7 +841,7 @@ static void lmpop_command(client *c)
         int r = mpop_key(c, 2 + i, where, count);
         if (r != 0) return;
     }
-    resp_add_null_array(&c->out);
+    resp_add_null_array(&c->out, c->resp);
 }
 
 /* ---------------- blocking pops ---------------- */
@@ -918,7 +918,7 @@ static void bpop_generic(client *c, int where)
         }
     }
     if (block_client(c, 1, c->argc - 2, 1, deadline, bpop_retry) < 0)
-        resp_add_null_array(&c->out);
+        resp_add_null_array(&c->out, c->resp);
 done:
     meta_free(&m);
 }
@@ -967,7 +967,7 @@ static void blmove_generic(client *c, int timeout_arg)
         move_element(c, 1, 2, &sm, from, to);
         goto done;
     }
-    if (block_client(c, 1, 1, 1, deadline, blmove_retry) < 0) resp_add_null(&c->out);
+    if (block_client(c, 1, 1, 1, deadline, blmove_retry) < 0) resp_add_null(&c->out, c->resp);
 done:
     meta_free(&sm);
 }
@@ -1013,7 +1013,7 @@ static void blmpop_command(client *c)
         if (r != 0) return;
     }
     if (block_client(c, 3, (int)numkeys, 1, deadline, blmpop_retry) < 0)
-        resp_add_null_array(&c->out);
+        resp_add_null_array(&c->out, c->resp);
 }
 
 void t_list_register(void)

@@ -237,7 +237,7 @@ static void spop_command(client *c)
     if (r < 0) goto done;
     if (r == 0 || l == 0) {
         if (with_count) resp_add_array(&c->out, 0);
-        else resp_add_null(&c->out);
+        else resp_add_null(&c->out, c->resp);
         goto done;
     }
     if (with_count && (uint64_t)l >= m.count) {
@@ -253,7 +253,7 @@ static void spop_command(client *c)
     size_t mark = with_count ? resp_defer_array(&c->out) : 0;
     uint64_t got = coll_sample(m.version, m.count, (uint64_t)l, 1, srand_emit, &rc);
     if (with_count) resp_set_deferred_array(&c->out, mark, (long long)got);
-    else if (got == 0) resp_add_null(&c->out); /* count said non-empty, data did not */
+    else if (got == 0) resp_add_null(&c->out, c->resp); /* count said non-empty, data did not */
     for (size_t off = 0; off < keep.len;) {
         size_t ml;
         memcpy(&ml, keep.data + off, sizeof ml);
@@ -284,8 +284,8 @@ static void srandmember_command(client *c)
     if (r < 0) goto done;
     struct rand_ctx rc = {c, NULL};
     if (c->argc == 2) {
-        if (r == 0) resp_add_null(&c->out);
-        else if (coll_sample(m.version, m.count, 1, 1, srand_emit, &rc) == 0) resp_add_null(&c->out);
+        if (r == 0) resp_add_null(&c->out, c->resp);
+        else if (coll_sample(m.version, m.count, 1, 1, srand_emit, &rc) == 0) resp_add_null(&c->out, c->resp);
         goto done;
     }
     if (r == 0 || l == 0) {

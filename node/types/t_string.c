@@ -111,10 +111,10 @@ static void set_generic(client *c, int flags, int key, int val, uint64_t expire)
             goto done;
         }
         if (r == 1) resp_add_bulk(&c->out, m.sval, m.slen);
-        else resp_add_null(&c->out);
+        else resp_add_null(&c->out, c->resp);
     }
     if (((flags & OPT_NX) && r == 1) || ((flags & OPT_XX) && r == 0)) {
-        if (!(flags & OPT_GET)) resp_add_null(&c->out);
+        if (!(flags & OPT_GET)) resp_add_null(&c->out, c->resp);
         goto done;
     }
     if ((flags & OPT_KEEPTTL) && r == 1) expire = m.expire;
@@ -157,7 +157,7 @@ static void get_command(client *c)
     meta_init(&m);
     int r = get_string(c, 1, &m);
     if (r == 1) resp_add_bulk(&c->out, m.sval, m.slen);
-    else if (r == 0) resp_add_null(&c->out);
+    else if (r == 0) resp_add_null(&c->out, c->resp);
     meta_free(&m);
 }
 
@@ -175,7 +175,7 @@ static void getdel_command(client *c)
         resp_add_bulk(&c->out, m.sval, m.slen);
         db_delete(ARG(c, 1), &m);
     } else if (r == 0) {
-        resp_add_null(&c->out);
+        resp_add_null(&c->out, c->resp);
     }
     meta_free(&m);
 }
@@ -188,7 +188,7 @@ static void getex_command(client *c)
     if (parse_string_opts(c, 2, FOR_GETEX, &flags, &earg) < 0) return;
     meta_init(&m);
     int r = get_string(c, 1, &m);
-    if (r == 0) resp_add_null(&c->out);
+    if (r == 0) resp_add_null(&c->out, c->resp);
     if (r != 1) goto done;
     if (earg && expire_from_arg(c, earg, flags, &expire) < 0) goto done;
     resp_add_bulk(&c->out, m.sval, m.slen);
@@ -212,7 +212,7 @@ static void mget_command(client *c)
     for (int i = 1; i < c->argc; i++) {
         int t = db_lookup(ARG(c, i), &m);
         if (t == T_STRING) resp_add_bulk(&c->out, m.sval, m.slen);
-        else resp_add_null(&c->out);
+        else resp_add_null(&c->out, c->resp);
     }
     meta_free(&m);
 }

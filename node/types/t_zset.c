@@ -210,7 +210,7 @@ static void zadd_generic(client *c, int flags)
 reply:
     if (flags & ZADD_INCR) {
         if (processed) resp_add_bulk_double(&c->out, score);
-        else resp_add_null(&c->out);
+        else resp_add_null(&c->out, c->resp);
     } else {
         resp_add_int(&c->out, (flags & ZADD_CH) ? added + updated : added);
     }
@@ -261,12 +261,12 @@ static void zscore_command(client *c)
     meta_init(&m);
     int r = lookup_typed(c, 1, &m, T_ZSET);
     if (r == 0) {
-        resp_add_null(&c->out);
+        resp_add_null(&c->out, c->resp);
     } else if (r == 1) {
         double s;
         int f = zset_score(m.version, ARG(c, 2), &s);
         if (f < 0) reply_storage_error(c);
-        else if (f == 0) resp_add_null(&c->out);
+        else if (f == 0) resp_add_null(&c->out, c->resp);
         else resp_add_bulk_double(&c->out, s);
     }
     meta_free(&m);
@@ -288,7 +288,7 @@ static void zmscore_command(client *c)
             reply_storage_error(c);
             goto done;
         }
-        if (f == 0) resp_add_null(&c->out);
+        if (f == 0) resp_add_null(&c->out, c->resp);
         else resp_add_bulk_double(&c->out, s);
     }
 done:
@@ -346,14 +346,14 @@ static void zrank_generic(client *c, int rev)
     meta_init(&m);
     int r = lookup_typed(c, 1, &m, T_ZSET);
     if (r == 0) {
-        resp_add_null(&c->out);
+        resp_add_null(&c->out, c->resp);
     } else if (r == 1) {
         double s;
         int f = zset_score(m.version, ARG(c, 2), &s);
         if (f < 0) {
             reply_storage_error(c);
         } else if (f == 0) {
-            resp_add_null(&c->out);
+            resp_add_null(&c->out, c->resp);
         } else {
             long long rank = zset_rank(m.version, m.count, ARG(c, 2), s);
             if (rank < 0) reply_storage_error(c);
@@ -604,7 +604,7 @@ int zpop_generic(client *c, const int *keys, int nkeys, int max, int emitkey,
         break;
     }
     if (found < 0) {
-        if (empty == ZPOP_NULL_ARRAY) resp_add_null_array(&c->out);
+        if (empty == ZPOP_NULL_ARRAY) resp_add_null_array(&c->out, c->resp);
         else if (empty == ZPOP_EMPTY_ARRAY) resp_add_array(&c->out, 0);
         goto done;
     }
@@ -876,7 +876,7 @@ static void zrandmember_command(client *c)
     meta_init(&m);
     int r = lookup_typed(c, 1, &m, T_ZSET);
     if (r == 0) {
-        resp_add_null(&c->out);
+        resp_add_null(&c->out, c->resp);
     } else if (r == 1) {
         zwalk w;
         zwalk_open(&w, m.version, 0);

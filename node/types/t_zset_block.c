@@ -58,7 +58,7 @@ static void bzpop_command(client *c, int max)
     int r = zpop_generic(c, keys, nkeys, max, 1, -1, 0, ZPOP_NO_REPLY);
     free(keys);
     if (r != 0) return; /* popped, or an error was replied */
-    if (block_client(c, 1, nkeys, 1, deadline, bzpop_retry) < 0) resp_add_null_array(&c->out);
+    if (block_client(c, 1, nkeys, 1, deadline, bzpop_retry) < 0) resp_add_null_array(&c->out, c->resp);
 }
 
 static void bzpopmin_command(client *c) { bzpop_command(c, 0); }
@@ -94,7 +94,7 @@ static void bzmpop_command(client *c)
     int r = zpop_generic(c, keys, nkeys, max, 1, count, 1, ZPOP_NO_REPLY);
     free(keys);
     if (r != 0) return;
-    if (block_client(c, 3, nkeys, 1, deadline, bzmpop_retry) < 0) resp_add_null_array(&c->out);
+    if (block_client(c, 3, nkeys, 1, deadline, bzmpop_retry) < 0) resp_add_null_array(&c->out, c->resp);
 }
 
 void t_zset_block_register(void)
