@@ -1,5 +1,6 @@
 /* subcmd: Redis 7.0's subcommands of the container commands Strata has
- * (CLIENT, CONFIG, COMMAND, OBJECT, PUBSUB), with their arities.
+ * (CLIENT, COMMAND, CONFIG, LATENCY, MEMORY, OBJECT, PUBSUB, SLOWLOG), with
+ * their arities.  Shared by the node and the proxy.
  *
  * The shared command table (common/commands.def) flattens containers into
  * one entry each, which is all dispatch and routing need.  Some replies
