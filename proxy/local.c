@@ -41,7 +41,7 @@ void local_unsubscribe(buf *out, const char *kind, int argc, char **argv, const 
     if (argc < 2) {
         resp_add_array(out, 3);
         resp_add_bulk_str(out, kind);
-        resp_add_null(out);
+        resp_add_null(out, RESP2);
         resp_add_int(out, 0);
         return;
     }
@@ -186,7 +186,7 @@ static int do_command(int argc, char **argv, const size_t *lens, buf *out)
         for (int i = 2; i < argc; i++) {
             const struct cmd_spec *s = cmd_lookup(argv[i], lens[i]);
             if (s) cmd_reply_info(out, s);
-            else resp_add_null(out); /* Redis: a null bulk, $-1 */
+            else resp_add_null(out, RESP2); /* Redis: a null bulk, $-1 */
         }
         return 0;
     }
@@ -236,7 +236,7 @@ static int do_client(struct client *c, int argc, char **argv, const size_t *lens
     }
     if (str_eq_nocase(argv[1], lens[1], "getname") && argc == 2) {
         if (c->name) resp_add_bulk_str(out, c->name);
-        else resp_add_null(out);
+        else resp_add_null(out, RESP2);
         return 0;
     }
     if (str_eq_nocase(argv[1], lens[1], "id") && argc == 2) {

@@ -62,14 +62,14 @@ static void emit(buf *out, const redisReply *r)
         resp_add_int(out, r->integer);
         break;
     case REDIS_REPLY_NIL:
-        resp_add_null(out);
+        resp_add_null(out, RESP2);
         break;
     case REDIS_REPLY_ARRAY:
         resp_add_array(out, (long long)r->elements);
         for (size_t i = 0; i < r->elements; i++) emit(out, r->element[i]);
         break;
     default:
-        resp_add_null(out);
+        resp_add_null(out, RESP2);
         break;
     }
 }
@@ -174,7 +174,7 @@ void merge_mget(buf *out, const buf *replies, int nfrags, const int *keyfrag, in
     for (int k = 0; k < nkeys; k++) {
         redisReply *a = reps[keyfrag[k]];
         if (pos[keyfrag[k]] < a->elements) emit(out, a->element[pos[keyfrag[k]]++]);
-        else resp_add_null(out);
+        else resp_add_null(out, RESP2);
     }
 freed:
     free_all(reps, nfrags);
@@ -272,7 +272,7 @@ void merge_random(buf *out, const buf *replies, int nfrags, unsigned rnd)
         int cand[nfrags > 0 ? nfrags : 1], n = 0;
         for (int j = 0; j < nfrags; j++)
             if (reps[j]->type == REDIS_REPLY_STRING) cand[n++] = j;
-        if (n == 0) resp_add_null(out);
+        if (n == 0) resp_add_null(out, RESP2);
         else emit(out, reps[cand[rnd % (unsigned)n]]);
         free_all(reps, nfrags);
     }

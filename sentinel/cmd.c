@@ -166,7 +166,7 @@ static void cmd_sentinel(struct sclient *c, int argc, char **argv, size_t *argvl
     if (!strcasecmp(sub, "get-master-addr-by-name") && argc == 3) {
         int gi = snt_group_find(argv[2]);
         if (gi < 0) {
-            resp_add_null_array(out);
+            resp_add_null_array(out, RESP2);
             return;
         }
         resp_add_array(out, 2);
@@ -389,7 +389,7 @@ void cmd_dispatch(struct sclient *c, int need_auth, int argc, char **argv, size_
         }
     } else if (!strcasecmp(name, "client") && argc >= 2) {
         if (!strcasecmp(argv[1], "setname") && argc == 3) resp_add_ok(out);
-        else if (!strcasecmp(argv[1], "getname") && argc == 2) resp_add_null(out);
+        else if (!strcasecmp(argv[1], "getname") && argc == 2) resp_add_null(out, RESP2);
         else if (!strcasecmp(argv[1], "id") && argc == 2) resp_add_int(out, 0);
         else resp_add_errorf(out, "ERR unknown subcommand '%s'.", argv[1]);
     } else if (!strcasecmp(name, "command")) {

@@ -244,7 +244,7 @@ static void sub_reply(buf *out, const char *kind, const char *name, size_t len, 
     resp_add_array(out, 3);
     resp_add_bulk_str(out, kind);
     if (name) resp_add_bulk(out, name, len);
-    else resp_add_null(out);
+    else resp_add_null(out, RESP2);
     resp_add_int(out, count);
 }
 

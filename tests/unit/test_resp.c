@@ -635,8 +635,8 @@ static void test_writer(void **state)
     ASSERT_BUF(&b, "$18\r\n1.1000000000000001\r\n$3\r\ninf\r\n$4\r\n-inf\r\n$1\r\n3\r\n"
                    "$23\r\n1.0000000000000001e+300\r\n");
     buf_clear(&b);
-    resp_add_null(&b);
-    resp_add_null_array(&b);
+    resp_add_null(&b, RESP2);
+    resp_add_null_array(&b, RESP2);
     resp_add_array(&b, 0);
     resp_add_array(&b, 3);
     ASSERT_BUF(&b, "$-1\r\n*-1\r\n*0\r\n*3\r\n");
