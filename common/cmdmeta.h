@@ -113,9 +113,14 @@ struct cmd_meta {
 
 /* Parse the metadata of every command and subcommand.  Called by
  * cmd_table_init() at start-up (idempotent); aborts with a message naming
- * the entry when the notation is malformed or an entry is missing, so a
- * bad edit fails every test at once. */
+ * the entry when the notation is malformed, so a bad edit of the .def
+ * files fails every test at once.  A command or subcommand without an
+ * entry (just added to commands.def or subcmd.c) is described with what
+ * the tables know; cmdmeta_unmatched() counts those, for the tests. */
 void cmdmeta_init(void);
+/* How many commands and subcommands have no entry, plus entries of
+ * subcmd_meta.def naming no subcommand of subcmd.c.  0 when complete. */
+int cmdmeta_unmatched(void);
 
 /* The entry of a command (never NULL once initialised). */
 const struct cmd_meta *cmdmeta_get(enum cmd_id id);
