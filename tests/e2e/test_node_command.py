@@ -40,6 +40,12 @@ def strata_subcommands():
 COMMANDS = strata_commands()
 SUBCOMMANDS = strata_subcommands()
 ALL = COMMANDS + SUBCOMMANDS
+assert len(COMMANDS) > 150 and len(SUBCOMMANDS) > 50  # the patterns still read the tables
+UNKNOWN = set()  # Strata's commands redis-server lacks (filled by the fixture)
+
+
+def known():
+    return [n for n in ALL if n not in UNKNOWN]
 FREE_TEXT = {b"summary", b"complexity", b"replaced_by"}
 
 
@@ -182,6 +188,16 @@ def servers(tmp_path_factory):
     c = Cluster(prefix="strata-command-")
     try:
         node, redis_ = c.node(), c.redis()
+        # A command only Strata has (none today) cannot be compared: it is
+        # left out of the comparisons, and must still be described.
+        r = Conn(redis_.port)
+        unknown = [n for n, v in zip(ALL, r.pipeline([("COMMAND", "INFO", n) for n in ALL]))
+                   if v[1][0][1] is None]
+        UNKNOWN.update(unknown)
+        nc = Conn(node.port)
+        for name in unknown:
+            info, docs = nc.call("COMMAND", "INFO", name), nc.call("COMMAND", "DOCS", name)
+            assert info[1][0][1] is not None and docs[1][1][1][0][1] == b"summary", name
         yield c, node, redis_
     finally:
         c.close()
@@ -204,7 +220,7 @@ def compare(conns, cmds, canon=lambda v: v):
 
 
 def test_info_every_command(conns):
-    compare(conns, [("COMMAND", "INFO", n) for n in ALL],
+    compare(conns, [("COMMAND", "INFO", n) for n in known()],
             canon=lambda v: ("*", [canon_info(e) for e in v[1]]))
     # several names, unknown ones, case, a '|' too many
     compare(conns, [("COMMAND", "INFO", "GET", "nosuch", "Client|List", "get|x", "client|list|x", "client|",
@@ -220,16 +236,17 @@ def test_info_all_and_count(conns):
         w = {e[1][0][1]: canon_info(e) for e in want[1]}
         assert sorted(g) == sorted(n.encode() for n in COMMANDS)
         for name in g:
-            assert dump(g[name]) == dump(w[name]), name
+            if name.decode() not in UNKNOWN:
+                assert dump(g[name]) == dump(w[name]), name
     assert node.call("COMMAND", "COUNT") == (":", b"%d" % len(COMMANDS))
 
 
 def test_docs_every_command(conns):
     node, redis_, _ = conns
     mine, theirs = {}, {}
-    got, want = node.pipeline([("COMMAND", "DOCS", n) for n in ALL]), \
-        redis_.pipeline([("COMMAND", "DOCS", n) for n in ALL])
-    for n, g, w in zip(ALL, got, want):
+    got, want = node.pipeline([("COMMAND", "DOCS", n) for n in known()]), \
+        redis_.pipeline([("COMMAND", "DOCS", n) for n in known()])
+    for n, g, w in zip(known(), got, want):
         assert dump(canon_docs_reply(g, mine)) == dump(canon_docs_reply(w, theirs)), n
     # Strata's texts are there wherever Redis has one, and are its own.
     assert set(mine) == set(theirs)
@@ -248,7 +265,8 @@ def test_docs_all(conns):
     names = [k[1] for k, _ in pairs(got)]
     assert names == sorted(n.encode() for n in COMMANDS)
     for k, v in pairs(got):
-        assert dump(v) == dump(want[k[1]]), k
+        if k[1].decode() not in UNKNOWN:
+            assert dump(v) == dump(want[k[1]]), k
 
 
 def test_list_filters(conns):
@@ -263,7 +281,7 @@ def test_list_filters(conns):
     for f in filters:
         g, w = node.call("COMMAND", "LIST", *f), redis_.call("COMMAND", "LIST", *f)
         assert g[0] == w[0] == "*"
-        gn = sorted(e[1] for e in g[1])
+        gn = sorted(e[1] for e in g[1] if e[1].decode() not in UNKNOWN)
         wn = sorted(e[1] for e in w[1] if e[1] in have)
         assert gn == wn, f
     assert sorted(e[1] for e in node.call("COMMAND", "LIST")[1]) == sorted(have)
@@ -309,7 +327,7 @@ def sample(args, n):
 def command_lines(redis_):
     c = Conn(redis_.port, 2)
     lines = []
-    for name in ALL:
+    for name in known():
         docs = pairs(c.call("COMMAND", "DOCS", name))[0][1]
         d = {k[1]: v for k, v in pairs(docs)}
         args = d[b"arguments"][1] if b"arguments" in d else []
@@ -320,17 +338,21 @@ def command_lines(redis_):
 
 
 EDGE = [
-    ["set", "k", "v", "get"], ["set", "k", "v", "GET", "ex", "1"], ["set", "k", "v", "nx"], ["set", "k"],
-    ["zunionstore", "d", "0", "a"], ["zunionstore", "d", "1x", "a"], ["zunionstore", "d", "-1", "a"],
-    ["zunionstore", "d", "3", "a", "b"], ["zunionstore", "d", "1", "a", "weights", "1"],
-    ["zinterstore", "d", " 1", "a"], ["zdiff", "2", "a"], ["zdiff", "+1", "a"], ["zintercard", "1", "a", "limit", "2"],
-    ["sintercard", "0", "a"], ["lmpop", "1", "a", "left"], ["lmpop", "2", "a", "left"], ["lmpop", "x", "a", "left"],
-    ["blmpop", "0", "1", "a", "left"], ["blmpop", "0", "0", "a", "left"], ["zmpop", "1", "a", "min"],
+    ["set", "k", "v", "get"], ["set", "k", "v", "GET", "ex", "1"], ["set", "k", "v", "nx"],
+    ["set", "k"], ["zunionstore", "d", "0", "a"], ["zunionstore", "d", "1x", "a"],
+    ["zunionstore", "d", "-1", "a"], ["zunionstore", "d", "3", "a", "b"],
+    ["zunionstore", "d", "1", "a", "weights", "1"], ["zinterstore", "d", " 1", "a"],
+    ["zunionstore", "d", "4294967297", "a"], ["zunionstore", "d", "99999999999999999999", "a"],
+    ["zunionstore", "d", "-4294967295", "a"], ["lmpop", "4294967297x", "a", "left"],
+    ["zdiff", "2", "a"], ["zdiff", "+1", "a"], ["zintercard", "1", "a", "limit", "2"],
+    ["sintercard", "0", "a"], ["lmpop", "1", "a", "left"], ["lmpop", "2", "a", "left"],
+    ["lmpop", "x", "a", "left"], ["blmpop", "0", "1", "a", "left"],
+    ["blmpop", "0", "0", "a", "left"], ["zmpop", "1", "a", "min"],
     ["bzmpop", "1", "2", "a", "b", "max"], ["mset", "a", "1", "b"], ["mset", "a", "1", "b", "2"],
-    ["blpop", "a", "b", "0"], ["memory", "usage", "k"], ["memory", "usage"], ["memory", "nosuch", "k"],
-    ["object", "encoding", "k"], ["object", "help"], ["client", "list"], ["get"], ["get", "a", "b"],
-    ["nosuch", "a"], ["GET", "a"], ["Memory", "USAGE", "k"], ["ping"], ["rename", "a", "b"],
-    ["copy", "a", "b", "db", "1"], ["zrangestore", "d", "s", "0", "1"],
+    ["blpop", "a", "b", "0"], ["memory", "usage", "k"], ["memory", "usage"],
+    ["memory", "nosuch", "k"], ["object", "encoding", "k"], ["object", "help"], ["client", "list"],
+    ["get"], ["get", "a", "b"], ["nosuch", "a"], ["GET", "a"], ["Memory", "USAGE", "k"], ["ping"],
+    ["rename", "a", "b"], ["copy", "a", "b", "db", "1"], ["zrangestore", "d", "s", "0", "1"],
 ]
 
 
