@@ -299,7 +299,8 @@ static int by_fullname(const void *a, const void *b)
 void cmdmeta_init(void)
 {
     if (meta_ready) return;
-    cmd_table_init();
+    cmd_table_init(); /* which calls this function when it runs first */
+    if (meta_ready) return;
     int seen[CMD__COUNT] = { 0 };
     for (size_t i = 0; i < NTOP; i++) {
         const struct meta_src *src = &top_src[i];
@@ -356,8 +357,9 @@ void cmdmeta_init(void)
         m->parent = &metas[c->id];
         m->arity = subs[i].arity;
         m->group = metas[c->id].group ? metas[c->id].group : "server";
-        if (j == NSUB) meta_unmatched++;
-        if (j < NSUB) {
+        if (j == NSUB) {
+            meta_unmatched++;
+        } else {
             used[j] = 1;
             const struct meta_src *src = &sub_src[j];
             m->flags = src->flags;
