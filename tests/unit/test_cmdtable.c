@@ -640,13 +640,16 @@ static void test_reply_command(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        /* first, so that cmdmeta_init() runs before cmd_table_init() has:
+         * the order a unit test may call them in (it once listed every
+         * subcommand twice) */
+        cmocka_unit_test(test_meta_entries),
         cmocka_unit_test(test_lookup),
         cmocka_unit_test(test_arity),
         cmocka_unit_test(test_get_keys),
         cmocka_unit_test(test_get_keys_small_out),
         cmocka_unit_test(test_reply_info),
         cmocka_unit_test(test_table_vs_redis),
-        cmocka_unit_test(test_meta_entries),
         cmocka_unit_test(test_meta_lookup),
         cmocka_unit_test(test_meta_get_keys),
         cmocka_unit_test(test_reply_command),
