@@ -296,7 +296,8 @@ def test_list_filters(conns):
 def sample(args, n):
     """A command line for an argument tree: each argument once, or twice
     if multiple; integers are 2 so that a numkeys count matches the two
-    keys that follow; optional arguments are in (full) or out."""
+    keys that follow; optional arguments are in (full) or out, and a
+    oneof takes its first choice (or its last, in the full line)."""
     out = []
     for a in args:
         d = {k[1]: v for k, v in pairs(a)}
@@ -315,8 +316,9 @@ def sample(args, n):
                 out.append(b"key%d" % n["k"])
             elif t in (b"integer", b"double", b"unix-time"):
                 out.append(b"2")
-            elif t == b"oneof":
-                out += sample(d[b"arguments"][1][:1], n)
+            elif t == b"oneof":  # the first choice, or the last in the full line
+                choices = d[b"arguments"][1]
+                out += sample(choices[-1:] if n["full"] else choices[:1], n)
             elif t == b"block":
                 out += sample(d[b"arguments"][1], n)
             else:
