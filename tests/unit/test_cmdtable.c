@@ -366,6 +366,17 @@ static void test_table_vs_redis(void **state)
             print_error("%s: movablekeys %d but numkeys %d\n", name, movable, c->numkeys);
             bad++;
         }
+        /* COMMAND INFO's whole list, with commands_meta.def's extra flags */
+        const struct cmd_meta *m = cmdmeta_get(c->id);
+        const char *names[32];
+        int nf = cmd_flag_names(m->flags | (m->movablekeys ? CF_MOVABLEKEYS : 0u), names, 32);
+        char list[512] = "";
+        for (int i = 0; i < nf; i++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? "," : "", names[i]);
+        if (strcmp(list, strcmp(flags, "-") ? flags : "") != 0) {
+            print_error("%s: COMMAND INFO flags %s, redis %s\n", name, list, flags);
+            bad++;
+        }
     }
     fclose(f);
     for (int i = 0; i < CMD__COUNT; i++) {
