@@ -219,9 +219,27 @@ def compare(conns, cmds, canon=lambda v: v):
     return got, want
 
 
+def notes(entry, out):
+    """{(command, spec index): notes} of a COMMAND INFO entry."""
+    for i, ks in enumerate(entry[1][8][1]):
+        for k, e in pairs(ks):
+            if k[1] == b"notes":
+                out[(entry[1][0][1], i)] = e[1]
+    if entry[1][9][0] == "*":
+        for sub in entry[1][9][1]:
+            notes(sub, out)
+    return out
+
+
 def test_info_every_command(conns):
-    compare(conns, [("COMMAND", "INFO", n) for n in known()],
-            canon=lambda v: ("*", [canon_info(e) for e in v[1]]))
+    got, want = compare(conns, [("COMMAND", "INFO", n) for n in known()],
+                        canon=lambda v: ("*", [canon_info(e) for e in v[1]]))
+    mine, theirs = {}, {}
+    for g, w in zip(got, want):
+        notes(g[1][0], mine)
+        notes(w[1][0], theirs)
+    assert set(mine) == set(theirs) and mine
+    assert all(text and text != theirs[k] for k, text in mine.items()), mine
     # several names, unknown ones, case, a '|' too many
     compare(conns, [("COMMAND", "INFO", "GET", "nosuch", "Client|List", "get|x", "client|list|x", "client|",
                      "|list", "config|nosuch", "zadd")],
