@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "resp.h"
+#include "cmdmeta.h"
 #include "util.h"
 
 const struct cmd_spec cmd_table[CMD__COUNT] = {
@@ -41,6 +41,7 @@ void cmd_table_init(void)
         cmd_index[h & (CMD_INDEX_SIZE - 1)] = (short)i;
     }
     cmd_index_ready = 1;
+    cmdmeta_init();
 }
 
 const struct cmd_spec *cmd_lookup(const char *name, size_t len)
@@ -91,43 +92,19 @@ int cmd_get_keys(const struct cmd_spec *c, int argc, char **argv,
 int cmd_flag_names(unsigned flags, const char **names, int max)
 {
     static const struct { unsigned bit; const char *name; } map[] = {
-        { CF_WRITE, "write" },       { CF_READ, "readonly" },
-        { CF_DENYOOM, "denyoom" },   { CF_ADMIN, "admin" },
-        { CF_PUBSUB, "pubsub" },     { CF_NOSCRIPT, "noscript" },
-        { CF_BLOCKING, "blocking" }, { CF_LOADING, "loading" },
-        { CF_STALE, "stale" },       { CF_FAST, "fast" },
-        { CF_NOAUTH, "no_auth" },
+        { CF_WRITE, "write" },           { CF_READ, "readonly" },
+        { CF_DENYOOM, "denyoom" },       { CF_ADMIN, "admin" },
+        { CF_PUBSUB, "pubsub" },         { CF_NOSCRIPT, "noscript" },
+        { CF_BLOCKING, "blocking" },     { CF_LOADING, "loading" },
+        { CF_STALE, "stale" },           { CF_SKIP_MONITOR, "skip_monitor" },
+        { CF_SKIP_SLOWLOG, "skip_slowlog" }, { CF_ASKING, "asking" },
+        { CF_FAST, "fast" },             { CF_NOAUTH, "no_auth" },
+        { CF_MAY_REPLICATE, "may_replicate" }, { CF_NO_MANDATORY_KEYS, "no_mandatory_keys" },
+        { CF_NO_ASYNC_LOADING, "no_async_loading" }, { CF_NO_MULTI, "no_multi" },
+        { CF_MOVABLEKEYS, "movablekeys" }, { CF_ALLOW_BUSY, "allow_busy" },
     };
     int n = 0;
     for (size_t i = 0; i < sizeof map / sizeof map[0] && n < max; i++)
         if (flags & map[i].bit) names[n++] = map[i].name;
     return n;
-}
-
-void cmd_reply_info(buf *out, const struct cmd_spec *c)
-{
-    const char *names[16];
-    int nf = cmd_flag_names(c->flags, names, 16);
-    int movable = c->numkeys > 0;
-    resp_add_array(out, 10);
-    resp_add_bulk_str(out, c->name);
-    resp_add_int(out, c->arity);
-    resp_add_array(out, nf + movable);
-    for (int i = 0; i < nf; i++) resp_add_simple(out, names[i]);
-    if (movable) resp_add_simple(out, "movablekeys");
-    resp_add_int(out, c->first);
-    resp_add_int(out, c->last);
-    resp_add_int(out, c->step);
-    resp_add_array(out, 0); /* ACL categories */
-    resp_add_array(out, 0); /* tips */
-    resp_add_array(out, 0); /* key specs */
-    resp_add_array(out, 0); /* subcommands */
-}
-
-void cmd_reply_docs_empty(buf *out, const struct cmd_spec *c)
-{
-    resp_add_bulk_str(out, c->name);
-    resp_add_array(out, 2);
-    resp_add_bulk_str(out, "summary");
-    resp_add_bulk_str(out, "");
 }

@@ -22,6 +22,20 @@ enum cmd_flag {
     CF_STALE    = 1 << 8,
     CF_FAST     = 1 << 9,
     CF_NOAUTH   = 1 << 10,
+    /* Flags that only COMMAND INFO shows (Redis 7.0 has them; Strata's
+     * dispatcher does not act on them).  commands_meta.def and
+     * subcmd_meta.def give them. */
+    CF_SKIP_MONITOR      = 1 << 11,
+    CF_SKIP_SLOWLOG      = 1 << 12,
+    CF_ASKING            = 1 << 13,
+    CF_MAY_REPLICATE     = 1 << 14,
+    CF_NO_MANDATORY_KEYS = 1 << 15,
+    CF_NO_ASYNC_LOADING  = 1 << 16,
+    CF_NO_MULTI          = 1 << 17,
+    CF_ALLOW_BUSY        = 1 << 18,
+    /* Derived, never written in a table: the keys need more than fixed
+     * positions (Redis's "movablekeys"). */
+    CF_MOVABLEKEYS       = 1 << 19,
 };
 
 /* How the proxy forwards a command. */
@@ -74,11 +88,8 @@ int cmd_arity_ok(const struct cmd_spec *c, int argc);
 int cmd_get_keys(const struct cmd_spec *c, int argc, char **argv,
                  const size_t *argvlen, int *out, int max);
 
-/* COMMAND replies.  `cmd_reply_info` appends one command's entry
- * (the 10-element form of Redis 7.0) to out. */
-void cmd_reply_info(buf *out, const struct cmd_spec *c);
-void cmd_reply_docs_empty(buf *out, const struct cmd_spec *c);
-/* Names of flags for COMMAND INFO. */
+/* Names of CF_* flags as COMMAND INFO lists them, in Redis 7.0's order;
+ * returns the count (at most max). */
 int cmd_flag_names(unsigned flags, const char **names, int max);
 
 #endif

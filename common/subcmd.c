@@ -35,6 +35,12 @@ static const struct subcmd subcmds[] = {
 
 #define NSUBCMDS (sizeof subcmds / sizeof subcmds[0])
 
+const struct subcmd *subcmd_all(size_t *n)
+{
+    *n = NSUBCMDS;
+    return subcmds;
+}
+
 int subcmd_is_container(const char *name)
 {
     for (size_t i = 0; i < NSUBCMDS; i++)

@@ -21,6 +21,9 @@ struct subcmd {
     int arity;              /* Redis convention, counting the container */
 };
 
+/* Every subcommand, grouped by container; *n gets the count.  Static. */
+const struct subcmd *subcmd_all(size_t *n);
+
 /* 1 if `name` (lower case) is a container command, else 0. */
 int subcmd_is_container(const char *name);
 

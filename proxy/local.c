@@ -10,6 +10,7 @@
 #include <sys/time.h>
 
 #include "client.h"
+#include "cmdreply.h"
 #include "resp.h"
 #include "route.h"
 #include "stats.h"
@@ -165,59 +166,6 @@ static int do_hello(struct client *c, int argc, char **argv, const size_t *lens,
     return 0;
 }
 
-static int do_command(int argc, char **argv, const size_t *lens, buf *out)
-{
-    if (argc == 1) {
-        resp_add_array(out, CMD__COUNT);
-        for (int i = 0; i < CMD__COUNT; i++) cmd_reply_info(out, &cmd_table[i]);
-        return 0;
-    }
-    if (str_eq_nocase(argv[1], lens[1], "count") && argc == 2) {
-        resp_add_int(out, CMD__COUNT);
-        return 0;
-    }
-    if (str_eq_nocase(argv[1], lens[1], "info")) {
-        if (argc == 2) {
-            resp_add_array(out, CMD__COUNT);
-            for (int i = 0; i < CMD__COUNT; i++) cmd_reply_info(out, &cmd_table[i]);
-            return 0;
-        }
-        resp_add_array(out, argc - 2);
-        for (int i = 2; i < argc; i++) {
-            const struct cmd_spec *s = cmd_lookup(argv[i], lens[i]);
-            if (s) cmd_reply_info(out, s);
-            else resp_add_null(out, RESP2); /* Redis: a null bulk, $-1 */
-        }
-        return 0;
-    }
-    if (str_eq_nocase(argv[1], lens[1], "docs")) {
-        if (argc == 2) {
-            resp_add_array(out, 2 * CMD__COUNT);
-            for (int i = 0; i < CMD__COUNT; i++) cmd_reply_docs_empty(out, &cmd_table[i]);
-            return 0;
-        }
-        size_t mark = resp_defer_array(out);
-        long long n = 0;
-        for (int i = 2; i < argc; i++) {
-            const struct cmd_spec *s = cmd_lookup(argv[i], lens[i]);
-            if (s) {
-                cmd_reply_docs_empty(out, s);
-                n += 2;
-            }
-        }
-        resp_set_deferred_array(out, mark, n);
-        return 0;
-    }
-    if (str_eq_nocase(argv[1], lens[1], "list") && argc == 2) {
-        resp_add_array(out, CMD__COUNT);
-        for (int i = 0; i < CMD__COUNT; i++) resp_add_bulk_str(out, cmd_table[i].name);
-        return 0;
-    }
-    resp_add_errorf(out, "ERR unknown subcommand '%.*s'. Try COMMAND HELP.",
-                    (int)(lens[1] > 128 ? 128 : lens[1]), argv[1]);
-    return 1;
-}
-
 static void client_line(buf *b, const struct client *c)
 {
     uint64_t now = now_ms();
@@ -324,7 +272,8 @@ int local_exec(struct client *c, const struct cmd_spec *spec, int argc, char **a
         return 0;
     }
     case CMD_COMMAND:
-        return do_command(argc, argv, lens, out);
+        /* common/cmdreply, as the node answers; the proxy speaks RESP2 */
+        return cmdreply_command(out, RESP2, argc, argv, lens);
     case CMD_CLIENT:
         return do_client(c, argc, argv, lens, out);
     case CMD_TIME: {

@@ -843,6 +843,7 @@ int server_init(void)
     t_string_register();
     t_keys_register();
     t_server_register();
+    t_command_register();
     server_register_modules();
     log_info("strata-node %s listening on %s:%lld, data in %s, fsync %s", STRATA_VERSION,
              srv.cfg.bind, srv.cfg.port, srv.cfg.dir,

@@ -256,6 +256,7 @@ client *server_client_by_id(uint64_t id);
 void t_string_register(void);
 void t_keys_register(void);
 void t_server_register(void);
+void t_command_register(void);      /* t_command.c: COMMAND */
 void t_hash_register(void);
 void t_set_register(void);
 void t_zset_register(void);
