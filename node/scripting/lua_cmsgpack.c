@@ -30,7 +30,8 @@
  * bytes left, and each value consumes at least one byte, so hostile input
  * can neither read out of bounds nor loop without consuming.  Nesting is
  * bounded by the Lua stack (LUAI_MAXCSTACK): each level holds a slot, and
- * running out is a Lua "stack overflow (...)" error.
+ * running out is a Lua "stack overflow (...)" error; the decoder does not
+ * recurse in C, so deep input costs no C stack.
  *
  * The Lua stack is used at the same depths and checked at the same points
  * as in Redis's copy, so the stack-overflow errors (thousands of values at
@@ -41,6 +42,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -304,13 +306,79 @@ static int cmsgpack_pack(lua_State *L)
 /* ------------------------------------------------------------------ */
 /* Decoding                                                            */
 
-enum { CMSGPACK_OK = 0, CMSGPACK_EOF, CMSGPACK_BADFMT };
+/* The decoder is a loop over an explicit stack of open arrays and maps,
+ * not a recursion: the nesting depth is bounded only by the Lua stack
+ * (thousands of levels), which must not turn into C stack depth.  Values
+ * go on the Lua stack exactly as a recursive decoder would put them:
+ *
+ *   array being filled:  ... table index      (then the element)
+ *   map being filled:    ... table [key]      (then the key or value)
+ *
+ * Like the encoder, it holds C memory (the frames once they outgrow the
+ * inline ones), so the errors it can meet are returned, and raised only
+ * after the memory is freed. */
 
-typedef struct cmsgpack_cur {
+enum {
+    CMSGPACK_OK = 0,
+    CMSGPACK_EOF,       /* "Missing bytes in input." */
+    CMSGPACK_BADFMT,    /* "Bad data format in input." */
+    CMSGPACK_STACK,     /* "stack overflow (<stack_err>)" */
+    CMSGPACK_NIL_KEY,   /* "table index is nil", as lua_settable says it */
+    CMSGPACK_NAN_KEY,   /* "table index is NaN" */
+};
+
+#define CMSGPACK_INLINE_FRAMES 32
+
+typedef struct cmsgpack_frame {
+    uint32_t left;  /* elements (arrays) or pairs (maps) still to read */
+    uint32_t next;  /* arrays: index of the next element; maps: 1 once
+                     * the key of the current pair is on the stack */
+    unsigned char map;
+} cmsgpack_frame;
+
+typedef struct cmsgpack_dec {
+    lua_State *L;
     const unsigned char *p;
     size_t left;
-    int err;
-} cmsgpack_cur;
+    const char *stack_err;
+    cmsgpack_frame *frames; /* inline_frames or a heap copy */
+    size_t depth, cap;
+    cmsgpack_frame inline_frames[CMSGPACK_INLINE_FRAMES];
+} cmsgpack_dec;
+
+static void cmsgpack_dec_init(cmsgpack_dec *d, lua_State *L, const unsigned char *p, size_t n)
+{
+    d->L = L;
+    d->p = p;
+    d->left = n;
+    d->stack_err = NULL;
+    d->frames = d->inline_frames;
+    d->depth = 0;
+    d->cap = CMSGPACK_INLINE_FRAMES;
+}
+
+static void cmsgpack_dec_free(cmsgpack_dec *d)
+{
+    if (d->frames != d->inline_frames) free(d->frames);
+    d->frames = d->inline_frames;
+    d->cap = CMSGPACK_INLINE_FRAMES;
+}
+
+static void cmsgpack_dec_open(cmsgpack_dec *d, int map, uint32_t n)
+{
+    if (d->depth == d->cap) {
+        size_t cap = 2 * d->cap;
+        cmsgpack_frame *f = xmalloc(cap * sizeof *f);
+        memcpy(f, d->frames, d->depth * sizeof *f);
+        cmsgpack_dec_free(d);
+        d->frames = f;
+        d->cap = cap;
+    }
+    cmsgpack_frame *f = &d->frames[d->depth++];
+    f->left = n;
+    f->next = map ? 0 : 1;
+    f->map = (unsigned char)map;
+}
 
 static uint64_t cmsgpack_be(const unsigned char *p, int n)
 {
@@ -319,58 +387,28 @@ static uint64_t cmsgpack_be(const unsigned char *p, int n)
     return v;
 }
 
-static void cmsgpack_decode(lua_State *L, cmsgpack_cur *c);
-
-static void cmsgpack_decode_array(lua_State *L, cmsgpack_cur *c, uint64_t n)
+static void cmsgpack_dec_skip(cmsgpack_dec *d, size_t n)
 {
-    lua_newtable(L);
-    luaL_checkstack(L, 1, "in function mp_decode_to_lua_array");
-    for (uint64_t i = 1; i <= n; i++) {
-        lua_pushnumber(L, (lua_Number)i);
-        cmsgpack_decode(L, c);
-        if (c->err) return;
-        lua_settable(L, -3);
-    }
+    d->p += n;
+    d->left -= n;
 }
 
-static void cmsgpack_decode_map(lua_State *L, cmsgpack_cur *c, uint64_t n)
+/* Read one item at the cursor: push a scalar, or push a new table and
+ * open a frame for its contents.  Returns an error, or CMSGPACK_OK with
+ * *complete set when the pushed value needs nothing more (a scalar or an
+ * empty container). */
+static int cmsgpack_dec_item(cmsgpack_dec *d, int *complete)
 {
-    lua_newtable(L);
-    while (n--) {
-        cmsgpack_decode(L, c); /* key */
-        if (c->err) return;
-        cmsgpack_decode(L, c); /* value */
-        if (c->err) return;
-        lua_settable(L, -3); /* a nil or NaN key is a Lua error, as on Redis */
+    lua_State *L = d->L;
+    *complete = 1;
+    if (d->left < 1) return CMSGPACK_EOF;
+    if (!lua_checkstack(L, 1)) {
+        d->stack_err = "too many return values at once; use unpack_one or unpack_limit instead.";
+        return CMSGPACK_STACK;
     }
-}
 
-/* Consume `hdr` header bytes and a `len`-byte body and push the body. */
-static void cmsgpack_decode_str(lua_State *L, cmsgpack_cur *c, size_t hdr, uint64_t len)
-{
-    if (c->left - hdr < len) {
-        c->err = CMSGPACK_EOF;
-        return;
-    }
-    lua_pushlstring(L, (const char *)c->p + hdr, (size_t)len);
-    c->p += hdr + len;
-    c->left -= hdr + len;
-}
-
-/* Decode one value at the cursor and push it, or set c->err (the stack
- * may then hold partial results; the caller raises an error). */
-static void cmsgpack_decode(lua_State *L, cmsgpack_cur *c)
-{
-    if (c->left < 1) {
-        c->err = CMSGPACK_EOF;
-        return;
-    }
-    luaL_checkstack(L, 1,
-                    "too many return values at once; use unpack_one or unpack_limit instead.");
-
-    unsigned char t = c->p[0];
-    /* Bytes after the type byte for the fixed-size forms. */
-    int size = 0;
+    unsigned char t = d->p[0];
+    int size = 0; /* bytes after the type byte for the fixed-size forms */
     switch (t) {
     case 0xcc: case 0xd0: case 0xd9: size = 1; break;
     case 0xcd: case 0xd1: case 0xda: case 0xdc: case 0xde: size = 2; break;
@@ -378,29 +416,22 @@ static void cmsgpack_decode(lua_State *L, cmsgpack_cur *c)
     case 0xcf: case 0xd3: case 0xcb: size = 8; break;
     default: break;
     }
-    if (c->left - 1 < (size_t)size) {
-        c->err = CMSGPACK_EOF;
-        return;
-    }
-    uint64_t v = cmsgpack_be(c->p + 1, size);
+    if (d->left - 1 < (size_t)size) return CMSGPACK_EOF;
+    uint64_t v = cmsgpack_be(d->p + 1, size);
+    size_t hdr = 1 + (size_t)size;
+    int map;
 
-    if (t <= 0x7f) { /* positive fixint */
+    if (t <= 0x7f) {
         lua_pushinteger(L, t);
-    } else if (t >= 0xe0) { /* negative fixint */
+    } else if (t >= 0xe0) {
         lua_pushinteger(L, (int)t - 256);
-    } else if (t >= 0xa0 && t <= 0xbf) { /* fixstr */
-        cmsgpack_decode_str(L, c, 1, t & 0x1f);
-        return;
-    } else if (t >= 0x90 && t <= 0x9f) { /* fixarray */
-        c->p++;
-        c->left--;
-        cmsgpack_decode_array(L, c, t & 0x0f);
-        return;
-    } else if (t >= 0x80 && t <= 0x8f) { /* fixmap */
-        c->p++;
-        c->left--;
-        cmsgpack_decode_map(L, c, t & 0x0f);
-        return;
+    } else if (t >= 0xa0 && t <= 0xbf) {
+        v = t & 0x1f;
+        goto string;
+    } else if (t >= 0x80 && t <= 0x9f) {
+        map = t < 0x90;
+        v = t & 0x0f;
+        goto container;
     } else {
         switch (t) {
         case 0xc0: lua_pushnil(L); break;
@@ -426,31 +457,78 @@ static void cmsgpack_decode(lua_State *L, cmsgpack_cur *c)
             break;
         }
         case 0xcb: {
-            double d;
-            memcpy(&d, &v, 8);
-            lua_pushnumber(L, d);
+            double x;
+            memcpy(&x, &v, 8);
+            lua_pushnumber(L, x);
             break;
         }
         case 0xd9: case 0xda: case 0xdb:
-            cmsgpack_decode_str(L, c, 1 + (size_t)size, v);
-            return;
+            goto string;
         case 0xdc: case 0xdd:
-            c->p += 1 + size;
-            c->left -= 1 + (size_t)size;
-            cmsgpack_decode_array(L, c, v);
-            return;
+            map = 0;
+            goto container;
         case 0xde: case 0xdf:
-            c->p += 1 + size;
-            c->left -= 1 + (size_t)size;
-            cmsgpack_decode_map(L, c, v);
-            return;
+            map = 1;
+            goto container;
         default: /* c1, bin, ext, fixext */
-            c->err = CMSGPACK_BADFMT;
-            return;
+            return CMSGPACK_BADFMT;
         }
     }
-    c->p += 1 + size;
-    c->left -= 1 + (size_t)size;
+    cmsgpack_dec_skip(d, hdr);
+    return CMSGPACK_OK;
+
+string:
+    if (d->left - hdr < v) return CMSGPACK_EOF;
+    lua_pushlstring(L, (const char *)d->p + hdr, (size_t)v);
+    cmsgpack_dec_skip(d, hdr + (size_t)v);
+    return CMSGPACK_OK;
+
+container:
+    cmsgpack_dec_skip(d, hdr);
+    lua_newtable(L);
+    if (!map && !lua_checkstack(L, 1)) {
+        d->stack_err = "in function mp_decode_to_lua_array";
+        return CMSGPACK_STACK;
+    }
+    if (v > 0) {
+        cmsgpack_dec_open(d, map, (uint32_t)v);
+        if (!map) lua_pushnumber(L, 1);
+        *complete = 0;
+    }
+    return CMSGPACK_OK;
+}
+
+/* Decode one whole value (with everything nested in it) and push it. */
+static int cmsgpack_dec_value(cmsgpack_dec *d)
+{
+    lua_State *L = d->L;
+    for (;;) {
+        int complete, err = cmsgpack_dec_item(d, &complete);
+        if (err) return err;
+        /* Store each completed value in its container; a container
+         * that fills up is itself a completed value. */
+        while (complete) {
+            if (d->depth == 0) return CMSGPACK_OK;
+            cmsgpack_frame *f = &d->frames[d->depth - 1];
+            if (f->map && f->next == 0) { /* that was the key */
+                f->next = 1;
+                break;
+            }
+            if (f->map) {
+                int kt = lua_type(L, -2);
+                if (kt == LUA_TNIL) return CMSGPACK_NIL_KEY;
+                if (kt == LUA_TNUMBER && isnan(lua_tonumber(L, -2))) return CMSGPACK_NAN_KEY;
+                f->next = 0;
+            }
+            lua_settable(L, -3);
+            if (--f->left == 0) {
+                d->depth--;
+                continue;
+            }
+            if (!f->map) lua_pushnumber(L, (lua_Number)++f->next);
+            complete = 0;
+        }
+    }
 }
 
 /* The string is at index 1.  limit 0 with offset 0 means "all values, and
@@ -471,18 +549,28 @@ static int cmsgpack_unpack_full(lua_State *L, lua_Integer limit, lua_Integer off
                           (int)len);
     if (all) limit = INT_MAX;
 
-    cmsgpack_cur c = {(const unsigned char *)s + offset, len - (size_t)offset, CMSGPACK_OK};
-    int n = 0;
-    while (c.left > 0 && n < limit) {
-        cmsgpack_decode(L, &c);
-        if (c.err == CMSGPACK_EOF) return luaL_error(L, "Missing bytes in input.");
-        if (c.err == CMSGPACK_BADFMT) return luaL_error(L, "Bad data format in input.");
+    cmsgpack_dec d;
+    cmsgpack_dec_init(&d, L, (const unsigned char *)s + offset, len - (size_t)offset);
+    int n = 0, err = CMSGPACK_OK;
+    while (d.left > 0 && n < limit) {
+        d.depth = 0;
+        if ((err = cmsgpack_dec_value(&d)) != CMSGPACK_OK) break;
         n++;
+    }
+    cmsgpack_dec_free(&d);
+    switch (err) {
+    case CMSGPACK_EOF: return luaL_error(L, "Missing bytes in input.");
+    case CMSGPACK_BADFMT: return luaL_error(L, "Bad data format in input.");
+    case CMSGPACK_STACK: return luaL_error(L, "stack overflow (%s)", d.stack_err);
+    /* These two come from lua_settable without a position; so here. */
+    case CMSGPACK_NIL_KEY: lua_pushliteral(L, "table index is nil"); return lua_error(L);
+    case CMSGPACK_NAN_KEY: lua_pushliteral(L, "table index is NaN"); return lua_error(L);
+    default: break;
     }
     if (all) return n;
 
     luaL_checkstack(L, 1, "in function mp_unpack_full");
-    lua_pushinteger(L, c.left == 0 ? -1 : (lua_Integer)(len - c.left));
+    lua_pushinteger(L, d.left == 0 ? -1 : (lua_Integer)(len - d.left));
     lua_insert(L, 2);
     return n + 1;
 }
