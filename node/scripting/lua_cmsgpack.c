@@ -35,7 +35,16 @@
  *
  * The Lua stack is used at the same depths and checked at the same points
  * as in Redis's copy, so the stack-overflow errors (thousands of values at
- * once) come at the same counts with the same texts. */
+ * once) come at the same counts with the same texts.
+ *
+ * Known differences from redis-server:
+ *   - map pairs come in next() order, and stock Lua 5.1 hashes strings of
+ *     32 bytes or more on a sample of their bytes where Redis's Lua hashes
+ *     them all, so a map with two or more such keys may list them in
+ *     another order (the same bytes otherwise);
+ *   - if Lua runs out of memory while a value is being packed or a deeply
+ *     nested one (over 32 levels) unpacked, the C buffer in use is not
+ *     freed (Redis's copy leaks its pack buffer the same way). */
 #include "lua_cmsgpack.h"
 
 #include <float.h>
