@@ -41,4 +41,10 @@ void sha1_to_hex(const unsigned char digest[SHA1_DIGEST_LEN], char out[SHA1_HEX_
 /* The script sha of Redis: lowercase hex SHA-1 of data, NUL-terminated. */
 void sha1_hex(const void *data, size_t len, char out[SHA1_HEX_LEN + 1]);
 
+/* The x86 SHA extensions are used when the CPU has them (checked once, at
+ * first use).  sha1_use_hw(0) turns them off and sha1_use_hw(1) back on
+ * if available, for tests and benchmarks; returns whether they are now in
+ * use.  Both paths give the same digests. */
+int sha1_use_hw(int enable);
+
 #endif

@@ -3,7 +3,9 @@
  * FIPS 180 example vectors, incremental hashing split at every offset,
  * and fixtures/sha1.txt (made by fixtures/gen_lua_libs.py): the shas
  * redis-server 7.0 gave for SCRIPT LOAD and redis.sha1hex of many bodies,
- * across the 55/56/64-byte padding boundaries. */
+ * across the 55/56/64-byte padding boundaries.  Each test runs twice:
+ * with the portable code and, where the CPU has them, with the x86 SHA
+ * extensions; a last test compares the two on random inputs. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -112,12 +114,57 @@ static void test_redis_shas(void **state)
     assert_true(cases >= 20);
 }
 
+/* Portable and hardware paths agree on random inputs of every length up
+ * to several blocks, fed in random pieces. */
+static void test_hw_matches_portable(void **state)
+{
+    if (!sha1_use_hw(1)) {
+        sha1_use_hw(0);
+        skip();
+    }
+    static unsigned char msg[1100];
+    uint32_t x = 12345;
+    for (size_t i = 0; i < sizeof msg; i++) {
+        x = x * 1103515245u + 12345u;
+        msg[i] = (unsigned char)(x >> 16);
+    }
+    for (size_t len = 0; len <= sizeof msg; len++) {
+        unsigned char a[SHA1_DIGEST_LEN], b[SHA1_DIGEST_LEN];
+        sha1_use_hw(0);
+        sha1_digest(msg + len % 7, len - len % 7, a);
+        sha1_use_hw(1);
+        sha1_ctx c;
+        sha1_init(&c);
+        size_t at = len % 7, cut = at + (len * 37) % (len - at + 1);
+        sha1_update(&c, msg + at, cut - at);
+        sha1_update(&c, msg + cut, len - cut);
+        sha1_final(&c, b);
+        assert_memory_equal(a, b, SHA1_DIGEST_LEN);
+    }
+}
+
+static int use_portable(void **state)
+{
+    sha1_use_hw(0);
+    return 0;
+}
+
+static int use_hw(void **state)
+{
+    sha1_use_hw(1);
+    return 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fips_vectors),
-        cmocka_unit_test(test_incremental_every_split),
-        cmocka_unit_test(test_redis_shas),
+        cmocka_unit_test_setup(test_fips_vectors, use_portable),
+        cmocka_unit_test_setup(test_incremental_every_split, use_portable),
+        cmocka_unit_test_setup(test_redis_shas, use_portable),
+        cmocka_unit_test_setup(test_fips_vectors, use_hw),
+        cmocka_unit_test_setup(test_incremental_every_split, use_hw),
+        cmocka_unit_test_setup(test_redis_shas, use_hw),
+        cmocka_unit_test(test_hw_matches_portable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
