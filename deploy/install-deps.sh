@@ -10,6 +10,7 @@ PACKAGES=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   # libraries
   libevent-dev libhiredis-dev libleveldb-dev libyaml-dev libcmocka-dev
+  liblua5.1-0-dev lua-cjson-dev lua-bitop-dev
   # reference servers and clients used by tests and benchmarks
   redis-server redis-tools nutcracker python3-redis python3-pytest
   # process and socket tools used by scripts and tests

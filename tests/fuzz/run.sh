@@ -21,7 +21,7 @@ BUILD="$ROOT/build-fuzz"
 SECONDS_EACH="${1:-${FUZZ_SECONDS:-20}}"
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(fuzz_resp fuzz_yaml)
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(fuzz_resp fuzz_yaml fuzz_lua)
 
 case "$SECONDS_EACH" in
   ''|*[!0-9]*) echo "run.sh: seconds must be a number, got '$SECONDS_EACH'" >&2; exit 2 ;;
