@@ -155,9 +155,10 @@ void zset_reply_scored(client *c, const char *m, size_t ml, double score);
 long long zset_scored_len(const client *c, long long n);
 
 /* Where a range or set operation sends its elements: the client's reply
- * (an array, flat member[/score] pairs), or a destination zset named by
- * argument `store_arg` that is replaced by the result (ZRANGESTORE,
- * Z*STORE; an empty result deletes it and the reply is the count).  The
+ * (an array of members, or of zset_reply_scored elements), or a
+ * destination zset named by argument `store_arg` that is replaced by the
+ * result (ZRANGESTORE, Z*STORE; an empty result deletes it and the reply
+ * is the count).  The
  * destination is only touched when the first element arrives, so the
  * sources are read unchanged even if one of them is the destination. */
 struct zsink {

@@ -907,7 +907,9 @@ static void zrandmember_command(client *c)
 
 /* ZSCAN walks the member records ('D' version member), which do not move
  * when scores change, so a scan sees every member present from start to
- * end exactly once.  The cursor stands for the next member to visit. */
+ * end exactly once.  The cursor stands for the next member to visit.
+ * Scores in a page stay bulk strings in RESP3 too: Redis 7.0 replies
+ * scan pages with the same flat array in both protocols. */
 static void emit_score(buf *out, const char *v, size_t vl)
 {
     resp_add_bulk_double(out, zset_decode_score(v, vl));
