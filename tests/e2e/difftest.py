@@ -30,6 +30,11 @@ held to an exact match (its keys are deleted on both sides to resynchronise).
 A run is reproducible from its seed: `Differ.run()` reports the seed, the
 index of the failing command and the commands before it.  The tests take the
 seed from $STRATA_SEED when it is set.
+
+Protocols: `Differ(..., proto=3)` runs the same generators in RESP3 (HELLO 3
+on both connections).  Raw replies are compared as in RESP2; property checks
+get the replies in their RESP2 shape (resp2_view) after the two replies'
+RESP3 types have been found equal (shape_difference).
 """
 import os
 import random
