@@ -185,13 +185,16 @@ def run_script(port, protos, steps):
     (2 or 3).  Steps: ("call", i, args) sends and reads; ("do", i, args)
     too, without recording the reply; ("send", i, args) only sends;
     ("read", i) reads; ("blocked", n) waits until n clients are
-    blocked (asked on a RESP2 control connection).  Returns the raw replies
-    read, tagged with their step."""
+    blocked (asked on a RESP2 control connection); ("unblock", i, how)
+    sends CLIENT UNBLOCK for connection i (how: TIMEOUT or ERROR) from the
+    control connection.  Returns the raw replies read, tagged with their
+    step."""
     conns = [RespConn("127.0.0.1", port, timeout=10, proto=p) for p in protos]
     ctl = RespConn("127.0.0.1", port, timeout=10)
     out = []
     try:
         ctl.call(b"FLUSHALL")
+        ids = [c.call(b"CLIENT", b"ID") for c in conns]
         for step in steps:
             op = step[0]
             if op == "call":
@@ -205,6 +208,9 @@ def run_script(port, protos, steps):
                 out.append((step, conns[step[1]].read()[0]))
             elif op == "blocked":
                 wait_blocked(ctl, step[1])
+            elif op == "unblock":
+                ctl.send([b"CLIENT", b"UNBLOCK", ids[step[1]], step[2]])
+                out.append((step, ctl.read()[0]))
             else:
                 raise ValueError(op)
     finally:
@@ -267,6 +273,11 @@ def test_blocking_pops_woken_up(pair, protos):
         steps += calls(1, feed)
         steps.append(("read", 0))
         steps.append(("blocked", 0))
+    # CLIENT UNBLOCK: a timeout (null) or an error
+    for block, how in (("BZPOPMIN nz 0", b"TIMEOUT"), ("BLMPOP 0 1 nl LEFT", b"ERROR"),
+                       ("BLMOVE nl dst LEFT LEFT 0", b"TIMEOUT"), ("BZMPOP 0 1 nz MIN", b"TIMEOUT")):
+        steps += [("send", 0, block.encode().split()), ("blocked", 1), ("unblock", 0, how),
+                  ("read", 0)]
     steps += calls(1, "LRANGE dst 0 -1", "LRANGE q 0 -1", "ZRANGE z 0 -1 WITHSCORES",
                       "ZRANGE z2 0 -1 WITHSCORES", "ZRANGE z3 0 -1 WITHSCORES")
     replies = same_on_both(pair, protos, steps)
