@@ -6,7 +6,8 @@ Three kinds of tests:
     Differ's RESP3 mode on two redis-servers (no false alarms) and on a
     deliberately mismatched pair (it catches wrong reply types);
   - the seeded differential runs of the node (all data-type families, a
-    few seeds, the zset families alone) in RESP3;
+    few seeds, the zset families alone) in RESP3, and the scripted
+    Differ tests of the hash, list and set modules with a RESP3 Differ;
   - scripted scenarios run on the node and on redis-server with the raw
     replies compared: blocking pops timing out and woken up, MULTI/EXEC
     (queued replies, EXEC's array, WATCH aborts), pops on missing keys,
@@ -15,6 +16,7 @@ Three kinds of tests:
 
 Seeds are printed; STRATA_SEED=N replays a run, STRATA_DIFF_COUNT scales it.
 """
+import functools
 import socket
 
 import pytest
@@ -26,8 +28,8 @@ from difftest import (BASE_SEED, BigNumber, BlobError, Cmd, Differ, Double, Erro
 # The data-type generators live in the per-type test modules: importing
 # them registers their families in difftest.GENERATORS.
 import test_node_hash
-import test_node_list  # noqa: F401
-import test_node_set  # noqa: F401
+import test_node_list
+import test_node_set
 import test_node_zset
 
 TYPE_FAMILIES = ["hash", "hash-mix", "list", "list-mix", "set", "set-mix",
@@ -176,6 +178,24 @@ def test_node_diff_server_family_resp3(pair):
         pytest.xfail("strata-node replies INFO with a bulk string in RESP3, "
                      "redis-server with a verbatim string")
     run_diff(node, ref, BASE_SEED + 40, n(1500), proto=3, families=["server", "keys"])
+
+
+# The per-type tests that drive a Differ through a fixed script (edge cases,
+# big collections) run again with the Differ in RESP3.
+TYPE_SCRIPTS = [
+    (test_node_hash, "test_hash_exact_edge_cases"),
+    (test_node_hash, "test_hash_big_sampling_and_scan"),
+    (test_node_list, "test_list_exact_edge_cases"),
+    (test_node_list, "test_list_long_middle_edits"),
+    (test_node_set, "test_set_exact_edge_cases"),
+    (test_node_set, "test_set_algebra_on_big_sets"),
+]
+
+
+@pytest.mark.parametrize("module, name", TYPE_SCRIPTS, ids=[name for _, name in TYPE_SCRIPTS])
+def test_type_scripts_in_resp3(pair, monkeypatch, module, name):
+    monkeypatch.setattr(module, "Differ", functools.partial(Differ, proto=3))
+    getattr(module, name)(pair)
 
 
 # --- scripted scenarios: the same steps on both servers, raw replies compared --------
