@@ -148,10 +148,17 @@ long long zset_rank(uint64_t version, uint64_t count, const char *member, size_t
  * when the command emptied it (Redis removes empty collections). */
 void zset_commit_meta(const char *key, size_t klen, struct meta *m);
 
+/* One element of a reply WITH SCORES: member and score, flat in RESP2,
+ * a [member, double] pair in RESP3 (Redis 7.0's WITHSCORES shapes).
+ * zset_scored_len is the array length for n such elements. */
+void zset_reply_scored(client *c, const char *m, size_t ml, double score);
+long long zset_scored_len(const client *c, long long n);
+
 /* Where a range or set operation sends its elements: the client's reply
- * (an array, flat member[/score] pairs), or a destination zset named by
- * argument `store_arg` that is replaced by the result (ZRANGESTORE,
- * Z*STORE; an empty result deletes it and the reply is the count).  The
+ * (an array of members, or of zset_reply_scored elements), or a
+ * destination zset named by argument `store_arg` that is replaced by the
+ * result (ZRANGESTORE, Z*STORE; an empty result deletes it and the reply
+ * is the count).  The
  * destination is only touched when the first element arrives, so the
  * sources are read unchanged even if one of them is the destination. */
 struct zsink {
@@ -176,7 +183,8 @@ enum { ZPOP_EMPTY_ARRAY, ZPOP_NULL_ARRAY, ZPOP_NO_REPLY };
  * the first non-empty key among argument indexes keys[0..nkeys), lowest
  * scores first (max: highest), as Redis's genericZpopCommand.  Reply
  * shapes (RESP2): ZPOPMIN flat [m, s, ...]; emitkey and not nested
- * (BZPOPMIN) [key, m, s]; nested (ZMPOP) [key, [[m, s], ...]].
+ * (BZPOPMIN) [key, m, s]; nested (ZMPOP) [key, [[m, s], ...]].  RESP3:
+ * scores are doubles, and ZPOPMIN with a count nests its pairs too.
  * Returns 1 (popped, replied), 0 (all empty; replied per `empty`), -1
  * (error replied: WRONGTYPE on the first existing key of another type). */
 int zpop_generic(client *c, const int *keys, int nkeys, int max, int emitkey,

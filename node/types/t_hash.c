@@ -219,7 +219,12 @@ static void hgetall_generic(client *c, int what)
     struct meta m;
     meta_init(&m);
     int r = lookup_typed(c, 1, &m, T_HASH);
-    if (r == 0) resp_add_array(&c->out, 0);
+    /* HGETALL is a map in RESP3; HKEYS and HVALS stay arrays */
+    int map = what == (WITH_FIELDS | WITH_VALUES);
+    if (r == 0) {
+        if (map) resp_add_map(&c->out, c->resp, 0);
+        else resp_add_array(&c->out, 0);
+    }
     if (r != 1) goto done;
     size_t mark = resp_defer_array(&c->out);
     long long n = 0;
@@ -239,7 +244,8 @@ static void hgetall_generic(client *c, int what)
         }
     }
     coll_iter_free(&ci);
-    resp_set_deferred_array(&c->out, mark, n);
+    if (map) resp_set_deferred_map(&c->out, mark, c->resp, n / 2);
+    else resp_set_deferred_array(&c->out, mark, n);
 done:
     meta_free(&m);
 }
@@ -332,6 +338,8 @@ struct rand_reply {
 static int hrand_emit(void *ctx, const char *f, size_t fl, const char *v, size_t vl)
 {
     struct rand_reply *rr = ctx;
+    /* WITHVALUES: flat in RESP2, [field, value] pairs in RESP3 */
+    if (rr->values && rr->c->resp == RESP3) resp_add_array(&rr->c->out, 2);
     resp_add_bulk(&rr->c->out, f, fl);
     if (rr->values) resp_add_bulk(&rr->c->out, v, vl);
     return client_close_if_over_limit(rr->c, rr->c->out.len);
@@ -381,7 +389,7 @@ static void hrandfield_command(client *c)
     if (distinct && n > m.count) n = m.count;
     size_t mark = resp_defer_array(&c->out);
     uint64_t got = coll_sample(m.version, m.count, n, distinct, hrand_emit, &rr);
-    resp_set_deferred_array(&c->out, mark, (long long)(got * (values ? 2 : 1)));
+    resp_set_deferred_array(&c->out, mark, (long long)(got * (values && c->resp != RESP3 ? 2 : 1)));
 done:
     meta_free(&m);
 }

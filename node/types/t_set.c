@@ -125,7 +125,7 @@ done:
     buf_free(&tmp);
 }
 
-/* Reply every member of the set m (an array). */
+/* Reply every member of the set m (an array; a set in RESP3). */
 static void set_reply_all(client *c, const struct meta *m)
 {
     size_t mark = resp_defer_array(&c->out);
@@ -138,7 +138,7 @@ static void set_reply_all(client *c, const struct meta *m)
         n++;
     }
     coll_iter_free(&ci);
-    resp_set_deferred_array(&c->out, mark, n);
+    resp_set_deferred_set(&c->out, mark, c->resp, n);
 }
 
 static void smembers_command(client *c)
@@ -147,7 +147,7 @@ static void smembers_command(client *c)
     meta_init(&m);
     int r = lookup_typed(c, 1, &m, T_SET);
     if (r == 1) set_reply_all(c, &m);
-    else if (r == 0) resp_add_array(&c->out, 0);
+    else if (r == 0) resp_add_set(&c->out, c->resp, 0);
     meta_free(&m);
 }
 
@@ -236,7 +236,7 @@ static void spop_command(client *c)
     int r = lookup_typed(c, 1, &m, T_SET);
     if (r < 0) goto done;
     if (r == 0 || l == 0) {
-        if (with_count) resp_add_array(&c->out, 0);
+        if (with_count) resp_add_set(&c->out, c->resp, 0);
         else resp_add_null(&c->out, c->resp);
         goto done;
     }
@@ -252,7 +252,7 @@ static void spop_command(client *c)
     struct rand_ctx rc = {c, &keep};
     size_t mark = with_count ? resp_defer_array(&c->out) : 0;
     uint64_t got = coll_sample(m.version, m.count, (uint64_t)l, 1, srand_emit, &rc);
-    if (with_count) resp_set_deferred_array(&c->out, mark, (long long)got);
+    if (with_count) resp_set_deferred_set(&c->out, mark, c->resp, (long long)got);
     else if (got == 0) resp_add_null(&c->out, c->resp); /* count said non-empty, data did not */
     for (size_t off = 0; off < keep.len;) {
         size_t ml;
@@ -564,7 +564,7 @@ static void setop_generic(client *c, enum setop op)
         struct emit_reply er = {c, 0};
         size_t mark = resp_defer_array(&c->out);
         set_compute(op, &in, emit_to_reply, &er);
-        resp_set_deferred_array(&c->out, mark, er.n);
+        resp_set_deferred_set(&c->out, mark, c->resp, er.n);
     }
     inputs_free(&in);
 }

@@ -34,6 +34,18 @@ void zset_commit_meta(const char *key, size_t klen, struct meta *m)
 
 /* ---------------- result sink: a reply, or a destination key ---------------- */
 
+void zset_reply_scored(client *c, const char *m, size_t ml, double score)
+{
+    if (c->resp == RESP3) resp_add_array(&c->out, 2);
+    resp_add_bulk(&c->out, m, ml);
+    resp_add_double(&c->out, c->resp, score);
+}
+
+long long zset_scored_len(const client *c, long long n)
+{
+    return c->resp == RESP3 ? n : 2 * n;
+}
+
 void zsink_begin(struct zsink *s, client *c, int store_arg, int withscores)
 {
     memset(s, 0, sizeof *s);
@@ -48,8 +60,8 @@ int zsink_emit(struct zsink *s, const char *m, size_t ml, double score)
 {
     client *c = s->c;
     if (!s->store_arg) {
-        resp_add_bulk(&c->out, m, ml);
-        if (s->withscores) resp_add_bulk_double(&c->out, score);
+        if (s->withscores) zset_reply_scored(c, m, ml, score);
+        else resp_add_bulk(&c->out, m, ml);
     } else {
         if (!s->created) {
             if (db_lookup(ARG(c, s->store_arg), &s->dm) < 0) return -1;
@@ -71,7 +83,7 @@ int zsink_end(struct zsink *s)
     client *c = s->c;
     int rc = 0;
     if (!s->store_arg) {
-        resp_set_deferred_array(&c->out, s->mark, s->n * (s->withscores ? 2 : 1));
+        resp_set_deferred_array(&c->out, s->mark, s->withscores ? zset_scored_len(c, s->n) : s->n);
     } else if (s->created) {
         db_write_meta(ARG(c, s->store_arg), &s->dm, 0);
         resp_add_int(&c->out, s->n);
@@ -209,7 +221,7 @@ static void zadd_generic(client *c, int flags)
     if (m.count != count_before) db_write_meta(ARG(c, 1), &m, m.expire);
 reply:
     if (flags & ZADD_INCR) {
-        if (processed) resp_add_bulk_double(&c->out, score);
+        if (processed) resp_add_double(&c->out, c->resp, score);
         else resp_add_null(&c->out, c->resp);
     } else {
         resp_add_int(&c->out, (flags & ZADD_CH) ? added + updated : added);
@@ -267,7 +279,7 @@ static void zscore_command(client *c)
         int f = zset_score(m.version, ARG(c, 2), &s);
         if (f < 0) reply_storage_error(c);
         else if (f == 0) resp_add_null(&c->out, c->resp);
-        else resp_add_bulk_double(&c->out, s);
+        else resp_add_double(&c->out, c->resp, s);
     }
     meta_free(&m);
 }
@@ -289,7 +301,7 @@ static void zmscore_command(client *c)
             goto done;
         }
         if (f == 0) resp_add_null(&c->out, c->resp);
-        else resp_add_bulk_double(&c->out, s);
+        else resp_add_double(&c->out, c->resp, s);
     }
 done:
     meta_free(&m);
@@ -613,6 +625,9 @@ int zpop_generic(client *c, const int *keys, int nkeys, int max, int emitkey,
         resp_add_array(&c->out, 0);
         goto done;
     }
+    /* RESP3 nests [member, score] pairs whenever ZPOPMIN/ZPOPMAX were
+     * given a count (as Redis 7.0 does); the plain form stays flat. */
+    if (c->resp == RESP3 && !emitkey && count >= 0) nested = 1;
     if (count < 0) count = 1;
     if ((uint64_t)count > m.count) count = (long long)m.count;
     size_t outer = 0;
@@ -632,7 +647,7 @@ int zpop_generic(client *c, const int *keys, int nkeys, int max, int emitkey,
     for (zwalk_head(&w); n < count && w.valid; zwalk_next(&w), n++) {
         if (nested) resp_add_array(&c->out, 2);
         resp_add_bulk(&c->out, w.member, w.mlen);
-        resp_add_bulk_double(&c->out, w.score);
+        resp_add_double(&c->out, c->resp, w.score);
         zset_del(m.version, w.member, w.mlen, w.score);
     }
     zwalk_close(&w);
@@ -762,8 +777,9 @@ static void zpick_reply(client *c, struct zpick *p, size_t n, int withscores)
 {
     for (size_t i = 0; i < n; i++) {
         /* an inconsistent count leaves a pick empty: reply it as "" */
-        resp_add_bulk(&c->out, p[i].member ? p[i].member : "", p[i].mlen);
-        if (withscores) resp_add_bulk_double(&c->out, p[i].score);
+        const char *mem = p[i].member ? p[i].member : "";
+        if (withscores) zset_reply_scored(c, mem, p[i].mlen, p[i].score);
+        else resp_add_bulk(&c->out, mem, p[i].mlen);
         free(p[i].member);
         p[i].member = NULL;
     }
@@ -791,7 +807,7 @@ static void zrandmember_count(client *c, long long l, int withscores)
     if (l < 0) {
         /* with repetitions: |l| independent uniform picks */
         uint64_t total = (uint64_t)(-l);
-        resp_add_array(&c->out, (long long)(total * (withscores ? 2 : 1)));
+        resp_add_array(&c->out, withscores ? zset_scored_len(c, (long long)total) : (long long)total);
         struct zpick *p = xcalloc(ZRAND_BATCH, sizeof *p);
         while (total > 0) {
             size_t n = total < ZRAND_BATCH ? (size_t)total : ZRAND_BATCH;
@@ -843,7 +859,7 @@ static void zrandmember_count(client *c, long long l, int withscores)
         p[i - 1] = p[j];
         p[j] = t;
     }
-    resp_add_array(&c->out, (long long)(got * (withscores ? 2 : 1)));
+    resp_add_array(&c->out, withscores ? zset_scored_len(c, (long long)got) : (long long)got);
     zpick_reply(c, p, got, withscores);
     free(p);
 done:
@@ -891,7 +907,9 @@ static void zrandmember_command(client *c)
 
 /* ZSCAN walks the member records ('D' version member), which do not move
  * when scores change, so a scan sees every member present from start to
- * end exactly once.  The cursor stands for the next member to visit. */
+ * end exactly once.  The cursor stands for the next member to visit.
+ * Scores in a page stay bulk strings in RESP3 too: Redis 7.0 replies
+ * scan pages with the same flat array in both protocols. */
 static void emit_score(buf *out, const char *v, size_t vl)
 {
     resp_add_bulk_double(out, zset_decode_score(v, vl));

@@ -325,10 +325,10 @@ static void zsetop_generic(client *c, int dst_arg, int nk, int op, int card_only
         zsink_end(&sink);
     } else {
         if (o.n) qsort(o.res, o.n, sizeof *o.res, zres_cmp);
-        resp_add_array(&c->out, (long long)(o.n * (withscores ? 2 : 1)));
+        resp_add_array(&c->out, withscores ? zset_scored_len(c, (long long)o.n) : (long long)o.n);
         for (size_t i = 0; i < o.n; i++) {
-            resp_add_bulk(&c->out, o.res[i].member, o.res[i].mlen);
-            if (withscores) resp_add_bulk_double(&c->out, o.res[i].score);
+            if (withscores) zset_reply_scored(c, o.res[i].member, o.res[i].mlen, o.res[i].score);
+            else resp_add_bulk(&c->out, o.res[i].member, o.res[i].mlen);
         }
     }
 done:

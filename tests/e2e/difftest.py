@@ -30,6 +30,11 @@ held to an exact match (its keys are deleted on both sides to resynchronise).
 A run is reproducible from its seed: `Differ.run()` reports the seed, the
 index of the failing command and the commands before it.  The tests take the
 seed from $STRATA_SEED when it is set.
+
+Protocols: `Differ(..., proto=3)` runs the same generators in RESP3 (HELLO 3
+on both connections).  Raw replies are compared as in RESP2; property checks
+get the replies in their RESP2 shape (resp2_view) after the two replies'
+RESP3 types have been found equal (shape_difference).
 """
 import os
 import random
@@ -38,11 +43,67 @@ import time
 from collections import Counter, deque
 
 # --------------------------------------------------------------------------
-# A raw RESP2 client: it keeps the exact bytes of each reply.
+# A raw RESP2/RESP3 client: it keeps the exact bytes of each reply.
+#
+# Parsed forms.  RESP2 values parse as before: simple string -> str, error
+# -> Error, integer -> int, bulk -> bytes, array -> list, null bulk and
+# null array -> None.  RESP3's other types parse into subclasses of those,
+# so code written against RESP2 replies keeps working on RESP3 ones and
+# code that cares can tell them apart with type():
+#
+#   _  null            None
+#   ,  double          Double (bytes: the text as sent, "1.5", "inf")
+#   #  boolean         True / False
+#   (  big number      BigNumber (int)
+#   !  blob error      BlobError (an Error)
+#   =  verbatim        Verbatim (bytes: the text without "txt:"; .format)
+#   %  map             Map (list: flat key, value, key, value... as RESP2)
+#   ~  set             Set (list)
+#   >  push            Push (list)
+#   |  attribute       read, kept in RespConn.attribute, then the value it
+#                      annotates is returned (the raw bytes hold both)
 
 
 class Error(bytes):
     """An error reply (the text after '-')."""
+
+
+class BlobError(Error):
+    """A RESP3 blob error ('!'): the same text as an Error."""
+
+
+class Double(bytes):
+    """A RESP3 double (','), kept as the text the server wrote: RESP2
+    sends the same text as a bulk string."""
+
+    @property
+    def value(self):
+        return float(self)
+
+
+class BigNumber(int):
+    """A RESP3 big number ('(')."""
+
+
+class Verbatim(bytes):
+    """A RESP3 verbatim string ('='): the text, with its format ("txt")."""
+
+    format = b"txt"
+
+
+class Map(list):
+    """A RESP3 map ('%'), flat as RESP2 sends it: [k1, v1, k2, v2, ...]."""
+
+    def pairs(self):
+        return list(zip(self[::2], self[1::2]))
+
+
+class Set(list):
+    """A RESP3 set ('~'), in the order the server sent it."""
+
+
+class Push(list):
+    """A RESP3 push ('>'): an out-of-band message (pub/sub)."""
 
 
 class ProtocolError(Exception):
@@ -51,14 +112,37 @@ class ProtocolError(Exception):
 
 class RespConn:
     """A blocking connection that sends commands as multibulk requests and
-    returns each reply both raw (its exact bytes) and parsed."""
+    returns each reply both raw (its exact bytes) and parsed.  With
+    proto=3 it sends HELLO 3 on connecting (and on reconnect()) and keeps
+    the server's HELLO map in self.hello; a server that refuses HELLO 3
+    raises ProtocolError."""
 
-    def __init__(self, host, port, timeout=15.0):
+    def __init__(self, host, port, timeout=15.0, proto=2):
         self.addr = (host, port)
-        self.sock = socket.create_connection(self.addr, timeout=timeout)
+        self.timeout = timeout
+        self.proto = proto
+        self._connect()
+
+    def _connect(self):
+        self.sock = socket.create_connection(self.addr, timeout=self.timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = bytearray()
         self.pos = 0
+        self.attribute = None
+        self.hello = None
+        if self.proto == 3:
+            reply = self.call(b"HELLO", b"3")
+            if not isinstance(reply, Map):
+                raise ProtocolError(f"HELLO 3 refused by port {self.addr[1]}: {reply!r:.200}")
+            self.hello = dict(reply.pairs())
+
+    def reconnect(self):
+        """A new connection to the same server, in the same protocol."""
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        self._connect()
 
     def close(self):
         self.sock.close()
@@ -104,6 +188,12 @@ class RespConn:
         self.pos += n + 2
         return data
 
+    def _count(self, rest, line):
+        try:
+            return int(rest)
+        except ValueError:
+            raise ProtocolError(f"bad length in {line[:80]!r}") from None
+
     def _parse(self):
         line = self._line()
         if not line:
@@ -116,16 +206,54 @@ class RespConn:
         if t == b":":
             return int(rest)
         if t == b"$":
-            n = int(rest)
+            n = self._count(rest, line)
             return None if n < 0 else self._exact(n)
         if t == b"*":
-            n = int(rest)
+            n = self._count(rest, line)
             return None if n < 0 else [self._parse() for _ in range(n)]
+        # RESP3
+        if t == b"_":
+            if rest:
+                raise ProtocolError(f"null with a payload: {line[:80]!r}")
+            return None
+        if t == b",":
+            try:
+                float(rest)
+            except ValueError:
+                raise ProtocolError(f"bad double {line[:80]!r}") from None
+            return Double(rest)
+        if t == b"#":
+            if rest not in (b"t", b"f"):
+                raise ProtocolError(f"bad boolean {line[:80]!r}")
+            return rest == b"t"
+        if t == b"(":
+            return BigNumber(self._count(rest, line))
+        if t == b"!":
+            return BlobError(self._exact(self._count(rest, line)))
+        if t == b"=":
+            data = self._exact(self._count(rest, line))
+            if len(data) < 4 or data[3:4] != b":":
+                raise ProtocolError(f"verbatim string without a format: {data[:80]!r}")
+            v = Verbatim(data[4:])
+            v.format = data[:3]
+            return v
+        if t == b"%":
+            n = self._count(rest, line)
+            return Map(self._parse() for _ in range(2 * n))
+        if t == b"~":
+            return Set(self._parse() for _ in range(self._count(rest, line)))
+        if t == b">":
+            return Push(self._parse() for _ in range(self._count(rest, line)))
+        if t == b"|":
+            n = self._count(rest, line)
+            self.attribute = Map(self._parse() for _ in range(2 * n))
+            return self._parse()
         raise ProtocolError(f"unexpected reply type byte {t!r} in {line[:80]!r}")
 
     def read(self):
         """(raw bytes, parsed value) of the next reply."""
         start = self.pos
+        self.attribute = None
         value = self._parse()
         raw = bytes(self.buf[start:self.pos])
         del self.buf[:self.pos]
@@ -391,7 +519,7 @@ def check_info(differ, cmd, a, b):
     if isinstance(b, Error) or isinstance(a, Error):
         return None if a == b else "error differs"
     if not isinstance(a, bytes):
-        return "INFO is not a bulk string"
+        return "INFO is not a string"
     lines = a.split(b"\r\n")
     if any(line and not line.startswith(b"#") and b":" not in line for line in lines):
         return "INFO has a line that is neither a '# Section' nor 'field:value'"
@@ -446,6 +574,51 @@ def check_randomkey(differ, cmd, a, b):
 
 
 # --------------------------------------------------------------------------
+# RESP3 replies as the property checks see them
+
+
+def resp2_view(v):
+    """A RESP3 reply in the shape a check written for RESP2 expects: arrays
+    of [x, y] pairs (WITHSCORES, HRANDFIELD WITHVALUES, ZPOPMIN with a
+    count, ZMPOP's elements) flattened to [x, y, x, y, ...] as RESP2 sends
+    them, at any depth.  Everything else is returned as parsed: the RESP3
+    types already parse into subclasses of their RESP2 forms.  (A reply
+    that is an array of two-element arrays for another reason, such as an
+    EXEC of two-element replies, would be flattened too: no generated
+    command with a check gives one.)"""
+    if type(v) is not list:
+        return v
+    if v and all(type(e) is list and len(e) == 2 and
+                 not any(isinstance(x, list) for x in e) for e in v):
+        return [x for e in v for x in e]
+    return [resp2_view(e) for e in v]
+
+
+def _type_name(v):
+    return "null" if v is None else type(v).__name__
+
+
+def shape_difference(a, b, path="reply"):
+    """None if the parsed replies a and b have the same RESP types at the
+    same places (the values themselves may differ), else a text naming the
+    first place where they do not.  Aggregates are compared element by
+    element over their common length, so pages or samples of different
+    sizes still compare.  Used in RESP3 for replies that a property check
+    compares loosely, so that a map sent as an array, a double as a bulk
+    string or flat pairs instead of nested ones are still caught."""
+    if type(a) is not type(b):
+        return f"{path} is {_type_name(a)} here, {_type_name(b)} in the reference"
+    if isinstance(a, list):
+        for i, (x, y) in enumerate(zip(a, b)):
+            d = shape_difference(x, y, f"{path}[{i}]")
+            if d:
+                return d
+    elif isinstance(a, Verbatim) and a.format != b.format:
+        return f"{path}: verbatim format {a.format!r} here, {b.format!r} in the reference"
+    return None
+
+
+# --------------------------------------------------------------------------
 # The differ
 
 
@@ -455,20 +628,28 @@ class Mismatch(AssertionError):
 
 class Differ:
     """Runs generated commands on `a` (the server under test) and `b` (the
-    reference) and compares the replies."""
+    reference) and compares the replies.
+
+    proto=3 speaks RESP3 on both connections (HELLO 3 first, and again
+    after reconnect()).  Replies are still compared byte for byte; for a
+    command with a property check, the two replies must also have the
+    same RESP3 types in the same places (shape_difference), and the check
+    gets them through resp2_view, so that one check serves both
+    protocols."""
 
     HISTORY = 30        # commands shown before a mismatch
     SHORT_TTL_MS = 300_000  # keys expiring sooner than this (in a run) are tracked
     SLACK = 0.015        # seconds of uncertainty around each expiry
 
     def __init__(self, a_port, b_port, seed=None, families=None, weights=None, host="127.0.0.1",
-                 flush=True):
+                 flush=True, proto=2):
         if seed is None:
             seed = int(os.environ.get("STRATA_SEED") or random.SystemRandom().randrange(1 << 32))
         self.seed = seed
         self.ctx = Ctx(seed)
-        self.a = RespConn(host, a_port)
-        self.b = RespConn(host, b_port)
+        self.proto = proto
+        self.a = RespConn(host, a_port, proto=proto)
+        self.b = RespConn(host, b_port, proto=proto)
         if flush:  # start both from an empty data set (keys left over could expire)
             for conn in (self.a, self.b):
                 if conn.call(b"FLUSHALL") != "OK":
@@ -495,6 +676,11 @@ class Differ:
     def close(self):
         self.a.close()
         self.b.close()
+
+    def reconnect(self):
+        """New connections to both servers (in the Differ's protocol)."""
+        self.a.reconnect()
+        self.b.reconnect()
 
     def coverage(self):
         """A short text: per command, how many replies of each type."""
@@ -599,6 +785,9 @@ class Differ:
         uncertain = (keys is None or bool(keys)) and self._in_window(keys, t0, t1)
         if cmd.check is None:
             why = None if ra[0] == rb[0] else "replies differ"
+        elif self.proto == 3:
+            why = shape_difference(ra[1], rb[1]) or \
+                cmd.check(self, cmd, resp2_view(ra[1]), resp2_view(rb[1]))
         else:
             why = cmd.check(self, cmd, ra[1], rb[1])
         if why is not None:
@@ -998,9 +1187,10 @@ def main():
     ap.add_argument("--families", help="comma separated, default all: " + ",".join(sorted(GENERATORS)))
     ap.add_argument("--keep-going", action="store_true", help="report every mismatch, not the first")
     ap.add_argument("--history", type=int, default=Differ.HISTORY)
+    ap.add_argument("--proto", type=int, choices=(2, 3), default=2, help="RESP2 or RESP3 (HELLO 3)")
     opts = ap.parse_args()
     Differ.HISTORY = opts.history
-    d = Differ(opts.a, opts.b, seed=opts.seed,
+    d = Differ(opts.a, opts.b, seed=opts.seed, proto=opts.proto,
                families=opts.families.split(",") if opts.families else None)
     print(f"seed {d.seed}")
     try:
@@ -1039,7 +1229,8 @@ def run_diff(a, b, seed, count, max_seconds=240, **kw):
     Returns (differ, commands run)."""
     a_port, b_port = getattr(a, "port", a), getattr(b, "port", b)
     fams = f", families {kw['families']}" if kw.get("families") else ""
-    print(f"differential run: seed {seed} (STRATA_SEED={seed} replays it), {count} commands{fams}")
+    proto = ", RESP3" if kw.get("proto") == 3 else ""
+    print(f"differential run: seed {seed} (STRATA_SEED={seed} replays it), {count} commands{fams}{proto}")
     d = Differ(a_port, b_port, seed=seed, **kw)
     try:
         done = d.run(count, max_seconds=max_seconds)
@@ -1077,7 +1268,10 @@ def cross_type_command(ctx, key=None):
 
 
 def pairs_of(reply):
-    """[f1, v1, f2, v2, ...] -> [(f1, v1), (f2, v2), ...]"""
+    """[f1, v1, f2, v2, ...] -> [(f1, v1), (f2, v2), ...]; RESP3's nested
+    pairs [[f1, v1], [f2, v2], ...] give the same."""
+    if reply and all(type(e) is list and len(e) == 2 for e in reply):
+        return [tuple(e) for e in reply]
     return list(zip(reply[::2], reply[1::2]))
 
 

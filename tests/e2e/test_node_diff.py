@@ -3,6 +3,7 @@ real redis-server side by side; every reply must match (see difftest.py).
 
 The seed of each run is printed and appears in any failure message; set
 STRATA_SEED=N to replay a run.  STRATA_DIFF_COUNT scales the run lengths.
+The same runs in RESP3 (same generators and seeds) are in test_node_resp3.py.
 """
 
 import pytest
