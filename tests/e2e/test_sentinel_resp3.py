@@ -13,9 +13,15 @@ by value.
 
 The last test kills both replicas and compares the +sdown events as
 RESP3 pushes; it runs last because of that.
+
+test_node_redis_sentinel_resp3 runs node-redis's Sentinel client in RESP3
+through a manual failover when node-redis is installed (npm install redis
+in a directory named by $STRATA_NODE_MODULES, or where node finds it).
 """
 import os
+import shutil
 import socket
+import subprocess
 import time
 
 import pytest
@@ -453,6 +459,79 @@ def test_pubsub_resp2_context(setup):
     ours, _ = both(setup, "UNSUBSCRIBE", conns=conns, exact=True)
     assert ours == ("array", [("bulk", "unsubscribe"), ("nil", "$-1"), ("int", 0)])
     both(setup, "ROLE", conns=conns)
+
+
+NODE_SCRIPT = r"""
+const { createSentinel } = require('redis');
+const ports = process.argv[2].split(',');
+(async () => {
+  const s = createSentinel({ name: 'g1', RESP: 3,
+    sentinelRootNodes: ports.map(p => ({ host: '127.0.0.1', port: Number(p) })) });
+  s.on('error', e => console.log('error', String(e)));
+  await s.connect();
+  await s.set('nr:k', 'v');
+  console.log('get', await s.get('nr:k'));
+  console.log('master', s.getMasterNode().port);
+  let i = 0, stop = false;
+  process.stdin.on('data', d => { if (String(d).includes('stop')) stop = true; });
+  while (!stop) {
+    try { await s.set('nr:' + i, String(i)); console.log('ok', i); }
+    catch (e) { console.log('fail', i, String(e)); }
+    i++;
+    await new Promise(r => setTimeout(r, 20));
+  }
+  console.log('master', s.getMasterNode().port);
+  await s.close();
+  process.exit(0);
+})().catch(e => { console.log('fatal', String(e)); process.exit(1); });
+"""
+
+
+def node_redis_dir():
+    """A directory from which node can require('redis') (node-redis 5+,
+    which has RESP3 and createSentinel), or None."""
+    node = shutil.which("node")
+    if not node:
+        return None
+    for d in (os.environ.get("STRATA_NODE_MODULES"), os.getcwd()):
+        if d and subprocess.run([node, "-e", "require('redis').createSentinel"], cwd=d,
+                                capture_output=True).returncode == 0:
+            return d
+    return None
+
+
+def test_node_redis_sentinel_resp3(cluster):
+    d = node_redis_dir()
+    if not d:
+        pytest.skip("node-redis not installed (set STRATA_NODE_MODULES)")
+    nodes = start_group(cluster, "g1", nreplicas=1)
+    ports = [free_port(), free_port()]
+    topo = write_topology(cluster, [("g1", "0-16383", nodes)], ports, quorum=2)
+    ss = start_sentinels(cluster, topo, ports)
+    script = write_file(cluster, "node_redis_sentinel.js", NODE_SCRIPT)
+    # require() looks beside the script, then in NODE_PATH.
+    env = dict(os.environ, NODE_PATH=os.path.join(d, "node_modules"))
+    p = subprocess.Popen(["node", script, ",".join(str(x) for x in ports)], cwd=d, env=env,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        first = [p.stdout.readline().strip() for _ in range(3)]
+        assert first[:2] == ["get v", f"master {nodes[0].port}"], first
+        assert ss[0].client().execute_command("SENTINEL", "FAILOVER", "g1") == b"OK"
+        wait_until(lambda: nodes[1].client().info("replication")["role"] == "master", 15,
+                   what="the replica promoted")
+        time.sleep(1.5)  # node-redis hears +switch-master and moves its writes
+        p.stdin.write("stop\n")
+        p.stdin.flush()
+        out = p.communicate(timeout=30)[0].splitlines()
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, out[-20:]
+    assert out[-1] == f"master {nodes[1].port}", out[-20:]
+    oks = [int(x.split()[1]) for x in out if x.startswith("ok ")]
+    assert len(oks) > 20 and not [x for x in out if x.startswith(("fail", "fatal"))], out[-20:]
+    # The last write went to the new master.
+    assert nodes[1].client().get(f"nr:{oks[-1]}") == str(oks[-1]).encode()
 
 
 def test_zz_events_are_pushes(setup):
