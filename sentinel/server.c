@@ -62,6 +62,8 @@ static int nclients;
 static long long next_client_id = 1;
 static long long ncommands;
 
+static int sub_find(char **v, int n, const char *s);
+
 static void client_free(struct sclient *c)
 {
     if (c->prev) c->prev->next = c->next;
@@ -150,6 +152,23 @@ static void client_event_cb(struct bufferevent *bev, short what, void *arg)
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) client_free(arg);
 }
 
+/* "ip:port" of an IPv4 or IPv6 socket address, "?:0" for another family. */
+static void format_addr(const struct sockaddr *sa, char *out, size_t n)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof ip);
+        port = ntohs(s4->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof ip);
+        port = ntohs(s6->sin6_port);
+    }
+    snprintf(out, n, "%s:%d", ip, port);
+}
+
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
                       void *arg)
 {
@@ -166,35 +185,13 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     resp_parser_init(&c->parser);
     c->parser.max_args = SERVER_MAX_ARGS;
     buf_init(&c->in);
-    char ip[INET6_ADDRSTRLEN] = "?";
-    int port = 0;
-    if (sa->sa_family == AF_INET) {
-        struct sockaddr_in *s4 = (struct sockaddr_in *)sa;
-        inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof ip);
-        port = ntohs(s4->sin_port);
-    } else if (sa->sa_family == AF_INET6) {
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)sa;
-        inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof ip);
-        port = ntohs(s6->sin6_port);
-    }
-    snprintf(c->addr, sizeof c->addr, "%s:%d", ip, port);
+    format_addr(sa, c->addr, sizeof c->addr);
     struct sockaddr_storage local;
     socklen_t locallen = sizeof local;
-    snprintf(c->laddr, sizeof c->laddr, "?");
-    if (getsockname(fd, (struct sockaddr *)&local, &locallen) == 0) {
-        char lip[INET6_ADDRSTRLEN] = "?";
-        int lport = 0;
-        if (local.ss_family == AF_INET) {
-            struct sockaddr_in *s4 = (struct sockaddr_in *)&local;
-            inet_ntop(AF_INET, &s4->sin_addr, lip, sizeof lip);
-            lport = ntohs(s4->sin_port);
-        } else if (local.ss_family == AF_INET6) {
-            struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&local;
-            inet_ntop(AF_INET6, &s6->sin6_addr, lip, sizeof lip);
-            lport = ntohs(s6->sin6_port);
-        }
-        snprintf(c->laddr, sizeof c->laddr, "%s:%d", lip, lport);
-    }
+    if (getsockname(fd, (struct sockaddr *)&local, &locallen) == 0)
+        format_addr((struct sockaddr *)&local, c->laddr, sizeof c->laddr);
+    else
+        snprintf(c->laddr, sizeof c->laddr, "?");
     c->fd = (int)fd;
     c->id = next_client_id++;
     c->proto = RESP2;
@@ -255,9 +252,19 @@ void server_stats(long long *conns, long long *cmds, int *chans, int *pats)
     *conns = next_client_id - 1;
     *cmds = ncommands;
     *chans = *pats = 0;
+    /* Distinct channels and patterns, as Redis counts them: each one is
+     * counted at the first client (in list order) subscribed to it. */
     for (const struct sclient *c = clients; c; c = c->next) {
-        *chans += c->nchans;
-        *pats += c->npats;
+        for (int i = 0; i < c->nchans; i++) {
+            const struct sclient *o = clients;
+            while (o != c && sub_find(o->chans, o->nchans, c->chans[i]) < 0) o = o->next;
+            *chans += o == c;
+        }
+        for (int i = 0; i < c->npats; i++) {
+            const struct sclient *o = clients;
+            while (o != c && sub_find(o->pats, o->npats, c->pats[i]) < 0) o = o->next;
+            *pats += o == c;
+        }
     }
 }
 

@@ -46,7 +46,7 @@ void server_client_set_cmd(struct sclient *c, const char *fullname);
 void server_client_list(const struct sclient *self, int only_self, buf *o);
 int server_nclients(void);
 /* INFO stats: connections accepted and commands run since start, and the
- * subscriptions of every client (channels, patterns). */
+ * distinct channels and patterns clients are subscribed to. */
 void server_stats(long long *conns, long long *cmds, int *chans, int *pats);
 void server_count_command(void);
 const char *server_client_addr(const struct sclient *c);

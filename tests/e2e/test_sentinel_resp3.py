@@ -420,6 +420,14 @@ def test_pubsub_resp3(setup):
     r.send("SUBSCRIBE", "b", "c")
     for _ in range(2):
         same(s.read(), r.read(), "SUBSCRIBE b c", exact=True)
+    # INFO counts distinct channels: a second subscriber to "a" adds none.
+    s2, r2 = setup.conns(3)
+    both(setup, "SUBSCRIBE", "a", conns=(s2, r2), exact=True)
+    stats = lambda c: dict(ln.split(":", 1) for ln in plain(c.call("INFO", "stats")).split("\r\n")[1:] if ln)  # noqa: E731
+    assert stats(s2)["pubsub_channels"] == stats(r2)["pubsub_channels"] == "3"
+    assert stats(s2)["pubsub_patterns"] == stats(r2)["pubsub_patterns"] == "0"
+    s2.close()
+    r2.close()
     # RESP3 subscribers run any command, and PING is the plain PING.
     assert both(setup, "PING", conns=conns)[0] == ("simple", "PONG")
     assert both(setup, "PING", "x", conns=conns)[0] == ("bulk", "x")
