@@ -203,6 +203,8 @@ int reply_header(const char *p, size_t len, struct reply_hdr *h)
     size_t linelen = (size_t)(cr - p) + 2;
     long long n = 0;
     h->type = t;
+    /* The same checks of a line's value as the scanner's. */
+    if (strchr("+-:_,#(", t) && !line_ok(t, body, blen)) return -1;
     switch (t) {
     case '+': case '-': case ',': case '(': case '_':
         h->str = body;

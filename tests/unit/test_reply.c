@@ -333,6 +333,7 @@ static void test_header_fields(void **state)
         "$-2\r\n", "!-1\r\n", "*-2\r\n", "%-1\r\n", "?\r\n", "|1\r\n+a\r\n", "|x\r\n+a\r\n+b\r\n:1\r\n",
         "|1\r", "|1\r\n", "|-1\r\n:1\r\n", "|1\rX+a\r\n+b\r\n:1\r\n",
         "%9223372036854775807\r\n", "|4611686018427387904\r\n:1\r\n",
+        "#x\r\n", "_x\r\n", ",\r\n", "(1a\r\n", "(\r\n", ":1.5\r\n", "=3\r\ntxt\r\n", "=5\r\ntxt-x\r\n",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         if (reply_header(bad[i], strlen(bad[i]), &h) != -1) fail_msg("header of %s accepted", bad[i]);
