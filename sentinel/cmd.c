@@ -45,16 +45,23 @@ static int ng_peers_known(void)
     return snt.npeers;
 }
 
+/* An instance's flags in Redis Sentinel's order: s_down, o_down, the
+ * kind (master, slave, sentinel), disconnected, failover_in_progress. */
+static void instance_flags(char *out, size_t n, int sdown, int odown, const char *kind, int disconnected,
+                           int failover)
+{
+    snprintf(out, n, "%s%s%s%s%s", sdown ? "s_down," : "", odown ? "o_down," : "", kind,
+             disconnected ? ",disconnected" : "", failover ? ",failover_in_progress" : "");
+}
+
 static void reply_master(buf *o, int proto, int gi, uint64_t now)
 {
     const struct sgroup *g = &snt.groups[gi];
     int mi = snt_master_index(g);
     const struct snode *m = mi >= 0 ? &g->nodes[mi] : NULL;
-    char flags[128] = "master";
-    if (m && m->sdown) strcat(flags, ",s_down");
-    if (g->odown) strcat(flags, ",o_down");
-    if (m && !link_up(m->link)) strcat(flags, ",disconnected");
-    if (g->fo.state != FO_NONE) strcat(flags, ",failover_in_progress");
+    char flags[128];
+    instance_flags(flags, sizeof flags, m && m->sdown, g->odown, "master", m && !link_up(m->link),
+                   g->fo.state != FO_NONE);
     int nrep = g->nnodes - (mi >= 0 ? 1 : 0);
     size_t mark = resp_defer(o);
     long long n = 0; /* pairs */
@@ -92,8 +99,8 @@ static void reply_replica(buf *o, int proto, const struct snode *r, uint64_t now
 {
     char name[SNT_HOST_MAX + 16], flags[128];
     snprintf(name, sizeof name, "%s:%d", r->host, r->port);
-    snprintf(flags, sizeof flags, "%s%s%s", r->role == SNODE_MASTER ? "master" : "slave",
-             r->sdown ? ",s_down" : "", link_up(r->link) ? "" : ",disconnected");
+    instance_flags(flags, sizeof flags, r->sdown, 0, r->role == SNODE_MASTER ? "master" : "slave",
+                   !link_up(r->link), 0);
     int follows = r->role == SNODE_REPLICA;
     size_t mark = resp_defer(o);
     long long n = 0; /* pairs */
@@ -130,8 +137,7 @@ static void reply_sentinel(buf *o, int proto, const struct speer *p, int gi, uin
 {
     char flags[64];
     int up = peer_reachable((int)(p - snt.peers), now);
-    snprintf(flags, sizeof flags, "sentinel%s%s", up ? "" : ",s_down",
-             link_up(p->link) ? "" : ",disconnected");
+    instance_flags(flags, sizeof flags, !up, 0, "sentinel", !link_up(p->link), 0);
     resp_add_map(o, proto, 14);
     kv_str(o, "name", p->runid[0] ? p->runid : "?");
     kv_str(o, "ip", p->host);

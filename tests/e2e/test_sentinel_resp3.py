@@ -573,3 +573,10 @@ def test_zz_events_are_pushes(setup):
             assert ours[kind][0] == ("push" if a is s3 else "array")
             # "slave <ip:port> <ip> <port> @ <master> <ip> <port>"
             assert len(plain(ours[kind][1][-1]).split()) == len(plain(theirs[kind][1][-1]).split()) == 8
+    # The replica as each now describes it: the flags in Redis's order,
+    # s-down-time after last-ping-reply.
+    s, r = setup.conns(3)
+    ours, _ = both(setup, "SENTINEL", "replicas", "g1", conns=(s, r))
+    fields = dict((plain(k), plain(v)) for k, v in ours[1][0][1])
+    assert fields["flags"] == "s_down,slave,disconnected" and "s-down-time" in fields
+    both(setup, "SENTINEL", "master", "g1", conns=(s, r))
