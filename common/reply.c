@@ -11,6 +11,7 @@
  * (|) completing counts for nothing: the value it annotates follows. */
 #include "reply.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -89,6 +90,8 @@ int reply_scan(reply_scanner *s, const char *data, size_t len, size_t *end)
             if (len < need) return REPLY_AGAIN;
             if (data[need - 2] != '\r' || data[need - 1] != '\n')
                 return fail(s, "bulk string not terminated by CRLF");
+            if (s->bulk_type == '=' && data[s->pos + 3] != ':')
+                return fail(s, "invalid verbatim string");
             s->pos = need;
             s->bulk = -1;
             if (value_done(s)) break;
@@ -123,7 +126,9 @@ int reply_scan(reply_scanner *s, const char *data, size_t len, size_t *end)
                 break;
             }
             if (n < 0 || n > s->max_bulk) return fail(s, "invalid bulk length");
+            if (t == '=' && n < 4) return fail(s, "invalid verbatim string");
             s->bulk = n;
+            s->bulk_type = t;
             break;
         case '*': case '%': case '~': case '>': case '|': {
             if (parse_ll(body, blen, &n) < 0) return fail(s, "invalid aggregate length");
@@ -131,9 +136,10 @@ int reply_scan(reply_scanner *s, const char *data, size_t len, size_t *end)
                 if (value_done(s)) goto complete;
                 break;
             }
+            /* n is checked before doubling it: 2n may not fit. */
+            if (n < 0 || n > s->max_elements) return fail(s, "invalid aggregate length");
             long long elems = (t == '%' || t == '|') ? 2 * n : n;
-            if (n < 0 || n > s->max_elements || elems > s->max_elements)
-                return fail(s, "invalid aggregate length");
+            if (elems > s->max_elements) return fail(s, "invalid aggregate length");
             if (elems == 0) {
                 if (t == '|') break; /* an empty attribute: the value follows */
                 if (value_done(s)) goto complete;
@@ -177,7 +183,9 @@ int reply_header(const char *p, size_t len, struct reply_hdr *h)
          * of "|..." would cover the annotated value too). */
         const char *cr = memchr(p + off, '\r', len - off);
         long long n;
-        if (!cr || parse_ll(p + off + 1, (size_t)(cr - p - off - 1), &n) < 0 || n < 0) return -1;
+        if (!cr || (size_t)(cr - p) + 1 >= len || cr[1] != '\n') return -1;
+        if (parse_ll(p + off + 1, (size_t)(cr - p - off - 1), &n) < 0 || n < 0 || n > LLONG_MAX / 2)
+            return -1;
         size_t q = (size_t)(cr - p) + 2;
         for (long long i = 0; i < 2 * n; i++) {
             size_t e = reply_span(p + q, len - q);
@@ -195,6 +203,8 @@ int reply_header(const char *p, size_t len, struct reply_hdr *h)
     size_t linelen = (size_t)(cr - p) + 2;
     long long n = 0;
     h->type = t;
+    /* The same checks of a line's value as the scanner's. */
+    if (strchr("+-:_,#(", t) && !line_ok(t, body, blen)) return -1;
     switch (t) {
     case '+': case '-': case ',': case '(': case '_':
         h->str = body;
@@ -223,6 +233,7 @@ int reply_header(const char *p, size_t len, struct reply_hdr *h)
             return 0;
         }
         if (n < 0 || linelen + (size_t)n + 2 > len) return -1;
+        if (t == '=' && (n < 4 || p[linelen + 3] != ':')) return -1;
         h->str = p + linelen;
         h->len = (size_t)n;
         h->hdrlen = linelen + (size_t)n + 2;
@@ -234,7 +245,7 @@ int reply_header(const char *p, size_t len, struct reply_hdr *h)
             h->hdrlen = linelen;
             return 0;
         }
-        if (n < 0) return -1;
+        if (n < 0 || (t == '%' && n > LLONG_MAX / 2)) return -1; /* reply_elements doubles it */
         h->n = n;
         h->hdrlen = linelen;
         return 0;

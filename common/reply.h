@@ -26,8 +26,10 @@
  * A null bulk ($-1) and a null array (*-1) are REPLY_NIL in reply_header's
  * view, as `_` is.  An attribute (|) is metadata attached to the value
  * after it: the scanner treats the pair as one reply whose type is that of
- * the value, and reply_header skips attributes.  Streamed strings and
- * aggregates ($? *?) are refused: Redis never sends them. */
+ * the value, and reply_header skips attributes.  A verbatim string's body
+ * must start with its three-byte format and ':' ("txt:"), as hiredis
+ * requires.  Streamed strings and aggregates ($? *?) are refused: Redis
+ * never sends them. */
 #ifndef STRATA_REPLY_H
 #define STRATA_REPLY_H
 
@@ -77,6 +79,7 @@ typedef struct reply_scanner {
     unsigned char attr[REPLY_MAX_DEPTH]; /* 1: that aggregate is an attribute */
     int pending_attr;           /* an attribute ended: its value follows */
     long long bulk;             /* >= 0: the body of a bulk of this size starts at pos */
+    char bulk_type;             /* '$', '!' or '=' (whose body needs a "xxx:" format) */
     char top;                   /* type of the outermost value seen so far, 0 if none */
     int failed;
     char err[128];

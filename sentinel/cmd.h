@@ -1,7 +1,7 @@
 /* cmd: the commands strata-sentinel answers — those of Redis Sentinel that
  * clients, proxies and operators use, plus the peer commands:
  *
- *   PING, ECHO, QUIT, AUTH, HELLO (RESP2 only), INFO, ROLE, CLIENT SETNAME/GETNAME/ID,
+ *   PING, ECHO, QUIT, AUTH, HELLO (2 and 3), INFO, ROLE, CLIENT SETNAME/GETNAME/ID/LIST/INFO,
  *   COMMAND (empty), SUBSCRIBE, PSUBSCRIBE, UNSUBSCRIBE, PUNSUBSCRIBE,
  *   SENTINEL get-master-addr-by-name | masters | master | replicas | slaves |
  *            sentinels | failover | ckquorum | myid | is-master-down-by-addr |

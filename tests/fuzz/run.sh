@@ -3,7 +3,7 @@
 #
 #   tests/fuzz/run.sh            # 20 s per target (the test suite's short run)
 #   tests/fuzz/run.sh 600        # 10 minutes per target
-#   tests/fuzz/run.sh 60 fuzz_resp   # one target only
+#   tests/fuzz/run.sh 60 fuzz_reply  # one target only
 #   FUZZ_SECONDS=30 tests/fuzz/run.sh   # as deploy/test.sh calls it
 #
 # Builds in its own directory, build-fuzz/ at the top of the tree (ASan +
@@ -21,7 +21,7 @@ BUILD="$ROOT/build-fuzz"
 SECONDS_EACH="${1:-${FUZZ_SECONDS:-20}}"
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(fuzz_resp fuzz_yaml fuzz_lua)
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(fuzz_resp fuzz_yaml fuzz_reply fuzz_lua)
 
 case "$SECONDS_EACH" in
   ''|*[!0-9]*) echo "run.sh: seconds must be a number, got '$SECONDS_EACH'" >&2; exit 2 ;;

@@ -771,6 +771,188 @@ static void test_deferred_arrays(void **state)
     buf_free(&b);
 }
 
+/* ---- RESP3 writer ---- */
+
+static size_t unhex(const char *h, size_t n, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i + 1 < n; i += 2) {
+        char t[3] = { h[i], h[i + 1], 0 };
+        out[o++] = (char)strtol(t, NULL, 16);
+    }
+    return o;
+}
+
+/* Write the fixture's value of `kind` / `arg` in protocol proto into b;
+ * with `deferred`, aggregates go through resp_defer and resp_set_deferred_*. */
+static void write_case(buf *b, const char *kind, const char *arg, int proto, int deferred)
+{
+    char elems[64][128];
+    size_t elen[64];
+    int n = 0;
+    if (!strcmp(kind, "map") || !strcmp(kind, "set")) {
+        const char *p = arg;
+        while (*p || (n > 0 && p[-1] == ',')) {
+            const char *comma = strchr(p, ',');
+            size_t l = comma ? (size_t)(comma - p) : strlen(p);
+            assert_true(n < 64 && l / 2 <= sizeof elems[0]);
+            elen[n] = unhex(p, l, elems[n]);
+            n++;
+            p += l;
+            if (!comma) break;
+            p++;
+        }
+    }
+    if (!strcmp(kind, "double")) {
+        unsigned long long bits = strtoull(arg, NULL, 16);
+        double d;
+        memcpy(&d, &bits, sizeof d);
+        resp_add_double(b, proto, d);
+    } else if (!strcmp(kind, "bool")) {
+        resp_add_bool(b, proto, atoi(arg));
+    } else if (!strcmp(kind, "null")) {
+        resp_add_null(b, proto);
+    } else if (!strcmp(kind, "null_array")) {
+        resp_add_null_array(b, proto);
+    } else if (!strcmp(kind, "map") || !strcmp(kind, "set")) {
+        int map = kind[0] == 'm';
+        size_t mark = 0;
+        if (deferred) mark = resp_defer(b);
+        else if (map) resp_add_map(b, proto, n / 2);
+        else resp_add_set(b, proto, n);
+        for (int i = 0; i < n; i++) resp_add_bulk(b, elems[i], elen[i]);
+        if (deferred && map) resp_set_deferred_map(b, mark, proto, n / 2);
+        else if (deferred) resp_set_deferred_set(b, mark, proto, n);
+    } else if (!strcmp(kind, "push")) {
+        char chan[128];
+        size_t cl = unhex(arg, strlen(arg), chan);
+        resp_add_push(b, proto, 3);
+        resp_add_bulk_str(b, "subscribe");
+        resp_add_bulk(b, chan, cl);
+        resp_add_int(b, 1);
+    } else if (!strcmp(kind, "verbatim")) {
+        size_t l = strlen(arg);
+        char *text = xmalloc(l / 2 + 1);
+        size_t tl = unhex(arg, l, text);
+        resp_add_verbatim(b, proto, text, tl);
+        free(text);
+    } else {
+        fail_msg("unknown fixture kind %s", kind);
+    }
+}
+
+/* fixtures/resp3_writer.txt (gen_resp3_writer.py): what redis-server 7.0
+ * sent for each value on a RESP2 and on a RESP3 connection. */
+static void test_writer_resp3_vs_redis(void **state)
+{
+    (void)state;
+    char path[4096];
+    fixture_path(path, sizeof path, "resp3_writer.txt");
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char *line = NULL;
+    size_t cap = 0;
+    int cases = 0;
+    buf b;
+    buf_init(&b);
+    ssize_t got;
+    while ((got = getline(&line, &cap, f)) > 0) {
+        if (line[0] == '#') continue;
+        if (line[got - 1] == '\n') line[--got] = '\0';
+        char *fields[4];
+        char *p = line;
+        for (int i = 0; i < 4; i++) {
+            fields[i] = p;
+            char *tab = strchr(p, '\t');
+            if (i < 3) {
+                assert_non_null(tab);
+                *tab = '\0';
+                p = tab + 1;
+            }
+        }
+        for (int proto = RESP2; proto <= RESP3; proto++) {
+            const char *hex = fields[proto == RESP2 ? 2 : 3];
+            size_t hl = strlen(hex);
+            char *want = xmalloc(hl / 2 + 1);
+            size_t wl = unhex(hex, hl, want);
+            for (int deferred = 0; deferred <= 1; deferred++) {
+                if (deferred && strcmp(fields[0], "map") && strcmp(fields[0], "set")) continue;
+                buf_clear(&b);
+                write_case(&b, fields[0], fields[1], proto, deferred);
+                if (b.len != wl || memcmp(b.data, want, wl) != 0)
+                    fail_msg("%s %s RESP%d%s: wrote %.*s", fields[0], fields[1], proto,
+                             deferred ? " (deferred)" : "", (int)b.len, b.data);
+            }
+            free(want);
+        }
+        cases++;
+    }
+    free(line);
+    fclose(f);
+    buf_free(&b);
+    assert_true(cases >= 25);
+}
+
+static void test_writer_resp3(void **state)
+{
+    (void)state;
+    buf b;
+    buf_init(&b);
+    resp_add_null(&b, RESP3);
+    resp_add_null_array(&b, RESP3);
+    resp_add_map(&b, RESP3, 0);
+    resp_add_map(&b, RESP2, 0);
+    resp_add_map(&b, RESP3, 12);
+    resp_add_map(&b, RESP2, 12);
+    resp_add_set(&b, RESP3, 7);
+    resp_add_push(&b, RESP3, 4);
+    resp_add_push(&b, RESP2, 4);
+    ASSERT_BUF(&b, "_\r\n_\r\n%0\r\n*0\r\n%12\r\n*24\r\n~7\r\n>4\r\n*4\r\n");
+    buf_clear(&b);
+    resp_add_bool(&b, RESP3, 7);
+    resp_add_bool(&b, RESP2, 7);
+    resp_add_double(&b, RESP3, 2.0);
+    resp_add_double(&b, RESP2, 2.0);
+    resp_add_double(&b, RESP3, -1.0 / 0.0);
+    ASSERT_BUF(&b, "#t\r\n:1\r\n,2\r\n$1\r\n2\r\n,-inf\r\n");
+    buf_clear(&b);
+    resp_add_verbatim(&b, RESP3, "", 0);
+    resp_add_verbatim(&b, RESP2, "", 0);
+    resp_add_verbatim(&b, RESP3, "a\r\nb", 4);
+    resp_add_verbatim(&b, RESP2, "a\r\nb", 4);
+    ASSERT_BUF(&b, "=4\r\ntxt:\r\n$0\r\n\r\n=8\r\ntxt:a\r\nb\r\n$4\r\na\r\nb\r\n");
+    buf_clear(&b);
+
+    /* Deferred maps and sets nested, with bytes before them; the largest
+     * counts fit the reserved room. */
+    resp_add_ok(&b);
+    size_t outer = resp_defer(&b);
+    resp_add_bulk_str(&b, "k");
+    size_t inner = resp_defer(&b);
+    resp_add_int(&b, 1);
+    resp_add_int(&b, 2);
+    resp_set_deferred_set(&b, inner, RESP3, 2);
+    resp_set_deferred_map(&b, outer, RESP3, 1);
+    ASSERT_BUF(&b, "+OK\r\n%1\r\n$1\r\nk\r\n~2\r\n:1\r\n:2\r\n");
+    buf_clear(&b);
+    outer = resp_defer(&b);
+    resp_add_bulk_str(&b, "k");
+    inner = resp_defer(&b);
+    resp_add_int(&b, 1);
+    resp_set_deferred_set(&b, inner, RESP2, 1);
+    resp_set_deferred_map(&b, outer, RESP2, 1);
+    ASSERT_BUF(&b, "*2\r\n$1\r\nk\r\n*1\r\n:1\r\n");
+    buf_clear(&b);
+    size_t m = resp_defer(&b);
+    resp_set_deferred_map(&b, m, RESP3, 9223372036854775807LL);
+    m = resp_defer(&b);
+    resp_set_deferred_set(&b, m, RESP3, -9223372036854775807LL - 1);
+    m = resp_defer(&b);
+    resp_set_deferred_map(&b, m, RESP2, 4611686018427387903LL);
+    ASSERT_BUF(&b, "%9223372036854775807\r\n~-9223372036854775808\r\n*9223372036854775806\r\n");
+    buf_free(&b);
+}
+
 int main(void)
 {
     const char *env = getenv("STRATA_SEED");
@@ -798,6 +980,8 @@ int main(void)
         cmocka_unit_test(test_writer_integers_like_printf),
         cmocka_unit_test(test_error_sanitised),
         cmocka_unit_test(test_deferred_arrays),
+        cmocka_unit_test(test_writer_resp3_vs_redis),
+        cmocka_unit_test(test_writer_resp3),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
