@@ -3,6 +3,7 @@
 
 #include <stdint.h>
 
+#include "notify.h"
 #include "util.h"
 
 int arg_ll(client *c, int i, long long *v)
@@ -71,6 +72,8 @@ int lookup_any(client *c, int i, struct meta *m)
     }
     if (t == T_NONE) {
         srv.stats.keyspace_misses++;
+        /* Redis's lookupKeyRead: a miss of a read is an event (class m). */
+        if (!(c->cmd->flags & CF_WRITE)) notify_keyspace_event(NOTIFY_KEY_MISS, "keymiss", ARG(c, i));
         return 0;
     }
     srv.stats.keyspace_hits++;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "notify.h"
 #include "cursor.h"
 #include "store.h"
 #include "util.h"
@@ -19,6 +20,7 @@ static void del_command(client *c)
         if (r < 0) goto done;
         if (r == 1) {
             db_delete(ARG(c, i), &m);
+            notify_keyspace_event(NOTIFY_GENERIC, "del", ARG(c, i));
             n++;
         }
     }
@@ -49,6 +51,7 @@ static void type_command(client *c)
     int r = db_lookup(ARG(c, 1), &m);
     if (r < 0) reply_storage_error(c);
     else resp_add_simple(&c->out, type_name(r));
+    if (r == T_NONE) notify_keyspace_event(NOTIFY_KEY_MISS, "keymiss", ARG(c, 1));
     meta_free(&m);
 }
 
@@ -105,8 +108,10 @@ static void expire_generic(client *c, long long base, int seconds)
     }
     if (when <= (long long)srv.cmd_time_ms) {
         db_delete(ARG(c, 1), &m);
+        notify_keyspace_event(NOTIFY_GENERIC, "del", ARG(c, 1));
     } else {
         db_set_expire(ARG(c, 1), &m, (uint64_t)when);
+        notify_keyspace_event(NOTIFY_GENERIC, "expire", ARG(c, 1));
     }
     resp_add_int(&c->out, 1);
     meta_free(&m);
@@ -150,6 +155,7 @@ static void persist_command(client *c)
     int r = lookup_any(c, 1, &m);
     if (r == 1 && m.expire) {
         db_set_expire(ARG(c, 1), &m, 0);
+        notify_keyspace_event(NOTIFY_GENERIC, "persist", ARG(c, 1));
         resp_add_int(&c->out, 1);
     } else if (r == 1 || r == 0) {
         resp_add_int(&c->out, 0);
@@ -316,6 +322,9 @@ static void rename_generic(client *c, int nx)
     }
     db_delete(ARG(c, 2), &dst);
     db_move(ARG(c, 1), ARG(c, 2), &src);
+    notify_keyspace_event(NOTIFY_NEW, "new", ARG(c, 2));
+    notify_keyspace_event(NOTIFY_GENERIC, "rename_from", ARG(c, 1));
+    notify_keyspace_event(NOTIFY_GENERIC, "rename_to", ARG(c, 2));
     if (nx) resp_add_int(&c->out, 1);
     else resp_add_ok(&c->out);
 done:

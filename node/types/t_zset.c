@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "notify.h"
 #include "coll.h"
 #include "cursor.h"
 #include "util.h"
@@ -33,6 +34,18 @@ void zset_commit_meta(const char *key, size_t klen, struct meta *m)
 }
 
 /* ---------------- result sink: a reply, or a destination key ---------------- */
+
+/* The event a store into a destination key publishes (Redis names it
+ * after the command). */
+static const char *zsink_event(const client *c)
+{
+    switch (c->cmd->id) {
+    case CMD_ZUNIONSTORE: return "zunionstore";
+    case CMD_ZINTERSTORE: return "zinterstore";
+    case CMD_ZDIFFSTORE: return "zdiffstore";
+    default: return "zrangestore";
+    }
+}
 
 void zsink_begin(struct zsink *s, client *c, int store_arg, int withscores)
 {
@@ -74,6 +87,7 @@ int zsink_end(struct zsink *s)
         resp_set_deferred_array(&c->out, s->mark, s->n * (s->withscores ? 2 : 1));
     } else if (s->created) {
         db_write_meta(ARG(c, s->store_arg), &s->dm, 0);
+        notify_keyspace_event(NOTIFY_ZSET, zsink_event(c), ARG(c, s->store_arg));
         resp_add_int(&c->out, s->n);
     } else {
         int t = db_lookup(ARG(c, s->store_arg), &s->dm);
@@ -82,6 +96,7 @@ int zsink_end(struct zsink *s)
             rc = -1;
         } else {
             db_delete(ARG(c, s->store_arg), &s->dm);
+            if (t != T_NONE) notify_keyspace_event(NOTIFY_GENERIC, "del", ARG(c, s->store_arg));
             resp_add_int(&c->out, 0);
         }
     }
@@ -207,6 +222,7 @@ static void zadd_generic(client *c, int flags)
         }
     }
     if (m.count != count_before) db_write_meta(ARG(c, 1), &m, m.expire);
+    if (added || updated) notify_keyspace_event(NOTIFY_ZSET, (flags & ZADD_INCR) ? "zincr" : "zadd", ARG(c, 1));
 reply:
     if (flags & ZADD_INCR) {
         if (processed) resp_add_bulk_double(&c->out, score);
@@ -250,6 +266,8 @@ static void zrem_command(client *c)
         }
     }
     if (removed) zset_commit_meta(ARG(c, 1), &m);
+    if (removed) notify_keyspace_event(NOTIFY_ZSET, "zrem", ARG(c, 1));
+    if (removed && m.count == 0) notify_keyspace_event(NOTIFY_GENERIC, "del", ARG(c, 1));
     resp_add_int(&c->out, removed);
 done:
     meta_free(&m);
@@ -573,6 +591,8 @@ static void zremrange_generic(client *c, int type)
     if (removed) {
         m.count = (uint64_t)removed >= m.count ? 0 : m.count - (uint64_t)removed;
         zset_commit_meta(ARG(c, 1), &m);
+        notify_keyspace_event(NOTIFY_ZSET, type == ZR_RANK ? "zremrangebyrank" : type == ZR_SCORE ? "zremrangebyscore" : "zremrangebylex", ARG(c, 1));
+        if (m.count == 0) notify_keyspace_event(NOTIFY_GENERIC, "del", ARG(c, 1));
     }
     resp_add_int(&c->out, removed);
 done:
@@ -640,6 +660,8 @@ int zpop_generic(client *c, const int *keys, int nkeys, int max, int emitkey,
     else resp_set_deferred_array(&c->out, outer, nested ? n : 2 * n);
     m.count = (uint64_t)n >= m.count ? 0 : m.count - (uint64_t)n;
     zset_commit_meta(ARG(c, found), &m);
+    if (n) notify_keyspace_event(NOTIFY_ZSET, max ? "zpopmax" : "zpopmin", ARG(c, found));
+    if (n && m.count == 0) notify_keyspace_event(NOTIFY_GENERIC, "del", ARG(c, found));
 done:
     meta_free(&m);
     return rc;

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "notify.h"
 #include "util.h"
 
 enum { OP_UNION, OP_INTER, OP_DIFF };
