@@ -63,6 +63,21 @@ void reply_storage_error(client *c)
     resp_add_error(&c->out, "ERR storage error (see the node log)");
 }
 
+/* Whether Redis looks argv[i] up as a read (lookupKeyRead, whose miss is
+ * a keymiss event): every key of a read-only command, and the keys some
+ * writes only read. */
+static int lookup_is_read(const client *c, int i)
+{
+    if (!(c->cmd->flags & CF_WRITE)) return 1;
+    switch (c->cmd->id) {
+    case CMD_GETDEL: case CMD_GETEX: return 1;
+    case CMD_COPY: return i == 1;
+    case CMD_SINTERSTORE: case CMD_SUNIONSTORE: case CMD_SDIFFSTORE: return i >= 2;
+    case CMD_ZUNIONSTORE: case CMD_ZINTERSTORE: case CMD_ZDIFFSTORE: case CMD_ZRANGESTORE: return i >= 2;
+    default: return 0;
+    }
+}
+
 int lookup_any(client *c, int i, struct meta *m)
 {
     int t = db_lookup(c->argv[i], c->argvlen[i], m);
@@ -73,7 +88,7 @@ int lookup_any(client *c, int i, struct meta *m)
     if (t == T_NONE) {
         srv.stats.keyspace_misses++;
         /* Redis's lookupKeyRead: a miss of a read is an event (class m). */
-        if (!(c->cmd->flags & CF_WRITE)) notify_keyspace_event(NOTIFY_KEY_MISS, "keymiss", ARG(c, i));
+        if (lookup_is_read(c, i)) notify_keyspace_event(NOTIFY_KEY_MISS, "keymiss", ARG(c, i));
         return 0;
     }
     srv.stats.keyspace_hits++;
