@@ -16,4 +16,5 @@ void server_register_modules(void)
     pause_register();
     metrics_register();
     notify_register();
+    tracking_register();
 }

@@ -111,6 +111,7 @@ typedef struct client {
     struct repl_client *repl;     /* repl_master.c */
     struct pubsub_state *pstate;  /* pubsub.c: subscriptions, or NULL */
     struct pause_hold *phold;     /* pause.c: the held command, or NULL */
+    struct tracking_state *tstate; /* tracking.c: CLIENT TRACKING, or NULL */
     uint64_t wait_lsn;            /* replication: reply waits for this lsn */
 } client;
 
