@@ -647,7 +647,7 @@ static void client_tracking(client *c)
             goto done;
         }
         if ((options & TRK_OPTIN) && (options & TRK_OPTOUT)) {
-            resp_add_error(&c->out, "ERR You can't use both OPTIN and OPTOUT");
+            resp_add_error(&c->out, "ERR You can't specify both OPTIN mode and OPTOUT mode");
             goto done;
         }
         if (((options & TRK_OPTIN) && (cur & TRK_OPTOUT)) || ((options & TRK_OPTOUT) && (cur & TRK_OPTIN))) {
