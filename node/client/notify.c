@@ -105,7 +105,8 @@ int notify_enabled(int type)
 
 void notify_keyspace_event(int type, const char *event, const char *key, size_t klen)
 {
-    if (!flags && !srv.cfg.notify_keyspace_events[0]) return;
+    /* Off (the default), and nothing new stored: the common case. */
+    if (!flags && (!srv.cfg.notify_keyspace_events || !srv.cfg.notify_keyspace_events[0])) return;
     if (!notify_enabled(type)) return;
     buf ch;
     buf_init(&ch);

@@ -88,7 +88,8 @@ int lookup_any(client *c, int i, struct meta *m)
     if (t == T_NONE) {
         srv.stats.keyspace_misses++;
         /* Redis's lookupKeyRead: a miss of a read is an event (class m). */
-        if (lookup_is_read(c, i)) notify_keyspace_event(NOTIFY_KEY_MISS, "keymiss", ARG(c, i));
+        if (c->cmd && notify_enabled(NOTIFY_KEY_MISS) && lookup_is_read(c, i))
+            notify_keyspace_event(NOTIFY_KEY_MISS, "keymiss", ARG(c, i));
         return 0;
     }
     srv.stats.keyspace_hits++;
