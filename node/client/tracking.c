@@ -758,7 +758,9 @@ const char *tracking_flags_string(const client *c)
 
 static int tracking_dispatch_hook(client *c)
 {
-    (void)c;
+    /* RESET turns tracking off (Redis's clearClientConnectionState); it
+     * always succeeds, so doing it before it runs is the same. */
+    if (c->cmd->id == CMD_RESET) disable(c);
     if (tracking_clients) limit_table();
     return 0;
 }

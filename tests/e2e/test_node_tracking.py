@@ -119,6 +119,13 @@ def test_default_mode(pair):
         s.call(t, "GET", "y")
         s.call(w, "SET", "y", "1")
         s.fence(t)
+        s.call(t, "CLIENT", "TRACKING", "ON")
+        s.call(t, "GET", "y")
+        t.send("RESET")                        # tracking goes with the connection state
+        s.t.append(t.read())
+        s.call(t, "CLIENT", "TRACKINGINFO")
+        s.call(w, "SET", "y", "2")
+        s.fence(t)
     run_both(pair, sc)
 
 
