@@ -85,6 +85,7 @@ struct prefix {
 static struct tentry **ttab;
 static size_t ttab_size;        /* power of two, or 0 */
 static size_t tkeys;            /* keys in the table */
+static size_t titems;           /* (key, client) pairs in the table */
 static struct prefix *ptab;     /* sorted by prefix */
 static size_t nptab;
 static unsigned long tracking_clients;
@@ -267,6 +268,7 @@ static void ttab_add(const char *k, size_t kl, uint64_t id)
         e->ids = xrealloc(e->ids, e->capids * sizeof *e->ids);
     }
     e->ids[e->nids++] = id;
+    titems++;
 }
 
 /* Unlink e from the table and free it. */
@@ -275,6 +277,7 @@ static void ttab_remove(struct tentry *e)
     struct tentry **pp = &ttab[e->hash & (ttab_size - 1)];
     while (*pp != e) pp = &(*pp)->next;
     *pp = e->next;
+    titems -= e->nids;
     free(e->ids);
     free(e);
     tkeys--;
@@ -291,6 +294,7 @@ static void ttab_clear(void)
         ttab[i] = NULL;
     }
     tkeys = 0;
+    titems = 0;
 }
 
 /* ---------------- the prefix table ---------------- */
@@ -739,6 +743,15 @@ int tracking_client_command(client *c)
     default: client_trackinginfo(c); break;
     }
     return 1;
+}
+
+void tracking_info(unsigned long long *clients, unsigned long long *keys, unsigned long long *items,
+                   unsigned long long *prefixes)
+{
+    *clients = tracking_clients;
+    *keys = tkeys;
+    *items = titems;
+    *prefixes = nptab;
 }
 
 long long tracking_redirect_id(const client *c)

@@ -64,6 +64,10 @@ int tracking_client_command(client *c);
  * "t" tracking, then "R" broken redirect, then "B" broadcast mode, in that
  * order (a static string; "" when tracking is off). */
 long long tracking_redirect_id(const client *c);
+/* For INFO: tracking_clients (Clients section), tracking_total_keys,
+ * tracking_total_items and tracking_total_prefixes (Stats section). */
+void tracking_info(unsigned long long *clients, unsigned long long *keys, unsigned long long *items,
+                   unsigned long long *prefixes);
 const char *tracking_flags_string(const client *c);
 
 #endif

@@ -68,9 +68,14 @@ void reply_storage_error(client *c)
  * writes only read. */
 static int lookup_is_read(const client *c, int i)
 {
+    if (c->cmd->id == CMD_OBJECT) return 0; /* LOOKUP_NONOTIFY */
     if (!(c->cmd->flags & CF_WRITE)) return 1;
     switch (c->cmd->id) {
-    case CMD_GETDEL: case CMD_GETEX: return 1;
+    case CMD_GETDEL: case CMD_GETEX: case CMD_GETSET: return 1;
+    case CMD_SET: /* SET ... GET reads the old value first */
+        for (int j = 3; j < c->argc; j++)
+            if (ARG_IS(c, j, "get")) return 1;
+        return 0;
     case CMD_COPY: return i == 1;
     case CMD_SINTERSTORE: case CMD_SUNIONSTORE: case CMD_SDIFFSTORE: return i >= 2;
     case CMD_ZUNIONSTORE: case CMD_ZINTERSTORE: case CMD_ZDIFFSTORE: case CMD_ZRANGESTORE: return i >= 2;

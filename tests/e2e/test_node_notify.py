@@ -172,6 +172,43 @@ ZSETS = [
 ]
 
 
+# Reads of missing keys publish keymiss (class m); writes that look a key
+# up do not, except where Redis reads it (store commands' sources, COPY's
+# source, GETDEL, GETEX).
+MISSES = [
+    ["GET", "k1"], ["STRLEN", "k2"], ["GETRANGE", "k3", "0", "1"], ["SUBSTR", "k4", "0", "1"],
+    ["TTL", "k5"], ["PTTL", "k6"], ["EXPIRETIME", "k7"], ["PEXPIRETIME", "k7"], ["TYPE", "k8"],
+    ["EXISTS", "k9", "k10"], ["TOUCH", "k11"], ["OBJECT", "ENCODING", "k12"],
+    ["HGET", "h1", "f"], ["HMGET", "h2", "f", "g"], ["HGETALL", "h3"], ["HKEYS", "h4"], ["HVALS", "h4"],
+    ["HLEN", "h5"], ["HEXISTS", "h6", "f"], ["HSTRLEN", "h7", "f"], ["HRANDFIELD", "h8"], ["HSCAN", "h9", "0"],
+    ["LLEN", "l1"], ["LRANGE", "l2", "0", "-1"], ["LINDEX", "l3", "0"], ["LPOS", "l4", "x"],
+    ["SMEMBERS", "s1"], ["SISMEMBER", "s2", "x"], ["SMISMEMBER", "s3", "x"], ["SCARD", "s4"],
+    ["SRANDMEMBER", "s5"], ["SINTER", "s6", "s7"], ["SUNION", "s8"], ["SDIFF", "s9", "s10"],
+    ["SINTERCARD", "2", "s11", "s12"], ["SSCAN", "s13", "0"],
+    ["ZSCORE", "z1", "m"], ["ZMSCORE", "z2", "m"], ["ZCARD", "z3"], ["ZCOUNT", "z4", "0", "1"],
+    ["ZLEXCOUNT", "z5", "-", "+"], ["ZRANGE", "z6", "0", "-1"], ["ZRANGEBYSCORE", "z7", "0", "1"],
+    ["ZREVRANGE", "z8", "0", "1"], ["ZRANK", "z9", "m"], ["ZREVRANK", "z10", "m"], ["ZRANDMEMBER", "z11"],
+    ["ZUNION", "2", "z12", "z13"], ["ZINTER", "1", "z14"], ["ZDIFF", "1", "z15"],
+    ["ZINTERCARD", "1", "z16"], ["ZSCAN", "z17", "0"],
+    ["LPOP", "w1"], ["RPOP", "w2"], ["SPOP", "w3"], ["ZPOPMIN", "w4"], ["HDEL", "w5", "f"],
+    ["SREM", "w6", "m"], ["ZREM", "w7", "m"], ["LREM", "w8", "0", "x"], ["LTRIM", "w9", "0", "1"],
+    ["PERSIST", "w10"], ["EXPIRE", "w11", "10"], ["DEL", "w12"], ["RENAMENX", "w13", "w14"],
+    ["SMOVE", "w15", "w16", "m"], ["RPOPLPUSH", "w17", "w18"], ["LMOVE", "w19", "w20", "LEFT", "LEFT"],
+    ["LMPOP", "1", "w21", "LEFT"], ["ZMPOP", "1", "w22", "MIN"], ["INCR", "w23"], ["APPEND", "w24", "x"],
+    ["SET", "w25", "x", "GET"], ["GETSET", "w26", "x"], ["GETDEL", "w27"], ["GETEX", "w28"],
+    ["COPY", "w29", "w30"], ["SINTERSTORE", "w31", "w32"], ["ZUNIONSTORE", "w33", "1", "w34"],
+    ["ZRANGESTORE", "w35", "w36", "0", "1"], ["SETRANGE", "w37", "0", ""], ["HSETNX", "w38", "f", "v"],
+    ["LINSERT", "w39", "BEFORE", "a", "b"], ["LPUSHX", "w40", "x"], ["MSETNX", "w41", "x"],
+    ["SUNIONSTORE", "w42", "w43", "w44"], ["SDIFFSTORE", "w45", "w46"], ["ZINTERSTORE", "w47", "2", "w48", "w49"],
+    ["ZDIFFSTORE", "w50", "1", "w51"], ["MGET", "w52", "w53"],
+]
+
+
+def test_keymiss(pair):
+    same(pair, MISSES, classes="KEm")
+    same(pair, MISSES, classes="KEA")   # without m: nothing at all
+
+
 @pytest.mark.parametrize("proto", [2, 3])
 @pytest.mark.parametrize("family", ["strings", "keys", "hashes", "lists", "sets", "zsets"])
 def test_family_events(pair, family, proto):
