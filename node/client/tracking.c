@@ -724,7 +724,8 @@ static void client_trackinginfo(client *c)
     resp_add_int(&c->out, tracking_redirect_id(c));
     resp_add_bulk_str(&c->out, "prefixes");
     resp_add_array(&c->out, ts ? (long long)ts->nprefixes : 0);
-    for (size_t i = 0; ts && i < ts->nprefixes; i++) resp_add_bulk(&c->out, ts->prefixes[i].p, ts->prefixes[i].len);
+    for (size_t i = 0; ts && i < ts->nprefixes; i++)
+        resp_add_bulk(&c->out, ts->prefixes[i].p, ts->prefixes[i].len);
 }
 
 int tracking_client_command(client *c)

@@ -593,7 +593,9 @@ static void setop_store_generic(client *c, enum setop op)
         set_compute(op, &in, emit_to_store, &es);
         if (es.created) db_write_meta(ARG(c, 1), &dm, 0);
         else db_delete(ARG(c, 1), &dm); /* empty result: the destination goes */
-        if (es.created) notify_keyspace_event(NOTIFY_SET, op == OP_INTER ? "sinterstore" : op == OP_UNION ? "sunionstore" : "sdiffstore", ARG(c, 1));
+        if (es.created)
+            notify_keyspace_event(NOTIFY_SET, op == OP_INTER ? "sinterstore" : op == OP_UNION ? "sunionstore"
+                                                                                    : "sdiffstore", ARG(c, 1));
         else if (dm.type != T_NONE) notify_keyspace_event(NOTIFY_GENERIC, "del", ARG(c, 1));
         resp_add_int(&c->out, es.created ? (long long)dm.count : 0);
         buf_free(&es.k);

@@ -591,7 +591,8 @@ static void zremrange_generic(client *c, int type)
     if (removed) {
         m.count = (uint64_t)removed >= m.count ? 0 : m.count - (uint64_t)removed;
         zset_commit_meta(ARG(c, 1), &m);
-        notify_keyspace_event(NOTIFY_ZSET, type == ZR_RANK ? "zremrangebyrank" : type == ZR_SCORE ? "zremrangebyscore" : "zremrangebylex", ARG(c, 1));
+        notify_keyspace_event(NOTIFY_ZSET, type == ZR_RANK ? "zremrangebyrank"
+                                           : type == ZR_SCORE ? "zremrangebyscore" : "zremrangebylex", ARG(c, 1));
         if (m.count == 0) notify_keyspace_event(NOTIFY_GENERIC, "del", ARG(c, 1));
     }
     resp_add_int(&c->out, removed);
