@@ -538,7 +538,9 @@ void tracking_after_call(client *c)
     if (!c->tstate) return;
     if ((c->cmd->flags & CF_READ) && is_on(c) && !(c->tstate->flags & TRK_BCAST)) remember_keys(c);
     if (c->flags & CLIENT_IN_EXEC) return;
-    pending_flush(c);
+    /* Under CLIENT REPLY OFF|SKIP the dispatcher drops what this command
+     * wrote; pushes are not replies, so the sleep hook sends them. */
+    if (!(c->flags & (CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP))) pending_flush(c);
     /* CLIENT CACHING covers the next command (all of a MULTI's queue). */
     if (!(c->flags & CLIENT_MULTI) && c->cmd->id != CMD_CLIENT) c->tstate->flags &= ~TRK_CACHING;
 }

@@ -153,6 +153,13 @@ def test_own_changes_and_exec(pair):
         s.call(t, "GET", "z")
         s.call(t, "FLUSHALL")                  # own flush: null after +OK
         s.fence(t)
+        s.call(t, "CLIENT", "TRACKING", "ON")
+        s.call(t, "GET", "r")
+        t.send("CLIENT", "REPLY", "OFF")
+        t.send("SET", "r", "1")                # no reply, but the push comes
+        t.send("CLIENT", "REPLY", "ON")
+        s.t.append(t.read())
+        s.t.append(t.read())
         s.call(t, "GET", "z")
         s.call(w, "FLUSHDB")                   # someone else's flush
         s.fence(t)
@@ -379,3 +386,34 @@ def test_table_max_keys(pair):
         s.t.append(b"%d invalidations of distinct keys: %d" % (len(got), len(keys)))
         s.call(w, "CONFIG", "SET", "tracking-table-max-keys", "1000000")
     run_both(pair, sc)
+
+
+def test_replica_invalidates_on_master_writes(cluster):
+    """A client tracking on a replica hears of the master's changes as the
+    replica applies them (Redis's replica runs the write commands, which
+    signal the keys).  strata-only: the bytes are Redis 7.0's push."""
+    from test_repl_common import start_replica, wait_synced
+    m = cluster.node("master")
+    r = start_replica(cluster, m)
+    mc = Resp3Conn(m.port)
+    mc.call("SET", "k", "1")
+    mc.call("HSET", "h", "f", "1")
+    wait_synced(m, r)
+    t = Resp3Conn(r.port)
+    t.call("HELLO", "3")
+    assert t.call("CLIENT", "TRACKING", "ON") == b"+OK\r\n"
+    assert t.call("GET", "k") == b"$1\r\n1\r\n"
+    assert t.call("HGET", "h", "f") == b"$1\r\n1\r\n"
+    mc.call("SET", "k", "2")
+    mc.call("DEL", "h")
+    wait_synced(m, r)
+    t.send("PING")
+    got = []
+    while True:
+        x = t.read()
+        if x == PONG3:
+            break
+        got.append(x)
+    assert got == [b">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n", b">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nh\r\n"]
+    mc.close()
+    t.close()
