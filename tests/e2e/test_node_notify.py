@@ -93,6 +93,9 @@ STRINGS = [
     ["INCR", "n"], ["INCRBY", "n", "5"], ["DECR", "n"], ["DECRBY", "n", "2"], ["INCRBYFLOAT", "n", "1.5"],
     ["INCR", "a"], ["MSET", "m1", "a", "m2", "b", "m1", "c"], ["MSETNX", "m1", "x", "m3", "y"],
     ["MSETNX", "m4", "x", "m5", "y"], ["GET", "m1"], ["MGET", "m1", "zz", "m2"],
+    ["SET", "px", "v", "PXAT", "1"], ["GET", "px"], ["SET", "px", "v", "EXAT", "1", "GET"],
+    ["SET", "g", "1"], ["SET", "g", "2", "NX", "GET"], ["SET", "g", "3", "XX", "GET"], ["SETEX", "g", "0", "x"],
+    ["INCRBYFLOAT", "g", "x"], ["APPEND", "g", ""], ["DECRBY", "g", "1"],
 ]
 
 KEYS = [
@@ -107,6 +110,10 @@ KEYS = [
     ["RENAME", "nokey", "x"], ["HSET", "h", "f", "v"], ["RENAME", "h", "h2"],
     ["COPY", "r4", "c1"], ["COPY", "r4", "c1"], ["COPY", "r4", "c1", "REPLACE"], ["COPY", "h2", "c2"],
     ["COPY", "nokey", "c3"], ["TYPE", "nokey"], ["TYPE", "c2"], ["TOUCH", "c1", "nokey"],
+    ["SET", "t", "v"], ["EXPIRE", "t", "0"], ["SET", "t", "v"], ["PEXPIRE", "t", "-5"], ["EXPIREAT", "t", "0"],
+    ["SET", "t", "v", "EX", "100"], ["EXPIRE", "t", "100", "NX"], ["EXPIRE", "t", "100", "XX"],
+    ["EXPIRE", "t", "10", "LT"], ["PERSIST", "t"], ["EXPIRE", "t", "10", "XX"],
+    ["SET", "ex", "v", "EX", "100"], ["RENAME", "ex", "ex2"], ["COPY", "ex2", "ex3"], ["TTL", "ex3"],
     ["FLUSHALL"], ["SET", "x", "1"], ["FLUSHDB"],
 ]
 
@@ -134,6 +141,9 @@ LISTS = [
     ["LMPOP", "1", "nol", "LEFT"], ["RPUSH", "b", "1", "2"], ["BLPOP", "b", "0"], ["BRPOP", "b", "0"],
     ["RPUSH", "b", "1"], ["BLMOVE", "b", "b2", "LEFT", "LEFT", "0"], ["BLMPOP", "0", "1", "b2", "RIGHT"],
     ["LLEN", "nol"], ["LINDEX", "nol", "0"],
+    ["RPUSH", "src2", "only"], ["LMOVE", "src2", "newdst", "LEFT", "RIGHT"], ["RPUSH", "w", "1"],
+    ["LMOVE", "w", "nd2", "RIGHT", "LEFT"], ["LSET", "nd2", "5", "x"], ["LSET", "nol", "0", "x"],
+    ["LPUSH", "s9", "x"], ["SET", "str", "v"], ["LPUSH", "str", "x"], ["LMOVE", "nd2", "str", "LEFT", "LEFT"],
 ]
 
 SETS = [
@@ -148,6 +158,8 @@ SETS = [
     ["SINTERSTORE", "r", "p", "nos"], ["SINTERSTORE", "r", "p", "nos"], ["SUNIONSTORE", "r2", "nos"],
     ["SDIFFSTORE", "r3", "p", "p"], ["SREM", "p", "1", "2", "3"], ["SMEMBERS", "nos"], ["SISMEMBER", "nos", "a"],
     ["SCARD", "q"], ["SINTER", "q", "nos"],
+    ["SADD", "one", "x"], ["SMOVE", "one", "brandnew", "x"], ["SADD", "tw", "a", "b"], ["SPOP", "tw", "2"],
+    ["SADD", "str", "x"], ["SET", "str", "v"], ["SMOVE", "brandnew", "str", "x"], ["SINTERSTORE", "str", "q"],
 ]
 
 ZSETS = [
@@ -169,6 +181,10 @@ ZSETS = [
     ["ZINTERSTORE", "o", "2", "x", "nz"], ["ZINTERSTORE", "o", "2", "x", "nz"], ["ZUNIONSTORE", "o3", "1", "nz"],
     ["ZRANGESTORE", "rs", "x", "0", "-1"], ["ZRANGESTORE", "rs", "x", "5", "6"], ["ZRANGESTORE", "rs", "x", "5", "6"],
     ["ZSCORE", "nz", "a"], ["ZRANGE", "nz", "0", "-1"], ["ZCARD", "x"],
+    ["ZADD", "x", "LT", "CH", "0", "a", "9", "b"], ["ZADD", "x", "GT", "0", "a"], ["ZADD", "x", "INCR", "XX", "1", "nope"],
+    ["ZADD", "x", "nan", "a"], ["ZINCRBY", "x", "inf", "a"], ["ZINCRBY", "x", "-inf", "a"],
+    ["ZRANGESTORE", "x", "y", "0", "0"], ["ZUNIONSTORE", "y", "1", "x", "WEIGHTS", "2"],
+    ["ZPOPMAX", "x", "10"], ["ZMPOP", "1", "y", "MAX", "COUNT", "1"],
 ]
 
 
