@@ -367,3 +367,26 @@ def test_active_expiry(pair):
     node, redis_ = pair
     for proto in (2, 3):
         compare(scenario(node, proto), scenario(redis_, proto))
+
+
+def test_resp3_subscriber_writing_itself(pair):
+    """A RESP3 connection may subscribe and write: Redis 7.0 puts the
+    message in its output as the event happens, before the command's reply
+    (inside EXEC's array, even)."""
+    def scenario(srv):
+        c = Resp3Conn(srv.port)
+        t = [c.call("HELLO", "3")[:1]]
+        t.append(c.call("CONFIG", "SET", "notify-keyspace-events", "KEA"))
+        t.append(c.call("SUBSCRIBE", "__keyevent@0__:set", "__keyevent@0__:del"))
+        t.append(c.read())
+        t.append(c.call("SET", "a", "1"))
+        t.append(c.read())
+        t += [c.call("MULTI"), c.call("SET", "a", "2"), c.call("DEL", "a"), c.call("EXEC")]
+        for _ in range(2):
+            t.append(c.read())
+        t.append(c.call("PING"))
+        t.append(c.call("CONFIG", "SET", "notify-keyspace-events", ""))
+        c.close()
+        return t
+    node, redis_ = pair
+    compare(scenario(node), scenario(redis_))
