@@ -89,8 +89,13 @@ static size_t titems;           /* (key, client) pairs in the table */
 static struct prefix *ptab;     /* sorted by prefix */
 static size_t nptab;
 static unsigned long tracking_clients;
+/* The clients with tracking on, sorted by id: the key table stores ids,
+ * and server_client_by_id walks every connection. */
+static client **oncl;
+static size_t noncl, caponcl;
 static int flushed;             /* a flush ran in the current command */
 static unsigned limit_rounds;   /* passes that found the table still too big */
+static int pending_left;        /* a client kept held invalidations past its command */
 
 static const char INVALIDATE_CHANNEL[] = "__redis__:invalidate";
 
@@ -130,6 +135,46 @@ static int prefixes_overlap(const char *a, size_t al, const char *b, size_t bl)
 static uint64_t key_hash(const char *k, size_t kl)
 {
     return hash_bytes(k, kl, hash_seed());
+}
+
+/* ---------------- clients with tracking on ---------------- */
+
+static size_t oncl_pos(uint64_t id)
+{
+    size_t lo = 0, hi = noncl;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (oncl[mid]->id < id) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+static client *oncl_find(uint64_t id)
+{
+    size_t i = oncl_pos(id);
+    return i < noncl && oncl[i]->id == id ? oncl[i] : NULL;
+}
+
+static void oncl_add(client *c)
+{
+    if (noncl == caponcl) {
+        caponcl = caponcl ? caponcl * 2 : 16;
+        oncl = xrealloc(oncl, caponcl * sizeof *oncl);
+    }
+    size_t i = oncl_pos(c->id);
+    memmove(oncl + i + 1, oncl + i, (noncl - i) * sizeof *oncl);
+    oncl[i] = c;
+    noncl++;
+}
+
+static void oncl_del(client *c)
+{
+    size_t i = oncl_pos(c->id);
+    if (i < noncl && oncl[i] == c) {
+        memmove(oncl + i, oncl + i + 1, (noncl - i - 1) * sizeof *oncl);
+        noncl--;
+    }
 }
 
 /* ---------------- delivery ---------------- */
@@ -460,8 +505,8 @@ int tracking_wants_key(const char *key, size_t klen)
 static void invalidate_entry(client *cur, struct tentry *e)
 {
     for (size_t i = 0; i < e->nids; i++) {
-        client *t = server_client_by_id(e->ids[i]);
-        if (!t || !is_on(t) || (tstate(t)->flags & TRK_BCAST)) continue;
+        client *t = oncl_find(e->ids[i]);
+        if (!t || (t->flags & CLIENT_CLOSE_ASAP) || (tstate(t)->flags & TRK_BCAST)) continue;
         if ((tstate(t)->flags & TRK_NOLOOP) && t == cur) continue;
         /* Its own command's reply goes first: held until it is written. */
         if (t == cur) pending_add(t, e->key, e->klen);
@@ -482,8 +527,9 @@ void tracking_invalidate_key(client *cur, const char *key, size_t klen)
 
 void tracking_invalidate_all(client *cur)
 {
-    for (client *c = srv.clients; c; c = c->next) {
-        if (!is_on(c)) continue;
+    /* Oldest client first, as Redis walks its client list. */
+    for (size_t i = 0; i < noncl; i++) {
+        client *c = oncl[i];
         if (c == cur) pending_add(c, NULL, 0);
         else send_null(c);
     }
@@ -538,11 +584,18 @@ void tracking_after_call(client *c)
     if (!c->tstate) return;
     if ((c->cmd->flags & CF_READ) && is_on(c) && !(c->tstate->flags & TRK_BCAST)) remember_keys(c);
     if (c->flags & CLIENT_IN_EXEC) return;
-    /* Under CLIENT REPLY OFF|SKIP the dispatcher drops what this command
-     * wrote; pushes are not replies, so the sleep hook sends them. */
-    if (!(c->flags & (CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP))) pending_flush(c);
+    /* Held invalidations go out in tracking_after_dispatch, once the
+     * dispatcher has applied CLIENT REPLY OFF|SKIP to the reply (pushes are
+     * not replies), or from the sleep hook for a command that did not come
+     * through the dispatcher (a blocked client served later). */
+    if (c->tstate->npend) pending_left = 1;
     /* CLIENT CACHING covers the next command (all of a MULTI's queue). */
     if (!(c->flags & CLIENT_MULTI) && c->cmd->id != CMD_CLIENT) c->tstate->flags &= ~TRK_CACHING;
+}
+
+void tracking_after_dispatch(client *c)
+{
+    if (c->tstate && c->tstate->npend && !(c->flags & (CLIENT_BLOCKED | CLIENT_PAUSED))) pending_flush(c);
 }
 
 /* ---------------- CLIENT subcommands ---------------- */
@@ -550,7 +603,10 @@ void tracking_after_call(client *c)
 static void enable(client *c, uint64_t redir, unsigned options, const struct bytes *pfx, size_t npfx)
 {
     struct tracking_state *ts = tstate_get(c);
-    if (!(ts->flags & TRK_ON)) tracking_clients++;
+    if (!(ts->flags & TRK_ON)) {
+        tracking_clients++;
+        oncl_add(c);
+    }
     ts->flags |= TRK_ON;
     ts->flags &= ~(TRK_BROKEN | TRK_BCAST | TRK_OPTIN | TRK_OPTOUT | TRK_NOLOOP);
     ts->redir = redir;
@@ -566,9 +622,11 @@ static void disable(client *c)
 {
     struct tracking_state *ts = tstate(c);
     if (!ts) return;
+    pending_flush(c);
     if (ts->flags & TRK_BCAST) prefix_unsubscribe_all(c);
     if (ts->flags & TRK_ON) {
         tracking_clients--;
+        oncl_del(c);
         ts->flags &= ~(TRK_ON | TRK_BROKEN | TRK_BCAST | TRK_OPTIN | TRK_OPTOUT | TRK_NOLOOP | TRK_CACHING);
     }
 }
@@ -790,8 +848,11 @@ static void tracking_sleep_hook(void)
 {
     /* Anything still held (a command that never reached the end of
      * server_call at the top level, such as a served blocked pop). */
-    for (client *c = srv.clients; c; c = c->next)
-        if (c->tstate && c->tstate->npend && !(c->flags & CLIENT_CLOSE_ASAP)) pending_flush(c);
+    if (pending_left) {
+        for (size_t i = 0; i < noncl; i++)
+            if (!(oncl[i]->flags & CLIENT_CLOSE_ASAP)) pending_flush(oncl[i]);
+        pending_left = 0;
+    }
     if (nptab) broadcast();
 }
 
@@ -821,6 +882,9 @@ static void tracking_shutdown_hook(void)
     free(ptab);
     ptab = NULL;
     nptab = 0;
+    free(oncl);
+    oncl = NULL;
+    noncl = caponcl = 0;
 }
 
 void tracking_register(void)

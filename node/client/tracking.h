@@ -51,9 +51,12 @@ void tracking_invalidate_key(client *cur, const char *key, size_t klen);
 void tracking_invalidate_all(client *cur);
 
 /* After each server_call of c: remember the keys of a read-only command,
- * and at the top level (not inside EXEC's queue) send c the invalidations
- * held for it and end a CLIENT CACHING choice. */
+ * and at the top level (not inside EXEC's queue) end a CLIENT CACHING
+ * choice. */
 void tracking_after_call(client *c);
+/* After server_dispatch has dealt with c's reply: send c its held
+ * invalidations (after the reply, and even under CLIENT REPLY OFF). */
+void tracking_after_dispatch(client *c);
 
 /* CLIENT TRACKING | CACHING | GETREDIR | TRACKINGINFO: returns 1 if argv[1]
  * is one of them (the reply is written), else 0. */

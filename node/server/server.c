@@ -413,6 +413,7 @@ void server_dispatch(client *c)
         c->flags &= ~CLIENT_REPLY_SKIP_NEXT;
         c->flags |= CLIENT_REPLY_SKIP;
     }
+    tracking_after_dispatch(c);
 }
 
 void server_call(client *c)
