@@ -150,7 +150,7 @@ SETS = [
     ["SADD", "s", "a", "b", "c"], ["SADD", "s", "a"], ["SADD", "s", "a", "d"], ["SREM", "s", "zz"],
     ["SREM", "s", "a", "zz"], ("SPOP", "s"), ["SPOP", "s", "0"], ("SPOP", "s", "1"), ["SADD", "t", "x"],
     ["SPOP", "t"],
-    ["SPOP", "nos"], ["SADD", "u", "1", "2", "3"], ["SPOP", "u", "5"], ["SADD", "u", "1", "2", "3"],
+    ["SPOP", "nos"], ["SADD", "u", "1", "2", "3"], ("SPOP", "u", "5"), ["SADD", "u", "1", "2", "3"],
     ["SMOVE", "u", "v", "1"], ["SMOVE", "u", "v", "zz"], ["SMOVE", "u", "u", "2"], ["SADD", "v", "2"],
     ["SMOVE", "u", "v", "2"], ["SMOVE", "u", "v", "3"], ["SMOVE", "nos", "v", "1"],
     ["SADD", "p", "1", "2", "3"], ["SADD", "q", "2", "3", "4"],
@@ -158,7 +158,7 @@ SETS = [
     ["SINTERSTORE", "r", "p", "nos"], ["SINTERSTORE", "r", "p", "nos"], ["SUNIONSTORE", "r2", "nos"],
     ["SDIFFSTORE", "r3", "p", "p"], ["SREM", "p", "1", "2", "3"], ["SMEMBERS", "nos"], ["SISMEMBER", "nos", "a"],
     ["SCARD", "q"], ["SINTER", "q", "nos"],
-    ["SADD", "one", "x"], ["SMOVE", "one", "brandnew", "x"], ["SADD", "tw", "a", "b"], ["SPOP", "tw", "2"],
+    ["SADD", "one", "x"], ["SMOVE", "one", "brandnew", "x"], ["SADD", "tw", "a", "b"], ("SPOP", "tw", "2"),
     ["SADD", "str", "x"], ["SET", "str", "v"], ["SMOVE", "brandnew", "str", "x"], ["SINTERSTORE", "str", "q"],
 ]
 
