@@ -179,7 +179,7 @@ static void oncl_del(client *c)
 
 /* ---------------- delivery ---------------- */
 
-/* Send one invalidation on behalf of tracking client c: keys_proto is the
+/* Send one invalidation on behalf of tracking client c: `payload` is the
  * payload (an array of keys, or a null), already encoded. */
 static void send_message(client *c, const char *payload, size_t plen)
 {
