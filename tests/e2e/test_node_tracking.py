@@ -112,6 +112,12 @@ def test_default_mode(pair):
         s.call(w, "DEL", "a")
         s.call(w, "INCR", "other")
         s.fence(t)
+        s.call(w, "HSET", "hw", "f", "v")
+        s.call(t, "GET", "hw")                 # an error reply still tracks the key
+        s.call(t, "LRANGE", "gone", "0", "-1")
+        s.call(w, "HDEL", "hw", "f")
+        s.call(w, "RPUSH", "gone", "x")
+        s.fence(t)
         s.call(t, "SET", "x", "1")             # writes do not track
         s.call(w, "SET", "x", "2")
         s.fence(t)
