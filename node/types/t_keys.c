@@ -208,6 +208,33 @@ static void keys_command(client *c)
     resp_set_deferred_array(&c->out, mark, n);
 }
 
+/* Keys an iteration met expired, removed once it is over (Redis's SCAN and
+ * RANDOMKEY delete the expired keys they come across, which publishes
+ * "expired").  Each key is stored as klen:size_t | bytes. */
+static void expired_note(buf *list, const char *k, size_t kl)
+{
+    buf_append(list, (const char *)&kl, sizeof kl);
+    buf_append(list, k, kl);
+}
+
+/* db_lookup deletes what expired (on a master) and notifies; `keymiss`:
+ * the key was also looked up as a read (SCAN's TYPE filter). */
+static void expired_remove(buf *list, int keymiss)
+{
+    struct meta m;
+    meta_init(&m);
+    for (size_t off = 0; off + sizeof(size_t) <= list->len;) {
+        size_t kl;
+        memcpy(&kl, list->data + off, sizeof kl);
+        off += sizeof kl;
+        if (db_lookup(list->data + off, kl, &m) == T_NONE && keymiss)
+            notify_keyspace_event(NOTIFY_KEY_MISS, "keymiss", list->data + off, kl);
+        off += kl;
+    }
+    meta_free(&m);
+    buf_free(list);
+}
+
 static int type_from_name(const char *s, size_t len)
 {
     for (int t = T_STRING; t <= T_ZSET; t++)
@@ -236,8 +263,9 @@ static void scan_command(client *c)
         buf_free(&pos);
         return;
     }
-    buf keys;
+    buf keys, gone;
     buf_init(&keys);
+    buf_init(&gone);
     long long n = 0, visited = 0;
     uint64_t next = 0;
     store_iter *it = store_iter_new(srv.st);
@@ -252,6 +280,7 @@ static void scan_command(client *c)
         visited++;
         const char *v = store_iter_val(it, &vl);
         int t = meta_live_type(v, vl, srv.cmd_time_ms);
+        if (t == T_NONE && scan_match(&o, k + 1, kl - 1)) expired_note(&gone, k + 1, kl - 1);
         if (t == T_NONE) continue;
         if (want_type && t != want_type) continue;
         if (!scan_match(&o, k + 1, kl - 1)) continue;
@@ -259,6 +288,7 @@ static void scan_command(client *c)
         n++;
     }
     store_iter_free(it);
+    expired_remove(&gone, o.type != NULL);
     scan_reply(c, next, &keys, n);
     buf_free(&keys);
     buf_free(&pos);
@@ -270,6 +300,8 @@ static void scan_command(client *c)
  * terminates quickly. */
 static void randomkey_command(client *c)
 {
+    buf gone;
+    buf_init(&gone);
     store_iter *it = store_iter_new(srv.st);
     unsigned char probe[9];
     probe[0] = 'M';
@@ -289,13 +321,16 @@ static void randomkey_command(client *c)
             if (meta_live_type(v, vl, srv.cmd_time_ms) != T_NONE) {
                 resp_add_bulk(&c->out, k + 1, kl - 1);
                 store_iter_free(it);
+                expired_remove(&gone, 0);
                 return;
             }
+            expired_note(&gone, k + 1, kl - 1);
             store_iter_next(it);
         }
         if (wrapped > 1) break;
     }
     store_iter_free(it);
+    expired_remove(&gone, 0);
     resp_add_null(&c->out, c->resp);
 }
 

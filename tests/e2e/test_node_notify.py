@@ -390,3 +390,31 @@ def test_resp3_subscriber_writing_itself(pair):
         return t
     node, redis_ = pair
     compare(scenario(node), scenario(redis_))
+
+
+def test_scan_and_randomkey_remove_expired(dbgpair):
+    """SCAN (for keys its MATCH lets through; its TYPE filter reads them,
+    a keymiss too) and RANDOMKEY delete the expired keys they meet, as
+    Redis does.  One key per step keeps Redis's hash order out of it."""
+    node, redis_ = dbgpair
+    r = Resp3Conn(redis_.port)
+    assert r.call("DEBUG", "SET-ACTIVE-EXPIRE", "0") == b"+OK\r\n"
+    # The SETs of m1, m2 place the deletions in the stream: a sweep that
+    # came first would put "expired" before them.
+    steps = [
+        [["SET", "sc1", "v", "PX", "20"], ["SET", "other", "v"], 0.04, ["KEYS", "*"], ["SET", "m0", "x"],
+         ["SCAN", "0", "MATCH", "zz*"], ["SET", "m1", "x"], ["SCAN", "0", "MATCH", "sc*"], ["SET", "m2", "x"]],
+        [["SET", "sc2", "v", "PX", "20"], 0.04, ["SET", "m1", "x"], ["SCAN", "0", "TYPE", "hash"],
+         ["SET", "m2", "x"]],
+        [["SET", "rk", "v", "PX", "20"], 0.04, ["SET", "m1", "x"], ["DEL", "m1"], ["RANDOMKEY"], ["DBSIZE"],
+         ["SET", "m2", "x"]],
+    ]
+    for seq in steps:
+        want = run_events(redis_, seq, classes="KEAm")
+        for attempt in range(6):
+            got = run_events(node, seq, classes="KEAm")
+            if got == want:
+                break
+        compare(got, want)
+    r.call("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+    r.close()
