@@ -354,6 +354,11 @@ void multi_touch_key(const char *key, size_t klen)
     signal_key(srv.current, key, klen);
 }
 
+void multi_signal_flush(client *c)
+{
+    tracking_invalidate_all(c);
+}
+
 void multi_touch_existing(void)
 {
     if (!wcount) return;

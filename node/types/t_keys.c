@@ -7,7 +7,7 @@
 #include "cmd.h"
 #include "notify.h"
 #include "cursor.h"
-#include "tracking.h"
+#include "multi.h"
 #include "store.h"
 #include "util.h"
 
@@ -400,7 +400,7 @@ static void flushall_command(client *c)
         if (db_lookup(key.data, key.len, &m) > 0) db_delete(key.data, key.len, &m);
     }
     store_iter_free(it);
-    tracking_invalidate_all(c);
+    multi_signal_flush(c);
     srv.cmd_time_ms = saved_now;
     buf_free(&key);
     meta_free(&m);
