@@ -302,6 +302,15 @@ static void multi_write_hook(client *c, size_t mark)
     if (pos != stackpos) free(pos);
 }
 
+/* A replica's subkey change: the tracked key of that version, if any. */
+static int track_subkey_op(const char *k, size_t kl, void *arg)
+{
+    (void)arg;
+    if (kl >= SUBKEY_PREFIX && (k[0] == 'D' || k[0] == 'Z'))
+        tracking_invalidate_version(get_u64be((const unsigned char *)k + 1));
+    return 0;
+}
+
 struct version_set {
     uint64_t v[64];
     int n, overflow;
@@ -327,6 +336,7 @@ void multi_signal_ops(const char *ops, size_t len)
     if (!wcount && !tracking_active()) return;
     touch_gen++;
     ops_walk(ops, len, touch_meta_op, NULL);
+    if (tracking_active()) ops_walk(ops, len, track_subkey_op, NULL);
     if (!wcount) return;
     /* Subkey-only changes: compare the versions they carry with the
      * current version of every watched key. */
@@ -361,6 +371,11 @@ void multi_signal_flush(client *c)
 
 void multi_touch_existing(void)
 {
+    /* Called in pairs around a replacement of the data (multi.h): caches
+     * are told once, before, as Redis's emptyData tells them. */
+    static int before = 1;
+    if (before && tracking_active()) tracking_invalidate_all(NULL);
+    before = !before;
     if (!wcount) return;
     struct meta m;
     meta_init(&m);

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "db.h"
 #include "subcmd.h"
 #include "util.h"
 
@@ -60,6 +61,8 @@ struct tracking_state {
 
 struct tentry {
     struct tentry *next;
+    struct tentry *vnext;       /* chain of the version index */
+    uint64_t version;           /* the collection's version when tracked, or 0 */
     uint64_t hash;
     uint64_t *ids;              /* owned */
     size_t nids, capids;
@@ -84,6 +87,12 @@ struct prefix {
 
 static struct tentry **ttab;
 static size_t ttab_size;        /* power of two, or 0 */
+/* Tracked collections by version: a replica applies its master's changes
+ * as raw subkey writes, which name a version, not a key.  A key's entry
+ * goes at the first change of its meta record, so the version it was
+ * tracked with stays its version while the entry lives. */
+#define VTAB_SIZE 4096
+static struct tentry **vtab;
 static size_t tkeys;            /* keys in the table */
 static size_t titems;           /* (key, client) pairs in the table */
 static struct prefix *ptab;     /* sorted by prefix */
@@ -292,7 +301,16 @@ static struct tentry *ttab_find(const char *k, size_t kl)
     return *ttab_slot(k, kl, key_hash(k, kl));
 }
 
-static void ttab_add(const char *k, size_t kl, uint64_t id)
+static void vtab_unlink(struct tentry *e)
+{
+    struct tentry **pp = &vtab[e->version & (VTAB_SIZE - 1)];
+    while (*pp && *pp != e) pp = &(*pp)->vnext;
+    if (*pp) *pp = e->vnext;
+}
+
+/* Track key k for client id; `version` is the key's collection version
+ * (0 for a string or a missing key). */
+static void ttab_add(const char *k, size_t kl, uint64_t id, uint64_t version)
 {
     if (tkeys + 1 > ttab_size) ttab_grow();
     uint64_t h = key_hash(k, kl);
@@ -305,6 +323,12 @@ static void ttab_add(const char *k, size_t kl, uint64_t id)
         if (kl) memcpy(e->key, k, kl);
         *pp = e;
         tkeys++;
+        if (version) {
+            if (!vtab) vtab = xcalloc(VTAB_SIZE, sizeof *vtab);
+            e->version = version;
+            e->vnext = vtab[version & (VTAB_SIZE - 1)];
+            vtab[version & (VTAB_SIZE - 1)] = e;
+        }
     }
     for (size_t i = 0; i < e->nids; i++)
         if (e->ids[i] == id) return;
@@ -322,6 +346,7 @@ static void ttab_remove(struct tentry *e)
     struct tentry **pp = &ttab[e->hash & (ttab_size - 1)];
     while (*pp != e) pp = &(*pp)->next;
     *pp = e->next;
+    if (e->version) vtab_unlink(e);
     titems -= e->nids;
     free(e->ids);
     free(e);
@@ -338,6 +363,7 @@ static void ttab_clear(void)
         }
         ttab[i] = NULL;
     }
+    if (vtab) memset(vtab, 0, VTAB_SIZE * sizeof *vtab);
     tkeys = 0;
     titems = 0;
 }
@@ -525,6 +551,17 @@ void tracking_invalidate_key(client *cur, const char *key, size_t klen)
     if (e) invalidate_entry(cur, e);
 }
 
+void tracking_invalidate_version(uint64_t version)
+{
+    if (!vtab || !version || flushed) return;
+    struct tentry *e = vtab[version & (VTAB_SIZE - 1)];
+    while (e) {
+        struct tentry *nx = e->vnext;
+        if (e->version == version) invalidate_entry(NULL, e);
+        e = nx;
+    }
+}
+
 void tracking_invalidate_all(client *cur)
 {
     /* Oldest client first, as Redis walks its client list. */
@@ -534,7 +571,10 @@ void tracking_invalidate_all(client *cur)
         else send_null(c);
     }
     ttab_clear();
-    flushed = 1;
+    /* The flush's own deletions are reported by the write hook at the end
+     * of the command; a flush outside a command (a replica's full sync)
+     * has none. */
+    if (cur) flushed = 1;
 }
 
 /* Redis's trackingLimitUsedSlots: invalidate keys until the table fits,
@@ -574,7 +614,16 @@ static void remember_keys(client *c)
         pos = xmalloc(sizeof *pos * (size_t)n);
         n = cmd_get_keys(c->cmd, c->argc, c->argv, c->argvlen, pos, n);
     }
-    for (int i = 0; i < n; i++) ttab_add(c->argv[pos[i]], c->argvlen[pos[i]], c->id);
+    struct meta m;
+    meta_init(&m);
+    for (int i = 0; i < n; i++) {
+        const char *k = c->argv[pos[i]];
+        size_t kl = c->argvlen[pos[i]];
+        uint64_t version = 0;
+        if (!ttab_find(k, kl) && db_lookup_raw(k, kl, &m) > T_STRING) version = m.version;
+        ttab_add(k, kl, c->id, version);
+    }
+    meta_free(&m);
     if (pos != stackpos) free(pos);
 }
 
@@ -873,6 +922,8 @@ static void tracking_shutdown_hook(void)
     free(ttab);
     ttab = NULL;
     ttab_size = 0;
+    free(vtab);
+    vtab = NULL;
     for (size_t i = 0; i < nptab; i++) {
         prefix_free_keys(&ptab[i]);
         free(ptab[i].keys);

@@ -45,6 +45,11 @@ int tracking_wants_key(const char *key, size_t klen);
  * active expiry, or the master's writes on a replica). */
 void tracking_invalidate_key(client *cur, const char *key, size_t klen);
 
+/* A replica applied a subkey change of the collection with this version
+ * (its master's record names versions, not keys): invalidate the key
+ * tracked with it, if any. */
+void tracking_invalidate_version(uint64_t version);
+
 /* FLUSHALL / FLUSHDB by `cur`: every tracking client is told everything
  * is invalid, the table is emptied, and the flush's own per-key changes
  * are not reported again. */

@@ -404,14 +404,20 @@ def test_replica_invalidates_on_master_writes(cluster):
     mc = Resp3Conn(m.port)
     mc.call("SET", "k", "1")
     mc.call("HSET", "h", "f", "1")
+    mc.call("RPUSH", "l", "a", "b")
+    mc.call("ZADD", "z", "1", "m")
     wait_synced(m, r)
     t = Resp3Conn(r.port)
     t.call("HELLO", "3")
     assert t.call("CLIENT", "TRACKING", "ON") == b"+OK\r\n"
     assert t.call("GET", "k") == b"$1\r\n1\r\n"
     assert t.call("HGET", "h", "f") == b"$1\r\n1\r\n"
+    assert t.call("LINDEX", "l", "0") == b"$1\r\na\r\n"
+    assert t.call("ZSCORE", "z", "m") == b"$1\r\n1\r\n"
     mc.call("SET", "k", "2")
     mc.call("DEL", "h")
+    mc.call("LSET", "l", "0", "x")          # element only: the record names the list's version
+    mc.call("ZADD", "z", "2", "m")           # a score only, the same
     wait_synced(m, r)
     t.send("PING")
     got = []
@@ -420,6 +426,6 @@ def test_replica_invalidates_on_master_writes(cluster):
         if x == PONG3:
             break
         got.append(x)
-    assert got == [b">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n", b">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nh\r\n"]
+    assert got == [b">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\n%s\r\n" % k for k in (b"k", b"h", b"l", b"z")]
     mc.close()
     t.close()
