@@ -16,7 +16,6 @@
 
 #include "blocking.h"
 #include "cmd.h"
-#include "notify.h"
 
 /* Argument index of `key` among argv[first .. first+n), or -1. */
 static int key_arg(const client *c, int first, int n, const char *key, size_t klen)

@@ -20,7 +20,6 @@
 #include <string.h>
 
 #include "cmd.h"
-#include "notify.h"
 #include "util.h"
 
 enum { OP_UNION, OP_INTER, OP_DIFF };
