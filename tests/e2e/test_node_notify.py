@@ -418,3 +418,110 @@ def test_scan_and_randomkey_remove_expired(dbgpair):
         compare(got, want)
     r.call("DEBUG", "SET-ACTIVE-EXPIRE", "1")
     r.close()
+
+
+# Commands whose invalidation and events a connection sees interleaved:
+# (setup, command, keys the tracking connection has read).
+ORDER_CASES = [
+ ([], ["SET","k","1"], ["k"]),
+ ([["SET","k","0"]], ["SET","k","1","EX","100"], ["k"]),
+ ([], ["SETEX","k","100","v"], ["k"]),
+ ([["SET","k","0"]], ["GETSET","k","1"], ["k"]),
+ ([["SET","k","0"]], ["GETDEL","k"], ["k"]),
+ ([["SET","k","0"]], ["GETEX","k","EX","100"], ["k"]),
+ ([["SET","k","0","EX","100"]], ["GETEX","k","PERSIST"], ["k"]),
+ ([["SET","k","0"]], ["APPEND","k","x"], ["k"]),
+ ([["SET","k","0"]], ["SETRANGE","k","0","x"], ["k"]),
+ ([["SET","k","0"]], ["INCR","k"], ["k"]),
+ ([["SET","k","0"]], ["INCRBYFLOAT","k","1"], ["k"]),
+ ([], ["MSET","k","1","j","2"], ["k","j"]),
+ ([], ["MSETNX","k","1","j","2"], ["k","j"]),
+ ([["SET","k","0"],["SET","j","0"]], ["DEL","k","j"], ["k","j"]),
+ ([["SET","k","0"]], ["EXPIRE","k","100"], ["k"]),
+ ([["SET","k","0"]], ["EXPIRE","k","0"], ["k"]),
+ ([["SET","k","0","EX","100"]], ["PERSIST","k"], ["k"]),
+ ([["SET","k","0"]], ["RENAME","k","j"], ["k","j"]),
+ ([["SET","k","0"]], ["COPY","k","j"], ["k","j"]),
+ ([], ["HSET","k","f","v"], ["k"]),
+ ([], ["HSETNX","k","f","v"], ["k"]),
+ ([["HSET","k","f","v"]], ["HDEL","k","f"], ["k"]),
+ ([["HSET","k","f","v","g","w"]], ["HDEL","k","f"], ["k"]),
+ ([], ["HINCRBY","k","f","1"], ["k"]),
+ ([], ["HINCRBYFLOAT","k","f","1"], ["k"]),
+ ([], ["LPUSH","k","a"], ["k"]),
+ ([["RPUSH","k","a"]], ["LPUSHX","k","a"], ["k"]),
+ ([["RPUSH","k","a"]], ["LINSERT","k","BEFORE","a","b"], ["k"]),
+ ([["RPUSH","k","a"]], ["LSET","k","0","b"], ["k"]),
+ ([["RPUSH","k","a","b"]], ["LPOP","k"], ["k"]),
+ ([["RPUSH","k","a"]], ["LPOP","k"], ["k"]),
+ ([["RPUSH","k","a"]], ["RPOP","k","5"], ["k"]),
+ ([["RPUSH","k","a","b"]], ["LTRIM","k","0","0"], ["k"]),
+ ([["RPUSH","k","a"]], ["LTRIM","k","1","0"], ["k"]),
+ ([["RPUSH","k","a","b"]], ["LREM","k","0","a"], ["k"]),
+ ([["RPUSH","k","a"]], ["LREM","k","0","a"], ["k"]),
+ ([["RPUSH","k","a"]], ["LMOVE","k","j","LEFT","RIGHT"], ["k","j"]),
+ ([["RPUSH","k","a","b"],["RPUSH","j","x"]], ["RPOPLPUSH","k","j"], ["k","j"]),
+ ([["RPUSH","k","a","b"]], ["LMOVE","k","k","LEFT","RIGHT"], ["k"]),
+ ([["RPUSH","k","a"]], ["LMPOP","1","k","LEFT"], ["k"]),
+ ([["RPUSH","k","a"]], ["BLPOP","k","0"], ["k"]),
+ ([], ["SADD","k","a"], ["k"]),
+ ([["SADD","k","a","b"]], ["SREM","k","a"], ["k"]),
+ ([["SADD","k","a"]], ["SREM","k","a"], ["k"]),
+ ([["SADD","k","a","b"]], ["SPOP","k"], ["k"]),
+ ([["SADD","k","a"]], ["SPOP","k"], ["k"]),
+ ([["SADD","k","a","b","c"]], ["SPOP","k","2"], ["k"]),
+ ([["SADD","k","a","b"]], ["SPOP","k","5"], ["k"]),
+ ([["SADD","k","a"]], ["SMOVE","k","j","a"], ["k","j"]),
+ ([["SADD","k","a","b"],["SADD","j","x"]], ["SMOVE","k","j","a"], ["k","j"]),
+ ([["SADD","p","a"]], ["SUNIONSTORE","k","p"], ["k"]),
+ ([["SADD","p","a"],["SET","k","x"]], ["SINTERSTORE","k","p","nop"], ["k"]),
+ ([], ["ZADD","k","1","a"], ["k"]),
+ ([["ZADD","k","1","a"]], ["ZINCRBY","k","1","a"], ["k"]),
+ ([["ZADD","k","1","a","2","b"]], ["ZREM","k","a"], ["k"]),
+ ([["ZADD","k","1","a"]], ["ZREM","k","a"], ["k"]),
+ ([["ZADD","k","1","a"]], ["ZREMRANGEBYRANK","k","0","-1"], ["k"]),
+ ([["ZADD","k","1","a","2","b"]], ["ZREMRANGEBYSCORE","k","1","1"], ["k"]),
+ ([["ZADD","k","1","a","2","b"]], ["ZPOPMIN","k"], ["k"]),
+ ([["ZADD","k","1","a"]], ["ZPOPMAX","k"], ["k"]),
+ ([["ZADD","k","1","a"]], ["ZMPOP","1","k","MIN"], ["k"]),
+ ([["ZADD","k","1","a"]], ["BZPOPMIN","k","0"], ["k"]),
+ ([["ZADD","p","1","a"]], ["ZUNIONSTORE","k","1","p"], ["k"]),
+ ([["ZADD","p","1","a"]], ["ZRANGESTORE","k","p","0","-1"], ["k"]),
+ ([["ZADD","p","1","a"],["SET","k","x"]], ["ZRANGESTORE","k","p","5","6"], ["k"]),
+]
+
+
+@pytest.mark.parametrize("classes", ["KEA", "KEAn"])
+def test_invalidation_order(pair, classes):
+    """A RESP3 connection that tracks keys and is subscribed to the events
+    sees each command's invalidations and events in Redis's order (Redis
+    signals the key before some events and after others)."""
+    def scenario(srv):
+        a = Resp3Conn(srv.port)
+        t = []
+        for setup, cmd, keys in ORDER_CASES:
+            a.call("FLUSHALL")
+            for s in setup:
+                a.call(*s)
+            a.call("CONFIG", "SET", "notify-keyspace-events", classes)
+            b = Resp3Conn(srv.port)
+            b.call("HELLO", "3")
+            b.call("CLIENT", "TRACKING", "ON")
+            for k in keys:
+                b.call("EXISTS", k)
+            b.send("PSUBSCRIBE", "__keyevent@0__:*")
+            b.read()
+            t.append(" ".join(cmd).encode())
+            t.append(a.call(*cmd)[:1])
+            b.send("PING")
+            while True:
+                r = b.read()
+                if r == b"+PONG\r\n":
+                    break
+                t.append(r)
+            b.close()
+        a.call("CONFIG", "SET", "notify-keyspace-events", "")
+        a.close()
+        return t
+    node, redis_ = pair
+    compare(scenario(node), scenario(redis_))
