@@ -49,6 +49,7 @@
 #include "cmd.h"
 #include "db.h"
 #include "store.h"
+#include "tracking.h"
 #include "util.h"
 
 /* A queued command.  One allocation holds, in order: the argv pointers,
@@ -239,10 +240,24 @@ static int ops_walk(const char *ops, size_t len, int (*fn)(const char *k, size_t
     return 0;
 }
 
+/* The one "key modified" signal (Redis's signalModifiedKey): WATCHes of
+ * the key fail, and client-side caches of it are invalidated.  `cur` is
+ * the client whose command changed it, or NULL. */
+static void signal_key(client *cur, const char *k, size_t kl)
+{
+    if (wcount) touch_key(k, kl);
+    tracking_invalidate_key(cur, k, kl);
+}
+
+/* 1 if a change of the key has anyone to tell. */
+static int key_is_interesting(const char *k, size_t kl)
+{
+    return key_is_watched(k, kl) || tracking_wants_key(k, kl);
+}
+
 static int touch_meta_op(const char *k, size_t kl, void *arg)
 {
-    (void)arg;
-    if (kl >= 1 && k[0] == 'M') touch_key(k + 1, kl - 1);
+    if (kl >= 1 && k[0] == 'M') signal_key(arg, k + 1, kl - 1);
     return 0;
 }
 
@@ -252,17 +267,17 @@ static int is_subkey_of(const char *k, size_t kl, void *arg)
     return kl >= SUBKEY_PREFIX && (k[0] == 'D' || k[0] == 'Z') && memcmp(k + 1, ver, 8) == 0;
 }
 
-/* Write hook: flag the watchers of every key the write changed. */
+/* Write hook: signal every key the write changed. */
 static void multi_write_hook(client *c, size_t mark)
 {
-    if (!wcount) return;
+    if (!wcount && !tracking_active()) return;
     /* EXEC's own notification repeats its queued commands' changes, which
      * were seen one by one. */
     if (c && c->cmd && c->cmd->id == CMD_EXEC) return;
     touch_gen++;
     size_t len;
     const char *ops = store_ops(srv.st, mark, &len);
-    ops_walk(ops, len, touch_meta_op, NULL);
+    ops_walk(ops, len, touch_meta_op, c);
 
     if (!c || !c->cmd || !c->argv) return;
     int stackpos[16], *pos = stackpos;
@@ -276,15 +291,24 @@ static void multi_write_hook(client *c, size_t mark)
     for (int i = 0; i < n; i++) {
         const char *k = c->argv[pos[i]];
         size_t kl = c->argvlen[pos[i]];
-        if (!key_is_watched(k, kl)) continue;
+        if (!key_is_interesting(k, kl)) continue;
         db_lookup_raw(k, kl, &m);
         if (!m.version) continue;
         unsigned char ver[8];
         put_u64be(ver, m.version);
-        if (ops_walk(ops, len, is_subkey_of, ver)) touch_key(k, kl);
+        if (ops_walk(ops, len, is_subkey_of, ver)) signal_key(c, k, kl);
     }
     meta_free(&m);
     if (pos != stackpos) free(pos);
+}
+
+/* A replica's subkey change: the tracked key of that version, if any. */
+static int track_subkey_op(const char *k, size_t kl, void *arg)
+{
+    (void)arg;
+    if (kl >= SUBKEY_PREFIX && (k[0] == 'D' || k[0] == 'Z'))
+        tracking_invalidate_version(get_u64be((const unsigned char *)k + 1));
+    return 0;
 }
 
 struct version_set {
@@ -309,9 +333,11 @@ static int collect_version(const char *k, size_t kl, void *arg)
 
 void multi_signal_ops(const char *ops, size_t len)
 {
-    if (!wcount) return;
+    if (!wcount && !tracking_active()) return;
     touch_gen++;
     ops_walk(ops, len, touch_meta_op, NULL);
+    if (tracking_active()) ops_walk(ops, len, track_subkey_op, NULL);
+    if (!wcount) return;
     /* Subkey-only changes: compare the versions they carry with the
      * current version of every watched key. */
     struct version_set vs = { .n = 0, .overflow = 0 };
@@ -334,13 +360,22 @@ void multi_signal_ops(const char *ops, size_t len)
 
 void multi_touch_key(const char *key, size_t klen)
 {
-    if (!wcount) return;
     touch_gen++;
-    touch_key(key, klen);
+    signal_key(srv.current, key, klen);
+}
+
+void multi_signal_flush(client *c)
+{
+    tracking_invalidate_all(c);
 }
 
 void multi_touch_existing(void)
 {
+    /* Called in pairs around a replacement of the data (multi.h): caches
+     * are told once, before, as Redis's emptyData tells them. */
+    static int before = 1;
+    if (before && tracking_active()) tracking_invalidate_all(NULL);
+    before = !before;
     if (!wcount) return;
     struct meta m;
     meta_init(&m);

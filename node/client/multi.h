@@ -47,4 +47,10 @@ void multi_touch_existing(void);
  * range that keeps the whole list), and the write hook only sees writes. */
 void multi_touch_key(const char *key, size_t klen);
 
+/* The running command of `c` flushed the whole keyspace (FLUSHALL,
+ * FLUSHDB): Redis's signalFlushedDb.  The flush's own deletions fail the
+ * WATCHes of the keys that existed (through the write hook); caches are
+ * told that everything is invalid, once, instead of key by key. */
+void multi_signal_flush(client *c);
+
 #endif

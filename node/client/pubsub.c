@@ -350,11 +350,9 @@ static int deliver(client *s, const struct chan *pat, const char *ch, size_t chl
     return 1;
 }
 
-static void publish_command(client *c)
+long long pubsub_publish(const char *ch, size_t chlen, const char *msg, size_t msglen)
 {
     long long receivers = 0;
-    const char *ch = c->argv[1], *msg = c->argv[2];
-    size_t chlen = c->argvlen[1], msglen = c->argvlen[2];
     struct chan *e = table_find(&channels, ch, chlen);
     if (e)
         for (size_t i = 0; i < e->nsubs; i++) receivers += deliver(e->subs[i], NULL, ch, chlen, msg, msglen);
@@ -362,7 +360,12 @@ static void publish_command(client *c)
         if (!pubsub_match(p->name, p->len, ch, chlen)) continue;
         for (size_t i = 0; i < p->nsubs; i++) receivers += deliver(p->subs[i], p, ch, chlen, msg, msglen);
     }
-    resp_add_int(&c->out, receivers);
+    return receivers;
+}
+
+static void publish_command(client *c)
+{
+    resp_add_int(&c->out, pubsub_publish(c->argv[1], c->argvlen[1], c->argv[2], c->argvlen[2]));
 }
 
 /* ---------------- PUBSUB ---------------- */

@@ -34,4 +34,9 @@ unsigned long pubsub_client_count(const client *c);
 unsigned long pubsub_client_channels(const client *c);
 unsigned long pubsub_client_patterns(const client *c);
 
+/* Deliver msg on channel ch to its subscribers and to those of every
+ * matching pattern, as PUBLISH does (keyspace notifications use it).
+ * Returns the number of receivers. */
+long long pubsub_publish(const char *ch, size_t chlen, const char *msg, size_t msglen);
+
 #endif

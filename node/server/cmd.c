@@ -3,6 +3,7 @@
 
 #include <stdint.h>
 
+#include "notify.h"
 #include "util.h"
 
 int arg_ll(client *c, int i, long long *v)
@@ -62,6 +63,26 @@ void reply_storage_error(client *c)
     resp_add_error(&c->out, "ERR storage error (see the node log)");
 }
 
+/* Whether Redis looks argv[i] up as a read (lookupKeyRead, whose miss is
+ * a keymiss event): every key of a read-only command, and the keys some
+ * writes only read. */
+static int lookup_is_read(const client *c, int i)
+{
+    if (c->cmd->id == CMD_OBJECT) return 0; /* LOOKUP_NONOTIFY */
+    if (!(c->cmd->flags & CF_WRITE)) return 1;
+    switch (c->cmd->id) {
+    case CMD_GETDEL: case CMD_GETEX: case CMD_GETSET: return 1;
+    case CMD_SET: /* SET ... GET reads the old value first */
+        for (int j = 3; j < c->argc; j++)
+            if (ARG_IS(c, j, "get")) return 1;
+        return 0;
+    case CMD_COPY: return i == 1;
+    case CMD_SINTERSTORE: case CMD_SUNIONSTORE: case CMD_SDIFFSTORE: return i >= 2;
+    case CMD_ZUNIONSTORE: case CMD_ZINTERSTORE: case CMD_ZDIFFSTORE: case CMD_ZRANGESTORE: return i >= 2;
+    default: return 0;
+    }
+}
+
 int lookup_any(client *c, int i, struct meta *m)
 {
     int t = db_lookup(c->argv[i], c->argvlen[i], m);
@@ -71,6 +92,9 @@ int lookup_any(client *c, int i, struct meta *m)
     }
     if (t == T_NONE) {
         srv.stats.keyspace_misses++;
+        /* Redis's lookupKeyRead: a miss of a read is an event (class m). */
+        if (c->cmd && notify_enabled(NOTIFY_KEY_MISS) && lookup_is_read(c, i))
+            notify_keyspace_event(NOTIFY_KEY_MISS, "keymiss", ARG(c, i));
         return 0;
     }
     srv.stats.keyspace_hits++;

@@ -15,4 +15,6 @@ void server_register_modules(void)
     pubsub_register();
     pause_register();
     metrics_register();
+    notify_register();
+    tracking_register();
 }

@@ -32,6 +32,7 @@
 #include "db.h"
 #include "log.h"
 #include "multi.h"
+#include "tracking.h"
 #include "util.h"
 #include "wal.h"
 
@@ -412,6 +413,7 @@ void server_dispatch(client *c)
         c->flags &= ~CLIENT_REPLY_SKIP_NEXT;
         c->flags |= CLIENT_REPLY_SKIP;
     }
+    tracking_after_dispatch(c);
 }
 
 void server_call(client *c)
@@ -460,6 +462,7 @@ void server_call(client *c)
             server_notify_write(c, mark);
         }
     }
+    tracking_after_call(c);
     if (!(c->flags & CLIENT_IN_EXEC)) {
         block_serve_ready();
         if (store_pending_bytes(srv.st) > EARLY_COMMIT_BYTES) server_commit();

@@ -50,6 +50,8 @@ struct node_config {
     long long wal_retention_bytes;
     long long wal_retention_ms;
     long long fence_lease_ms;     /* 0 = no fencing */
+    char *notify_keyspace_events; /* notify.c: enabled classes, canonical text */
+    long long tracking_table_max_keys; /* tracking.c */
     char *metrics_listen;         /* "host:port" of /metrics (metrics.c), or empty: off */
 };
 
@@ -109,6 +111,7 @@ typedef struct client {
     struct repl_client *repl;     /* repl_master.c */
     struct pubsub_state *pstate;  /* pubsub.c: subscriptions, or NULL */
     struct pause_hold *phold;     /* pause.c: the held command, or NULL */
+    struct tracking_state *tstate; /* tracking.c: CLIENT TRACKING, or NULL */
     uint64_t wait_lsn;            /* replication: reply waits for this lsn */
 } client;
 
@@ -267,6 +270,8 @@ void t_list_register(void);         /* t_list.c: lists and blocking pops */
 void pubsub_register(void);         /* pubsub.c: SUBSCRIBE, PUBLISH, PUBSUB */
 void pause_register(void);          /* pause.c: CLIENT PAUSE's held clients */
 void metrics_register(void);        /* metrics.c: Prometheus /metrics (metrics_listen) */
+void notify_register(void);         /* notify.c: keyspace notifications */
+void tracking_register(void);       /* tracking.c: CLIENT TRACKING, client-side caching */
 void server_register_modules(void);
 
 #endif

@@ -17,6 +17,7 @@
 #include "pause.h"
 #include "pubsub.h"
 #include "subcmd.h"
+#include "tracking.h"
 #include "util.h"
 
 #define COMPAT_REDIS_VERSION "7.0.15"
@@ -540,7 +541,7 @@ static int client_control(client *c)
 
 static void client_command(client *c)
 {
-    if (client_control(c)) return;
+    if (client_control(c) || tracking_client_command(c)) return;
     if (ARG_IS(c, 1, "id") && c->argc == 2) {
         resp_add_int(&c->out, (long long)c->id);
     } else if (ARG_IS(c, 1, "getname") && c->argc == 2) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "notify.h"
 #include "server.h"
 #include "store.h"
 #include "util.h"
@@ -211,6 +212,7 @@ int db_lookup(const char *key, size_t klen, struct meta *m)
         !(srv.fenced_now && srv.fenced_now())) {
         db_delete(key, klen, m);
         srv.stats.expired_keys++;
+        notify_keyspace_event(NOTIFY_EXPIRED, "expired", key, klen);
         m->expired = 0;
         m->old_type = T_NONE;
         m->expire = m->version = m->count = 0;
@@ -328,10 +330,13 @@ void db_set_string(const char *key, size_t klen, const char *v, size_t vl,
     const char *k = meta_key(stack, key, klen, &heap);
     store_put2(srv.st, k, klen + 1, (const char *)hdr, META_HDR, v, vl);
     free(heap);
+    if (old->type == T_NONE) notify_keyspace_event(NOTIFY_NEW, "new", key, klen);
 }
 
 void db_new_collection(const char *key, size_t klen, int type, struct meta *m)
 {
+    /* Redis's dbAdd announces a key that did not exist ("new"). */
+    if (m->type == T_NONE) notify_keyspace_event(NOTIFY_NEW, "new", key, klen);
     release_old(key, klen, m, 0);
     m->type = type;
     m->expired = 0;
@@ -437,6 +442,7 @@ int db_expire_cycle(int max_keys)
         if (t == T_NONE && m.expired && m.expire == exp) {
             db_delete(key.data, key.len, &m);
             srv.stats.expired_keys++;
+            notify_keyspace_event(NOTIFY_EXPIRED, "expired", key.data, key.len);
             removed++;
         } else if (t >= 0) {
             /* The key's expire moved or it is gone: drop the stale entry. */

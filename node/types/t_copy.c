@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "notify.h"
 #include "store.h"
 #include "util.h"
 
@@ -98,6 +99,8 @@ static void copy_command(client *c)
         resp_add_int(&c->out, 0);
         goto done;
     }
+    /* REPLACE deletes the target and adds it anew: a "new" key for Redis. */
+    if (r != T_NONE) notify_keyspace_event(NOTIFY_NEW, "new", ARG(c, 2));
     if (src.type == T_STRING) {
         db_set_string(ARG(c, 2), src.sval, src.slen, src.expire, &dst);
     } else {
@@ -110,6 +113,7 @@ static void copy_command(client *c)
         dst.expire = src.expire;
         db_write_meta(ARG(c, 2), &dst, 0);
     }
+    notify_keyspace_event(NOTIFY_GENERIC, "copy_to", ARG(c, 2));
     resp_add_int(&c->out, 1);
 done:
     meta_free(&src);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "notify.h"
 #include "coll.h"
 #include "util.h"
 
@@ -79,6 +80,7 @@ static void hset_generic(client *c, int reply_ok)
         added += r;
     }
     hash_finish(c, &m);
+    notify_keyspace_event(NOTIFY_HASH, "hset", ARG(c, 1));
     if (reply_ok) resp_add_ok(&c->out);
     else resp_add_int(&c->out, added);
 done:
@@ -104,6 +106,7 @@ static void hsetnx_command(client *c)
     if (r == 0) {
         if (hash_put(c, &m, ARG(c, 2), ARG(c, 3), &k, &tmp) < 0) goto done;
         hash_finish(c, &m);
+        notify_keyspace_event(NOTIFY_HASH, "hset", ARG(c, 1));
     }
     resp_add_int(&c->out, r == 0);
 done:
@@ -175,6 +178,8 @@ static void hdel_command(client *c)
             }
         }
         if (deleted) hash_finish(c, &m);
+        if (deleted) notify_keyspace_event(NOTIFY_HASH, "hdel", ARG(c, 1));
+        if (deleted && m.count == 0) notify_keyspace_event(NOTIFY_GENERIC, "del", ARG(c, 1));
     }
     resp_add_int(&c->out, deleted);
 done:
@@ -279,6 +284,7 @@ static void hincrby_command(client *c)
     int sl = ll2str(s, sizeof s, cur);
     if (hash_put(c, &m, ARG(c, 2), s, (size_t)sl, &k, &v) < 0) goto done;
     hash_finish(c, &m);
+    notify_keyspace_event(NOTIFY_HASH, "hincrby", ARG(c, 1));
     resp_add_int(&c->out, cur);
 done:
     meta_free(&m);
@@ -320,6 +326,7 @@ static void hincrbyfloat_command(client *c)
     if (sl < 0) sl = 0; /* cannot happen for a finite long double */
     if (hash_put(c, &m, ARG(c, 2), s, (size_t)sl, &k, &v) < 0) goto done;
     hash_finish(c, &m);
+    notify_keyspace_event(NOTIFY_HASH, "hincrbyfloat", ARG(c, 1));
     resp_add_bulk(&c->out, s, (size_t)sl);
 done:
     meta_free(&m);

@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "notify.h"
 #include "cursor.h"
+#include "multi.h"
 #include "store.h"
 #include "util.h"
 
@@ -19,6 +21,7 @@ static void del_command(client *c)
         if (r < 0) goto done;
         if (r == 1) {
             db_delete(ARG(c, i), &m);
+            notify_keyspace_event(NOTIFY_GENERIC, "del", ARG(c, i));
             n++;
         }
     }
@@ -49,6 +52,7 @@ static void type_command(client *c)
     int r = db_lookup(ARG(c, 1), &m);
     if (r < 0) reply_storage_error(c);
     else resp_add_simple(&c->out, type_name(r));
+    if (r == T_NONE) notify_keyspace_event(NOTIFY_KEY_MISS, "keymiss", ARG(c, 1));
     meta_free(&m);
 }
 
@@ -105,8 +109,10 @@ static void expire_generic(client *c, long long base, int seconds)
     }
     if (when <= (long long)srv.cmd_time_ms) {
         db_delete(ARG(c, 1), &m);
+        notify_keyspace_event(NOTIFY_GENERIC, "del", ARG(c, 1));
     } else {
         db_set_expire(ARG(c, 1), &m, (uint64_t)when);
+        notify_keyspace_event(NOTIFY_GENERIC, "expire", ARG(c, 1));
     }
     resp_add_int(&c->out, 1);
     meta_free(&m);
@@ -150,6 +156,7 @@ static void persist_command(client *c)
     int r = lookup_any(c, 1, &m);
     if (r == 1 && m.expire) {
         db_set_expire(ARG(c, 1), &m, 0);
+        notify_keyspace_event(NOTIFY_GENERIC, "persist", ARG(c, 1));
         resp_add_int(&c->out, 1);
     } else if (r == 1 || r == 0) {
         resp_add_int(&c->out, 0);
@@ -201,6 +208,33 @@ static void keys_command(client *c)
     resp_set_deferred_array(&c->out, mark, n);
 }
 
+/* Keys an iteration met expired, removed once it is over (Redis's SCAN and
+ * RANDOMKEY delete the expired keys they come across, which publishes
+ * "expired").  Each key is stored as klen:size_t | bytes. */
+static void expired_note(buf *list, const char *k, size_t kl)
+{
+    buf_append(list, (const char *)&kl, sizeof kl);
+    buf_append(list, k, kl);
+}
+
+/* db_lookup deletes what expired (on a master) and notifies; `keymiss`:
+ * the key was also looked up as a read (SCAN's TYPE filter). */
+static void expired_remove(buf *list, int keymiss)
+{
+    struct meta m;
+    meta_init(&m);
+    for (size_t off = 0; off + sizeof(size_t) <= list->len;) {
+        size_t kl;
+        memcpy(&kl, list->data + off, sizeof kl);
+        off += sizeof kl;
+        if (db_lookup(list->data + off, kl, &m) == T_NONE && keymiss)
+            notify_keyspace_event(NOTIFY_KEY_MISS, "keymiss", list->data + off, kl);
+        off += kl;
+    }
+    meta_free(&m);
+    buf_free(list);
+}
+
 static int type_from_name(const char *s, size_t len)
 {
     for (int t = T_STRING; t <= T_ZSET; t++)
@@ -229,8 +263,9 @@ static void scan_command(client *c)
         buf_free(&pos);
         return;
     }
-    buf keys;
+    buf keys, gone;
     buf_init(&keys);
+    buf_init(&gone);
     long long n = 0, visited = 0;
     uint64_t next = 0;
     store_iter *it = store_iter_new(srv.st);
@@ -245,6 +280,7 @@ static void scan_command(client *c)
         visited++;
         const char *v = store_iter_val(it, &vl);
         int t = meta_live_type(v, vl, srv.cmd_time_ms);
+        if (t == T_NONE && scan_match(&o, k + 1, kl - 1)) expired_note(&gone, k + 1, kl - 1);
         if (t == T_NONE) continue;
         if (want_type && t != want_type) continue;
         if (!scan_match(&o, k + 1, kl - 1)) continue;
@@ -252,6 +288,7 @@ static void scan_command(client *c)
         n++;
     }
     store_iter_free(it);
+    expired_remove(&gone, o.type != NULL);
     scan_reply(c, next, &keys, n);
     buf_free(&keys);
     buf_free(&pos);
@@ -263,6 +300,8 @@ static void scan_command(client *c)
  * terminates quickly. */
 static void randomkey_command(client *c)
 {
+    buf gone;
+    buf_init(&gone);
     store_iter *it = store_iter_new(srv.st);
     unsigned char probe[9];
     probe[0] = 'M';
@@ -282,13 +321,16 @@ static void randomkey_command(client *c)
             if (meta_live_type(v, vl, srv.cmd_time_ms) != T_NONE) {
                 resp_add_bulk(&c->out, k + 1, kl - 1);
                 store_iter_free(it);
+                expired_remove(&gone, 0);
                 return;
             }
+            expired_note(&gone, k + 1, kl - 1);
             store_iter_next(it);
         }
         if (wrapped > 1) break;
     }
     store_iter_free(it);
+    expired_remove(&gone, 0);
     resp_add_null(&c->out, c->resp);
 }
 
@@ -316,6 +358,9 @@ static void rename_generic(client *c, int nx)
     }
     db_delete(ARG(c, 2), &dst);
     db_move(ARG(c, 1), ARG(c, 2), &src);
+    notify_keyspace_event(NOTIFY_NEW, "new", ARG(c, 2));
+    notify_keyspace_event(NOTIFY_GENERIC, "rename_from", ARG(c, 1));
+    notify_keyspace_event(NOTIFY_GENERIC, "rename_to", ARG(c, 2));
     if (nx) resp_add_int(&c->out, 1);
     else resp_add_ok(&c->out);
 done:
@@ -355,6 +400,7 @@ static void flushall_command(client *c)
         if (db_lookup(key.data, key.len, &m) > 0) db_delete(key.data, key.len, &m);
     }
     store_iter_free(it);
+    multi_signal_flush(c);
     srv.cmd_time_ms = saved_now;
     buf_free(&key);
     meta_free(&m);

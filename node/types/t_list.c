@@ -22,6 +22,7 @@
 
 #include "blocking.h"
 #include "cmd.h"
+#include "notify.h"
 #include "log.h"
 #include "multi.h"
 #include "store.h"
@@ -120,6 +121,14 @@ static int list_pop_one(struct meta *m, int where, buf *val)
 
 /* Persist m after a change: rewrite its meta, or delete the key when it
  * became empty (its elements are already gone). */
+/* Redis's listElementsRemoved: the pop's event, then "del" if the pop
+ * emptied (and so deleted) the list. */
+static void list_popped(const char *key, size_t klen, int where, int emptied)
+{
+    notify_keyspace_event(NOTIFY_LIST, where == LIST_HEAD ? "lpop" : "rpop", key, klen);
+    if (emptied) notify_keyspace_event(NOTIFY_GENERIC, "del", key, klen);
+}
+
 static void list_save(const char *key, size_t klen, const struct meta *m)
 {
     if (m->count == 0) db_delete(key, klen, m);
@@ -186,12 +195,14 @@ static int list_pop_reply(client *c, const char *key, size_t klen, struct meta *
     store_iter_free(it);
     if (all) {
         db_delete(key, klen, m);
+        list_popped(key, klen, where, 1);
         return 0;
     }
     if (where == LIST_HEAD) m->head += n;
     else m->tail -= n;
     m->count -= n;
     db_write_meta(key, klen, m, m->expire);
+    list_popped(key, klen, where, 0);
     return 0;
 }
 
@@ -212,6 +223,7 @@ static void push_generic(client *c, int where, int only_existing)
     }
     for (int i = 2; i < c->argc; i++) list_push_one(&m, where, ARG(c, i));
     db_write_meta(ARG(c, 1), &m, m.expire);
+    notify_keyspace_event(NOTIFY_LIST, where == LIST_HEAD ? "lpush" : "rpush", ARG(c, 1));
     resp_add_int(&c->out, (long long)m.count);
 done:
     meta_free(&m);
@@ -253,6 +265,7 @@ static void pop_generic(client *c, int where)
             reply_storage_error(c);
         } else {
             list_save(ARG(c, 1), &m);
+            list_popped(ARG(c, 1), where, m.count == 0);
             resp_add_bulk(&c->out, v.data, v.len);
         }
         buf_free(&v);
@@ -388,6 +401,7 @@ static void lset_command(client *c)
         goto done;
     }
     elem_put(&m, m.head + (uint64_t)idx, ARG(c, 3));
+    notify_keyspace_event(NOTIFY_LIST, "lset", ARG(c, 1));
     resp_add_ok(&c->out);
 done:
     meta_free(&m);
@@ -468,6 +482,8 @@ static void ltrim_command(client *c)
         m.count = n;
         db_write_meta(ARG(c, 1), &m, m.expire);
     }
+    notify_keyspace_event(NOTIFY_LIST, "ltrim", ARG(c, 1));
+    if (n == 0) notify_keyspace_event(NOTIFY_GENERIC, "del", ARG(c, 1));
     resp_add_ok(&c->out);
 done:
     meta_free(&m);
@@ -532,6 +548,8 @@ static void lrem_command(client *c)
     }
     if (k == m.count) {
         db_delete(ARG(c, 1), &m);
+        notify_keyspace_event(NOTIFY_LIST, "lrem", ARG(c, 1));
+        notify_keyspace_event(NOTIFY_GENERIC, "del", ARG(c, 1));
         resp_add_int(&c->out, (long long)k);
         goto done;
     }
@@ -568,6 +586,7 @@ static void lrem_command(client *c)
     }
     m.count -= k;
     db_write_meta(ARG(c, 1), &m, m.expire);
+    notify_keyspace_event(NOTIFY_LIST, "lrem", ARG(c, 1));
     resp_add_int(&c->out, (long long)k);
 done:
     meta_free(&m);
@@ -629,6 +648,7 @@ static void linsert_command(client *c)
     elem_put(&m, m.head + q, ARG(c, 4));
     m.count++;
     db_write_meta(ARG(c, 1), &m, m.expire);
+    notify_keyspace_event(NOTIFY_LIST, "linsert", ARG(c, 1));
     resp_add_int(&c->out, (long long)m.count);
 done:
     meta_free(&m);
@@ -746,6 +766,8 @@ static int move_element(client *c, int si, int di, struct meta *sm, int from, in
         list_push_one(&dm, to, v.data, v.len);
         db_write_meta(ARG(c, di), &dm, dm.expire);
     }
+    notify_keyspace_event(NOTIFY_LIST, to == LIST_HEAD ? "lpush" : "rpush", ARG(c, di));
+    list_popped(ARG(c, si), from, sm->count == 0);
     resp_add_bulk(&c->out, v.data, v.len);
     rc = 0;
 done:
@@ -864,6 +886,7 @@ static int bpop_serve(client *c, int ki, struct meta *m, int where)
         rc = -1;
     } else {
         list_save(ARG(c, ki), m);
+        list_popped(ARG(c, ki), where, m->count == 0);
         resp_add_array(&c->out, 2);
         resp_add_bulk(&c->out, ARG(c, ki));
         resp_add_bulk(&c->out, v.data, v.len);

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "notify.h"
 #include "coll.h"
 #include "util.h"
 
@@ -91,6 +92,7 @@ static void sadd_command(client *c)
     /* Members that were all there already change nothing: no write, so a
      * WATCH on the key holds, as in Redis (which signals only additions). */
     if (added) set_finish(ARG(c, 1), &m);
+    if (added) notify_keyspace_event(NOTIFY_SET, "sadd", ARG(c, 1));
     resp_add_int(&c->out, added);
 done:
     meta_free(&m);
@@ -118,6 +120,8 @@ static void srem_command(client *c)
         }
     }
     if (removed) set_finish(ARG(c, 1), &m);
+    if (removed) notify_keyspace_event(NOTIFY_SET, "srem", ARG(c, 1));
+    if (removed && m.count == 0) notify_keyspace_event(NOTIFY_GENERIC, "del", ARG(c, 1));
     resp_add_int(&c->out, removed);
 done:
     meta_free(&m);
@@ -244,6 +248,8 @@ static void spop_command(client *c)
         /* Everything goes: reply it, then drop the key in O(1). */
         set_reply_all(c, &m);
         db_delete(ARG(c, 1), &m);
+        notify_keyspace_event(NOTIFY_SET, "spop", ARG(c, 1));
+        notify_keyspace_event(NOTIFY_GENERIC, "del", ARG(c, 1));
         goto done;
     }
     buf keep, k;
@@ -264,6 +270,8 @@ static void spop_command(client *c)
         if (m.count) m.count--;
     }
     set_finish(ARG(c, 1), &m);
+    if (got) notify_keyspace_event(NOTIFY_SET, "spop", ARG(c, 1));
+    if (got && m.count == 0) notify_keyspace_event(NOTIFY_GENERIC, "del", ARG(c, 1));
     buf_free(&keep);
     buf_free(&k);
 done:
@@ -331,9 +339,13 @@ static void smove_command(client *c)
     store_del(srv.st, k.data, k.len);
     sm.count--;
     set_finish(ARG(c, 1), &sm);
+    notify_keyspace_event(NOTIFY_SET, "srem", ARG(c, 1));
+    if (sm.count == 0) notify_keyspace_event(NOTIFY_GENERIC, "del", ARG(c, 1));
     if (rd == 0) db_new_collection(ARG(c, 2), T_SET, &dm);
+    uint64_t dcount = dm.count;
     if (set_add(c, &dm, ARG(c, 3), &k, &tmp) < 0) goto done;
     set_finish(ARG(c, 2), &dm);
+    if (dm.count != dcount) notify_keyspace_event(NOTIFY_SET, "sadd", ARG(c, 2));
     resp_add_int(&c->out, 1);
 done:
     meta_free(&sm);
@@ -581,6 +593,10 @@ static void setop_store_generic(client *c, enum setop op)
         set_compute(op, &in, emit_to_store, &es);
         if (es.created) db_write_meta(ARG(c, 1), &dm, 0);
         else db_delete(ARG(c, 1), &dm); /* empty result: the destination goes */
+        if (es.created)
+            notify_keyspace_event(NOTIFY_SET, op == OP_INTER ? "sinterstore" : op == OP_UNION ? "sunionstore"
+                                                                                    : "sdiffstore", ARG(c, 1));
+        else if (dm.type != T_NONE) notify_keyspace_event(NOTIFY_GENERIC, "del", ARG(c, 1));
         resp_add_int(&c->out, es.created ? (long long)dm.count : 0);
         buf_free(&es.k);
     }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "notify.h"
 #include "util.h"
 
 #define OPT_NX      (1 << 0)
@@ -119,6 +120,8 @@ static void set_generic(client *c, int flags, int key, int val, uint64_t expire)
     }
     if ((flags & OPT_KEEPTTL) && r == 1) expire = m.expire;
     db_set_string(ARG(c, key), ARG(c, val), expire, &m);
+    notify_keyspace_event(NOTIFY_STRING, "set", ARG(c, key));
+    if (expire && !(flags & OPT_KEEPTTL)) notify_keyspace_event(NOTIFY_GENERIC, "expire", ARG(c, key));
     if (!(flags & OPT_GET)) resp_add_ok(&c->out);
 done:
     meta_free(&m);
@@ -139,6 +142,7 @@ static void setnx_command(client *c)
     meta_init(&m);
     int r = lookup_any(c, 1, &m);
     if (r == 0) db_set_string(ARG(c, 1), ARG(c, 2), 0, &m);
+    if (r == 0) notify_keyspace_event(NOTIFY_STRING, "set", ARG(c, 1));
     if (r >= 0) resp_add_int(&c->out, r == 0);
     meta_free(&m);
 }
@@ -174,6 +178,7 @@ static void getdel_command(client *c)
     if (r == 1) {
         resp_add_bulk(&c->out, m.sval, m.slen);
         db_delete(ARG(c, 1), &m);
+        notify_keyspace_event(NOTIFY_GENERIC, "del", ARG(c, 1));
     } else if (r == 0) {
         resp_add_null(&c->out, c->resp);
     }
@@ -194,10 +199,13 @@ static void getex_command(client *c)
     resp_add_bulk(&c->out, m.sval, m.slen);
     if ((flags & (OPT_EXAT | OPT_PXAT)) && expire <= srv.cmd_time_ms) {
         if (!srv.is_replica) db_delete(ARG(c, 1), &m);
+        notify_keyspace_event(NOTIFY_GENERIC, "del", ARG(c, 1));
     } else if (earg) {
         db_set_expire(ARG(c, 1), &m, expire);
+        notify_keyspace_event(NOTIFY_GENERIC, "expire", ARG(c, 1));
     } else if ((flags & OPT_PERSIST) && m.expire) {
         db_set_expire(ARG(c, 1), &m, 0);
+        notify_keyspace_event(NOTIFY_GENERIC, "persist", ARG(c, 1));
     }
 done:
     meta_free(&m);
@@ -213,6 +221,7 @@ static void mget_command(client *c)
         int t = db_lookup(ARG(c, i), &m);
         if (t == T_STRING) resp_add_bulk(&c->out, m.sval, m.slen);
         else resp_add_null(&c->out, c->resp);
+        if (t == T_NONE) notify_keyspace_event(NOTIFY_KEY_MISS, "keymiss", ARG(c, i));
     }
     meta_free(&m);
 }
@@ -244,6 +253,7 @@ static void mset_generic(client *c, int nx)
             return;
         }
         db_set_string(ARG(c, i), ARG(c, i + 1), 0, &m);
+        notify_keyspace_event(NOTIFY_STRING, "set", ARG(c, i));
     }
     if (nx) resp_add_int(&c->out, 1);
     else resp_add_ok(&c->out);
@@ -271,6 +281,7 @@ static void incr_generic(client *c, long long by)
     char tmp[32];
     int n = ll2str(tmp, sizeof tmp, cur);
     db_set_string(ARG(c, 1), tmp, (size_t)n, r == 1 ? m.expire : 0, &m);
+    notify_keyspace_event(NOTIFY_STRING, "incrby", ARG(c, 1));
     resp_add_int(&c->out, cur);
 done:
     meta_free(&m);
@@ -321,6 +332,7 @@ static void incrbyfloat_command(client *c)
         goto done;
     }
     db_set_string(ARG(c, 1), tmp, (size_t)n, r == 1 ? m.expire : 0, &m);
+    notify_keyspace_event(NOTIFY_STRING, "incrbyfloat", ARG(c, 1));
     resp_add_bulk(&c->out, tmp, (size_t)n);
 done:
     meta_free(&m);
@@ -349,6 +361,7 @@ static void append_command(client *c)
     }
     buf_append(&v, ARG(c, 2));
     db_set_string(ARG(c, 1), v.data ? v.data : "", v.len, r == 1 ? m.expire : 0, &m);
+    notify_keyspace_event(NOTIFY_STRING, "append", ARG(c, 1));
     resp_add_int(&c->out, (long long)v.len);
 done:
     buf_free(&v);
@@ -420,6 +433,7 @@ static void setrange_command(client *c)
     memcpy(v.data + off, c->argv[3], vlen);
     v.len = nlen;
     db_set_string(ARG(c, 1), v.data, v.len, r == 1 ? m.expire : 0, &m);
+    notify_keyspace_event(NOTIFY_STRING, "setrange", ARG(c, 1));
     resp_add_int(&c->out, (long long)nlen);
 done:
     buf_free(&v);

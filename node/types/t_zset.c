@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "notify.h"
 #include "coll.h"
 #include "cursor.h"
 #include "util.h"
@@ -44,6 +45,18 @@ void zset_reply_scored(client *c, const char *m, size_t ml, double score)
 long long zset_scored_len(const client *c, long long n)
 {
     return c->resp == RESP3 ? n : 2 * n;
+}
+
+/* The event a store into a destination key publishes (Redis names it
+ * after the command). */
+static const char *zsink_event(const client *c)
+{
+    switch (c->cmd->id) {
+    case CMD_ZUNIONSTORE: return "zunionstore";
+    case CMD_ZINTERSTORE: return "zinterstore";
+    case CMD_ZDIFFSTORE: return "zdiffstore";
+    default: return "zrangestore";
+    }
 }
 
 void zsink_begin(struct zsink *s, client *c, int store_arg, int withscores)
@@ -86,6 +99,7 @@ int zsink_end(struct zsink *s)
         resp_set_deferred_array(&c->out, s->mark, s->withscores ? zset_scored_len(c, s->n) : s->n);
     } else if (s->created) {
         db_write_meta(ARG(c, s->store_arg), &s->dm, 0);
+        notify_keyspace_event(NOTIFY_ZSET, zsink_event(c), ARG(c, s->store_arg));
         resp_add_int(&c->out, s->n);
     } else {
         int t = db_lookup(ARG(c, s->store_arg), &s->dm);
@@ -94,6 +108,7 @@ int zsink_end(struct zsink *s)
             rc = -1;
         } else {
             db_delete(ARG(c, s->store_arg), &s->dm);
+            if (t != T_NONE) notify_keyspace_event(NOTIFY_GENERIC, "del", ARG(c, s->store_arg));
             resp_add_int(&c->out, 0);
         }
     }
@@ -219,6 +234,7 @@ static void zadd_generic(client *c, int flags)
         }
     }
     if (m.count != count_before) db_write_meta(ARG(c, 1), &m, m.expire);
+    if (added || updated) notify_keyspace_event(NOTIFY_ZSET, (flags & ZADD_INCR) ? "zincr" : "zadd", ARG(c, 1));
 reply:
     if (flags & ZADD_INCR) {
         if (processed) resp_add_double(&c->out, c->resp, score);
@@ -262,6 +278,8 @@ static void zrem_command(client *c)
         }
     }
     if (removed) zset_commit_meta(ARG(c, 1), &m);
+    if (removed) notify_keyspace_event(NOTIFY_ZSET, "zrem", ARG(c, 1));
+    if (removed && m.count == 0) notify_keyspace_event(NOTIFY_GENERIC, "del", ARG(c, 1));
     resp_add_int(&c->out, removed);
 done:
     meta_free(&m);
@@ -585,6 +603,9 @@ static void zremrange_generic(client *c, int type)
     if (removed) {
         m.count = (uint64_t)removed >= m.count ? 0 : m.count - (uint64_t)removed;
         zset_commit_meta(ARG(c, 1), &m);
+        notify_keyspace_event(NOTIFY_ZSET, type == ZR_RANK ? "zremrangebyrank"
+                                           : type == ZR_SCORE ? "zremrangebyscore" : "zremrangebylex", ARG(c, 1));
+        if (m.count == 0) notify_keyspace_event(NOTIFY_GENERIC, "del", ARG(c, 1));
     }
     resp_add_int(&c->out, removed);
 done:
@@ -655,6 +676,8 @@ int zpop_generic(client *c, const int *keys, int nkeys, int max, int emitkey,
     else resp_set_deferred_array(&c->out, outer, nested ? n : 2 * n);
     m.count = (uint64_t)n >= m.count ? 0 : m.count - (uint64_t)n;
     zset_commit_meta(ARG(c, found), &m);
+    if (n) notify_keyspace_event(NOTIFY_ZSET, max ? "zpopmax" : "zpopmin", ARG(c, found));
+    if (n && m.count == 0) notify_keyspace_event(NOTIFY_GENERIC, "del", ARG(c, found));
 done:
     meta_free(&m);
     return rc;
