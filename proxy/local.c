@@ -10,6 +10,7 @@
 #include <sys/time.h>
 
 #include "client.h"
+#include "merge.h"
 #include "resp.h"
 #include "route.h"
 #include "stats.h"
@@ -106,14 +107,13 @@ static int client_set_name(struct client *c, const char *name, size_t len, buf *
 static int do_hello(struct client *c, int argc, char **argv, const size_t *lens, buf *out)
 {
     int i = 1;
+    long long ver = 0;
     if (argc >= 2) {
-        long long ver;
         if (str2ll(argv[1], lens[1], &ver) < 0) {
             resp_add_error(out, "ERR Protocol version is not an integer or out of range");
             return 1;
         }
-        if (ver != 2) {
-            /* RESP3 is not spoken by the proxy: the client stays on RESP2. */
+        if (ver < 2 || ver > 3) {
             resp_add_error(out, "NOPROTO unsupported protocol version");
             return 1;
         }
@@ -147,13 +147,16 @@ static int do_hello(struct client *c, int argc, char **argv, const size_t *lens,
         return 1;
     }
     if (setname && client_set_name(c, setname, setname_len, out) < 0) return 1;
-    resp_add_array(out, 14);
+    /* The switch applies to this reply already, as in Redis; replies to
+     * requests before it keep the protocol they were sent in. */
+    if (ver) c->proto = (int)ver;
+    resp_add_map(out, c->proto, 7);
     resp_add_bulk_str(out, "server");
     resp_add_bulk_str(out, "redis");
     resp_add_bulk_str(out, "version");
     resp_add_bulk_str(out, "7.0.15");
     resp_add_bulk_str(out, "proto");
-    resp_add_int(out, 2);
+    resp_add_int(out, c->proto);
     resp_add_bulk_str(out, "id");
     resp_add_int(out, (long long)c->id);
     resp_add_bulk_str(out, "mode");
@@ -227,6 +230,124 @@ static void client_line(buf *b, const struct client *c)
                c->tunnel ? 1 : 0);
 }
 
+/* Does one of two byte strings start with the other (PREFIX overlap)? */
+static int prefix_overlap(const char *a, size_t al, const char *b, size_t bl)
+{
+    size_t n = al < bl ? al : bl;
+    return memcmp(a, b, n) == 0;
+}
+
+/* CLIENT TRACKING on|off [REDIRECT id] [PREFIX p]... [BCAST] [OPTIN]
+ * [OPTOUT] [NOLOOP]: the options are checked here as Redis 7.0 checks
+ * them (same errors), then forwarded as they are to the groups the
+ * client's commands reach (client_set_tracking).  REDIRECT is refused:
+ * the nodes cannot redirect to a connection they do not hold. */
+static int do_tracking(struct client *c, int argc, char **argv, const size_t *lens, buf *out)
+{
+    int bcast = 0, optin = 0, optout = 0, nprefix = 0, redirect = 0;
+    for (int j = 3; j < argc; j++) {
+        int more = argc - 1 - j;
+        if (str_eq_nocase(argv[j], lens[j], "redirect") && more) {
+            j++;
+            if (redirect) {
+                resp_add_error(out, "ERR A client can only redirect to a single other client");
+                return 1;
+            }
+            long long id;
+            if (str2ll(argv[j], lens[j], &id) < 0) {
+                resp_add_error(out, resp_err_notint);
+                return 1;
+            }
+            redirect = 1;
+        } else if (str_eq_nocase(argv[j], lens[j], "bcast")) {
+            bcast = 1;
+        } else if (str_eq_nocase(argv[j], lens[j], "optin")) {
+            optin = 1;
+        } else if (str_eq_nocase(argv[j], lens[j], "optout")) {
+            optout = 1;
+        } else if (str_eq_nocase(argv[j], lens[j], "noloop")) {
+            /* forwarded as it is */
+        } else if (str_eq_nocase(argv[j], lens[j], "prefix") && more) {
+            j++;
+            nprefix++;
+        } else {
+            resp_add_error(out, resp_err_syntax);
+            return 1;
+        }
+    }
+    if (str_eq_nocase(argv[2], lens[2], "off")) {
+        client_set_tracking(c, NULL, 0, 0);
+        c->tracking_bcast = c->tracking_optin = c->tracking_optout = 0;
+        c->caching = 0;
+        resp_add_ok(out);
+        return 0;
+    }
+    if (!str_eq_nocase(argv[2], lens[2], "on")) {
+        resp_add_error(out, resp_err_syntax);
+        return 1;
+    }
+    if (!bcast && nprefix) {
+        resp_add_error(out, "ERR PREFIX option requires BCAST mode to be enabled");
+        return 1;
+    }
+    if (c->tracking && c->tracking_bcast != bcast) {
+        resp_add_error(out, "ERR You can't switch BCAST mode on/off before disabling tracking "
+                            "for this client, and then re-enabling it with a different mode.");
+        return 1;
+    }
+    if (bcast && (optin || optout)) {
+        resp_add_error(out, "ERR OPTIN and OPTOUT are not compatible with BCAST");
+        return 1;
+    }
+    if (optin && optout) {
+        resp_add_error(out, "ERR You can't use both OPTIN and OPTOUT");
+        return 1;
+    }
+    if (c->tracking && ((optin && c->tracking_optout) || (optout && c->tracking_optin))) {
+        resp_add_error(out, "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking "
+                            "for this client, and then re-enabling it with a different mode.");
+        return 1;
+    }
+    for (int i = 3; i < argc; i++) {
+        if (!str_eq_nocase(argv[i], lens[i], "prefix") || i + 1 >= argc) continue;
+        for (int j = i + 2; j < argc; j++) {
+            if (!str_eq_nocase(argv[j], lens[j], "prefix") || j + 1 >= argc) continue;
+            if (prefix_overlap(argv[i + 1], lens[i + 1], argv[j + 1], lens[j + 1])) {
+                resp_add_errorf(out, "ERR Prefix '%.*s' overlaps with another provided prefix "
+                                     "'%.*s'. Prefixes for a single client must not overlap.",
+                                (int)lens[i + 1], argv[i + 1], (int)lens[j + 1], argv[j + 1]);
+                return 1;
+            }
+        }
+    }
+    if (redirect) {
+        resp_add_error(out, "ERR strata-proxy: CLIENT TRACKING REDIRECT is not supported "
+                            "(the nodes cannot reach this proxy's clients); use RESP3 "
+                            "(HELLO 3) and tracking without REDIRECT");
+        return 1;
+    }
+    if (c->proto != RESP3) {
+        /* A RESP2 connection without REDIRECT can receive no
+         * invalidations (Redis accepts it all the same): nothing to
+         * forward, the commands keep using the shared links. */
+        c->tracking_bcast = bcast;
+        c->tracking_optin = optin;
+        c->tracking_optout = optout;
+        resp_add_ok(out);
+        return 0;
+    }
+    buf req;
+    buf_init(&req);
+    merge_add_cmd(&req, argc, argv, lens);
+    client_set_tracking(c, req.data, req.len, bcast);
+    buf_free(&req);
+    c->tracking_bcast = bcast;
+    c->tracking_optin = optin;
+    c->tracking_optout = optout;
+    resp_add_ok(out);
+    return 0;
+}
+
 static int do_client(struct client *c, int argc, char **argv, const size_t *lens, buf *out)
 {
     if (str_eq_nocase(argv[1], lens[1], "setname") && argc == 3) {
@@ -236,7 +357,7 @@ static int do_client(struct client *c, int argc, char **argv, const size_t *lens
     }
     if (str_eq_nocase(argv[1], lens[1], "getname") && argc == 2) {
         if (c->name) resp_add_bulk_str(out, c->name);
-        else resp_add_null(out, RESP2);
+        else resp_add_null(out, c->proto);
         return 0;
     }
     if (str_eq_nocase(argv[1], lens[1], "id") && argc == 2) {
@@ -247,7 +368,7 @@ static int do_client(struct client *c, int argc, char **argv, const size_t *lens
         buf b;
         buf_init(&b);
         client_line(&b, c);
-        resp_add_bulk(out, b.data, b.len);
+        resp_add_verbatim(out, c->proto, b.data, b.len);
         buf_free(&b);
         return 0;
     }
@@ -256,12 +377,45 @@ static int do_client(struct client *c, int argc, char **argv, const size_t *lens
         buf b;
         buf_init(&b);
         for (const struct client *o = c->w->clients; o; o = o->next) client_line(&b, o);
-        resp_add_bulk(out, b.data ? b.data : "", b.len);
+        resp_add_verbatim(out, c->proto, b.data ? b.data : "", b.len);
         buf_free(&b);
         return 0;
     }
     if (str_eq_nocase(argv[1], lens[1], "setinfo") && argc == 4) {
         resp_add_ok(out);
+        return 0;
+    }
+    if (str_eq_nocase(argv[1], lens[1], "tracking") && argc >= 3)
+        return do_tracking(c, argc, argv, lens, out);
+    if (str_eq_nocase(argv[1], lens[1], "caching") && argc >= 3) {
+        if (!c->tracking) {
+            resp_add_error(out, "ERR CLIENT CACHING can be called only when the client is in "
+                                "tracking mode with OPTIN or OPTOUT mode enabled");
+            return 1;
+        }
+        if (str_eq_nocase(argv[2], lens[2], "yes")) {
+            if (!c->tracking_optin) {
+                resp_add_error(out, "ERR CLIENT CACHING YES is only valid when tracking is "
+                                    "enabled in OPTIN mode.");
+                return 1;
+            }
+            c->caching = 1;
+        } else if (str_eq_nocase(argv[2], lens[2], "no")) {
+            if (!c->tracking_optout) {
+                resp_add_error(out, "ERR CLIENT CACHING NO is only valid when tracking is "
+                                    "enabled in OPTOUT mode.");
+                return 1;
+            }
+            c->caching = 2;
+        } else {
+            resp_add_error(out, resp_err_syntax);
+            return 1;
+        }
+        resp_add_ok(out);
+        return 0;
+    }
+    if (str_eq_nocase(argv[1], lens[1], "getredir") && argc == 2) {
+        resp_add_int(out, c->tracking ? 0 : -1);
         return 0;
     }
     resp_add_errorf(out, "ERR unknown subcommand '%.*s'. Try CLIENT HELP.",
@@ -319,7 +473,7 @@ int local_exec(struct client *c, const struct cmd_spec *spec, int argc, char **a
         buf text;
         buf_init(&text);
         stats_info(&text, argc >= 2 ? argv[1] : NULL, argc >= 2 ? lens[1] : 0);
-        resp_add_bulk(out, text.data ? text.data : "", text.len);
+        resp_add_verbatim(out, c->proto, text.data ? text.data : "", text.len);
         buf_free(&text);
         return 0;
     }

@@ -31,6 +31,8 @@ enum msg_kind {
     MSG_SCAN,      /* cursor rewritten */
     MSG_INFO,      /* the proxy's INFO text plus the groups' keyspaces */
     MSG_TUNNEL,    /* pub/sub: every reply of the private link goes out */
+    MSG_PUSHCMD,   /* RESP3 (un)subscribe: its pushes are the reply; a PING
+                    * sent after it marks the end and is not passed on */
 };
 
 struct frag {
@@ -51,6 +53,7 @@ struct msg {
     struct client *c;
     int cmd;                 /* cmd_id, -1 when not a table command */
     enum msg_kind kind;
+    int proto;               /* the client's protocol when it was sent */
     int done;
     int failed;              /* reply is an error */
     int nfrags, npending;
