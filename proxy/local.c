@@ -300,7 +300,7 @@ static int do_tracking(struct client *c, int argc, char **argv, const size_t *le
         return 1;
     }
     if (optin && optout) {
-        resp_add_error(out, "ERR You can't use both OPTIN and OPTOUT");
+        resp_add_error(out, "ERR You can't specify both OPTIN mode and OPTOUT mode");
         return 1;
     }
     if (c->tracking && ((optin && c->tracking_optout) || (optout && c->tracking_optin))) {
