@@ -451,3 +451,32 @@ def test_tracking_invalidations_from_every_group(env):
     w.call("SET", kb, "5")
     assert parse(p.read()) == [b"invalidate", [kb.encode()]]
     assert p.quiet()
+
+
+def test_server_surface_in_resp3(env):
+    p, r = both(env)
+    k = keys_for_group(env.ranges, 1, 1, prefix="mem")[0]
+    same(p, r, "SET", k, "v" * 100)
+    # MEMORY USAGE goes to the group of its key
+    assert parse(p.call("MEMORY", "USAGE", k)) == env.direct(1).execute_command("MEMORY", "USAGE", k)
+    assert env.direct(0).execute_command("MEMORY", "USAGE", k) is None
+    assert p.call("MEMORY", "USAGE", k + "none") == b"_\r\n"
+    # the proxy's own texts are verbatim strings in RESP3, bulks in RESP2
+    for cmd in (("CLIENT", "INFO"), ("CLIENT", "LIST"), ("INFO", "server")):
+        raw = p.call(*cmd)
+        assert raw.startswith(b"=") and raw.split(b"\r\n", 1)[1].startswith(b"txt:"), (cmd, raw)
+        assert r.call(*cmd).startswith(b"="), cmd
+    same(p, r, "CLIENT", "GETNAME")
+    same(p, r, "PING")
+    same(p, r, "PING", "x")
+    same(p, r, "ECHO", "y")
+    # server administration is refused with an error naming the command:
+    # it would reach one node of one group, which is not what the caller
+    # of CONFIG SET or SLOWLOG GET through one endpoint means
+    for cmd in (("CONFIG", "GET", "maxmemory"), ("SLOWLOG", "GET"), ("LATENCY", "LATEST"),
+                ("MONITOR",)):
+        raw = p.call(*cmd)
+        assert raw == b"-ERR command '%s' is not supported by strata-proxy\r\n" % cmd[0].lower().encode()
+    c2 = Raw(env.proxy.port)
+    assert c2.call("CLIENT", "INFO").startswith(b"$")
+    assert c2.call("INFO", "server").startswith(b"$")
