@@ -479,6 +479,18 @@ static void send_frag(struct client *c, struct msg *m, int idx, int g, struct ba
 static struct backend *trk_for(struct client *c, int g)
 {
     struct backend **slot = link_slot(c, &c->trk, &c->ntrk, g);
+    const struct route_addr *m = &c->w->route->groups[g].master;
+    if (*slot && ((*slot)->port != m->port || strcmp((*slot)->host, m->host) != 0)) {
+        /* The group has a new master: what the old one tracked for this
+         * client is gone with it, so the client's cache cannot be trusted
+         * any more.  This request is served on a new link, then the
+         * connection closes and the client starts again with an empty
+         * cache (as after losing a connection to Redis). */
+        struct backend *old = *slot;
+        *slot = NULL;
+        backend_destroy(old, "group master changed");
+        c->closing = 1;
+    }
     if (!*slot) {
         *slot = link_open(c, g, RESP3);
         buf_append(&(*slot)->hs_extra, c->tracking_cmd.data, c->tracking_cmd.len);
@@ -819,9 +831,15 @@ static void tx_queue(struct client *c, const struct cmd_spec *spec, int argc, ch
         break;
     }
     case RT_LOCAL:
+        /* Queued commands run on a node's connection, which may be shared:
+         * what changes the connection itself (its protocol, name,
+         * tracking, user) must not reach it. */
+        if (spec->id == CMD_HELLO || spec->id == CMD_CLIENT || spec->id == CMD_AUTH) goto refuse;
+        break;
     case RT_TX: /* UNWATCH */
         break;
-    default: {
+    default:
+    refuse: {
         char e[200];
         snprintf(e, sizeof e, "ERR '%s' inside MULTI is not supported by strata-proxy", spec->name);
         c->tx_dirty = 1;
@@ -901,6 +919,51 @@ static void do_tx(struct client *c, const struct cmd_spec *spec, int argc, char 
 
 /* ---- pub/sub ---- */
 
+/* Could a channel named by `pat` (a glob pattern when `glob`) be one of
+ * the keyspace notification channels, __keyspace@<db>__:<key> and
+ * __keyevent@<db>__:<event>?  Its literal start (up to the first glob
+ * character) decides: "__key*" and "*" could, "news.*" could not. */
+static int may_be_keyspace(const char *pat, size_t len, int glob)
+{
+    static const char *const prefixes[] = { "__keyspace@", "__keyevent@" };
+    size_t lit = 0;
+    while (lit < len && !(glob && memchr("*?[\\", pat[lit], 4))) lit++;
+    for (int i = 0; i < 2; i++) {
+        size_t pl = strlen(prefixes[i]);
+        size_t n = lit < pl ? lit : pl;
+        if (memcmp(pat, prefixes[i], n) == 0 && (lit < len || lit >= pl)) return 1;
+    }
+    return 0;
+}
+
+/* Keyspace notifications happen on the group that holds the key, so a
+ * subscription that may receive them is made on every group.  Once such
+ * links exist, every later (un)subscription goes to them as well, so they
+ * stay in step with the pub/sub group's link (their confirmations are
+ * dropped, their messages passed on).  Subscriptions that cannot match
+ * (plain channels) stay on the pub/sub group alone, so a group that is
+ * down does not stop ordinary subscribers. */
+static void mirror_subs(struct client *c, int pg, int proto, int argc, char **argv,
+                        const size_t *lens, const char *req, size_t len)
+{
+    const struct cmd_spec *spec = cmd_lookup(argv[0], lens[0]);
+    int want = 0;
+    if (spec && (spec->id == CMD_SUBSCRIBE || spec->id == CMD_PSUBSCRIBE))
+        for (int i = 1; i < argc && !want; i++)
+            want = may_be_keyspace(argv[i], lens[i], spec->id == CMD_PSUBSCRIBE);
+    struct route *r = c->w->route;
+    for (int gi = 0; gi < r->ngroups; gi++) {
+        if (gi == pg) continue;
+        struct backend **slot = link_slot(c, &c->sub, &c->nsub, gi);
+        if (!*slot) {
+            if (!want) continue;
+            *slot = link_open(c, gi, proto);
+            (*slot)->tunnel = proto == RESP2;
+        }
+        backend_send_raw(*slot, req, len);
+    }
+}
+
 static void do_pubsub(struct client *c, const struct cmd_spec *spec, int argc, char **argv,
                       const size_t *lens, const char *req, size_t len)
 {
@@ -927,12 +990,9 @@ static void do_pubsub(struct client *c, const struct cmd_spec *spec, int argc, c
          * the client goes on running other commands over the others.  The
          * pub/sub group's link carries the request and a PING whose reply
          * ends the msg; the pushes in between are its reply. */
-        struct route *r = c->w->route;
-        for (int gi = 0; gi < r->ngroups; gi++) {
-            struct backend **slot = link_slot(c, &c->sub, &c->nsub, gi);
-            if (!*slot) *slot = link_open(c, gi, RESP3);
-            if (gi != g) backend_send_raw(*slot, req, len);
-        }
+        struct backend **pslot = link_slot(c, &c->sub, &c->nsub, g);
+        if (!*pslot) *pslot = link_open(c, g, RESP3);
+        mirror_subs(c, g, RESP3, argc, argv, lens, req, len);
         static const char ping[] = "*1\r\n$4\r\nPING\r\n";
         buf_clear(&scratch2);
         buf_append(&scratch2, req, len);
@@ -961,18 +1021,7 @@ static void do_pubsub(struct client *c, const struct cmd_spec *spec, int argc, c
         msg_set_frags(m, 1);
         c->tunnel = m;
         send_frag(c, m, 0, g, b, req, len, 1);
-        /* The same subscriptions on the other groups, for the keyspace
-         * events that happen there. */
-        struct route *r = c->w->route;
-        for (int gi = 0; gi < r->ngroups; gi++) {
-            if (gi == g) continue;
-            struct backend **slot = link_slot(c, &c->sub, &c->nsub, gi);
-            if (!*slot) {
-                *slot = link_open(c, gi, RESP2);
-                (*slot)->tunnel = 1;
-            }
-            backend_send_raw(*slot, req, len);
-        }
+        mirror_subs(c, g, RESP2, argc, argv, lens, req, len);
     }
 }
 
@@ -991,8 +1040,7 @@ static void dispatch(struct client *c, int argc, char **argv, size_t *lens, cons
         if (c->priv) backend_send_raw(c->priv, req, len);
         const struct cmd_spec *ps = argc >= 1 ? cmd_lookup(argv[0], lens[0]) : NULL;
         if (ps && ps->route == RT_PUBSUB && ps->id != CMD_PUBLISH)
-            for (int g = 0; g < c->nsub; g++)
-                if (c->sub[g]) backend_send_raw(c->sub[g], req, len);
+            mirror_subs(c, route_pubsub_group(w->route), RESP2, argc, argv, lens, req, len);
         if (argc >= 1 && str_eq_nocase(argv[0], lens[0], "quit")) c->closing = 1;
         return;
     }

@@ -36,19 +36,57 @@ void merge_add_cmd(buf *out, int argc, char *const *argv, const size_t *lens)
 static const char err_malformed[] = "ERR malformed reply from backend";
 static const char err_type[] = "ERR unexpected reply type from backend";
 
+/* Span of the value at p (len bytes available), or 0 when it is not
+ * complete there.  Scalars, which are nearly every element of a merged
+ * reply, are measured here from their header line; aggregates take
+ * reply_span. */
+static size_t elem_span(const char *p, size_t len)
+{
+    if (len < 3) return 0;
+    const char *cr = memchr(p, '\r', len);
+    if (!cr || (size_t)(cr - p) + 1 >= len || cr[1] != '\n') return 0;
+    size_t line = (size_t)(cr - p) + 2;
+    switch (p[0]) {
+    case '$': case '=': case '!': {
+        long long n;
+        if (str2ll(p + 1, (size_t)(cr - p - 1), &n) < 0) return 0;
+        if (n < 0) return p[0] == '$' && n == -1 ? line : 0;
+        if ((unsigned long long)n > len - line || len - line - (size_t)n < 2) return 0;
+        return line + (size_t)n + 2;
+    }
+    case '+': case '-': case ':': case '_': case ',': case '#': case '(':
+        return line;
+    default:
+        return reply_span(p, len);
+    }
+}
+
+/* The next element of an aggregate: 1 with its span, 0 at the end, -1
+ * when the bytes left are not a complete element. */
+static int next_elem(struct reply_iter *it, const char **e, size_t *elen)
+{
+    if (it->p >= it->end) return 0;
+    size_t n = elem_span(it->p, (size_t)(it->end - it->p));
+    if (n == 0) return -1;
+    *e = it->p;
+    *elen = n;
+    it->p += n;
+    return 1;
+}
+
 static int is_error_type(char t)
 {
     return t == REPLY_ERROR || t == REPLY_BLOBERR;
 }
 
-/* Read the header of every fragment's reply into hs.  If one is not a
- * complete reply, or is an error, append that error (the first in
- * fragment order) to out and return -1. */
+/* Read the header of every fragment's reply into hs.  If one has no
+ * valid header, or is an error, append that error (the first in fragment
+ * order) to out and return -1.  (Each reply was framed whole by its link;
+ * the elements are checked as they are walked.) */
 static int headers_all(buf *out, const buf *replies, int n, struct reply_hdr *hs)
 {
     for (int i = 0; i < n; i++) {
-        if (replies[i].len == 0 || reply_span(replies[i].data, replies[i].len) != replies[i].len ||
-            reply_header(replies[i].data, replies[i].len, &hs[i]) < 0) {
+        if (replies[i].len == 0 || reply_header(replies[i].data, replies[i].len, &hs[i]) < 0) {
             resp_add_error(out, err_malformed);
             return -1;
         }
@@ -70,6 +108,7 @@ void merge_mget(buf *out, int proto, const buf *replies, int nfrags, const int *
 {
     struct reply_hdr *hs = xcalloc((size_t)nfrags, sizeof *hs);
     struct reply_iter *its = xcalloc((size_t)nfrags, sizeof *its);
+    long long *used = xcalloc((size_t)nfrags, sizeof *used);
     if (headers_all(out, replies, nfrags, hs) < 0) goto done;
     size_t total = 0;
     for (int j = 0; j < nfrags; j++) {
@@ -81,14 +120,26 @@ void merge_mget(buf *out, int proto, const buf *replies, int nfrags, const int *
         total += replies[j].len;
     }
     buf_reserve(out, total + 32);
+    size_t start = out->len;
     resp_add_array(out, nkeys);
     for (int k = 0; k < nkeys; k++) {
         const char *e;
         size_t elen;
-        if (reply_next(&its[keyfrag[k]], &e, &elen) == 0) buf_append(out, e, elen);
-        else resp_add_null(out, proto);
+        int j = keyfrag[k];
+        int rc = used[j] < hs[j].n ? next_elem(&its[j], &e, &elen) : 0;
+        if (rc > 0) {
+            used[j]++;
+            buf_append(out, e, elen);
+        } else if (rc == 0 && used[j] >= hs[j].n) {
+            resp_add_null(out, proto);   /* fewer elements than keys */
+        } else {
+            out->len = start;
+            resp_add_error(out, err_malformed);
+            break;
+        }
     }
 done:
+    free(used);
     free(its);
     free(hs);
 }
@@ -189,6 +240,8 @@ void merge_concat(buf *out, const buf *replies, int nfrags)
             resp_add_array(out, total);
             for (int j = 0; j < nfrags; j++)
                 buf_append(out, replies[j].data + hs[j].hdrlen, replies[j].len - hs[j].hdrlen);
+            /* (each reply was framed whole by its link, so its elements
+             * are exactly the bytes after its header) */
         }
     }
     free(hs);
@@ -227,8 +280,8 @@ void merge_scan(buf *out, const buf *reply, int group, int ngroups)
     size_t curlen, keyslen;
     unsigned long long bc;
     reply_iter_init(&it, reply->data, reply->len, &h);
-    if (h.type != REPLY_ARRAY || h.n != 2 || reply_next(&it, &cur, &curlen) < 0 ||
-        reply_next(&it, &keys, &keyslen) < 0 || reply_header(cur, curlen, &ch) < 0 ||
+    if (h.type != REPLY_ARRAY || h.n != 2 || next_elem(&it, &cur, &curlen) <= 0 ||
+        next_elem(&it, &keys, &keyslen) <= 0 || reply_header(cur, curlen, &ch) < 0 ||
         ch.type != REPLY_STRING || str2ull(ch.str, ch.len, &bc) < 0 ||
         reply_header(keys, keyslen, &kh) < 0 || !is_array(&kh)) {
         resp_add_error(out, err_type);

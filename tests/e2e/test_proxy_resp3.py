@@ -480,3 +480,35 @@ def test_server_surface_in_resp3(env):
     c2 = Raw(env.proxy.port)
     assert c2.call("CLIENT", "INFO").startswith(b"$")
     assert c2.call("INFO", "server").startswith(b"$")
+
+
+@pytest.mark.parametrize("proto", [2, 3])
+def test_plain_subscriber_needs_only_the_pubsub_group(env, proto):
+    """Only subscriptions that may receive keyspace events are made on
+    every group: with the other group down, a plain channel still works."""
+    env.backends[1].kill()
+    s = Raw(env.proxy.port, proto if proto == 3 else None)
+    s.send("SUBSCRIBE", "plain")
+    assert parse(s.read()) == [b"subscribe", b"plain", 1]
+    pub = Raw(env.proxy.port)
+    assert pub.call("PUBLISH", "plain", "m") == b":1\r\n"
+    assert parse(s.read()) == [b"message", b"plain", b"m"]
+    s.send("PSUBSCRIBE", "news.*")
+    assert parse(s.read()) == [b"psubscribe", b"news.*", 2]
+    s.send("PING")
+    assert s.read() in (b"+PONG\r\n", b"*2\r\n$4\r\npong\r\n$0\r\n\r\n")
+
+
+def test_connection_state_commands_are_refused_inside_multi(env):
+    """MULTI ... EXEC may run on a shared link: a HELLO queued in it
+    would switch that link's protocol under every other client."""
+    c = Raw(env.proxy.port)
+    other = Raw(env.proxy.port)
+    k = keys_for_group(env.ranges, 0, 1, prefix="mh")[0]
+    assert c.call("MULTI") == b"+OK\r\n"
+    for cmd in (("HELLO", "3"), ("CLIENT", "SETNAME", "x"), ("AUTH", "pw")):
+        assert c.call(*cmd) == b"-ERR '%s' inside MULTI is not supported by strata-proxy\r\n" % cmd[0].lower().encode()
+    assert c.call("GET", k) == b"+QUEUED\r\n"
+    assert c.call("EXEC").startswith(b"-EXECABORT")
+    assert other.call("GET", "nokey") == b"$-1\r\n"
+    assert other.call("HGETALL", "nokey") == b"*0\r\n"
