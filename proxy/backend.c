@@ -103,8 +103,8 @@ static void wait_push(struct backend *b, struct frag *f)
     b->nwait++;
 }
 
-struct backend *backend_create(struct worker *w, const char *host, int port, const char *group,
-                               struct client *owner, int proto)
+struct backend *backend_create_held(struct worker *w, const char *host, int port,
+                                    const char *group, struct client *owner, int proto)
 {
     struct backend *b = xcalloc(1, sizeof *b);
     b->w = w;
@@ -123,7 +123,23 @@ struct backend *backend_create(struct worker *w, const char *host, int port, con
     b->backoff_ms = BACKOFF_MIN_MS;
     snprintf(b->last_err, sizeof b->last_err, "not connected yet");
     b->down_since_us = mono_us();
+    b->hs_int = -1;
+    b->held = 1;
+    return b;
+}
+
+void backend_release(struct backend *b)
+{
+    if (!b->held) return;
+    b->held = 0;
     backend_connect(b);
+}
+
+struct backend *backend_create(struct worker *w, const char *host, int port, const char *group,
+                               struct client *owner, int proto)
+{
+    struct backend *b = backend_create_held(w, host, port, group, owner, proto);
+    backend_release(b);
     return b;
 }
 
@@ -270,6 +286,7 @@ static void backend_ready(struct backend *b)
         f = next;
     }
     want_flush(b);
+    if (b->owner) client_link_ready(b->owner, b);
 }
 
 static void send_hs(struct backend *b, int step, const char *req, size_t len)
@@ -335,6 +352,10 @@ static int handle_hs(struct backend *b, int step, const char *raw, size_t len, i
                  step == HS_AUTH ? "AUTH" : step == HS_HELLO ? "HELLO 3" : "set-up",
                  (int)(len > 2 ? len - 3 : 0), raw + 1);
         return backend_down(b, why);
+    }
+    if (step == HS_EXTRA && len > 3 && raw[0] == ':') {
+        long long v;
+        if (str2ll(raw + 1, len - 3, &v) == 0) b->hs_int = v;
     }
     if (step == HS_ROLE) {
         char role[32];

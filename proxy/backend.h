@@ -52,6 +52,9 @@ struct backend {
     buf hs_extra;               /* requests sent first on every connection
                                  * (before what waits); an error reply to
                                  * them takes the link down */
+    long long hs_int;           /* an integer reply to hs_extra (CLIENT ID), else -1 */
+    int held;                   /* created by backend_create_held: no
+                                 * connection until backend_release */
     struct frag *head, *tail;   /* sent, awaiting replies */
     struct frag *expire;        /* first sent fragment not yet timed out */
     long inflight;
@@ -76,6 +79,12 @@ struct backend {
  * caller that sets hs_extra does so before returning to the loop. */
 struct backend *backend_create(struct worker *w, const char *host, int port, const char *group,
                                struct client *owner, int proto);
+/* The same, without connecting yet: requests wait (with their deadlines)
+ * until backend_release, which connects.  For a link whose set-up
+ * depends on another link's answer. */
+struct backend *backend_create_held(struct worker *w, const char *host, int port,
+                                    const char *group, struct client *owner, int proto);
+void backend_release(struct backend *b);
 /* Fail every fragment (with `why`), close and free. */
 void backend_destroy(struct backend *b, const char *why);
 /* Send a request.  The backend takes the fragment; `req` is copied.

@@ -36,6 +36,7 @@ static const char err_crossslot[] = "CROSSSLOT Keys in request don't hash to the
 
 static void read_cb(evutil_socket_t fd, short what, void *arg);
 static void write_cb(evutil_socket_t fd, short what, void *arg);
+static void forward_invalidation(struct client *c, const char *raw, size_t len);
 
 /* Close every link of a per-group table (the slots become NULL). */
 static void links_close(struct backend **links, int n, const char *why)
@@ -79,7 +80,7 @@ void client_create(struct worker *w, int fd, const char *addr)
     buf_init(&c->in);
     buf_init(&c->out);
     buf_init(&c->tx_buf);
-    buf_init(&c->tracking_cmd);
+    buf_init(&c->tracking_opts);
     c->proto = RESP2;
     c->tx_group = c->watch_group = -1;
     c->created_ms = now_ms();
@@ -114,8 +115,10 @@ void client_destroy(struct client *c)
     }
     links_close(c->sub, c->nsub, "client closed");
     links_close(c->trk, c->ntrk, "client closed");
+    links_close(c->inv, c->ninv, "client closed");
     free(c->sub);
     free(c->trk);
+    free(c->inv);
     if (c->in_flush) {
         struct client **pp = &w->cflush;
         while (*pp && *pp != c) pp = &(*pp)->flush_next;
@@ -133,7 +136,7 @@ void client_destroy(struct client *c)
     buf_free(&c->in);
     buf_free(&c->out);
     buf_free(&c->tx_buf);
-    buf_free(&c->tracking_cmd);
+    buf_free(&c->tracking_opts);
     free(c->name);
     free(c);
 }
@@ -156,7 +159,10 @@ static void drain(struct client *c)
     struct msg *m;
     while ((m = c->head)) {
         if (!m->done) {
-            if (m->kind == MSG_TUNNEL && m->reply.len) {
+            /* A tunnel or an (un)subscription at the head: what it
+             * gathered so far goes out now, and what comes later goes
+             * straight to the output (client_tunnel_data, client_push). */
+            if ((m->kind == MSG_TUNNEL || m->kind == MSG_PUSHCMD) && m->reply.len) {
                 buf_append(&c->out, m->reply.data, m->reply.len);
                 buf_clear(&m->reply);
             }
@@ -334,6 +340,11 @@ void client_push(struct client *c, struct backend *b, const char *raw, size_t le
 {
     char kind[32];
     first_word(raw, len, kind, sizeof kind);
+    for (int g = 0; g < c->ninv; g++) {
+        if (c->inv[g] != b) continue;
+        if (!strcasecmp(kind, "invalidate")) forward_invalidation(c, raw, len);
+        return;
+    }
     if (is_confirmation(kind)) {
         if (is_secondary_sub(c, b)) return;
         struct msg *m = b->head ? b->head->msg : NULL;
@@ -399,6 +410,14 @@ void client_priv_lost(struct client *c, struct backend *b)
         want_flush(c);
         return;
     }
+    for (int g = 0; g < c->ninv; g++) {
+        if (c->inv[g] != b) continue;
+        c->inv[g] = NULL;
+        backend_destroy(b, "tracking redirect link lost");
+        c->closing = 1;
+        want_flush(c);
+        return;
+    }
     for (int g = 0; g < c->ntrk; g++) {
         if (c->trk[g] != b) continue;
         /* Invalidations from that group may have been lost: the client's
@@ -460,7 +479,7 @@ static void send_frag(struct client *c, struct msg *m, int idx, int g, struct ba
     f->gidx = g;
     m->frags[idx] = f;
     count_request(c, g);
-    if (caching_now && c->tracking && b->proto == RESP3) {
+    if (caching_now && c->tracking) {
         static const char yes[] = "*3\r\n$6\r\nCLIENT\r\n$7\r\nCACHING\r\n$3\r\nyes\r\n";
         static const char no[] = "*3\r\n$6\r\nCLIENT\r\n$7\r\nCACHING\r\n$2\r\nno\r\n";
         buf_clear(&scratch2);
@@ -472,6 +491,67 @@ static void send_frag(struct client *c, struct msg *m, int idx, int g, struct ba
         len = scratch2.len;
     }
     backend_send(b, f, req, len, blocking ? 0 : (uint64_t)deadline_for(c, b));
+}
+
+/* Append CLIENT TRACKING on [REDIRECT node_id] <options> to out. */
+static void tracking_request(struct client *c, buf *out, long long node_id)
+{
+    char id[32];
+    int idlen = snprintf(id, sizeof id, "%lld", node_id);
+    merge_add_header(out, 3 + (node_id >= 0 ? 2 : 0) + c->tracking_nopts);
+    merge_add_arg(out, "CLIENT", 6);
+    merge_add_arg(out, "TRACKING", 8);
+    merge_add_arg(out, "on", 2);
+    if (node_id >= 0) {
+        merge_add_arg(out, "REDIRECT", 8);
+        merge_add_arg(out, id, (size_t)idlen);
+    }
+    buf_append(out, c->tracking_opts.data, c->tracking_opts.len);
+}
+
+struct client *client_by_id(struct worker *w, uint64_t id)
+{
+    for (struct client *o = w->clients; o; o = o->next)
+        if (o->id == id) return o;
+    return NULL;
+}
+
+void client_link_ready(struct client *c, struct backend *b)
+{
+    for (int g = 0; g < c->ninv && g < c->ntrk; g++) {
+        if (c->inv[g] != b || !c->trk[g] || !c->trk[g]->held) continue;
+        /* The node-side id of the redirect link is known: the tracking
+         * link can open, redirecting there. */
+        buf_clear(&c->trk[g]->hs_extra);
+        tracking_request(c, &c->trk[g]->hs_extra, b->hs_int);
+        backend_release(c->trk[g]);
+    }
+}
+
+/* An invalidation push that arrived on a redirect link of c: to the
+ * redirect target, as Redis would send it there. */
+static void forward_invalidation(struct client *c, const char *raw, size_t len)
+{
+    struct client *t = client_by_id(c->w, c->tracking_redirect);
+    if (!t) return;  /* the target left: Redis drops them too */
+    if (t->proto == RESP3) {
+        buf_append(&t->out, raw, len);
+        want_flush(t);
+        return;
+    }
+    if (!t->tunnel) return;  /* RESP2 without pub/sub: Redis sends nothing */
+    struct reply_hdr h;
+    struct reply_iter it;
+    const char *e, *keys = NULL;
+    size_t elen, keyslen = 0;
+    if (reply_header(raw, len, &h) < 0 || h.n != 2) return;
+    reply_iter_init(&it, raw, len, &h);
+    if (reply_next(&it, &e, &elen) < 0 || reply_next(&it, &keys, &keyslen) < 0) return;
+    buf_clear(&scratch2);
+    buf_append_str(&scratch2, "*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n");
+    if (keys[0] == '_') resp_add_null(&scratch2, RESP2);  /* FLUSHALL: all keys */
+    else buf_append(&scratch2, keys, keyslen);
+    client_tunnel_data(t, NULL, scratch2.data, scratch2.len);
 }
 
 /* The tracking link of c to group g, opened with the client's CLIENT
@@ -489,11 +569,30 @@ static struct backend *trk_for(struct client *c, int g)
         struct backend *old = *slot;
         *slot = NULL;
         backend_destroy(old, "group master changed");
+        struct backend **islot = link_slot(c, &c->inv, &c->ninv, g);
+        if (*islot) {
+            old = *islot;
+            *islot = NULL;
+            backend_destroy(old, "group master changed");
+        }
         c->closing = 1;
     }
-    if (!*slot) {
+    if (!*slot && c->tracking_redirect) {
+        /* first the link invalidations are redirected to, whose node-side
+         * id the tracking link needs (client_link_ready) */
+        struct backend **islot = link_slot(c, &c->inv, &c->ninv, g);
+        static const char client_id[] = "*2\r\n$6\r\nCLIENT\r\n$2\r\nID\r\n";
+        if (!*islot) {
+            *islot = link_open(c, g, RESP3);
+            buf_append(&(*islot)->hs_extra, client_id, sizeof client_id - 1);
+        }
+        struct route_group *rg = &c->w->route->groups[g];
+        *slot = backend_create_held(c->w, rg->master.host, rg->master.port, rg->name, c, c->proto);
+        (*slot)->gidx = g;
+        if ((*islot)->hs_int >= 0) client_link_ready(c, *islot);
+    } else if (!*slot) {
         *slot = link_open(c, g, RESP3);
-        buf_append(&(*slot)->hs_extra, c->tracking_cmd.data, c->tracking_cmd.len);
+        tracking_request(c, &(*slot)->hs_extra, -1);
     }
     return *slot;
 }
@@ -506,19 +605,25 @@ static struct backend *link_for(struct client *c, int g, int is_read)
     return worker_backend_for(c->w, g, is_read, c->proto);
 }
 
-void client_set_tracking(struct client *c, const char *req, size_t len, int bcast)
+void client_set_tracking(struct client *c, int on, const char *opts, size_t len, int nopts,
+                         int bcast, uint64_t redirect)
 {
     links_close(c->trk, c->ntrk, "tracking changed");
+    links_close(c->inv, c->ninv, "tracking changed");
     c->tracking = 0;
-    buf_clear(&c->tracking_cmd);
+    c->tracking_redirect = 0;
+    buf_clear(&c->tracking_opts);
+    c->tracking_nopts = 0;
     if (c->priv && backend_idle(c->priv) && c->watch_group < 0 && !c->tunnel) {
         /* reopened with (or without) the tracking options when needed */
         struct backend *b = c->priv;
         c->priv = NULL;
         backend_destroy(b, "tracking changed");
     }
-    if (!req) return;
-    buf_append(&c->tracking_cmd, req, len);
+    if (!on) return;
+    buf_append(&c->tracking_opts, opts, len);
+    c->tracking_nopts = nopts;
+    c->tracking_redirect = redirect;
     c->tracking = 1;
     if (bcast)
         for (int g = 0; g < c->w->route->ngroups; g++) trk_for(c, g);
@@ -531,6 +636,8 @@ void client_tick(struct client *c, uint64_t now)
         if (c->sub[g]) backend_tick(c->sub[g], now);
     for (int g = 0; g < c->ntrk; g++)
         if (c->trk[g]) backend_tick(c->trk[g], now);
+    for (int g = 0; g < c->ninv; g++)
+        if (c->inv[g]) backend_tick(c->inv[g], now);
 }
 
 /* Group shared by every key of the command: >= 0, -1 when keys are in
@@ -570,7 +677,10 @@ static struct backend *priv_for(struct client *c, int g)
         c->watch_group = -1;
     }
     c->priv = link_open(c, g, c->proto);
-    if (c->tracking) buf_append(&c->priv->hs_extra, c->tracking_cmd.data, c->tracking_cmd.len);
+    /* (with REDIRECT, what runs on the private link is not tracked: its
+     * redirect link's id would have to be known first) */
+    if (c->tracking && !c->tracking_redirect && c->proto == RESP3)
+        tracking_request(c, &c->priv->hs_extra, -1);
     c->priv_group = g;
     return c->priv;
 }

@@ -29,7 +29,13 @@
  * CLIENT TRACKING (RESP3): once on, the client's commands go over private
  * RESP3 links, one per group, each opened with the client's CLIENT
  * TRACKING options (BCAST: on every group at once), so the nodes track
- * exactly what this client read; their invalidation pushes are passed on. */
+ * exactly what this client read; their invalidation pushes are passed on.
+ * With REDIRECT <id> (RESP2 or RESP3), the tracking links are in the
+ * client's protocol and each redirects, on its node, to a RESP3 link of
+ * the same client opened first (its node-side id from CLIENT ID); the
+ * invalidations arriving there go to proxy client <id> as Redis sends
+ * them to a redirect target: a push in RESP3, a message on
+ * __redis__:invalidate to a RESP2 subscriber. */
 #ifndef STRATA_PROXY_CLIENT_H
 #define STRATA_PROXY_CLIENT_H
 
@@ -86,9 +92,15 @@ struct client {
     int tracking;                /* CLIENT TRACKING on (RESP3) */
     int tracking_bcast;
     int tracking_optin, tracking_optout;
-    buf tracking_cmd;            /* the CLIENT TRACKING ON request forwarded */
+    buf tracking_opts;           /* the options after ON (REDIRECT left
+                                  * out), as bulks, forwarded to the nodes */
+    int tracking_nopts;
+    uint64_t tracking_redirect;  /* proxy client id (REDIRECT), 0 none */
     struct backend **trk;        /* per group: tracking links, owned */
     int ntrk;
+    struct backend **inv;        /* REDIRECT: per group, the RESP3 link
+                                  * the node redirects invalidations to */
+    int ninv;
     int caching;                 /* CLIENT CACHING for the next command:
                                   * 0 none, 1 yes, 2 no */
 
@@ -112,10 +124,16 @@ void client_tunnel_data(struct client *c, struct backend *b, const char *raw, si
 void client_push(struct client *c, struct backend *b, const char *raw, size_t len);
 /* Timers of the client's private links. */
 void client_tick(struct client *c, uint64_t now_us);
-/* Turn tracking on with the CLIENT TRACKING ON request `req` (copied), or
- * off (req NULL): the tracking links are closed, and with `req` reopened
- * with it (BCAST: on every group now). */
-void client_set_tracking(struct client *c, const char *req, size_t len, int bcast);
+/* Turn tracking on with the options `opts` (nopts bulks after ON, without
+ * REDIRECT; copied) and the proxy client `redirect` (0: none), or off
+ * (on == 0): the tracking links are closed, and when on reopened with the
+ * options (BCAST: on every group now). */
+void client_set_tracking(struct client *c, int on, const char *opts, size_t len, int nopts,
+                         int bcast, uint64_t redirect);
+/* A private link of c finished its handshake. */
+void client_link_ready(struct client *c, struct backend *b);
+/* The client of this worker with proxy id `id`, or NULL. */
+struct client *client_by_id(struct worker *w, uint64_t id);
 /* Free the calling worker thread's scratch memory (at thread exit). */
 void client_thread_cleanup(void);
 /* The private link broke or was closed. */

@@ -237,14 +237,21 @@ static int prefix_overlap(const char *a, size_t al, const char *b, size_t bl)
     return memcmp(a, b, n) == 0;
 }
 
+static int tracking_apply(struct client *c, int argc, char **argv, const size_t *lens, buf *out,
+                          int bcast, int optin, int optout, int nprefix, int redirect,
+                          uint64_t redirect_id, const buf *opts, int nopts);
+
 /* CLIENT TRACKING on|off [REDIRECT id] [PREFIX p]... [BCAST] [OPTIN]
  * [OPTOUT] [NOLOOP]: the options are checked here as Redis 7.0 checks
- * them (same errors), then forwarded as they are to the groups the
- * client's commands reach (client_set_tracking).  REDIRECT is refused:
- * the nodes cannot redirect to a connection they do not hold. */
+ * them (same errors), then forwarded to the groups the client's commands
+ * reach (client_set_tracking); REDIRECT names a client of this proxy and
+ * is carried out by the proxy (see client.h). */
 static int do_tracking(struct client *c, int argc, char **argv, const size_t *lens, buf *out)
 {
-    int bcast = 0, optin = 0, optout = 0, nprefix = 0, redirect = 0;
+    int bcast = 0, optin = 0, optout = 0, nprefix = 0, redirect = 0, nopts = 0;
+    long long redirect_id = 0;
+    buf opts;
+    buf_init(&opts);
     for (int j = 3; j < argc; j++) {
         int more = argc - 1 - j;
         if (str_eq_nocase(argv[j], lens[j], "redirect") && more) {
@@ -253,12 +260,20 @@ static int do_tracking(struct client *c, int argc, char **argv, const size_t *le
                 resp_add_error(out, "ERR A client can only redirect to a single other client");
                 return 1;
             }
-            long long id;
-            if (str2ll(argv[j], lens[j], &id) < 0) {
+            if (str2ll(argv[j], lens[j], &redirect_id) < 0) {
                 resp_add_error(out, resp_err_notint);
+                buf_free(&opts);
+                return 1;
+            }
+            /* The proxy's own ids: the client must be on this worker
+             * (with `threads: 1`, every client is). */
+            if (redirect_id <= 0 || !client_by_id(c->w, (uint64_t)redirect_id)) {
+                resp_add_error(out, "ERR The client ID you want redirect to does not exist");
+                buf_free(&opts);
                 return 1;
             }
             redirect = 1;
+            continue;
         } else if (str_eq_nocase(argv[j], lens[j], "bcast")) {
             bcast = 1;
         } else if (str_eq_nocase(argv[j], lens[j], "optin")) {
@@ -268,15 +283,32 @@ static int do_tracking(struct client *c, int argc, char **argv, const size_t *le
         } else if (str_eq_nocase(argv[j], lens[j], "noloop")) {
             /* forwarded as it is */
         } else if (str_eq_nocase(argv[j], lens[j], "prefix") && more) {
+            merge_add_arg(&opts, argv[j], lens[j]);
+            nopts++;
             j++;
             nprefix++;
         } else {
             resp_add_error(out, resp_err_syntax);
+            buf_free(&opts);
             return 1;
         }
+        merge_add_arg(&opts, argv[j], lens[j]);
+        nopts++;
     }
+    int rc = tracking_apply(c, argc, argv, lens, out, bcast, optin, optout, nprefix, redirect,
+                            (uint64_t)redirect_id, &opts, nopts);
+    buf_free(&opts);
+    return rc;
+}
+
+/* The second half of CLIENT TRACKING: the options parsed, check them
+ * together and apply them.  Returns 1 after an error reply. */
+static int tracking_apply(struct client *c, int argc, char **argv, const size_t *lens, buf *out,
+                          int bcast, int optin, int optout, int nprefix, int redirect,
+                          uint64_t redirect_id, const buf *opts, int nopts)
+{
     if (str_eq_nocase(argv[2], lens[2], "off")) {
-        client_set_tracking(c, NULL, 0, 0);
+        client_set_tracking(c, 0, NULL, 0, 0, 0, 0);
         c->tracking_bcast = c->tracking_optin = c->tracking_optout = 0;
         c->caching = 0;
         resp_add_ok(out);
@@ -320,13 +352,7 @@ static int do_tracking(struct client *c, int argc, char **argv, const size_t *le
             }
         }
     }
-    if (redirect) {
-        resp_add_error(out, "ERR strata-proxy: CLIENT TRACKING REDIRECT is not supported "
-                            "(the nodes cannot reach this proxy's clients); use RESP3 "
-                            "(HELLO 3) and tracking without REDIRECT");
-        return 1;
-    }
-    if (c->proto != RESP3) {
+    if (c->proto != RESP3 && !redirect) {
         /* A RESP2 connection without REDIRECT can receive no
          * invalidations (Redis accepts it all the same): nothing to
          * forward, the commands keep using the shared links. */
@@ -336,11 +362,7 @@ static int do_tracking(struct client *c, int argc, char **argv, const size_t *le
         resp_add_ok(out);
         return 0;
     }
-    buf req;
-    buf_init(&req);
-    merge_add_cmd(&req, argc, argv, lens);
-    client_set_tracking(c, req.data, req.len, bcast);
-    buf_free(&req);
+    client_set_tracking(c, 1, opts->data, opts->len, nopts, bcast, redirect ? redirect_id : 0);
     c->tracking_bcast = bcast;
     c->tracking_optin = optin;
     c->tracking_optout = optout;
@@ -415,7 +437,7 @@ static int do_client(struct client *c, int argc, char **argv, const size_t *lens
         return 0;
     }
     if (str_eq_nocase(argv[1], lens[1], "getredir") && argc == 2) {
-        resp_add_int(out, c->tracking ? 0 : -1);
+        resp_add_int(out, c->tracking ? (long long)c->tracking_redirect : -1);
         return 0;
     }
     resp_add_errorf(out, "ERR unknown subcommand '%.*s'. Try CLIENT HELP.",

@@ -415,7 +415,7 @@ def test_tracking_invalidations_from_every_group(env):
                 ("CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "ab", "PREFIX", "a"),
                 ("CLIENT", "CACHING", "yes")):
         same(p, r, *cmd)
-    assert p.call("CLIENT", "TRACKING", "on", "REDIRECT", "12").startswith(b"-ERR strata-proxy")
+    same(p, r, "CLIENT", "TRACKING", "on", "REDIRECT", "999999")
     assert p.call("CLIENT", "TRACKING", "on") == b"+OK\r\n"
     assert p.call("CLIENT", "GETREDIR") == b":0\r\n"
     ka = keys_for_group(env.ranges, 0, 1, prefix="trk")[0]
@@ -512,3 +512,36 @@ def test_connection_state_commands_are_refused_inside_multi(env):
     assert c.call("EXEC").startswith(b"-EXECABORT")
     assert other.call("GET", "nokey") == b"$-1\r\n"
     assert other.call("HGETALL", "nokey") == b"*0\r\n"
+
+
+@pytest.mark.parametrize("target_proto", [2, 3])
+def test_tracking_redirect(env, target_proto):
+    """RESP2 tracking with REDIRECT to another client of the proxy: a
+    RESP2 subscriber of __redis__:invalidate gets messages, a RESP3 client
+    pushes, byte for byte as from redis-server, for keys of both groups."""
+    ka = keys_for_group(env.ranges, 0, 1, prefix="rd")[0]
+    kb = keys_for_group(env.ranges, 1, 1, prefix="rd")[0]
+    got = {}
+    for name, port in (("proxy", env.proxy.port), ("redis", env.ref_port)):
+        target = Raw(port, target_proto if target_proto == 3 else None)
+        tid = parse(target.call("CLIENT", "ID"))
+        if target_proto == 2:
+            target.send("SUBSCRIBE", "__redis__:invalidate")
+            assert parse(target.read())[0] == b"subscribe"
+        a = Raw(port)
+        assert a.call("CLIENT", "TRACKING", "on", "REDIRECT", "999999") == \
+            b"-ERR The client ID you want redirect to does not exist\r\n"
+        assert a.call("CLIENT", "TRACKING", "on", "REDIRECT", str(tid)) == b"+OK\r\n"
+        assert parse(a.call("CLIENT", "GETREDIR")) == tid
+        w = Raw(port)
+        w.call("MSET", ka, "1", kb, "1")
+        assert a.call("GET", ka) == b"$1\r\n1\r\n"
+        assert a.call("GET", kb) == b"$1\r\n1\r\n"
+        w.call("SET", ka, "2")
+        w.call("SET", kb, "2")
+        got[name] = sorted(target.read() for _ in range(2))
+        assert target.quiet()
+        # the tracking client itself gets only its replies
+        assert a.quiet(0.1)
+        w.call("DEL", ka, kb)
+    assert got["proxy"] == got["redis"]
