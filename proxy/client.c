@@ -608,6 +608,25 @@ static struct backend *link_for(struct client *c, int g, int is_read)
 void client_set_tracking(struct client *c, int on, const char *opts, size_t len, int nopts,
                          int bcast, uint64_t redirect)
 {
+    if (on && c->tracking && redirect == c->tracking_redirect) {
+        /* ON again while on (more prefixes, say): the nodes keep what
+         * they track for this client, so the links stay and are told the
+         * new options; new links get them too. */
+        buf_clear(&c->tracking_opts);
+        buf_append(&c->tracking_opts, opts, len);
+        c->tracking_nopts = nopts;
+        for (int g = 0; g < c->ntrk; g++) {
+            if (!c->trk[g] || c->trk[g]->held) continue;
+            buf_clear(&scratch2);
+            tracking_request(c, &scratch2, redirect && g < c->ninv && c->inv[g] ? c->inv[g]->hs_int : -1);
+            struct frag *f = frag_get(c->w);   /* no msg: the reply is dropped */
+            backend_send(c->trk[g], f, scratch2.data, scratch2.len,
+                         c->w->now_us + (uint64_t)c->w->route->timeout_ms * 1000);
+        }
+        if (bcast)
+            for (int g = 0; g < c->w->route->ngroups; g++) trk_for(c, g);
+        return;
+    }
     links_close(c->trk, c->ntrk, "tracking changed");
     links_close(c->inv, c->ninv, "tracking changed");
     c->tracking = 0;

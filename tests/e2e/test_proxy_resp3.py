@@ -545,3 +545,16 @@ def test_tracking_redirect(env, target_proto):
         assert a.quiet(0.1)
         w.call("DEL", ka, kb)
     assert got["proxy"] == got["redis"]
+
+
+def test_tracking_on_twice_keeps_what_was_tracked(env):
+    p = Raw(env.proxy.port, 3)
+    w = Raw(env.proxy.port, 3)
+    k = keys_for_group(env.ranges, 1, 1, prefix="twice")[0]
+    w.call("SET", k, "1")
+    assert p.call("CLIENT", "TRACKING", "on") == b"+OK\r\n"
+    assert p.call("GET", k) == b"$1\r\n1\r\n"
+    assert p.call("CLIENT", "TRACKING", "on", "NOLOOP") == b"+OK\r\n"
+    assert p.call("PING") == b"+PONG\r\n"
+    w.call("SET", k, "2")
+    assert parse(p.read()) == [b"invalidate", [k.encode()]]
