@@ -479,7 +479,7 @@ static void send_frag(struct client *c, struct msg *m, int idx, int g, struct ba
     f->gidx = g;
     m->frags[idx] = f;
     count_request(c, g);
-    if (caching_now && c->tracking) {
+    if (caching_now && c->tracking_fwd) {
         static const char yes[] = "*3\r\n$6\r\nCLIENT\r\n$7\r\nCACHING\r\n$3\r\nyes\r\n";
         static const char no[] = "*3\r\n$6\r\nCLIENT\r\n$7\r\nCACHING\r\n$2\r\nno\r\n";
         buf_clear(&scratch2);
@@ -601,14 +601,14 @@ static struct backend *trk_for(struct client *c, int g)
  * worker's shared link in the client's protocol. */
 static struct backend *link_for(struct client *c, int g, int is_read)
 {
-    if (c->tracking) return trk_for(c, g);
+    if (c->tracking_fwd) return trk_for(c, g);
     return worker_backend_for(c->w, g, is_read, c->proto);
 }
 
 void client_set_tracking(struct client *c, int on, const char *opts, size_t len, int nopts,
                          int bcast, uint64_t redirect)
 {
-    if (on && c->tracking && redirect == c->tracking_redirect) {
+    if (on && c->tracking_fwd && redirect == c->tracking_redirect) {
         /* ON again while on (more prefixes, say): the nodes keep what
          * they track for this client, so the links stay and are told the
          * new options; new links get them too. */
@@ -629,7 +629,7 @@ void client_set_tracking(struct client *c, int on, const char *opts, size_t len,
     }
     links_close(c->trk, c->ntrk, "tracking changed");
     links_close(c->inv, c->ninv, "tracking changed");
-    c->tracking = 0;
+    c->tracking = c->tracking_fwd = 0;
     c->tracking_redirect = 0;
     buf_clear(&c->tracking_opts);
     c->tracking_nopts = 0;
@@ -643,7 +643,7 @@ void client_set_tracking(struct client *c, int on, const char *opts, size_t len,
     buf_append(&c->tracking_opts, opts, len);
     c->tracking_nopts = nopts;
     c->tracking_redirect = redirect;
-    c->tracking = 1;
+    c->tracking = c->tracking_fwd = 1;
     if (bcast)
         for (int g = 0; g < c->w->route->ngroups; g++) trk_for(c, g);
 }
@@ -698,7 +698,7 @@ static struct backend *priv_for(struct client *c, int g)
     c->priv = link_open(c, g, c->proto);
     /* (with REDIRECT, what runs on the private link is not tracked: its
      * redirect link's id would have to be known first) */
-    if (c->tracking && !c->tracking_redirect && c->proto == RESP3)
+    if (c->tracking_fwd && !c->tracking_redirect && c->proto == RESP3)
         tracking_request(c, &c->priv->hs_extra, -1);
     c->priv_group = g;
     return c->priv;

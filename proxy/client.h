@@ -89,9 +89,12 @@ struct client {
     int nsub;
     struct msg *push_wait;       /* RESP3: the last (un)subscribe msg not yet
                                   * drained; messages queue behind it */
-    int tracking;                /* CLIENT TRACKING on (RESP3) */
+    int tracking;                /* CLIENT TRACKING on */
+    int tracking_fwd;            /* ... and the commands go over tracking
+                                  * links (not for RESP2 without REDIRECT,
+                                  * which can receive no invalidations) */
     int tracking_bcast;
-    int tracking_optin, tracking_optout;
+    int tracking_optin, tracking_optout, tracking_noloop;
     buf tracking_opts;           /* the options after ON (REDIRECT left
                                   * out), as bulks, forwarded to the nodes */
     int tracking_nopts;

@@ -11,6 +11,7 @@
 
 #include "client.h"
 #include "merge.h"
+#include "reply.h"
 #include "resp.h"
 #include "route.h"
 #include "stats.h"
@@ -248,7 +249,7 @@ static int tracking_apply(struct client *c, int argc, char **argv, const size_t 
  * is carried out by the proxy (see client.h). */
 static int do_tracking(struct client *c, int argc, char **argv, const size_t *lens, buf *out)
 {
-    int bcast = 0, optin = 0, optout = 0, nprefix = 0, redirect = 0, nopts = 0;
+    int bcast = 0, optin = 0, optout = 0, nprefix = 0, redirect = 0, nopts = 0, noloop = 0;
     long long redirect_id = 0;
     buf opts;
     buf_init(&opts);
@@ -281,7 +282,7 @@ static int do_tracking(struct client *c, int argc, char **argv, const size_t *le
         } else if (str_eq_nocase(argv[j], lens[j], "optout")) {
             optout = 1;
         } else if (str_eq_nocase(argv[j], lens[j], "noloop")) {
-            /* forwarded as it is */
+            noloop = 1;
         } else if (str_eq_nocase(argv[j], lens[j], "prefix") && more) {
             merge_add_arg(&opts, argv[j], lens[j]);
             nopts++;
@@ -297,6 +298,7 @@ static int do_tracking(struct client *c, int argc, char **argv, const size_t *le
     }
     int rc = tracking_apply(c, argc, argv, lens, out, bcast, optin, optout, nprefix, redirect,
                             (uint64_t)redirect_id, &opts, nopts);
+    if (rc == 0) c->tracking_noloop = c->tracking && noloop;
     buf_free(&opts);
     return rc;
 }
@@ -310,6 +312,7 @@ static int tracking_apply(struct client *c, int argc, char **argv, const size_t 
     if (str_eq_nocase(argv[2], lens[2], "off")) {
         client_set_tracking(c, 0, NULL, 0, 0, 0, 0);
         c->tracking_bcast = c->tracking_optin = c->tracking_optout = 0;
+        c->tracking_noloop = 0;
         c->caching = 0;
         resp_add_ok(out);
         return 0;
@@ -356,6 +359,10 @@ static int tracking_apply(struct client *c, int argc, char **argv, const size_t 
         /* A RESP2 connection without REDIRECT can receive no
          * invalidations (Redis accepts it all the same): nothing to
          * forward, the commands keep using the shared links. */
+        client_set_tracking(c, 0, NULL, 0, 0, 0, 0);
+        c->tracking = 1;
+        buf_append(&c->tracking_opts, opts->data, opts->len);  /* for TRACKINGINFO */
+        c->tracking_nopts = nopts;
         c->tracking_bcast = bcast;
         c->tracking_optin = optin;
         c->tracking_optout = optout;
@@ -368,6 +375,35 @@ static int tracking_apply(struct client *c, int argc, char **argv, const size_t 
     c->tracking_optout = optout;
     resp_add_ok(out);
     return 0;
+}
+
+static int bytes_cmp(const void *a, const void *b)
+{
+    const struct reply_hdr *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int d = memcmp(x->str, y->str, n);
+    return d ? d : (x->len > y->len) - (x->len < y->len);
+}
+
+/* The PREFIX values of the forwarded options, sorted (as Redis lists
+ * them from its radix tree), as an array. */
+static void tracking_prefixes(struct client *c, buf *out)
+{
+    struct reply_hdr *px = xcalloc((size_t)(c->tracking_nopts + 1), sizeof *px);
+    int n = 0;
+    const char *p = c->tracking_opts.data, *end = p + c->tracking_opts.len;
+    int after_prefix = 0;
+    while (c->tracking && p && p < end) {
+        struct reply_hdr h;
+        if (reply_header(p, (size_t)(end - p), &h) < 0) break;
+        if (after_prefix) px[n++] = h;
+        after_prefix = !after_prefix && h.len == 6 && !strncasecmp(h.str, "prefix", 6);
+        p += h.hdrlen;
+    }
+    qsort(px, (size_t)n, sizeof *px, bytes_cmp);
+    resp_add_array(out, n);
+    for (int i = 0; i < n; i++) resp_add_bulk(out, px[i].str, px[i].len);
+    free(px);
 }
 
 static int do_client(struct client *c, int argc, char **argv, const size_t *lens, buf *out)
@@ -434,6 +470,45 @@ static int do_client(struct client *c, int argc, char **argv, const size_t *lens
             return 1;
         }
         resp_add_ok(out);
+        return 0;
+    }
+    if (str_eq_nocase(argv[1], lens[1], "trackinginfo") && argc == 2) {
+        /* Redis's order of flags; prefixes are not kept by the proxy
+         * beyond what it forwards, so they come from those options. */
+        resp_add_map(out, c->proto, 3);
+        resp_add_bulk_str(out, "flags");
+        size_t mark = resp_defer(out);
+        long long nflags = 1;
+        resp_add_bulk_str(out, c->tracking ? "on" : "off");
+        if (c->tracking_bcast) {
+            resp_add_bulk_str(out, "bcast");
+            nflags++;
+        }
+        if (c->tracking_optin) {
+            resp_add_bulk_str(out, "optin");
+            nflags++;
+            if (c->caching == 1) {
+                resp_add_bulk_str(out, "caching-yes");
+                nflags++;
+            }
+        }
+        if (c->tracking_optout) {
+            resp_add_bulk_str(out, "optout");
+            nflags++;
+            if (c->caching == 2) {
+                resp_add_bulk_str(out, "caching-no");
+                nflags++;
+            }
+        }
+        if (c->tracking_noloop) {
+            resp_add_bulk_str(out, "noloop");
+            nflags++;
+        }
+        resp_set_deferred_set(out, mark, c->proto, nflags);
+        resp_add_bulk_str(out, "redirect");
+        resp_add_int(out, c->tracking ? (long long)c->tracking_redirect : -1);
+        resp_add_bulk_str(out, "prefixes");
+        tracking_prefixes(c, out);
         return 0;
     }
     if (str_eq_nocase(argv[1], lens[1], "getredir") && argc == 2) {

@@ -558,3 +558,17 @@ def test_tracking_on_twice_keeps_what_was_tracked(env):
     assert p.call("PING") == b"+PONG\r\n"
     w.call("SET", k, "2")
     assert parse(p.read()) == [b"invalidate", [k.encode()]]
+
+
+@pytest.mark.parametrize("proto", [2, 3])
+def test_tracking_info_and_getredir(env, proto):
+    p, r = both(env, proto)
+    for cmd in (("CLIENT", "TRACKINGINFO"), ("CLIENT", "GETREDIR"),
+                ("CLIENT", "TRACKING", "on"), ("CLIENT", "TRACKINGINFO"),
+                ("CLIENT", "TRACKING", "off"),
+                ("CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "zz", "PREFIX", "ab", "NOLOOP"),
+                ("CLIENT", "TRACKINGINFO"), ("CLIENT", "GETREDIR"), ("CLIENT", "TRACKING", "off"),
+                ("CLIENT", "TRACKING", "on", "OPTIN"), ("CLIENT", "CACHING", "yes"),
+                ("CLIENT", "TRACKINGINFO"), ("CLIENT", "CACHING", "no"),
+                ("CLIENT", "TRACKING", "off"), ("CLIENT", "TRACKINGINFO")):
+        same(p, r, *cmd)
