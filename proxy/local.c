@@ -225,10 +225,10 @@ static int do_command(int argc, char **argv, const size_t *lens, buf *out)
 static void client_line(buf *b, const struct client *c)
 {
     uint64_t now = now_ms();
-    buf_printf(b, "id=%llu addr=%s fd=%d name=%s age=%llu db=0 multi=%d sub=%d\n",
+    buf_printf(b, "id=%llu addr=%s fd=%d name=%s age=%llu db=0 multi=%d sub=%d resp=%d\n",
                (unsigned long long)c->id, c->addr, c->fd, c->name ? c->name : "",
                (unsigned long long)((now - c->created_ms) / 1000), c->tx ? (int)c->tx_count : -1,
-               c->tunnel ? 1 : 0);
+               c->tunnel || c->nsub > 0 ? 1 : 0, c->proto);
 }
 
 /* Does one of two byte strings start with the other (PREFIX overlap)? */

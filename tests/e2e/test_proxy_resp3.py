@@ -477,8 +477,10 @@ def test_server_surface_in_resp3(env):
                 ("MONITOR",)):
         raw = p.call(*cmd)
         assert raw == b"-ERR command '%s' is not supported by strata-proxy\r\n" % cmd[0].lower().encode()
+    assert b" resp=3" in p.call("CLIENT", "INFO")
     c2 = Raw(env.proxy.port)
     assert c2.call("CLIENT", "INFO").startswith(b"$")
+    assert b" resp=2" in c2.call("CLIENT", "INFO")
     assert c2.call("INFO", "server").startswith(b"$")
 
 
