@@ -574,3 +574,34 @@ def test_tracking_info_and_getredir(env, proto):
                 ("CLIENT", "TRACKINGINFO"), ("CLIENT", "CACHING", "no"),
                 ("CLIENT", "TRACKING", "off"), ("CLIENT", "TRACKINGINFO")):
         same(p, r, *cmd)
+
+
+def test_resp3_reads_from_replicas(cluster):
+    """read_from_replicas: RESP3 reads go to the replica over its own RESP3
+    link (opened on first use), RESP2 reads over the RESP2 one."""
+    from proxy_util import topology_text, write_file
+    master = cluster.redis(name="g1-master")
+    replica = cluster.redis(name="g1-replica", args=["--replicaof", "127.0.0.1", str(master.port)])
+    lone = cluster.redis(name="g2")
+    wait_until(lambda: replica.client().info("replication")["master_link_status"] == "up", 20,
+               what="replica in sync")
+    text = topology_text(
+        [("g1", "0-8191", [f"127.0.0.1:{master.port}", f"127.0.0.1:{replica.port}"]),
+         ("g2", "8192-16383", [f"127.0.0.1:{lone.port}"])],
+        proxy={"timeout_ms": 1000, "read_from_replicas": True})
+    proxy = cluster.proxy(write_file(cluster, "topology.yaml", text))
+    k = keys_for_group([(0, 8191), (8192, 16383)], 0, 1, prefix="rr3")[0]
+    c3, c2 = Raw(proxy.port, 3), Raw(proxy.port)
+    assert c3.call("HSET", k, "f", "v") == b":1\r\n"
+    wait_until(lambda: replica.client().hget(k, "f") == b"v", 10, what="replica has the write")
+
+    def hgetalls(p):
+        return p.client().info("commandstats").get("cmdstat_hgetall", {}).get("calls", 0)
+    # the replica's RESP3 link may still be opening: the master serves meanwhile
+    wait_until(lambda: c3.call("HGETALL", k) == b"%1\r\n$1\r\nf\r\n$1\r\nv\r\n" and
+               hgetalls(replica) > 0, 10, what="a RESP3 read served by the replica")
+    before = hgetalls(replica), hgetalls(master)
+    for _ in range(10):
+        assert c3.call("HGETALL", k) == b"%1\r\n$1\r\nf\r\n$1\r\nv\r\n"
+        assert c2.call("HGETALL", k) == b"*2\r\n$1\r\nf\r\n$1\r\nv\r\n"
+    assert hgetalls(replica) - before[0] == 20 and hgetalls(master) == before[1]
