@@ -904,7 +904,12 @@ static void tx_exec(struct client *c, const struct cmd_spec *spec)
         tx_reset(c);
         priv_unwatch(c);
         tx_forget(c);
-        if (watched) reply_raw(c, spec->id, "*-1\r\n", 5);
+        if (watched) {
+            struct msg *m;
+            buf *out = local_begin(c, &m);
+            resp_add_null_array(out, c->proto);   /* as a failed WATCH */
+            local_end(c, m, spec->id, 0);
+        }
         else reply_error(c, spec->id, "EXECABORT Transaction discarded because of previous errors.");
         return;
     }

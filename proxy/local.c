@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <sys/time.h>
 
+#include "backend.h"
 #include "client.h"
 #include "merge.h"
 #include "reply.h"
@@ -151,6 +152,10 @@ static int do_hello(struct client *c, int argc, char **argv, const size_t *lens,
     /* The switch applies to this reply already, as in Redis; replies to
      * requests before it keep the protocol they were sent in. */
     if (ver) c->proto = (int)ver;
+    /* A WATCH lives on a private link in the old protocol, which cannot
+     * carry the new one's EXEC: the transaction will fail as a WATCH that
+     * fired (the client retries), never run unguarded. */
+    if (c->watch_group >= 0 && c->priv && c->priv->proto != c->proto) c->watch_lost = 1;
     resp_add_map(out, c->proto, 7);
     resp_add_bulk_str(out, "server");
     resp_add_bulk_str(out, "redis");

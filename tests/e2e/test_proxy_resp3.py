@@ -605,3 +605,22 @@ def test_resp3_reads_from_replicas(cluster):
         assert c3.call("HGETALL", k) == b"%1\r\n$1\r\nf\r\n$1\r\nv\r\n"
         assert c2.call("HGETALL", k) == b"*2\r\n$1\r\nf\r\n$1\r\nv\r\n"
     assert hgetalls(replica) - before[0] == 20 and hgetalls(master) == before[1]
+
+
+def test_hello_between_watch_and_exec(env):
+    """The WATCH's private link speaks the old protocol: EXEC then answers
+    as a WATCH that fired (a RESP3 null), and nothing runs unguarded."""
+    c = Raw(env.proxy.port)
+    k = "{hw}k"
+    assert c.call("WATCH", k) == b"+OK\r\n"
+    c.call("HELLO", "3")
+    assert c.call("MULTI") == b"+OK\r\n"
+    assert c.call("SET", k, "x") == b"+QUEUED\r\n"
+    assert c.call("EXEC") == b"_\r\n"
+    assert c.call("GET", k) == b"_\r\n"
+    # and a transaction after it runs in RESP3
+    assert c.call("WATCH", k) == b"+OK\r\n"
+    assert c.call("MULTI") == b"+OK\r\n"
+    assert c.call("HSET", k + "h", "f", "v") == b"+QUEUED\r\n"
+    assert c.call("HGETALL", k + "h") == b"+QUEUED\r\n"
+    assert c.call("EXEC") == b"*2\r\n:1\r\n%1\r\n$1\r\nf\r\n$1\r\nv\r\n"
