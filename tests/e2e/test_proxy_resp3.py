@@ -653,3 +653,20 @@ def test_resp3_differential(cluster):
     assert p.call("DBSIZE") == r.call("DBSIZE")
     for k in KEYS:
         assert p.call("TYPE", k) == r.call("TYPE", k), f"seed={seed} key {k}"
+
+
+def test_resp3_with_a_password(cluster):
+    """The proxy's RESP3 links authenticate in their HELLO 3; a client
+    authenticates with HELLO 3 AUTH as with Redis."""
+    setup = ProxySetup(cluster, 2, password="s3cret")
+    c = Raw(setup.proxy.port)
+    assert c.call("HELLO", "3").startswith(b"-NOAUTH HELLO must be called")
+    assert c.call("GET", "k").startswith(b"-NOAUTH")
+    assert c.call("HELLO", "3", "AUTH", "default", "wrong").startswith(b"-WRONGPASS")
+    assert c.call("HELLO", "3", "AUTH", "default", "s3cret").startswith(b"%7\r\n")
+    ka = keys_for_group(setup.ranges, 0, 1, prefix="pw")[0]
+    kb = keys_for_group(setup.ranges, 1, 1, prefix="pw")[0]
+    assert c.call("MSET", ka, "1", kb, "2") == b"+OK\r\n"
+    assert c.call("MGET", ka, kb, "nokey") == b"*3\r\n$1\r\n1\r\n$1\r\n2\r\n_\r\n"
+    c.send("SUBSCRIBE", "ch")
+    assert parse(c.read()) == [b"subscribe", b"ch", 1]
