@@ -1159,6 +1159,49 @@ static void do_pubsub(struct client *c, const struct cmd_spec *spec, int argc, c
     }
 }
 
+/* ---- RESET ---- */
+
+/* RESET (Redis 7.0's clearClientConnectionState): the connection as if
+ * new — no transaction or WATCH, no subscriptions, no tracking, no name,
+ * RESP2, and authenticated only when no password is set.  Private links
+ * that are idle (or carry subscriptions) are closed, which undoes on the
+ * nodes whatever they held; one still running a blocking command is left
+ * to finish. */
+static void do_reset(struct client *c)
+{
+    tx_reset(c);
+    tx_forget(c);
+    if (c->tunnel) {
+        struct msg *m = c->tunnel;
+        c->tunnel = NULL;
+        for (int i = 0; i < m->nfrags; i++)
+            if (m->frags[i]) {
+                m->frags[i]->msg = NULL;
+                m->frags[i] = NULL;
+            }
+        m->done = 1;
+    }
+    if (c->priv && (backend_idle(c->priv) || c->priv->tunnel)) {
+        struct backend *b = c->priv;
+        c->priv = NULL;
+        backend_destroy(b, "RESET");
+    } else {
+        priv_unwatch(c);
+    }
+    c->watch_group = -1;
+    c->push_wait = NULL;
+    links_close(c->sub, c->nsub, "RESET");
+    client_set_tracking(c, 0, NULL, 0, 0, 0, 0);
+    c->tracking_bcast = c->tracking_optin = c->tracking_optout = c->tracking_noloop = 0;
+    c->caching = 0;
+    free(c->name);
+    c->name = NULL;
+    c->proto = RESP2;
+    c->authed = c->w->route->password[0] == '\0';
+    reply_raw(c, CMD_RESET, "+RESET\r\n", 8);
+    if (c->head) drain(c);
+}
+
 /* ---- dispatch ---- */
 
 static void dispatch(struct client *c, int argc, char **argv, size_t *lens, const char *raw,
@@ -1168,6 +1211,10 @@ static void dispatch(struct client *c, int argc, char **argv, size_t *lens, cons
     size_t len;
     struct worker *w = c->w;
 
+    if (argc == 1 && str_eq_nocase(argv[0], lens[0], "reset")) {
+        do_reset(c);
+        return;
+    }
     if (c->tunnel) {
         /* pub/sub mode: the server answers everything, in order. */
         request_bytes(argv, lens, argc, raw, rawlen, &scratch, &req, &len);

@@ -670,3 +670,24 @@ def test_resp3_with_a_password(cluster):
     assert c.call("MGET", ka, kb, "nokey") == b"*3\r\n$1\r\n1\r\n$1\r\n2\r\n_\r\n"
     c.send("SUBSCRIBE", "ch")
     assert parse(c.read()) == [b"subscribe", b"ch", 1]
+
+
+@pytest.mark.parametrize("proto", [2, 3])
+def test_reset(env, proto):
+    p, r = both(env, proto)
+    for cmd in (("CLIENT", "SETNAME", "me"), ("CLIENT", "TRACKING", "on"), ("WATCH", "{rs}a"),
+                ("MULTI",), ("SET", "{rs}a", "1"), ("RESET",), ("EXEC",), ("GET", "{rs}a"),
+                ("CLIENT", "GETNAME"), ("CLIENT", "TRACKINGINFO"), ("HGETALL", "nokey"),
+                ("RESET", "x")):
+        same(p, r, *cmd)
+    # out of pub/sub mode, in both protocols
+    for c in (p, r):
+        c.call("HELLO", str(proto))
+    same(p, r, "SUBSCRIBE", "rs")
+    if proto == 3:
+        same(p, r, "PSUBSCRIBE", "__key*")
+    assert p.call("RESET") == r.call("RESET") == b"+RESET\r\n"
+    pub = Raw(env.proxy.port)
+    assert pub.call("PUBLISH", "rs", "x") == b":0\r\n"
+    same(p, r, "GET", "nokey")
+    assert p.quiet() and r.quiet()
