@@ -9,7 +9,12 @@
  * FIFO holds it.  frag->msg is cleared when the msg stops caring (the
  * client left, or the fragment timed out): the backend then drops the late
  * reply when it comes, which keeps the FIFO matched without closing the
- * shared connection.  Both come from per-worker free lists (get/put). */
+ * shared connection.  Both come from per-worker free lists (get/put).
+ *
+ * RESP3 pushes (pub/sub messages, invalidations) match no fragment: they
+ * come only on a client's private links and go to that client
+ * (client_push), queued behind an (un)subscription still waiting for its
+ * turn, so a message never overtakes its subscription's confirmation. */
 #ifndef STRATA_PROXY_MSG_H
 #define STRATA_PROXY_MSG_H
 
