@@ -691,3 +691,36 @@ def test_reset(env, proto):
     assert pub.call("PUBLISH", "rs", "x") == b":0\r\n"
     same(p, r, "GET", "nokey")
     assert p.quiet() and r.quiet()
+
+
+def test_resp3_differential_over_strata_nodes(cluster):
+    """The same random sequences through the proxy over two strata-node
+    groups and to one strata-node: whatever RESP3 the node writes, the
+    proxy passes it on, and merges it, unchanged."""
+    import os
+    import random
+    from test_proxy_diff import KEYS, UNORDERED, gen
+    from test_proxy_node import node_binary
+    from proxy_util import even_ranges, topology_text, write_file
+    if not node_binary():
+        pytest.skip("strata-node not built")
+    seed = int(os.environ.get("STRATA_SEED", random.randrange(1 << 30)))
+    print(f"RESP3 node differential seed={seed}")
+    rng = random.Random(seed)
+    nodes = [cluster.node(f"node{i}") for i in range(3)]
+    ranges = even_ranges(2)
+    text = topology_text([(f"g{i + 1}", f"{lo}-{hi}", [f"127.0.0.1:{n.port}"])
+                          for i, ((lo, hi), n) in enumerate(zip(ranges, nodes[:2]))],
+                         proxy={"timeout_ms": 2000})
+    proxy = cluster.proxy(write_file(cluster, "topology.yaml", text))
+    p, r = Raw(proxy.port, 3), Raw(nodes[2].port, 3)
+    for i in range(800):
+        cmd = gen(rng)
+        a, b = p.call(*cmd), r.call(*cmd)
+        if a != b and cmd[0] in UNORDERED and a[:1] == b[:1] and a[:1] in b"*~%":
+            pa, pb = parse(a), parse(b)
+            if isinstance(pa, list):
+                pa, pb = sorted(pa), sorted(pb)
+            assert pa == pb, f"seed={seed} step={i} {cmd!r}: proxy {a!r} != node {b!r}"
+            continue
+        assert a == b, f"seed={seed} step={i} {cmd!r}: proxy {a!r} != node {b!r}"
