@@ -273,6 +273,15 @@ static int do_tracking(struct client *c, int argc, char **argv, const size_t *le
             }
             /* The proxy's own ids: the client must be on this worker
              * (with `threads: 1`, every client is). */
+            if (redirect_id > 0 && (int)(redirect_id % 64) != c->w->id &&
+                (int)(redirect_id % 64) < c->w->route->nworkers) {
+                /* ids carry their worker thread (client_create) */
+                resp_add_error(out, "ERR strata-proxy: REDIRECT to a client of another proxy "
+                                    "thread is not supported (proxy.threads: 1 keeps every "
+                                    "client on one)");
+                buf_free(&opts);
+                return 1;
+            }
             if (redirect_id <= 0 || !client_by_id(c->w, (uint64_t)redirect_id)) {
                 resp_add_error(out, "ERR The client ID you want redirect to does not exist");
                 buf_free(&opts);
