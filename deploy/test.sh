@@ -105,6 +105,20 @@ fi
 count_junit "$REPORTS/ctest.xml"
 
 # 4. end-to-end tests ----------------------------------------------------------
+# node-redis for test_client_noderedis.py: installed outside the tree, from
+# the committed lock file, into the build directory (the test skips itself
+# without node and npm, and reinstalls only when the lock file changes).
+if command -v npm >/dev/null && command -v node >/dev/null; then
+  say "node-redis (npm ci from tests/e2e/js/package-lock.json)"
+  export STRATA_JS_DIR="${STRATA_JS_DIR:-$BUILD/js}"
+  mkdir -p "$STRATA_JS_DIR"
+  cp "$ROOT/tests/e2e/js/package.json" "$ROOT/tests/e2e/js/package-lock.json" "$STRATA_JS_DIR/"
+  if npm ci --prefix "$STRATA_JS_DIR" --no-audit --no-fund; then
+    sha256sum "$ROOT/tests/e2e/js/package-lock.json" | cut -d' ' -f1 >"$STRATA_JS_DIR/.lock-sha256"
+  else
+    failed_steps+=(npm)
+  fi
+fi
 say "end-to-end tests (pytest tests/e2e)"
 # shellcheck disable=SC2086 # PYTEST_ARGS is split on purpose
 STRATA_BIN="$BUILD/bin" PYTHONDONTWRITEBYTECODE=1 \

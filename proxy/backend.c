@@ -1,14 +1,17 @@
 /* backend: pipelined links to servers.  See backend.h.
  *
- * Reply framing: bytes read from the socket are appended to `in` and fed
- * to a redisReader created without object functions, so hiredis only
- * finds where each reply ends and builds nothing.  The reader keeps an
- * unconsumed suffix of what it was fed, and that suffix is also the end
- * of `in`, so a completed reply is exactly
+ * Reply framing: bytes read from the socket are appended to `in`; the
+ * link's reply_scanner (common/reply.h) finds where the reply starting at
+ * in_off ends, resuming where it stopped when a reply spans reads, and
+ * builds nothing, so each reply is passed on exactly as it arrived:
  *
- *     in[in_off .. in.len - (reader->len - reader->pos))
+ *     in[in_off .. in_off + end)
  *
- * and is passed on without being re-encoded. */
+ * RESP3 links (proto 3) open with HELLO 3 (carrying AUTH when a password
+ * is set).  On them a push (>) is not the reply to any request: it goes
+ * to the owner of a private link (pub/sub messages, invalidations) and
+ * is dropped on a shared one, so it can never complete another client's
+ * fragment. */
 #include "backend.h"
 
 #include <errno.h>
@@ -23,7 +26,6 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <hiredis/read.h>
 
 #include "client.h"
 #include "log.h"
@@ -34,12 +36,11 @@
 #include "util.h"
 #include "worker.h"
 
-enum { HS_NONE = 0, HS_AUTH = 1, HS_ROLE = 2 };
+enum { HS_NONE = 0, HS_AUTH = 1, HS_ROLE = 2, HS_HELLO = 3, HS_EXTRA = 4 };
 
 #define BACKOFF_MIN_MS 10
 #define BACKOFF_MAX_MS 1000
 #define READ_CHUNK (16 * 1024)
-#define FEED_PIECE 1024
 
 static void backend_connect(struct backend *b);
 static int backend_down(struct backend *b, const char *why);
@@ -102,8 +103,8 @@ static void wait_push(struct backend *b, struct frag *f)
     b->nwait++;
 }
 
-struct backend *backend_create(struct worker *w, const char *host, int port, const char *group,
-                               struct client *owner)
+struct backend *backend_create_held(struct worker *w, const char *host, int port,
+                                    const char *group, struct client *owner, int proto)
 {
     struct backend *b = xcalloc(1, sizeof *b);
     b->w = w;
@@ -114,13 +115,31 @@ struct backend *backend_create(struct worker *w, const char *host, int port, con
     b->fd = -1;
     b->gidx = -1;
     b->state = BS_DOWN;
-    b->reader = redisReaderCreateWithFunctions(NULL);
+    b->proto = proto == RESP3 ? RESP3 : RESP2;
+    reply_scanner_init(&b->scan);
+    buf_init(&b->hs_extra);
     buf_init(&b->out);
     buf_init(&b->in);
     b->backoff_ms = BACKOFF_MIN_MS;
     snprintf(b->last_err, sizeof b->last_err, "not connected yet");
     b->down_since_us = mono_us();
+    b->hs_int = -1;
+    b->held = 1;
+    return b;
+}
+
+void backend_release(struct backend *b)
+{
+    if (!b->held) return;
+    b->held = 0;
     backend_connect(b);
+}
+
+struct backend *backend_create(struct worker *w, const char *host, int port, const char *group,
+                               struct client *owner, int proto)
+{
+    struct backend *b = backend_create_held(w, host, port, group, owner, proto);
+    backend_release(b);
     return b;
 }
 
@@ -163,7 +182,7 @@ void backend_destroy(struct backend *b, const char *why)
     fail_all_waiting(b, why);
     close_socket(b);
     if (b->retry_ev) event_free(b->retry_ev);
-    redisReaderFree(b->reader);
+    buf_free(&b->hs_extra);
     buf_free(&b->out);
     buf_free(&b->in);
     if (b->in_flush) {
@@ -212,8 +231,7 @@ static int backend_down(struct backend *b, const char *why)
     snprintf(b->last_err, sizeof b->last_err, "%s", why);
     close_socket(b);
     fail_all_sent(b, why);
-    redisReaderFree(b->reader);
-    b->reader = redisReaderCreateWithFunctions(NULL);
+    reply_scanner_init(&b->scan);
     buf_clear(&b->out);
     b->out_off = 0;
     buf_clear(&b->in);
@@ -268,6 +286,7 @@ static void backend_ready(struct backend *b)
         f = next;
     }
     want_flush(b);
+    if (b->owner) client_link_ready(b->owner, b);
 }
 
 static void send_hs(struct backend *b, int step, const char *req, size_t len)
@@ -285,7 +304,17 @@ static void on_connected(struct backend *b)
 {
     b->state = BS_HANDSHAKE;
     struct route *r = b->w->route;
-    if (r && r->password[0]) {
+    if (b->proto == RESP3) {
+        /* HELLO 3 switches the link, and authenticates it in the same
+         * round trip when the nodes have a password. */
+        buf req;
+        buf_init(&req);
+        char *argv[5] = { "HELLO", "3", "AUTH", "default", r ? r->password : "" };
+        size_t lens[5] = { 5, 1, 4, 7, r ? strlen(r->password) : 0 };
+        merge_add_cmd(&req, r && r->password[0] ? 5 : 2, argv, lens);
+        send_hs(b, HS_HELLO, req.data, req.len);
+        buf_free(&req);
+    } else if (r && r->password[0]) {
         buf req;
         buf_init(&req);
         char *argv[2] = { "AUTH", r->password };
@@ -300,6 +329,11 @@ static void on_connected(struct backend *b)
         static const char role[] = "*1\r\n$4\r\nROLE\r\n";
         send_hs(b, HS_ROLE, role, sizeof role - 1);
     }
+    if (b->hs_extra.len) {
+        /* The owner's own set-up (CLIENT TRACKING ...): its reply must not
+         * be an error, like AUTH's. */
+        send_hs(b, HS_EXTRA, b->hs_extra.data, b->hs_extra.len);
+    }
     if (b->hs_pending == 0) {
         backend_ready(b);
     } else {
@@ -312,10 +346,16 @@ static void on_connected(struct backend *b)
 /* Handle one handshake reply.  Returns -1 if `b` was freed. */
 static int handle_hs(struct backend *b, int step, const char *raw, size_t len, int is_err)
 {
-    if (step == HS_AUTH && is_err) {
+    if ((step == HS_AUTH || step == HS_HELLO || step == HS_EXTRA) && is_err) {
         char why[200];
-        snprintf(why, sizeof why, "AUTH failed: %.*s", (int)(len > 2 ? len - 3 : 0), raw + 1);
+        snprintf(why, sizeof why, "%s failed: %.*s",
+                 step == HS_AUTH ? "AUTH" : step == HS_HELLO ? "HELLO 3" : "set-up",
+                 (int)(len > 2 ? len - 3 : 0), raw + 1);
         return backend_down(b, why);
+    }
+    if (step == HS_EXTRA && len > 3 && raw[0] == ':') {
+        long long v;
+        if (str2ll(raw + 1, len - 3, &v) == 0) b->hs_int = v;
     }
     if (step == HS_ROLE) {
         char role[32];
@@ -331,16 +371,21 @@ static int handle_hs(struct backend *b, int step, const char *raw, size_t len, i
     return 0;
 }
 
-/* One complete reply.  Returns -1 if `b` was freed. */
-static int deliver(struct backend *b, const char *raw, size_t len, int is_err)
+/* One complete reply of type `type`.  Returns -1 if `b` was freed. */
+static int deliver(struct backend *b, const char *raw, size_t len, int is_err, char type)
 {
+    if (type == '>' && b->proto == RESP3) {
+        if (b->owner) client_push(b->owner, b, raw, len);
+        else log_debug("backend %s:%d: push on a shared link dropped", b->host, b->port);
+        return 0;
+    }
     if (b->tunnel && (!b->head || !b->head->hs)) {
         struct frag *f = fifo_pop(b);
         if (f) {
             if (f->msg) f->msg->frags[f->idx] = NULL;
             frag_put(b->w, f);
         }
-        client_tunnel_data(b->owner, raw, len);
+        client_tunnel_data(b->owner, b, raw, len);
         return 0;
     }
     if (b->head && b->head->skip > 0) {
@@ -374,7 +419,6 @@ static int deliver(struct backend *b, const char *raw, size_t len, int is_err)
 static void read_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct backend *b = arg;
-    redisReader *r = b->reader;
     b->w->now_us = mono_us();
     for (int rounds = 0; rounds < 4; rounds++) {
         buf_reserve(&b->in, READ_CHUNK);
@@ -389,30 +433,21 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
             backend_down(b, strerror(errno));
             return;
         }
-        /* Feed the reader in small pieces: it compacts its buffer (a
-         * memmove of everything unread) after each reply once 1 KB has
-         * been consumed, so a 16 KB read fed whole would be moved again
-         * and again, once per reply it holds. */
-        size_t fed = b->in.len, stop = b->in.len + (size_t)n;
-        b->in.len = stop;
-        while (fed < stop) {
-            size_t piece = stop - fed < FEED_PIECE ? stop - fed : FEED_PIECE;
-            redisReaderFeed(r, b->in.data + fed, piece);
-            fed += piece;
-            for (;;) {
-                void *rep = NULL;
-                if (redisReaderGetReply(r, &rep) != REDIS_OK) {
-                    backend_down(b, "protocol error in reply");
-                    return;
-                }
-                if (!rep) break;
-                size_t end = fed - (r->len - r->pos);
-                const char *raw = b->in.data + b->in_off;
-                size_t rlen = end - b->in_off;
-                b->in_off = end;
-                if (deliver(b, raw, rlen, (intptr_t)rep == REDIS_REPLY_ERROR) < 0) return;
-                if (b->fd < 0) return;
+        b->in.len += (size_t)n;
+        for (;;) {
+            size_t end = 0;
+            int rc = reply_scan(&b->scan, b->in.data + b->in_off, b->in.len - b->in_off, &end);
+            if (rc == REPLY_AGAIN) break;
+            if (rc == REPLY_ERR) {
+                char why[160];
+                snprintf(why, sizeof why, "bad reply: %s", b->scan.err);
+                backend_down(b, why);
+                return;
             }
+            const char *raw = b->in.data + b->in_off;
+            b->in_off += end;
+            if (deliver(b, raw, end, b->scan.is_error, b->scan.type) < 0) return;
+            if (b->fd < 0) return;
         }
         if (b->in_off == b->in.len) {
             b->in.len = b->in_off = 0;

@@ -1,12 +1,14 @@
 /* backend: one connection from a worker to a Redis-speaking server.
  *
  * Shared links (owner == NULL) carry the requests of every client of the
- * worker for one server, pipelined: requests are appended to `out` and
- * their fragments to a FIFO; each reply (framed by hiredis's redisReader)
- * completes the FIFO's head.  Private links (owner != NULL) belong to one
+ * worker for one server in one protocol (RESP2 or RESP3), pipelined:
+ * requests are appended to `out` and their fragments to a FIFO; each
+ * reply (framed by a reply_scanner) completes the FIFO's head, except
+ * RESP3 pushes, which go to a private link's owner (client_push).  Private links (owner != NULL) belong to one
  * client (transactions with WATCH, blocking pops, pub/sub).
  *
- * States: DOWN -> CONNECTING -> HANDSHAKE (AUTH, ROLE) -> UP.  While not
+ * States: DOWN -> CONNECTING -> HANDSHAKE (HELLO 3 or AUTH, ROLE, the
+ * owner's set-up commands in hs_extra) -> UP.  While not
  * UP, new fragments wait in `waitq` with their own copy of the request
  * and a deadline; they are sent in order once the link is UP, or fail at
  * their deadline.  When an UP link breaks, the fragments already sent fail
@@ -23,6 +25,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "reply.h"
 
 struct worker;
 struct client;
@@ -44,7 +47,14 @@ struct backend {
     size_t out_off;
     buf in;                     /* raw replies not yet delivered, from in_off */
     size_t in_off;
-    void *reader;               /* redisReader (framing only) */
+    int proto;                  /* RESP2 or RESP3, for the link's whole life */
+    reply_scanner scan;         /* frames the reply starting at in_off */
+    buf hs_extra;               /* requests sent first on every connection
+                                 * (before what waits); an error reply to
+                                 * them takes the link down */
+    long long hs_int;           /* an integer reply to hs_extra (CLIENT ID), else -1 */
+    int held;                   /* created by backend_create_held: no
+                                 * connection until backend_release */
     struct frag *head, *tail;   /* sent, awaiting replies */
     struct frag *expire;        /* first sent fragment not yet timed out */
     long inflight;
@@ -63,10 +73,18 @@ struct backend {
     int as_master;              /* the route uses it as its group's master */
 };
 
-/* Create a link and start connecting.  `owner` NULL for a shared link.
- * The worker (shared) or the client (private) owns the result. */
+/* Create a link in protocol `proto` (RESP2 or RESP3) and start
+ * connecting.  `owner` NULL for a shared link.  The worker (shared) or
+ * the client (private) owns the result.  Connecting starts at once; a
+ * caller that sets hs_extra does so before returning to the loop. */
 struct backend *backend_create(struct worker *w, const char *host, int port, const char *group,
-                               struct client *owner);
+                               struct client *owner, int proto);
+/* The same, without connecting yet: requests wait (with their deadlines)
+ * until backend_release, which connects.  For a link whose set-up
+ * depends on another link's answer. */
+struct backend *backend_create_held(struct worker *w, const char *host, int port,
+                                    const char *group, struct client *owner, int proto);
+void backend_release(struct backend *b);
 /* Fail every fragment (with `why`), close and free. */
 void backend_destroy(struct backend *b, const char *why);
 /* Send a request.  The backend takes the fragment; `req` is copied.

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -22,6 +23,7 @@
 #include "merge.h"
 #include "msg.h"
 #include "proxy.h"
+#include "reply.h"
 #include "route.h"
 #include "stats.h"
 #include "util.h"
@@ -34,6 +36,38 @@ static const char err_crossslot[] = "CROSSSLOT Keys in request don't hash to the
 
 static void read_cb(evutil_socket_t fd, short what, void *arg);
 static void write_cb(evutil_socket_t fd, short what, void *arg);
+static void forward_invalidation(struct client *c, const char *raw, size_t len);
+
+/* Close every link of a per-group table (the slots become NULL). */
+static void links_close(struct backend **links, int n, const char *why)
+{
+    for (int g = 0; g < n; g++) {
+        struct backend *b = links[g];
+        links[g] = NULL;
+        if (b) backend_destroy(b, why);
+    }
+}
+
+/* The slot of group g in a per-group table, grown to the route's size. */
+static struct backend **link_slot(struct client *c, struct backend ***links, int *n, int g)
+{
+    int want = c->w->route->ngroups > g + 1 ? c->w->route->ngroups : g + 1;
+    if (*n < want) {
+        *links = xrealloc(*links, sizeof **links * (size_t)want);
+        for (int i = *n; i < want; i++) (*links)[i] = NULL;
+        *n = want;
+    }
+    return &(*links)[g];
+}
+
+/* A new private RESP3-or-RESP2 link of c to group g's master. */
+static struct backend *link_open(struct client *c, int g, int proto)
+{
+    struct route_group *rg = &c->w->route->groups[g];
+    struct backend *b = backend_create(c->w, rg->master.host, rg->master.port, rg->name, c, proto);
+    b->gidx = g;
+    return b;
+}
 
 void client_create(struct worker *w, int fd, const char *addr)
 {
@@ -46,6 +80,8 @@ void client_create(struct worker *w, int fd, const char *addr)
     buf_init(&c->in);
     buf_init(&c->out);
     buf_init(&c->tx_buf);
+    buf_init(&c->tracking_opts);
+    c->proto = RESP2;
     c->tx_group = c->watch_group = -1;
     c->created_ms = now_ms();
     c->authed = w->route->password[0] == '\0';
@@ -71,11 +107,18 @@ void client_destroy(struct client *c)
     }
     c->head = c->tail = NULL;
     c->tunnel = NULL;
+    c->push_wait = NULL;
     if (c->priv) {
         struct backend *b = c->priv;
         c->priv = NULL;
         backend_destroy(b, "client closed");
     }
+    links_close(c->sub, c->nsub, "client closed");
+    links_close(c->trk, c->ntrk, "client closed");
+    links_close(c->inv, c->ninv, "client closed");
+    free(c->sub);
+    free(c->trk);
+    free(c->inv);
     if (c->in_flush) {
         struct client **pp = &w->cflush;
         while (*pp && *pp != c) pp = &(*pp)->flush_next;
@@ -93,6 +136,7 @@ void client_destroy(struct client *c)
     buf_free(&c->in);
     buf_free(&c->out);
     buf_free(&c->tx_buf);
+    buf_free(&c->tracking_opts);
     free(c->name);
     free(c);
 }
@@ -115,13 +159,17 @@ static void drain(struct client *c)
     struct msg *m;
     while ((m = c->head)) {
         if (!m->done) {
-            if (m->kind == MSG_TUNNEL && m->reply.len) {
+            /* A tunnel or an (un)subscription at the head: what it
+             * gathered so far goes out now, and what comes later goes
+             * straight to the output (client_tunnel_data, client_push). */
+            if ((m->kind == MSG_TUNNEL || m->kind == MSG_PUSHCMD) && m->reply.len) {
                 buf_append(&c->out, m->reply.data, m->reply.len);
                 buf_clear(&m->reply);
             }
             break;
         }
         if (m->reply.len) buf_append(&c->out, m->reply.data, m->reply.len);
+        if (c->push_wait == m) c->push_wait = NULL;
         c->head = m->next;
         if (!c->head) c->tail = NULL;
         c->nmsgs--;
@@ -137,6 +185,7 @@ static struct msg *msg_new(struct client *c, const struct cmd_spec *spec, enum m
     m->c = c;
     m->cmd = spec ? (int)spec->id : -1;
     m->kind = kind;
+    m->proto = c->proto;
     m->start_us = c->w->now_us;
     if (c->tail) c->tail->next = m;
     else c->head = m;
@@ -192,7 +241,19 @@ void client_frag_done(struct frag *f, const char *raw, size_t len, int is_error)
     m->frags[f->idx] = NULL;
     f->msg = NULL;
     if (m->kind == MSG_TUNNEL) {
-        client_tunnel_data(c, raw, len);
+        client_tunnel_data(c, c->priv, raw, len);
+        return;
+    }
+    if (m->kind == MSG_PUSHCMD) {
+        /* The marker's reply: the pushes before it were the reply.  An
+         * error (the link failed) is passed on. */
+        m->failed = is_error;
+        if (is_error) {
+            if (m == c->head) buf_append(&c->out, raw, len);
+            else buf_append(&m->reply, raw, len);
+        }
+        m->done = 1;
+        if (m == c->head) drain(c);
         return;
     }
     if (m->kind == MSG_FORWARD) {
@@ -213,13 +274,15 @@ void client_frag_done(struct frag *f, const char *raw, size_t len, int is_error)
     buf *out = m == c->head ? &c->out : &m->reply;
     size_t before = out->len;
     switch (m->kind) {
-    case MSG_MGET: merge_mget(out, m->replies, m->nfrags, m->keyfrag, m->nkeys); break;
+    case MSG_MGET: merge_mget(out, m->proto, m->replies, m->nfrags, m->keyfrag, m->nkeys); break;
     case MSG_SUM: merge_sum(out, m->replies, m->nfrags); break;
     case MSG_ALL_OK: merge_all_ok(out, m->replies, m->nfrags); break;
     case MSG_CONCAT: merge_concat(out, m->replies, m->nfrags); break;
-    case MSG_RANDOM: merge_random(out, m->replies, m->nfrags, (unsigned)rand_r(&c->w->rnd)); break;
+    case MSG_RANDOM:
+        merge_random(out, m->proto, m->replies, m->nfrags, (unsigned)rand_r(&c->w->rnd));
+        break;
     case MSG_SCAN: merge_scan(out, &m->replies[0], m->scan_group, m->scan_ngroups); break;
-    case MSG_INFO: merge_info(out, m->text, m->textlen, m->replies, m->nfrags); break;
+    case MSG_INFO: merge_info(out, m->proto, m->text, m->textlen, m->replies, m->nfrags); break;
     default: resp_add_error(out, "ERR internal: bad merge kind"); break;
     }
     m->failed = out->len > before && out->data[before] == '-';
@@ -238,8 +301,83 @@ static int ends_pubsub(const char *raw, size_t len)
            (len > sizeof p && !strncasecmp(raw, p, sizeof p - 1));
 }
 
-void client_tunnel_data(struct client *c, const char *raw, size_t len)
+/* The first element of an array or push, if a bulk string, into kind
+ * (NUL-terminated, truncated), else "". */
+static void first_word(const char *raw, size_t len, char *kind, size_t size)
 {
+    struct reply_hdr h, eh;
+    struct reply_iter it;
+    const char *e;
+    size_t elen;
+    kind[0] = '\0';
+    if (reply_header(raw, len, &h) < 0 || (h.type != REPLY_ARRAY && h.type != REPLY_PUSH) || h.n < 1)
+        return;
+    reply_iter_init(&it, raw, len, &h);
+    if (reply_next(&it, &e, &elen) == 0 && reply_header(e, elen, &eh) == 0 &&
+        eh.type == REPLY_STRING)
+        snprintf(kind, size, "%.*s", (int)eh.len, eh.str);
+}
+
+/* A pub/sub confirmation (as opposed to a message). */
+static int is_confirmation(const char *kind)
+{
+    return !strcasecmp(kind, "subscribe") || !strcasecmp(kind, "unsubscribe") ||
+           !strcasecmp(kind, "psubscribe") || !strcasecmp(kind, "punsubscribe") ||
+           !strcasecmp(kind, "ssubscribe") || !strcasecmp(kind, "sunsubscribe");
+}
+
+/* Is b one of c's pub/sub links for groups other than the pub/sub group
+ * (whose confirmations the client must not see twice)? */
+static int is_secondary_sub(struct client *c, struct backend *b)
+{
+    int pg = route_pubsub_group(c->w->route);
+    for (int g = 0; g < c->nsub; g++)
+        if (c->sub[g] == b) return g != pg || c->proto == RESP2;
+    return 0;
+}
+
+void client_push(struct client *c, struct backend *b, const char *raw, size_t len)
+{
+    char kind[32];
+    first_word(raw, len, kind, sizeof kind);
+    for (int g = 0; g < c->ninv; g++) {
+        if (c->inv[g] != b) continue;
+        if (!strcasecmp(kind, "invalidate")) forward_invalidation(c, raw, len);
+        return;
+    }
+    if (is_confirmation(kind)) {
+        if (is_secondary_sub(c, b)) return;
+        struct msg *m = b->head ? b->head->msg : NULL;
+        if (m && m->kind == MSG_PUSHCMD && m != c->head) {
+            buf_append(&m->reply, raw, len);
+            return;
+        }
+    } else if (c->push_wait && c->push_wait != c->head) {
+        /* A message must not overtake the confirmation of its
+         * subscription, which waits in push_wait for its turn. */
+        buf_append(&c->push_wait->reply, raw, len);
+        return;
+    }
+    buf_append(&c->out, raw, len);
+    want_flush(c);
+}
+
+void client_tunnel_data(struct client *c, struct backend *b, const char *raw, size_t len)
+{
+    if (b && b != c->priv) {
+        /* Another group's subscriptions: its messages (keyspace events)
+         * are passed on, its confirmations were the tunnel's too. */
+        char kind[32];
+        first_word(raw, len, kind, sizeof kind);
+        if (!c->tunnel || is_confirmation(kind) || raw[0] != '*') return;
+        if (c->tunnel == c->head) {
+            buf_append(&c->out, raw, len);
+            want_flush(c);
+        } else {
+            buf_append(&c->tunnel->reply, raw, len);
+        }
+        return;
+    }
     struct msg *m = c->tunnel;
     if (!m) {
         buf_append(&c->out, raw, len);
@@ -251,6 +389,7 @@ void client_tunnel_data(struct client *c, const char *raw, size_t len)
     if (ends_pubsub(raw, len)) {
         c->tunnel = NULL;
         if (c->priv) c->priv->tunnel = 0;
+        links_close(c->sub, c->nsub, "pub/sub ended");
         m->done = 1;
         if (m == c->head) {
             /* its bytes are already out */
@@ -262,6 +401,34 @@ void client_tunnel_data(struct client *c, const char *raw, size_t len)
 
 void client_priv_lost(struct client *c, struct backend *b)
 {
+    for (int g = 0; g < c->nsub; g++) {
+        if (c->sub[g] != b) continue;
+        /* A subscriber whose server went away: close, as Redis would. */
+        c->sub[g] = NULL;
+        backend_destroy(b, "pub/sub link lost");
+        c->closing = 1;
+        want_flush(c);
+        return;
+    }
+    for (int g = 0; g < c->ninv; g++) {
+        if (c->inv[g] != b) continue;
+        c->inv[g] = NULL;
+        backend_destroy(b, "tracking redirect link lost");
+        c->closing = 1;
+        want_flush(c);
+        return;
+    }
+    for (int g = 0; g < c->ntrk; g++) {
+        if (c->trk[g] != b) continue;
+        /* Invalidations from that group may have been lost: the client's
+         * cache can no longer be trusted, so close, and the client starts
+         * afresh on its next connection. */
+        c->trk[g] = NULL;
+        backend_destroy(b, "tracking link lost");
+        c->closing = 1;
+        want_flush(c);
+        return;
+    }
     if (c->priv == b) c->priv = NULL;
     backend_destroy(b, "private link lost");
     if (c->watch_group >= 0) c->watch_lost = 1;
@@ -293,6 +460,15 @@ static void count_request(struct client *c, int g)
     if (g >= 0 && g < r->ngroups) STAT_ADD(r->groups[g].stats[c->w->id].requests, 1);
 }
 
+/* Per-thread scratch buffers for re-encoded requests (one set per worker
+ * thread; freed with the thread's memory at exit). */
+static _Thread_local buf scratch, scratch2;
+
+/* CLIENT CACHING for the command being dispatched (0, 1 yes, 2 no): it is
+ * sent just before each of the command's fragments on tracking links,
+ * and its +OK dropped (frag->skip). */
+static _Thread_local int caching_now;
+
 /* Send one fragment of m to backend b. */
 static void send_frag(struct client *c, struct msg *m, int idx, int g, struct backend *b,
                       const char *req, size_t len, int blocking)
@@ -303,7 +479,184 @@ static void send_frag(struct client *c, struct msg *m, int idx, int g, struct ba
     f->gidx = g;
     m->frags[idx] = f;
     count_request(c, g);
+    if (caching_now && c->tracking_fwd) {
+        static const char yes[] = "*3\r\n$6\r\nCLIENT\r\n$7\r\nCACHING\r\n$3\r\nyes\r\n";
+        static const char no[] = "*3\r\n$6\r\nCLIENT\r\n$7\r\nCACHING\r\n$2\r\nno\r\n";
+        buf_clear(&scratch2);
+        if (caching_now == 1) buf_append(&scratch2, yes, sizeof yes - 1);
+        else buf_append(&scratch2, no, sizeof no - 1);
+        buf_append(&scratch2, req, len);
+        f->skip = 1;
+        req = scratch2.data;
+        len = scratch2.len;
+    }
     backend_send(b, f, req, len, blocking ? 0 : (uint64_t)deadline_for(c, b));
+}
+
+/* Append CLIENT TRACKING on [REDIRECT node_id] <options> to out. */
+static void tracking_request(struct client *c, buf *out, long long node_id)
+{
+    char id[32];
+    int idlen = snprintf(id, sizeof id, "%lld", node_id);
+    merge_add_header(out, 3 + (node_id >= 0 ? 2 : 0) + c->tracking_nopts);
+    merge_add_arg(out, "CLIENT", 6);
+    merge_add_arg(out, "TRACKING", 8);
+    merge_add_arg(out, "on", 2);
+    if (node_id >= 0) {
+        merge_add_arg(out, "REDIRECT", 8);
+        merge_add_arg(out, id, (size_t)idlen);
+    }
+    buf_append(out, c->tracking_opts.data, c->tracking_opts.len);
+}
+
+struct client *client_by_id(struct worker *w, uint64_t id)
+{
+    for (struct client *o = w->clients; o; o = o->next)
+        if (o->id == id) return o;
+    return NULL;
+}
+
+void client_link_ready(struct client *c, struct backend *b)
+{
+    for (int g = 0; g < c->ninv && g < c->ntrk; g++) {
+        if (c->inv[g] != b || !c->trk[g] || !c->trk[g]->held) continue;
+        /* The node-side id of the redirect link is known: the tracking
+         * link can open, redirecting there. */
+        buf_clear(&c->trk[g]->hs_extra);
+        tracking_request(c, &c->trk[g]->hs_extra, b->hs_int);
+        backend_release(c->trk[g]);
+    }
+}
+
+/* An invalidation push that arrived on a redirect link of c: to the
+ * redirect target, as Redis would send it there. */
+static void forward_invalidation(struct client *c, const char *raw, size_t len)
+{
+    struct client *t = client_by_id(c->w, c->tracking_redirect);
+    if (!t) return;  /* the target left: Redis drops them too */
+    if (t->proto == RESP3) {
+        buf_append(&t->out, raw, len);
+        want_flush(t);
+        return;
+    }
+    if (!t->tunnel) return;  /* RESP2 without pub/sub: Redis sends nothing */
+    struct reply_hdr h;
+    struct reply_iter it;
+    const char *e, *keys = NULL;
+    size_t elen, keyslen = 0;
+    if (reply_header(raw, len, &h) < 0 || h.n != 2) return;
+    reply_iter_init(&it, raw, len, &h);
+    if (reply_next(&it, &e, &elen) < 0 || reply_next(&it, &keys, &keyslen) < 0) return;
+    buf_clear(&scratch2);
+    buf_append_str(&scratch2, "*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n");
+    if (keys[0] == '_') resp_add_null(&scratch2, RESP2);  /* FLUSHALL: all keys */
+    else buf_append(&scratch2, keys, keyslen);
+    client_tunnel_data(t, NULL, scratch2.data, scratch2.len);
+}
+
+/* The tracking link of c to group g, opened with the client's CLIENT
+ * TRACKING request on first use. */
+static struct backend *trk_for(struct client *c, int g)
+{
+    struct backend **slot = link_slot(c, &c->trk, &c->ntrk, g);
+    const struct route_addr *m = &c->w->route->groups[g].master;
+    if (*slot && ((*slot)->port != m->port || strcmp((*slot)->host, m->host) != 0)) {
+        /* The group has a new master: what the old one tracked for this
+         * client is gone with it, so the client's cache cannot be trusted
+         * any more.  This request is served on a new link, then the
+         * connection closes and the client starts again with an empty
+         * cache (as after losing a connection to Redis). */
+        struct backend *old = *slot;
+        *slot = NULL;
+        backend_destroy(old, "group master changed");
+        struct backend **islot = link_slot(c, &c->inv, &c->ninv, g);
+        if (*islot) {
+            old = *islot;
+            *islot = NULL;
+            backend_destroy(old, "group master changed");
+        }
+        c->closing = 1;
+    }
+    if (!*slot && c->tracking_redirect) {
+        /* first the link invalidations are redirected to, whose node-side
+         * id the tracking link needs (client_link_ready) */
+        struct backend **islot = link_slot(c, &c->inv, &c->ninv, g);
+        static const char client_id[] = "*2\r\n$6\r\nCLIENT\r\n$2\r\nID\r\n";
+        if (!*islot) {
+            *islot = link_open(c, g, RESP3);
+            buf_append(&(*islot)->hs_extra, client_id, sizeof client_id - 1);
+        }
+        struct route_group *rg = &c->w->route->groups[g];
+        *slot = backend_create_held(c->w, rg->master.host, rg->master.port, rg->name, c, c->proto);
+        (*slot)->gidx = g;
+        if ((*islot)->hs_int >= 0) client_link_ready(c, *islot);
+    } else if (!*slot) {
+        *slot = link_open(c, g, RESP3);
+        tracking_request(c, &(*slot)->hs_extra, -1);
+    }
+    return *slot;
+}
+
+/* Where a request of c for group g goes: its tracking link, or the
+ * worker's shared link in the client's protocol. */
+static struct backend *link_for(struct client *c, int g, int is_read)
+{
+    if (c->tracking_fwd) return trk_for(c, g);
+    return worker_backend_for(c->w, g, is_read, c->proto);
+}
+
+void client_set_tracking(struct client *c, int on, const char *opts, size_t len, int nopts,
+                         int bcast, uint64_t redirect)
+{
+    if (on && c->tracking_fwd && redirect == c->tracking_redirect) {
+        /* ON again while on (more prefixes, say): the nodes keep what
+         * they track for this client, so the links stay and are told the
+         * new options; new links get them too. */
+        buf_clear(&c->tracking_opts);
+        buf_append(&c->tracking_opts, opts, len);
+        c->tracking_nopts = nopts;
+        for (int g = 0; g < c->ntrk; g++) {
+            if (!c->trk[g] || c->trk[g]->held) continue;
+            buf_clear(&scratch2);
+            tracking_request(c, &scratch2, redirect && g < c->ninv && c->inv[g] ? c->inv[g]->hs_int : -1);
+            struct frag *f = frag_get(c->w);   /* no msg: the reply is dropped */
+            backend_send(c->trk[g], f, scratch2.data, scratch2.len,
+                         c->w->now_us + (uint64_t)c->w->route->timeout_ms * 1000);
+        }
+        if (bcast)
+            for (int g = 0; g < c->w->route->ngroups; g++) trk_for(c, g);
+        return;
+    }
+    links_close(c->trk, c->ntrk, "tracking changed");
+    links_close(c->inv, c->ninv, "tracking changed");
+    c->tracking = c->tracking_fwd = 0;
+    c->tracking_redirect = 0;
+    buf_clear(&c->tracking_opts);
+    c->tracking_nopts = 0;
+    if (c->priv && backend_idle(c->priv) && c->watch_group < 0 && !c->tunnel) {
+        /* reopened with (or without) the tracking options when needed */
+        struct backend *b = c->priv;
+        c->priv = NULL;
+        backend_destroy(b, "tracking changed");
+    }
+    if (!on) return;
+    buf_append(&c->tracking_opts, opts, len);
+    c->tracking_nopts = nopts;
+    c->tracking_redirect = redirect;
+    c->tracking = c->tracking_fwd = 1;
+    if (bcast)
+        for (int g = 0; g < c->w->route->ngroups; g++) trk_for(c, g);
+}
+
+void client_tick(struct client *c, uint64_t now)
+{
+    if (c->priv) backend_tick(c->priv, now);
+    for (int g = 0; g < c->nsub; g++)
+        if (c->sub[g]) backend_tick(c->sub[g], now);
+    for (int g = 0; g < c->ntrk; g++)
+        if (c->trk[g]) backend_tick(c->trk[g], now);
+    for (int g = 0; g < c->ninv; g++)
+        if (c->inv[g]) backend_tick(c->inv[g], now);
 }
 
 /* Group shared by every key of the command: >= 0, -1 when keys are in
@@ -332,7 +685,8 @@ static int keys_group(struct client *c, const struct cmd_spec *spec, int argc, c
 static struct backend *priv_for(struct client *c, int g)
 {
     struct route_group *rg = &c->w->route->groups[g];
-    if (c->priv && c->priv->port == rg->master.port && !strcmp(c->priv->host, rg->master.host))
+    if (c->priv && c->priv->port == rg->master.port && c->priv->proto == c->proto &&
+        !strcmp(c->priv->host, rg->master.host))
         return c->priv;
     if (c->priv) {
         struct backend *old = c->priv;
@@ -341,8 +695,11 @@ static struct backend *priv_for(struct client *c, int g)
         if (c->watch_group >= 0) c->watch_lost = 1;
         c->watch_group = -1;
     }
-    c->priv = backend_create(c->w, rg->master.host, rg->master.port, rg->name, c);
-    c->priv->gidx = g;
+    c->priv = link_open(c, g, c->proto);
+    /* (with REDIRECT, what runs on the private link is not tracked: its
+     * redirect link's id would have to be known first) */
+    if (c->tracking_fwd && !c->tracking_redirect && c->proto == RESP3)
+        tracking_request(c, &c->priv->hs_extra, -1);
     c->priv_group = g;
     return c->priv;
 }
@@ -363,13 +720,10 @@ static void request_bytes(char **argvp, const size_t *lens, int argc, const char
     *reqlen = scratch->len;
 }
 
-/* Per-thread scratch buffer for re-encoded requests (one per worker
- * thread; freed with the thread's memory at exit). */
-static _Thread_local buf scratch;
-
 void client_thread_cleanup(void)
 {
     buf_free(&scratch);
+    buf_free(&scratch2);
 }
 
 static void forward(struct client *c, const struct cmd_spec *spec, int g, int is_read,
@@ -377,7 +731,7 @@ static void forward(struct client *c, const struct cmd_spec *spec, int g, int is
 {
     struct msg *m = msg_new(c, spec, MSG_FORWARD);
     msg_set_frags(m, 1);
-    send_frag(c, m, 0, g, worker_backend_for(c->w, g, is_read), req, len, 0);
+    send_frag(c, m, 0, g, link_for(c, g, is_read), req, len, 0);
 }
 
 /* ---- split commands ---- */
@@ -430,7 +784,7 @@ static void split_keys(struct client *c, const struct cmd_spec *spec, int argc, 
             for (int s = 0; s < step; s++)
                 merge_add_arg(&scratch, argv[1 + k * step + s], lens[1 + k * step + s]);
         }
-        send_frag(c, m, j, fgroup[j], worker_backend_for(c->w, fgroup[j], is_read),
+        send_frag(c, m, j, fgroup[j], link_for(c, fgroup[j], is_read),
                   scratch.data, scratch.len, 0);
     }
     free(gfrag);
@@ -444,7 +798,7 @@ static void send_to_all(struct client *c, struct msg *m, const char *req, size_t
     struct route *r = c->w->route;
     msg_set_frags(m, r->ngroups);
     for (int g = 0; g < r->ngroups; g++)
-        send_frag(c, m, g, g, worker_backend_for(c->w, g, 0), req, len, 0);
+        send_frag(c, m, g, g, link_for(c, g, 0), req, len, 0);
 }
 
 /* The same request to every group, as a new msg of `kind`. */
@@ -490,7 +844,7 @@ static void do_scan(struct client *c, const struct cmd_spec *spec, int argc, cha
     msg_set_frags(m, 1);
     m->scan_group = g;
     m->scan_ngroups = r->ngroups;
-    send_frag(c, m, 0, g, worker_backend_for(c->w, g, 1), scratch.data, scratch.len, 0);
+    send_frag(c, m, 0, g, link_for(c, g, 1), scratch.data, scratch.len, 0);
 }
 
 /* ---- transactions ---- */
@@ -550,7 +904,12 @@ static void tx_exec(struct client *c, const struct cmd_spec *spec)
         tx_reset(c);
         priv_unwatch(c);
         tx_forget(c);
-        if (watched) reply_raw(c, spec->id, "*-1\r\n", 5);
+        if (watched) {
+            struct msg *m;
+            buf *out = local_begin(c, &m);
+            resp_add_null_array(out, c->proto);   /* as a failed WATCH */
+            local_end(c, m, spec->id, 0);
+        }
         else reply_error(c, spec->id, "EXECABORT Transaction discarded because of previous errors.");
         return;
     }
@@ -568,7 +927,7 @@ static void tx_exec(struct client *c, const struct cmd_spec *spec)
     } else {
         /* Without WATCH the block MULTI..EXEC is written contiguously, so
          * it runs atomically even on a shared link. */
-        b = worker_backend_for(c->w, g, 0);
+        b = link_for(c, g, 0);
     }
     buf_clear(&scratch);
     buf_append_str(&scratch, "*1\r\n$5\r\nMULTI\r\n");
@@ -606,9 +965,15 @@ static void tx_queue(struct client *c, const struct cmd_spec *spec, int argc, ch
         break;
     }
     case RT_LOCAL:
+        /* Queued commands run on a node's connection, which may be shared:
+         * what changes the connection itself (its protocol, name,
+         * tracking, user) must not reach it. */
+        if (spec->id == CMD_HELLO || spec->id == CMD_CLIENT || spec->id == CMD_AUTH) goto refuse;
+        break;
     case RT_TX: /* UNWATCH */
         break;
-    default: {
+    default:
+    refuse: {
         char e[200];
         snprintf(e, sizeof e, "ERR '%s' inside MULTI is not supported by strata-proxy", spec->name);
         c->tx_dirty = 1;
@@ -688,6 +1053,51 @@ static void do_tx(struct client *c, const struct cmd_spec *spec, int argc, char 
 
 /* ---- pub/sub ---- */
 
+/* Could a channel named by `pat` (a glob pattern when `glob`) be one of
+ * the keyspace notification channels, __keyspace@<db>__:<key> and
+ * __keyevent@<db>__:<event>?  Its literal start (up to the first glob
+ * character) decides: "__key*" and "*" could, "news.*" could not. */
+static int may_be_keyspace(const char *pat, size_t len, int glob)
+{
+    static const char *const prefixes[] = { "__keyspace@", "__keyevent@" };
+    size_t lit = 0;
+    while (lit < len && !(glob && memchr("*?[\\", pat[lit], 4))) lit++;
+    for (int i = 0; i < 2; i++) {
+        size_t pl = strlen(prefixes[i]);
+        size_t n = lit < pl ? lit : pl;
+        if (memcmp(pat, prefixes[i], n) == 0 && (lit < len || lit >= pl)) return 1;
+    }
+    return 0;
+}
+
+/* Keyspace notifications happen on the group that holds the key, so a
+ * subscription that may receive them is made on every group.  Once such
+ * links exist, every later (un)subscription goes to them as well, so they
+ * stay in step with the pub/sub group's link (their confirmations are
+ * dropped, their messages passed on).  Subscriptions that cannot match
+ * (plain channels) stay on the pub/sub group alone, so a group that is
+ * down does not stop ordinary subscribers. */
+static void mirror_subs(struct client *c, int pg, int proto, int argc, char **argv,
+                        const size_t *lens, const char *req, size_t len)
+{
+    const struct cmd_spec *spec = cmd_lookup(argv[0], lens[0]);
+    int want = 0;
+    if (spec && (spec->id == CMD_SUBSCRIBE || spec->id == CMD_PSUBSCRIBE))
+        for (int i = 1; i < argc && !want; i++)
+            want = may_be_keyspace(argv[i], lens[i], spec->id == CMD_PSUBSCRIBE);
+    struct route *r = c->w->route;
+    for (int gi = 0; gi < r->ngroups; gi++) {
+        if (gi == pg) continue;
+        struct backend **slot = link_slot(c, &c->sub, &c->nsub, gi);
+        if (!*slot) {
+            if (!want) continue;
+            *slot = link_open(c, gi, proto);
+            (*slot)->tunnel = proto == RESP2;
+        }
+        backend_send_raw(*slot, req, len);
+    }
+}
+
 static void do_pubsub(struct client *c, const struct cmd_spec *spec, int argc, char **argv,
                       const size_t *lens, const char *req, size_t len)
 {
@@ -698,6 +1108,7 @@ static void do_pubsub(struct client *c, const struct cmd_spec *spec, int argc, c
         return;
     case CMD_UNSUBSCRIBE:
     case CMD_PUNSUBSCRIBE: {
+        if (c->proto == RESP3) break; /* the node answers, as for SUBSCRIBE */
         struct msg *m;
         buf *out = local_begin(c, &m);
         local_unsubscribe(out, spec->id == CMD_UNSUBSCRIBE ? "unsubscribe" : "punsubscribe",
@@ -705,7 +1116,31 @@ static void do_pubsub(struct client *c, const struct cmd_spec *spec, int argc, c
         local_end(c, m, spec->id, 0);
         return;
     }
-    default: {
+    default:
+        break;
+    }
+    if (c->proto == RESP3) {
+        /* RESP3: subscriptions live on their own links, one per group, so
+         * the client goes on running other commands over the others.  The
+         * pub/sub group's link carries the request and a PING whose reply
+         * ends the msg; the pushes in between are its reply. */
+        struct backend **pslot = link_slot(c, &c->sub, &c->nsub, g);
+        if (!*pslot) *pslot = link_open(c, g, RESP3);
+        mirror_subs(c, g, RESP3, argc, argv, lens, req, len);
+        static const char ping[] = "*1\r\n$4\r\nPING\r\n";
+        buf_clear(&scratch2);
+        buf_append(&scratch2, req, len);
+        buf_append(&scratch2, ping, sizeof ping - 1);
+        struct msg *m = msg_new(c, spec, MSG_PUSHCMD);
+        msg_set_frags(m, 1);
+        c->push_wait = m;
+        int saved = caching_now;
+        caching_now = 0;
+        send_frag(c, m, 0, g, c->sub[g], scratch2.data, scratch2.len, 1);
+        caching_now = saved;
+        return;
+    }
+    {
         /* SUBSCRIBE / PSUBSCRIBE: the connection becomes a tunnel. */
         if (c->priv && !backend_idle(c->priv)) {
             reply_error(c, spec->id,
@@ -720,9 +1155,51 @@ static void do_pubsub(struct client *c, const struct cmd_spec *spec, int argc, c
         msg_set_frags(m, 1);
         c->tunnel = m;
         send_frag(c, m, 0, g, b, req, len, 1);
-        return;
+        mirror_subs(c, g, RESP2, argc, argv, lens, req, len);
     }
+}
+
+/* ---- RESET ---- */
+
+/* RESET (Redis 7.0's clearClientConnectionState): the connection as if
+ * new — no transaction or WATCH, no subscriptions, no tracking, no name,
+ * RESP2, and authenticated only when no password is set.  Private links
+ * that are idle (or carry subscriptions) are closed, which undoes on the
+ * nodes whatever they held; one still running a blocking command is left
+ * to finish. */
+static void do_reset(struct client *c)
+{
+    tx_reset(c);
+    tx_forget(c);
+    if (c->tunnel) {
+        struct msg *m = c->tunnel;
+        c->tunnel = NULL;
+        for (int i = 0; i < m->nfrags; i++)
+            if (m->frags[i]) {
+                m->frags[i]->msg = NULL;
+                m->frags[i] = NULL;
+            }
+        m->done = 1;
     }
+    if (c->priv && (backend_idle(c->priv) || c->priv->tunnel)) {
+        struct backend *b = c->priv;
+        c->priv = NULL;
+        backend_destroy(b, "RESET");
+    } else {
+        priv_unwatch(c);
+    }
+    c->watch_group = -1;
+    c->push_wait = NULL;
+    links_close(c->sub, c->nsub, "RESET");
+    client_set_tracking(c, 0, NULL, 0, 0, 0, 0);
+    c->tracking_bcast = c->tracking_optin = c->tracking_optout = c->tracking_noloop = 0;
+    c->caching = 0;
+    free(c->name);
+    c->name = NULL;
+    c->proto = RESP2;
+    c->authed = c->w->route->password[0] == '\0';
+    reply_raw(c, CMD_RESET, "+RESET\r\n", 8);
+    if (c->head) drain(c);
 }
 
 /* ---- dispatch ---- */
@@ -734,15 +1211,28 @@ static void dispatch(struct client *c, int argc, char **argv, size_t *lens, cons
     size_t len;
     struct worker *w = c->w;
 
+    if (argc == 1 && str_eq_nocase(argv[0], lens[0], "reset")) {
+        do_reset(c);
+        return;
+    }
     if (c->tunnel) {
         /* pub/sub mode: the server answers everything, in order. */
         request_bytes(argv, lens, argc, raw, rawlen, &scratch, &req, &len);
         if (c->priv) backend_send_raw(c->priv, req, len);
+        const struct cmd_spec *ps = argc >= 1 ? cmd_lookup(argv[0], lens[0]) : NULL;
+        if (ps && ps->route == RT_PUBSUB && ps->id != CMD_PUBLISH)
+            mirror_subs(c, route_pubsub_group(w->route), RESP2, argc, argv, lens, req, len);
         if (argc >= 1 && str_eq_nocase(argv[0], lens[0], "quit")) c->closing = 1;
         return;
     }
 
     const struct cmd_spec *spec = cmd_lookup(argv[0], lens[0]);
+    /* CLIENT CACHING applies to the one command after it. */
+    caching_now = 0;
+    if (c->caching && !(spec && spec->id == CMD_CLIENT)) {
+        caching_now = c->caching;
+        c->caching = 0;
+    }
     if (!spec) {
         struct msg *m;
         buf *out = local_begin(c, &m);

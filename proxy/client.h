@@ -10,10 +10,32 @@
  *   RT_TX          MULTI is queued by the proxy and sent whole at EXEC;
  *                  WATCH pins a private link to its keys' group
  *   RT_BLOCK       on a private link to the keys' group
- *   RT_PUBSUB      SUBSCRIBE turns the connection into a tunnel to the
- *                  pub/sub group; PUBLISH goes to that group
+ *   RT_PUBSUB      RESP2: SUBSCRIBE turns the connection into a tunnel to
+ *                  the pub/sub group; RESP3: (un)subscriptions go over a
+ *                  private RESP3 link to it and the client keeps running
+ *                  other commands.  Either way the same subscriptions are
+ *                  also made on every other group (keyspace notifications
+ *                  happen where the keys live), whose confirmations are
+ *                  dropped and whose messages are passed on.  PUBLISH goes
+ *                  to the pub/sub group.
  *   RT_DENY        -ERR naming the command
- * The connection stays open after every error except a protocol error. */
+ * The connection stays open after every error except a protocol error.
+ *
+ * Protocol: each client speaks RESP2 until HELLO 3.  Its requests go over
+ * links in its own protocol (worker_backend_for), so a backend's reply is
+ * already what the client must get; the proxy's own replies are written
+ * in c->proto.
+ *
+ * CLIENT TRACKING (RESP3): once on, the client's commands go over private
+ * RESP3 links, one per group, each opened with the client's CLIENT
+ * TRACKING options (BCAST: on every group at once), so the nodes track
+ * exactly what this client read; their invalidation pushes are passed on.
+ * With REDIRECT <id> (RESP2 or RESP3), the tracking links are in the
+ * client's protocol and each redirects, on its node, to a RESP3 link of
+ * the same client opened first (its node-side id from CLIENT ID); the
+ * invalidations arriving there go to proxy client <id> as Redis sends
+ * them to a redirect target: a push in RESP3, a message on
+ * __redis__:invalidate to a RESP2 subscriber. */
 #ifndef STRATA_PROXY_CLIENT_H
 #define STRATA_PROXY_CLIENT_H
 
@@ -60,6 +82,30 @@ struct client {
     uint64_t tx_route;           /* route version when the WATCH or MULTI began; 0: none */
     int watch_lost;              /* the private link holding the WATCH went away */
     struct msg *tunnel;          /* pub/sub tunnel msg, or NULL */
+    int proto;                   /* RESP2 or RESP3 (HELLO) */
+    struct backend **sub;        /* per group: pub/sub links (RESP3: all of
+                                  * them; RESP2: the groups other than the
+                                  * tunnel's), owned, NULL when none */
+    int nsub;
+    struct msg *push_wait;       /* RESP3: the last (un)subscribe msg not yet
+                                  * drained; messages queue behind it */
+    int tracking;                /* CLIENT TRACKING on */
+    int tracking_fwd;            /* ... and the commands go over tracking
+                                  * links (not for RESP2 without REDIRECT,
+                                  * which can receive no invalidations) */
+    int tracking_bcast;
+    int tracking_optin, tracking_optout, tracking_noloop;
+    buf tracking_opts;           /* the options after ON (REDIRECT left
+                                  * out), as bulks, forwarded to the nodes */
+    int tracking_nopts;
+    uint64_t tracking_redirect;  /* proxy client id (REDIRECT), 0 none */
+    struct backend **trk;        /* per group: tracking links, owned */
+    int ntrk;
+    struct backend **inv;        /* REDIRECT: per group, the RESP3 link
+                                  * the node redirects invalidations to */
+    int ninv;
+    int caching;                 /* CLIENT CACHING for the next command:
+                                  * 0 none, 1 yes, 2 no */
 
     struct client *prev, *next;
     struct client *flush_next;
@@ -75,8 +121,22 @@ int client_flush(struct client *c);
 /* A fragment finished: raw reply bytes (an error reply when the backend
  * failed it).  Called by backend.c for fragments whose msg is set. */
 void client_frag_done(struct frag *f, const char *raw, size_t len, int is_error);
-/* A reply on a tunnel link (pub/sub). */
-void client_tunnel_data(struct client *c, const char *raw, size_t len);
+/* A reply on a tunnel link `b` of c (RESP2 pub/sub). */
+void client_tunnel_data(struct client *c, struct backend *b, const char *raw, size_t len);
+/* A RESP3 push on private link `b` of c (pub/sub, invalidation). */
+void client_push(struct client *c, struct backend *b, const char *raw, size_t len);
+/* Timers of the client's private links. */
+void client_tick(struct client *c, uint64_t now_us);
+/* Turn tracking on with the options `opts` (nopts bulks after ON, without
+ * REDIRECT; copied) and the proxy client `redirect` (0: none), or off
+ * (on == 0): the tracking links are closed, and when on reopened with the
+ * options (BCAST: on every group now). */
+void client_set_tracking(struct client *c, int on, const char *opts, size_t len, int nopts,
+                         int bcast, uint64_t redirect);
+/* A private link of c finished its handshake. */
+void client_link_ready(struct client *c, struct backend *b);
+/* The client of this worker with proxy id `id`, or NULL. */
+struct client *client_by_id(struct worker *w, uint64_t id);
 /* Free the calling worker thread's scratch memory (at thread exit). */
 void client_thread_cleanup(void);
 /* The private link broke or was closed. */

@@ -1,4 +1,11 @@
-/* merge: split requests and merged replies.  See merge.h. */
+/* merge: split requests and merged replies.  See merge.h.
+ *
+ * Every merge works on the raw spans of the fragments' replies
+ * (reply_header / reply_next from common/reply.h): elements are copied
+ * byte for byte, so a bulk, a double or a map inside an array reaches the
+ * client exactly as the backend wrote it in the client's protocol.  Only
+ * the headers the proxy writes itself (the array of MGET, a nil, INFO's
+ * text) depend on the protocol, and take it as an argument. */
 #include "merge.h"
 
 #include <limits.h>
@@ -6,8 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <hiredis/hiredis.h>
-
+#include "reply.h"
 #include "resp.h"
 #include "util.h"
 
@@ -27,160 +33,134 @@ void merge_add_cmd(buf *out, int argc, char *const *argv, const size_t *lens)
     for (int i = 0; i < argc; i++) merge_add_arg(out, argv[i], lens[i]);
 }
 
-/* Parse one raw reply into hiredis objects.  Returns NULL when the bytes
- * are not one complete reply (which a backend link never delivers, but a
- * merge must not crash on).  The caller frees with freeReplyObject. */
-static redisReply *parse_reply(const buf *b)
-{
-    redisReader *r = redisReaderCreate();
-    void *rep = NULL;
-    if (redisReaderFeed(r, b->data, b->len) != REDIS_OK ||
-        redisReaderGetReply(r, &rep) != REDIS_OK)
-        rep = NULL;
-    redisReaderFree(r);
-    return rep;
-}
+static const char err_malformed[] = "ERR malformed reply from backend";
+static const char err_type[] = "ERR unexpected reply type from backend";
 
-/* Write a parsed reply back as RESP2. */
-static void emit(buf *out, const redisReply *r)
+/* Span of the value at p (len bytes available), or 0 when it is not
+ * complete there.  Scalars, which are nearly every element of a merged
+ * reply, are measured here from their header line; aggregates take
+ * reply_span. */
+static size_t elem_span(const char *p, size_t len)
 {
-    switch (r->type) {
-    case REDIS_REPLY_STRING:
-        resp_add_bulk(out, r->str, r->len);
-        break;
-    case REDIS_REPLY_STATUS:
-        buf_append_char(out, '+');
-        buf_append(out, r->str, r->len);
-        buf_append(out, "\r\n", 2);
-        break;
-    case REDIS_REPLY_ERROR:
-        buf_append_char(out, '-');
-        buf_append(out, r->str, r->len);
-        buf_append(out, "\r\n", 2);
-        break;
-    case REDIS_REPLY_INTEGER:
-        resp_add_int(out, r->integer);
-        break;
-    case REDIS_REPLY_NIL:
-        resp_add_null(out, RESP2);
-        break;
-    case REDIS_REPLY_ARRAY:
-        resp_add_array(out, (long long)r->elements);
-        for (size_t i = 0; i < r->elements; i++) emit(out, r->element[i]);
-        break;
+    if (len < 3) return 0;
+    const char *cr = memchr(p, '\r', len);
+    if (!cr || (size_t)(cr - p) + 1 >= len || cr[1] != '\n') return 0;
+    size_t line = (size_t)(cr - p) + 2;
+    switch (p[0]) {
+    case '$': case '=': case '!': {
+        long long n;
+        if (str2ll(p + 1, (size_t)(cr - p - 1), &n) < 0) return 0;
+        if (n < 0) return p[0] == '$' && n == -1 ? line : 0;
+        if ((unsigned long long)n > len - line || len - line - (size_t)n < 2) return 0;
+        return line + (size_t)n + 2;
+    }
+    case '+': case '-': case ':': case '_': case ',': case '#': case '(':
+        return line;
     default:
-        resp_add_null(out, RESP2);
-        break;
+        return reply_span(p, len);
     }
 }
 
-/* Parse every fragment's reply.  If one is missing or an error, append
- * the error to out, free everything and return -1. */
-static int parse_all(buf *out, const buf *replies, int n, redisReply **reps)
+/* The next element of an aggregate: 1 with its span, 0 at the end, -1
+ * when the bytes left are not a complete element. */
+static int next_elem(struct reply_iter *it, const char **e, size_t *elen)
 {
-    int bad = -1;
+    if (it->p >= it->end) return 0;
+    size_t n = elem_span(it->p, (size_t)(it->end - it->p));
+    if (n == 0) return -1;
+    *e = it->p;
+    *elen = n;
+    it->p += n;
+    return 1;
+}
+
+static int is_error_type(char t)
+{
+    return t == REPLY_ERROR || t == REPLY_BLOBERR;
+}
+
+/* Read the header of every fragment's reply into hs.  If one has no
+ * valid header, or is an error, append that error (the first in fragment
+ * order) to out and return -1.  (Each reply was framed whole by its link;
+ * the elements are checked as they are walked.) */
+static int headers_all(buf *out, const buf *replies, int n, struct reply_hdr *hs)
+{
     for (int i = 0; i < n; i++) {
-        reps[i] = parse_reply(&replies[i]);
-        if (bad < 0 && (!reps[i] || reps[i]->type == REDIS_REPLY_ERROR)) bad = i;
-    }
-    if (bad < 0) return 0;
-    if (reps[bad]) emit(out, reps[bad]);
-    else resp_add_error(out, "ERR malformed reply from backend");
-    for (int i = 0; i < n; i++)
-        if (reps[i]) freeReplyObject(reps[i]);
-    return -1;
-}
-
-static void free_all(redisReply **reps, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (reps[i]) freeReplyObject(reps[i]);
-}
-
-/* Fast path for MGET: every reply is "*N" followed by N bulk strings or
- * nils, so the elements can be located and copied as raw bytes without
- * building objects.  Fills starts/ends (n each) and returns 0, or -1 when
- * the reply has another shape (the caller then takes the general path). */
-static int scan_bulks(const buf *b, size_t *offs, size_t *ends, size_t n)
-{
-    const char *p = b->data, *end = b->data + b->len;
-    long long cnt;
-    const char *cr;
-    if (b->len < 4 || p[0] != '*' || !(cr = memchr(p, '\r', b->len)) ||
-        str2ll(p + 1, (size_t)(cr - p - 1), &cnt) < 0 || cnt != (long long)n)
-        return -1;
-    p = cr + 2;
-    for (size_t i = 0; i < n; i++) {
-        if (p >= end || *p != '$') return -1;
-        cr = memchr(p, '\r', (size_t)(end - p));
-        long long bl;
-        if (!cr || str2ll(p + 1, (size_t)(cr - p - 1), &bl) < 0) return -1;
-        offs[i] = (size_t)(p - b->data);
-        p = cr + 2;
-        if (bl >= 0) p += bl + 2;
-        if (p > end) return -1;
-        ends[i] = (size_t)(p - b->data);
+        if (replies[i].len == 0 || reply_header(replies[i].data, replies[i].len, &hs[i]) < 0) {
+            resp_add_error(out, err_malformed);
+            return -1;
+        }
+        if (is_error_type(hs[i].type)) {
+            buf_append(out, replies[i].data, replies[i].len);
+            return -1;
+        }
     }
     return 0;
 }
 
-static int merge_mget_raw(buf *out, const buf *replies, int nfrags, const int *keyfrag, int nkeys)
+static int is_array(const struct reply_hdr *h)
 {
-    size_t *cnt = xcalloc((size_t)nfrags, sizeof *cnt);
-    for (int k = 0; k < nkeys; k++) cnt[keyfrag[k]]++;
-    size_t **offs = xcalloc((size_t)nfrags, sizeof *offs), **ends = xcalloc((size_t)nfrags, sizeof *ends);
-    int rc = 0;
-    for (int j = 0; j < nfrags && rc == 0; j++) {
-        offs[j] = xmalloc(sizeof **offs * (cnt[j] ? cnt[j] : 1));
-        ends[j] = xmalloc(sizeof **ends * (cnt[j] ? cnt[j] : 1));
-        rc = scan_bulks(&replies[j], offs[j], ends[j], cnt[j]);
-    }
-    if (rc == 0) {
-        size_t total = 0;
-        for (int j = 0; j < nfrags; j++) total += replies[j].len;
-        buf_reserve(out, total + 32);
-        resp_add_array(out, nkeys);
-        memset(cnt, 0, sizeof *cnt * (size_t)nfrags);
-        for (int k = 0; k < nkeys; k++) {
-            int j = keyfrag[k];
-            size_t i = cnt[j]++;
-            buf_append(out, replies[j].data + offs[j][i], ends[j][i] - offs[j][i]);
-        }
-    }
-    for (int j = 0; j < nfrags; j++) {
-        free(offs[j]);
-        free(ends[j]);
-    }
-    free(offs);
-    free(ends);
-    free(cnt);
-    return rc;
+    return h->type == REPLY_ARRAY || h->type == REPLY_SET;
 }
 
-void merge_mget(buf *out, const buf *replies, int nfrags, const int *keyfrag, int nkeys)
+void merge_mget(buf *out, int proto, const buf *replies, int nfrags, const int *keyfrag,
+                int nkeys)
 {
-    if (merge_mget_raw(out, replies, nfrags, keyfrag, nkeys) == 0) return;
-
-    redisReply **reps = xcalloc((size_t)nfrags, sizeof *reps);
-    size_t *pos = xcalloc((size_t)nfrags, sizeof *pos);
-    if (parse_all(out, replies, nfrags, reps) < 0) goto done;
+    struct reply_hdr *hs = xcalloc((size_t)nfrags, sizeof *hs);
+    struct reply_iter *its = xcalloc((size_t)nfrags, sizeof *its);
+    long long *used = xcalloc((size_t)nfrags, sizeof *used);
+    if (headers_all(out, replies, nfrags, hs) < 0) goto done;
+    size_t total = 0;
     for (int j = 0; j < nfrags; j++) {
-        if (reps[j]->type != REDIS_REPLY_ARRAY) {
-            resp_add_error(out, "ERR unexpected reply type from backend");
-            goto freed;
+        if (!is_array(&hs[j])) {
+            resp_add_error(out, err_type);
+            goto done;
         }
+        reply_iter_init(&its[j], replies[j].data, replies[j].len, &hs[j]);
+        total += replies[j].len;
     }
+    buf_reserve(out, total + 32);
+    size_t start = out->len;
     resp_add_array(out, nkeys);
     for (int k = 0; k < nkeys; k++) {
-        redisReply *a = reps[keyfrag[k]];
-        if (pos[keyfrag[k]] < a->elements) emit(out, a->element[pos[keyfrag[k]]++]);
-        else resp_add_null(out, RESP2);
+        const char *e;
+        size_t elen;
+        int j = keyfrag[k];
+        int rc = used[j] < hs[j].n ? next_elem(&its[j], &e, &elen) : 0;
+        if (rc > 0) {
+            used[j]++;
+            buf_append(out, e, elen);
+        } else if (rc == 0 && used[j] >= hs[j].n) {
+            resp_add_null(out, proto);   /* fewer elements than keys */
+        } else {
+            out->len = start;
+            resp_add_error(out, err_malformed);
+            break;
+        }
     }
-freed:
-    free_all(reps, nfrags);
 done:
-    free(pos);
-    free(reps);
+    free(used);
+    free(its);
+    free(hs);
+}
+
+/* The text of an INFO reply: a bulk, or a verbatim string without its
+ * "txt:" prefix.  Returns 0, or -1 when the reply is something else. */
+static int info_text(const buf *r, const char **p, size_t *len)
+{
+    struct reply_hdr h;
+    if (r->len == 0 || reply_header(r->data, r->len, &h) < 0) return -1;
+    if (h.type == REPLY_STRING) {
+        *p = h.str;
+        *len = h.len;
+        return 0;
+    }
+    if (h.type == REPLY_VERBATIM && h.len >= 4) {
+        *p = h.str + 4;
+        *len = h.len - 4;
+        return 0;
+    }
+    return -1;
 }
 
 /* INFO through the proxy: its own sections (text), then one Keyspace
@@ -188,21 +168,26 @@ done:
  * that did not answer with its INFO text (down, timed out) is left out
  * rather than failing the whole INFO, which operators need most when a
  * group is in trouble; INFO groups says which one is down. */
-void merge_info(buf *out, const char *text, size_t textlen, const buf *replies, int nfrags)
+void merge_info(buf *out, int proto, const char *text, size_t textlen, const buf *replies,
+                int nfrags)
 {
     unsigned long long keys = 0, expires = 0;
     for (int j = 0; j < nfrags; j++) {
-        redisReply *r = parse_reply(&replies[j]);
-        if (!r) continue;
-        if (r->type == REDIS_REPLY_STRING) {
-            const char *db = strstr(r->str, "\ndb0:");
-            unsigned long long k, e;
-            if (db && sscanf(db + 1, "db0:keys=%llu,expires=%llu", &k, &e) == 2) {
-                keys += k;
-                expires += e;
-            }
+        const char *t;
+        size_t tl;
+        if (info_text(&replies[j], &t, &tl) < 0) continue;
+        /* sscanf needs a NUL: copy the text (a keyspace section is short) */
+        char *s = xmemdup(t, tl);
+        s = xrealloc(s, tl + 1);
+        s[tl] = '\0';
+        const char *db = strstr(s, "\ndb0:");
+        if (!db && strncmp(s, "db0:", 4) == 0) db = s - 1;
+        unsigned long long k, e;
+        if (db && sscanf(db + 1, "db0:keys=%llu,expires=%llu", &k, &e) == 2) {
+            keys += k;
+            expires += e;
         }
-        freeReplyObject(r);
+        free(s);
     }
     buf b;
     buf_init(&b);
@@ -212,71 +197,68 @@ void merge_info(buf *out, const char *text, size_t textlen, const buf *replies, 
     }
     buf_append_str(&b, "# Keyspace\r\n");
     if (keys) buf_printf(&b, "db0:keys=%llu,expires=%llu,avg_ttl=0\r\n", keys, expires);
-    resp_add_bulk(out, b.data, b.len);
+    resp_add_verbatim(out, proto, b.data, b.len);
     buf_free(&b);
 }
 
 void merge_sum(buf *out, const buf *replies, int nfrags)
 {
-    redisReply **reps = xcalloc((size_t)nfrags, sizeof *reps);
-    if (parse_all(out, replies, nfrags, reps) == 0) {
+    struct reply_hdr *hs = xcalloc((size_t)nfrags, sizeof *hs);
+    if (headers_all(out, replies, nfrags, hs) == 0) {
         long long sum = 0;
         int ok = 1;
         for (int j = 0; j < nfrags; j++) {
-            if (reps[j]->type != REDIS_REPLY_INTEGER) ok = 0;
-            else sum += reps[j]->integer;
+            if (hs[j].type != REPLY_INTEGER) ok = 0;
+            else sum += hs[j].n;
         }
         if (ok) resp_add_int(out, sum);
-        else resp_add_error(out, "ERR unexpected reply type from backend");
-        free_all(reps, nfrags);
+        else resp_add_error(out, err_type);
     }
-    free(reps);
+    free(hs);
 }
 
 void merge_all_ok(buf *out, const buf *replies, int nfrags)
 {
-    redisReply **reps = xcalloc((size_t)nfrags, sizeof *reps);
-    if (parse_all(out, replies, nfrags, reps) == 0) {
-        resp_add_ok(out);
-        free_all(reps, nfrags);
-    }
-    free(reps);
+    struct reply_hdr *hs = xcalloc((size_t)nfrags, sizeof *hs);
+    if (headers_all(out, replies, nfrags, hs) == 0) resp_add_ok(out);
+    free(hs);
 }
 
 void merge_concat(buf *out, const buf *replies, int nfrags)
 {
-    redisReply **reps = xcalloc((size_t)nfrags, sizeof *reps);
-    if (parse_all(out, replies, nfrags, reps) == 0) {
-        size_t total = 0;
+    struct reply_hdr *hs = xcalloc((size_t)nfrags, sizeof *hs);
+    if (headers_all(out, replies, nfrags, hs) == 0) {
+        long long total = 0;
         int ok = 1;
         for (int j = 0; j < nfrags; j++) {
-            if (reps[j]->type != REDIS_REPLY_ARRAY) ok = 0;
-            else total += reps[j]->elements;
+            if (!is_array(&hs[j])) ok = 0;
+            else total += hs[j].n;
         }
         if (!ok) {
-            resp_add_error(out, "ERR unexpected reply type from backend");
+            resp_add_error(out, err_type);
         } else {
-            resp_add_array(out, (long long)total);
+            resp_add_array(out, total);
             for (int j = 0; j < nfrags; j++)
-                for (size_t i = 0; i < reps[j]->elements; i++) emit(out, reps[j]->element[i]);
+                buf_append(out, replies[j].data + hs[j].hdrlen, replies[j].len - hs[j].hdrlen);
+            /* (each reply was framed whole by its link, so its elements
+             * are exactly the bytes after its header) */
         }
-        free_all(reps, nfrags);
     }
-    free(reps);
+    free(hs);
 }
 
-void merge_random(buf *out, const buf *replies, int nfrags, unsigned rnd)
+void merge_random(buf *out, int proto, const buf *replies, int nfrags, unsigned rnd)
 {
-    redisReply **reps = xcalloc((size_t)nfrags, sizeof *reps);
-    if (parse_all(out, replies, nfrags, reps) == 0) {
-        int cand[nfrags > 0 ? nfrags : 1], n = 0;
+    struct reply_hdr *hs = xcalloc((size_t)nfrags, sizeof *hs);
+    if (headers_all(out, replies, nfrags, hs) == 0) {
+        int *cand = xmalloc(sizeof *cand * (size_t)(nfrags > 0 ? nfrags : 1)), n = 0;
         for (int j = 0; j < nfrags; j++)
-            if (reps[j]->type == REDIS_REPLY_STRING) cand[n++] = j;
-        if (n == 0) resp_add_null(out, RESP2);
-        else emit(out, reps[cand[rnd % (unsigned)n]]);
-        free_all(reps, nfrags);
+            if (hs[j].type == REPLY_STRING) cand[n++] = j;
+        if (n == 0) resp_add_null(out, proto);
+        else buf_append(out, replies[cand[rnd % (unsigned)n]].data, replies[cand[rnd % (unsigned)n]].len);
+        free(cand);
     }
-    free(reps);
+    free(hs);
 }
 
 int merge_scan_decode(const char *s, size_t len, int ngroups, int *group,
@@ -291,23 +273,18 @@ int merge_scan_decode(const char *s, size_t len, int ngroups, int *group,
 
 void merge_scan(buf *out, const buf *reply, int group, int ngroups)
 {
-    redisReply *r = parse_reply(reply);
-    if (!r) {
-        resp_add_error(out, "ERR malformed reply from backend");
-        return;
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
-        emit(out, r);
-        freeReplyObject(r);
-        return;
-    }
+    struct reply_hdr h, ch, kh;
+    if (headers_all(out, reply, 1, &h) < 0) return;
+    struct reply_iter it;
+    const char *cur, *keys;
+    size_t curlen, keyslen;
     unsigned long long bc;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-        r->element[0]->type != REDIS_REPLY_STRING ||
-        str2ull(r->element[0]->str, r->element[0]->len, &bc) < 0 ||
-        r->element[1]->type != REDIS_REPLY_ARRAY) {
-        resp_add_error(out, "ERR unexpected reply type from backend");
-        freeReplyObject(r);
+    reply_iter_init(&it, reply->data, reply->len, &h);
+    if (h.type != REPLY_ARRAY || h.n != 2 || next_elem(&it, &cur, &curlen) <= 0 ||
+        next_elem(&it, &keys, &keyslen) <= 0 || reply_header(cur, curlen, &ch) < 0 ||
+        ch.type != REPLY_STRING || str2ull(ch.str, ch.len, &bc) < 0 ||
+        reply_header(keys, keyslen, &kh) < 0 || !is_array(&kh)) {
+        resp_add_error(out, err_type);
         return;
     }
     unsigned long long next;
@@ -315,7 +292,6 @@ void merge_scan(buf *out, const buf *reply, int group, int ngroups)
         if (bc > (ULLONG_MAX - (unsigned long long)group) / (unsigned long long)ngroups) {
             /* The backend's cursor does not fit once the group is folded in. */
             resp_add_error(out, "ERR backend cursor too large for the proxy");
-            freeReplyObject(r);
             return;
         }
         next = bc * (unsigned long long)ngroups + (unsigned long long)group;
@@ -326,18 +302,20 @@ void merge_scan(buf *out, const buf *reply, int group, int ngroups)
     int n = snprintf(tmp, sizeof tmp, "%llu", next);
     resp_add_array(out, 2);
     resp_add_bulk(out, tmp, (size_t)n);
-    emit(out, r->element[1]);
-    freeReplyObject(r);
+    buf_append(out, keys, keyslen);
 }
 
 void merge_first_string(const char *raw, size_t len, char *out, size_t outsize)
 {
-    buf b = { (char *)raw, len, len };
+    struct reply_hdr h, eh;
+    struct reply_iter it;
+    const char *e;
+    size_t elen;
     out[0] = '\0';
-    redisReply *r = parse_reply(&b);
-    if (!r) return;
-    if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
-        r->element[0]->type == REDIS_REPLY_STRING)
-        snprintf(out, outsize, "%.*s", (int)r->element[0]->len, r->element[0]->str);
-    freeReplyObject(r);
+    if (reply_span(raw, len) == 0 || reply_header(raw, len, &h) < 0 || h.type != REPLY_ARRAY)
+        return;
+    reply_iter_init(&it, raw, len, &h);
+    if (h.n > 0 && reply_next(&it, &e, &elen) == 0 && reply_header(e, elen, &eh) == 0 &&
+        eh.type == REPLY_STRING)
+        snprintf(out, outsize, "%.*s", (int)eh.len, eh.str);
 }

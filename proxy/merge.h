@@ -3,8 +3,9 @@
  *
  * Pure functions over byte buffers (no sockets, no event loop), so they
  * are unit tested on their own (tests/unit/test_proxy_merge.c).  Replies
- * are raw RESP2 as the backends sent them; they are parsed here with
- * hiredis's redisReader.
+ * are raw RESP2 or RESP3 as the backends sent them (each fragment over a
+ * link in the client's protocol); their elements are copied as they came.
+ * `proto` is the client's protocol, for what the proxy writes itself.
  *
  * Error rule for every merge: if any fragment's reply is an error, the
  * client gets the first such error (in fragment order), as it would from
@@ -23,17 +24,19 @@ void merge_add_arg(buf *out, const char *p, size_t len);
 
 /* MGET: fragment j answered the keys k with keyfrag[k] == j, in order.
  * Appends an array of nkeys elements in the client's key order. */
-void merge_mget(buf *out, const buf *replies, int nfrags, const int *keyfrag, int nkeys);
+void merge_mget(buf *out, int proto, const buf *replies, int nfrags, const int *keyfrag, int nkeys);
 /* Integer replies summed (DEL, UNLINK, EXISTS, TOUCH, DBSIZE). */
 void merge_sum(buf *out, const buf *replies, int nfrags);
-void merge_info(buf *out, const char *text, size_t textlen, const buf *replies, int nfrags);
+/* INFO: the proxy's text plus the summed keyspaces, as a bulk (RESP2) or
+ * a verbatim string (RESP3). */
+void merge_info(buf *out, int proto, const char *text, size_t textlen, const buf *replies, int nfrags);
 /* +OK when every fragment said +OK (MSET, FLUSHALL). */
 void merge_all_ok(buf *out, const buf *replies, int nfrags);
-/* Arrays concatenated (KEYS). */
+/* Arrays (or sets) concatenated into one array (KEYS). */
 void merge_concat(buf *out, const buf *replies, int nfrags);
 /* One non-nil bulk chosen at random, or nil (RANDOMKEY). `rnd` is a
  * random number supplied by the caller. */
-void merge_random(buf *out, const buf *replies, int nfrags, unsigned rnd);
+void merge_random(buf *out, int proto, const buf *replies, int nfrags, unsigned rnd);
 
 /* SCAN over groups: the client's cursor C stands for the backend cursor
  * C / ngroups on group C % ngroups.  Decode returns 0 or -1 (not a valid

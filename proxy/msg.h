@@ -9,7 +9,12 @@
  * FIFO holds it.  frag->msg is cleared when the msg stops caring (the
  * client left, or the fragment timed out): the backend then drops the late
  * reply when it comes, which keeps the FIFO matched without closing the
- * shared connection.  Both come from per-worker free lists (get/put). */
+ * shared connection.  Both come from per-worker free lists (get/put).
+ *
+ * RESP3 pushes (pub/sub messages, invalidations) match no fragment: they
+ * come only on a client's private links and go to that client
+ * (client_push), queued behind an (un)subscription still waiting for its
+ * turn, so a message never overtakes its subscription's confirmation. */
 #ifndef STRATA_PROXY_MSG_H
 #define STRATA_PROXY_MSG_H
 
@@ -31,6 +36,8 @@ enum msg_kind {
     MSG_SCAN,      /* cursor rewritten */
     MSG_INFO,      /* the proxy's INFO text plus the groups' keyspaces */
     MSG_TUNNEL,    /* pub/sub: every reply of the private link goes out */
+    MSG_PUSHCMD,   /* RESP3 (un)subscribe: its pushes are the reply; a PING
+                    * sent after it marks the end and is not passed on */
 };
 
 struct frag {
@@ -51,6 +58,7 @@ struct msg {
     struct client *c;
     int cmd;                 /* cmd_id, -1 when not a table command */
     enum msg_kind kind;
+    int proto;               /* the client's protocol when it was sent */
     int done;
     int failed;              /* reply is an error */
     int nfrags, npending;

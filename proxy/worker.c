@@ -98,21 +98,31 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
     }
 }
 
-static struct backend *pool_get(struct worker *w, const struct route_addr *a, const char *group)
+/* The shared link to `a` in protocol `proto`, or NULL. */
+static struct backend *pool_find(struct worker *w, const struct route_addr *a, const char *group,
+                                 int proto)
 {
     for (int i = 0; i < w->npool; i++) {
         struct backend *b = w->pool[i];
-        if (b->port == a->port && !strcmp(b->host, a->host)) {
+        if (b->port == a->port && b->proto == proto && !strcmp(b->host, a->host)) {
             b->retired = 0;
             snprintf(b->group, sizeof b->group, "%s", group);
             return b;
         }
     }
+    return NULL;
+}
+
+static struct backend *pool_get(struct worker *w, const struct route_addr *a, const char *group,
+                                int proto)
+{
+    struct backend *found = pool_find(w, a, group, proto);
+    if (found) return found;
     if (w->npool == w->cappool) {
         w->cappool = w->cappool ? w->cappool * 2 : 8;
         w->pool = xrealloc(w->pool, sizeof *w->pool * (size_t)w->cappool);
     }
-    struct backend *b = backend_create(w, a->host, a->port, group, NULL);
+    struct backend *b = backend_create(w, a->host, a->port, group, NULL, proto);
     w->pool[w->npool++] = b;
     return b;
 }
@@ -120,14 +130,19 @@ static struct backend *pool_get(struct worker *w, const struct route_addr *a, co
 static void free_maps(struct worker *w, int ngroups)
 {
     if (w->grepl) {
-        for (int g = 0; g < ngroups; g++) free(w->grepl[g]);
+        for (int g = 0; g < ngroups; g++) {
+            free(w->grepl[g]);
+            free(w->grepl3[g]);
+        }
     }
     free(w->grepl);
+    free(w->grepl3);
     free(w->ngrepl);
     free(w->gmaster);
-    w->grepl = NULL;
+    free(w->gmaster3);
+    w->grepl = w->grepl3 = NULL;
     w->ngrepl = NULL;
-    w->gmaster = NULL;
+    w->gmaster = w->gmaster3 = NULL;
 }
 
 /* Point every group at its links for snapshot r (taking over the
@@ -147,16 +162,27 @@ static void apply_route(struct worker *w, struct route *r)
     int ng = r->ngroups;
     w->gmaster = xcalloc((size_t)(ng ? ng : 1), sizeof *w->gmaster);
     w->grepl = xcalloc((size_t)(ng ? ng : 1), sizeof *w->grepl);
+    w->gmaster3 = xcalloc((size_t)(ng ? ng : 1), sizeof *w->gmaster3);
+    w->grepl3 = xcalloc((size_t)(ng ? ng : 1), sizeof *w->grepl3);
     w->ngrepl = xcalloc((size_t)(ng ? ng : 1), sizeof *w->ngrepl);
     for (int g = 0; g < ng; g++) {
         struct route_group *rg = &r->groups[g];
-        w->gmaster[g] = pool_get(w, &rg->master, rg->name);
+        w->gmaster[g] = pool_get(w, &rg->master, rg->name, RESP2);
         w->gmaster[g]->gidx = g;
         w->gmaster[g]->as_master = 1;
+        /* RESP3 links exist only once a RESP3 client needed them: keep
+         * those that still serve the group, open no new ones. */
+        w->gmaster3[g] = pool_find(w, &rg->master, rg->name, RESP3);
+        if (w->gmaster3[g]) {
+            w->gmaster3[g]->gidx = g;
+            w->gmaster3[g]->as_master = 1;
+        }
         if (r->read_from_replicas && rg->nreplicas > 0) {
             w->grepl[g] = xcalloc((size_t)rg->nreplicas, sizeof **w->grepl);
+            w->grepl3[g] = xcalloc((size_t)rg->nreplicas, sizeof **w->grepl3);
             for (int i = 0; i < rg->nreplicas; i++) {
-                struct backend *b = pool_get(w, &rg->replicas[i], rg->name);
+                struct backend *b = pool_get(w, &rg->replicas[i], rg->name, RESP2);
+                w->grepl3[g][w->ngrepl[g]] = pool_find(w, &rg->replicas[i], rg->name, RESP3);
                 w->grepl[g][w->ngrepl[g]++] = b;
             }
         }
@@ -167,7 +193,9 @@ static void apply_route(struct worker *w, struct route *r)
         struct backend *b = w->pool[i];
         if (!b->retired || !b->wait_head) continue;
         int g = route_find_group(r, b->group);
-        if (g >= 0 && w->gmaster[g] != b) backend_move_waiters(b, w->gmaster[g]);
+        if (g < 0) continue;
+        struct backend *to = worker_backend_for(w, g, 0, b->proto);
+        if (to != b) backend_move_waiters(b, to);
     }
     if (old) route_release(old);
 }
@@ -200,7 +228,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     }
     for (struct client *c = w->clients, *next; c; c = next) {
         next = c->next;
-        if (c->priv) backend_tick(c->priv, now);
+        client_tick(c, now);
         if (c->closing && !c->in_flush) worker_want_flush_client(w, c);
     }
 }
@@ -305,19 +333,42 @@ void worker_notify(struct worker *w)
     if (w->notify_ev) event_active(w->notify_ev, EV_READ, 0);
 }
 
-struct backend *worker_backend_for(struct worker *w, int g, int is_read)
+/* The RESP3 twin of RESP2 link b2 (same server, same role), opened on
+ * first use. */
+static struct backend *resp3_twin(struct worker *w, struct backend **slot, struct backend *b2,
+                                  int g)
+{
+    if (!*slot) {
+        struct route_addr a;
+        memset(&a, 0, sizeof a);
+        snprintf(a.host, sizeof a.host, "%s", b2->host);
+        a.port = b2->port;
+        *slot = pool_get(w, &a, b2->group, RESP3);
+        (*slot)->gidx = g;
+        (*slot)->as_master = b2->as_master;
+    }
+    return *slot;
+}
+
+struct backend *worker_backend_for(struct worker *w, int g, int is_read, int proto)
 {
     if (is_read && w->ngrepl[g] > 0) {
         int n = w->ngrepl[g];
         for (int i = 0; i < n; i++) {
-            struct backend *b = w->grepl[g][(w->rr + (unsigned)i) % (unsigned)n];
+            int k = (int)((w->rr + (unsigned)i) % (unsigned)n);
+            struct backend *b = w->grepl[g][k];
             if (b->state == BS_UP) {
                 w->rr++;
-                return b;
+                if (proto != RESP3) return b;
+                struct backend *b3 = resp3_twin(w, &w->grepl3[g][k], b, g);
+                /* until the RESP3 twin is up, its master serves */
+                if (b3->state == BS_UP) return b3;
+                break;
             }
         }
     }
-    return w->gmaster[g];
+    if (proto != RESP3) return w->gmaster[g];
+    return resp3_twin(w, &w->gmaster3[g], w->gmaster[g], g);
 }
 
 void worker_want_flush_client(struct worker *w, struct client *c)

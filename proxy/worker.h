@@ -33,8 +33,10 @@ struct worker {
     atomic_int stop;
 
     struct route *route;            /* retained snapshot in use */
-    struct backend **gmaster;       /* per group of route: master link */
-    struct backend ***grepl;        /* per group: replica links */
+    struct backend **gmaster;       /* per group of route: master link (RESP2) */
+    struct backend ***grepl;        /* per group: replica links (RESP2) */
+    struct backend **gmaster3;      /* the same in RESP3, NULL until a RESP3 */
+    struct backend ***grepl3;       /* client first needs one */
     int *ngrepl;
     unsigned rr;                    /* replica round robin */
     struct backend **pool;          /* shared links, by address */
@@ -66,8 +68,9 @@ void worker_free(struct worker *w);
 /* Tell the worker a new snapshot is published (any thread). */
 void worker_notify(struct worker *w);
 
-/* Link to the master (or, for reads when allowed, a replica) of group g. */
-struct backend *worker_backend_for(struct worker *w, int g, int is_read);
+/* Shared link in protocol `proto` to the master (or, for reads when
+ * allowed, a replica) of group g.  RESP3 links open on first use. */
+struct backend *worker_backend_for(struct worker *w, int g, int is_read, int proto);
 /* Queue a client / backend for the end-of-iteration flush. */
 void worker_want_flush_client(struct worker *w, struct client *c);
 void worker_want_flush_backend(struct worker *w, struct backend *b);

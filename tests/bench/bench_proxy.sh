@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # bench_proxy.sh: strata-proxy vs twemproxy (nutcracker), side by side in one
 # run, in front of the same two redis-server backends, plus a 1,000-key MGET
-# spread over two groups vs the same MGET sent straight to one redis-server.
+# spread over two groups vs the same MGET sent straight to one redis-server,
+# and a RESP3 run (redis-benchmark -3; nutcracker has no RESP3) of strata-
+# proxy vs one redis-server straight.
 #
 #   tests/bench/bench_proxy.sh [BIN_DIR]       (default: build/bin; use a Release build)
 #
 # Environment: N (requests per test, default 100000), CLIENTS (50),
-# THREADS (strata-proxy worker threads, default 1), MGET_N (2000).
+# THREADS (strata-proxy worker threads, default 1), MGET_N (2000), RESP3 (1:
+# run the RESP3 comparison, the default; 0: skip it).
 # Prints requests/s and the ratio strata/nutcracker for each test at
 # pipeline 1 and 16.  Not a pass/fail test: it reports figures.
 set -euo pipefail
@@ -93,8 +96,10 @@ PIDS+=($!)
 wait_port "$NP"
 
 # requests/s of one test, from redis-benchmark's CSV output
-bench1() {  # port pipeline test
-    redis-benchmark -h 127.0.0.1 -p "$1" -c "$CLIENTS" -n "$N" -P "$2" -t "$3" --csv -q 2>/dev/null |
+bench1() {  # port pipeline test [redis-benchmark flags...]
+    local port=$1 pipe=$2 test=$3
+    shift 3
+    redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$N" -P "$pipe" -t "$test" "$@" --csv -q 2>/dev/null |
         awk -F'","' 'NR > 1 { gsub(/"/, "", $1); gsub(/"/, "", $2);
                                if ($1 ~ /needed/) next; print $2 }' | tail -1
 }
@@ -146,3 +151,22 @@ echo
 awk -v s="$S" -v d="$D" 'BEGIN {
     printf "MGET 1000 keys: strata-proxy (2 groups) %.0f rps, redis-server direct %.0f rps, ratio %.2f (direct/strata %.2fx)\n",
            s, d, (d > 0 ? s / d : 0), (s > 0 ? d / s : 0) }'
+
+# RESP3: every client opens with HELLO 3, so the proxy runs its RESP3 links.
+if [ "${RESP3:-1}" = 1 ]; then
+    echo
+    echo "RESP3 (redis-benchmark -3): strata-proxy (2 groups) vs one redis-server direct"
+    for P in 1 16; do
+        echo
+        printf "pipeline %-3s %-12s %14s %14s %8s\n" "$P" "test" "strata rps" "redis rps" "ratio"
+        for T in ${TESTS//,/ }; do
+            s=0; d=0
+            for _ in $(seq 1 "$ROUNDS"); do
+                s=$(max "$s" "$(bench1 "$SP" "$P" "$T" -3)")
+                d=$(max "$d" "$(bench1 "$RD" "$P" "$T" -3)")
+            done
+            awk -v P="$P" -v T="$T" -v s="$s" -v d="$d" \
+                'BEGIN { printf "pipeline %-3s %-12s %14.0f %14.0f %8.2f\n", P, T, s, d, (d > 0 ? s / d : 0) }'
+        done
+    done
+fi

@@ -156,7 +156,7 @@ def test_local_commands(two):
     hello = r.execute_command("HELLO", "2")
     assert hello[0] == b"server" and b"proto" in hello
     with pytest.raises(redis.ResponseError, match="^NOPROTO unsupported protocol version$"):
-        r.execute_command("HELLO", "3")
+        r.execute_command("HELLO", "4")
     with pytest.raises(redis.ResponseError, match="Client names cannot contain spaces"):
         r.execute_command("HELLO", "2", "SETNAME", "a b")
     assert r.client_getname() is None

@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "merge.h"
+#include "resp.h"
 
 static buf mk(const char *s)
 {
@@ -38,7 +39,7 @@ static void test_mget_order(void **state)
     int keyfrag[5] = { 0, 1, 0, 1, 0 };
     buf out;
     buf_init(&out);
-    merge_mget(&out, r, 2, keyfrag, 5);
+    merge_mget(&out, RESP2, r, 2, keyfrag, 5);
     expect_out(&out, "*5\r\n$2\r\na0\r\n$2\r\nb1\r\n$-1\r\n$0\r\n\r\n$2\r\na4\r\n");
     free_all(r, 2);
 }
@@ -49,7 +50,7 @@ static void test_mget_error_wins(void **state)
     int keyfrag[2] = { 0, 1 };
     buf out;
     buf_init(&out);
-    merge_mget(&out, r, 2, keyfrag, 2);
+    merge_mget(&out, RESP2, r, 2, keyfrag, 2);
     expect_out(&out, "-ERR backend g2: timeout\r\n");
     free_all(r, 2);
 }
@@ -96,13 +97,13 @@ static void test_concat_and_random(void **state)
     buf n[3] = { mk("$-1\r\n"), mk("$3\r\nkey\r\n"), mk("$-1\r\n") };
     for (unsigned rnd = 0; rnd < 5; rnd++) {
         buf_init(&out);
-        merge_random(&out, n, 3, rnd);
+        merge_random(&out, RESP2, n, 3, rnd);
         expect_out(&out, "$3\r\nkey\r\n");
     }
     buf_free(&n[1]);
     n[1] = mk("$-1\r\n");
     buf_init(&out);
-    merge_random(&out, n, 3, 1);
+    merge_random(&out, RESP2, n, 3, 1);
     expect_out(&out, "$-1\r\n");
     free_all(n, 3);
 }
@@ -163,6 +164,56 @@ static void test_add_cmd_and_first_string(void **state)
     assert_string_equal(role, "");
 }
 
+/* RESP3: elements are copied as the backends wrote them (nulls as _,
+ * doubles, maps), the proxy's own nil is _, INFO is a verbatim string. */
+static void test_resp3_merges(void **state)
+{
+    buf r[2] = { mk("*2\r\n_\r\n$1\r\na\r\n"), mk("*1\r\n%1\r\n$1\r\nf\r\n,1.5\r\n") };
+    int keyfrag[4] = { 0, 1, 0, 1 };
+    buf out;
+    buf_init(&out);
+    merge_mget(&out, RESP3, r, 2, keyfrag, 4);
+    /* the fourth key has no element in its fragment's reply: a RESP3 nil */
+    expect_out(&out, "*4\r\n_\r\n%1\r\n$1\r\nf\r\n,1.5\r\n$1\r\na\r\n_\r\n");
+    free_all(r, 2);
+
+    buf n[2] = { mk("_\r\n"), mk("_\r\n") };
+    buf_init(&out);
+    merge_random(&out, RESP3, n, 2, 7);
+    expect_out(&out, "_\r\n");
+    free_all(n, 2);
+
+    buf k[2] = { mk("*1\r\n$1\r\nx\r\n"), mk("~2\r\n$1\r\ny\r\n$1\r\nz\r\n") };
+    buf_init(&out);
+    merge_concat(&out, k, 2);
+    expect_out(&out, "*3\r\n$1\r\nx\r\n$1\r\ny\r\n$1\r\nz\r\n");
+    free_all(k, 2);
+
+    buf e[2] = { mk(":1\r\n"), mk("!5\r\nERR x\r\n") };
+    buf_init(&out);
+    merge_sum(&out, e, 2);
+    expect_out(&out, "!5\r\nERR x\r\n");
+    free_all(e, 2);
+
+    buf i[2] = { mk("=38\r\ntxt:# Keyspace\r\ndb0:keys=2,expires=1\r\n\r\n"),
+                 mk("$34\r\n# Keyspace\r\ndb0:keys=3,expires=0\r\n\r\n") };
+    buf_init(&out);
+    merge_info(&out, RESP3, "# Server", 8, i, 2);
+    expect_out(&out, "=58\r\ntxt:# Server\r\n# Keyspace\r\ndb0:keys=5,expires=1,avg_ttl=0\r\n\r\n");
+    buf_init(&out);
+    merge_info(&out, RESP2, "# Server", 8, i, 2);
+    expect_out(&out, "$54\r\n# Server\r\n# Keyspace\r\ndb0:keys=5,expires=1,avg_ttl=0\r\n\r\n");
+    free_all(i, 2);
+
+    /* a truncated reply is malformed, not read past its end */
+    buf t[1] = { mk("*2\r\n$1\r\na\r\n") };
+    int kf[2] = { 0, 0 };
+    buf_init(&out);
+    merge_mget(&out, RESP3, t, 1, kf, 2);
+    expect_out(&out, "-ERR malformed reply from backend\r\n");
+    free_all(t, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -173,6 +224,7 @@ int main(void)
         cmocka_unit_test(test_concat_and_random),
         cmocka_unit_test(test_scan_cursor),
         cmocka_unit_test(test_add_cmd_and_first_string),
+        cmocka_unit_test(test_resp3_merges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
