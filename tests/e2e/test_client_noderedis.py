@@ -9,10 +9,9 @@ the tree from the committed package-lock.json (`npm ci`, into
 $STRATA_JS_DIR, default ~/.cache/strata-js, again only when the lock file
 changed), so a fresh machine with node and npm gets the same version.
 
-Client-side caching (`RESP: 3, clientSideCache`) needs CLIENT TRACKING on
-the nodes: it runs against the strata-node cluster once the node answers
-CLIENT TRACKING (skipped before, saying so), and always against a proxy in
-front of redis-server groups, which checks the proxy's part on its own."""
+Client-side caching (`RESP: 3, clientSideCache`) runs against the
+strata-node cluster, and against a proxy in front of redis-server groups,
+which checks the proxy's part on its own."""
 import hashlib
 import json
 import os
@@ -79,27 +78,7 @@ def strata(cluster):
     return proxy
 
 
-def node_sends_resp3_maps(proc):
-    """Does strata-node answer HGETALL with a RESP3 map after HELLO 3?
-    (The node's RESP3 replies are being converted command by command.)"""
-    import socket
-    s = socket.create_connection(("127.0.0.1", proc.port), timeout=5)
-    s.sendall(b"HELLO 3\r\nHGETALL nosuchhash\r\n")
-    data = b""
-    while not (data.endswith(b"%0\r\n") or data.endswith(b"*0\r\n")):
-        chunk = s.recv(65536)  # the socket's 5 s timeout bounds this
-        if not chunk:
-            break
-        data += chunk
-    s.close()
-    return data.endswith(b"%0\r\n")
-
-
 def test_noderedis_defaults_strings_hashes_multi(node_modules, strata):
-    if not node_sends_resp3_maps(strata.groups[0][0]):
-        pytest.skip("strata-node still answers HGETALL with an array in RESP3 (its RESP3 "
-                    "replies land with the node's RESP3 work); the same script runs against "
-                    "redis-server groups in test_noderedis_client_side_cache_redis_backends")
     keys = some_keys(RANGES, "s")
     run_js(node_modules, strata.port, "basic", keys)
     # the writes went where the slots say, and the replicas have them
@@ -114,19 +93,7 @@ def test_noderedis_pubsub(node_modules, strata):
     run_js(node_modules, strata.port, "pubsub", some_keys(RANGES, "p"))
 
 
-def node_has_tracking(proc):
-    import redis
-    try:
-        c = redis.Redis(port=proc.port)
-        c.execute_command("CLIENT", "TRACKING", "off")
-        return True
-    except redis.ResponseError:
-        return False
-
-
 def test_noderedis_client_side_cache_strata(node_modules, strata):
-    if not node_has_tracking(strata.groups[0][0]):
-        pytest.skip("strata-node has no CLIENT TRACKING yet (lands with the node's tracking work)")
     run_js(node_modules, strata.port, "cache", some_keys(RANGES, "c"))
 
 

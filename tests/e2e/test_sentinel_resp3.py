@@ -501,7 +501,8 @@ def node_redis_dir():
     node = shutil.which("node")
     if not node:
         return None
-    for d in (os.environ.get("STRATA_NODE_MODULES"), os.getcwd()):
+    js = os.environ.get("STRATA_JS_DIR")  # deploy/test.sh installs node-redis there
+    for d in (os.environ.get("STRATA_NODE_MODULES"), js, os.getcwd()):
         if d and subprocess.run([node, "-e", "require('redis').createSentinel"], cwd=d,
                                 capture_output=True).returncode == 0:
             return d
@@ -511,7 +512,7 @@ def node_redis_dir():
 def test_node_redis_sentinel_resp3(cluster):
     d = node_redis_dir()
     if not d:
-        pytest.skip("node-redis not installed (set STRATA_NODE_MODULES)")
+        pytest.skip("node-redis not installed (deploy/test.sh installs it into $STRATA_JS_DIR)")
     nodes = start_group(cluster, "g1", nreplicas=1)
     ports = [free_port(), free_port()]
     topo = write_topology(cluster, [("g1", "0-16383", nodes)], ports, quorum=2)
