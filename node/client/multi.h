@@ -47,4 +47,8 @@ void multi_touch_existing(void);
  * range that keeps the whole list), and the write hook only sees writes. */
 void multi_touch_key(const char *key, size_t klen);
 
+/* CLIENT LIST's multi= and multi-mem=: the number of commands c has
+ * queued since MULTI and the bytes the queue holds (0, 0 outside MULTI). */
+void multi_queue_stats(const client *c, int *count, size_t *bytes);
+
 #endif

@@ -3,18 +3,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include "blocking.h"
+#include "cmdstats.h"
 #include "cmd.h"
 #include "conf.h"
 #include "promhttp.h"
 #include "log.h"
+#include "monitor.h"
+#include "multi.h"
 #include "pause.h"
 #include "pubsub.h"
+#include "rconfig.h"
 #include "subcmd.h"
 #include "util.h"
 
@@ -222,14 +227,21 @@ static long long peak_rss_bytes(void)
     return (long long)ru.ru_maxrss * 1024;
 }
 
-static int section_wanted(client *c, const char *name, int dflt)
+/* INFO [section ...] (Redis 7.0): any number of section names in any
+ * case, plus "default" (the sections INFO alone shows), "all" and
+ * "everything" (every section; Strata has no module sections, so the two
+ * are the same).  Sections come in Redis's order whatever the order of
+ * the arguments; unknown names add nothing.  Sections are separated by
+ * an empty line.  Returns 1 if `name` is wanted, and starts its text in
+ * o (the separator). */
+static int section_wanted(client *c, buf *o, const char *name, int dflt)
 {
-    if (c->argc < 2) return dflt;
-    for (int i = 1; i < c->argc; i++) {
-        if (ARG_IS(c, i, name) || ARG_IS(c, i, "all") || ARG_IS(c, i, "everything")) return 1;
-        if (ARG_IS(c, i, "default") && dflt) return 1;
-    }
-    return 0;
+    int want = c->argc < 2 ? dflt : 0;
+    for (int i = 1; i < c->argc && !want; i++)
+        want = ARG_IS(c, i, name) || ARG_IS(c, i, "all") || ARG_IS(c, i, "everything") ||
+               (ARG_IS(c, i, "default") && dflt);
+    if (want && o->len) buf_append(o, "\r\n", 2);
+    return want;
 }
 
 static void info_command(client *c)
@@ -237,36 +249,36 @@ static void info_command(client *c)
     buf o;
     buf_init(&o);
     uint64_t now = now_ms();
-    if (section_wanted(c, "server", 1)) {
+    if (section_wanted(c, &o, "server", 1)) {
         struct utsname u;
         uname(&u);
         buf_printf(&o, "# Server\r\nredis_version:%s\r\nstrata_version:%s\r\nredis_mode:standalone\r\n"
                        "os:%s %s %s\r\narch_bits:%d\r\nprocess_id:%d\r\nrun_id:%s\r\ntcp_port:%lld\r\n"
                        "uptime_in_seconds:%llu\r\nuptime_in_days:%llu\r\nhz:%lld\r\n"
-                       "config_file:%s\r\ndata_dir:%s\r\n\r\n",
+                       "config_file:%s\r\ndata_dir:%s\r\n",
                    COMPAT_REDIS_VERSION, STRATA_VERSION, u.sysname, u.release, u.machine,
                    (int)(sizeof(void *) * 8), (int)getpid(), srv.run_id, srv.cfg.port,
                    (unsigned long long)((now - srv.start_ms) / 1000),
                    (unsigned long long)((now - srv.start_ms) / 86400000), srv.cfg.hz,
                    srv.config_path ? srv.config_path : "", srv.cfg.dir);
     }
-    if (section_wanted(c, "clients", 1)) {
+    if (section_wanted(c, &o, "clients", 1)) {
         unsigned long blocked = 0;
         for (client *x = srv.clients; x; x = x->next) blocked += !!(x->flags & CLIENT_BLOCKED);
-        buf_printf(&o, "# Clients\r\nconnected_clients:%lu\r\nblocked_clients:%lu\r\nmaxclients:%lld\r\n\r\n",
+        buf_printf(&o, "# Clients\r\nconnected_clients:%lu\r\nblocked_clients:%lu\r\nmaxclients:%lld\r\n",
                    srv.nclients, blocked, srv.cfg.maxclients);
     }
-    if (section_wanted(c, "memory", 1)) {
+    if (section_wanted(c, &o, "memory", 1)) {
         long long rss = proc_rss_bytes();
         char *mem = store_property(srv.st, "leveldb.approximate-memory-usage");
         buf_printf(&o, "# Memory\r\nused_memory:%lld\r\nused_memory_rss:%lld\r\nused_memory_peak:%lld\r\n"
                        "maxmemory:0\r\nmem_allocator:libc\r\nleveldb_block_cache:%lld\r\n"
-                       "leveldb_write_buffer:%lld\r\nleveldb_memory_usage:%s\r\npending_write_bytes:%zu\r\n\r\n",
+                       "leveldb_write_buffer:%lld\r\nleveldb_memory_usage:%s\r\npending_write_bytes:%zu\r\n",
                    rss, rss, peak_rss_bytes(), srv.cfg.block_cache, srv.cfg.write_buffer,
                    mem ? mem : "0", store_pending_bytes(srv.st));
         free(mem);
     }
-    if (section_wanted(c, "persistence", 1)) {
+    if (section_wanted(c, &o, "persistence", 1)) {
         const struct store_stats *ss = store_get_stats(srv.st);
         uint64_t disk = store_approx_size(srv.st, "", 0, "\xff\xff\xff\xff", 4);
         buf_printf(&o, "# Persistence\r\nloading:0\r\nstorage_engine:leveldb\r\nfsync:%s\r\n"
@@ -274,59 +286,58 @@ static void info_command(client *c)
                        "storage_commits:%llu\r\nstorage_syncs:%llu\r\nstorage_write_errors:%llu\r\n"
                        "storage_bytes_written:%llu\r\nstorage_disk_bytes:%llu\r\n"
                        "storage_level0_files:%u\r\n"
-                       "gc_pending_collections:%llu\r\nmeta_cache_hits:%llu\r\nmeta_cache_misses:%llu\r\n\r\n",
+                       "gc_pending_collections:%llu\r\nmeta_cache_hits:%llu\r\nmeta_cache_misses:%llu\r\n",
                    srv.cfg.fsync == FSYNC_ALWAYS ? "always" : srv.cfg.fsync == FSYNC_EVERYSEC ? "everysec" : "no",
                    srv.dirty - srv.dirty_at_save, (unsigned long long)(srv.last_save_ms / 1000),
                    ss->commits, ss->syncs, ss->commit_errors, ss->bytes_written,
                    (unsigned long long)disk, store_level0_files(srv.st), db_gc_pending(),
                    ss->meta_cache_hits, ss->meta_cache_misses);
     }
-    if (section_wanted(c, "stats", 1)) {
+    if (section_wanted(c, &o, "stats", 1)) {
         buf_printf(&o, "# Stats\r\ntotal_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"
                        "total_net_input_bytes:%llu\r\ntotal_net_output_bytes:%llu\r\n"
                        "rejected_connections:%llu\r\nexpired_keys:%llu\r\nevicted_keys:0\r\n"
-                       "keyspace_hits:%llu\r\nkeyspace_misses:%llu\r\n\r\n",
+                       "keyspace_hits:%llu\r\nkeyspace_misses:%llu\r\ntotal_error_replies:%llu\r\n",
                    srv.stats.connections, srv.stats.commands, srv.stats.net_in, srv.stats.net_out,
                    srv.stats.rejected, srv.stats.expired_keys, srv.stats.keyspace_hits,
-                   srv.stats.keyspace_misses);
+                   srv.stats.keyspace_misses, cmdstats_total_errors());
     }
-    if (section_wanted(c, "replication", 1)) {
-        if (srv.info_replication) srv.info_replication(&o);
-        else buf_printf(&o, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
+    if (section_wanted(c, &o, "replication", 1)) {
+        if (srv.info_replication) {
+            srv.info_replication(&o);
+            /* repl.c ends its section with an empty line: the separator
+             * is added here */
+            if (o.len >= 4 && !memcmp(o.data + o.len - 4, "\r\n\r\n", 4)) o.len -= 2;
+        } else buf_printf(&o, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n");
     }
-    if (section_wanted(c, "cpu", 1)) {
+    if (section_wanted(c, &o, "cpu", 1)) {
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
-        buf_printf(&o, "# CPU\r\nused_cpu_sys:%ld.%06ld\r\nused_cpu_user:%ld.%06ld\r\n\r\n",
+        buf_printf(&o, "# CPU\r\nused_cpu_sys:%ld.%06ld\r\nused_cpu_user:%ld.%06ld\r\n",
                    (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec,
                    (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec);
     }
-    if (section_wanted(c, "commandstats", 0)) {
-        buf_printf(&o, "# Commandstats\r\n");
-        for (int i = 0; i < CMD__COUNT; i++) {
-            unsigned long long n = srv.stats.cmd_calls[i];
-            if (!n) continue;
-            buf_printf(&o, "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f\r\n", cmd_table[i].name, n,
-                       srv.stats.cmd_usec[i], (double)srv.stats.cmd_usec[i] / (double)n);
-        }
-        buf_printf(&o, "\r\n");
-    }
-    if (section_wanted(c, "keyspace", 1)) {
+    if (section_wanted(c, &o, "modules", 1)) buf_printf(&o, "# Modules\r\n");
+    if (section_wanted(c, &o, "commandstats", 0)) cmdstats_info_commands(&o);
+    if (section_wanted(c, &o, "errorstats", 1)) cmdstats_info_errors(&o);
+    if (section_wanted(c, &o, "latencystats", 0)) cmdstats_info_latency(&o);
+    if (section_wanted(c, &o, "cluster", 1)) buf_printf(&o, "# Cluster\r\ncluster_enabled:0\r\n");
+    if (section_wanted(c, &o, "keyspace", 1)) {
         buf_printf(&o, "# Keyspace\r\n");
         unsigned long long keys = db_key_count();
         if (keys) buf_printf(&o, "db0:keys=%llu,expires=%llu,avg_ttl=0\r\n", keys, db_expire_count());
     }
-    if (o.len >= 2 && o.data[o.len - 1] == '\n' && o.data[o.len - 3] == '\n') o.len -= 2;
-    resp_add_bulk(&c->out, o.data ? o.data : "", o.len);
+    resp_add_verbatim(&c->out, c->resp, o.data ? o.data : "", o.len);
     buf_free(&o);
 }
 
 /* ---------------- CONFIG ---------------- */
 
-/* Names Redis clients and tools ask for, answered with fixed values that
- * are true of Strata (no RDB snapshots, no AOF). */
-static const char *const compat_config[][2] = {
-    { "save", "" }, { "appendonly", "no" }, { "databases", "1" },
+/* A parameter named in CONFIG GET/SET: one of strata-node's settings
+ * (config.c) or a Redis-only one (rconfig.c). */
+struct config_ref {
+    const struct conf_field *field;
+    const struct rconf_param *rparam;
 };
 
 static void config_name(const char *n, char *out, size_t size)
@@ -336,93 +347,233 @@ static void config_name(const char *n, char *out, size_t size)
     out[i] = '\0';
 }
 
+static int config_lookup(const char *name, size_t len, struct config_ref *ref)
+{
+    char tmp[128];
+    ref->field = NULL;
+    ref->rparam = rconf_find(name, len);
+    if (ref->rparam) return 1;
+    if (len >= sizeof tmp || memchr(name, '\0', len)) return 0;
+    memcpy(tmp, name, len);
+    tmp[len] = '\0';
+    ref->field = conf_find(node_config_fields, tmp);
+    return ref->field != NULL;
+}
+
+static int config_same(const struct config_ref *a, const struct config_ref *b)
+{
+    return a->field == b->field && a->rparam == b->rparam;
+}
+
+static void config_value(const struct config_ref *ref, buf *out)
+{
+    if (ref->rparam) rconf_get(ref->rparam, out);
+    else conf_get(node_config_fields, &srv.cfg, ref->field->name, out);
+}
+
+/* CONFIG GET pattern...: Redis 7.0's rules.  A name without glob
+ * characters is looked up (any case, aliases too) and answered under the
+ * name as given; a pattern matches every name, primary and alias, and
+ * answers each matching name.  A parameter is answered once per name. */
+struct config_match {
+    char name[128];
+    struct config_ref ref;
+};
+
+static void config_get(client *c)
+{
+    struct config_match *m = NULL;
+    size_t n = 0, cap = 0;
+    for (int j = 2; j < c->argc; j++) {
+        const char *pat = c->argv[j];
+        size_t plen = c->argvlen[j];
+        int glob = memchr(pat, '*', plen) || memchr(pat, '?', plen) || memchr(pat, '[', plen);
+        for (int k = 0;; k++) {
+            const char *name;
+            struct config_ref ref = { NULL, NULL };
+            char dashed[128];
+            if (!glob) {
+                if (k > 0 || plen >= sizeof dashed || !config_lookup(pat, plen, &ref)) break;
+                memcpy(dashed, pat, plen);
+                dashed[plen] = '\0';
+                name = dashed;
+            } else {
+                const struct rconf_param *rp;
+                name = rconf_nth_name(k, &rp);
+                if (!name) break;
+                ref.rparam = rp;
+                if (!glob_match(pat, plen, name, strlen(name), 1)) continue;
+            }
+            int dup = 0;
+            for (size_t i = 0; i < n && !dup; i++)
+                dup = !strcasecmp(m[i].name, name) && config_same(&m[i].ref, &ref);
+            if (dup) continue;
+            if (n == cap) m = xrealloc(m, (cap = cap ? cap * 2 : 16) * sizeof *m);
+            snprintf(m[n].name, sizeof m[n].name, "%s", name);
+            m[n].ref = ref;
+            n++;
+        }
+        if (!glob) continue;
+        for (const struct conf_field *f = node_config_fields; f->name; f++) {
+            char dashed[128];
+            config_name(f->name, dashed, sizeof dashed);
+            if (!glob_match(pat, plen, dashed, strlen(dashed), 1) && !glob_match(pat, plen, f->name, strlen(f->name), 1))
+                continue;
+            int dup = 0;
+            for (size_t i = 0; i < n && !dup; i++) dup = m[i].ref.field == f;
+            if (dup) continue;
+            if (n == cap) m = xrealloc(m, (cap = cap ? cap * 2 : 16) * sizeof *m);
+            snprintf(m[n].name, sizeof m[n].name, "%s", dashed);
+            m[n].ref.field = f;
+            m[n].ref.rparam = NULL;
+            n++;
+        }
+    }
+    resp_add_map(&c->out, c->resp, (long long)n);
+    for (size_t i = 0; i < n; i++) {
+        buf val;
+        buf_init(&val);
+        config_value(&m[i].ref, &val);
+        resp_add_bulk_str(&c->out, m[i].name);
+        resp_add_bulk(&c->out, val.data ? val.data : "", val.len);
+        buf_free(&val);
+    }
+    free(m);
+}
+
+/* CONFIG SET name value [name value ...]: all or nothing, checked in
+ * Redis 7.0's order.  First every name: an unknown one fails the whole
+ * command (the first unknown is named), then immutable ones and
+ * duplicates.  Then every value is checked before any is applied, so a
+ * bad value leaves every parameter as it was. */
+static void config_set(client *c)
+{
+    if (c->argc % 2) { /* a name without a value */
+        resp_add_error(&c->out, resp_err_syntax);
+        return;
+    }
+    int npairs = (c->argc - 2) / 2;
+    struct config_ref *refs = xmalloc((size_t)npairs * sizeof *refs);
+    buf *canon = xmalloc((size_t)npairs * sizeof *canon);
+    for (int i = 0; i < npairs; i++) buf_init(&canon[i]);
+    int unknown = -1, bad = -1;
+    const char *errstr = NULL;
+    for (int i = 0; i < npairs; i++) {
+        int j = 2 + 2 * i;
+        if (!config_lookup(ARG(c, j), &refs[i])) {
+            if (unknown < 0) unknown = j;
+            continue;
+        }
+        if (unknown >= 0 || bad >= 0) continue;
+        if ((refs[i].rparam && rconf_immutable(refs[i].rparam)) || (refs[i].field && !refs[i].field->runtime)) {
+            errstr = "can't set immutable config";
+            bad = j;
+            continue;
+        }
+        for (int k = 0; k < i; k++)
+            if (config_same(&refs[k], &refs[i])) {
+                errstr = "duplicate parameter";
+                bad = j;
+                break;
+            }
+    }
+    if (unknown >= 0) {
+        resp_add_errorf(&c->out, "ERR Unknown option or number of arguments for CONFIG SET - '%.*s'",
+                        (int)c->argvlen[unknown], c->argv[unknown]);
+        goto out;
+    }
+    if (bad >= 0) {
+        resp_add_errorf(&c->out, "ERR CONFIG SET failed (possibly related to argument '%.*s') - %s",
+                        (int)c->argvlen[bad], c->argv[bad], errstr);
+        goto out;
+    }
+    for (int i = 0; i < npairs; i++) {
+        const char *v = c->argv[3 + 2 * i];
+        size_t vlen = c->argvlen[3 + 2 * i];
+        char dashed[128];
+        if (refs[i].rparam) {
+            if (rconf_check(refs[i].rparam, v, vlen, &canon[i], &errstr) == 0) continue;
+            resp_add_errorf(&c->out, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
+                            rconf_name(refs[i].rparam), errstr);
+            goto out;
+        }
+        /* strata-node's own setting: checked on a scratch struct, then
+         * kept as text for the apply pass. */
+        struct node_config scratch;
+        memset(&scratch, 0, sizeof scratch);
+        buf errs;
+        buf_init(&errs);
+        char *value = xmemdup(v, vlen);
+        int r = memchr(v, '\0', vlen) ? -1 : conf_set(node_config_fields, &scratch, refs[i].field->name, value, NULL, &errs);
+        conf_free(node_config_fields, &scratch);
+        if (r < 0) {
+            config_name(refs[i].field->name, dashed, sizeof dashed);
+            while (errs.len && errs.data[errs.len - 1] == '\n') errs.len--;
+            resp_add_errorf(&c->out, "ERR CONFIG SET failed (possibly related to argument '%s') - %.*s", dashed,
+                            (int)errs.len, errs.data ? errs.data : "invalid value");
+            buf_free(&errs);
+            free(value);
+            goto out;
+        }
+        buf_free(&errs);
+        buf_append(&canon[i], value, vlen);
+        free(value);
+    }
+    for (int i = 0; i < npairs; i++) {
+        if (refs[i].rparam) {
+            rconf_apply(refs[i].rparam, canon[i].data ? canon[i].data : "", canon[i].len);
+            continue;
+        }
+        buf_append_char(&canon[i], '\0');
+        conf_set(node_config_fields, &srv.cfg, refs[i].field->name, canon[i].data, NULL, NULL);
+        if (!strcmp(refs[i].field->name, "loglevel")) log_level_current = srv.cfg.loglevel;
+    }
+    resp_add_ok(&c->out);
+out:
+    for (int i = 0; i < npairs; i++) buf_free(&canon[i]);
+    free(canon);
+    free(refs);
+}
+
+static void config_help(client *c)
+{
+    static const char *const lines[] = {
+        "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET <pattern>",
+        "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value>",
+        "    Set the configuration <directive> to <value>.",
+        "RESETSTAT",
+        "    Reset statistics reported by the INFO command.",
+        "REWRITE",
+        "    Rewrite the configuration file.",
+        "HELP",
+        "    Prints this help.",
+    };
+    resp_add_array(&c->out, (long long)(sizeof lines / sizeof lines[0]));
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) resp_add_simple(&c->out, lines[i]);
+}
+
 static void config_command(client *c)
 {
     /* Unknown subcommands and wrong arities (CONFIG HELP x, CONFIG GET)
      * get Redis's errors before any subcommand runs. */
     if (subcmd_check(&c->out, "config", ARG(c, 1), c->argc) < 0) return;
-    if (ARG_IS(c, 1, "get") && c->argc >= 3) {
-        buf items;
-        buf_init(&items);
-        long long n = 0;
-        for (const struct conf_field *f = node_config_fields; f->name; f++) {
-            char dashed[64];
-            config_name(f->name, dashed, sizeof dashed);
-            for (int j = 2; j < c->argc; j++) {
-                if (glob_match(ARG(c, j), dashed, strlen(dashed), 1) ||
-                    glob_match(ARG(c, j), f->name, strlen(f->name), 1)) {
-                    buf val;
-                    buf_init(&val);
-                    conf_get(node_config_fields, &srv.cfg, f->name, &val);
-                    resp_add_bulk_str(&items, dashed);
-                    resp_add_bulk(&items, val.data ? val.data : "", val.len);
-                    buf_free(&val);
-                    n += 2;
-                    break;
-                }
-            }
-        }
-        for (size_t i = 0; i < sizeof compat_config / sizeof compat_config[0]; i++)
-            for (int j = 2; j < c->argc; j++)
-                if (glob_match(ARG(c, j), compat_config[i][0], strlen(compat_config[i][0]), 1)) {
-                    resp_add_bulk_str(&items, compat_config[i][0]);
-                    resp_add_bulk_str(&items, compat_config[i][1]);
-                    n += 2;
-                    break;
-                }
-        resp_add_array(&c->out, n);
-        buf_append(&c->out, items.data, items.len);
-        buf_free(&items);
-        return;
-    }
-    if (ARG_IS(c, 1, "set") && c->argc % 2) { /* a name without a value */
-        resp_add_error(&c->out, resp_err_syntax);
-        return;
-    }
-    if (ARG_IS(c, 1, "set")) {
-        /* Validate every pair on a copy first: all or nothing, as Redis. */
-        struct node_config copy = srv.cfg;
-        for (int j = 2; j < c->argc; j += 2) {
-            char name[128], *value;
-            if (c->argvlen[j] >= sizeof name) goto unknown;
-            memcpy(name, c->argv[j], c->argvlen[j]);
-            name[c->argvlen[j]] = '\0';
-            const struct conf_field *f = conf_find(node_config_fields, name);
-            if (!f) goto unknown;
-            if (!f->runtime) {
-                resp_add_errorf(&c->out, "ERR CONFIG SET failed (possibly related to argument '%s') - "
-                                         "can't set immutable config", name);
-                return;
-            }
-            buf errs;
-            buf_init(&errs);
-            value = xmemdup(c->argv[j + 1], c->argvlen[j + 1]);
-            (void)copy;
-            int r = conf_set(node_config_fields, &srv.cfg, name, value, NULL, &errs);
-            free(value);
-            if (r < 0) {
-                while (errs.len && (errs.data[errs.len - 1] == '\n')) errs.len--;
-                resp_add_errorf(&c->out, "ERR CONFIG SET failed (possibly related to argument '%s') - %.*s",
-                                name, (int)errs.len, errs.data ? errs.data : "");
-                buf_free(&errs);
-                return;
-            }
-            buf_free(&errs);
-            if (!strcmp(f->name, "loglevel")) log_level_current = srv.cfg.loglevel;
-        }
+    if (ARG_IS(c, 1, "get")) {
+        config_get(c);
+    } else if (ARG_IS(c, 1, "set")) {
+        config_set(c);
+    } else if (ARG_IS(c, 1, "resetstat")) {
+        server_reset_stats();
         resp_add_ok(&c->out);
-        return;
-    unknown:
-        resp_add_errorf(&c->out, "ERR Unknown option or number of arguments for CONFIG SET - '%.*s'",
-                        (int)c->argvlen[2], c->argv[2]);
-        return;
+    } else if (ARG_IS(c, 1, "help")) {
+        config_help(c);
+    } else {
+        /* REWRITE: the YAML file is the operators' to edit, never
+         * rewritten by the node. */
+        if (!srv.config_path) resp_add_error(&c->out, "ERR The server is running without a config file");
+        else resp_add_error(&c->out, "ERR CONFIG REWRITE is not supported: edit the node's YAML file");
     }
-    if (ARG_IS(c, 1, "resetstat") && c->argc == 2) {
-        memset(&srv.stats, 0, sizeof srv.stats);
-        resp_add_ok(&c->out);
-        return;
-    }
-    resp_add_errorf(&c->out, "ERR unknown subcommand '%.*s'. Try CONFIG HELP.", (int)c->argvlen[1], c->argv[1]);
 }
 
 /* ---------------- COMMAND ---------------- */
@@ -505,19 +656,109 @@ static void command_command(client *c)
 
 /* ---------------- CLIENT ---------------- */
 
+/* Tracking state for CLIENT LIST's t/R/B flags and redir= (tracking.c
+ * will provide it; until then no client tracks). */
+static long long client_tracking_redir(const client *x)
+{
+    (void)x;
+    return -1;
+}
+
+/* One line of CLIENT LIST / CLIENT INFO with Redis 7.0's fields in its
+ * order.  Strata's buffers map onto Redis's fields as:
+ *   qbuf / qbuf-free   unparsed input bytes / the rest of the input buffer
+ *   argv-mem           bytes of the arguments of the command running now
+ *   multi-mem          bytes held by the MULTI queue
+ *   rbs / rbp          the output buffer's size / bytes in it
+ *   obl / oll / omem   unsent reply bytes / 0 / 0 (one flat output buffer)
+ *   tot-mem            the client structure plus its buffers
+ * user is always "default" (no ACL users). */
 static void client_info_line(buf *o, client *x)
 {
     uint64_t now = now_ms();
-    buf_printf(o, "id=%llu addr=%s laddr=%s fd=%d name=%s age=%llu idle=%llu flags=%s%s%s%s%s db=0 "
-                  "sub=%lu psub=%lu multi=%d qbuf=%zu obl=%zu cmd=%s\n",
+    char flags[24], *p = flags, events[3], *e = events;
+    if (monitor_is(x)) *p++ = 'O';
+    else if (x->flags & CLIENT_REPLICA) *p++ = 'S';
+    if (x->flags & CLIENT_MASTER) *p++ = 'M';
+    if (x->flags & CLIENT_PUBSUB) *p++ = 'P';
+    if (x->flags & CLIENT_MULTI) *p++ = 'x';
+    if (x->flags & CLIENT_BLOCKED) *p++ = 'b';
+    if (x->flags & CLIENT_DIRTY_CAS) *p++ = 'd';
+    if (x->flags & CLIENT_CLOSE_AFTER_REPLY) *p++ = 'c';
+    if (x->flags & CLIENT_CLOSE_ASAP) *p++ = 'A';
+    if (x->flags & CLIENT_NO_EVICT) *p++ = 'e';
+    if (p == flags) *p++ = 'N';
+    *p = '\0';
+    if (x->rev && event_pending(x->rev, EV_READ, NULL)) *e++ = 'r';
+    if (x->wev && event_pending(x->wev, EV_WRITE, NULL)) *e++ = 'w';
+    *e = '\0';
+    int nq = 0;
+    size_t qbytes = 0;
+    if (x->flags & CLIENT_MULTI) multi_queue_stats(x, &nq, &qbytes);
+    size_t argv_mem = 0;
+    if (x == srv.current)
+        for (int j = 0; j < x->argc; j++) argv_mem += x->argvlen[j];
+    char cmdname[96];
+    if (!x->lastcmd) snprintf(cmdname, sizeof cmdname, "NULL");
+    else if (x->lastsub) snprintf(cmdname, sizeof cmdname, "%s|%s", x->lastcmd->name, x->lastsub->name);
+    else snprintf(cmdname, sizeof cmdname, "%s", x->lastcmd->name);
+    size_t tot = sizeof *x + x->qbuf.cap + x->out.cap + argv_mem + qbytes;
+    buf_printf(o, "id=%llu addr=%s laddr=%s fd=%d name=%s age=%llu idle=%llu flags=%s db=0 sub=%lu psub=%lu "
+                  "ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=%zu rbs=%zu rbp=%zu obl=%zu "
+                  "oll=0 omem=0 tot-mem=%zu events=%s cmd=%s user=default redir=%lld resp=%d\n",
                (unsigned long long)x->id, x->addr, x->laddr, x->fd, x->name ? x->name : "",
-               (unsigned long long)((now - x->ctime_ms) / 1000),
-               (unsigned long long)((now - x->last_ms) / 1000),
-               (x->flags & CLIENT_REPLICA) ? "S" : "", (x->flags & CLIENT_MASTER) ? "M" : "",
-               (x->flags & CLIENT_BLOCKED) ? "b" : "", (x->flags & CLIENT_PUBSUB) ? "P" : "",
-               (x->flags & (CLIENT_REPLICA | CLIENT_MASTER | CLIENT_BLOCKED | CLIENT_PUBSUB)) ? "" : "N",
-               pubsub_client_channels(x), pubsub_client_patterns(x), (x->flags & CLIENT_MULTI) ? 0 : -1, x->qbuf.len, x->out.len - x->out_sent,
-               x->lastcmd ? x->lastcmd->name : "NULL");
+               (unsigned long long)((now - x->ctime_ms) / 1000), (unsigned long long)((now - x->last_ms) / 1000),
+               flags, pubsub_client_channels(x), pubsub_client_patterns(x), (x->flags & CLIENT_MULTI) ? nq : -1,
+               x->qbuf.len, x->qbuf.cap - x->qbuf.len, argv_mem, qbytes, x->out.cap, x->out.len,
+               x->out.len - x->out_sent, tot, events, cmdname, client_tracking_redir(x), x->resp);
+}
+
+/* CLIENT LIST [TYPE normal|master|replica|slave|pubsub] [ID id ...]
+ * (Redis 7.0: one filter at most), oldest connection first. */
+static void client_list(client *c)
+{
+    int type = -1; /* 0 normal, 1 master, 2 replica, 3 pubsub */
+    buf o;
+    buf_init(&o);
+    if (c->argc == 4 && ARG_IS(c, 2, "type")) {
+        static const char *const names[] = { "normal", "master", "replica", "slave", "pubsub" };
+        static const int types[] = { 0, 1, 2, 2, 3 };
+        for (int i = 0; i < 5 && type < 0; i++)
+            if (ARG_IS(c, 3, names[i])) type = types[i];
+        if (type < 0) {
+            resp_add_errorf(&c->out, "ERR Unknown client type '%.*s'", (int)c->argvlen[3], c->argv[3]);
+            return;
+        }
+    } else if (c->argc > 3 && ARG_IS(c, 2, "id")) {
+        for (int j = 3; j < c->argc; j++) {
+            long long id;
+            if (str2ll(ARG(c, j), &id) < 0) {
+                resp_add_error(&c->out, "ERR Invalid client ID");
+                buf_free(&o);
+                return;
+            }
+            client *x = id > 0 ? server_client_by_id((uint64_t)id) : NULL;
+            if (x && x->fd >= 0) client_info_line(&o, x);
+        }
+        resp_add_verbatim(&c->out, c->resp, o.data ? o.data : "", o.len);
+        buf_free(&o);
+        return;
+    } else if (c->argc != 2) {
+        resp_add_error(&c->out, resp_err_syntax);
+        return;
+    }
+    client *last = srv.clients;
+    while (last && last->next) last = last->next;
+    for (client *x = last; x; x = x->prev) {
+        if (x->fd < 0) continue;
+        if (type >= 0) {
+            int t = (x->flags & CLIENT_MASTER) ? 1 : (x->flags & CLIENT_REPLICA) ? 2 : (x->flags & CLIENT_PUBSUB) ? 3 : 0;
+            if (t != type) continue;
+        }
+        client_info_line(&o, x);
+    }
+    resp_add_verbatim(&c->out, c->resp, o.data ? o.data : "", o.len);
+    buf_free(&o);
 }
 
 /* CLIENT UNBLOCK id [TIMEOUT|ERROR]: only clients waiting on keys
@@ -607,9 +848,15 @@ static int client_control(client *c)
         break;
     case 3: client_reply(c); break;
     default:
-        /* Nothing is ever evicted from a node (data lives on disk). */
-        if (ARG_IS(c, 2, "on") || ARG_IS(c, 2, "off")) resp_add_ok(&c->out);
-        else resp_add_error(&c->out, resp_err_syntax);
+        /* Nothing is ever evicted from a node (data lives on disk); the
+         * flag is kept for CLIENT LIST ('e'). */
+        if (ARG_IS(c, 2, "on")) c->flags |= CLIENT_NO_EVICT;
+        else if (ARG_IS(c, 2, "off")) c->flags &= ~CLIENT_NO_EVICT;
+        else {
+            resp_add_error(&c->out, resp_err_syntax);
+            break;
+        }
+        resp_add_ok(&c->out);
         break;
     }
     return 1;
@@ -625,18 +872,13 @@ static void client_command(client *c)
         else resp_add_null(&c->out, c->resp);
     } else if (ARG_IS(c, 1, "setname") && c->argc == 3) {
         if (client_set_name(c, ARG(c, 2)) == 0) resp_add_ok(&c->out);
-    } else if (ARG_IS(c, 1, "list") && c->argc == 2) {
-        buf o;
-        buf_init(&o);
-        for (client *x = srv.clients; x; x = x->next)
-            if (x->fd >= 0) client_info_line(&o, x);
-        resp_add_bulk(&c->out, o.data ? o.data : "", o.len);
-        buf_free(&o);
+    } else if (ARG_IS(c, 1, "list")) {
+        client_list(c);
     } else if (ARG_IS(c, 1, "info") && c->argc == 2) {
         buf o;
         buf_init(&o);
         client_info_line(&o, c);
-        resp_add_bulk(&c->out, o.data, o.len);
+        resp_add_verbatim(&c->out, c->resp, o.data, o.len);
         buf_free(&o);
     } else if (ARG_IS(c, 1, "kill") && c->argc >= 3) {
         if (c->argc == 3) { /* old form: CLIENT KILL addr */
