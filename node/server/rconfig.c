@@ -20,7 +20,7 @@
  *   stream-node-max-entries, stream-node-max-bytes   no streams
  *   hll-sparse-max-bytes            no HyperLogLog
  *   activerehashing, dynamic-hz, jemalloc-bg-thread   no hash tables to rehash
- *   save, rdbcompression, rdbchecksum, stop-writes-on-bgsave-error,
+ *   save, rdbcompression, stop-writes-on-bgsave-error,
  *   rdb-save-incremental-fsync, rdb-del-sync-files    no RDB snapshots
  *   appendonly, appendfsync, no-appendfsync-on-rewrite, auto-aof-rewrite-percentage,
  *   auto-aof-rewrite-min-size, aof-use-rdb-preamble, aof-load-truncated,
@@ -37,7 +37,7 @@
  *   tcp-keepalive, protected-mode, tracking-table-max-keys, acllog-max-len,
  *   shutdown-timeout
  * Immutable, answered for clients that read them:
- *   databases (1), daemonize, io-threads, cluster-enabled, appendfilename,
+ *   databases (1), daemonize, io-threads, cluster-enabled, rdbchecksum, appendfilename,
  *   appenddirname, enable-debug-command, enable-protected-configs,
  *   enable-module-command
  *
@@ -88,9 +88,9 @@ static const char *const policy_enum[] = { "volatile-lru", "volatile-lfu", "vola
 static const struct rconf_param params[] = {
     /* encodings */
     { "hash-max-listpack-entries", "hash-max-ziplist-entries", RC_UINT, 0, 0, LL_MAX, NULL, "512" },
-    { "hash-max-listpack-value", "hash-max-ziplist-value", RC_UINT, 0, 0, LL_MAX, NULL, "64" },
+    { "hash-max-listpack-value", "hash-max-ziplist-value", RC_MEM, 0, 0, LL_MAX, NULL, "64" },
     { "zset-max-listpack-entries", "zset-max-ziplist-entries", RC_UINT, 0, 0, LL_MAX, NULL, "128" },
-    { "zset-max-listpack-value", "zset-max-ziplist-value", RC_UINT, 0, 0, LL_MAX, NULL, "64" },
+    { "zset-max-listpack-value", "zset-max-ziplist-value", RC_MEM, 0, 0, LL_MAX, NULL, "64" },
     { "list-max-listpack-size", "list-max-ziplist-size", RC_INT, 0, INT_MIN, I_MAX, NULL, "-2" },
     { "list-compress-depth", NULL, RC_INT, 0, 0, I_MAX, NULL, "0" },
     { "set-max-intset-entries", NULL, RC_UINT, 0, 0, LL_MAX, NULL, "512" },
@@ -103,7 +103,7 @@ static const struct rconf_param params[] = {
     /* persistence */
     { "save", NULL, RC_SAVE, 0, 0, 0, NULL, "" },
     { "rdbcompression", NULL, RC_BOOL, 0, 0, 0, NULL, "yes" },
-    { "rdbchecksum", NULL, RC_BOOL, 0, 0, 0, NULL, "yes" },
+    { "rdbchecksum", NULL, RC_BOOL, RC_IMMUTABLE, 0, 0, NULL, "yes" },
     { "stop-writes-on-bgsave-error", NULL, RC_BOOL, 0, 0, 0, NULL, "yes" },
     { "rdb-save-incremental-fsync", NULL, RC_BOOL, 0, 0, 0, NULL, "yes" },
     { "rdb-del-sync-files", NULL, RC_BOOL, 0, 0, 0, NULL, "no" },
@@ -189,6 +189,11 @@ const struct rconf_param *rconf_find(const char *name, size_t len)
 }
 
 const char *rconf_name(const struct rconf_param *p) { return p->name; }
+
+const char *rconf_name_used(const struct rconf_param *p, const char *name, size_t len)
+{
+    return p->alias && str_eq_nocase(name, len, p->alias) ? p->alias : p->name;
+}
 int rconf_immutable(const struct rconf_param *p) { return !!(p->flags & RC_IMMUTABLE); }
 
 const char *rconf_nth_name(int i, const struct rconf_param **param)
@@ -211,7 +216,7 @@ const char *rconf_nth_name(int i, const struct rconf_param **param)
 }
 
 /* Redis's memtoull: digits then an optional unit b, k, kb, m, mb, g, gb
- * (any case); no sign; an overflowing number saturates as strtoull does. */
+ * (any case); no sign; overflow is not an error there, so not here. */
 static int parse_memory(const char *s, size_t len, unsigned long long *out)
 {
     size_t i = 0;
@@ -232,16 +237,15 @@ static int parse_memory(const char *s, size_t len, unsigned long long *out)
     if (i >= sizeof digits) return -1;
     memcpy(digits, s, i);
     digits[i] = '\0';
-    errno = 0;
+    /* as Redis 7.0: strtoull saturates and the product wraps around */
     unsigned long long v = strtoull(digits, NULL, 10);
-    if (v > ULLONG_MAX / mul) return -1;
     *out = v * mul;
     return 0;
 }
 
 static const char *bounds_error(const struct rconf_param *p)
 {
-    if (p->type == RC_INT)
+    if (p->type == RC_INT || p->type == RC_MEM_PCT)
         snprintf(errbuf, sizeof errbuf, "argument must be between %lld and %lld inclusive", p->min, p->max);
     else
         snprintf(errbuf, sizeof errbuf, "argument must be between %llu and %llu inclusive",
@@ -347,13 +351,7 @@ static int check_number(const struct rconf_param *p, const char *v, size_t len, 
         if (parse_memory(v, len, &u) == 0) {
             ll = (long long)u;
         } else if (p->type == RC_MEM_PCT && len > 1 && v[len - 1] == '%' && str2ll(v, len - 1, &ll) == 0 && ll >= 0) {
-            if (-ll < p->min) {
-                snprintf(errbuf, sizeof errbuf, "percentage argument must be less or equal to %lld", -p->min);
-                *err = errbuf;
-                return -1;
-            }
-            *num = -ll;
-            return 0;
+            ll = -ll; /* percentages are kept negative, as Redis keeps them */
         } else {
             *err = p->type == RC_MEM_PCT ? "argument must be a memory or percent value" : "argument must be a memory value";
             return -1;
@@ -362,7 +360,14 @@ static int check_number(const struct rconf_param *p, const char *v, size_t len, 
         *err = "argument couldn't be parsed into an integer";
         return -1;
     }
-    if (p->type == RC_INT) {
+    if (p->type == RC_MEM_PCT && ll < 0) {
+        /* a percentage, or a memory value past LLONG_MAX read as one */
+        if (ll < p->min) {
+            snprintf(errbuf, sizeof errbuf, "percentage argument must be less or equal to %lld", -p->min);
+            *err = errbuf;
+            return -1;
+        }
+    } else if (p->type == RC_INT || p->type == RC_MEM_PCT) { /* signed in Redis (maxmemory-clients: ssize_t) */
         if (ll < p->min || ll > p->max) {
             *err = bounds_error(p);
             return -1;
@@ -379,7 +384,7 @@ static int check_number(const struct rconf_param *p, const char *v, size_t len, 
 static void add_number(const struct rconf_param *p, long long num, buf *out)
 {
     if (p->type == RC_MEM_PCT && num < 0) buf_printf(out, "%lld%%", -num);
-    else if (p->type == RC_INT) buf_printf(out, "%lld", num);
+    else if (p->type == RC_INT || p->type == RC_MEM_PCT) buf_printf(out, "%lld", num);
     else buf_printf(out, "%llu", (unsigned long long)num);
 }
 

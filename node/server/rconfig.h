@@ -22,6 +22,11 @@ struct rconf_param;
 const struct rconf_param *rconf_find(const char *name, size_t len);
 /* Its primary (Redis) name. */
 const char *rconf_name(const struct rconf_param *p);
+/* The name `name` stands for: p's alias when it is the alias, else p's
+ * primary name.  Redis 7.0 treats the two names as two parameters that
+ * share a value: errors name the one used, and setting both in one
+ * CONFIG SET is not a duplicate. */
+const char *rconf_name_used(const struct rconf_param *p, const char *name, size_t len);
 int rconf_immutable(const struct rconf_param *p);
 /* Check `value` as Redis would.  On success returns 0 and, if canon is
  * not NULL, appends the canonical text to *canon; on failure returns -1

@@ -373,8 +373,13 @@ static void dispatch_command(client *c)
     const struct cmd_spec *cmd = cmd_lookup(c->argv[0], c->argvlen[0]);
     size_t from = c->out.len;
     c->cmd = cmd;
+    /* CLIENT LIST's cmd=: the command as looked up, whether it then runs,
+     * is refused or is queued (Redis 7.0's lastcmd); NULL when unknown. */
+    c->lastcmd = cmd;
+    c->lastsub = NULL;
     client_pending(c);
     if (!cmd || (!srv.procs[cmd->id] && cmd->id != CMD_DEBUG)) {
+        c->lastcmd = NULL;
         reply_unknown(c);
         reject(c, from, NULL);
         return;
@@ -383,7 +388,9 @@ static void dispatch_command(client *c)
      * else, and is what the statistics count, as in Redis 7.0. */
     const struct subcmd *sub = cmdstats_subcmd(cmd, c->argc, c->argc >= 2 ? c->argv[1] : NULL,
                                                c->argc >= 2 ? c->argvlen[1] : 0);
+    c->lastsub = sub;
     if (c->argc >= 2 && !sub && subcmd_is_container(cmd->name)) {
+        c->lastcmd = NULL;
         subcmd_check(&c->out, cmd->name, c->argv[1], c->argvlen[1], c->argc);
         reject(c, from, NULL);
         return;
@@ -485,9 +492,6 @@ void server_call(client *c)
     srv.cmd_time_ms = t0 / 1000u;
     client *prev = srv.current;
     srv.current = c;
-    /* CLIENT INFO and CLIENT LIST show the running command as cmd=. */
-    c->lastcmd = cmd;
-    c->lastsub = sub;
     srv.procs[cmd->id](c);
     srv.current = prev;
     srv.stats.commands++;

@@ -338,6 +338,7 @@ static void info_command(client *c)
 struct config_ref {
     const struct conf_field *field;
     const struct rconf_param *rparam;
+    const char *used;             /* rparam: the name used (primary or alias) */
 };
 
 static void config_name(const char *n, char *out, size_t size)
@@ -352,7 +353,10 @@ static int config_lookup(const char *name, size_t len, struct config_ref *ref)
     char tmp[128];
     ref->field = NULL;
     ref->rparam = rconf_find(name, len);
-    if (ref->rparam) return 1;
+    if (ref->rparam) {
+        ref->used = rconf_name_used(ref->rparam, name, len);
+        return 1;
+    }
     if (len >= sizeof tmp || memchr(name, '\0', len)) return 0;
     memcpy(tmp, name, len);
     tmp[len] = '\0';
@@ -362,7 +366,7 @@ static int config_lookup(const char *name, size_t len, struct config_ref *ref)
 
 static int config_same(const struct config_ref *a, const struct config_ref *b)
 {
-    return a->field == b->field && a->rparam == b->rparam;
+    return a->field == b->field && a->rparam == b->rparam && (!a->rparam || a->used == b->used);
 }
 
 static void config_value(const struct config_ref *ref, buf *out)
@@ -390,7 +394,7 @@ static void config_get(client *c)
         int glob = memchr(pat, '*', plen) || memchr(pat, '?', plen) || memchr(pat, '[', plen);
         for (int k = 0;; k++) {
             const char *name;
-            struct config_ref ref = { NULL, NULL };
+            struct config_ref ref = { NULL, NULL, NULL };
             char dashed[128];
             if (!glob) {
                 if (k > 0 || plen >= sizeof dashed || !config_lookup(pat, plen, &ref)) break;
@@ -402,11 +406,12 @@ static void config_get(client *c)
                 name = rconf_nth_name(k, &rp);
                 if (!name) break;
                 ref.rparam = rp;
+                ref.used = name;
                 if (!glob_match(pat, plen, name, strlen(name), 1)) continue;
             }
             int dup = 0;
             for (size_t i = 0; i < n && !dup; i++)
-                dup = !strcasecmp(m[i].name, name) && config_same(&m[i].ref, &ref);
+                dup = !strcasecmp(m[i].name, name);
             if (dup) continue;
             if (n == cap) m = xrealloc(m, (cap = cap ? cap * 2 : 16) * sizeof *m);
             snprintf(m[n].name, sizeof m[n].name, "%s", name);
@@ -426,6 +431,7 @@ static void config_get(client *c)
             snprintf(m[n].name, sizeof m[n].name, "%s", dashed);
             m[n].ref.field = f;
             m[n].ref.rparam = NULL;
+            m[n].ref.used = NULL;
             n++;
         }
     }
@@ -442,9 +448,9 @@ static void config_get(client *c)
 }
 
 /* CONFIG SET name value [name value ...]: all or nothing, checked in
- * Redis 7.0's order.  First every name: an unknown one fails the whole
- * command (the first unknown is named), then immutable ones and
- * duplicates.  Then every value is checked before any is applied, so a
+ * Redis 7.0's order.  First every name, in order: the first unknown,
+ * immutable or repeated name fails the whole command and is the one
+ * named.  Then every value is checked before any is applied, so a
  * bad value leaves every parameter as it was. */
 static void config_set(client *c)
 {
@@ -461,7 +467,7 @@ static void config_set(client *c)
     for (int i = 0; i < npairs; i++) {
         int j = 2 + 2 * i;
         if (!config_lookup(ARG(c, j), &refs[i])) {
-            if (unknown < 0) unknown = j;
+            if (unknown < 0 && bad < 0) unknown = j;
             continue;
         }
         if (unknown >= 0 || bad >= 0) continue;
@@ -494,7 +500,7 @@ static void config_set(client *c)
         if (refs[i].rparam) {
             if (rconf_check(refs[i].rparam, v, vlen, &canon[i], &errstr) == 0) continue;
             resp_add_errorf(&c->out, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
-                            rconf_name(refs[i].rparam), errstr);
+                            refs[i].used, errstr);
             goto out;
         }
         /* strata-node's own setting: checked on a scratch struct, then
