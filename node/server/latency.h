@@ -8,8 +8,8 @@
  *   command        a command (not flagged fast) took that long
  *   fast-command   a command flagged fast (O(1) or O(log N)) took that long
  *   commit         the LevelDB write of one loop iteration's changes
- *                  (with its fsync under `fsync: always`)
- *   fsync          an fsync of LevelDB's log (fsync: everysec) */
+ *                  (with its fsync under `fsync: always`; under everysec
+ *                  the fsync runs on a background thread and is not timed) */
 #ifndef STRATA_LATENCY_H
 #define STRATA_LATENCY_H
 

@@ -559,11 +559,13 @@ int server_commit(void)
     }
     int sync = srv.cfg.fsync == FSYNC_ALWAYS;
     const char *err = NULL;
+    uint64_t t0 = mono_us();
     if (store_commit(srv.st, sync, &err) < 0) {
         srv.write_error = 1;
         fail_pending_clients();
         return -1;
     }
+    latency_sample("commit", (long long)((mono_us() - t0) / 1000));
     if (sync) server_note_saved();
     srv.unsynced = !sync;
     return 0;
