@@ -447,6 +447,32 @@ static void config_get(client *c)
     free(m);
 }
 
+/* The reason a value of one of strata-node's settings was refused, in
+ * the words Redis uses for a parameter of the same type (with Strata's
+ * bounds); conf.c's own message (`errs`) for the other types. */
+static void config_value_error(const struct conf_field *f, const char *value, const buf *errs, buf *why)
+{
+    long long ll;
+    switch (f->type) {
+    case CONF_INT:
+        if (str2ll(value, strlen(value), &ll) < 0) buf_printf(why, "argument couldn't be parsed into an integer");
+        else buf_printf(why, "argument must be between %lld and %lld inclusive", f->min, f->max);
+        return;
+    case CONF_SIZE:
+        /* conf.c says "out of range" for a size that parsed */
+        if (errs->data && memmem(errs->data, errs->len, "out of range", 12))
+            buf_printf(why, "argument must be between %lld and %lld inclusive", f->min, f->max);
+        else buf_printf(why, "argument must be a memory value");
+        return;
+    case CONF_BOOL: buf_printf(why, "argument must be 'yes' or 'no'"); return;
+    case CONF_ENUM:
+        buf_printf(why, "argument(s) must be one of the following: ");
+        for (int i = 0; f->enum_names[i]; i++) buf_printf(why, "%s%s", i ? ", " : "", f->enum_names[i]);
+        return;
+    default: buf_append(why, errs->data ? errs->data : "", errs->len); return;
+    }
+}
+
 /* CONFIG SET name value [name value ...]: all or nothing, checked in
  * Redis 7.0's order.  First every name, in order: the first unknown,
  * immutable or repeated name fails the whole command and is the one
@@ -515,8 +541,12 @@ static void config_set(client *c)
         if (r < 0) {
             config_name(refs[i].field->name, dashed, sizeof dashed);
             while (errs.len && errs.data[errs.len - 1] == '\n') errs.len--;
+            buf why;
+            buf_init(&why);
+            config_value_error(refs[i].field, value, &errs, &why);
             resp_add_errorf(&c->out, "ERR CONFIG SET failed (possibly related to argument '%s') - %.*s", dashed,
-                            (int)errs.len, errs.data ? errs.data : "invalid value");
+                            (int)why.len, why.data ? why.data : "");
+            buf_free(&why);
             buf_free(&errs);
             free(value);
             goto out;
