@@ -564,7 +564,7 @@ def test_client_list_filters(servers):
     for args in (["CLIENT", "LIST", "TYPE", "foo"], ["CLIENT", "LIST", "ID", "x"], ["CLIENT", "LIST", "ID", "1", "x"],
                  ["CLIENT", "LIST", "foo"], ["CLIENT", "LIST", "TYPE"], ["CLIENT", "LIST", "TYPE", "normal", "x"],
                  ["CLIENT", "LIST", "ID", "999999"], ["CLIENT", "LIST", "ID", "-1"], ["CLIENT", "INFO", "x"],
-                 ["CLIENT", "NO-EVICT", "maybe"]):
+                 ["CLIENT", "NO-EVICT", "maybe"], ["CLIENT", "HELP"], ["CLIENT", "HELP", "x"]):
         same(servers, *args)
         same(servers, *args, proto=3)
 
