@@ -102,14 +102,17 @@ static void monitor_command(client *c)
     resp_add_ok(&c->out);
 }
 
-static void monitor_client_free(client *c)
+void monitor_stop(client *c)
 {
     for (int i = 0; i < nmonitors; i++)
         if (monitors[i] == c) {
-            monitors[i] = monitors[--nmonitors];
+            memmove(&monitors[i], &monitors[i + 1], (size_t)(nmonitors - i - 1) * sizeof monitors[0]);
+            nmonitors--;
             return;
         }
 }
+
+static void monitor_client_free(client *c) { monitor_stop(c); }
 
 void monitor_register(void)
 {

@@ -18,6 +18,8 @@
 void monitor_feed(client *c);
 /* 1 if c is a monitor. */
 int monitor_is(const client *c);
+/* c stops monitoring (RESET), if it was a monitor. */
+void monitor_stop(client *c);
 
 void monitor_register(void);
 

@@ -80,13 +80,15 @@ static void run_for_effect(client *c, enum cmd_id id, const char *name)
 }
 
 /* RESET: the connection as if new (Redis 7.0's list): no transaction, no
- * WATCH, no subscriptions, replies on, RESP2, no name, and not
- * authenticated when a password is required. */
+ * WATCH, no subscriptions, not a monitor, replies on, RESP2, no name, and
+ * not authenticated when a password is required.  NO-EVICT stays, as in
+ * Redis. */
 static void reset_command(client *c)
 {
     if (c->flags & CLIENT_MULTI) run_for_effect(c, CMD_DISCARD, "discard");
     run_for_effect(c, CMD_UNWATCH, "unwatch");
     pubsub_unsubscribe_all(c);
+    monitor_stop(c);
     c->flags &= ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT);
     c->resp = 2;
     free(c->name);

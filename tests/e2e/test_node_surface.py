@@ -700,3 +700,14 @@ def test_memory(servers):
     assert isinstance(stats[0][b"dataset.percentage"], float) and stats[0][b"total.allocated"] > 0
     assert raw(conn(node, 3), "MEMORY", "DOCTOR")[0].startswith(b"=")
     assert raw(conn(node), "MEMORY", "MALLOC-STATS")[1].startswith(b"<malloc")
+
+
+def test_reset_ends_monitor_keeps_no_evict(servers):
+    out = []
+    for s in servers:
+        c = conn(s)
+        got = [raw(c, *args)[0] for args in (["CLIENT", "NO-EVICT", "on"], ["MONITOR"], ["RESET"], ["PING"])]
+        flags = parse_client_line(raw(c, "CLIENT", "INFO")[1].rstrip(b"\n"))["flags"]
+        out.append((got, flags))
+    assert out[0] == out[1]
+    assert out[0][1] == "e"
