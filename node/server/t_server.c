@@ -1,5 +1,11 @@
 /* t_server: connection and server commands — PING, ECHO, QUIT, RESET,
- * SELECT, AUTH, HELLO, INFO, CONFIG, COMMAND, CLIENT, TIME, SHUTDOWN. */
+ * SELECT, AUTH, HELLO, INFO, CONFIG, COMMAND, CLIENT, TIME, SHUTDOWN.
+ *
+ * CONFIG serves two tables: strata-node's settings (config.c, also YAML
+ * keys and flags) and the Redis-only parameters (rconfig.c).  INFO's
+ * commandstats/errorstats/latencystats come from cmdstats.c; SLOWLOG,
+ * LATENCY, MONITOR and MEMORY have their own files (slowlog.c,
+ * latency.c, monitor.c, t_memory.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
