@@ -189,7 +189,8 @@ def test_config_immutable_and_errors(servers):
                  ["CONFIG", "SET", "daemonize", "yes", "nosuch", "1"],
                  ["CONFIG", "SET", "maxmemory", "x", "daemonize", "yes"],
                  ["CONFIG", "GET"], ["CONFIG"], ["CONFIG", "FOO"], ["CONFIG", "HELP"], ["CONFIG", "HELP", "x"],
-                 ["CONFIG", "RESETSTAT", "x"], ["CONFIG", "GET", "nosuch"]):
+                 ["CONFIG", "RESETSTAT", "x"], ["CONFIG", "GET", "nosuch"], ["CONFIG", "SET", "timeout", "abc"],
+                 ["CONFIG", "SET", "maxclients", "x"], ["CONFIG", "REWRITE"]):
         same(servers, *args)
         same(servers, *args, proto=3)
 
