@@ -279,11 +279,18 @@ static void info_command(client *c)
     if (section_wanted(c, &o, "memory", 1)) {
         long long rss = proc_rss_bytes();
         char *mem = store_property(srv.st, "leveldb.approximate-memory-usage");
+        /* maxmemory and its policy as CONFIG SET left them: nothing is
+         * evicted (rconfig.c) */
+        buf policy;
+        buf_init(&policy);
+        rconf_get(rconf_find("maxmemory-policy", 16), &policy);
         buf_printf(&o, "# Memory\r\nused_memory:%lld\r\nused_memory_rss:%lld\r\nused_memory_peak:%lld\r\n"
-                       "maxmemory:0\r\nmem_allocator:libc\r\nleveldb_block_cache:%lld\r\n"
+                       "maxmemory:%llu\r\nmaxmemory_policy:%.*s\r\nmem_allocator:libc\r\nleveldb_block_cache:%lld\r\n"
                        "leveldb_write_buffer:%lld\r\nleveldb_memory_usage:%s\r\npending_write_bytes:%zu\r\n",
-                   rss, rss, peak_rss_bytes(), srv.cfg.block_cache, srv.cfg.write_buffer,
-                   mem ? mem : "0", store_pending_bytes(srv.st));
+                   rss, rss, peak_rss_bytes(), (unsigned long long)rconf_num("maxmemory"), (int)policy.len,
+                   policy.data ? policy.data : "", srv.cfg.block_cache, srv.cfg.write_buffer, mem ? mem : "0",
+                   store_pending_bytes(srv.st));
+        buf_free(&policy);
         free(mem);
     }
     if (section_wanted(c, &o, "persistence", 1)) {

@@ -712,3 +712,12 @@ def test_reset_ends_monitor_keeps_no_evict(servers):
         out.append((got, flags))
     assert out[0] == out[1]
     assert out[0][1] == "e"
+
+
+def test_info_memory_shows_maxmemory_settings(servers):
+    for s in servers:
+        c = conn(s)
+        raw(c, "CONFIG", "SET", "maxmemory", "1mb", "maxmemory-policy", "allkeys-lru")
+        text = raw(c, "INFO", "memory")[1]
+        raw(c, "CONFIG", "SET", "maxmemory", "0", "maxmemory-policy", "noeviction")
+        assert b"\r\nmaxmemory:1048576\r\n" in text and b"\r\nmaxmemory_policy:allkeys-lru\r\n" in text
