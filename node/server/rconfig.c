@@ -35,11 +35,15 @@
  *   -cycle-min, -cycle-max, -max-scan-fields   no defragmenter
  *   active-expire-effort            the expiry sweep has its own bounds
  *   tcp-keepalive, protected-mode, tracking-table-max-keys, acllog-max-len,
- *   shutdown-timeout
+ *   shutdown-timeout, crash-log-enabled, crash-memcheck-enabled,
+ *   propagation-error-behavior, aof-disable-auto-gc
+ * Protected (refused at run time, as Redis with enable-protected-configs no):
+ *   dbfilename
  * Immutable, answered for clients that read them:
  *   databases (1), daemonize, io-threads, cluster-enabled, rdbchecksum, appendfilename,
  *   appenddirname, enable-debug-command, enable-protected-configs,
- *   enable-module-command
+ *   enable-module-command, syslog-enabled, supervised, always-show-logo,
+ *   set-proc-title, disable-thp
  *
  * Values are kept as canonical text (what CONFIG GET answers) plus, for
  * numbers, booleans and enums, the number itself. */
@@ -68,6 +72,7 @@ enum rconf_type {
 
 #define RC_IMMUTABLE 1u
 #define RC_NODEFRAG  2u   /* activedefrag: "yes" refused */
+#define RC_PROTECTED 4u   /* Redis's enable-protected-configs no: refused */
 
 struct rconf_param {
     const char *name, *alias;
@@ -79,6 +84,7 @@ struct rconf_param {
 };
 
 static const char *const fsync_enum[] = { "everysec", "always", "no", NULL };
+static const char *const propagation_enum[] = { "ignore", "panic", "panic-on-replicas", NULL };
 static const char *const policy_enum[] = { "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
                                            "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction", NULL };
 
@@ -116,6 +122,7 @@ static const struct rconf_param params[] = {
     { "aof-load-truncated", NULL, RC_BOOL, 0, 0, 0, NULL, "yes" },
     { "aof-rewrite-incremental-fsync", NULL, RC_BOOL, 0, 0, 0, NULL, "yes" },
     { "aof-timestamp-enabled", NULL, RC_BOOL, 0, 0, 0, NULL, "no" },
+    { "aof-disable-auto-gc", NULL, RC_BOOL, 0, 0, 0, NULL, "no" },
     /* memory and eviction */
     { "maxmemory", NULL, RC_MEM, 0, 0, -1 /* ULLONG_MAX */, NULL, "0" },
     { "maxmemory-policy", NULL, RC_ENUM, 0, 0, 0, policy_enum, "noeviction" },
@@ -151,6 +158,11 @@ static const struct rconf_param params[] = {
     { "tracking-table-max-keys", NULL, RC_UINT, 0, 0, LL_MAX, NULL, "1000000" },
     { "acllog-max-len", NULL, RC_UINT, 0, 0, LL_MAX, NULL, "128" },
     { "shutdown-timeout", NULL, RC_INT, 0, 0, I_MAX, NULL, "10" },
+    { "crash-log-enabled", NULL, RC_BOOL, 0, 0, 0, NULL, "yes" },
+    { "crash-memcheck-enabled", NULL, RC_BOOL, 0, 0, 0, NULL, "yes" },
+    { "propagation-error-behavior", NULL, RC_ENUM, 0, 0, 0, propagation_enum, "ignore" },
+    /* protected (Redis refuses them at run time by default) */
+    { "dbfilename", NULL, RC_STR, RC_PROTECTED, 0, 0, NULL, "dump.rdb" },
     /* immutable */
     { "databases", NULL, RC_INT, RC_IMMUTABLE, 1, I_MAX, NULL, "1" },
     { "daemonize", NULL, RC_BOOL, RC_IMMUTABLE, 0, 0, NULL, "no" },
@@ -161,6 +173,11 @@ static const struct rconf_param params[] = {
     { "enable-debug-command", NULL, RC_STR, RC_IMMUTABLE, 0, 0, NULL, "no" },
     { "enable-protected-configs", NULL, RC_STR, RC_IMMUTABLE, 0, 0, NULL, "no" },
     { "enable-module-command", NULL, RC_STR, RC_IMMUTABLE, 0, 0, NULL, "no" },
+    { "syslog-enabled", NULL, RC_BOOL, RC_IMMUTABLE, 0, 0, NULL, "no" },
+    { "supervised", NULL, RC_STR, RC_IMMUTABLE, 0, 0, NULL, "no" },
+    { "always-show-logo", NULL, RC_BOOL, RC_IMMUTABLE, 0, 0, NULL, "no" },
+    { "set-proc-title", NULL, RC_BOOL, RC_IMMUTABLE, 0, 0, NULL, "yes" },
+    { "disable-thp", NULL, RC_BOOL, RC_IMMUTABLE, 0, 0, NULL, "yes" },
 };
 
 #define NPARAMS (sizeof params / sizeof params[0])
@@ -195,6 +212,7 @@ const char *rconf_name_used(const struct rconf_param *p, const char *name, size_
     return p->alias && str_eq_nocase(name, len, p->alias) ? p->alias : p->name;
 }
 int rconf_immutable(const struct rconf_param *p) { return !!(p->flags & RC_IMMUTABLE); }
+int rconf_protected(const struct rconf_param *p) { return !!(p->flags & RC_PROTECTED); }
 
 const char *rconf_nth_name(int i, const struct rconf_param **param)
 {

@@ -28,6 +28,8 @@ const char *rconf_name(const struct rconf_param *p);
  * CONFIG SET is not a duplicate. */
 const char *rconf_name_used(const struct rconf_param *p, const char *name, size_t len);
 int rconf_immutable(const struct rconf_param *p);
+/* Refused by CONFIG SET as Redis refuses its protected parameters. */
+int rconf_protected(const struct rconf_param *p);
 /* Check `value` as Redis would.  On success returns 0 and, if canon is
  * not NULL, appends the canonical text to *canon; on failure returns -1
  * and *err points at Redis's message (static, or valid until the next

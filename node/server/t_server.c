@@ -517,6 +517,11 @@ static void config_set(client *c)
             bad = j;
             continue;
         }
+        if (refs[i].rparam && rconf_protected(refs[i].rparam)) {
+            errstr = "can't set protected config";
+            bad = j;
+            continue;
+        }
         for (int k = 0; k < i; k++)
             if (config_same(&refs[k], &refs[i])) {
                 errstr = "duplicate parameter";

@@ -151,10 +151,12 @@ PARAMS = {
                                           "99.99 1.5", "1e1", "50 99.9 "],
     "busy-reply-threshold": INTV, "lua-time-limit": INTV,
     "tcp-keepalive": INTV, "protected-mode": BOOL, "tracking-table-max-keys": INTV, "acllog-max-len": INTV,
-    "shutdown-timeout": INTV,
+    "shutdown-timeout": INTV, "crash-log-enabled": BOOL, "crash-memcheck-enabled": BOOL,
+    "propagation-error-behavior": ["ignore", "panic", "PANIC-ON-REPLICAS", "x", ""], "aof-disable-auto-gc": BOOL,
 }
 IMMUTABLE = ["daemonize", "rdbchecksum", "io-threads", "cluster-enabled", "appendfilename", "appenddirname",
-             "enable-debug-command", "enable-protected-configs", "enable-module-command", "databases"]
+             "enable-debug-command", "enable-protected-configs", "enable-module-command", "databases",
+             "syslog-enabled", "supervised", "always-show-logo", "set-proc-title", "disable-thp", "dbfilename"]
 
 
 def test_config_set_get_every_noop_parameter(servers):
