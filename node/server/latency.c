@@ -89,7 +89,7 @@ static void latency_help(client *c)
     for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) resp_add_simple(&c->out, lines[i]);
 }
 
-/* Samples in time order: calls fn for each used slot, oldest first. */
+/* The used samples of ts, oldest first, into out; returns how many. */
 static int series_samples(const struct latency_series *ts, struct latency_sample *out)
 {
     int n = 0;

@@ -11,10 +11,8 @@
 #include "subcmd.h"
 #include "util.h"
 
-#define MAX_MONITORS 64
-
-static client *monitors[MAX_MONITORS];
-static int nmonitors;
+static client **monitors;   /* in the order they started */
+static int nmonitors, capmonitors;
 
 int monitor_is(const client *c)
 {
@@ -94,9 +92,9 @@ static void monitor_command(client *c)
     }
     /* a replica or a monitor already: nothing, as Redis */
     if ((c->flags & CLIENT_REPLICA) || monitor_is(c)) return;
-    if (nmonitors == MAX_MONITORS) {
-        resp_add_error(&c->out, "ERR too many monitors");
-        return;
+    if (nmonitors == capmonitors) {
+        capmonitors = capmonitors ? capmonitors * 2 : 8;
+        monitors = xrealloc(monitors, (size_t)capmonitors * sizeof *monitors);
     }
     monitors[nmonitors++] = c;
     resp_add_ok(&c->out);
@@ -114,8 +112,16 @@ void monitor_stop(client *c)
 
 static void monitor_client_free(client *c) { monitor_stop(c); }
 
+static void monitor_shutdown(void)
+{
+    free(monitors);
+    monitors = NULL;
+    nmonitors = capmonitors = 0;
+}
+
 void monitor_register(void)
 {
     server_register(CMD_MONITOR, monitor_command);
     server_add_free_hook(monitor_client_free);
+    server_add_shutdown_hook(monitor_shutdown);
 }

@@ -44,7 +44,7 @@ static void storage_recover(uint64_t now);
 static void store_open_or_die(const struct store_opts *so);
 struct server srv;
 
-#define MAX_HOOKS 8
+#define MAX_HOOKS 16 /* per kind; more would be dropped: keep it above the modules that register */
 static void (*write_hooks[MAX_HOOKS])(client *c, size_t mark);
 static int nwrite_hooks;
 static void (*free_hooks[MAX_HOOKS])(client *c);
