@@ -218,7 +218,7 @@ static void latency_doctor(client *c)
     } else {
         buf_printf(&o, "Dave, this strata-node saw latency spikes over the %lld ms threshold:\n\n",
                    rconf_num("latency-monitor-threshold"));
-        int used_cmd = 0, used_disk = 0;
+        int used_cmd = 0, used_disk = 0, used_bg = 0;
         for (int i = 0; i < nevents; i++) {
             struct latency_sample s[LATENCY_TS_LEN];
             int n = series_samples(&events[i], s);
@@ -231,7 +231,8 @@ static void latency_doctor(client *c)
                            "Worst all time event %lldms.\n",
                        i + 1, events[i].name, n, avg, n ? dev / n : 0.0, period, events[i].max);
             if (!strcmp(events[i].name, "command") || !strcmp(events[i].name, "fast-command")) used_cmd = 1;
-            else used_disk = 1;
+            else if (!strcmp(events[i].name, "commit")) used_disk = 1;
+            else used_bg = 1;
         }
         buf_printf(&o, "\nWhat I would look at:\n\n");
         if (used_cmd)
@@ -242,6 +243,10 @@ static void latency_doctor(client *c)
             buf_printf(&o, "- Slow commits or fsyncs: the disk under the data directory is slow or busy.  "
                            "`fsync: everysec` takes the fsync off the reply path; a smaller write_buffer "
                            "makes compactions shorter.\n");
+        if (used_bg)
+            buf_printf(&o, "- Slow background cycles (expiry sweep, deletion of old collections): an expiry "
+                           "sweep stops after a quarter of a cron period, so a higher `hz` makes each one "
+                           "shorter; many keys expiring at once keep it busy for a while.\n");
     }
     resp_add_verbatim(&c->out, c->resp, o.data, o.len);
     buf_free(&o);

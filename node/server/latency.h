@@ -7,6 +7,8 @@
  * in milliseconds, reaches it.  The events strata-node records:
  *   command        a command (not flagged fast) took that long
  *   fast-command   a command flagged fast (O(1) or O(log N)) took that long
+ *   expire-cycle   the active expiry sweep of one cron tick (Redis's name)
+ *   gc-cycle       one batch of the lazy deletion of old collections' records
  *   commit         the LevelDB write of one loop iteration's changes
  *                  (with its fsync under `fsync: always`; under everysec
  *                  the fsync runs on a background thread and is not timed) */

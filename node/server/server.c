@@ -651,8 +651,10 @@ static void gc_cb(evutil_socket_t fd, short what, void *arg)
     if (srv.fenced_now && srv.fenced_now()) return;
     size_t mark = store_mark(srv.st);
     srv.cmd_time_ms = now_ms();
+    uint64_t t0 = mono_us();
     int g = db_gc_cycle(GC_BATCH);
     if (store_mark(srv.st) != mark) server_notify_write(NULL, mark);
+    latency_sample("gc-cycle", (long long)((mono_us() - t0) / 1000));
     if (g >= GC_BATCH) {
         struct timeval next = { 0, 500 };
         event_add(gc_ev, &next);
@@ -707,6 +709,7 @@ static void cron_cb(evutil_socket_t fd, short what, void *arg)
             if (store_pending_bytes(srv.st) > EARLY_COMMIT_BYTES) server_commit();
             if (n < 200 || mono_us() - start > budget) break;
         }
+        latency_sample("expire-cycle", (long long)((mono_us() - start) / 1000));
         if (gc_ev && !evtimer_pending(gc_ev, NULL)) {
             struct timeval now = { 0, 0 };
             event_add(gc_ev, &now);
