@@ -723,3 +723,26 @@ def test_info_memory_shows_maxmemory_settings(servers):
         text = raw(c, "INFO", "memory")[1]
         raw(c, "CONFIG", "SET", "maxmemory", "0", "maxmemory-policy", "noeviction")
         assert b"\r\nmaxmemory:1048576\r\n" in text and b"\r\nmaxmemory_policy:allkeys-lru\r\n" in text
+
+
+def test_config_get_star_is_a_map_of_unique_names(servers):
+    node = servers[0]
+    flat = raw(conn(node, 3), "CONFIG", "GET", "*")[1]
+    names = flat[0::2]
+    assert len(names) == len(set(names))
+    assert {n.encode() for n in PARAMS} <= set(names)
+    assert {b"fsync", b"block-cache", b"maxclients", b"databases"} <= set(names)
+    assert raw(conn(node), "CONFIG", "GET", "*")[0].startswith(b"*%d\r\n" % len(flat))
+
+
+def test_memory_usage_grows_with_every_type(servers):
+    c = conn(servers[0])
+    for key, small, big in (("mu:z", ["ZADD", "mu:z", "1", "a"], ["ZADD", "mu:z"] + [x for i in range(300) for x in (str(i), "m%d" % i)]),
+                            ("mu:l", ["RPUSH", "mu:l", "a"], ["RPUSH", "mu:l"] + ["x" * 30] * 300),
+                            ("mu:t", ["SADD", "mu:t", "a"], ["SADD", "mu:t"] + ["m%d" % i for i in range(300)])):
+        raw(c, *small)
+        one = raw(c, "MEMORY", "USAGE", key, "SAMPLES", "0")[1]
+        raw(c, *big)
+        many = raw(c, "MEMORY", "USAGE", key, "SAMPLES", "0")[1]
+        assert 0 < one < many and many >= 300 * 2, (key, one, many)
+        raw(c, "DEL", key)
