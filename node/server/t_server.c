@@ -769,6 +769,22 @@ static void client_info_line(buf *o, client *x)
                x->out.len - x->out_sent, tot, events, cmdname, client_tracking_redir(x), x->resp);
 }
 
+/* Redis's client types: 0 normal, 1 master, 2 replica, 3 pubsub; -1 if
+ * `name` is none of them. */
+static int client_type_by_name(const char *name, size_t len)
+{
+    static const char *const names[] = { "normal", "master", "replica", "slave", "pubsub" };
+    static const int types[] = { 0, 1, 2, 2, 3 };
+    for (int i = 0; i < 5; i++)
+        if (str_eq_nocase(name, len, names[i])) return types[i];
+    return -1;
+}
+
+static int client_type(const client *x)
+{
+    return (x->flags & CLIENT_MASTER) ? 1 : (x->flags & CLIENT_REPLICA) ? 2 : (x->flags & CLIENT_PUBSUB) ? 3 : 0;
+}
+
 /* CLIENT LIST [TYPE normal|master|replica|slave|pubsub] [ID id ...]
  * (Redis 7.0: one filter at most), oldest connection first. */
 static void client_list(client *c)
@@ -777,10 +793,7 @@ static void client_list(client *c)
     buf o;
     buf_init(&o);
     if (c->argc == 4 && ARG_IS(c, 2, "type")) {
-        static const char *const names[] = { "normal", "master", "replica", "slave", "pubsub" };
-        static const int types[] = { 0, 1, 2, 2, 3 };
-        for (int i = 0; i < 5 && type < 0; i++)
-            if (ARG_IS(c, 3, names[i])) type = types[i];
+        type = client_type_by_name(ARG(c, 3));
         if (type < 0) {
             resp_add_errorf(&c->out, "ERR Unknown client type '%.*s'", (int)c->argvlen[3], c->argv[3]);
             return;
@@ -807,10 +820,7 @@ static void client_list(client *c)
     while (last && last->next) last = last->next;
     for (client *x = last; x; x = x->prev) {
         if (x->fd < 0) continue;
-        if (type >= 0) {
-            int t = (x->flags & CLIENT_MASTER) ? 1 : (x->flags & CLIENT_REPLICA) ? 2 : (x->flags & CLIENT_PUBSUB) ? 3 : 0;
-            if (t != type) continue;
-        }
+        if (type >= 0 && client_type(x) != type) continue;
         client_info_line(&o, x);
     }
     resp_add_verbatim(&c->out, c->resp, o.data ? o.data : "", o.len);
@@ -918,6 +928,81 @@ static int client_control(client *c)
     return 1;
 }
 
+/* CLIENT KILL addr (the old form: "OK" or "No such client"), or CLIENT
+ * KILL <filter> <value> ... with Redis 7.0's filters ID, TYPE, ADDR,
+ * LADDR, USER (only "default" exists) and SKIPME (yes by default: the
+ * caller is spared), replying how many were killed. */
+static void client_kill(client *c)
+{
+    const char *addr = NULL, *laddr = NULL;
+    size_t addrlen = 0, laddrlen = 0;
+    long long id = 0;
+    int type = -1, skipme = 1;
+    if (c->argc == 3) {
+        addr = c->argv[2];
+        addrlen = c->argvlen[2];
+        skipme = 0;
+    } else {
+        for (int i = 2; i < c->argc; i += 2) {
+            if (i + 1 >= c->argc) {
+                resp_add_error(&c->out, resp_err_syntax);
+                return;
+            }
+            if (ARG_IS(c, i, "id")) {
+                if (str2ll(ARG(c, i + 1), &id) < 0 || id < 1) {
+                    resp_add_error(&c->out, "ERR client-id should be greater than 0");
+                    return;
+                }
+            } else if (ARG_IS(c, i, "type")) {
+                type = client_type_by_name(ARG(c, i + 1));
+                if (type < 0) {
+                    resp_add_errorf(&c->out, "ERR Unknown client type '%.*s'", (int)c->argvlen[i + 1], c->argv[i + 1]);
+                    return;
+                }
+            } else if (ARG_IS(c, i, "addr")) {
+                addr = c->argv[i + 1];
+                addrlen = c->argvlen[i + 1];
+            } else if (ARG_IS(c, i, "laddr")) {
+                laddr = c->argv[i + 1];
+                laddrlen = c->argvlen[i + 1];
+            } else if (ARG_IS(c, i, "user")) {
+                if (!(c->argvlen[i + 1] == 7 && !memcmp(c->argv[i + 1], "default", 7))) {
+                    resp_add_errorf(&c->out, "ERR No such user '%.*s'", (int)c->argvlen[i + 1], c->argv[i + 1]);
+                    return;
+                }
+            } else if (ARG_IS(c, i, "skipme")) {
+                if (ARG_IS(c, i + 1, "yes")) skipme = 1;
+                else if (ARG_IS(c, i + 1, "no")) skipme = 0;
+                else {
+                    resp_add_error(&c->out, resp_err_syntax);
+                    return;
+                }
+            } else {
+                resp_add_error(&c->out, resp_err_syntax);
+                return;
+            }
+        }
+    }
+    long long killed = 0;
+    for (client *x = srv.clients; x; x = x->next) {
+        if (x->fd < 0 || (x->flags & CLIENT_CLOSE_ASAP)) continue;
+        if (addr && !(strlen(x->addr) == addrlen && !memcmp(x->addr, addr, addrlen))) continue;
+        if (laddr && !(strlen(x->laddr) == laddrlen && !memcmp(x->laddr, laddr, laddrlen))) continue;
+        if (type >= 0 && client_type(x) != type) continue;
+        if (id && (long long)x->id != id) continue;
+        if (x == c && skipme) continue;
+        if (x == c) c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+        else client_close(x);
+        killed++;
+    }
+    if (c->argc == 3) {
+        if (killed) resp_add_ok(&c->out);
+        else resp_add_error(&c->out, "ERR No such client");
+    } else {
+        resp_add_int(&c->out, killed);
+    }
+}
+
 /* Redis 7.0's text (TRACKING and its kin are tracking.c's). */
 static void client_help(client *c)
 {
@@ -996,49 +1081,7 @@ static void client_command(client *c)
         resp_add_verbatim(&c->out, c->resp, o.data, o.len);
         buf_free(&o);
     } else if (ARG_IS(c, 1, "kill") && c->argc >= 3) {
-        if (c->argc == 3) { /* old form: CLIENT KILL addr */
-            for (client *x = srv.clients; x; x = x->next)
-                if (str_eq_nocase(ARG(c, 2), x->addr) && !(x->flags & CLIENT_CLOSE_ASAP)) {
-                    if (x == c) c->flags |= CLIENT_CLOSE_AFTER_REPLY;
-                    else client_close(x);
-                    resp_add_ok(&c->out);
-                    return;
-                }
-            resp_add_error(&c->out, "ERR No such client");
-            return;
-        }
-        long long killed = 0;
-        if (c->argc % 2 != 0) {
-            resp_add_error(&c->out, resp_err_syntax);
-            return;
-        }
-        for (client *x = srv.clients; x; x = x->next) {
-            int match = x->fd >= 0 && !(x->flags & CLIENT_CLOSE_ASAP);
-            for (int j = 2; j < c->argc && match; j += 2) {
-                if (ARG_IS(c, j, "id")) {
-                    long long id;
-                    if (str2ll(ARG(c, j + 1), &id) < 0) {
-                        resp_add_error(&c->out, "ERR client-id should be greater than 0");
-                        return;
-                    }
-                    match = (long long)x->id == id;
-                } else if (ARG_IS(c, j, "addr")) {
-                    match = str_eq_nocase(ARG(c, j + 1), x->addr);
-                } else if (ARG_IS(c, j, "laddr")) {
-                    match = str_eq_nocase(ARG(c, j + 1), x->laddr);
-                } else if (ARG_IS(c, j, "skipme")) {
-                    match = !(ARG_IS(c, j + 1, "yes") && x == c);
-                } else {
-                    resp_add_error(&c->out, resp_err_syntax);
-                    return;
-                }
-            }
-            if (!match) continue;
-            if (x == c) c->flags |= CLIENT_CLOSE_AFTER_REPLY;
-            else client_close(x);
-            killed++;
-        }
-        resp_add_int(&c->out, killed);
+        client_kill(c);
     } else {
         resp_add_errorf(&c->out, "ERR unknown subcommand '%.*s'. Try CLIENT HELP.", (int)c->argvlen[1], c->argv[1]);
     }

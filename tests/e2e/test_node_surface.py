@@ -746,3 +746,24 @@ def test_memory_usage_grows_with_every_type(servers):
         many = raw(c, "MEMORY", "USAGE", key, "SAMPLES", "0")[1]
         assert 0 < one < many and many >= 300 * 2, (key, one, many)
         raw(c, "DEL", key)
+
+
+def test_client_kill_filters(servers):
+    for args in (["CLIENT", "KILL", "ID", "999999"], ["CLIENT", "KILL", "ID", "x"], ["CLIENT", "KILL", "ID", "0"],
+                 ["CLIENT", "KILL", "TYPE", "foo"], ["CLIENT", "KILL", "TYPE", "master"],
+                 ["CLIENT", "KILL", "TYPE", "replica", "USER", "default"], ["CLIENT", "KILL", "USER", "nosuch"],
+                 ["CLIENT", "KILL", "foo", "bar"], ["CLIENT", "KILL", "1.2.3.4:5"],
+                 ["CLIENT", "KILL", "ID", "1", "SKIPME", "maybe"], ["CLIENT", "KILL", "ID"],
+                 ["CLIENT", "KILL", "ID", "1", "TYPE"], ["CLIENT", "KILL", "LADDR", "x", "ADDR", "y"],
+                 ["CLIENT", "KILL", "ADDR", "1.2.3.4:5", "ID", "x"]):
+        same(servers, *args)
+    for s in servers:
+        victim, killer = conn(s), conn(s)
+        vid = raw(victim, "CLIENT", "ID")[1]
+        kid = raw(killer, "CLIENT", "ID")[1]
+        # SKIPME is yes by default: the caller's own id kills nothing
+        assert raw(killer, "CLIENT", "KILL", "ID", str(kid))[1] == 0
+        assert raw(killer, "CLIENT", "KILL", "ID", str(vid), "TYPE", "normal")[1] == 1
+        assert raw(killer, "CLIENT", "LIST", "ID", str(vid))[1] == b""
+        addr = "127.0.0.1:%d" % killer.sock.getsockname()[1]
+        assert raw(killer, "CLIENT", "KILL", addr)[1] == "OK"  # the old form spares nobody
