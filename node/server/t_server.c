@@ -842,7 +842,14 @@ static void client_unblock(client *c)
     }
     if (arg_ll(c, 2, &id) < 0) return;
     client *x = id > 0 ? server_client_by_id((uint64_t)id) : NULL;
-    resp_add_int(&c->out, x && x != c && block_unblock(x, error) == 0);
+    int done = x && x != c && block_unblock(x, error) == 0;
+    if (done && error && x->lastcmd) {
+        /* x's command failed with -UNBLOCKED: counted as Redis counts it */
+        static const char unblocked[] = "-UNBLOCKED client unblocked via CLIENT UNBLOCK";
+        cmdstats_error(unblocked, sizeof unblocked - 1);
+        cmdstats_failed(cmdstats_get(x->lastcmd, x->lastsub));
+    }
+    resp_add_int(&c->out, done);
 }
 
 /* CLIENT PAUSE ms [WRITE|ALL] (ALL by default), checked in Redis's order:

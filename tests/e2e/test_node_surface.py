@@ -767,3 +767,24 @@ def test_client_kill_filters(servers):
         assert raw(killer, "CLIENT", "LIST", "ID", str(vid))[1] == b""
         addr = "127.0.0.1:%d" % killer.sock.getsockname()[1]
         assert raw(killer, "CLIENT", "KILL", addr)[1] == "OK"  # the old form spares nobody
+
+
+def test_unblocked_error_is_counted(servers):
+    texts = []
+    for s in servers:
+        c, b = conn(s), conn(s)
+        raw(c, "CONFIG", "RESETSTAT")
+        bid = raw(b, "CLIENT", "ID")[1]
+        b.send([b"BLPOP", b"ub:list", b"0"])
+        deadline = time.time() + 5
+        while b"blocked_clients:1" not in raw(c, "INFO", "clients")[1]:
+            assert time.time() < deadline
+            time.sleep(0.01)
+        assert raw(c, "CLIENT", "UNBLOCK", str(bid), "ERROR")[1] == 1
+        assert b.read()[1].startswith(b"UNBLOCKED")
+        texts.append(raw(c, "INFO", "errorstats", "commandstats")[1])
+    got, want = (stats_lines(t, b"errorstat_") for t in texts)
+    assert got == want and got[b"errorstat_UNBLOCKED"] == {b"count": b"1"}
+    got, want = (stats_lines(t, b"cmdstat_blpop") for t in texts)
+    assert got[b"cmdstat_blpop"][b"failed_calls"] == want[b"cmdstat_blpop"][b"failed_calls"] == b"1"
+    assert got[b"cmdstat_blpop"][b"calls"] == want[b"cmdstat_blpop"][b"calls"]
