@@ -248,6 +248,7 @@ void cmdstats_info_latency(buf *o)
     double pct[32];
     int np = rconf_percentiles(pct, 32);
     buf_printf(o, "# Latencystats\r\n");
+    if (!rconf_num("latency-tracking")) return; /* Redis shows nothing while tracking is off */
     for (struct cmdstat *s = all; s; s = s->next) {
         if (!s->h) continue;
         char name[96];

@@ -303,10 +303,11 @@ def test_latencystats_percentile_config(servers):
     assert re.search(rb"latency_percentiles_usec_ping:p50=\d+\.\d{3},p99\.5=\d+\.\d{3}\r\n", text)
     raw(c, "CONFIG", "SET", "latency-tracking-info-percentiles", "50 99 99.9")
     raw(c, "CONFIG", "SET", "latency-tracking", "no")
+    assert b"latency_percentiles_usec_ping" not in raw(c, "INFO", "latencystats")[1]
     raw(c, "CONFIG", "RESETSTAT")
     raw(c, "PING")
-    assert b"latency_percentiles_usec_ping" not in raw(c, "INFO", "latencystats")[1]
     raw(c, "CONFIG", "SET", "latency-tracking", "yes")
+    assert b"latency_percentiles_usec_ping" not in raw(c, "INFO", "latencystats")[1]
 
 
 # --------------------------------------------------------------------------
