@@ -260,14 +260,28 @@ static void info_command(client *c)
     if (section_wanted(c, &o, "server", 1)) {
         struct utsname u;
         uname(&u);
+        char exe[512];
+        ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        exe[el > 0 ? el : 0] = '\0';
+        /* Redis's fields in Redis's order, where Strata has a true value;
+         * strata_version and data_dir are Strata's own. */
         buf_printf(&o, "# Server\r\nredis_version:%s\r\nstrata_version:%s\r\nredis_mode:standalone\r\n"
-                       "os:%s %s %s\r\narch_bits:%d\r\nprocess_id:%d\r\nrun_id:%s\r\ntcp_port:%lld\r\n"
-                       "uptime_in_seconds:%llu\r\nuptime_in_days:%llu\r\nhz:%lld\r\n"
-                       "config_file:%s\r\ndata_dir:%s\r\n",
+                       "os:%s %s %s\r\narch_bits:%d\r\nmonotonic_clock:POSIX clock_gettime\r\n"
+                       "multiplexing_api:%s\r\natomicvar_api:c11-builtin\r\ngcc_version:%d.%d.%d\r\n"
+                       "process_id:%d\r\nprocess_supervised:no\r\nrun_id:%s\r\ntcp_port:%lld\r\n"
+                       "server_time_usec:%llu\r\nuptime_in_seconds:%llu\r\nuptime_in_days:%llu\r\nhz:%lld\r\n"
+                       "configured_hz:%lld\r\nexecutable:%s\r\nconfig_file:%s\r\nio_threads_active:0\r\n"
+                       "data_dir:%s\r\n",
                    COMPAT_REDIS_VERSION, STRATA_VERSION, u.sysname, u.release, u.machine,
-                   (int)(sizeof(void *) * 8), (int)getpid(), srv.run_id, srv.cfg.port,
+                   (int)(sizeof(void *) * 8), event_base_get_method(srv.base),
+#ifdef __GNUC__
+                   __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__,
+#else
+                   0, 0, 0,
+#endif
+                   (int)getpid(), srv.run_id, srv.cfg.port, (unsigned long long)now_us(),
                    (unsigned long long)((now - srv.start_ms) / 1000),
-                   (unsigned long long)((now - srv.start_ms) / 86400000), srv.cfg.hz,
+                   (unsigned long long)((now - srv.start_ms) / 86400000), srv.cfg.hz, srv.cfg.hz, exe,
                    srv.config_path ? srv.config_path : "", srv.cfg.dir);
     }
     if (section_wanted(c, &o, "clients", 1)) {
