@@ -286,9 +286,18 @@ static void info_command(client *c)
     }
     if (section_wanted(c, &o, "clients", 1)) {
         unsigned long blocked = 0;
-        for (client *x = srv.clients; x; x = x->next) blocked += !!(x->flags & CLIENT_BLOCKED);
-        buf_printf(&o, "# Clients\r\nconnected_clients:%lu\r\nblocked_clients:%lu\r\nmaxclients:%lld\r\n",
-                   srv.nclients, blocked, srv.cfg.maxclients);
+        size_t max_in = 0, max_out = 0;
+        for (client *x = srv.clients; x; x = x->next) {
+            blocked += !!(x->flags & CLIENT_BLOCKED);
+            if (x->qbuf.len > max_in) max_in = x->qbuf.len;
+            if (x->out.len - x->out_sent > max_out) max_out = x->out.len - x->out_sent;
+        }
+        /* client_recent_max_*: the largest input and unsent output held
+         * by a client now (Redis keeps the peak of the last seconds) */
+        buf_printf(&o, "# Clients\r\nconnected_clients:%lu\r\ncluster_connections:0\r\nmaxclients:%lld\r\n"
+                       "client_recent_max_input_buffer:%zu\r\nclient_recent_max_output_buffer:%zu\r\n"
+                       "blocked_clients:%lu\r\n",
+                   srv.nclients, srv.cfg.maxclients, max_in, max_out, blocked);
     }
     if (section_wanted(c, &o, "memory", 1)) {
         long long rss = proc_rss_bytes();

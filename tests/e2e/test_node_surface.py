@@ -788,3 +788,21 @@ def test_unblocked_error_is_counted(servers):
     got, want = (stats_lines(t, b"cmdstat_blpop") for t in texts)
     assert got[b"cmdstat_blpop"][b"failed_calls"] == want[b"cmdstat_blpop"][b"failed_calls"] == b"1"
     assert got[b"cmdstat_blpop"][b"calls"] == want[b"cmdstat_blpop"][b"calls"]
+
+
+def info_keys(text):
+    return [line.split(b":", 1)[0] for line in text.split(b"\r\n") if line and not line.startswith(b"#")]
+
+
+def test_info_server_and_clients_fields_in_redis_order(servers):
+    for section, must in (("server", {b"redis_version", b"redis_mode", b"os", b"arch_bits", b"multiplexing_api",
+                                      b"gcc_version", b"process_id", b"run_id", b"tcp_port", b"server_time_usec",
+                                      b"uptime_in_seconds", b"hz", b"configured_hz", b"executable",
+                                      b"config_file", b"io_threads_active"}),
+                          ("clients", {b"connected_clients", b"cluster_connections", b"maxclients",
+                                       b"client_recent_max_input_buffer", b"client_recent_max_output_buffer",
+                                       b"blocked_clients"})):
+        got, want = (info_keys(raw(conn(s), "INFO", section)[1]) for s in servers)
+        common = [k for k in got if k in want]
+        assert common == [k for k in want if k in got], section
+        assert must <= set(common), must - set(common)
