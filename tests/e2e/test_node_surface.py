@@ -801,7 +801,9 @@ def test_info_server_and_clients_fields_in_redis_order(servers):
                                       b"config_file", b"io_threads_active"}),
                           ("clients", {b"connected_clients", b"cluster_connections", b"maxclients",
                                        b"client_recent_max_input_buffer", b"client_recent_max_output_buffer",
-                                       b"blocked_clients"})):
+                                       b"blocked_clients"}),
+                          ("stats", {b"total_connections_received", b"total_commands_processed", b"expired_keys",
+                                     b"keyspace_hits", b"keyspace_misses", b"total_error_replies"})):
         got, want = (info_keys(raw(conn(s), "INFO", section)[1]) for s in servers)
         common = [k for k in got if k in want]
         assert common == [k for k in want if k in got], section
