@@ -133,6 +133,12 @@ static int key_is_watched(const char *k, size_t kl)
     return 0;
 }
 
+void multi_queue_stats(const client *c, int *count, size_t *bytes)
+{
+    *count = c->mstate ? c->mstate->nq : 0;
+    *bytes = c->mstate ? c->mstate->qbytes : 0;
+}
+
 static struct multi_state *mstate_get(client *c)
 {
     if (!c->mstate) c->mstate = xcalloc(1, sizeof *c->mstate);

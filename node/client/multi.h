@@ -52,5 +52,8 @@ void multi_touch_key(const char *key, size_t klen);
  * WATCHes of the keys that existed (through the write hook); caches are
  * told that everything is invalid, once, instead of key by key. */
 void multi_signal_flush(client *c);
+/* CLIENT LIST's multi= and multi-mem=: the number of commands c has
+ * queued since MULTI and the bytes the queue holds (0, 0 outside MULTI). */
+void multi_queue_stats(const client *c, int *count, size_t *bytes);
 
 #endif

@@ -3,6 +3,10 @@
  * adding a module touches one line here and nothing in the server core. */
 #include "server.h"
 
+#include "latency.h"
+#include "monitor.h"
+#include "slowlog.h"
+
 void server_register_modules(void)
 {
     t_hash_register();
@@ -17,4 +21,8 @@ void server_register_modules(void)
     metrics_register();
     notify_register();
     tracking_register();
+    slowlog_register();
+    latency_register();
+    monitor_register();
+    t_memory_register();
 }

@@ -29,10 +29,15 @@
 #include <netdb.h>
 
 #include "blocking.h"
+#include "cmdstats.h"
 #include "db.h"
+#include "latency.h"
 #include "log.h"
+#include "monitor.h"
 #include "multi.h"
 #include "tracking.h"
+#include "slowlog.h"
+#include "subcmd.h"
 #include "util.h"
 #include "wal.h"
 
@@ -40,7 +45,7 @@ static void storage_recover(uint64_t now);
 static void store_open_or_die(const struct store_opts *so);
 struct server srv;
 
-#define MAX_HOOKS 8
+#define MAX_HOOKS 16 /* per kind; more would be dropped: keep it above the modules that register */
 static void (*write_hooks[MAX_HOOKS])(client *c, size_t mark);
 static int nwrite_hooks;
 static void (*free_hooks[MAX_HOOKS])(client *c);
@@ -182,7 +187,9 @@ void client_process_input(client *c)
         off += consumed;
         if (r == RESP_ERR) {
             log_info("client id=%llu addr=%s: %s", (unsigned long long)c->id, c->addr, c->parser.err);
+            size_t from = c->out.len;
             resp_add_error(&c->out, c->parser.err);
+            cmdstats_error(c->out.data + from, c->out.len - from);
             c->flags |= CLIENT_CLOSE_AFTER_REPLY;
             client_pending(c);
             off = c->qbuf.len;
@@ -347,24 +354,58 @@ static int is_tx_control(enum cmd_id id)
            id == CMD_QUIT || id == CMD_RESET;
 }
 
+/* An error reply was appended at out[from..]: count it in errorstats
+ * and, when st is not NULL, as a rejected call of that command. */
+static void note_rejected(client *c, size_t from, struct cmdstat *st)
+{
+    if (c->out.len <= from || c->out.data[from] != '-') return;
+    cmdstats_error(c->out.data + from, c->out.len - from);
+    if (st) cmdstats_rejected(st);
+}
+
+static void reject(client *c, size_t from, struct cmdstat *st)
+{
+    note_rejected(c, from, st);
+    if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
+}
+
 static void dispatch_command(client *c)
 {
     const struct cmd_spec *cmd = cmd_lookup(c->argv[0], c->argvlen[0]);
+    size_t from = c->out.len;
     c->cmd = cmd;
+    /* CLIENT LIST's cmd=: the command as looked up, whether it then runs,
+     * is refused or is queued (Redis 7.0's lastcmd); NULL when unknown. */
+    c->lastcmd = cmd;
+    c->lastsub = NULL;
     client_pending(c);
     if (!cmd || (!srv.procs[cmd->id] && cmd->id != CMD_DEBUG)) {
+        c->lastcmd = NULL;
         reply_unknown(c);
-        if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
+        reject(c, from, NULL);
         return;
     }
-    if (!cmd_arity_ok(cmd, c->argc)) {
-        resp_add_arity_error(&c->out, cmd->name);
-        if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
+    /* A container's subcommand is found (or refused) before anything
+     * else, and is what the statistics count, as in Redis 7.0. */
+    const struct subcmd *sub = cmdstats_subcmd(cmd, c->argc, c->argc >= 2 ? c->argv[1] : NULL,
+                                               c->argc >= 2 ? c->argvlen[1] : 0);
+    c->lastsub = sub;
+    if (c->argc >= 2 && !sub && subcmd_is_container(cmd->name)) {
+        c->lastcmd = NULL;
+        subcmd_check(&c->out, cmd->name, c->argv[1], c->argvlen[1], c->argc);
+        reject(c, from, NULL);
+        return;
+    }
+    struct cmdstat *st = cmdstats_get(cmd, sub);
+    if (sub ? !subcmd_arity_ok(sub, c->argc) : !cmd_arity_ok(cmd, c->argc)) {
+        if (sub) subcmd_check(&c->out, cmd->name, c->argv[1], c->argvlen[1], c->argc);
+        else resp_add_arity_error(&c->out, cmd->name);
+        reject(c, from, st);
         return;
     }
     if (!c->authed && !(cmd->flags & CF_NOAUTH)) {
         resp_add_error(&c->out, "NOAUTH Authentication required.");
-        if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
+        reject(c, from, st);
         return;
     }
     if (cmd->id == CMD_DEBUG) {
@@ -374,11 +415,14 @@ static void dispatch_command(client *c)
         resp_add_error(&c->out, "ERR DEBUG command not allowed. If the enable-debug-command option is "
                                 "set to \"local\", you can run it from a local connection, otherwise you "
                                 "need to set this option in the configuration file, and then restart the server.");
-        if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
+        reject(c, from, st);
         return;
     }
     for (int i = 0; i < ndispatch_hooks; i++)
-        if (dispatch_hooks[i](c)) return;
+        if (dispatch_hooks[i](c)) {
+            note_rejected(c, from, st);
+            return;
+        }
     if ((c->flags & CLIENT_MULTI) && !is_tx_control(cmd->id) && server_multi_queue) {
         server_multi_queue(c);
         return;
@@ -419,24 +463,30 @@ void server_dispatch(client *c)
 void server_call(client *c)
 {
     const struct cmd_spec *cmd = c->cmd;
+    const struct subcmd *sub = cmdstats_subcmd(cmd, c->argc, c->argc >= 2 ? c->argv[1] : NULL,
+                                               c->argc >= 2 ? c->argvlen[1] : 0);
+    struct cmdstat *st = cmdstats_get(cmd, sub);
+    size_t out_before = c->out.len;
     if (cmd->flags & CF_WRITE) {
         const char *err = NULL;
         if (srv.is_replica && !(c->flags & CLIENT_MASTER)) {
             resp_add_error(&c->out, "READONLY You can't write against a read only replica.");
+            note_rejected(c, out_before, st);
             return;
         }
         if (srv.write_error) {
             resp_add_error(&c->out, "MISCONF Errors writing to the data directory: "
                                     "writes are refused until a commit succeeds (see the node log)");
+            note_rejected(c, out_before, st);
             return;
         }
         if (srv.write_allowed && !(c->flags & CLIENT_MASTER) && !srv.write_allowed(c, &err)) {
             resp_add_error(&c->out, err);
+            note_rejected(c, out_before, st);
             return;
         }
     }
     size_t mark = store_mark(srv.st);
-    size_t out_before = c->out.len;
     /* One wall-clock read gives both the command's time (expiry) and the
      * start of its duration (commandstats), as Redis's call() does; a
      * clock step during the command counts as zero, not a huge duration. */
@@ -449,12 +499,21 @@ void server_call(client *c)
     srv.stats.commands++;
     srv.stats.cmd_calls[cmd->id]++;
     uint64_t t1 = now_us();
-    srv.stats.cmd_usec[cmd->id] += t1 > t0 ? t1 - t0 : 0;
-    c->lastcmd = cmd;
+    uint64_t dur = t1 > t0 ? t1 - t0 : 0;
+    srv.stats.cmd_usec[cmd->id] += dur;
+    cmdstats_call(st, dur);
+    int failed = c->out.len > out_before && c->out.data[out_before] == '-';
+    if (failed) {
+        cmdstats_failed(st);
+        cmdstats_error(c->out.data + out_before, c->out.len - out_before);
+    }
+    if (cmd->id != CMD_EXEC) slowlog_offer(c, dur); /* EXEC: its commands are offered one by one */
+    latency_sample((cmd->flags & CF_FAST) ? "fast-command" : "command", (long long)(dur / 1000));
+    monitor_feed(c);
     c->ncmds++;
     if (store_mark(srv.st) != mark) {
         /* A command that answers an error must leave nothing behind. */
-        if (c->out.len > out_before && c->out.data[out_before] == '-') {
+        if (failed) {
             store_rollback(srv.st, mark);
             db_invalidate_counters(); /* cached key counts may include the undone change */
         } else {
@@ -467,6 +526,12 @@ void server_call(client *c)
         block_serve_ready();
         if (store_pending_bytes(srv.st) > EARLY_COMMIT_BYTES) server_commit();
     }
+}
+
+void server_reset_stats(void)
+{
+    memset(&srv.stats, 0, sizeof srv.stats);
+    cmdstats_reset();
 }
 
 /* ---------------- commit and flush ---------------- */
@@ -497,11 +562,13 @@ int server_commit(void)
     }
     int sync = srv.cfg.fsync == FSYNC_ALWAYS;
     const char *err = NULL;
+    uint64_t t0 = mono_us();
     if (store_commit(srv.st, sync, &err) < 0) {
         srv.write_error = 1;
         fail_pending_clients();
         return -1;
     }
+    latency_sample("commit", (long long)((mono_us() - t0) / 1000));
     if (sync) server_note_saved();
     srv.unsynced = !sync;
     return 0;
@@ -587,8 +654,10 @@ static void gc_cb(evutil_socket_t fd, short what, void *arg)
     if (srv.fenced_now && srv.fenced_now()) return;
     size_t mark = store_mark(srv.st);
     srv.cmd_time_ms = now_ms();
+    uint64_t t0 = mono_us();
     int g = db_gc_cycle(GC_BATCH);
     if (store_mark(srv.st) != mark) server_notify_write(NULL, mark);
+    latency_sample("gc-cycle", (long long)((mono_us() - t0) / 1000));
     if (g >= GC_BATCH) {
         struct timeval next = { 0, 500 };
         event_add(gc_ev, &next);
@@ -643,6 +712,7 @@ static void cron_cb(evutil_socket_t fd, short what, void *arg)
             if (store_pending_bytes(srv.st) > EARLY_COMMIT_BYTES) server_commit();
             if (n < 200 || mono_us() - start > budget) break;
         }
+        latency_sample("expire-cycle", (long long)((mono_us() - start) / 1000));
         if (gc_ev && !evtimer_pending(gc_ev, NULL)) {
             struct timeval now = { 0, 0 };
             event_add(gc_ev, &now);

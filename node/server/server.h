@@ -19,6 +19,8 @@
 #include "resp.h"
 #include "store.h"
 
+struct subcmd;
+
 enum fsync_policy { FSYNC_ALWAYS = 0, FSYNC_EVERYSEC, FSYNC_NO };
 
 struct node_config {
@@ -74,6 +76,7 @@ extern const struct conf_field node_config_fields[];
 #define CLIENT_REPLY_OFF         (1u << 13) /* CLIENT REPLY OFF */
 #define CLIENT_REPLY_SKIP        (1u << 14) /* drop this command's reply */
 #define CLIENT_REPLY_SKIP_NEXT   (1u << 15) /* CLIENT REPLY SKIP: drop the next one's */
+#define CLIENT_NO_EVICT          (1u << 24) /* CLIENT NO-EVICT on (shown as 'e'; nothing is evicted) */
 
 typedef struct client {
     uint64_t id;
@@ -97,7 +100,8 @@ typedef struct client {
     char **argv;
     size_t *argvlen;
     const struct cmd_spec *cmd;
-    const struct cmd_spec *lastcmd;
+    const struct cmd_spec *lastcmd;   /* the command running or last run */
+    const struct subcmd *lastsub;     /* its subcommand, for a container, or NULL */
 
     uint64_t ctime_ms, last_ms;
     unsigned long long ncmds;
@@ -121,6 +125,8 @@ struct server_stats {
     unsigned long long commands, connections, rejected, expired_keys, evicted;
     unsigned long long keyspace_hits, keyspace_misses, net_in, net_out;
     unsigned long long write_errors;
+    /* by command id, subcommands of a container summed (metrics.c);
+     * per-subcommand counts are in cmdstats.c */
     unsigned long long cmd_calls[CMD__COUNT];
     unsigned long long cmd_usec[CMD__COUNT];
 };
@@ -254,6 +260,9 @@ uint64_t server_new_version(void);
 /* Client lookup for CLIENT KILL, blocking wake-ups. */
 client *server_client_by_id(uint64_t id);
 
+/* CONFIG RESETSTAT: srv.stats, command and error statistics. */
+void server_reset_stats(void);
+
 /* Command modules' registration functions.  server_register_modules()
  * (modules.c) calls those of the optional modules, one line each. */
 void t_string_register(void);
@@ -272,6 +281,7 @@ void pause_register(void);          /* pause.c: CLIENT PAUSE's held clients */
 void metrics_register(void);        /* metrics.c: Prometheus /metrics (metrics_listen) */
 void notify_register(void);         /* notify.c: keyspace notifications */
 void tracking_register(void);       /* tracking.c: CLIENT TRACKING, client-side caching */
+void t_memory_register(void);       /* t_memory.c: MEMORY */
 void server_register_modules(void);
 
 #endif

@@ -11,24 +11,38 @@
  *   so its writes sit in the pending batch until the commit (atomic, as
  *   Redis's COPY is).
  *
- * OBJECT: answers only what Strata can answer truthfully.
- *   ENCODING  how Strata stores the value, not a Redis encoding it does not
- *             use:  string -> "raw" (its bytes, inline in the key's meta
- *             record; integers are not stored in binary), hash and set ->
- *             "subkeys" (one LevelDB record per field or member), list ->
- *             "indexed-subkeys" (one record per element, keyed by
- *             position), zset -> "scored-subkeys" (one record per member
- *             plus a score index).
- *   REFCOUNT  1: every value has exactly one stored copy; nothing is shared.
+ * OBJECT
+ *   ENCODING  the encoding Redis 7.0 would give the value, computed from
+ *             the value and the encoding thresholds set with CONFIG SET
+ *             (rconfig.c): Strata itself stores every type as LevelDB
+ *             records, but clients and tests compare this answer with
+ *             Redis's.  string -> "int" (a canonical integer of up to 20
+ *             characters), "embstr" (up to 44 bytes) or "raw"; hash ->
+ *             "listpack" (at most hash-max-listpack-entries fields, every
+ *             field and value at most hash-max-listpack-value bytes) or
+ *             "hashtable"; set -> "intset" (integers only, at most
+ *             set-max-intset-entries) or "hashtable"; zset -> "listpack"
+ *             (zset-max-listpack-entries / -value) or "skiplist"; list ->
+ *             "quicklist" (Redis 7.0's only list encoding).  Departures:
+ *             Redis never converts back, so a hash that grew past the
+ *             threshold and shrank again is "hashtable" there and
+ *             "listpack" here; a string built by APPEND or SETRANGE is
+ *             "raw" there whatever its length.
+ *   REFCOUNT  1, or 2147483647 for integers 0..9999 with no LRU/LFU
+ *             maxmemory policy, as Redis's shared integers.
  *   IDLETIME, FREQ
  *             not tracked (a read would have to write to disk to track
- *             them): Redis's errors for a server without an LRU or LFU
- *             policy, which is Strata's case.
+ *             them).  With the policy Redis would refuse them under,
+ *             Redis's error; otherwise an error saying Strata does not
+ *             track them.
  *   HELP */
 #include <string.h>
 
 #include "cmd.h"
 #include "notify.h"
+#include "rconfig.h"
+#include "store.h"
+#include "util.h"
 #include "store.h"
 #include "util.h"
 
@@ -120,13 +134,51 @@ done:
     meta_free(&dst);
 }
 
-static const char *object_encoding(int type)
+/* The value's records: 1 if every field (and, for hashes, value) is at
+ * most maxlen bytes, and (sets) every member is an integer. */
+static int small_records(const struct meta *m, long long maxlen, int ints_only)
 {
-    switch (type) {
-    case T_STRING: return "raw";
-    case T_LIST: return "indexed-subkeys";
-    case T_ZSET: return "scored-subkeys";
-    default: return "subkeys";
+    buf prefix;
+    buf_init(&prefix);
+    enc_data_prefix(&prefix, m->version);
+    store_iter *it = store_iter_new(srv.st);
+    int ok = 1;
+    for (store_iter_seek(it, prefix.data, prefix.len); ok && store_iter_valid(it); store_iter_next(it)) {
+        size_t kl, vl;
+        const char *k = store_iter_key(it, &kl);
+        if (kl < prefix.len || memcmp(k, prefix.data, prefix.len)) break;
+        store_iter_val(it, &vl);
+        size_t fl = kl - prefix.len;
+        long long ll;
+        if (ints_only) ok = fl <= 20 && str2ll(k + prefix.len, fl, &ll) == 0;
+        else ok = (long long)fl <= maxlen && (m->type != T_HASH || (long long)vl <= maxlen);
+    }
+    store_iter_free(it);
+    buf_free(&prefix);
+    return ok;
+}
+
+static const char *object_encoding(const struct meta *m)
+{
+    long long ll;
+    switch (m->type) {
+    case T_STRING:
+        if (m->slen <= 20 && str2ll(m->sval, m->slen, &ll) == 0) return "int";
+        return m->slen <= 44 ? "embstr" : "raw";
+    case T_HASH:
+        if ((long long)m->count <= rconf_num("hash-max-listpack-entries") &&
+            small_records(m, rconf_num("hash-max-listpack-value"), 0))
+            return "listpack";
+        return "hashtable";
+    case T_SET:
+        if ((long long)m->count <= rconf_num("set-max-intset-entries") && small_records(m, 0, 1)) return "intset";
+        return "hashtable";
+    case T_ZSET:
+        if ((long long)m->count <= rconf_num("zset-max-listpack-entries") &&
+            small_records(m, rconf_num("zset-max-listpack-value"), 0))
+            return "listpack";
+        return "skiplist";
+    default: return "quicklist";
     }
 }
 
@@ -135,21 +187,36 @@ static void object_help(client *c)
     static const char *lines[] = {
         "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "ENCODING <key>",
-        "    How Strata stores the value of <key>: \"raw\" (strings, inline), \"subkeys\"",
-        "    (hashes, sets: one record per field or member), \"indexed-subkeys\" (lists),",
-        "    \"scored-subkeys\" (sorted sets: member records plus a score index).",
+        "    Return the kind of internal representation used in order to store the value",
+        "    associated with a <key>.",
         "FREQ <key>",
-        "    Not tracked: Strata has no LFU policy (replies an error for an existing key).",
+        "    Return the access frequency index of the <key>. The returned integer is",
+        "    proportional to the logarithm of the recent access frequency of the key.",
         "IDLETIME <key>",
-        "    Not tracked: Strata has no LRU policy (replies an error for an existing key).",
+        "    Return the idle time of the <key>, that is the approximated number of",
+        "    seconds elapsed since the last access to the key.",
         "REFCOUNT <key>",
-        "    Always 1: every value is stored once and never shared.",
+        "    Return the number of references of the value associated with the specified",
+        "    <key>.",
         "HELP",
         "    Prints this help.",
     };
     size_t n = sizeof lines / sizeof lines[0];
     resp_add_array(&c->out, (long long)n);
     for (size_t i = 0; i < n; i++) resp_add_simple(&c->out, lines[i]);
+}
+
+/* maxmemory-policy: the enum index in rconfig.c's order. */
+static int policy_is_lfu(void)
+{
+    long long p = rconf_num("maxmemory-policy");
+    return p == 1 || p == 5; /* volatile-lfu, allkeys-lfu */
+}
+
+static int policy_is_lru_or_lfu(void)
+{
+    long long p = rconf_num("maxmemory-policy");
+    return p == 0 || p == 1 || p == 4 || p == 5;
 }
 
 static void object_command(client *c)
@@ -178,17 +245,27 @@ static void object_command(client *c)
         resp_add_null(&c->out, c->resp);
     } else if (r == 1) {
         switch (sub) {
-        case 1: resp_add_bulk_str(&c->out, object_encoding(m.type)); break;
-        case 2: resp_add_int(&c->out, 1); break;
-        /* Redis replies an idle time here; Strata tracks none, so it says
-         * so in an error worded like FREQ's. */
-        case 3: resp_add_error(&c->out, "ERR An LRU maxmemory policy is not selected, access time not tracked."); break;
-        /* Redis's exact text for FREQ without an LFU policy, which is also
-         * what Redis replies under its default policy. */
+        case 1: resp_add_bulk_str(&c->out, object_encoding(&m)); break;
+        case 2: {
+            long long v;
+            int shared = m.type == T_STRING && m.slen <= 20 && str2ll(m.sval, m.slen, &v) == 0 && v >= 0 &&
+                         v < 10000 && (!rconf_num("maxmemory") || !policy_is_lru_or_lfu());
+            resp_add_int(&c->out, shared ? 2147483647 : 1);
+            break;
+        }
+        case 3:
+            if (policy_is_lfu())
+                resp_add_error(&c->out, "ERR An LFU maxmemory policy is selected, idle time not tracked. Please "
+                                        "note that when switching between policies at runtime LRU and LFU data "
+                                        "will take some time to adjust.");
+            else resp_add_error(&c->out, "ERR Strata does not track access times (OBJECT IDLETIME)");
+            break;
         default:
-            resp_add_error(&c->out, "ERR An LFU maxmemory policy is not selected, access frequency not "
-                           "tracked. Please note that when switching between policies at runtime "
-                           "LRU and LFU data will take some time to adjust.");
+            if (!policy_is_lfu())
+                resp_add_error(&c->out, "ERR An LFU maxmemory policy is not selected, access frequency not "
+                                        "tracked. Please note that when switching between policies at runtime "
+                                        "LRU and LFU data will take some time to adjust.");
+            else resp_add_error(&c->out, "ERR Strata does not track access frequencies (OBJECT FREQ)");
             break;
         }
     }

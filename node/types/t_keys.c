@@ -134,11 +134,13 @@ static void ttl_generic(client *c, int ms, int absolute)
     if (r < 0) goto done;
     if (r == 0) resp_add_int(&c->out, -2);
     else if (!m.expire) resp_add_int(&c->out, -1);
-    else if (absolute) resp_add_int(&c->out, ms ? (long long)m.expire : (long long)m.expire / 1000);
     else {
-        long long ttl = (long long)m.expire - (long long)srv.cmd_time_ms;
-        if (ttl < 0) ttl = 0;
-        resp_add_int(&c->out, ms ? ttl : (ttl + 500) / 1000);
+        /* Redis 7.0's ttlGenericCommand: both the relative and the
+         * absolute form round to the nearest second (x.500 up), so
+         * EXPIRETIME of a PEXPIREAT 1000500 is 1001. */
+        long long t = absolute ? (long long)m.expire : (long long)m.expire - (long long)srv.cmd_time_ms;
+        if (t < 0) t = 0;
+        resp_add_int(&c->out, ms ? t : (t + 500) / 1000);
     }
 done:
     meta_free(&m);

@@ -464,11 +464,13 @@ def test_object_answers_are_truthful(cluster):
     c.sadd("st", "m")
     c.zadd("z", {"m": 1})
     enc = {k: c.object("encoding", k) for k in ("s", "h", "st", "z")}
-    assert enc == {"s": b"raw", "h": b"subkeys", "st": b"subkeys", "z": b"scored-subkeys"}
+    # the encodings Redis 7.0 would choose (t_copy.c; compared with
+    # redis-server in test_node_surface.py)
+    assert enc == {"s": b"int", "h": b"listpack", "st": b"hashtable", "z": b"listpack"}
     assert c.object("encoding", "missing") is None
     assert c.object("refcount", "h") == 1
     assert c.object("refcount", "missing") is None
-    with pytest.raises(Exception, match="LRU maxmemory policy is not selected"):
+    with pytest.raises(Exception, match="does not track access times"):
         c.object("idletime", "s")
     with pytest.raises(Exception, match="LFU maxmemory policy is not selected"):
         c.object("freq", "s")
