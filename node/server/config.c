@@ -94,7 +94,7 @@ const struct conf_field node_config_fields[] = {
       "a master that hears from no replica or sentinel for this long refuses writes (0: off)"),
     F("notify_keyspace_events", CONF_STR, notify_keyspace_events, "", 0, 0, NULL, 1,
       "keyspace notification classes, as Redis's notify-keyspace-events (notify.c)"),
-    F("tracking_table_max_keys", CONF_INT, tracking_table_max_keys, "1000000", 0, 1LL << 40, NULL, 1,
+    F("tracking_table_max_keys", CONF_INT, tracking_table_max_keys, "1000000", 0, 9223372036854775807LL, NULL, 1,
       "keys remembered for client-side caching before some are invalidated (tracking.c; 0: no limit)"),
     F("metrics_listen", CONF_STR, metrics_listen, "", 0, 0, NULL, 0,
       "HOST:PORT for the Prometheus /metrics endpoint (empty: off)"),

@@ -34,7 +34,7 @@
  *   active-defrag-ignore-bytes, -threshold-lower, -threshold-upper,
  *   -cycle-min, -cycle-max, -max-scan-fields   no defragmenter
  *   active-expire-effort            the expiry sweep has its own bounds
- *   tcp-keepalive, protected-mode, tracking-table-max-keys, acllog-max-len,
+ *   tcp-keepalive, protected-mode, acllog-max-len,
  *   shutdown-timeout, crash-log-enabled, crash-memcheck-enabled,
  *   propagation-error-behavior, aof-disable-auto-gc
  * Protected (refused at run time, as Redis with enable-protected-configs no):
@@ -155,7 +155,6 @@ static const struct rconf_param params[] = {
     /* network and misc */
     { "tcp-keepalive", NULL, RC_INT, 0, 0, I_MAX, NULL, "300" },
     { "protected-mode", NULL, RC_BOOL, 0, 0, 0, NULL, "yes" },
-    { "tracking-table-max-keys", NULL, RC_UINT, 0, 0, LL_MAX, NULL, "1000000" },
     { "acllog-max-len", NULL, RC_UINT, 0, 0, LL_MAX, NULL, "128" },
     { "shutdown-timeout", NULL, RC_INT, 0, 0, I_MAX, NULL, "10" },
     { "crash-log-enabled", NULL, RC_BOOL, 0, 0, 0, NULL, "yes" },
