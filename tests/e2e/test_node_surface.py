@@ -261,7 +261,10 @@ STATS_SEQUENCE = [
     ["SET", "st:k", "v"], ["GET", "st:k"], ["INCR", "st:k"], ["LPUSH", "st:k", "x"], ["NOSUCHCMD"],
     ["GET"], ["CONFIG", "FOO"], ["CONFIG", "GET"], ["CONFIG", "GET", "maxmemory"], ["CLIENT", "ID"],
     ["MULTI"], ["SET", "st:a"], ["EXEC"], ["MULTI"], ["INCR", "st:k"], ["SET", "st:b", "1"], ["EXEC"],
-    ["OBJECT", "nosuch"], ["OBJECT", "ENCODING"], ["DEL", "st:k", "st:b"],
+    ["OBJECT", "nosuch"], ["OBJECT", "ENCODING"], ["DEL", "st:k", "st:b"], ["EXEC"], ["DISCARD"],
+    ["MULTI"], ["WATCH", "st:k"], ["CONFIG", "NOPE"], ["EXEC"], ["AUTH", "x"], ["HELLO", "4"],
+    ["CLIENT", "KILL", "TYPE", "nope"], ["SELECT", "99"], ["SUBSCRIBE", "st:ch"], ["GET", "st:k"], ["PING"],
+    ["UNSUBSCRIBE"],
 ]
 
 
