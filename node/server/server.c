@@ -505,8 +505,13 @@ void server_call(client *c)
         cmdstats_failed(st);
         cmdstats_error(c->out.data + out_before, c->out.len - out_before);
     }
-    if (cmd->id != CMD_EXEC) slowlog_offer(c, dur); /* EXEC: its commands are offered one by one */
-    latency_sample((cmd->flags & CF_FAST) ? "fast-command" : "command", (long long)(dur / 1000));
+    /* Redis 7.0 leaves a command that blocked out of the slow log and the
+     * latency monitor (it is counted in commandstats all the same), and
+     * EXEC out of the slow log (its commands are offered one by one). */
+    if (!(c->flags & CLIENT_BLOCKED)) {
+        if (cmd->id != CMD_EXEC) slowlog_offer(c, dur);
+        latency_sample((cmd->flags & CF_FAST) ? "fast-command" : "command", (long long)(dur / 1000));
+    }
     monitor_feed(c);
     c->ncmds++;
     if (store_mark(srv.st) != mark) {

@@ -811,3 +811,30 @@ def test_info_server_and_clients_fields_in_redis_order(servers):
         common = [k for k in got if k in want]
         assert common == [k for k in want if k in got], section
         assert must <= set(common), must - set(common)
+
+
+def test_blocked_command_counted_not_slowlogged(servers):
+    views = []
+    for s in servers:
+        c, b = conn(s), conn(s)
+        raw(c, "CONFIG", "RESETSTAT")
+        raw(c, "SLOWLOG", "RESET")
+        raw(c, "CONFIG", "SET", "slowlog-log-slower-than", "0")
+        b.send([b"BLPOP", b"bl:q", b"0.2"])
+        assert b.read()[1] is None
+        b.send([b"BLPOP", b"bl:q", b"0"])
+        deadline = time.time() + 5
+        while b"blocked_clients:1" not in raw(c, "INFO", "clients")[1]:
+            assert time.time() < deadline
+            time.sleep(0.01)
+        raw(c, "RPUSH", "bl:q", "x")
+        assert b.read()[1] == [b"bl:q", b"x"]
+        raw(c, "CONFIG", "SET", "slowlog-log-slower-than", "10000")
+        logged = [e[3][0].lower() for e in raw(c, "SLOWLOG", "GET", "-1")[1]]
+        assert logged.count(b"blpop") <= 1
+        calls = stats_lines(raw(c, "INFO", "commandstats")[1], b"cmdstat_blpop")[b"cmdstat_blpop"][b"calls"]
+        served_after_push = b"blpop" in logged and logged.index(b"blpop") < logged.index(b"rpush")
+        views.append((b"blpop" in logged, served_after_push, calls))
+    # the served BLPOP is logged when served (after the RPUSH), the
+    # timed-out one never
+    assert views[0] == views[1] == (True, True, b"2")
