@@ -530,6 +530,16 @@ void server_call(client *c)
     }
 }
 
+void server_apply_hz(void)
+{
+    if (srv.cfg.hz < 1) srv.cfg.hz = 1;
+    if (srv.cfg.hz > 500) srv.cfg.hz = 500;
+    if (!srv.cron_ev) return;
+    struct timeval tv = { 0, (int)(1000000 / srv.cfg.hz) };
+    event_del(srv.cron_ev);
+    event_add(srv.cron_ev, &tv);
+}
+
 void server_reset_stats(void)
 {
     memset(&srv.stats, 0, sizeof srv.stats);
@@ -906,9 +916,8 @@ int server_init(void)
     if (srv.listen_fd < 0) return -1;
     srv.listen_ev = event_new(srv.base, srv.listen_fd, EV_READ | EV_PERSIST, accept_cb, NULL);
     event_add(srv.listen_ev, NULL);
-    struct timeval tv = { 0, (int)(1000000 / srv.cfg.hz) };
     srv.cron_ev = event_new(srv.base, -1, EV_PERSIST, cron_cb, NULL);
-    event_add(srv.cron_ev, &tv);
+    server_apply_hz();
     gc_ev = evtimer_new(srv.base, gc_cb, NULL);
     int sigs[3] = { SIGTERM, SIGINT, SIGHUP };
     for (int i = 0; i < 3; i++) {

@@ -606,6 +606,7 @@ static void config_set(client *c)
         buf_append_char(&canon[i], '\0');
         conf_set(node_config_fields, &srv.cfg, refs[i].field->name, canon[i].data, NULL, NULL);
         if (!strcmp(refs[i].field->name, "loglevel")) log_level_current = srv.cfg.loglevel;
+        if (!strcmp(refs[i].field->name, "hz")) server_apply_hz();
     }
     resp_add_ok(&c->out);
 out:

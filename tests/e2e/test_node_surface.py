@@ -150,6 +150,7 @@ PARAMS = {
                                           "99.99 1.5", "1e1", "50 99.9 "],
     "busy-reply-threshold": INTV, "lua-time-limit": INTV,
     "tcp-keepalive": INTV, "protected-mode": BOOL, "tracking-table-max-keys": INTV, "acllog-max-len": INTV,
+    "hz": INTV + ["500", "501", "1"],  # strata-node's own setting, clamped to 1..500 as Redis
     "shutdown-timeout": INTV, "crash-log-enabled": BOOL, "crash-memcheck-enabled": BOOL,
     "propagation-error-behavior": ["ignore", "panic", "PANIC-ON-REPLICAS", "x", ""], "aof-disable-auto-gc": BOOL,
 }
