@@ -197,6 +197,17 @@ def test_config_immutable_and_errors(servers):
         same(servers, *args, proto=3)
 
 
+def test_config_loglevel_takes_redis_names(servers):
+    c = conn(servers[0])
+    for redis_name, strata_name in (("notice", b"info"), ("VERBOSE", b"debug"), ("warning", b"warning")):
+        assert raw(c, "CONFIG", "SET", "loglevel", redis_name)[1] == "OK"
+        assert raw(c, "CONFIG", "GET", "loglevel")[1] == [b"loglevel", strata_name]
+    raw(c, "CONFIG", "SET", "loglevel", "info")
+    for s in servers:  # both refuse an unknown level, each listing its own
+        assert raw(conn(s), "CONFIG", "SET", "loglevel", "x")[1].startswith(
+            b"ERR CONFIG SET failed (possibly related to argument 'loglevel') - argument(s) must be one of the following: debug, ")
+
+
 def test_config_set_is_all_or_nothing(servers):
     node, redis_ = servers
     for s in servers:
