@@ -78,7 +78,9 @@ const struct conf_field node_config_fields[] = {
       "largest unsent output of a subscriber before it is closed"),
     F("proto_max_bulk_len", CONF_SIZE, proto_max_bulk_len, "512mb", 1 << 20, 1LL << 40, NULL, 1,
       "largest single argument"),
-    F("hz", CONF_INT, hz, "10", 1, 500, NULL, 1, "background task frequency"),
+    /* Redis's range; values outside 1..500 are clamped (server_apply_hz),
+     * as Redis clamps them. */
+    F("hz", CONF_INT, hz, "10", 0, 2147483647, NULL, 1, "background task frequency (1..500)"),
     F("pidfile", CONF_STR, pidfile, "", 0, 0, NULL, 0, "write the pid here"),
     F("min_replica_acks", CONF_INT, min_replica_acks, "0", 0, 64, NULL, 1,
       "writes wait until this many replicas hold them (semi-synchronous)"),

@@ -4,10 +4,13 @@
  *   slowlog-log-slower-than, slowlog-max-len        the slow log (slowlog.c)
  *   latency-monitor-threshold                       LATENCY events (latency.c)
  *   latency-tracking, latency-tracking-info-percentiles
- *                                                   INFO latencystats (latency.c)
+ *                                                   INFO latencystats (cmdstats.c)
  *   hash-max-listpack-entries/-value, zset-max-listpack-entries/-value,
  *   set-max-intset-entries                          OBJECT ENCODING's answer
  *                                                   (the encoding Redis would pick)
+ *   maxmemory, maxmemory-policy                     shown by INFO memory; the policy
+ *                                                   decides OBJECT FREQ/IDLETIME's
+ *                                                   errors and REFCOUNT's shared integers
  *   busy-reply-threshold (lua-time-limit)           kept for scripting
  *
  * Parameters accepted, checked and kept, with no effect on Strata (data
@@ -26,8 +29,9 @@
  *   auto-aof-rewrite-min-size, aof-use-rdb-preamble, aof-load-truncated,
  *   aof-rewrite-incremental-fsync, aof-timestamp-enabled
  *                                   no AOF (durability is the `fsync` setting)
- *   maxmemory, maxmemory-policy, maxmemory-samples, maxmemory-eviction-tenacity,
- *   maxmemory-clients, lfu-log-factor, lfu-decay-time   nothing is evicted
+ *   maxmemory, maxmemory-policy (beyond the above), maxmemory-samples,
+ *   maxmemory-eviction-tenacity, maxmemory-clients, lfu-log-factor,
+ *   lfu-decay-time                  nothing is evicted
  *   lazyfree-lazy-eviction, -expire, -server-del, -user-del, -user-flush,
  *   replica-lazy-flush (slave-lazy-flush)   deletion of collections is always lazy
  *   activedefrag (only "no": Redis without its Jemalloc refuses "yes" too),

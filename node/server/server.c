@@ -507,8 +507,13 @@ void server_call(client *c)
         cmdstats_failed(st);
         cmdstats_error(c->out.data + out_before, c->out.len - out_before);
     }
-    if (cmd->id != CMD_EXEC) slowlog_offer(c, dur); /* EXEC: its commands are offered one by one */
-    latency_sample((cmd->flags & CF_FAST) ? "fast-command" : "command", (long long)(dur / 1000));
+    /* Redis 7.0 leaves a command that blocked out of the slow log and the
+     * latency monitor (it is counted in commandstats all the same), and
+     * EXEC out of the slow log (its commands are offered one by one). */
+    if (!(c->flags & CLIENT_BLOCKED)) {
+        if (cmd->id != CMD_EXEC) slowlog_offer(c, dur);
+        latency_sample((cmd->flags & CF_FAST) ? "fast-command" : "command", (long long)(dur / 1000));
+    }
     monitor_feed(c);
     c->ncmds++;
     if (store_mark(srv.st) != mark) {
@@ -526,6 +531,16 @@ void server_call(client *c)
         block_serve_ready();
         if (store_pending_bytes(srv.st) > EARLY_COMMIT_BYTES) server_commit();
     }
+}
+
+void server_apply_hz(void)
+{
+    if (srv.cfg.hz < 1) srv.cfg.hz = 1;
+    if (srv.cfg.hz > 500) srv.cfg.hz = 500;
+    if (!srv.cron_ev) return;
+    struct timeval tv = { 0, (int)(1000000 / srv.cfg.hz) };
+    event_del(srv.cron_ev);
+    event_add(srv.cron_ev, &tv);
 }
 
 void server_reset_stats(void)
@@ -904,9 +919,8 @@ int server_init(void)
     if (srv.listen_fd < 0) return -1;
     srv.listen_ev = event_new(srv.base, srv.listen_fd, EV_READ | EV_PERSIST, accept_cb, NULL);
     event_add(srv.listen_ev, NULL);
-    struct timeval tv = { 0, (int)(1000000 / srv.cfg.hz) };
     srv.cron_ev = event_new(srv.base, -1, EV_PERSIST, cron_cb, NULL);
-    event_add(srv.cron_ev, &tv);
+    server_apply_hz();
     gc_ev = evtimer_new(srv.base, gc_cb, NULL);
     int sigs[3] = { SIGTERM, SIGINT, SIGHUP };
     for (int i = 0; i < 3; i++) {

@@ -260,6 +260,10 @@ uint64_t server_new_version(void);
 /* Client lookup for CLIENT KILL, blocking wake-ups. */
 client *server_client_by_id(uint64_t id);
 
+/* Clamp cfg.hz to 1..500 (as Redis does) and run the cron at that
+ * frequency from now on (start-up and CONFIG SET hz). */
+void server_apply_hz(void);
+
 /* CONFIG RESETSTAT: srv.stats, command and error statistics. */
 void server_reset_stats(void);
 

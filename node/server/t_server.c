@@ -580,7 +580,11 @@ static void config_set(client *c)
         memset(&scratch, 0, sizeof scratch);
         buf errs;
         buf_init(&errs);
-        char *value = xmemdup(v, vlen);
+        char *value;
+        /* Redis's log levels verbose and notice are Strata's debug and info */
+        if (!strcmp(refs[i].field->name, "loglevel") && str_eq_nocase(v, vlen, "verbose")) value = xstrdup("debug");
+        else if (!strcmp(refs[i].field->name, "loglevel") && str_eq_nocase(v, vlen, "notice")) value = xstrdup("info");
+        else value = xmemdup(v, vlen);
         int r = memchr(v, '\0', vlen) ? -1 : conf_set(node_config_fields, &scratch, refs[i].field->name, value, NULL, &errs);
         conf_free(node_config_fields, &scratch);
         if (r < 0) {
@@ -597,7 +601,7 @@ static void config_set(client *c)
             goto out;
         }
         buf_free(&errs);
-        buf_append(&canon[i], value, vlen);
+        buf_append(&canon[i], value, strlen(value));
         free(value);
     }
     for (int i = 0; i < npairs; i++) {
@@ -608,6 +612,7 @@ static void config_set(client *c)
         buf_append_char(&canon[i], '\0');
         conf_set(node_config_fields, &srv.cfg, refs[i].field->name, canon[i].data, NULL, NULL);
         if (!strcmp(refs[i].field->name, "loglevel")) log_level_current = srv.cfg.loglevel;
+        if (!strcmp(refs[i].field->name, "hz")) server_apply_hz();
     }
     resp_add_ok(&c->out);
 out:

@@ -150,6 +150,7 @@ PARAMS = {
                                           "99.99 1.5", "1e1", "50 99.9 "],
     "busy-reply-threshold": INTV, "lua-time-limit": INTV,
     "tcp-keepalive": INTV, "protected-mode": BOOL, "tracking-table-max-keys": INTV, "acllog-max-len": INTV,
+    "hz": INTV + ["500", "501", "1"],  # strata-node's own setting, clamped to 1..500 as Redis
     "shutdown-timeout": INTV, "crash-log-enabled": BOOL, "crash-memcheck-enabled": BOOL,
     "propagation-error-behavior": ["ignore", "panic", "PANIC-ON-REPLICAS", "x", ""], "aof-disable-auto-gc": BOOL,
 }
@@ -194,6 +195,17 @@ def test_config_immutable_and_errors(servers):
                  ["CONFIG", "SET", "maxclients", "x"], ["CONFIG", "REWRITE"]):
         same(servers, *args)
         same(servers, *args, proto=3)
+
+
+def test_config_loglevel_takes_redis_names(servers):
+    c = conn(servers[0])
+    for redis_name, strata_name in (("notice", b"info"), ("VERBOSE", b"debug"), ("warning", b"warning")):
+        assert raw(c, "CONFIG", "SET", "loglevel", redis_name)[1] == "OK"
+        assert raw(c, "CONFIG", "GET", "loglevel")[1] == [b"loglevel", strata_name]
+    raw(c, "CONFIG", "SET", "loglevel", "info")
+    for s in servers:  # both refuse an unknown level, each listing its own
+        assert raw(conn(s), "CONFIG", "SET", "loglevel", "x")[1].startswith(
+            b"ERR CONFIG SET failed (possibly related to argument 'loglevel') - argument(s) must be one of the following: debug, ")
 
 
 def test_config_set_is_all_or_nothing(servers):
@@ -261,7 +273,10 @@ STATS_SEQUENCE = [
     ["SET", "st:k", "v"], ["GET", "st:k"], ["INCR", "st:k"], ["LPUSH", "st:k", "x"], ["NOSUCHCMD"],
     ["GET"], ["CONFIG", "FOO"], ["CONFIG", "GET"], ["CONFIG", "GET", "maxmemory"], ["CLIENT", "ID"],
     ["MULTI"], ["SET", "st:a"], ["EXEC"], ["MULTI"], ["INCR", "st:k"], ["SET", "st:b", "1"], ["EXEC"],
-    ["OBJECT", "nosuch"], ["OBJECT", "ENCODING"], ["DEL", "st:k", "st:b"],
+    ["OBJECT", "nosuch"], ["OBJECT", "ENCODING"], ["DEL", "st:k", "st:b"], ["EXEC"], ["DISCARD"],
+    ["MULTI"], ["WATCH", "st:k"], ["CONFIG", "NOPE"], ["EXEC"], ["AUTH", "x"], ["HELLO", "4"],
+    ["CLIENT", "KILL", "TYPE", "nope"], ["SELECT", "99"], ["SUBSCRIBE", "st:ch"], ["GET", "st:k"], ["PING"],
+    ["UNSUBSCRIBE"],
 ]
 
 
@@ -808,3 +823,30 @@ def test_info_server_and_clients_fields_in_redis_order(servers):
         common = [k for k in got if k in want]
         assert common == [k for k in want if k in got], section
         assert must <= set(common), must - set(common)
+
+
+def test_blocked_command_counted_not_slowlogged(servers):
+    views = []
+    for s in servers:
+        c, b = conn(s), conn(s)
+        raw(c, "CONFIG", "RESETSTAT")
+        raw(c, "SLOWLOG", "RESET")
+        raw(c, "CONFIG", "SET", "slowlog-log-slower-than", "0")
+        b.send([b"BLPOP", b"bl:q", b"0.2"])
+        assert b.read()[1] is None
+        b.send([b"BLPOP", b"bl:q", b"0"])
+        deadline = time.time() + 5
+        while b"blocked_clients:1" not in raw(c, "INFO", "clients")[1]:
+            assert time.time() < deadline
+            time.sleep(0.01)
+        raw(c, "RPUSH", "bl:q", "x")
+        assert b.read()[1] == [b"bl:q", b"x"]
+        raw(c, "CONFIG", "SET", "slowlog-log-slower-than", "10000")
+        logged = [e[3][0].lower() for e in raw(c, "SLOWLOG", "GET", "-1")[1]]
+        assert logged.count(b"blpop") <= 1
+        calls = stats_lines(raw(c, "INFO", "commandstats")[1], b"cmdstat_blpop")[b"cmdstat_blpop"][b"calls"]
+        served_after_push = b"blpop" in logged and logged.index(b"blpop") < logged.index(b"rpush")
+        views.append((b"blpop" in logged, served_after_push, calls))
+    # the served BLPOP is logged when served (after the RPUSH), the
+    # timed-out one never
+    assert views[0] == views[1] == (True, True, b"2")
