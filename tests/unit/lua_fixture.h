@@ -49,6 +49,16 @@ static lua_State *fx_state(rand48 *r)
     return L;
 }
 
+/* Run a script that must return true (cmocka's failure otherwise, with
+ * the error or the value it returned); inline: not every test uses it. */
+static inline void fx_run_true(lua_State *L, const char *script)
+{
+    if (luaL_loadbuffer(L, script, strlen(script), "@test") || lua_pcall(L, 0, 1, 0))
+        fail_msg("script failed: %s", lua_tostring(L, -1));
+    if (!lua_toboolean(L, -1)) fail_msg("script returned %s", lua_tostring(L, -1));
+    lua_pop(L, 1);
+}
+
 /* Run a complete script that returns one string; the answer is malloc'd
  * (the caller frees it).  A failure to load or run, or a non-string
  * answer, comes back as "LUAERR <message>". */

@@ -25,15 +25,6 @@ static void test_redis_fixture(void **state)
     assert_true(fx_check_file("lua_cmsgpack.txt", &r) >= 250);
 }
 
-/* Run a script that must return true. */
-static void run_true(lua_State *L, const char *script)
-{
-    if (luaL_loadbuffer(L, script, strlen(script), "@test") || lua_pcall(L, 0, 1, 0))
-        fail_msg("script failed: %s", lua_tostring(L, -1));
-    if (!lua_toboolean(L, -1)) fail_msg("script returned %s", lua_tostring(L, -1));
-    lua_pop(L, 1);
-}
-
 /* Random values packed, unpacked and packed again give the same bytes;
  * numbers and strings come back equal. */
 static void test_round_trip(void **state)
@@ -41,7 +32,7 @@ static void test_round_trip(void **state)
     rand48 r;
     rand48_seed(&r, 99);
     lua_State *L = fx_state(&r);
-    run_true(L,
+    fx_run_true(L,
              "local function gen(depth) "
              "  local k = math.random(1, depth > 3 and 6 or 8) "
              "  if k == 1 then return math.random(-2147483647, 2147483647) * math.random(1, 2147483647) "
@@ -75,7 +66,7 @@ static void test_truncation(void **state)
     rand48 r;
     rand48_init(&r);
     lua_State *L = fx_state(&r);
-    run_true(L,
+    fx_run_true(L,
              "local vals = { {1, 2, {3, {4, {5}}}}, {a = 'x', b = {c = 2^40, d = -2^40}}, "
              "  string.rep('s', 300), string.rep('t', 70000), 1.5, 0.1, -129, 2^33, -2^33, "
              "  {[1] = true, [2] = false, [10] = 'ten'}, {{}, {}, {{}}} } "

@@ -24,14 +24,6 @@ static void test_redis_fixture(void **state)
     assert_true(fx_check_file("lua_struct.txt", &r) >= 2000);
 }
 
-static void run_true(lua_State *L, const char *script)
-{
-    if (luaL_loadbuffer(L, script, strlen(script), "@test") || lua_pcall(L, 0, 1, 0))
-        fail_msg("script failed: %s", lua_tostring(L, -1));
-    if (!lua_toboolean(L, -1)) fail_msg("script returned %s", lua_tostring(L, -1));
-    lua_pop(L, 1);
-}
-
 /* Random formats of integer, float and string fields, with random
  * options, pack then unpack to the same values and the size struct.size
  * predicts. */
@@ -40,7 +32,7 @@ static void test_round_trip(void **state)
     rand48 r;
     rand48_seed(&r, 5);
     lua_State *L = fx_state(&r);
-    run_true(L,
+    fx_run_true(L,
              "local ints = {{'b', -128, 127}, {'B', 0, 255}, {'h', -32768, 32767}, {'H', 0, 65535}, "
              "  {'i', -2147483648, 2147483647}, {'I', 0, 4294967295}, {'l', -2^53, 2^53}, "
              "  {'L', 0, 2^53}, {'i3', -8388608, 8388607}, {'I5', 0, 2^40 - 1}, {'i8', -2^53, 2^53}} "
