@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd.h"
 #include "cmdtable.h"
 #include "log.h"
 #include "slowlog.h"
@@ -468,13 +469,8 @@ static void block_write_hook(client *c, size_t mark)
 {
     (void)mark;
     if (!bk.nkeys || !c || !c->cmd || !c->argv) return;
-    int small[16];
-    int *idx = small;
-    int n = cmd_get_keys(c->cmd, c->argc, c->argv, c->argvlen, small, 16);
-    if (n > 16) {
-        idx = xmalloc((size_t)n * sizeof *idx);
-        n = cmd_get_keys(c->cmd, c->argc, c->argv, c->argvlen, idx, n);
-    }
+    int small[16], *idx;
+    int n = cmd_key_positions(c, small, 16, &idx);
     for (int i = 0; i < n; i++) block_signal_key(c->argv[idx[i]], c->argvlen[idx[i]]);
     if (idx != small) free(idx);
 }

@@ -286,12 +286,8 @@ static void multi_write_hook(client *c, size_t mark)
     ops_walk(ops, len, touch_meta_op, c);
 
     if (!c || !c->cmd || !c->argv) return;
-    int stackpos[16], *pos = stackpos;
-    int n = cmd_get_keys(c->cmd, c->argc, c->argv, c->argvlen, pos, 16);
-    if (n > 16) {
-        pos = xmalloc(sizeof *pos * (size_t)n);
-        n = cmd_get_keys(c->cmd, c->argc, c->argv, c->argvlen, pos, n);
-    }
+    int stackpos[16], *pos;
+    int n = cmd_key_positions(c, stackpos, 16, &pos);
     struct meta m;
     meta_init(&m);
     for (int i = 0; i < n; i++) {

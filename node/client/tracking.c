@@ -608,12 +608,8 @@ static void remember_keys(client *c)
     int caching = ts->flags & TRK_CACHING;
     if ((optin && !caching) || (optout && caching)) return;
     if (c->cmd->flags & CF_PUBSUB) return;
-    int stackpos[16], *pos = stackpos;
-    int n = cmd_get_keys(c->cmd, c->argc, c->argv, c->argvlen, pos, 16);
-    if (n > 16) {
-        pos = xmalloc(sizeof *pos * (size_t)n);
-        n = cmd_get_keys(c->cmd, c->argc, c->argv, c->argvlen, pos, n);
-    }
+    int stackpos[16], *pos;
+    int n = cmd_key_positions(c, stackpos, 16, &pos);
     struct meta m;
     meta_init(&m);
     for (int i = 0; i < n; i++) {

@@ -111,3 +111,14 @@ int lookup_typed(client *c, int i, struct meta *m, int type)
     }
     return 1;
 }
+
+int cmd_key_positions(const client *c, int *small, int nsmall, int **pos)
+{
+    *pos = small;
+    int n = cmd_get_keys(c->cmd, c->argc, c->argv, c->argvlen, small, nsmall);
+    if (n > nsmall) {
+        *pos = xmalloc(sizeof **pos * (size_t)n);
+        n = cmd_get_keys(c->cmd, c->argc, c->argv, c->argvlen, *pos, n);
+    }
+    return n;
+}

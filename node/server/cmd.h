@@ -28,6 +28,12 @@ int lookup_typed(client *c, int i, struct meta *m, int type);
 /* Same for any key (no type check). */
 int lookup_any(client *c, int i, struct meta *m);
 
+/* The positions of the keys in c's command line (from the command
+ * table): written into `small` when they fit its `nsmall` slots, else into
+ * a malloc'd array.  Returns the number of keys and sets *pos; the caller
+ * frees *pos when it is not `small`. */
+int cmd_key_positions(const client *c, int *small, int nsmall, int **pos);
+
 /* Reply a storage failure (details are in the log). */
 void reply_storage_error(client *c);
 
