@@ -4,13 +4,10 @@
  * Keeping the parsed flags apart from the text matters: Redis's canonical
  * text drops 'n' when 'A' is given ("KEAn" reads back as "AKE" but still
  * enables new-key events), so the text alone cannot be re-parsed into the
- * same flags.  The text is parsed
- *   - at start-up (the config file or --notify-keyspace-events),
- *   - by a dispatch filter when CONFIG SET names the parameter, before the
- *     value is stored: a bad value is refused there with Redis's error,
- * and whenever the stored text differs from the canonical text written
- * last (a value stored by a CONFIG SET inside MULTI, which the filter does
- * not see), it is parsed again and rewritten in canonical form. */
+ * same flags.  A value is checked before it is stored, wherever it comes
+ * from (node_config_check in config.c: the file, the command line, CONFIG
+ * SET, inside MULTI too); it is parsed and rewritten in canonical form at
+ * start-up and after each CONFIG SET of it (node_config_applied). */
 #include "notify.h"
 
 #include <stdlib.h>
@@ -25,9 +22,8 @@
 #include "util.h"
 
 static int flags;             /* enabled classes */
-static char canon[32];        /* the text last stored in srv.cfg */
 
-static const char ERR_CLASS[] = "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.";
+const char notify_class_error[] = "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.";
 
 int notify_parse(const char *s, size_t len)
 {
@@ -77,30 +73,25 @@ char *notify_flags_string(int f, char *out)
     return out;
 }
 
-/* Store the canonical text of f as the config value. */
-static void store_canonical(int f)
+/* Parse the stored config text into `flags` and store its canonical form
+ * in its place.  The text was checked before it was stored
+ * (node_config_check), so it parses. */
+void notify_sync(void)
 {
+    const char *s = srv.cfg.notify_keyspace_events ? srv.cfg.notify_keyspace_events : "";
+    int f = notify_parse(s, strlen(s));
+    if (f < 0) f = flags; /* refused before it was stored: keep what runs */
+    flags = f;
+    char canon[32];
     notify_flags_string(f, canon);
-    if (!srv.cfg.notify_keyspace_events || strcmp(srv.cfg.notify_keyspace_events, canon) != 0) {
+    if (strcmp(s, canon) != 0) {
         free(srv.cfg.notify_keyspace_events);
         srv.cfg.notify_keyspace_events = xstrdup(canon);
     }
 }
 
-/* Pick up a value stored behind the filter's back (see the file comment). */
-static void notify_sync(void)
-{
-    const char *s = srv.cfg.notify_keyspace_events ? srv.cfg.notify_keyspace_events : "";
-    if (strcmp(s, canon) == 0) return;
-    int f = notify_parse(s, strlen(s));
-    if (f < 0) f = flags; /* cannot happen through the filter; keep what runs */
-    flags = f;
-    store_canonical(f);
-}
-
 int notify_enabled(int type)
 {
-    notify_sync();
     return (flags & type) && (flags & (NOTIFY_KEYSPACE | NOTIFY_KEYEVENT));
 }
 
@@ -168,43 +159,8 @@ void notify_keyspace_event(int type, const char *event, const char *key, size_t 
     buf_free(&ch);
 }
 
-/* Dispatch filter: CONFIG SET ... notify-keyspace-events <value> ...
- * checks the value before config.c stores it, and applies its flags (the
- * stored text is made canonical at the next sync).  Inside MULTI the
- * command only queues: it is left to notify_sync after EXEC. */
-static int notify_config_filter(client *c)
-{
-    if (c->cmd->id != CMD_CONFIG) return 0;
-    notify_sync();
-    if (c->argc < 4 || c->argc % 2 || (c->flags & CLIENT_MULTI) || !ARG_IS(c, 1, "set")) return 0;
-    int f = -2;
-    for (int j = 2; j + 1 < c->argc; j += 2) {
-        if (!ARG_IS(c, j, "notify-keyspace-events") && !ARG_IS(c, j, "notify_keyspace_events")) continue;
-        f = notify_parse(c->argv[j + 1], c->argvlen[j + 1]);
-        if (f < 0) {
-            resp_add_errorf(&c->out, "ERR CONFIG SET failed (possibly related to argument '%.*s') - %s",
-                            (int)c->argvlen[j], c->argv[j], ERR_CLASS);
-            return 1;
-        }
-    }
-    if (f >= 0) {
-        flags = f;
-        /* The raw value config.c is about to store differs from canon
-         * unless it is canonical already, in which case f is its meaning. */
-        notify_flags_string(f, canon);
-    }
-    return 0;
-}
-
 void notify_register(void)
 {
-    const char *s = srv.cfg.notify_keyspace_events ? srv.cfg.notify_keyspace_events : "";
-    int f = notify_parse(s, strlen(s));
-    if (f < 0) {
-        log_error("notify_keyspace_events: '%s': %s", s, ERR_CLASS);
-        exit(1);
-    }
-    flags = f;
-    store_canonical(f);
-    server_add_dispatch_hook(notify_config_filter);
+    /* main.c refused a bad value before the node started */
+    notify_sync();
 }

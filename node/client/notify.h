@@ -51,6 +51,12 @@ int notify_enabled(int type);
 /* Parse a class string ("KEA", "Kx", ""); returns its flags, or -1 if a
  * character is not a class letter. */
 int notify_parse(const char *s, size_t len);
+/* Apply the notify_keyspace_events text in srv.cfg (at start-up, after
+ * CONFIG SET) and store it in its canonical form, which CONFIG GET
+ * answers. */
+void notify_sync(void);
+/* Redis's reason for a value notify_parse refuses. */
+extern const char notify_class_error[];
 
 /* Write the canonical text of flags (Redis's keyspaceEventsFlagsToString:
  * "A" or the single class letters, then K, E, m) into out, which must hold

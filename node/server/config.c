@@ -1,8 +1,11 @@
 /* config: strata-node's settings table (conf.h).  Every key is a YAML key
  * and a --key-name flag; `runtime` marks those CONFIG SET may change. */
 #include <stddef.h>
+#include <string.h>
 
 #include "conf.h"
+#include "log.h"
+#include "notify.h"
 #include "server.h"
 
 static const char *const fsync_names[] = { "always", "everysec", "no", NULL };
@@ -102,3 +105,27 @@ const struct conf_field node_config_fields[] = {
       "HOST:PORT for the Prometheus /metrics endpoint (empty: off)"),
     { NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL },
 };
+
+int node_config_check(const char *name, const char *value, buf *why)
+{
+    if (!strcmp(name, "notify_keyspace_events") && notify_parse(value, strlen(value)) < 0) {
+        buf_append_str(why, notify_class_error);
+        return -1;
+    }
+    return 0;
+}
+
+int node_config_check_all(buf *why)
+{
+    const char *v = srv.cfg.notify_keyspace_events ? srv.cfg.notify_keyspace_events : "";
+    if (node_config_check("notify_keyspace_events", v, why) == 0) return 0;
+    buf_printf(why, " (notify_keyspace_events: '%s')", v);
+    return -1;
+}
+
+void node_config_applied(const char *name)
+{
+    if (!strcmp(name, "loglevel")) log_level_current = srv.cfg.loglevel;
+    else if (!strcmp(name, "hz")) server_apply_hz();
+    else if (!strcmp(name, "notify_keyspace_events")) notify_sync();
+}

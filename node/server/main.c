@@ -33,6 +33,15 @@ int main(int argc, char **argv)
         conf_free(node_config_fields, &srv.cfg);
         return 0;
     }
+    buf why;
+    buf_init(&why);
+    if (node_config_check_all(&why) < 0) {
+        fprintf(stderr, "strata-node: %.*s\n", (int)why.len, why.data);
+        buf_free(&why);
+        conf_free(node_config_fields, &srv.cfg);
+        return 1;
+    }
+    buf_free(&why);
     if (test_only) {
         printf("strata-node: configuration %s is OK\n", config_path ? config_path : "(defaults)");
         conf_free(node_config_fields, &srv.cfg);

@@ -58,6 +58,14 @@ struct node_config {
 };
 
 extern const struct conf_field node_config_fields[];
+/* Checks beyond a field's type and bounds, for the settings that have
+ * them (notify_keyspace_events): 0, or -1 with Redis's reason appended to
+ * `why`.  Applied to the config file, the command line and CONFIG SET
+ * alike.  node_config_check_all checks every such field of srv.cfg. */
+int node_config_check(const char *name, const char *value, buf *why);
+int node_config_check_all(buf *why);
+/* What a setting changed at run time by CONFIG SET sets in motion. */
+void node_config_applied(const char *name);
 
 /* client flags */
 #define CLIENT_CLOSE_AFTER_REPLY (1u << 0)  /* QUIT, protocol error */

@@ -587,6 +587,7 @@ static void config_set(client *c)
         else value = xmemdup(v, vlen);
         int r = memchr(v, '\0', vlen) ? -1 : conf_set(node_config_fields, &scratch, refs[i].field->name, value, NULL, &errs);
         conf_free(node_config_fields, &scratch);
+        if (r == 0 && node_config_check(refs[i].field->name, value, &errs) < 0) r = -1;
         if (r < 0) {
             config_name(refs[i].field->name, dashed, sizeof dashed);
             while (errs.len && errs.data[errs.len - 1] == '\n') errs.len--;
@@ -611,8 +612,7 @@ static void config_set(client *c)
         }
         buf_append_char(&canon[i], '\0');
         conf_set(node_config_fields, &srv.cfg, refs[i].field->name, canon[i].data, NULL, NULL);
-        if (!strcmp(refs[i].field->name, "loglevel")) log_level_current = srv.cfg.loglevel;
-        if (!strcmp(refs[i].field->name, "hz")) server_apply_hz();
+        node_config_applied(refs[i].field->name);
     }
     resp_add_ok(&c->out);
 out:

@@ -250,11 +250,30 @@ def test_config_forms(pair):
         for v in ["Q", "KEA ", "k"]:
             t.append(c.call("CONFIG", "SET", "notify-keyspace-events", v))
             t.append(c.call("CONFIG", "GET", "notify-keyspace-events"))
+        # inside MULTI the value is checked at EXEC, and a bad one is an
+        # error in EXEC's array that leaves the classes as they were
+        for v in ["KEA", "Q", "Kx"]:
+            t += [c.call("MULTI"), c.call("CONFIG", "SET", "notify-keyspace-events", v), c.call("EXEC"),
+                  c.call("CONFIG", "GET", "notify-keyspace-events")]
         t.append(c.call("CONFIG", "SET", "notify-keyspace-events", ""))
         c.close()
         return t
     node, redis_ = pair
     compare(scenario(node), scenario(redis_))
+
+
+def test_config_file_and_flag_checked(cluster, tmp_path):
+    """A bad class string is refused before the node starts, also by -t."""
+    from harness import binary, free_port
+    import subprocess
+    for args in (["-t", "--notify-keyspace-events", "KEQ"],
+                 ["--notify-keyspace-events", "KEQ", "--port", str(free_port()), "--dir", str(tmp_path / "d")]):
+        r = subprocess.run([binary("strata-node")] + args, capture_output=True, timeout=30)
+        assert r.returncode != 0, args
+        assert b"Invalid event class character" in r.stderr, r.stderr
+    r = subprocess.run([binary("strata-node"), "-t", "--notify-keyspace-events", "KEx"],
+                       capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr
 
 
 def test_new_events_survive_canonical_text(pair):
@@ -385,11 +404,30 @@ def test_resp3_subscriber_writing_itself(pair):
         for _ in range(2):
             t.append(c.read())
         t.append(c.call("PING"))
+        # inside MULTI the value is checked at EXEC, and a bad one is an
+        # error in EXEC's array that leaves the classes as they were
+        for v in ["KEA", "Q", "Kx"]:
+            t += [c.call("MULTI"), c.call("CONFIG", "SET", "notify-keyspace-events", v), c.call("EXEC"),
+                  c.call("CONFIG", "GET", "notify-keyspace-events")]
         t.append(c.call("CONFIG", "SET", "notify-keyspace-events", ""))
         c.close()
         return t
     node, redis_ = pair
     compare(scenario(node), scenario(redis_))
+
+
+def test_config_file_and_flag_checked(cluster, tmp_path):
+    """A bad class string is refused before the node starts, also by -t."""
+    from harness import binary, free_port
+    import subprocess
+    for args in (["-t", "--notify-keyspace-events", "KEQ"],
+                 ["--notify-keyspace-events", "KEQ", "--port", str(free_port()), "--dir", str(tmp_path / "d")]):
+        r = subprocess.run([binary("strata-node")] + args, capture_output=True, timeout=30)
+        assert r.returncode != 0, args
+        assert b"Invalid event class character" in r.stderr, r.stderr
+    r = subprocess.run([binary("strata-node"), "-t", "--notify-keyspace-events", "KEx"],
+                       capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr
 
 
 def test_scan_and_randomkey_remove_expired(dbgpair):
