@@ -140,7 +140,10 @@ static void ttl_generic(client *c, int ms, int absolute)
          * EXPIRETIME of a PEXPIREAT 1000500 is 1001. */
         long long t = absolute ? (long long)m.expire : (long long)m.expire - (long long)srv.cmd_time_ms;
         if (t < 0) t = 0;
-        resp_add_int(&c->out, ms ? t : (t + 500) / 1000);
+        /* unsigned: an expire near LLONG_MAX rounds without overflowing,
+         * to what redis-server answers (EXPIRETIME of PEXPIREAT
+         * 9223372036854775807 is 9223372036854776) */
+        resp_add_int(&c->out, ms ? t : (long long)(((unsigned long long)t + 500) / 1000));
     }
 done:
     meta_free(&m);
