@@ -421,6 +421,13 @@ static void setslots(client *c)
         resp_add_error(&c->out, "READONLY You can't write against a read only replica.");
         return;
     }
+    if (srv.write_error) {
+        resp_add_error(&c->out, "MISCONF Errors writing to the data directory: "
+                                "writes are refused until a commit succeeds (see the node log)");
+        return;
+    }
+    /* (STRATA is not a write command as a whole, so the dispatcher's write
+     * checks do not run for SETSLOTS: they are made here.) */
     if (srv.write_allowed && !(c->flags & CLIENT_MASTER) && !srv.write_allowed(c, &werr)) {
         resp_add_error(&c->out, werr);
         return;

@@ -4,7 +4,8 @@
   -MOVED <slot> <group>:<epoch> for a key of a slot it does not own,
   -CROSSSLOT for keys spanning owned and unowned slots, DBSIZE/KEYS/SCAN/
   RANDOMKEY leaving out keys of unowned slots; the table survives a
-  restart, reaches a replica by full sync and is in strata-dump's copy.
+  restart, reaches a replica by full sync and goes through strata-dump and
+  strata-load.
 - The whole cluster: the sentinels seed every master from the YAML; a
   SIGHUP that moves slots keeps them on the group holding their keys
   (warning logged, -t reports it); a proxy started with the edited file
@@ -100,8 +101,16 @@ def test_node_table_moved_and_views(cluster):
     assert rep.client().dbsize() == 4
     with pytest.raises(redis.ResponseError, match="read only replica"):
         rep.client().execute_command("STRATA", "SETSLOTS", "g1", "1", "g1", "0-16383")
-    _, entries = read_dump_file(strata_dump(cluster, n, "slots"))
+    path = strata_dump(cluster, n, "slots")
+    _, entries = read_dump_file(path)
     assert b"Rslots" in entries and b"Rslotsx" in entries
+    out = subprocess.run([binary("strata-load"), "--dir", cluster.path("restored", "data"), path],
+                         capture_output=True, timeout=60)
+    assert out.returncode == 0, out.stderr.decode()
+    restored = cluster.node("restored")
+    assert table(restored) == {"group": "g1", "ranges": t["ranges"], "unowned_keys": 1}
+    with pytest.raises(redis.ResponseError, match="^MOVED"):
+        restored.client().get(g2[0])
 
 
 def test_seeding_sighup_moved_and_failover(cluster):
