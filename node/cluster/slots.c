@@ -149,16 +149,15 @@ int cluster_table_parse(int argc, char **argv, const size_t *argvlen, buf *out, 
                 goto done;
             }
         if (nl == argvlen[0] && !memcmp(name, argv[0], nl)) self = g;
-        char spec[4096], perr[160];
+        char perr[160];
         size_t sl = argvlen[3 + 2 * g];
-        if (sl >= sizeof spec) {
-            snprintf(err, errlen, "ERR slot ranges of '%.*s' too long", (int)nl, name);
-            goto done;
-        }
+        char *spec = xmalloc(sl + 1); /* topo_parse_slots wants a C string */
         memcpy(spec, argv[3 + 2 * g], sl);
         spec[sl] = '\0';
         pc.gi = (unsigned)g;
-        if (topo_parse_slots(spec, parse_range, &pc, perr, sizeof perr) < 0) {
+        int bad = topo_parse_slots(spec, parse_range, &pc, perr, sizeof perr) < 0;
+        free(spec);
+        if (bad) {
             snprintf(err, errlen, "ERR slots of '%.*s': %s", (int)nl, name, perr);
             goto done;
         }

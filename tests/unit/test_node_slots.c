@@ -104,6 +104,20 @@ static void test_parse_and_decode(void **state)
         assert_int_equal(t.ranges[i].epoch, 7);
     }
     cluster_table_free(&t);
+    /* The most fragmented table: every slot its own range. */
+    buf even, odd;
+    buf_init(&even);
+    buf_init(&odd);
+    for (int sl = 0; sl < SLOT_COUNT; sl++) buf_printf(sl % 2 ? &odd : &even, "%s%d", sl < 2 ? "" : ",", sl);
+    buf_append(&even, "", 1);
+    buf_append(&odd, "", 1);
+    assert_int_equal(parse(&v, err, sizeof err, "e", "2", "e", even.data, "o", odd.data, NULL), 0);
+    assert_int_equal(cluster_table_decode(v.data, v.len, &t), 0);
+    assert_int_equal(t.nranges, SLOT_COUNT);
+    assert_string_equal(t.ranges[16383].group, "o");
+    cluster_table_free(&t);
+    buf_free(&even);
+    buf_free(&odd);
     /* Adjacent ranges of one group are one range. */
     assert_int_equal(parse(&v, err, sizeof err, "a", "1", "a", "0-10,11-16383", NULL), 0);
     assert_int_equal(cluster_table_decode(v.data, v.len, &t), 0);
