@@ -70,6 +70,7 @@ static int ask_node(const struct topo_node *n, const char *password, long long t
     }
     redisReply *r = redisCommand(ctx, "STRATA SLOTS");
     if (!r) goto out;
+    if (r->type == REDIS_REPLY_ERROR) rc = 0; /* a redis-server: no table */
     if (r->type == REDIS_REPLY_ARRAY && r->elements >= 4) {
         rc = 0;
         redisReply *self = r->element[1], *ranges = r->element[3];
