@@ -362,6 +362,12 @@ unsigned long long cluster_unowned_keys(void)
     return (unsigned long long)tab.unowned;
 }
 
+unsigned long long cluster_key_count(void)
+{
+    unsigned long long n = db_key_count(), unowned = cluster_unowned_keys();
+    return n > unowned ? n - unowned : 0;
+}
+
 void cluster_note_key(const char *key, size_t len, int delta)
 {
     if (!cluster_has_table() || cluster_owns_key(key, len)) return;

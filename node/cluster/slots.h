@@ -113,6 +113,9 @@ const char *cluster_script_check_key(const char *key, size_t len, int *script_sl
 
 /* Keys in unowned slots (0 without a table), for DBSIZE = keys - this. */
 unsigned long long cluster_unowned_keys(void);
+/* The node's keys as DBSIZE, INFO keyspace and the metrics count them:
+ * db_key_count() less the keys of unowned slots. */
+unsigned long long cluster_key_count(void);
 /* db.c calls this when it creates (+1) or deletes (-1) a key, so the
  * count of keys in unowned slots follows.  Does nothing without a table. */
 void cluster_note_key(const char *key, size_t len, int delta);
