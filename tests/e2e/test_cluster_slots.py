@@ -9,7 +9,8 @@
 - The whole cluster: the sentinels seed every master from the YAML; a
   SIGHUP that moves slots keeps them on the group holding their keys
   (warning logged, -t reports it); a proxy started with the edited file
-  follows -MOVED; a promoted replica owns what its master owned."""
+  follows -MOVED (without sentinels) or reads the masters' tables (with
+  them); a promoted replica owns what its master owned."""
 import signal
 import subprocess
 
@@ -17,7 +18,7 @@ import pytest
 import redis
 
 from harness import binary, free_port, wait_until
-from proxy_util import key_slot, keys_for_group, run_check
+from proxy_util import key_slot, keys_for_group, run_check, topology_text, write_file
 from test_repl_common import read_dump_file, strata_dump
 from test_sentinel_common import (addr, role, start_group, start_sentinels, wait_master,
                                   write_topology)
@@ -151,9 +152,11 @@ def test_seeding_sighup_moved_and_failover(cluster):
     # YAML edits never change a table.
     assert table(g1[0])["ranges"] == want and table(g2[0])["ranges"] == want
 
-    # A proxy started with the edited file routes wrongly at first: the
-    # nodes' -MOVED sends each request where its slot is owned.
-    proxy2 = cluster.proxy(topo, name="proxy2")
+    # A proxy started with the edited file and no sentinels routes wrongly
+    # at first: the nodes' -MOVED sends each request where its slot is owned.
+    static = write_file(cluster, "static.yaml", topology_text(
+        [(n, sl, [addr(p) for p in nodes]) for n, sl, nodes in moved], proxy=proxy_opts))
+    proxy2 = cluster.proxy(static, name="proxy2")
     r2 = proxy2.client(socket_timeout=10)
     assert [r2.get(k) for k in keys] == [k.encode() for k in keys]
     info = r2.info("server")
@@ -163,6 +166,13 @@ def test_seeding_sighup_moved_and_failover(cluster):
     assert r2.info("server")["moved_resent"] == info["moved_resent"]
     r2.set("k-new-5000", "v")   # writes follow as well
     assert r.get("k-new-5000") == b"v"
+    # With the sentinels, a proxy reads the masters' tables: right at once.
+    proxy3 = cluster.proxy(topo, name="proxy3")
+    r3 = proxy3.client(socket_timeout=10)
+    assert [r3.get(k) for k in keys] == [k.encode() for k in keys]
+    assert r3.mget(keys) == [k.encode() for k in keys]   # multi-key: split right
+    assert r3.info("server")["moved"] == 0
+    assert "group g1's table owns them" in open(proxy3.log_path, "rb").read().decode(errors="replace")
 
     # Failover of g1: the promoted replica owns what its master owned.
     g1[0].kill(signal.SIGKILL)
