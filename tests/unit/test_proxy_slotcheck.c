@@ -1,8 +1,8 @@
 /* test_proxy_slotcheck: proxy/slotcheck.h and proxy_parse_moved — a reload
  * that moves slots keeps them on the group holding their keys (and says
  * so per range), a group gone from the file gives its slots up, other
- * changes apply; and the node's "-MOVED <slot> <group>:<epoch>" parsed,
- * with malformed ones refused. */
+ * changes apply; the node's "-MOVED <slot> <group>:<epoch>" parsed, with
+ * malformed ones refused; claims and -MOVED rerouting the live map. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -87,11 +87,50 @@ static void test_parse_moved(void **state)
         if (proxy_parse_moved(bad[i], strlen(bad[i]), &slot, g, sizeof g) == 0) fail_msg("accepted %s", bad[i]);
 }
 
+/* The live map: claims from a master's table and -MOVED both reroute the
+ * running topology and publish a new snapshot; an unknown group changes
+ * nothing. */
+static void test_claims_and_moved_reroute(void **state)
+{
+    (void)state;
+    load(&proxy_g.conf.topo, cur_yaml);
+    pthread_mutex_lock(&proxy_g.lock);
+    proxy_publish_locked();
+    pthread_mutex_unlock(&proxy_g.lock);
+    uint64_t v0 = proxy_g.route->version;
+    unsigned char owned[16384 / 8];
+    memset(owned, 0, sizeof owned);
+    for (int sl = 0; sl < 100; sl++) owned[sl >> 3] |= (unsigned char)(1u << (sl & 7));
+    proxy_apply_claims("g2", owned);
+    assert_true(proxy_g.route->version > v0);
+    for (int sl = 0; sl < 100; sl++) assert_int_equal(proxy_g.route->slot_group[sl], 1);
+    assert_int_equal(proxy_g.route->slot_group[100], 0);
+    assert_int_equal(proxy_g.conf.topo.slot_group[99], 1);
+    /* The same claims again: nothing to publish. */
+    uint64_t v1 = proxy_g.route->version;
+    proxy_apply_claims("g2", owned);
+    assert_int_equal(proxy_g.route->version, v1);
+    proxy_apply_claims("nope", owned);
+    assert_int_equal(proxy_g.route->version, v1);
+    static const char mv[] = "-MOVED 9000 g1:3\r\n", unknown[] = "-MOVED 9001 g9:3\r\n";
+    unsigned long before = atomic_load(&proxy_g.moved);
+    proxy_note_moved(mv, sizeof mv - 1);
+    assert_int_equal(proxy_g.route->slot_group[9000], 0);
+    assert_int_equal(proxy_g.route->slot_group[9001], 1);
+    proxy_note_moved(unknown, sizeof unknown - 1);
+    assert_int_equal(proxy_g.route->slot_group[9001], 1);
+    assert_int_equal(atomic_load(&proxy_g.moved), before + 2);
+    route_release(proxy_g.route);
+    proxy_g.route = NULL;
+    topo_free(&proxy_g.conf.topo);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reload_keeps_moved_slots),
         cmocka_unit_test(test_parse_moved),
+        cmocka_unit_test(test_claims_and_moved_reroute),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
