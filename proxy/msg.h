@@ -71,6 +71,10 @@ struct msg {
     char *text;              /* owned, MSG_INFO: the proxy's own sections */
     size_t textlen;
     buf reply;               /* finished reply waiting for its turn */
+    buf fwd_req;             /* MSG_FORWARD: the request, kept to resend it once
+                              * after -MOVED (empty: too big to keep) */
+    int fwd_is_read;
+    int moved;               /* already resent after a -MOVED */
     uint64_t start_us;
 };
 

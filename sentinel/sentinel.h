@@ -11,6 +11,7 @@
  *   failover.c  odown, election, promotion, manual failover
  *   server.c    the RESP listener, clients and pub/sub
  *   cmd.c       the commands clients send (SENTINEL ..., INFO, PING, ...)
+ *   slotseed.c  first slot table of each master, from the topology
  *
  * Words: the *config master* of a group is the node this sentinel believes
  * to be its master (persisted with the group's config epoch); a node's
@@ -64,6 +65,10 @@ struct snode {
     /* Re-pointing a node that follows the wrong master. */
     uint64_t misconf_since_ms;
     uint64_t reconf_sent_ms;
+    /* Slot table seeding (slotseed.c). */
+    int slots_pending;            /* STRATA SLOTS / SETSLOTS in flight */
+    int has_table;                /* the node said it has a slot table */
+    uint64_t slots_checked_ms;
 };
 
 enum fo_state {
@@ -111,6 +116,9 @@ struct sgroup {
     uint64_t next_try_ms;         /* no new attempt before this */
     uint64_t acked_floor;         /* highest lsn the master said a replica acked */
     struct failover fo;
+    /* The slots the config master's table owns (slotseed.c), bit s. */
+    int claims_known;             /* its STRATA SLOTS reply came (table or not) */
+    unsigned char claimed[16384 / 8];
 };
 
 /* A peer's answers to is-master-down-by-addr about one group. */
