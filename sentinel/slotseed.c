@@ -81,7 +81,7 @@ static void seed(struct sgroup *g, struct snode *n)
     if (ng > 256 || ng != snt.ngroups) return;
     const char *argv[4 + 2 * 256];
     size_t argvlen[4 + 2 * 256];
-    const unsigned char *claims[256];
+    const unsigned char *claims[256] = { 0 };
     static char ranges[256][8192];
     static uint16_t owner[16384];
     for (int h = 0; h < ng; h++) {
