@@ -31,6 +31,11 @@ static const struct subcmd subcmds[] = {
     { "pubsub", "channels", -2 },    { "pubsub", "help", 2 },     { "pubsub", "numpat", 2 },
     { "pubsub", "numsub", -2 },      { "pubsub", "shardchannels", -2 },
     { "pubsub", "shardnumsub", -2 },
+    { "xgroup", "create", -5 },      { "xgroup", "createconsumer", 5 },
+    { "xgroup", "delconsumer", 5 },  { "xgroup", "destroy", 4 },  { "xgroup", "help", 2 },
+    { "xgroup", "setid", -5 },
+    { "xinfo", "consumers", 4 },     { "xinfo", "groups", 3 },    { "xinfo", "help", 2 },
+    { "xinfo", "stream", -3 },
 };
 
 #define NSUBCMDS (sizeof subcmds / sizeof subcmds[0])

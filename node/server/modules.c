@@ -25,4 +25,5 @@ void server_register_modules(void)
     latency_register();
     monitor_register();
     t_memory_register();
+    t_stream_register();
 }
