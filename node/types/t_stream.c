@@ -89,6 +89,13 @@ int sid_parse_interval(client *c, int i, struct sid *id, int *ex, uint64_t missi
     return sid_parse(c, p, len, id, missing_seq, 0, NULL);
 }
 
+int sarg_ll(client *c, int i, long long *v, const char *msg)
+{
+    if (str2ll(c->argv[i], c->argvlen[i], v) == 0) return 0;
+    resp_add_error(&c->out, msg);
+    return -1;
+}
+
 int sctx_lookup(client *c, int i, struct sctx *s)
 {
     int r = lookup_typed(c, i, &s->m, T_STREAM);
@@ -423,17 +430,19 @@ static void xdel_command(client *c)
 {
     struct sid ids[16], *idv = ids;
     int n = c->argc - 2;
-    if (n > 16) idv = xmalloc(sizeof *idv * (size_t)n);
-    for (int j = 0; j < n; j++)
-        if (sid_parse(c, ARG(c, j + 2), &idv[j], 0, 1, NULL) < 0) goto out;
     struct sctx s;
     meta_init(&s.m);
+    /* Redis looks the key up first: a missing key answers 0 whatever
+     * the IDs. */
     int r = sctx_lookup(c, 1, &s);
     if (r <= 0) {
         if (r == 0) resp_add_int(&c->out, 0);
         sctx_free(&s);
-        goto out;
+        return;
     }
+    if (n > 16) idv = xmalloc(sizeof *idv * (size_t)n);
+    for (int j = 0; j < n; j++)
+        if (sid_parse(c, ARG(c, j + 2), &idv[j], 0, 1, NULL) < 0) goto out;
     long long deleted = 0;
     buf v;
     buf_init(&v);
@@ -450,28 +459,21 @@ static void xdel_command(client *c)
         notify_keyspace_event(NOTIFY_STREAM, "xdel", ARG(c, 1));
     }
     resp_add_int(&c->out, deleted);
-    sctx_free(&s);
 out:
+    sctx_free(&s);
     if (idv != ids) free(idv);
 }
 
 static void xtrim_command(client *c)
 {
+    struct add_args a;
+    if (parse_add_args(c, &a, 0) < 0) return;
     struct sctx s;
     meta_init(&s.m);
     int r = sctx_lookup(c, 1, &s);
     if (r < 0) goto done;
     if (r == 0) {
-        /* Redis looks the key up first: a missing key answers 0 before
-         * the options are parsed. */
         resp_add_int(&c->out, 0);
-        goto done;
-    }
-    struct add_args a;
-    int i = parse_add_args(c, &a, 0);
-    if (i < 0) goto done;
-    if (i < c->argc) {
-        resp_add_error(&c->out, resp_err_syntax);
         goto done;
     }
     long long deleted = stream_trim(&s, &a);
@@ -517,10 +519,6 @@ static void xsetid_command(client *c)
         if (r == 0) resp_add_error(&c->out, "ERR no such key");
         goto done;
     }
-    if (sid_cmp(id, s.h.maxdel) < 0) {
-        resp_add_error(&c->out, "ERR The ID specified in XSETID is smaller than current max_deleted_entry_id");
-        goto done;
-    }
     if (s.m.count > 0) {
         struct sid top;
         stream_edge(s.m.version, 1, &top);
@@ -532,6 +530,10 @@ static void xsetid_command(client *c)
             resp_add_error(&c->out, "ERR The entries_added specified in XSETID is smaller than the target stream length");
             goto done;
         }
+    }
+    if (sid_cmp(id, s.h.maxdel) < 0) {
+        resp_add_error(&c->out, "ERR The ID specified in XSETID is smaller than current max_deleted_entry_id");
+        goto done;
     }
     s.h.last = id;
     if (added != -1) s.h.added = (uint64_t)added;
@@ -626,7 +628,7 @@ static int xread_parse(client *c, struct xread_args *x)
         if (ARG_IS(c, i, "block") && more) {
             i++;
             long long t;
-            if (arg_ll_range(c, i, LLONG_MIN, LLONG_MAX, &t, "ERR timeout is not an integer or out of range") < 0)
+            if (sarg_ll(c, i, &t, "ERR timeout is not an integer or out of range") < 0)
                 return -1;
             if (t < 0) {
                 resp_add_error(&c->out, "ERR timeout is negative");
@@ -642,8 +644,8 @@ static int xread_parse(client *c, struct xread_args *x)
             x->streams_arg = i + 1;
             x->nstreams = c->argc - x->streams_arg;
             if (x->nstreams % 2) {
-                resp_add_errorf(&c->out, "ERR Unbalanced '%s' list of streams: for each stream key an ID or '%c' must be specified.",
-                                xrg ? "xreadgroup" : "xread", xrg ? '>' : '$');
+                resp_add_errorf(&c->out, "ERR Unbalanced %s list of streams: for each stream key an ID or '%c' must be specified.",
+                                xrg ? "XREADGROUP" : "XREAD", xrg ? '>' : '$');
                 return -1;
             }
             x->nstreams /= 2;
@@ -1157,6 +1159,16 @@ static void xinfo_command(client *c)
     meta_init(&s.m);
     int stream = ARG_IS(c, 1, "stream"), full = 0;
     long long count = 10;
+    int r = lookup_typed(c, 2, &s.m, T_STREAM);
+    if (r < 0) goto done;
+    if (r == 0) {
+        resp_add_error(&c->out, "ERR no such key");
+        goto done;
+    }
+    if (stream_hdr_load(s.m.version, &s.h) < 0) {
+        reply_storage_error(c);
+        goto done;
+    }
     if (stream && c->argc > 3) {
         /* XINFO STREAM key FULL [COUNT n] */
         if (c->argc > 6 || !ARG_IS(c, 3, "full")) {
@@ -1170,18 +1182,8 @@ static void xinfo_command(client *c)
                 goto done;
             }
             if (arg_ll(c, 5, &count) < 0) goto done;
-            if (count < 0) count = 10;
+            if (count < 0) count = 0;
         }
-    }
-    int r = lookup_typed(c, 2, &s.m, T_STREAM);
-    if (r < 0) goto done;
-    if (r == 0) {
-        resp_add_error(&c->out, "ERR no such key");
-        goto done;
-    }
-    if (stream_hdr_load(s.m.version, &s.h) < 0) {
-        reply_storage_error(c);
-        goto done;
     }
     buf pre;
     buf_init(&pre);

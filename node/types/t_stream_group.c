@@ -465,7 +465,7 @@ static void xclaim_command(client *c)
         reply_nogroup(c, 1, 2);
         goto done;
     }
-    if (arg_ll_range(c, 4, LLONG_MIN, LLONG_MAX, &minidle, "ERR Invalid min-idle-time argument for XCLAIM") < 0)
+    if (sarg_ll(c, 4, &minidle, "ERR Invalid min-idle-time argument for XCLAIM") < 0)
         goto done;
     if (minidle < 0) minidle = 0;
     struct sid id;
@@ -482,16 +482,16 @@ static void xclaim_command(client *c)
             justid = 1;
         } else if (ARG_IS(c, j, "idle") && more) {
             j++;
-            if (arg_ll_range(c, j, LLONG_MIN, LLONG_MAX, &deliverytime, "ERR Invalid IDLE option argument for XCLAIM") < 0)
+            if (sarg_ll(c, j, &deliverytime, "ERR Invalid IDLE option argument for XCLAIM") < 0)
                 goto done;
             deliverytime = now - deliverytime;
         } else if (ARG_IS(c, j, "time") && more) {
             j++;
-            if (arg_ll_range(c, j, LLONG_MIN, LLONG_MAX, &deliverytime, "ERR Invalid TIME option argument for XCLAIM") < 0)
+            if (sarg_ll(c, j, &deliverytime, "ERR Invalid TIME option argument for XCLAIM") < 0)
                 goto done;
         } else if (ARG_IS(c, j, "retrycount") && more) {
             j++;
-            if (arg_ll_range(c, j, LLONG_MIN, LLONG_MAX, &retrycount, "ERR Invalid RETRYCOUNT option argument for XCLAIM") < 0)
+            if (sarg_ll(c, j, &retrycount, "ERR Invalid RETRYCOUNT option argument for XCLAIM") < 0)
                 goto done;
         } else if (ARG_IS(c, j, "lastid") && more) {
             j++;
@@ -569,7 +569,7 @@ static void xautoclaim_command(client *c)
     struct snack nk;
     buf_init(&nk.consumer);
     struct sid *deleted = NULL;
-    if (arg_ll_range(c, 4, LLONG_MIN, LLONG_MAX, &minidle, "ERR Invalid min-idle-time argument for XAUTOCLAIM") < 0)
+    if (sarg_ll(c, 4, &minidle, "ERR Invalid min-idle-time argument for XAUTOCLAIM") < 0)
         goto done;
     if (minidle < 0) minidle = 0;
     if (sid_parse_interval(c, 5, &start, &sx, 0) < 0) goto done;
@@ -580,7 +580,11 @@ static void xautoclaim_command(client *c)
     for (int j = 6; j < c->argc; j++) {
         int more = c->argc - 1 - j;
         if (ARG_IS(c, j, "count") && more) {
-            if (arg_ll_range(c, j + 1, 1, LONG_MAX / 16, &count, "ERR COUNT must be > 0") < 0) goto done;
+            if (sarg_ll(c, j + 1, &count, "ERR COUNT must be > 0") < 0) goto done;
+            if (count < 1 || count > LONG_MAX / 16) {
+                resp_add_error(&c->out, "ERR COUNT must be > 0");
+                goto done;
+            }
             j++;
         } else if (ARG_IS(c, j, "justid")) {
             justid = 1;

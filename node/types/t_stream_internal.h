@@ -57,6 +57,10 @@ void snack_assign(struct sctx *s, struct sgroup *g, struct sid id, struct snack 
 /* Remove a pending entry from the group and its consumer. */
 void snack_remove(struct sctx *s, struct sgroup *g, struct sid id, const struct snack *n);
 
+/* Integer argument whose parse error is `msg` (Redis's
+ * getLongLongFromObjectOrReply with a message).  0, or -1 replied. */
+int sarg_ll(client *c, int i, long long *v, const char *msg);
+
 void t_stream_group_register(void);
 
 #endif
