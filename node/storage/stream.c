@@ -89,7 +89,7 @@ void stream_cpel_prefix(buf *k, uint64_t ver, uint64_t gid, const char *name, si
 
 /* ---------------- header ---------------- */
 
-#define HDR_LEN 48
+#define HDR_LEN 56
 
 int stream_hdr_load(uint64_t ver, struct stream_hdr *h)
 {
@@ -100,6 +100,7 @@ int stream_hdr_load(uint64_t ver, struct stream_hdr *h)
     stream_key(&k, ver, 'H');
     int r = store_get(srv.st, k.data, k.len, &v);
     if (r == 1 && v.len >= HDR_LEN) {
+        h->nodes = get_u64be((const unsigned char *)v.data + 48);
         h->last = sid_decode(v.data);
         h->maxdel = sid_decode(v.data + 16);
         h->added = get_u64be((const unsigned char *)v.data + 32);
@@ -118,10 +119,11 @@ void stream_hdr_save(uint64_t ver, const struct stream_hdr *h)
     stream_key(&k, ver, 'H');
     sid_append(&v, h->last);
     sid_append(&v, h->maxdel);
-    unsigned char b[16];
+    unsigned char b[24];
     put_u64be(b, h->added);
     put_u64be(b + 8, h->groups);
-    buf_append(&v, b, 16);
+    put_u64be(b + 16, h->nodes);
+    buf_append(&v, b, 24);
     store_put(srv.st, k.data, k.len, v.data, v.len);
     buf_free(&k);
     buf_free(&v);
@@ -236,6 +238,93 @@ int stream_edge(uint64_t ver, int rev, struct sid *id)
     if (ok) *id = si.id;
     stream_iter_close(&si);
     return ok;
+}
+
+/* ---------------- nodes ---------------- */
+
+static int node_load(store_iter *it, const buf *pre, struct snode *n)
+{
+    if (!store_iter_valid(it)) return 0;
+    size_t kl, vl;
+    const char *k = store_iter_key(it, &kl);
+    if (kl != pre->len + 16 || memcmp(k, pre->data, pre->len)) return 0;
+    const char *v = store_iter_val(it, &vl);
+    if (vl < 24) return 0;
+    n->first = sid_decode(k + pre->len);
+    n->live = get_u64be((const unsigned char *)v);
+    n->total = get_u64be((const unsigned char *)v + 8);
+    n->bytes = get_u64be((const unsigned char *)v + 16);
+    return 1;
+}
+
+/* rev 0: first node >= id; rev 1: last node <= id. */
+static int node_seek(uint64_t ver, struct sid id, int rev, struct snode *n)
+{
+    buf pre, k;
+    buf_init(&pre);
+    buf_init(&k);
+    stream_key(&pre, ver, 'n');
+    store_iter *it = store_iter_new(srv.st);
+    if (!rev) {
+        buf_append(&k, pre.data, pre.len);
+        sid_append(&k, id);
+        store_iter_seek(it, k.data, k.len);
+    } else if (id.ms == UINT64_MAX && id.seq == UINT64_MAX) {
+        stream_key(&k, ver, 'n' + 1);
+        store_iter_seek_last_before(it, k.data, k.len);
+    } else {
+        sid_incr(&id);
+        buf_append(&k, pre.data, pre.len);
+        sid_append(&k, id);
+        store_iter_seek_last_before(it, k.data, k.len);
+    }
+    int r = node_load(it, &pre, n);
+    store_iter_free(it);
+    buf_free(&pre);
+    buf_free(&k);
+    return r;
+}
+
+int stream_node_of(uint64_t ver, struct sid id, struct snode *n)
+{
+    return node_seek(ver, id, 1, n);
+}
+
+int stream_node_edge(uint64_t ver, int rev, struct snode *n)
+{
+    struct sid id = { rev ? UINT64_MAX : 0, rev ? UINT64_MAX : 0 };
+    return node_seek(ver, id, rev, n);
+}
+
+int stream_node_next(uint64_t ver, const struct snode *n, struct snode *next)
+{
+    struct sid id = n->first;
+    if (sid_incr(&id) < 0) return 0;
+    return node_seek(ver, id, 0, next);
+}
+
+void stream_node_put(uint64_t ver, const struct snode *n)
+{
+    buf k;
+    unsigned char v[24];
+    buf_init(&k);
+    stream_key(&k, ver, 'n');
+    sid_append(&k, n->first);
+    put_u64be(v, n->live);
+    put_u64be(v + 8, n->total);
+    put_u64be(v + 16, n->bytes);
+    store_put(srv.st, k.data, k.len, (const char *)v, 24);
+    buf_free(&k);
+}
+
+void stream_node_del(uint64_t ver, struct sid first)
+{
+    buf k;
+    buf_init(&k);
+    stream_key(&k, ver, 'n');
+    sid_append(&k, first);
+    store_del(srv.st, k.data, k.len);
+    buf_free(&k);
 }
 
 /* ---------------- groups ---------------- */

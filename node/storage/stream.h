@@ -16,9 +16,11 @@
  *
  *   kind 'H'                         -> header: last_id ms:8 seq:8 |
  *                                       max_deleted ms:8 seq:8 |
- *                                       entries_added:8 | groups:8
+ *                                       entries_added:8 | groups:8 | nodes:8
  *   kind 'e' ms:8 seq:8              -> entry: nfields:4 then
  *                                       (len:4 bytes) for each field, value
+ *   kind 'n' first_id ms:8 seq:8     -> node: live:8 | total:8 | bytes:8
+ *                                       (Redis's listpack nodes, emulated)
  *   kind 'g' group name              -> group: gid:8 | last_id ms:8 seq:8 |
  *                                       entries_read:8 (-1: unknown) |
  *                                       pel:8 | consumers:8
@@ -54,6 +56,7 @@ struct stream_hdr {
     struct sid last, maxdel;
     uint64_t added;
     uint64_t groups;
+    uint64_t nodes;
 };
 
 struct sgroup {
@@ -94,6 +97,20 @@ const char *stream_iter_val(stream_iter *si, size_t *len);
 void stream_iter_close(stream_iter *si);
 /* First (rev 0) or last entry: 1 and *id, 0 if empty. */
 int stream_edge(uint64_t ver, int rev, struct sid *id);
+
+/* Nodes. */
+struct snode {
+    struct sid first;
+    uint64_t live, total, bytes;
+};
+/* The node holding id (last first_id <= id): 1, 0 none. */
+int stream_node_of(uint64_t ver, struct sid id, struct snode *n);
+/* The first node (rev 0) or the last one: 1, 0 none. */
+int stream_node_edge(uint64_t ver, int rev, struct snode *n);
+/* The first node after n: 1, 0 none. */
+int stream_node_next(uint64_t ver, const struct snode *n, struct snode *next);
+void stream_node_put(uint64_t ver, const struct snode *n);
+void stream_node_del(uint64_t ver, struct sid first);
 
 /* Groups: 1 found, 0 absent, -1 error. */
 int stream_group_get(uint64_t ver, const char *name, size_t nl, struct sgroup *g);

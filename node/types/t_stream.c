@@ -212,6 +212,8 @@ void sreply_lag(client *c, const struct sctx *s, const struct sgroup *g)
 
 enum { TRIM_NONE, TRIM_MAXLEN, TRIM_MINID };
 
+#define SID_MAX_VALUE { UINT64_MAX, UINT64_MAX }
+
 struct add_args {
     int strategy, approx, nomkstream, id_given, seq_given;
     long long maxlen, limit;
@@ -220,52 +222,130 @@ struct add_args {
 
 static long long node_entries(void)
 {
-    long long n = rconf_num("stream-node-max-entries");
-    return n > 0 ? n : 100;
+    return rconf_num("stream-node-max-entries");
 }
 
-/* Delete entries from the head as Redis's streamTrim decides.  Returns
- * the number deleted. */
+/* Bytes an entry adds to its listpack node, estimated: each element with
+ * its one or two header bytes and its back-length byte, plus the entry's
+ * flags, ID deltas and element count. */
+static uint64_t entry_bytes(int n, const size_t *len)
+{
+    uint64_t b = 8;
+    for (int i = 0; i < n; i++) b += len[i] + (len[i] < 64 ? 2 : len[i] < 4096 ? 3 : 6);
+    return b;
+}
+
+/* The node a new entry goes to (Redis's streamAppendItem: a new node when
+ * the tail one is full by entries or by bytes). */
+static void node_append(struct sctx *s, struct sid id, int n, const size_t *len)
+{
+    struct snode tail;
+    uint64_t eb = entry_bytes(n, len);
+    long long max_entries = node_entries();
+    long long max_bytes = rconf_num("stream-node-max-bytes");
+    if (max_bytes <= 0 || max_bytes > (1LL << 30)) max_bytes = 1LL << 30;
+    uint64_t tl = 0;
+    for (int i = 0; i < n; i++) tl += len[i];
+    int have = stream_node_edge(s->m.version, 1, &tail);
+    if (have && (tail.bytes + tl >= (uint64_t)max_bytes ||
+                 (max_entries && (long long)tail.total >= max_entries)))
+        have = 0;
+    if (!have) {
+        /* a new listpack: header, the master entry (fields, counters) */
+        tail.first = id;
+        tail.live = tail.total = 0;
+        tail.bytes = 7 + 16 + eb;
+        s->h.nodes++;
+    }
+    tail.live++;
+    tail.total++;
+    tail.bytes += eb;
+    stream_node_put(s->m.version, &tail);
+}
+
+/* Delete one live entry (and its node when it was the node's last live
+ * entry, as Redis frees an emptied listpack). */
+static void stream_remove_entry(struct sctx *s, struct sid id)
+{
+    struct snode nd;
+    stream_entry_del(s->m.version, id);
+    s->m.count--;
+    if (stream_node_of(s->m.version, id, &nd)) {
+        if (nd.live <= 1) {
+            stream_node_del(s->m.version, nd.first);
+            s->h.nodes--;
+        } else {
+            nd.live--;
+            stream_node_put(s->m.version, &nd);
+        }
+    }
+}
+
+/* Delete entries from the head as Redis's streamTrim: whole nodes while
+ * they may go, then (exact trimming only) entries inside the first node
+ * that stays.  Returns the number deleted. */
 static long long stream_trim(struct sctx *s, const struct add_args *a)
 {
     long long deleted = 0;
-    long long node = a->approx ? node_entries() : 1;
-    stream_iter si;
-    struct sid zero = { 0, 0 };
-    stream_iter_open(&si, s->m.version, zero, 0);
-    while (si.valid) {
+    struct snode nd;
+    while (stream_node_edge(s->m.version, 0, &nd)) {
         if (a->strategy == TRIM_MAXLEN && (long long)s->m.count <= a->maxlen) break;
-        long long n = node < (long long)s->m.count ? node : (long long)s->m.count;
-        if (a->approx && a->limit && deleted + n > a->limit) break;
-        if (a->approx) {
-            /* A whole node goes, or nothing. */
-            int remove;
-            if (a->strategy == TRIM_MAXLEN) {
-                remove = (long long)s->m.count - n >= a->maxlen;
-            } else {
-                /* the node's last ID must be below minid: look n-1 ahead */
-                stream_iter la;
-                stream_iter_open(&la, s->m.version, si.id, 0);
-                for (long long k = 1; k < n && la.valid; k++) stream_iter_next(&la);
-                remove = la.valid && sid_cmp(la.id, a->minid) < 0;
-                stream_iter_close(&la);
+        long long entries = (long long)nd.live;
+        if (a->limit && deleted + entries > a->limit) break;
+        struct snode next;
+        int has_next = stream_node_next(s->m.version, &nd, &next);
+        int remove;
+        if (a->strategy == TRIM_MAXLEN) {
+            remove = (long long)s->m.count - entries >= a->maxlen;
+        } else {
+            struct sid last;
+            stream_iter li;
+            struct sid bound = SID_MAX_VALUE;
+            if (has_next) {
+                bound = next.first;
+                sid_decr(&bound);
             }
-            if (!remove) break;
-            for (long long k = 0; k < n && si.valid; k++) {
+            stream_iter_open(&li, s->m.version, bound, 1);
+            last = li.valid ? li.id : nd.first;
+            stream_iter_close(&li);
+            remove = sid_cmp(last, a->minid) < 0;
+        }
+        stream_iter si;
+        stream_iter_open(&si, s->m.version, nd.first, 0);
+        if (remove) {
+            while (si.valid && (!has_next || sid_cmp(si.id, next.first) < 0)) {
                 stream_entry_del(s->m.version, si.id);
                 s->m.count--;
                 deleted++;
                 stream_iter_next(&si);
             }
+            stream_iter_close(&si);
+            stream_node_del(s->m.version, nd.first);
+            s->h.nodes--;
             continue;
         }
-        if (a->strategy == TRIM_MINID && sid_cmp(si.id, a->minid) >= 0) break;
-        stream_entry_del(s->m.version, si.id);
-        s->m.count--;
-        deleted++;
-        stream_iter_next(&si);
+        if (a->approx) {
+            stream_iter_close(&si);
+            break;
+        }
+        long long from_node = 0;
+        while (si.valid && (!has_next || sid_cmp(si.id, next.first) < 0)) {
+            int stop = a->strategy == TRIM_MAXLEN ? (long long)s->m.count <= a->maxlen
+                                                  : sid_cmp(si.id, a->minid) >= 0;
+            if (stop) break;
+            stream_entry_del(s->m.version, si.id);
+            s->m.count--;
+            from_node++;
+            stream_iter_next(&si);
+        }
+        stream_iter_close(&si);
+        if (from_node) {
+            nd.live -= (uint64_t)from_node;
+            stream_node_put(s->m.version, &nd);
+            deleted += from_node;
+        }
+        break;
     }
-    stream_iter_close(&si);
     return deleted;
 }
 
@@ -400,6 +480,7 @@ static void xadd_command(client *c)
     }
     if (sid_cmp(id, s.h.last) <= 0) goto too_small;
     stream_entry_put(s.m.version, id, c->argc - i - 1, c->argv + i + 1, c->argvlen + i + 1);
+    node_append(&s, id, c->argc - i - 1, c->argvlen + i + 1);
     s.m.count++;
     s.h.added++;
     s.h.last = id;
@@ -448,8 +529,7 @@ static void xdel_command(client *c)
     buf_init(&v);
     for (int j = 0; j < n; j++) {
         if (stream_entry_get(s.m.version, idv[j], &v) != 1) continue;
-        stream_entry_del(s.m.version, idv[j]);
-        s.m.count--;
+        stream_remove_entry(&s, idv[j]);
         deleted++;
         if (sid_cmp(idv[j], s.h.maxdel) > 0) s.h.maxdel = idv[j];
     }
@@ -530,10 +610,6 @@ static void xsetid_command(client *c)
             resp_add_error(&c->out, "ERR The entries_added specified in XSETID is smaller than the target stream length");
             goto done;
         }
-    }
-    if (sid_cmp(id, s.h.maxdel) < 0) {
-        resp_add_error(&c->out, "ERR The ID specified in XSETID is smaller than current max_deleted_entry_id");
-        goto done;
     }
     s.h.last = id;
     if (added != -1) s.h.added = (uint64_t)added;
@@ -1107,7 +1183,7 @@ static void group_full_fn(client *c, void *ctx, const char *k, size_t kl, const 
 
 static void xinfo_stream(client *c, struct sctx *s, int full, long long count)
 {
-    long long keys = (long long)((s->m.count + (uint64_t)node_entries() - 1) / (uint64_t)node_entries());
+    long long keys = (long long)s->h.nodes;
     resp_add_map(&c->out, c->resp, full ? 9 : 10);
     resp_add_bulk_str(&c->out, "length");
     resp_add_int(&c->out, (long long)s->m.count);
