@@ -249,8 +249,9 @@ static int node_load(store_iter *it, const buf *pre, struct snode *n)
     const char *k = store_iter_key(it, &kl);
     if (kl != pre->len + 16 || memcmp(k, pre->data, pre->len)) return 0;
     const char *v = store_iter_val(it, &vl);
-    if (vl < 24) return 0;
+    if (vl < 40) return 0;
     n->first = sid_decode(k + pre->len);
+    n->last = sid_decode(v + 24);
     n->live = get_u64be((const unsigned char *)v);
     n->total = get_u64be((const unsigned char *)v + 8);
     n->bytes = get_u64be((const unsigned char *)v + 16);
@@ -306,14 +307,16 @@ int stream_node_next(uint64_t ver, const struct snode *n, struct snode *next)
 void stream_node_put(uint64_t ver, const struct snode *n)
 {
     buf k;
-    unsigned char v[24];
+    unsigned char v[40];
     buf_init(&k);
     stream_key(&k, ver, 'n');
     sid_append(&k, n->first);
     put_u64be(v, n->live);
     put_u64be(v + 8, n->total);
     put_u64be(v + 16, n->bytes);
-    store_put(srv.st, k.data, k.len, (const char *)v, 24);
+    put_u64be(v + 24, n->last.ms);
+    put_u64be(v + 32, n->last.seq);
+    store_put(srv.st, k.data, k.len, (const char *)v, 40);
     buf_free(&k);
 }
 

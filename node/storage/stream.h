@@ -19,7 +19,8 @@
  *                                       entries_added:8 | groups:8 | nodes:8
  *   kind 'e' ms:8 seq:8              -> entry: nfields:4 then
  *                                       (len:4 bytes) for each field, value
- *   kind 'n' first_id ms:8 seq:8     -> node: live:8 | total:8 | bytes:8
+ *   kind 'n' first_id ms:8 seq:8     -> node: live:8 | total:8 | bytes:8 |
+ *                                       last_id ms:8 seq:8 (deleted or not)
  *                                       (Redis's listpack nodes, emulated)
  *   kind 'g' group name              -> group: gid:8 | last_id ms:8 seq:8 |
  *                                       entries_read:8 (-1: unknown) |
@@ -100,7 +101,7 @@ int stream_edge(uint64_t ver, int rev, struct sid *id);
 
 /* Nodes. */
 struct snode {
-    struct sid first;
+    struct sid first, last;   /* last: the last entry added, even if deleted */
     uint64_t live, total, bytes;
 };
 /* The node holding id (last first_id <= id): 1, 0 none. */

@@ -212,7 +212,6 @@ void sreply_lag(client *c, const struct sctx *s, const struct sgroup *g)
 
 enum { TRIM_NONE, TRIM_MAXLEN, TRIM_MINID };
 
-#define SID_MAX_VALUE { UINT64_MAX, UINT64_MAX }
 
 struct add_args {
     int strategy, approx, nomkstream, id_given, seq_given;
@@ -250,6 +249,14 @@ static void node_append(struct sctx *s, struct sid id, int n, const size_t *len)
     if (have && (tail.bytes + tl >= (uint64_t)max_bytes ||
                  (max_entries && (long long)tail.total >= max_entries)))
         have = 0;
+    if (have && sid_cmp(id, tail.first) < 0) {
+        /* XSETID moved the last ID back on a stream whose only node has
+         * no live entry left (an exact MINID trim leaves one): Redis
+         * appends to it, below its master ID.  Re-key it, so it still
+         * holds every ID from its first one on. */
+        stream_node_del(s->m.version, tail.first);
+        tail.first = id;
+    }
     if (!have) {
         /* a new listpack: header, the master entry (fields, counters) */
         tail.first = id;
@@ -260,6 +267,7 @@ static void node_append(struct sctx *s, struct sid id, int n, const size_t *len)
     tail.live++;
     tail.total++;
     tail.bytes += eb;
+    tail.last = id;
     stream_node_put(s->m.version, &tail);
 }
 
@@ -298,17 +306,8 @@ static long long stream_trim(struct sctx *s, const struct add_args *a)
         if (a->strategy == TRIM_MAXLEN) {
             remove = (long long)s->m.count - entries >= a->maxlen;
         } else {
-            struct sid last;
-            stream_iter li;
-            struct sid bound = SID_MAX_VALUE;
-            if (has_next) {
-                bound = next.first;
-                sid_decr(&bound);
-            }
-            stream_iter_open(&li, s->m.version, bound, 1);
-            last = li.valid ? li.id : nd.first;
-            stream_iter_close(&li);
-            remove = sid_cmp(last, a->minid) < 0;
+            /* Redis compares the node's last entry, deleted or not */
+            remove = sid_cmp(nd.last, a->minid) < 0;
         }
         stream_iter si;
         stream_iter_open(&si, s->m.version, nd.first, 0);
