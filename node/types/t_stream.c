@@ -865,7 +865,30 @@ static int xread_serve(client *c, const struct xread_args *x, const char *retry_
             /* the blocking retry: only the ready key, IDs as blocked */
             if (c->argvlen[ka] != rkl || memcmp(c->argv[ka], retry_key, rkl)) continue;
         }
-        int r = sctx_lookup(c, ka, &s);
+        int r;
+        if (retry_key) {
+            /* A waiter's key that is no stream: XREAD keeps waiting,
+             * XREADGROUP gets Redis's UNBLOCKED error below. */
+            r = db_lookup(ARG(c, ka), &s.m);
+            if (r < 0) {
+                reply_storage_error(c);
+                goto out;
+            }
+            if (r != T_STREAM) {
+                if (!xrg) {
+                    rc = 0;
+                    goto out;
+                }
+                r = 0;
+            } else if (stream_hdr_load(s.m.version, &s.h) < 0) {
+                reply_storage_error(c);
+                goto out;
+            } else {
+                r = 1;
+            }
+        } else {
+            r = sctx_lookup(c, ka, &s);
+        }
         if (r < 0) goto out;
         struct sgroup g;
         if (xrg) {
