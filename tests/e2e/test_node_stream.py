@@ -253,3 +253,42 @@ def test_big_stream_seeks_pel_and_constant_time_delete(cluster):
     print(f"disk {before} -> {du(data_dir)} bytes after the GC")
     assert c.call(b"XRANGE", b"big", b"-", b"+") == [[b"1-1", [b"f", b"new"]]]
     c.close()
+
+
+def test_stream_keyspace_events(pair):
+    """Every stream command publishes Redis's events, in Redis's order
+    (KEA; "new" included with n)."""
+    def scenario(port):
+        c = RespConn("127.0.0.1", port)
+        c.call(b"FLUSHALL")
+        c.call(b"CONFIG", b"SET", b"notify-keyspace-events", b"KEAn")
+        sub = RespConn("127.0.0.1", port)
+        sub.call(b"PSUBSCRIBE", b"__keyevent@0__:*")
+        sub.call(b"SUBSCRIBE", b"end")
+        for args in ([b"XADD", b"s", b"1-1", b"a", b"1"], [b"XADD", b"s", b"MAXLEN", b"1", b"2-1", b"a", b"1"],
+                     [b"XADD", b"s", b"3-1", b"a", b"1"], [b"XDEL", b"s", b"3-1"], [b"XDEL", b"s", b"9-9"],
+                     [b"XTRIM", b"s", b"MAXLEN", b"0"], [b"XTRIM", b"s", b"MAXLEN", b"0"],
+                     [b"XSETID", b"s", b"5-5"], [b"XGROUP", b"CREATE", b"s", b"g", b"$"],
+                     [b"XGROUP", b"CREATE", b"t", b"g", b"$", b"MKSTREAM"],
+                     [b"XGROUP", b"CREATECONSUMER", b"s", b"g", b"c"], [b"XGROUP", b"CREATECONSUMER", b"s", b"g", b"c"],
+                     [b"XADD", b"s", b"6-1", b"a", b"1"],
+                     [b"XREADGROUP", b"GROUP", b"g", b"d", b"STREAMS", b"s", b">"],
+                     [b"XCLAIM", b"s", b"g", b"e", b"0", b"6-1"], [b"XAUTOCLAIM", b"s", b"g", b"f", b"0", b"0"],
+                     [b"XACK", b"s", b"g", b"6-1"], [b"XGROUP", b"SETID", b"s", b"g", b"0"],
+                     [b"XGROUP", b"DELCONSUMER", b"s", b"g", b"c"], [b"XGROUP", b"DESTROY", b"s", b"g"],
+                     [b"COPY", b"s", b"s2"], [b"RENAME", b"s2", b"s3"], [b"EXPIRE", b"s3", b"100"],
+                     [b"DEL", b"s3"], [b"XADD", b"n", b"NOMKSTREAM", b"1-1", b"a", b"1"]):
+            c.call(*args)
+        c.call(b"PUBLISH", b"end", b"x")
+        out = []
+        while True:
+            m = sub.read()[1]
+            if m[0] == b"message":
+                break
+            out.append((m[2], m[3]))
+        c.close()
+        sub.close()
+        return out
+
+    out = on_both(pair, scenario)
+    assert (b"__keyevent@0__:xgroup-createconsumer", b"s") in out
