@@ -292,3 +292,33 @@ def test_stream_keyspace_events(pair):
 
     out = on_both(pair, scenario)
     assert (b"__keyevent@0__:xgroup-createconsumer", b"s") in out
+
+
+def test_stream_replication_and_full_sync(cluster):
+    """Streams replicate through the store: a replica that syncs in full
+    (attached after the writes) and one that follows the log both end up
+    with the master's entries, groups, PELs and consumers."""
+    master = cluster.node("master")
+    m = RespConn("127.0.0.1", master.port)
+    m.call(b"XADD", b"s", b"1-1", b"a", b"1")
+    m.call(b"XADD", b"s", b"2-1", b"b", b"2")
+    m.call(b"XGROUP", b"CREATE", b"s", b"g", b"0")
+    m.call(b"XREADGROUP", b"GROUP", b"g", b"alice", b"COUNT", 1, b"STREAMS", b"s", b">")
+    full = cluster.node("full", args=["--replicaof", f"127.0.0.1:{master.port}"])
+    live = cluster.node("live", args=["--replicaof", f"127.0.0.1:{master.port}"])
+    lc = RespConn("127.0.0.1", live.port)
+    wait_until(lambda: lc.call(b"XLEN", b"s") == 2, what="the replica to sync")
+    m.call(b"XADD", b"s", b"3-1", b"c", b"3")
+    m.call(b"XREADGROUP", b"GROUP", b"g", b"bob", b"STREAMS", b"s", b">")
+    m.call(b"XCLAIM", b"s", b"g", b"bob", 0, b"1-1")
+    m.call(b"XDEL", b"s", b"2-1")
+    m.call(b"XADD", b"t", b"MAXLEN", 1, b"1-1", b"x", b"y")
+    want = m.call(b"XINFO", b"STREAM", b"s", b"FULL")
+    for node in (full, live):
+        c = RespConn("127.0.0.1", node.port)
+        wait_until(lambda: c.call(b"XINFO", b"STREAM", b"s", b"FULL") == want, what="the replica to catch up")
+        assert c.call(b"XRANGE", b"t", b"-", b"+") == [[b"1-1", [b"x", b"y"]]]
+        assert isinstance(c.call(b"XADD", b"s", b"9-9", b"a", b"b"), Error)  # read-only
+        c.close()
+    m.close()
+    lc.close()
