@@ -137,15 +137,17 @@ static void entry_key(buf *k, uint64_t ver, struct sid id)
     sid_append(k, id);
 }
 
-void stream_entry_put(uint64_t ver, struct sid id, int n, char **f, const size_t *fl)
+void stream_entry_put(uint64_t ver, struct sid id, int n, char **f, const size_t *fl,
+                      const struct sid *back)
 {
     buf k, v;
     buf_init(&k);
     buf_init(&v);
     entry_key(&k, ver, id);
     unsigned char b[4];
-    put_u32be(b, (uint32_t)n);
+    put_u32be(b, (uint32_t)n | (back ? STREAM_ENTRY_BACK : 0));
     buf_append(&v, b, 4);
+    if (back) sid_append(&v, *back);
     for (int i = 0; i < n; i++) {
         put_u32be(b, (uint32_t)fl[i]);
         buf_append(&v, b, 4);
@@ -154,6 +156,22 @@ void stream_entry_put(uint64_t ver, struct sid id, int n, char **f, const size_t
     store_put(srv.st, k.data, k.len, v.data, v.len);
     buf_free(&k);
     buf_free(&v);
+}
+
+int stream_entry_decode(const char *v, size_t vl, uint32_t *n, struct sid *back, size_t *off)
+{
+    *n = 0;
+    *off = vl;
+    if (vl < 4) return 0;
+    uint32_t h = get_u32be((const unsigned char *)v);
+    *n = h & ~STREAM_ENTRY_BACK;
+    *off = 4;
+    if ((h & STREAM_ENTRY_BACK) && vl >= 20) {
+        if (back) *back = sid_decode(v + 4);
+        *off = 20;
+        return 1;
+    }
+    return 0;
 }
 
 int stream_entry_get(uint64_t ver, struct sid id, buf *val)
@@ -249,9 +267,10 @@ static int node_load(store_iter *it, const buf *pre, struct snode *n)
     const char *k = store_iter_key(it, &kl);
     if (kl != pre->len + 16 || memcmp(k, pre->data, pre->len)) return 0;
     const char *v = store_iter_val(it, &vl);
-    if (vl < 40) return 0;
+    if (vl < 56) return 0;
     n->first = sid_decode(k + pre->len);
     n->last = sid_decode(v + 24);
+    n->max = sid_decode(v + 40);
     n->live = get_u64be((const unsigned char *)v);
     n->total = get_u64be((const unsigned char *)v + 8);
     n->bytes = get_u64be((const unsigned char *)v + 16);
@@ -307,7 +326,7 @@ int stream_node_next(uint64_t ver, const struct snode *n, struct snode *next)
 void stream_node_put(uint64_t ver, const struct snode *n)
 {
     buf k;
-    unsigned char v[40];
+    unsigned char v[56];
     buf_init(&k);
     stream_key(&k, ver, 'n');
     sid_append(&k, n->first);
@@ -316,7 +335,9 @@ void stream_node_put(uint64_t ver, const struct snode *n)
     put_u64be(v + 16, n->bytes);
     put_u64be(v + 24, n->last.ms);
     put_u64be(v + 32, n->last.seq);
-    store_put(srv.st, k.data, k.len, (const char *)v, 40);
+    put_u64be(v + 40, n->max.ms);
+    put_u64be(v + 48, n->max.seq);
+    store_put(srv.st, k.data, k.len, (const char *)v, 56);
     buf_free(&k);
 }
 

@@ -17,10 +17,15 @@
  *   kind 'H'                         -> header: last_id ms:8 seq:8 |
  *                                       max_deleted ms:8 seq:8 |
  *                                       entries_added:8 | groups:8 | nodes:8
- *   kind 'e' ms:8 seq:8              -> entry: nfields:4 then
- *                                       (len:4 bytes) for each field, value
+ *   kind 'e' ms:8 seq:8              -> entry: nfields:4 [back ms:8 seq:8]
+ *                                       then (len:4 bytes) for each field,
+ *                                       value; back (flag: nfields' top
+ *                                       bit) is the greatest ID appended to
+ *                                       the entry's node before it, when it
+ *                                       is greater than the entry's own
  *   kind 'n' first_id ms:8 seq:8     -> node: live:8 | total:8 | bytes:8 |
- *                                       last_id ms:8 seq:8 (deleted or not)
+ *                                       last_id ms:8 seq:8 (deleted or not) |
+ *                                       max_id ms:8 seq:8 (of all appended)
  *                                       (Redis's listpack nodes, emulated)
  *   kind 'g' group name              -> group: gid:8 | last_id ms:8 seq:8 |
  *                                       entries_read:8 (-1: unknown) |
@@ -78,8 +83,17 @@ size_t sid_fmt(char *out, struct sid id);
 int stream_hdr_load(uint64_t ver, struct stream_hdr *h);
 void stream_hdr_save(uint64_t ver, const struct stream_hdr *h);
 
-/* Entries.  fields: n strings (field, value, ...). */
-void stream_entry_put(uint64_t ver, struct sid id, int n, char **f, const size_t *fl);
+/* Entries.  fields: n strings (field, value, ...); back: see the layout
+ * (NULL: none).  Only XSETID moving the last ID back below deleted
+ * entries makes a node's append order differ from ID order; Redis's
+ * exact MINID trim stops at the first entry in append order, deleted or
+ * not, at or above the threshold, so the trim needs it. */
+void stream_entry_put(uint64_t ver, struct sid id, int n, char **f, const size_t *fl,
+                      const struct sid *back);
+/* An encoded entry's field count, back ID (1 if present) and the offset
+ * of its first field. */
+#define STREAM_ENTRY_BACK 0x80000000u
+int stream_entry_decode(const char *v, size_t vl, uint32_t *n, struct sid *back, size_t *off);
 /* 1 and the encoded value in *val, 0 absent, -1 error. */
 int stream_entry_get(uint64_t ver, struct sid id, buf *val);
 void stream_entry_del(uint64_t ver, struct sid id);
@@ -102,6 +116,7 @@ int stream_edge(uint64_t ver, int rev, struct sid *id);
 /* Nodes. */
 struct snode {
     struct sid first, last;   /* last: the last entry added, even if deleted */
+    struct sid max;           /* the greatest ID ever added */
     uint64_t live, total, bytes;
 };
 /* The node holding id (last first_id <= id): 1, 0 none. */

@@ -132,13 +132,10 @@ void sreply_entry(client *c, struct sid id, const char *v, size_t vl)
 {
     resp_add_array(&c->out, 2);
     sreply_id(c, id);
-    if (vl < 4) {
-        resp_add_array(&c->out, 0);
-        return;
-    }
     const unsigned char *p = (const unsigned char *)v;
-    uint32_t n = get_u32be(p);
-    size_t off = 4;
+    uint32_t n;
+    size_t off;
+    stream_entry_decode(v, vl, &n, NULL, &off);
     resp_add_array(&c->out, n);
     for (uint32_t i = 0; i < n && off + 4 <= vl; i++) {
         uint32_t l = get_u32be(p + off);
@@ -236,8 +233,9 @@ static uint64_t entry_bytes(int n, const size_t *len)
 
 /* The node a new entry goes to (Redis's streamAppendItem: a new node when
  * the tail one is full by entries or by bytes). */
-static void node_append(struct sctx *s, struct sid id, int n, const size_t *len)
+static int node_append(struct sctx *s, struct sid id, int n, const size_t *len, struct sid *back)
 {
+    int out_of_order = 0;
     struct snode tail;
     uint64_t eb = entry_bytes(n, len);
     long long max_entries = node_entries();
@@ -262,13 +260,19 @@ static void node_append(struct sctx *s, struct sid id, int n, const size_t *len)
         tail.first = id;
         tail.live = tail.total = 0;
         tail.bytes = 7 + 16 + eb;
+        tail.max = id;
         s->h.nodes++;
+    } else if (sid_cmp(tail.max, id) > 0) {
+        *back = tail.max;
+        out_of_order = 1;
     }
     tail.live++;
     tail.total++;
     tail.bytes += eb;
     tail.last = id;
+    if (sid_cmp(id, tail.max) > 0) tail.max = id;
     stream_node_put(s->m.version, &tail);
+    return out_of_order;
 }
 
 /* Delete one live entry (and its node when it was the node's last live
@@ -329,8 +333,19 @@ static long long stream_trim(struct sctx *s, const struct add_args *a)
         }
         long long from_node = 0;
         while (si.valid && (!has_next || sid_cmp(si.id, next.first) < 0)) {
-            int stop = a->strategy == TRIM_MAXLEN ? (long long)s->m.count <= a->maxlen
-                                                  : sid_cmp(si.id, a->minid) >= 0;
+            int stop;
+            if (a->strategy == TRIM_MAXLEN) {
+                stop = (long long)s->m.count <= a->maxlen;
+            } else {
+                /* Redis walks the node in append order and stops at the
+                 * first entry, deleted or not, at or above minid */
+                size_t vl, off;
+                uint32_t nf;
+                struct sid back;
+                const char *v = stream_iter_val(&si, &vl);
+                stop = sid_cmp(si.id, a->minid) >= 0 ||
+                       (stream_entry_decode(v, vl, &nf, &back, &off) && sid_cmp(back, a->minid) >= 0);
+            }
             if (stop) break;
             stream_entry_del(s->m.version, si.id);
             s->m.count--;
@@ -478,8 +493,10 @@ static void xadd_command(client *c)
         }
     }
     if (sid_cmp(id, s.h.last) <= 0) goto too_small;
-    stream_entry_put(s.m.version, id, c->argc - i - 1, c->argv + i + 1, c->argvlen + i + 1);
-    node_append(&s, id, c->argc - i - 1, c->argvlen + i + 1);
+    struct sid back;
+    int has_back = node_append(&s, id, c->argc - i - 1, c->argvlen + i + 1, &back);
+    stream_entry_put(s.m.version, id, c->argc - i - 1, c->argv + i + 1, c->argvlen + i + 1,
+                     has_back ? &back : NULL);
     s.m.count++;
     s.h.added++;
     s.h.last = id;

@@ -158,14 +158,10 @@ def gen_xtrim(ctx):
     return Cmd([b"XTRIM", k] + trim_opts(ctx, False), keys=[k], write=True)
 
 
-@generator("stream", 0.4)
+@generator("stream", 0.7)
 def gen_xsetid(ctx):
-    # Mostly forward (IDs above the 0..40 range the entries use): moving
-    # the last ID back below deleted entries makes Redis's exact MINID trim
-    # stop at a tombstone out of ID order, which strata-node does not model.
     k = skey(ctx)
-    nid = f"{ctx.r.randint(41, 45)}-{ctx.r.randint(0, 3)}".encode() if ctx.r.random() < 0.8 else sid(ctx)
-    args = [b"XSETID", k, nid]
+    args = [b"XSETID", k, sid(ctx)]
     if ctx.r.random() < 0.4:
         args += [b"ENTRIESADDED", ctx.r.choice([b"0", b"3", b"10", b"100", b"-1"])]
     if ctx.r.random() < 0.3:
