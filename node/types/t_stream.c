@@ -4,10 +4,15 @@
  * disk in stream.c (layout diagram in stream.h).
  *
  * Replies, errors and the order of the checks follow Redis 7.0's
- * t_stream.c.  Known difference: Redis trims with "~" by whole listpack
- * nodes, whose boundaries depend on entry sizes; here a node is a run of
- * stream-node-max-entries entries from the head (what Redis does for
- * small entries added with XADD). */
+ * t_stream.c.  Known differences:
+ *   - Redis trims with "~" by whole listpack nodes.  Node boundaries are
+ *     reproduced ('n' records, stream.h) with exact entry counts but
+ *     estimated byte sizes, so with entries of hundreds of bytes a node
+ *     may end one entry earlier or later than in Redis.
+ *   - WATCH: every stream write here touches the key, while Redis leaves
+ *     a WATCH intact after writes that only change consumer group state
+ *     (XREADGROUP, XACK, XGROUP SETID/CREATECONSUMER, XSETID): an EXEC
+ *     may fail where Redis's would run, never the other way round. */
 #include "t_stream_internal.h"
 
 #include <errno.h>
