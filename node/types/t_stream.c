@@ -11,8 +11,9 @@
  *     may end one entry earlier or later than in Redis.
  *   - WATCH: every stream write here touches the key, while Redis leaves
  *     a WATCH intact after writes that only change consumer group state
- *     (XREADGROUP, XACK, XGROUP SETID/CREATECONSUMER, XSETID): an EXEC
- *     may fail where Redis's would run, never the other way round. */
+ *     (XACK, XGROUP SETID/CREATECONSUMER, XSETID; XREADGROUP, whose keys
+ *     are not at fixed positions, does leave it here too): an EXEC may
+ *     fail where Redis's would run, never the other way round. */
 #include "t_stream_internal.h"
 
 #include <errno.h>
@@ -981,8 +982,8 @@ static int xread_serve(client *c, const struct xread_args *x, const char *retry_
             sconsumer_touch(c, ka, &s, ARG(c, x->garg), &g, ARG(c, x->carg), 1, 0);
             if (history) reply_group_history(c, &s, &g, start, count, ARG(c, x->carg));
             else reply_group_new(c, &s, &g, start, count, x->noack, ARG(c, x->carg));
+            /* group records only: like Redis, no touch of the key (WATCH) */
             stream_group_put(s.m.version, ARG(c, x->garg), &g);
-            sctx_save(c, ka, &s);
         } else {
             reply_range(c, s.m.version, start, SID_MAX, count, 0);
         }

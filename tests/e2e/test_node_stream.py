@@ -322,3 +322,33 @@ def test_stream_replication_and_full_sync(cluster):
         c.close()
     m.close()
     lc.close()
+
+
+def test_stream_watch(pair):
+    """WATCH fails after a stream write (XADD, XDEL, XTRIM that remove
+    entries) and holds through reads and writes that change nothing, and
+    through XREADGROUP, as in Redis."""
+    def scenario(port):
+        a, b = RespConn("127.0.0.1", port), RespConn("127.0.0.1", port)
+        a.call(b"FLUSHALL")
+        for args in ([b"XADD", b"s", b"1-1", b"a", b"1"], [b"XADD", b"s", b"2-1", b"a", b"1"],
+                     [b"XGROUP", b"CREATE", b"s", b"g", b"0"]):
+            a.call(*args)
+        out = []
+        for args in ([b"XADD", b"s", b"3-1", b"a", b"1"],
+                     [b"XREADGROUP", b"GROUP", b"g", b"c", b"COUNT", 1, b"STREAMS", b"s", b">"],
+                     [b"XREADGROUP", b"GROUP", b"g", b"c", b"STREAMS", b"s", b"0"],
+                     [b"XACK", b"s", b"g", b"9-9"], [b"XCLAIM", b"s", b"g", b"d", 0, b"9-9"],
+                     [b"XDEL", b"s", b"9-9"], [b"XDEL", b"s", b"3-1"], [b"XTRIM", b"s", b"MAXLEN", 100],
+                     [b"XTRIM", b"s", b"MAXLEN", 1], [b"XINFO", b"STREAM", b"s"], [b"XRANGE", b"s", b"-", b"+"]):
+            a.call(b"WATCH", b"s")
+            b.call(*args)
+            a.call(b"MULTI")
+            a.call(b"PING")
+            out.append(a.call(b"EXEC"))
+        a.close()
+        b.close()
+        return out
+
+    out = on_both(pair, scenario)
+    assert out[0] is None and out[1] == ["PONG"]
