@@ -33,6 +33,11 @@ static const struct subcmd subcmds[] = {
     { "pubsub", "shardnumsub", -2 },
     /* Strata's own (not Redis's): see node/cluster/slots.h. */
     { "strata", "help", 2 },         { "strata", "setslots", -6 }, { "strata", "slots", 2 },
+    { "xgroup", "create", -5 },      { "xgroup", "createconsumer", 5 },
+    { "xgroup", "delconsumer", 5 },  { "xgroup", "destroy", 4 },  { "xgroup", "help", 2 },
+    { "xgroup", "setid", -5 },
+    { "xinfo", "consumers", 4 },     { "xinfo", "groups", 3 },    { "xinfo", "help", 2 },
+    { "xinfo", "stream", -3 },
 };
 
 #define NSUBCMDS (sizeof subcmds / sizeof subcmds[0])

@@ -27,4 +27,5 @@ void server_register_modules(void)
     monitor_register();
     t_memory_register();
     cluster_register();
+    t_stream_register();
 }

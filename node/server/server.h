@@ -294,6 +294,7 @@ void metrics_register(void);        /* metrics.c: Prometheus /metrics (metrics_l
 void notify_register(void);         /* notify.c: keyspace notifications */
 void tracking_register(void);       /* tracking.c: CLIENT TRACKING, client-side caching */
 void t_memory_register(void);       /* t_memory.c: MEMORY */
+void t_stream_register(void);       /* t_stream.c: streams and consumer groups */
 void server_register_modules(void);
 
 #endif

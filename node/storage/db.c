@@ -77,6 +77,7 @@ const char *type_name(int type)
     case T_LIST: return "list";
     case T_SET: return "set";
     case T_ZSET: return "zset";
+    case T_STREAM: return "stream";
     default: return "none";
     }
 }
@@ -196,6 +197,7 @@ static int meta_decode(struct meta *m)
     case T_HASH:
     case T_SET:
     case T_ZSET:
+    case T_STREAM:
         if (n < META_COLL) return -1;
         m->version = get_u64be(p + 9);
         m->count = get_u64be(p + 17);
@@ -299,7 +301,8 @@ static void gc_count_add(long long delta);
 /* Queue the subkeys of a dead collection for the GC. */
 static void gc_queue(int type, uint64_t version, uint64_t count)
 {
-    if (type == T_STRING || type == T_NONE || count == 0) return;
+    /* An empty stream still has records (its header, groups). */
+    if (type == T_STRING || type == T_NONE || (count == 0 && type != T_STREAM)) return;
     buf k;
     buf_init(&k);
     enc_gc_key(&k, version);

@@ -6,6 +6,7 @@
  *
  *   'M' user_key                  -> meta value (below)
  *   'D' version:8 field           -> hash value | set "" | list elem | zset score:8 (raw double)
+ *                                    | stream records (stream.h)
  *   'Z' version:8 score:8 member  -> ""            zset by score (score made sortable)
  *   'E' expire_ms:8 user_key      -> version:8     expiry index, time ordered
  *   'G' version:8                 -> type:1        garbage queue
@@ -35,7 +36,7 @@
 #include <stdint.h>
 #include "buf.h"
 
-enum key_type { T_NONE = 0, T_STRING = 1, T_HASH = 2, T_LIST = 3, T_SET = 4, T_ZSET = 5 };
+enum key_type { T_NONE = 0, T_STRING = 1, T_HASH = 2, T_LIST = 3, T_SET = 4, T_ZSET = 5, T_STREAM = 6 };
 
 #define META_HDR 9          /* type + expire */
 #define META_COLL 25        /* + version + count */

@@ -178,6 +178,7 @@ static const char *object_encoding(const struct meta *m)
             small_records(m, rconf_num("zset-max-listpack-value"), 0))
             return "listpack";
         return "skiplist";
+    case T_STREAM: return "stream";
     default: return "quicklist";
     }
 }

@@ -245,7 +245,7 @@ static void expired_remove(buf *list, int keymiss)
 
 static int type_from_name(const char *s, size_t len)
 {
-    for (int t = T_STRING; t <= T_ZSET; t++)
+    for (int t = T_STRING; t <= T_STREAM; t++)
         if (str_eq_nocase(s, len, type_name(t))) return t;
     return -1; /* unknown type: matches nothing, as in Redis 7.0 */
 }
