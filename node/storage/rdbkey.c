@@ -8,6 +8,15 @@
 #include "util.h"
 #include "zset_internal.h"
 
+static void (*flush_fn)(void);
+static size_t flush_bytes;
+
+void rdbkey_set_flush_hook(void (*fn)(void), size_t bytes)
+{
+    flush_fn = fn;
+    flush_bytes = bytes;
+}
+
 struct sink {
     const char *key;
     size_t klen;
@@ -70,6 +79,7 @@ static int sink_elem(void *ctx, const char *a, size_t al, const char *b, size_t 
         break;
     }
     m->count++;
+    if (flush_fn && store_pending_bytes(srv.st) > flush_bytes) flush_fn();
     return 0;
 }
 

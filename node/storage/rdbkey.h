@@ -25,4 +25,10 @@
 int rdbkey_restore(const char *key, size_t klen, struct rdb_reader *r, int rdbtype, uint64_t expire,
                    struct meta *old, int dry_run, int check_dups, const char **err);
 
+/* Bulk loading (strata-load): call fn whenever the pending batch holds
+ * more than `bytes`, even inside one collection, so a huge value is
+ * committed in pieces.  Only for a loader that throws the whole database
+ * away on failure: a rollback cannot undo what fn committed.  NULL: off. */
+void rdbkey_set_flush_hook(void (*fn)(void), size_t bytes);
+
 #endif
