@@ -357,19 +357,24 @@ def test_crc64_reference():
 # strata-load --rdb
 
 def test_rdb_import(cluster):
-    ref = cluster.redis()
+    ref = cluster.redis(args=["--enable-debug-command", "yes"])
     rs = redis.Redis(port=ref.port)
     fill(rs)
     rs.set("far_ttl", "v")
     rs.pexpireat("far_ttl", int(time.time() * 1000) + 3_600_000)
+    # a key that expired but is still in the file: not imported
+    rs.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    rs.set("gone", "v", px=1)
+    time.sleep(0.05)
     rs.save()
+    assert "gone" not in [k.decode() for k in rs.keys()]
     rdb = os.path.join(ref.dir, "dump.rdb")
     assert os.path.exists(rdb)
     data = cluster.path("node", "data")
     out = subprocess.run([binary("strata-load"), "--dir", data, "--rdb", rdb], capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert "21 keys loaded" in out.stdout, out.stdout
+    assert "21 keys loaded" in out.stdout and "(1 already expired" in out.stdout, out.stdout
     node = cluster.node()
     s = redis.Redis(port=node.port)
     keys = sorted(rs.keys())
@@ -432,3 +437,35 @@ def test_proxy_sort_cluster_rule(cluster):
         raise AssertionError("STORE in another group accepted")
     except redis.ResponseError as e:
         assert str(e).startswith("CROSSSLOT"), str(e)
+
+
+def test_notifications(pair):
+    """Keyspace events of RESTORE and SORT ... STORE, in Redis's order."""
+    seqs = []
+    for p in pair:
+        r = redis.Redis(port=p.port)
+        r.flushall()
+        r.config_set("notify-keyspace-events", "KEA")
+        r.rpush("l", "b", "a")
+        payload = r.dump("l")
+        r.set("s", "v")
+        ps = r.pubsub()
+        ps.psubscribe("__keyevent@0__:*")
+        ps.get_message(timeout=1)
+        r.restore("n", 0, payload)
+        r.restore("s", 0, payload, replace=True)
+        r.restore("s", 1, payload, replace=True, absttl=True)
+        r.restore("t", 5000, payload)
+        r.sort("l", store="dst", alpha=True)
+        r.sort("missing", store="dst")
+        r.sort("missing", store="dst")
+        r.set("end", "1")   # the last event
+        out = []
+        deadline = time.time() + 5
+        while time.time() < deadline and (not out or out[-1] != (b"__keyevent@0__:set", b"end")):
+            m = ps.get_message(timeout=0.2)
+            if m and m["type"] == "pmessage":
+                out.append((m["channel"], m["data"]))
+        ps.close()
+        seqs.append(out)
+    assert seqs[0] == seqs[1], seqs
