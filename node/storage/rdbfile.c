@@ -13,6 +13,7 @@
 #include "rdb.h"
 #include "rdbkey.h"
 #include "server.h"
+#include "slot.h"
 #include "store.h"
 #include "util.h"
 
@@ -31,8 +32,8 @@ static void load_commit(void)
     if (store_commit(srv.st, 0, &e) < 0) commit_failed = 1;
 }
 
-static int load_body(struct rdb_reader *r, const unsigned char *base, struct rdbfile_stats *st, char *err,
-                     size_t esz, size_t *dropped, uint64_t *crc)
+static int load_body(struct rdb_reader *r, const unsigned char *base, const unsigned char *slots,
+                     struct rdbfile_stats *st, char *err, size_t esz, size_t *dropped, uint64_t *crc)
 {
     const unsigned char *p;
     if (rdb_read_raw(r, 9, &p) < 0 || memcmp(p, "REDIS", 5) != 0) {
@@ -110,7 +111,8 @@ static int load_body(struct rdb_reader *r, const unsigned char *base, struct rdb
         buf key;
         buf_init(&key);
         buf_append(&key, s, sl);
-        int skip = db != 0 || (expire && expire <= now);
+        int other_slot = slots && !slots[slot_of_key(key.data ? key.data : "", key.len)];
+        int skip = db != 0 || other_slot || (expire && expire <= now);
         struct meta m;
         meta_init(&m);
         const char *kerr = NULL;
@@ -124,6 +126,7 @@ static int load_body(struct rdb_reader *r, const unsigned char *base, struct rdb
         }
         buf_free(&key);
         if (db != 0) st->other_db++;
+        else if (other_slot) st->other_slots++;
         else if (skip) st->expired++;
         else st->keys++;
         expire = 0;
@@ -147,7 +150,8 @@ bad:
     return -1;
 }
 
-int rdbfile_load(const char *path, struct rdbfile_stats *st, char *err, size_t esz)
+int rdbfile_load(const char *path, const unsigned char *slots, struct rdbfile_stats *st, char *err,
+                 size_t esz)
 {
     memset(st, 0, sizeof *st);
     int fd = open(path, O_RDONLY);
@@ -175,7 +179,7 @@ int rdbfile_load(const char *path, struct rdbfile_stats *st, char *err, size_t e
     rdb_reader_init(&r, map, (size_t)sb.st_size);
     size_t dropped = 0;
     uint64_t crc = 0;   /* CRC-64 of base[0..dropped), for the trailer check */
-    int rc = load_body(&r, map, st, err, esz, &dropped, &crc);
+    int rc = load_body(&r, map, slots, st, err, esz, &dropped, &crc);
     rdb_reader_free(&r);
     rdbkey_set_flush_hook(NULL, 0);
     munmap(map, (size_t)sb.st_size);

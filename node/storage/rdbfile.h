@@ -27,11 +27,15 @@ struct rdbfile_stats {
     unsigned long long keys;            /* written */
     unsigned long long expired;         /* skipped: expired already */
     unsigned long long other_db;        /* skipped: not in db 0 */
+    unsigned long long other_slots;     /* skipped: slot not in the mask */
     unsigned long long bytes;           /* file size */
 };
 
-/* Load `path` into srv.st, committing as it goes.  Returns 0, or -1 with
- * a message in err (err_size bytes). */
-int rdbfile_load(const char *path, struct rdbfile_stats *st, char *err, size_t err_size);
+/* Load `path` into srv.st, committing as it goes.  slots: NULL for every
+ * key, else 16384 flags: only keys whose slot (slot.h) is flagged are
+ * loaded (one group's share of a cluster).  Returns 0, or -1 with a
+ * message in err (err_size bytes). */
+int rdbfile_load(const char *path, const unsigned char *slots, struct rdbfile_stats *st, char *err,
+                 size_t err_size);
 
 #endif

@@ -469,3 +469,34 @@ def test_notifications(pair):
         ps.close()
         seqs.append(out)
     assert seqs[0] == seqs[1], seqs
+
+
+def test_rdb_import_by_group(cluster):
+    """--config/--group (and --slots) keep one group's share of the keys."""
+    from proxy_util import even_ranges, group_of, topology_text, write_file
+    ref = cluster.redis()
+    rs = redis.Redis(port=ref.port)
+    fill(rs)
+    for i in range(200):
+        rs.set(f"k{i}", i)
+    rs.save()
+    rdb = os.path.join(ref.dir, "dump.rdb")
+    ranges = even_ranges(2)
+    topo = write_file(cluster, "topology.yaml", topology_text(
+        [(f"g{i + 1}", f"{lo}-{hi}", [f"127.0.0.1:{7100 + i}"]) for i, (lo, hi) in enumerate(ranges)]))
+    got = []
+    for g in range(2):
+        d = cluster.path(f"n{g}", "data")
+        args = ["--config", topo, "--group", f"g{g + 1}"] if g == 0 else \
+            ["--slots", f"{ranges[1][0]}-{ranges[1][1]}"]
+        out = subprocess.run([binary("strata-load"), "--dir", d, "--rdb", rdb] + args, capture_output=True,
+                             text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        node = cluster.node(name=f"n{g}")
+        keys = redis.Redis(port=node.port).keys()
+        assert keys and all(group_of(k, ranges) == g for k in keys)
+        got += keys
+    assert sorted(got) == sorted(rs.keys())
+    out = subprocess.run([binary("strata-load"), "--dir", cluster.path("x", "data"), "--rdb", rdb,
+                          "--config", topo, "--group", "nope"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2 and "no group 'nope'" in out.stderr
