@@ -120,6 +120,14 @@ static int sort_lookup_pattern(const char *pat, size_t plen, const char *ele, si
     meta_init(&m);
     int rc = 0;
     int t = db_lookup(key.data, key.len, &m);
+    /* Redis reads pattern keys with lookupKeyRead: hits, misses and
+     * keymiss events count as for any read. */
+    if (t == T_NONE) {
+        srv.stats.keyspace_misses++;
+        if (notify_enabled(NOTIFY_KEY_MISS)) notify_keyspace_event(NOTIFY_KEY_MISS, "keymiss", key.data, key.len);
+    } else if (t > 0) {
+        srv.stats.keyspace_hits++;
+    }
     if (t < 0) {
         rc = -1;
     } else if (field) {
