@@ -305,7 +305,9 @@ static void sort_generic(client *c, int readonly)
     }
     int type = r == 1 ? m.type : T_LIST;
     /* A set in no order would make STORE's result depend on the
-     * encoding: Redis sorts it (ALPHA) then. */
+     * encoding: Redis sorts it (ALPHA) then.  (Redis does the same for a
+     * SORT run from a script; when EVAL reaches the node, its client flag
+     * belongs in this test.) */
     if (dontsort && type == T_SET && store) {
         dontsort = 0;
         alpha = 1;
