@@ -166,20 +166,26 @@ static void restore_command(client *c)
     uint64_t now = srv.cmd_time_ms;
     if (ttl && !absttl) ttl += (long long)now;
     int expired = ttl && (uint64_t)ttl <= now && !srv.is_replica;
-    struct rdb_reader rd;
-    /* Redis reads the value from the whole payload: a value that runs
-     * into the footer is read, not refused. */
-    (void)vlen;
-    rdb_reader_init(&rd, c->argv[3], c->argvlen[3]);
+    /* Two passes: the first only checks the value (nothing is written,
+     * no event raised), the second writes it; only a duplicate member can
+     * still fail then, and its writes are rolled back.  A value that
+     * expires at once is only checked, as Redis loads it and drops it. */
     int type, rc = -1;
     const char *err = NULL;
-    if (rdb_read_byte(&rd, &type) == 0) {
-        /* A value that expires at once is only checked, as Redis loads it
-         * and then drops it. */
-        if (t != T_NONE && !expired) notify_keyspace_event(NOTIFY_NEW, "new", ARG(c, 1));
-        rc = rdbkey_restore(ARG(c, 1), &rd, type, (uint64_t)ttl, &m, expired, 1, &err);
+    for (int pass = 0; pass < (expired ? 1 : 2); pass++) {
+        struct rdb_reader rd;
+        /* Redis reads the value from the whole payload: a value that runs
+         * into the footer is read, not refused. */
+        (void)vlen;
+        rdb_reader_init(&rd, c->argv[3], c->argvlen[3]);
+        rc = -1;
+        if (rdb_read_byte(&rd, &type) == 0) {
+            if (pass == 1 && t != T_NONE) notify_keyspace_event(NOTIFY_NEW, "new", ARG(c, 1));
+            rc = rdbkey_restore(ARG(c, 1), &rd, type, (uint64_t)ttl, &m, pass == 0, pass == 1, &err);
+        }
+        rdb_reader_free(&rd);
+        if (rc < 0) break;
     }
-    rdb_reader_free(&rd);
     if (rc < 0) {
         resp_add_error(&c->out, "ERR Bad data format");
         goto done;
