@@ -18,7 +18,10 @@
  *   Redis's order of checks: options, BUSYKEY, the TTL, the footer
  *   (version <= 10 and CRC-64), then the value itself ("Bad data format").
  *   Every encoding redis-server 7.0 writes is read (rdb.c), element by
- *   element straight into the store (rdbkey.c).  IDLETIME and FREQ are
+ *   element straight into the store (rdbkey.c).  A set, hash or sorted
+ *   set naming a member twice is refused ("Bad data format"), where Redis
+ *   7.0 refuses it for big values but keeps a small hash's duplicate field
+ *   in its listpack.  IDLETIME and FREQ are
  *   checked as Redis checks them and otherwise ignored: Strata tracks
  *   neither.  A TTL already in the past deletes the key (with REPLACE) and
  *   answers OK, as Redis does. */
