@@ -31,6 +31,13 @@ ELEMS = [b"1", b"2", b"10", b"-3", b"3.5", b"0", b"007", b"1e2", b"a", b"b", b"B
          b" 7", b"0x10", b"inf", b"-inf", b"nan", b"\xc3\xa9", b"z" * 40]
 NUMS = ELEMS[:8]
 SKEYS = [b"sl", b"ss", b"sz", b"sn"]   # list, set, zset, a key of any type
+# Prefix of every key and pattern; "{t}" when the run goes through
+# strata-proxy, so all of them share the sorted key's slot.
+TAG = [b""]
+
+
+def T(name):
+    return TAG[0] + name
 WEIGHTS = [b"5", b"-1", b"2.5", b"100", b"0", b"abc", b"", b"1e1"]
 
 
@@ -42,9 +49,10 @@ def elem(ctx, numeric_bias=0.6):
 def gen_sort_data(ctx):
     # sl stays a list, ss a set, sz a sorted set; sn holds any of them
     x = ctx.r.random()
-    k = ctx.r.choice(SKEYS)
-    if k != b"sn" and x < 0.7:
-        x = {b"sl": 0.1, b"ss": 0.4, b"sz": 0.6}[k]
+    base = ctx.r.choice(SKEYS)
+    if base != b"sn" and x < 0.7:
+        x = {b"sl": 0.1, b"ss": 0.4, b"sz": 0.6}[base]
+    k = T(base)
     if x < 0.3:
         return Cmd([b"RPUSH", k] + [elem(ctx) for _ in range(ctx.r.randint(1, 6))], keys=[k], write=True)
     if x < 0.5:
@@ -55,10 +63,10 @@ def gen_sort_data(ctx):
             args += [str(ctx.r.choice([1, 2, 2, 3, -1.5, 10])).encode(), elem(ctx)]
         return Cmd(args, keys=[k], write=True)
     if x < 0.85:
-        w = b"w_" + elem(ctx)
+        w = T(b"w_") + elem(ctx)
         return Cmd([b"SET", w, ctx.r.choice(WEIGHTS)], keys=[w], write=True)
     if x < 0.95:
-        h = b"h_" + elem(ctx)
+        h = T(b"h_") + elem(ctx)
         return Cmd([b"HSET", h, ctx.r.choice([b"f", b"g"]), ctx.r.choice(WEIGHTS)], keys=[h], write=True)
     return Cmd([b"DEL", k], keys=[k], write=True)
 
@@ -104,29 +112,34 @@ def check_nosort(differ, cmd, a, b):
 
 @generator("sort", 2.0)
 def gen_sort(ctx):
-    k = ctx.r.choice(SKEYS + [b"missing", b"w_1"])
+    base = ctx.r.choice(SKEYS + [b"missing", b"w_1"])
+    k = T(base)
     ro = ctx.r.random() < 0.2
     args = [b"SORT_RO" if ro else b"SORT", k]
     keys = [k]
     opts = []
     r = ctx.r.random
     if r() < 0.5:
-        opts.append([b"BY", ctx.r.choice([b"w_*", b"h_*->f", b"nosort", b"w_*->", b"*", b"h_*->g"])])
+        by = ctx.r.choice([b"w_*", b"h_*->f", b"nosort", b"w_*->", b"*", b"h_*->g"])
+        opts.append([b"BY", by if by == b"nosort" else T(by)])
     if r() < 0.35:
         opts.append([b"LIMIT", str(ctx.r.choice([0, 1, 2, -1, 5, 100])).encode(),
                      str(ctx.r.choice([0, 1, 3, -1, -5, 10])).encode()])
     for _ in range(ctx.r.choice([0, 0, 1, 2])):
-        opts.append([b"GET", ctx.r.choice([b"#", b"w_*", b"h_*->f", b"nostar", b"h_*->"])])
+        get = ctx.r.choice([b"#", b"w_*", b"h_*->f", b"nostar", b"h_*->"])
+        opts.append([b"GET", get if get == b"#" else T(get)])
     if r() < 0.4:
         opts.append([ctx.r.choice([b"ASC", b"DESC", b"desc"])])
     if r() < 0.4:
         opts.append([ctx.r.choice([b"ALPHA", b"alpha"])])
     if not ro and r() < 0.25:
-        dst = ctx.r.choice([b"dst", b"sl"])
+        dst = T(ctx.r.choice([b"dst", b"sl"]))
         opts.append([b"STORE", dst])
         keys.append(dst)
     if r() < 0.03:
-        opts.append([ctx.r.choice([b"LIMIT", b"BY", b"bogus", b"STORE"])])
+        # (a bare STORE may take the next word as its key: through the
+        # proxy, as in Redis Cluster, that key is in another slot)
+        opts.append([ctx.r.choice([b"LIMIT", b"BY", b"bogus"] + ([] if TAG[0] else [b"STORE"]))])
     ctx.r.shuffle(opts)
     flat = [x for o in opts for x in o]
     check = None
@@ -140,7 +153,7 @@ def gen_sort(ctx):
         check = check_sort_len if b"LIMIT" in flat else check_sort
     elif is_nosort(args + flat):
         check = check_nosort
-        if k in (b"ss", b"sn"):   # maybe a set: no GET (nulls would move)
+        if base in (b"ss", b"sn"):   # maybe a set: no GET (nulls would move)
             opts = [o for o in opts if o[0] != b"GET"]
             flat = [x for o in opts for x in o]
     return Cmd(args + flat, keys=keys, write=not ro, check=check)
@@ -156,7 +169,7 @@ def check_sort_len(differ, cmd, a, b):
 
 @generator("sort", 0.5)
 def gen_sort_read(ctx):
-    k = ctx.r.choice([b"dst", b"sl"])
+    k = T(ctx.r.choice([b"dst", b"sl"]))
     return Cmd([b"LRANGE", k, b"0", b"-1"], keys=[k])
 
 
@@ -168,6 +181,27 @@ def test_sort_diff(pair):
 def test_sort_diff_resp3(pair):
     node, ref = pair
     assert run_diff(node, ref, BASE_SEED + 1, n(2000), families=["sort"], proto=3)[1] == n(2000)
+
+
+def test_sort_diff_through_proxy(cluster):
+    """The same family through strata-proxy in front of two strata-nodes,
+    every key and pattern under one hash tag."""
+    proxy, _, _ = proxy_nodes(cluster)
+    ref = cluster.redis()
+    TAG[0] = b"{t}"
+    try:
+        assert run_diff(proxy, ref, BASE_SEED + 2, n(1500), families=["sort"])[1] == n(1500)
+    finally:
+        TAG[0] = b""
+
+
+def proxy_nodes(cluster):
+    from proxy_util import even_ranges, topology_text, write_file
+    nodes = [cluster.node(name=f"node{i}") for i in range(2)]
+    ranges = even_ranges(2)
+    text = topology_text([(f"g{i + 1}", f"{lo}-{hi}", [f"127.0.0.1:{nd.port}"])
+                          for i, ((lo, hi), nd) in enumerate(zip(ranges, nodes))], proxy={"timeout_ms": 2000})
+    return cluster.proxy(write_file(cluster, "topology.yaml", text)), nodes, ranges
 
 
 def both(pair, *cmds):
