@@ -154,7 +154,7 @@ static int sort_lookup_pattern(const char *pat, size_t plen, const char *ele, si
 static long long sort_load(const struct meta *m, struct sort_elem **vec)
 {
     size_t cap = m->count ? (size_t)m->count : 1, n = 0;
-    struct sort_elem *v = calloc(cap, sizeof *v);
+    struct sort_elem *v = xcalloc(cap, sizeof *v);
     buf prefix;
     buf_init(&prefix);
     if (m->type == T_ZSET) enc_zscore_prefix(&prefix, m->version);
@@ -177,10 +177,10 @@ static long long sort_load(const struct meta *m, struct sort_elem **vec)
         }
         if (n == cap) {
             cap *= 2;
-            v = realloc(v, cap * sizeof *v);
+            v = xrealloc(v, cap * sizeof *v);
             memset(v + n, 0, (cap - n) * sizeof *v);
         }
-        v[n].ele = malloc(len ? len : 1);
+        v[n].ele = xmalloc(len ? len : 1);
         memcpy(v[n].ele, val, len);
         v[n].len = len;
         n++;
@@ -267,7 +267,7 @@ static void sort_generic(client *c, int readonly)
     int desc = 0, alpha = 0, dontsort = 0;
     long long limit_start = 0, limit_count = -1;
     int by = 0, store = 0, ngets = 0;
-    int *gets = malloc(sizeof(int) * (size_t)c->argc);
+    int *gets = xmalloc(sizeof(int) * (size_t)c->argc);
     for (int j = 2; j < c->argc; j++) {
         int left = c->argc - j - 1;
         if (ARG_IS(c, j, "asc")) {
@@ -318,7 +318,7 @@ static void sort_generic(client *c, int readonly)
     if (r == 1) {
         n = sort_load(&m, &v);
     } else {
-        v = calloc(1, sizeof *v);
+        v = xcalloc(1, sizeof *v);
     }
     meta_free(&m);
     if (n < 0) {
@@ -366,14 +366,14 @@ static void sort_generic(client *c, int readonly)
             }
             if (alpha) {
                 if (by) {
-                    v[j].cmp = malloc(bl ? bl : 1);
+                    v[j].cmp = xmalloc(bl ? bl : 1);
                     memcpy(v[j].cmp, bv, bl);
                     v[j].cmplen = bl;
                 }
             } else {
                 /* strtod on the value up to its end (or first NUL), as
                  * Redis parses an sds. */
-                char tmp[128], *s = bl < sizeof tmp ? tmp : malloc(bl + 1), *eptr;
+                char tmp[128], *s = bl < sizeof tmp ? tmp : xmalloc(bl + 1), *eptr;
                 memcpy(s, bv, bl);
                 s[bl] = 0;
                 errno = 0;
