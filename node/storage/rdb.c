@@ -236,6 +236,12 @@ static uint64_t get_le(const unsigned char *p, int n)
     return v;
 }
 
+/* Bytes of an entry's backlen (Redis's lpEncodeBacklen thresholds). */
+static size_t lp_backlen_size(size_t l)
+{
+    return l <= 127 ? 1 : l < 16383 ? 2 : l < 2097151 ? 3 : l < 268435455 ? 4 : 5;
+}
+
 /* Listpack: total:4 count:2 entries 0xff.  Entry: encoding+data, then
  * backlen (1..5 bytes).  Returns 1 and the entry at *pos (advanced), 0 at
  * the end marker, -1 if malformed. */
@@ -280,7 +286,7 @@ static int lp_next(const unsigned char **pos, const unsigned char *end, struct e
         hdr += dlen;
     }
     size_t l = hdr;
-    size_t back = l < 128 ? 1 : l < 16384 ? 2 : l < 2097152 ? 3 : l < 268435456 ? 4 : 5;
+    size_t back = lp_backlen_size(l);
     if ((size_t)(end - p) < l + back) return -1;
     *pos = p + l + back;
     return 1;
@@ -612,4 +618,119 @@ void rdb_write_footer(buf *out, size_t start)
     uint64_t crc = rdb_crc64(0, out->data + start, out->len - start);
     for (int i = 0; i < 8; i++) b[i] = (unsigned char)(crc >> (8 * i));
     buf_append(out, (const char *)b, 8);
+}
+
+/* ---------------- compact encodings (writing) ---------------- */
+
+void rdb_lp_init(struct rdb_lp *lp)
+{
+    buf_init(&lp->b);
+    buf_append(&lp->b, "\0\0\0\0\0\0", 6);
+    lp->count = 0;
+}
+
+void rdb_lp_free(struct rdb_lp *lp)
+{
+    buf_free(&lp->b);
+}
+
+void rdb_lp_append(struct rdb_lp *lp, const char *s, size_t len)
+{
+    unsigned char h[9];
+    size_t hl;
+    long long v;
+    if (len > 0 && len <= 20 && str2ll(s, len, &v) == 0) {
+        uint64_t u = (uint64_t)v;
+        if (v >= 0 && v <= 127) {
+            h[0] = (unsigned char)v;
+            hl = 1;
+        } else if (v >= -4096 && v <= 4095) {
+            u &= 0x1fff;
+            h[0] = (unsigned char)(0xc0 | (u >> 8));
+            h[1] = (unsigned char)u;
+            hl = 2;
+        } else {
+            int nb = v >= -32768 && v <= 32767 ? 2 : v >= -8388608 && v <= 8388607 ? 3
+                   : v >= INT32_MIN && v <= INT32_MAX ? 4 : 8;
+            h[0] = (unsigned char)(nb == 2 ? 0xf1 : nb == 3 ? 0xf2 : nb == 4 ? 0xf3 : 0xf4);
+            for (int i = 0; i < nb; i++) h[1 + i] = (unsigned char)(u >> (8 * i));
+            hl = 1 + (size_t)nb;
+        }
+        buf_append(&lp->b, h, hl);
+        len = 0;
+    } else {
+        if (len < 64) {
+            h[0] = (unsigned char)(0x80 | len);
+            hl = 1;
+        } else if (len < 4096) {
+            h[0] = (unsigned char)(0xe0 | (len >> 8));
+            h[1] = (unsigned char)len;
+            hl = 2;
+        } else {
+            h[0] = 0xf0;
+            for (int i = 0; i < 4; i++) h[1 + i] = (unsigned char)(len >> (8 * i));
+            hl = 5;
+        }
+        buf_append(&lp->b, h, hl);
+        buf_append(&lp->b, s, len);
+    }
+    /* backlen: the entry's size, 7 bits a byte, most significant first,
+     * every byte but the first flagged 128 */
+    size_t l = hl + len, n = lp_backlen_size(l);
+    unsigned char bl[5];
+    for (size_t i = 0; i < n; i++) {
+        bl[i] = (unsigned char)((l >> (7 * (n - 1 - i))) & 127);
+        if (i > 0) bl[i] |= 128;
+    }
+    buf_append(&lp->b, bl, n);
+    lp->count++;
+}
+
+void rdb_lp_finish(struct rdb_lp *lp)
+{
+    buf_append(&lp->b, "\xff", 1);
+    unsigned char *p = (unsigned char *)lp->b.data;
+    uint32_t total = (uint32_t)lp->b.len;
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(total >> (8 * i));
+    unsigned cnt = lp->count < 65535 ? lp->count : 65535;
+    p[4] = (unsigned char)cnt;
+    p[5] = (unsigned char)(cnt >> 8);
+}
+
+static int ll_cmp(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return x < y ? -1 : x > y;
+}
+
+void rdb_write_intset(buf *out, long long *v, size_t n)
+{
+    qsort(v, n, sizeof *v, ll_cmp);
+    int w = 2;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < INT32_MIN || v[i] > INT32_MAX) w = 8;
+        else if ((v[i] < INT16_MIN || v[i] > INT16_MAX) && w < 4) w = 4;
+    }
+    buf blob;
+    buf_init(&blob);
+    unsigned char h[8];
+    for (int i = 0; i < 4; i++) h[i] = (unsigned char)((unsigned)w >> (8 * i));
+    for (int i = 0; i < 4; i++) h[4 + i] = (unsigned char)((uint64_t)n >> (8 * i));
+    buf_append(&blob, h, 8);
+    for (size_t i = 0; i < n; i++) {
+        for (int k = 0; k < w; k++) h[k] = (unsigned char)((uint64_t)v[i] >> (8 * k));
+        buf_append(&blob, h, (size_t)w);
+    }
+    rdb_write_len(out, blob.len);
+    buf_append(out, blob.data, blob.len);
+    buf_free(&blob);
+}
+
+size_t rdb_score_string(char *out, size_t size, double d)
+{
+    if (isinf(d)) return (size_t)snprintf(out, size, "%s", d > 0 ? "inf" : "-inf");
+    if (d == 0) return (size_t)snprintf(out, size, "0");
+    if (d > -4503599627370495.0 && d < 4503599627370496.0 && d == (double)(long long)d)
+        return (size_t)snprintf(out, size, "%lld", (long long)d);
+    return (size_t)snprintf(out, size, "%.17g", d);
 }

@@ -124,6 +124,21 @@ void rdb_write_len(buf *out, uint64_t len);
  * fits 32 bits), raw otherwise. */
 void rdb_write_string(buf *out, const char *s, size_t len);
 void rdb_write_double(buf *out, double d);   /* 8 bytes little endian */
+/* A listpack being built (Redis's entry encodings: integers for canonical
+ * integer strings, 6/12/32-bit string lengths, backlen).  init, append
+ * each entry, finish; the blob is lp->b.  Free with rdb_lp_free. */
+struct rdb_lp {
+    buf b;
+    uint32_t count;
+};
+void rdb_lp_init(struct rdb_lp *lp);
+void rdb_lp_append(struct rdb_lp *lp, const char *s, size_t len);
+void rdb_lp_finish(struct rdb_lp *lp);
+void rdb_lp_free(struct rdb_lp *lp);
+/* An intset of v[0..n) as an RDB string (v is sorted in place). */
+void rdb_write_intset(buf *out, long long *v, size_t n);
+/* A zset score as Redis 7.0 writes it into a listpack (d2string). */
+size_t rdb_score_string(char *out, size_t size, double d);
 /* Append version and CRC-64 over out[start..]: out becomes a payload. */
 void rdb_write_footer(buf *out, size_t start);
 

@@ -2,16 +2,20 @@
  * move between Strata and redis-server in both directions.
  *
  * DUMP key
- *   One serializer per type, each walking the stored records in order:
+ *   One serializer per type, each walking the stored records in order,
+ *   in the form Redis 7.0 would keep the value in (same thresholds, read
+ *   from the node's CONFIG: hash-max-listpack-*, zset-max-listpack-*,
+ *   set-max-intset-entries, list-max-listpack-size):
  *     string -> RDB_TYPE_STRING (integer-encoded when Redis would)
- *     list   -> RDB_TYPE_LIST   (len, elements)
- *     set    -> RDB_TYPE_SET    (len, members)
- *     hash   -> RDB_TYPE_HASH   (len, field/value pairs)
- *     zset   -> RDB_TYPE_ZSET_2 (len, member/binary score pairs)
- *   These are the plain RDB forms; redis-server loads them and picks its
- *   compact encodings (listpack, intset, quicklist) by its own
- *   thresholds, as it does for its own big values.  A new type adds its
- *   serializer to dump_value's switch (streams: RDB_TYPE_STREAM_LISTPACKS_2).
+ *     list   -> RDB_TYPE_LIST_QUICKLIST_2 (listpack nodes)
+ *     set    -> RDB_TYPE_SET_INTSET when small and all integers, else RDB_TYPE_SET
+ *     hash   -> RDB_TYPE_HASH_LISTPACK when small, else RDB_TYPE_HASH
+ *     zset   -> RDB_TYPE_ZSET_LISTPACK when small (score order), else RDB_TYPE_ZSET_2
+ *   Small values come out byte for byte as Redis's DUMP when their order
+ *   agrees (a Redis listpack keeps insertion order, Strata byte order) and
+ *   Redis did not LZF-compress them (blobs over 20 bytes: Strata never
+ *   compresses).  A new type adds its serializer to dump_value's switch
+ *   (streams: RDB_TYPE_STREAM_LISTPACKS_2).
  *   Strings are read through db_lookup's meta (sval/slen).
  *
  * RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f]
@@ -25,6 +29,7 @@
  *   checked as Redis checks them and otherwise ignored: Strata tracks
  *   neither.  A TTL already in the past deletes the key (with REPLACE) and
  *   answers OK, as Redis does. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
@@ -32,6 +37,7 @@
 #include "notify.h"
 #include "rdb.h"
 #include "rdbkey.h"
+#include "rconfig.h"
 #include "store.h"
 #include "util.h"
 
@@ -78,6 +84,178 @@ static int dump_collection(const struct meta *m, buf *out)
     return 0;
 }
 
+/* ---------------- compact forms, as Redis 7.0 keeps small values ---------------- */
+
+/* Walk the records of m ('D' or, for a zset, 'Z' in score order) and
+ * call fn on each: a = member/field/element, b = value (hash, list). */
+typedef int walk_fn(void *ctx, const char *a, size_t al, const char *b, size_t bl, double score);
+
+static uint64_t walk(const struct meta *m, walk_fn *fn, void *ctx)
+{
+    buf prefix;
+    buf_init(&prefix);
+    if (m->type == T_ZSET) enc_zscore_prefix(&prefix, m->version);
+    else enc_data_prefix(&prefix, m->version);
+    uint64_t n = 0;
+    store_iter *it = store_iter_new(srv.st);
+    for (store_iter_seek(it, prefix.data, prefix.len); store_iter_valid(it); store_iter_next(it)) {
+        size_t kl, vl;
+        const char *k = store_iter_key(it, &kl);
+        if (kl < prefix.len || memcmp(k, prefix.data, prefix.len) != 0) break;
+        const char *v = store_iter_val(it, &vl);
+        int stop;
+        if (m->type == T_ZSET) {
+            if (kl < prefix.len + 8) continue;
+            double sc = sortable_to_score(get_u64be((const unsigned char *)k + prefix.len));
+            stop = fn(ctx, k + prefix.len + 8, kl - prefix.len - 8, NULL, 0, sc);
+        } else if (m->type == T_LIST) {
+            stop = fn(ctx, v, vl, NULL, 0, 0);
+        } else {
+            stop = fn(ctx, k + prefix.len, kl - prefix.len, v, vl, 0);
+        }
+        n++;
+        if (stop) break;
+    }
+    store_iter_free(it);
+    buf_free(&prefix);
+    return n;
+}
+
+struct fit {
+    long long maxlen;   /* every string at most this long */
+    int ints;           /* sets: every member an integer */
+    int ok;
+    long long *vals;    /* ints: the values */
+    size_t n;
+};
+
+static int fit_check(void *ctx, const char *a, size_t al, const char *b, size_t bl, double score)
+{
+    struct fit *f = ctx;
+    (void)score;
+    long long v;
+    if (f->ints) {
+        if (al > 20 || str2ll(a, al, &v) < 0) f->ok = 0;
+        else f->vals[f->n++] = v;
+    } else if ((long long)al > f->maxlen || (long long)bl > f->maxlen) {
+        f->ok = 0;
+    }
+    return !f->ok;
+}
+
+static int lp_add(void *ctx, const char *a, size_t al, const char *b, size_t bl, double score)
+{
+    struct rdb_lp *lp = ctx;
+    (void)score;
+    rdb_lp_append(lp, a, al);
+    rdb_lp_append(lp, b ? b : "", bl);   /* hashes: the value, even empty */
+    return 0;
+}
+
+static int lp_add_scored(void *ctx, const char *a, size_t al, const char *b, size_t bl, double score)
+{
+    struct rdb_lp *lp = ctx;
+    char num[64];
+    (void)b, (void)bl;
+    rdb_lp_append(lp, a, al);
+    rdb_lp_append(lp, num, rdb_score_string(num, sizeof num, score));
+    return 0;
+}
+
+/* Lists: a quicklist of listpack nodes of at most this many bytes
+ * (list-max-listpack-size, negative: 4 KB << (-n - 1); positive: entries). */
+struct ql {
+    buf nodes;          /* container and listpack string of each node */
+    uint64_t nnodes;
+    struct rdb_lp cur;
+    long long max_bytes, max_entries;
+};
+
+static void ql_flush(struct ql *q)
+{
+    if (!q->cur.count) return;
+    rdb_lp_finish(&q->cur);
+    rdb_write_len(&q->nodes, 2);   /* packed */
+    rdb_write_len(&q->nodes, q->cur.b.len);
+    buf_append(&q->nodes, q->cur.b.data, q->cur.b.len);
+    q->nnodes++;
+    rdb_lp_free(&q->cur);
+    rdb_lp_init(&q->cur);
+}
+
+static int ql_add(void *ctx, const char *a, size_t al, const char *b, size_t bl, double score)
+{
+    struct ql *q = ctx;
+    (void)b, (void)bl, (void)score;
+    if (q->cur.count &&
+        ((q->max_entries && (long long)q->cur.count >= q->max_entries) ||
+         (q->max_bytes && (long long)(q->cur.b.len + al + 11) > q->max_bytes)))
+        ql_flush(q);
+    rdb_lp_append(&q->cur, a, al);
+    return 0;
+}
+
+static int dump_list(const struct meta *m, buf *out)
+{
+    struct ql q;
+    buf_init(&q.nodes);
+    q.nnodes = 0;
+    rdb_lp_init(&q.cur);
+    long long fill = rconf_num("list-max-listpack-size");
+    if (fill < -5) fill = -5;
+    q.max_bytes = fill < 0 ? 4096LL << (-fill - 1) : 0;
+    q.max_entries = fill > 0 ? fill : 0;
+    if (fill == 0) q.max_entries = 1;
+    uint64_t n = walk(m, ql_add, &q);
+    ql_flush(&q);
+    rdb_write_type(out, RDB_TYPE_LIST_QUICKLIST_2);
+    rdb_write_len(out, q.nnodes);
+    buf_append(out, q.nodes.data, q.nodes.len);
+    rdb_lp_free(&q.cur);
+    buf_free(&q.nodes);
+    return n == m->count ? 0 : -1;
+}
+
+/* A small hash, set or zset in Redis's compact form, if it fits Redis's
+ * thresholds: 1 written, 0 does not fit (nothing written). */
+static int dump_compact(const struct meta *m, buf *out)
+{
+    struct fit f = { 0, 0, 1, NULL, 0 };
+    long long max_entries;
+    if (m->type == T_HASH) {
+        max_entries = rconf_num("hash-max-listpack-entries");
+        f.maxlen = rconf_num("hash-max-listpack-value");
+    } else if (m->type == T_ZSET) {
+        max_entries = rconf_num("zset-max-listpack-entries");
+        f.maxlen = rconf_num("zset-max-listpack-value");
+    } else {
+        max_entries = rconf_num("set-max-intset-entries");
+        f.ints = 1;
+    }
+    if ((long long)m->count > max_entries || m->count == 0) return 0;
+    if (f.ints) f.vals = xmalloc(sizeof *f.vals * (size_t)m->count);
+    uint64_t n = walk(m, fit_check, &f);
+    int rc = 0;
+    if (f.ok && n == m->count) {
+        if (f.ints) {
+            rdb_write_type(out, RDB_TYPE_SET_INTSET);
+            rdb_write_intset(out, f.vals, f.n);
+        } else {
+            struct rdb_lp lp;
+            rdb_lp_init(&lp);
+            walk(m, m->type == T_ZSET ? lp_add_scored : lp_add, &lp);
+            rdb_lp_finish(&lp);
+            rdb_write_type(out, m->type == T_ZSET ? RDB_TYPE_ZSET_LISTPACK : RDB_TYPE_HASH_LISTPACK);
+            rdb_write_len(out, lp.b.len);
+            buf_append(out, lp.b.data, lp.b.len);
+            rdb_lp_free(&lp);
+        }
+        rc = 1;
+    }
+    free(f.vals);
+    return rc;
+}
+
 /* The serialized value of m (type byte and body) appended to out. */
 static int dump_value(const struct meta *m, buf *out)
 {
@@ -86,13 +264,15 @@ static int dump_value(const struct meta *m, buf *out)
         rdb_write_type(out, RDB_TYPE_STRING);
         rdb_write_string(out, m->sval, m->slen);
         return 0;
-    case T_LIST: rdb_write_type(out, RDB_TYPE_LIST); break;
-    case T_SET: rdb_write_type(out, RDB_TYPE_SET); break;
-    case T_HASH: rdb_write_type(out, RDB_TYPE_HASH); break;
-    case T_ZSET: rdb_write_type(out, RDB_TYPE_ZSET_2); break;
-    default: return -1;
+    case T_LIST: return dump_list(m, out);
+    case T_SET:
+    case T_HASH:
+    case T_ZSET:
+        if (dump_compact(m, out)) return 0;
+        rdb_write_type(out, m->type == T_SET ? RDB_TYPE_SET : m->type == T_HASH ? RDB_TYPE_HASH : RDB_TYPE_ZSET_2);
+        return dump_collection(m, out);
+    default: return -1;   /* a new type (streams) adds its serializer here */
     }
-    return dump_collection(m, out);
 }
 
 static void dump_command(client *c)
