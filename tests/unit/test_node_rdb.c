@@ -238,6 +238,75 @@ static void test_write_read_back(void **state)
     buf_free(&out);
 }
 
+/* Listpacks and intsets written here read back entry for entry: every
+ * integer width, every string header, backlens around their bounds. */
+static void test_listpack_writer(void **state)
+{
+    (void)state;
+    static char big[20000];
+    memset(big, 'q', sizeof big);
+    const char *ints[] = { "0", "127", "128", "-1", "-4096", "4095", "4096", "-32768", "32767", "32768",
+                           "-8388608", "8388607", "8388608", "-2147483648", "2147483647", "2147483648",
+                           "-9223372036854775808", "9223372036854775807", "007", "+1", "-0", "" };
+    size_t lens[] = { 1, 63, 64, 122, 123, 4095, 4096, 16378, 16379, 20000 };
+    struct rdb_lp lp;
+    rdb_lp_init(&lp);
+    char want[200000] = "";
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        rdb_lp_append(&lp, ints[i], strlen(ints[i]));
+        strcat(want, ints[i]);
+        strcat(want, ";");
+    }
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        rdb_lp_append(&lp, big, lens[i]);
+        snprintf(want + strlen(want), sizeof want - strlen(want), "%.*s;", (int)lens[i], big);
+    }
+    rdb_lp_finish(&lp);
+    buf v;
+    buf_init(&v);
+    rdb_write_type(&v, RDB_TYPE_LIST_QUICKLIST_2);
+    rdb_write_len(&v, 1);
+    rdb_write_len(&v, 2);
+    rdb_write_len(&v, lp.b.len);
+    buf_append(&v, lp.b.data, lp.b.len);
+    static struct got g;
+    memset(&g, 0, sizeof g);
+    /* the element text is longer than got.text: compare the count and
+     * the small ones */
+    assert_int_equal(read_one(v.data, v.len, &g), (long long)(sizeof ints / sizeof ints[0] + sizeof lens / sizeof lens[0]));
+    assert_memory_equal(g.text, want, strlen(g.text));
+    /* the backlen of each entry gives back its size, read from the end */
+    const unsigned char *p = (const unsigned char *)lp.b.data + lp.b.len - 1;   /* the 0xff */
+    size_t entries = 0;
+    while (p > (const unsigned char *)lp.b.data + 6) {
+        uint64_t l = 0;
+        int shift = 0;
+        const unsigned char *q = p - 1;
+        for (;;) {
+            l |= (uint64_t)(q[0] & 127) << shift;
+            if (!(q[0] & 128)) break;
+            shift += 7;
+            q--;
+        }
+        p = q - l;
+        entries++;
+    }
+    assert_int_equal(entries, lp.count);
+    assert_ptr_equal(p, (const unsigned char *)lp.b.data + 6);
+    rdb_lp_free(&lp);
+    buf_free(&v);
+    /* intset: sorted, width from the extremes */
+    long long vals[] = { 5, -3, 70000 };
+    buf is;
+    buf_init(&is);
+    rdb_write_type(&is, RDB_TYPE_SET_INTSET);
+    rdb_write_intset(&is, vals, 3);
+    assert_int_equal(read_one(is.data, is.len, &g), 3);
+    assert_string_equal(g.text, "-3;5;70000;");
+    assert_int_equal((unsigned char)is.data[2], 4);   /* int32 encoding */
+    buf_free(&is);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -247,6 +316,7 @@ int main(void)
         cmocka_unit_test(test_listpack_entries),
         cmocka_unit_test(test_ziplist_and_intset),
         cmocka_unit_test(test_write_read_back),
+        cmocka_unit_test(test_listpack_writer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
