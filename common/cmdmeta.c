@@ -137,6 +137,10 @@ static void parse_keyspec(const char *what, const char *s, size_t len, struct cm
     char flags[128], bs[64], fk[64];
     if (sscanf(tmp, " %127s %63s %63s", flags, bs, fk) != 3) meta_fail(what, "bad key spec '%s'", tmp);
     ks->flags = parse_key_flags(what, flags, strlen(flags));
+    if (bs[0] == 'u' && fk[0] == 'u') {
+        ks->unknown = 1;
+        return;
+    }
     if (bs[0] == 'i') {
         ks->bs_index = atoi(bs + 1);
     } else if (bs[0] == 'k') {
@@ -287,7 +291,7 @@ static void parse_docs(const char *what, const struct meta_src *src, struct cmd_
         m->args = parse_args(what, &p, '\0', &m->nargs);
     }
     for (int i = 0; i < m->nkeyspecs; i++)
-        if (m->keyspecs[i].bs_keyword || m->keyspecs[i].fk_keynum) m->movablekeys = 1;
+        if (m->keyspecs[i].bs_keyword || m->keyspecs[i].fk_keynum || m->keyspecs[i].unknown) m->movablekeys = 1;
 }
 
 static int by_fullname(const void *a, const void *b)
@@ -467,6 +471,7 @@ static int keys_from_specs(const struct cmd_meta *m, int argc, char **argv, cons
     for (int j = 0; j < m->nkeyspecs; j++) {
         const struct cmd_keyspec *ks = &m->keyspecs[j];
         if (ks->flags & KF_NOT_KEY) continue;
+        if (ks->unknown) return -1; /* the command's own key function decides */
         int first = 0, last, step;
         if (!ks->bs_keyword) {
             first = ks->bs_index;
@@ -560,6 +565,21 @@ static int keys_set(int argc, char **argv, const size_t *lens, struct cmd_key *o
     return n;
 }
 
+/* Redis's sortGetKeys: the sorted key, then the last STORE destination;
+ * the arguments of LIMIT, GET and BY are skipped. */
+static int keys_sort(int argc, char **argv, const size_t *lens, struct cmd_key *out, int max)
+{
+    int n = 0, store = 0;
+    add_key(out, max, &n, 1, KF_RO | KF_ACCESS);
+    for (int i = 2; i < argc; i++) {
+        if (str_eq_nocase(argv[i], lens[i], "limit")) i += 2;
+        else if (str_eq_nocase(argv[i], lens[i], "get") || str_eq_nocase(argv[i], lens[i], "by")) i += 1;
+        else if (str_eq_nocase(argv[i], lens[i], "store") && i + 1 < argc) store = ++i;
+    }
+    if (store) add_key(out, max, &n, store, KF_OW | KF_UPDATE);
+    return n;
+}
+
 int cmdmeta_has_keys(const struct cmd_meta *m)
 {
     if (m->movablekeys || (!m->sub && m->spec->id == CMD_SET)) return 1;
@@ -581,6 +601,8 @@ int cmdmeta_get_keys(const struct cmd_meta *m, int argc, char **argv, const size
         if (n >= 0) return n;
     }
     if (!m->sub && m->spec->id == CMD_SET) return keys_set(argc, argv, lens, out, max);
+    if (!m->sub && (m->spec->id == CMD_SORT || m->spec->id == CMD_SORT_RO))
+        return keys_sort(argc, argv, lens, out, max);
     if (m->movablekeys) return keys_numkeys_fallback(m, argc, argv, lens, out, max);
     return 0;
 }

@@ -59,6 +59,7 @@ enum arg_flag { ARGF_OPTIONAL = 1 << 0, ARGF_MULTIPLE = 1 << 1, ARGF_MULTIPLE_TO
 struct cmd_keyspec {
     unsigned flags;          /* KF_* */
     int bs_keyword;          /* begin_search: 0 index, 1 keyword */
+    int unknown;             /* begin_search and find_keys "unknown" (SORT's STORE, BY, GET) */
     int bs_index;            /* index: position of the first key */
     char *keyword;           /* keyword: the word after which keys start */
     int startfrom;           /* keyword: where to start looking (negative: from the end) */

@@ -32,6 +32,17 @@ static void add_keyspec(buf *out, int proto, const struct cmd_keyspec *ks)
     resp_add_bulk_str(out, "flags");
     add_status_set(out, proto, names, cmdmeta_key_flag_names(ks->flags, names, 16));
 
+    if (ks->unknown) {
+        for (int i = 0; i < 2; i++) {
+            resp_add_bulk_str(out, i ? "find_keys" : "begin_search");
+            resp_add_map(out, proto, 2);
+            resp_add_bulk_str(out, "type");
+            resp_add_bulk_str(out, "unknown");
+            resp_add_bulk_str(out, "spec");
+            resp_add_map(out, proto, 0);
+        }
+        return;
+    }
     resp_add_bulk_str(out, "begin_search");
     resp_add_map(out, proto, 2);
     resp_add_bulk_str(out, "type");

@@ -75,6 +75,20 @@ int cmd_get_keys(const struct cmd_spec *c, int argc, char **argv,
             n++;
         }
     }
+    if (c->id == CMD_SORT) {
+        /* Redis's sortGetKeys: the last STORE destination is a key too;
+         * LIMIT's, GET's and BY's arguments are skipped. */
+        int store = 0;
+        for (int i = 2; i < argc; i++) {
+            if (str_eq_nocase(argv[i], argvlen[i], "limit")) i += 2;
+            else if (str_eq_nocase(argv[i], argvlen[i], "get") || str_eq_nocase(argv[i], argvlen[i], "by")) i++;
+            else if (str_eq_nocase(argv[i], argvlen[i], "store") && i + 1 < argc) store = ++i;
+        }
+        if (store) {
+            if (n < max) out[n] = store;
+            n++;
+        }
+    }
     if (c->numkeys > 0) {
         long long k;
         if (c->numkeys >= argc ||

@@ -38,3 +38,19 @@ unsigned slot_of_key(const char *key, size_t len)
     }
     return crc16_xmodem(key, len) & (SLOT_COUNT - 1);
 }
+
+int slot_of_pattern(const char *pat, size_t len)
+{
+    long open = -1;   /* index of the first '{'; -2 after an empty tag "{}" */
+    for (size_t i = 0; i < len; i++) {
+        char ch = pat[i];
+        if (ch == '*' || ch == '?' || ch == '[' || ch == '\\') return -1;
+        if (open == -1 && ch == '{') {
+            open = (long)i;
+        } else if (open >= 0 && ch == '}') {
+            if ((size_t)open + 1 == i) open = -2;
+            else return crc16_xmodem(pat + open + 1, i - (size_t)open - 1) & (SLOT_COUNT - 1);
+        }
+    }
+    return crc16_xmodem(pat, len) & (SLOT_COUNT - 1);
+}

@@ -25,6 +25,7 @@
 #include "proxy.h"
 #include "reply.h"
 #include "route.h"
+#include "slot.h"
 #include "stats.h"
 #include "util.h"
 #include "worker.h"
@@ -688,6 +689,47 @@ void client_tick(struct client *c, uint64_t now)
         if (c->inv[g]) backend_tick(c->inv[g], now);
 }
 
+/* SORT / SORT_RO through the proxy, which is a cluster: BY and GET
+ * patterns name keys built from the elements, and those keys may live in
+ * another group than the sorted key.  Redis Cluster's rule (its newest
+ * wording): a BY pattern with '*' or a GET pattern other than "#" is
+ * refused unless every key it can form hashes to the sorted key's slot
+ * (a hash tag before the first wildcard).  The options are walked as the
+ * node parses them, so an earlier syntax error is still the node's
+ * answer.  Returns the error text, or NULL to forward the command. */
+static const char *sort_cluster_check(const struct cmd_spec *spec, int argc, char **argv, const size_t *lens)
+{
+    if (spec->id != CMD_SORT && spec->id != CMD_SORT_RO) return NULL;
+    int key_slot = (int)slot_of_key(argv[1], lens[1]);
+    for (int j = 2; j < argc; j++) {
+        int left = argc - j - 1;
+        long long v;
+        if (str_eq_nocase(argv[j], lens[j], "asc") || str_eq_nocase(argv[j], lens[j], "desc") ||
+            str_eq_nocase(argv[j], lens[j], "alpha")) {
+            continue;
+        } else if (str_eq_nocase(argv[j], lens[j], "limit") && left >= 2) {
+            if (str2ll(argv[j + 1], lens[j + 1], &v) < 0 || str2ll(argv[j + 2], lens[j + 2], &v) < 0)
+                return NULL;
+            j += 2;
+        } else if (spec->id == CMD_SORT && str_eq_nocase(argv[j], lens[j], "store") && left >= 1) {
+            j++;
+        } else if (str_eq_nocase(argv[j], lens[j], "by") && left >= 1) {
+            j++;
+            if (memchr(argv[j], '*', lens[j]) && slot_of_pattern(argv[j], lens[j]) != key_slot)
+                return "ERR BY option of SORT denied in Cluster mode when keys formed by the pattern may be "
+                       "in different slots.";
+        } else if (str_eq_nocase(argv[j], lens[j], "get") && left >= 1) {
+            j++;
+            if (!(lens[j] == 1 && argv[j][0] == '#') && slot_of_pattern(argv[j], lens[j]) != key_slot)
+                return "ERR GET option of SORT denied in Cluster mode when keys formed by the pattern may be "
+                       "in different slots.";
+        } else {
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
 /* Group shared by every key of the command: >= 0, -1 when keys are in
  * several groups, -2 when the command has no (valid) keys. */
 static int keys_group(struct client *c, const struct cmd_spec *spec, int argc, char **argv,
@@ -1286,6 +1328,14 @@ static void dispatch(struct client *c, int argc, char **argv, size_t *lens, cons
     }
     if (!c->authed && spec->id != CMD_AUTH && spec->id != CMD_HELLO && spec->id != CMD_QUIT) {
         reply_error(c, spec->id, "NOAUTH Authentication required.");
+        if (c->tx) c->tx_dirty = 1;
+        return;
+    }
+    const char *sort_err = sort_cluster_check(spec, argc, argv, lens);
+    if (sort_err) {
+        /* (inside MULTI Redis would queue it and fail it in EXEC's reply;
+         * here it fails at once and the transaction is discarded at EXEC) */
+        reply_error(c, spec->id, sort_err);
         if (c->tx) c->tx_dirty = 1;
         return;
     }

@@ -16,6 +16,8 @@ void server_register_modules(void)
     repl_register();
     multi_register();
     t_copy_register();
+    t_sort_register();
+    t_dump_register();
     t_list_register();
     pubsub_register();
     pause_register();

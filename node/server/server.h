@@ -287,6 +287,8 @@ void t_zset_register(void);
 void repl_register(void);           /* repl.c: WAL replication */
 void multi_register(void);          /* multi.c: MULTI/EXEC/WATCH */
 void t_copy_register(void);         /* t_copy.c: COPY, OBJECT */
+void t_sort_register(void);         /* t_sort.c: SORT, SORT_RO */
+void t_dump_register(void);         /* t_dump.c: DUMP, RESTORE */
 void t_list_register(void);         /* t_list.c: lists and blocking pops */
 void pubsub_register(void);         /* pubsub.c: SUBSCRIBE, PUBLISH, PUBSUB */
 void pause_register(void);          /* pause.c: CLIENT PAUSE's held clients */

@@ -91,10 +91,25 @@ static void test_slots_vs_redis(void **state)
     assert_true(n >= 1000);
 }
 
+/* Redis Cluster's patternHashSlot, as SORT's BY/GET check uses it. */
+static void test_pattern_slot(void **state)
+{
+    (void)state;
+    assert_int_equal(slot_of_pattern("{t}w_*", 6), (int)SLOT("t"));
+    assert_int_equal(slot_of_pattern("{t}w_*->f", 9), (int)SLOT("t"));
+    assert_int_equal(slot_of_pattern("w_*", 3), -1);
+    assert_int_equal(slot_of_pattern("*{t}", 4), -1);
+    assert_int_equal(slot_of_pattern("{t?}x", 5), -1);
+    assert_int_equal(slot_of_pattern("a\\{b}", 5), -1);
+    assert_int_equal(slot_of_pattern("fixed", 5), (int)SLOT("fixed"));
+    assert_int_equal(slot_of_pattern("{}w", 3), (int)SLOT("{}w"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crc16),
+        cmocka_unit_test(test_pattern_slot),
         cmocka_unit_test(test_hash_tags),
         cmocka_unit_test(test_slots_vs_redis),
     };
