@@ -17,6 +17,7 @@
 #include <event2/event.h>
 
 #include "backend.h"
+#include "client_internal.h"
 #include "cmdtable.h"
 #include "local.h"
 #include "log.h"
@@ -32,7 +33,7 @@
 #define CLIENT_READ_CHUNK (16 * 1024)
 #define MAX_KEYS_STACK 64
 
-static const char err_crossslot[] = "CROSSSLOT Keys in request don't hash to the same slot";
+const char client_err_crossslot[] = "CROSSSLOT Keys in request don't hash to the same slot";
 
 static void read_cb(evutil_socket_t fd, short what, void *arg);
 static void write_cb(evutil_socket_t fd, short what, void *arg);
@@ -116,6 +117,8 @@ void client_destroy(struct client *c)
     links_close(c->sub, c->nsub, "client closed");
     links_close(c->trk, c->ntrk, "client closed");
     links_close(c->inv, c->ninv, "client closed");
+    links_close(c->adm, c->nadm, "client closed");
+    free(c->adm);
     free(c->sub);
     free(c->trk);
     free(c->inv);
@@ -256,7 +259,8 @@ void client_frag_done(struct frag *f, const char *raw, size_t len, int is_error)
         if (m == c->head) drain(c);
         return;
     }
-    if (m->kind == MSG_FORWARD) {
+    if (m->kind == MSG_EVAL && is_error && client_eval_heal(c, m, f->gidx, raw, len)) return;
+    if (m->kind == MSG_FORWARD || m->kind == MSG_EVAL) {
         m->failed = is_error;
         if (m == c->head) {
             /* The common case: no copy through m->reply. */
@@ -283,6 +287,10 @@ void client_frag_done(struct frag *f, const char *raw, size_t len, int is_error)
         break;
     case MSG_SCAN: merge_scan(out, &m->replies[0], m->scan_group, m->scan_ngroups); break;
     case MSG_INFO: merge_info(out, m->proto, m->text, m->textlen, m->replies, m->nfrags); break;
+    case MSG_SAME: merge_same(out, m->replies, m->nfrags); break;
+    case MSG_EXISTS: merge_exists_and(out, m->replies, m->nfrags); break;
+    case MSG_KILL: merge_kill(out, m->replies, m->nfrags); break;
+    case MSG_IDENTICAL: client_merge_identical(c, m, out); break;
     default: resp_add_error(out, "ERR internal: bad merge kind"); break;
     }
     m->failed = out->len > before && out->data[before] == '-';
@@ -427,6 +435,12 @@ void client_priv_lost(struct client *c, struct backend *b)
         backend_destroy(b, "tracking link lost");
         c->closing = 1;
         want_flush(c);
+        return;
+    }
+    for (int g = 0; g < c->nadm; g++) {
+        if (c->adm[g] != b) continue;
+        c->adm[g] = NULL;   /* (SCRIPT KILL's fragment failed with it) */
+        backend_destroy(b, "admin link lost");
         return;
     }
     if (c->priv == b) c->priv = NULL;
@@ -657,6 +671,8 @@ void client_tick(struct client *c, uint64_t now)
         if (c->trk[g]) backend_tick(c->trk[g], now);
     for (int g = 0; g < c->ninv; g++)
         if (c->inv[g]) backend_tick(c->inv[g], now);
+    for (int g = 0; g < c->nadm; g++)
+        if (c->adm[g]) backend_tick(c->adm[g], now);
 }
 
 /* Group shared by every key of the command: >= 0, -1 when keys are in
@@ -734,6 +750,42 @@ static void forward(struct client *c, const struct cmd_spec *spec, int g, int is
     send_frag(c, m, 0, g, link_for(c, g, is_read), req, len, 0);
 }
 
+/* ---- for client_script.c (client_internal.h) ---- */
+
+struct msg *client_msg_new(struct client *c, const struct cmd_spec *spec, enum msg_kind kind)
+{
+    return msg_new(c, spec, kind);
+}
+
+void client_send(struct client *c, struct msg *m, int idx, int g, struct backend *b,
+                 const char *req, size_t len)
+{
+    send_frag(c, m, idx, g, b, req, len, 0);
+}
+
+void client_send_skip(struct client *c, struct msg *m, int idx, int g, struct backend *b,
+                      const char *req, size_t len, int skip)
+{
+    struct frag *f = frag_get(c->w);
+    f->msg = m;
+    f->idx = idx;
+    f->gidx = g;
+    f->skip = skip;
+    m->frags[idx] = f;
+    count_request(c, g);
+    backend_send(b, f, req, len, (uint64_t)deadline_for(c, b));
+}
+
+struct backend *client_link_for(struct client *c, int g, int is_read)
+{
+    return link_for(c, g, is_read);
+}
+
+void client_reply_error(struct client *c, int cmd, const char *err)
+{
+    reply_error(c, cmd, err);
+}
+
 /* ---- split commands ---- */
 
 /* MGET, DEL/UNLINK/EXISTS/TOUCH (step 1) and MSET (step 2) across groups. */
@@ -806,6 +858,14 @@ static void to_all(struct client *c, const struct cmd_spec *spec, enum msg_kind 
                    const char *req, size_t len)
 {
     send_to_all(c, msg_new(c, spec, kind), req, len);
+}
+
+struct msg *client_to_all(struct client *c, const struct cmd_spec *spec, enum msg_kind kind,
+                          const char *req, size_t len)
+{
+    struct msg *m = msg_new(c, spec, kind);
+    send_to_all(c, m, req, len);
+    return m;
 }
 
 /* INFO whose section includes the keyspace (none, "default", "all",
@@ -953,12 +1013,13 @@ static void tx_queue(struct client *c, const struct cmd_spec *spec, int argc, ch
                      const size_t *lens)
 {
     switch (spec->route) {
-    case RT_KEY: case RT_MGET: case RT_MSET: case RT_SUM: case RT_BLOCK: {
+    case RT_KEY: case RT_MGET: case RT_MSET: case RT_SUM: case RT_BLOCK: case RT_EVAL: {
         if (tx_overtaken(c)) break;   /* groups are moot: EXEC fails as a whole */
-        int g = keys_group(c, spec, argc, argv, lens);
+        int g = spec->route == RT_EVAL ? client_eval_group(c, argc, argv, lens)
+                                       : keys_group(c, spec, argc, argv, lens);
         if (g == -1 || (g >= 0 && c->tx_group >= 0 && g != c->tx_group)) {
             c->tx_dirty = 1;
-            reply_error(c, spec->id, err_crossslot);
+            reply_error(c, spec->id, client_err_crossslot);
             return;
         }
         if (g >= 0) c->tx_group = g;
@@ -1022,7 +1083,7 @@ static void do_tx(struct client *c, const struct cmd_spec *spec, int argc, char 
         }
         int g = keys_group(c, spec, argc, argv, lens);
         if (g == -1 || (g >= 0 && c->watch_group >= 0 && g != c->watch_group)) {
-            reply_error(c, spec->id, err_crossslot);
+            reply_error(c, spec->id, client_err_crossslot);
             return;
         }
         struct backend *b = priv_for(c, g);
@@ -1267,7 +1328,7 @@ static void dispatch(struct client *c, int argc, char **argv, size_t *lens, cons
     case RT_KEY: {
         int g = keys_group(c, spec, argc, argv, lens);
         if (g == -1) {
-            reply_error(c, spec->id, err_crossslot);
+            reply_error(c, spec->id, client_err_crossslot);
             return;
         }
         /* No key (or an invalid numkeys): any group answers the error. */
@@ -1317,12 +1378,12 @@ static void dispatch(struct client *c, int argc, char **argv, size_t *lens, cons
     case RT_BLOCK: {
         int g = keys_group(c, spec, argc, argv, lens);
         if (g == -1) {
-            reply_error(c, spec->id, err_crossslot);
+            reply_error(c, spec->id, client_err_crossslot);
             return;
         }
         if (g < 0) g = route_pubsub_group(w->route);
         if (c->watch_group >= 0 && c->watch_group != g) {
-            reply_error(c, spec->id, err_crossslot);
+            reply_error(c, spec->id, client_err_crossslot);
             return;
         }
         struct backend *b = priv_for(c, g);
@@ -1333,6 +1394,12 @@ static void dispatch(struct client *c, int argc, char **argv, size_t *lens, cons
     }
     case RT_PUBSUB:
         do_pubsub(c, spec, argc, argv, lens, req, len);
+        return;
+    case RT_EVAL:
+        client_eval(c, spec, argc, argv, lens, req, len);
+        return;
+    case RT_SCRIPT:
+        client_script(c, spec, argc, argv, lens, req, len);
         return;
     case RT_DENY:
     default: {

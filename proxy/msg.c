@@ -18,10 +18,12 @@ struct msg *msg_get(struct worker *w)
     if (m) {
         w->free_msgs = m->next;
         w->nfree_msgs--;
-        buf b = m->reply;
+        buf b = m->reply, r = m->retry;
         memset(m, 0, sizeof *m);
         m->reply = b;
+        m->retry = r;
         buf_clear(&m->reply);
+        buf_clear(&m->retry);
     } else {
         m = xcalloc(1, sizeof *m);
     }
@@ -38,7 +40,8 @@ void msg_set_frags(struct msg *m, int n)
     } else {
         m->frags = xcalloc((size_t)n, sizeof *m->frags);
     }
-    if (m->kind != MSG_FORWARD && m->kind != MSG_TUNNEL && m->kind != MSG_PUSHCMD) {
+    if (m->kind != MSG_FORWARD && m->kind != MSG_TUNNEL && m->kind != MSG_PUSHCMD &&
+        m->kind != MSG_EVAL) {
         m->replies = xcalloc((size_t)n, sizeof *m->replies);
     }
 }
@@ -60,11 +63,13 @@ void msg_put(struct worker *w, struct msg *m)
     m->text = NULL;
     if (w->nfree_msgs < MSG_FREE_MAX) {
         buf_shrink(&m->reply, 4096);
+        buf_shrink(&m->retry, 4096);
         m->next = w->free_msgs;
         w->free_msgs = m;
         w->nfree_msgs++;
     } else {
         buf_free(&m->reply);
+        buf_free(&m->retry);
         free(m);
     }
 }

@@ -38,6 +38,15 @@ enum msg_kind {
     MSG_TUNNEL,    /* pub/sub: every reply of the private link goes out */
     MSG_PUSHCMD,   /* RESP3 (un)subscribe: its pushes are the reply; a PING
                     * sent after it marks the end and is not passed on */
+    MSG_EVAL,      /* one fragment, as MSG_FORWARD, except that a NOSCRIPT
+                    * for a sha the proxy knows is healed (script.h) */
+    MSG_SAME,      /* SCRIPT LOAD: the reply all groups agree on, else
+                    * the first error */
+    MSG_IDENTICAL, /* FUNCTION LOAD/DELETE/FLUSH/RESTORE: identical replies,
+                    * else an error naming the divergence */
+    MSG_EXISTS,    /* SCRIPT EXISTS: 1 where every group says 1 */
+    MSG_KILL,      /* SCRIPT/FUNCTION KILL: OK if any, else UNKILLABLE,
+                    * else NOTBUSY */
 };
 
 struct frag {
@@ -71,6 +80,10 @@ struct msg {
     char *text;              /* owned, MSG_INFO: the proxy's own sections */
     size_t textlen;
     buf reply;               /* finished reply waiting for its turn */
+    buf retry;               /* MSG_EVAL of EVALSHA*: the request, sent again
+                              * after healing a NOSCRIPT */
+    char sha[41];            /* ... and its sha, lower case */
+    int retried;             /* the NOSCRIPT retry was made */
     uint64_t start_us;
 };
 
