@@ -43,6 +43,14 @@ int client_eval_group(struct client *c, int argc, char **argv, const size_t *len
     return c->w->route->slot_group[slot];
 }
 
+/* SCRIPT LOAD <body> followed by req, into out. */
+static void load_then(buf *out, const buf *body, const char *req, size_t len)
+{
+    buf_append_str(out, "*3\r\n$6\r\nSCRIPT\r\n$4\r\nLOAD\r\n");
+    merge_add_arg(out, body->data, body->len);
+    buf_append(out, req, len);
+}
+
 void client_eval(struct client *c, const struct cmd_spec *spec, int argc, char **argv,
                  const size_t *lens, const char *req, size_t len)
 {
@@ -52,10 +60,13 @@ void client_eval(struct client *c, const struct cmd_spec *spec, int argc, char *
         return;
     }
     if (g < 0) g = route_pubsub_group(c->w->route);
+    struct backend *b = client_link_for(c, g, 0);
     struct msg *m = client_msg_new(c, spec, MSG_EVAL);
     msg_set_frags(m, 1);
     if (spec->id == CMD_EVAL || spec->id == CMD_EVAL_RO) {
-        script_cache_put(argv[1], lens[1], NULL);
+        char sha[41];
+        script_cache_put(argv[1], lens[1], sha);
+        script_set_add(&b->shas, sha);   /* EVAL caches it on the server too */
     } else if ((spec->id == CMD_EVALSHA || spec->id == CMD_EVALSHA_RO) && lens[1] == 40) {
         for (int i = 0; i < 40; i++) {
             char ch = argv[1][i];
@@ -63,8 +74,27 @@ void client_eval(struct client *c, const struct cmd_spec *spec, int argc, char *
         }
         m->sha[40] = '\0';
         buf_append(&m->retry, req, len);
+        if (!script_set_has(b->shas, m->sha)) {
+            buf body;
+            buf_init(&body);
+            if (script_cache_get(m->sha, 40, &body)) {
+                /* The link's server may not have it (a new connection,
+                 * perhaps to a restarted or promoted node): load it in
+                 * front, in the same place of the pipeline. */
+                buf both;
+                buf_init(&both);
+                load_then(&both, &body, req, len);
+                script_set_add(&b->shas, m->sha);
+                m->retried = 1;
+                client_send_skip(c, m, 0, g, b, both.data, both.len, 1);
+                buf_free(&both);
+                buf_free(&body);
+                return;
+            }
+            buf_free(&body);
+        }
     }
-    client_send(c, m, 0, g, client_link_for(c, g, 0), req, len);
+    client_send(c, m, 0, g, b, req, len);
 }
 
 int client_eval_heal(struct client *c, struct msg *m, int gidx, const char *raw, size_t len)
@@ -82,14 +112,14 @@ int client_eval_heal(struct client *c, struct msg *m, int gidx, const char *raw,
     log_info("group %s has no script %s: loading it there and retrying", r->groups[gidx].name,
              m->sha);
     buf_init(&req);
-    buf_append_str(&req, "*3\r\n$6\r\nSCRIPT\r\n$4\r\nLOAD\r\n");
-    merge_add_arg(&req, body.data, body.len);
-    buf_append(&req, m->retry.data, m->retry.len);
+    load_then(&req, &body, m->retry.data, m->retry.len);
     m->retried = 1;
     /* SCRIPT LOAD's reply is dropped; an error there (the group lost the
      * script again, or cannot compile it) comes back as the retry's own
      * NOSCRIPT, which the client then sees. */
-    client_send_skip(c, m, 0, gidx, client_link_for(c, gidx, 0), req.data, req.len, 1);
+    struct backend *b = client_link_for(c, gidx, 0);
+    script_set_add(&b->shas, m->sha);
+    client_send_skip(c, m, 0, gidx, b, req.data, req.len, 1);
     buf_free(&body);
     buf_free(&req);
     return 1;
@@ -150,8 +180,11 @@ void client_script(struct client *c, const struct cmd_spec *spec, int argc, char
     size_t sl = lens[1];
     if (spec->id == CMD_SCRIPT) {
         if (str_eq_nocase(sub, sl, "load") && argc == 3) {
-            script_cache_put(argv[2], lens[2], NULL);
+            char sha[41];
+            script_cache_put(argv[2], lens[2], sha);
             client_to_all(c, spec, MSG_SAME, req, len);
+            for (int g = 0; g < c->w->route->ngroups; g++)
+                script_set_add(&client_link_for(c, g, 0)->shas, sha);
             return;
         }
         if (str_eq_nocase(sub, sl, "exists") && argc >= 3) {

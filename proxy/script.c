@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,7 @@ struct sentry {
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_uint generation;   /* bumped by every SCRIPT FLUSH */
 static struct sentry *buckets[NBUCKETS];
 static struct sentry *oldest, *newest;
 static size_t count, bytes;
@@ -115,6 +117,7 @@ int script_cache_get(const char *shain, size_t shalen, buf *out)
 
 void script_cache_clear(void)
 {
+    atomic_fetch_add(&generation, 1);
     pthread_mutex_lock(&lock);
     while (oldest) unlink_entry(oldest);
     pthread_mutex_unlock(&lock);
@@ -131,4 +134,78 @@ size_t script_cache_count(void)
 void script_cache_free(void)
 {
     script_cache_clear();
+}
+
+/* ---- per-link sets: open addressing over the 40 hex digits ---- */
+
+struct script_set {
+    unsigned gen;         /* generation the entries belong to */
+    size_t n, cap;        /* cap a power of two, at most half full */
+    char (*slots)[40];    /* an empty slot starts with '\0' */
+};
+
+static size_t set_pos(const struct script_set *s, const char *sha)
+{
+    return bucket_of(sha) & (s->cap - 1);
+}
+
+int script_set_has(const struct script_set *s, const char *sha)
+{
+    if (!s || s->n == 0 || s->gen != atomic_load(&generation)) return 0;
+    for (size_t i = set_pos(s, sha);; i = (i + 1) & (s->cap - 1)) {
+        if (!s->slots[i][0]) return 0;
+        if (!memcmp(s->slots[i], sha, 40)) return 1;
+    }
+}
+
+static void set_insert(struct script_set *s, const char *sha)
+{
+    for (size_t i = set_pos(s, sha);; i = (i + 1) & (s->cap - 1)) {
+        if (!s->slots[i][0]) {
+            memcpy(s->slots[i], sha, 40);
+            s->n++;
+            return;
+        }
+        if (!memcmp(s->slots[i], sha, 40)) return;
+    }
+}
+
+void script_set_add(struct script_set **sp, const char *sha)
+{
+    struct script_set *s = *sp;
+    if (!s) {
+        s = *sp = xcalloc(1, sizeof *s);
+        s->cap = 16;
+        s->slots = xcalloc(s->cap, sizeof *s->slots);
+        s->gen = atomic_load(&generation);
+    }
+    unsigned gen = atomic_load(&generation);
+    if (s->gen != gen || s->n >= SCRIPT_SET_MAX) {
+        script_set_clear(s);
+        s->gen = gen;
+    }
+    if ((s->n + 1) * 2 > s->cap) {
+        struct script_set old = *s;
+        s->cap *= 2;
+        s->n = 0;
+        s->slots = xcalloc(s->cap, sizeof *s->slots);
+        for (size_t i = 0; i < old.cap; i++)
+            if (old.slots[i][0]) set_insert(s, old.slots[i]);
+        free(old.slots);
+    }
+    set_insert(s, sha);
+}
+
+void script_set_clear(struct script_set *s)
+{
+    if (!s) return;
+    memset(s->slots, 0, s->cap * sizeof *s->slots);
+    s->n = 0;
+}
+
+void script_set_free(struct script_set *s)
+{
+    if (!s) return;
+    free(s->slots);
+    free(s);
 }

@@ -40,4 +40,23 @@ size_t script_cache_count(void);
 /* Free the cache (at exit). */
 void script_cache_free(void);
 
+/* The shas one backend connection's server is known to have (loaded over
+ * that connection, or run there as EVAL).  Before an EVALSHA whose sha
+ * is cached but not known to its link, the proxy sends SCRIPT LOAD in
+ * front of it, so a restarted or newly promoted group never answers
+ * NOSCRIPT and the EVALSHA keeps its place among the commands pipelined
+ * after it.  The set is emptied when the link reconnects (another server
+ * process, or the same one restarted) and forgets everything after a
+ * SCRIPT FLUSH through the proxy.  A flush made straight on a node is
+ * not seen: the NOSCRIPT retry covers it.  Bounded: past
+ * SCRIPT_SET_MAX shas it starts again empty. */
+#define SCRIPT_SET_MAX 4096
+struct script_set;
+/* 1 if the set (may be NULL) holds sha (40 lower-case hex digits). */
+int script_set_has(const struct script_set *s, const char *sha);
+/* Add sha to *s (created on first use; the caller owns it). */
+void script_set_add(struct script_set **s, const char *sha);
+void script_set_clear(struct script_set *s);
+void script_set_free(struct script_set *s);
+
 #endif
