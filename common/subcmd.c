@@ -31,6 +31,8 @@ static const struct subcmd subcmds[] = {
     { "pubsub", "channels", -2 },    { "pubsub", "help", 2 },     { "pubsub", "numpat", 2 },
     { "pubsub", "numsub", -2 },      { "pubsub", "shardchannels", -2 },
     { "pubsub", "shardnumsub", -2 },
+    /* Strata's own (not Redis's): see node/cluster/slots.h. */
+    { "strata", "help", 2 },         { "strata", "setslots", -6 }, { "strata", "slots", 2 },
 };
 
 #define NSUBCMDS (sizeof subcmds / sizeof subcmds[0])

@@ -408,6 +408,7 @@ static int deliver(struct backend *b, const char *raw, size_t len, int is_err, c
                  b->port, b->group);
         proxy_request_refresh();
     }
+    if (is_err && len > 7 && memcmp(raw, "-MOVED ", 7) == 0) proxy_note_moved(raw, len);
     if (f->msg) {
         if (is_err) {
             struct route_gstat *g = gstat(b);

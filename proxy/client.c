@@ -237,6 +237,32 @@ static void reply_raw(struct client *c, int cmd, const char *raw, size_t len)
     local_end(c, m, cmd, raw[0] == '-');
 }
 
+
+static void send_frag(struct client *c, struct msg *m, int idx, int g, struct backend *b,
+                      const char *req, size_t len, int blocking);
+static struct backend *link_for(struct client *c, int g, int is_read);
+
+/* A forwarded request got "-MOVED <slot> <group>:<epoch>" (node/cluster/
+ * slots.h): the node does not own the slot and names the group that does.
+ * The proxy's map learns it (proxy_note_moved) and the request is resent
+ * there, once.  Returns 1 if it was resent. */
+static int follow_moved(struct client *c, struct msg *m, struct frag *f, const char *raw, size_t len)
+{
+    unsigned slot;
+    char group[256];
+    int gi = -1;
+    if (m->moved || m->fwd_req.len == 0 || c->tracking_fwd) return 0;
+    if (proxy_parse_moved(raw, len, &slot, group, sizeof group) < 0) return 0;
+    struct route *r = c->w->route;
+    for (int i = 0; i < r->ngroups; i++)
+        if (!strcmp(r->groups[i].name, group)) gi = i;
+    if (gi < 0 || gi == f->gidx) return 0;
+    m->moved = 1;
+    atomic_fetch_add(&proxy_g.moved_resent, 1);
+    send_frag(c, m, 0, gi, link_for(c, gi, m->fwd_is_read), m->fwd_req.data, m->fwd_req.len, 0);
+    return 1;
+}
+
 void client_frag_done(struct frag *f, const char *raw, size_t len, int is_error)
 {
     struct msg *m = f->msg;
@@ -259,8 +285,9 @@ void client_frag_done(struct frag *f, const char *raw, size_t len, int is_error)
         if (m == c->head) drain(c);
         return;
     }
-    if (m->kind == MSG_EVAL && is_error && client_eval_heal(c, m, f->gidx, raw, len)) return;
     if (m->kind == MSG_FORWARD || m->kind == MSG_EVAL) {
+        if (is_error && follow_moved(c, m, f, raw, len)) return;
+        if (m->kind == MSG_EVAL && is_error && client_eval_heal(c, m, f->gidx, raw, len)) return;
         m->failed = is_error;
         if (m == c->head) {
             /* The common case: no copy through m->reply. */
@@ -747,6 +774,11 @@ static void forward(struct client *c, const struct cmd_spec *spec, int g, int is
 {
     struct msg *m = msg_new(c, spec, MSG_FORWARD);
     msg_set_frags(m, 1);
+    /* Kept so a -MOVED can be followed once (client_frag_done); a request
+     * larger than CLIENT_FWD_KEEP_MAX is not copied and its -MOVED goes to the
+     * client, after which the map is right for the next one. */
+    if (len <= CLIENT_FWD_KEEP_MAX) buf_append(&m->fwd_req, req, len);
+    m->fwd_is_read = is_read;
     send_frag(c, m, 0, g, link_for(c, g, is_read), req, len, 0);
 }
 

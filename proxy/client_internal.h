@@ -14,6 +14,9 @@ struct backend;
 
 extern const char client_err_crossslot[];
 
+/* Requests kept for a -MOVED hop or a NOSCRIPT retry (bytes). */
+#define CLIENT_FWD_KEEP_MAX (64 * 1024)
+
 /* A new msg of `kind` at the tail of c's queue (owned by the queue). */
 struct msg *client_msg_new(struct client *c, const struct cmd_spec *spec, enum msg_kind kind);
 /* Send fragment idx of m to backend b (of group g), with the client's

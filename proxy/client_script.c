@@ -63,6 +63,8 @@ void client_eval(struct client *c, const struct cmd_spec *spec, int argc, char *
     struct backend *b = client_link_for(c, g, 0);
     struct msg *m = client_msg_new(c, spec, MSG_EVAL);
     msg_set_frags(m, 1);
+    /* kept for a -MOVED hop (client.c) and the NOSCRIPT retry */
+    if (len <= CLIENT_FWD_KEEP_MAX) buf_append(&m->fwd_req, req, len);
     if (spec->id == CMD_EVAL || spec->id == CMD_EVAL_RO) {
         char sha[41];
         script_cache_put(argv[1], lens[1], sha);
@@ -73,7 +75,6 @@ void client_eval(struct client *c, const struct cmd_spec *spec, int argc, char *
             m->sha[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
         }
         m->sha[40] = '\0';
-        buf_append(&m->retry, req, len);
         if (!script_set_has(b->shas, m->sha)) {
             buf body;
             buf_init(&body);
@@ -100,7 +101,7 @@ void client_eval(struct client *c, const struct cmd_spec *spec, int argc, char *
 int client_eval_heal(struct client *c, struct msg *m, int gidx, const char *raw, size_t len)
 {
     struct route *r = c->w->route;
-    if (m->retried || !m->retry.len || len < 10 || memcmp(raw, "-NOSCRIPT", 9) != 0 ||
+    if (m->retried || !m->sha[0] || !m->fwd_req.len || len < 10 || memcmp(raw, "-NOSCRIPT", 9) != 0 ||
         gidx < 0 || gidx >= r->ngroups)
         return 0;
     buf body, req;
@@ -112,7 +113,7 @@ int client_eval_heal(struct client *c, struct msg *m, int gidx, const char *raw,
     log_info("group %s has no script %s: loading it there and retrying", r->groups[gidx].name,
              m->sha);
     buf_init(&req);
-    load_then(&req, &body, m->retry.data, m->retry.len);
+    load_then(&req, &body, m->fwd_req.data, m->fwd_req.len);
     m->retried = 1;
     /* SCRIPT LOAD's reply is dropped; an error there (the group lost the
      * script again, or cannot compile it) comes back as the retry's own

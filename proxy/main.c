@@ -21,6 +21,7 @@
 #include "proxy.h"
 #include "route.h"
 #include "sentwatch.h"
+#include "slotcheck.h"
 #include "util.h"
 #include "worker.h"
 
@@ -64,6 +65,14 @@ int main(int argc, char **argv)
         printf("%s: configuration OK: %d groups, listen %s:%d\n",
                proxy_g.conf.config_path ? proxy_g.conf.config_path : "(defaults)",
                proxy_g.conf.topo.ngroups, proxy_g.conf.listen_host, proxy_g.conf.listen_port);
+        /* Slots the file gives to another group than the nodes' tables
+         * (slotcheck.h): a warning, the file itself is valid. */
+        buf warn;
+        buf_init(&warn);
+        if (proxy_g.conf.config_path && slotcheck_nodes(&proxy_g.conf.topo, 200, &warn) > 0)
+            printf("warning: the file moves slots that nodes own:\n");
+        if (warn.len) printf("%.*s", (int)warn.len, warn.data);
+        buf_free(&warn);
         pconf_free(&proxy_g.conf);
         buf_free(&errs);
         return 0;

@@ -18,12 +18,12 @@ struct msg *msg_get(struct worker *w)
     if (m) {
         w->free_msgs = m->next;
         w->nfree_msgs--;
-        buf b = m->reply, r = m->retry;
+        buf b = m->reply, fr = m->fwd_req;
         memset(m, 0, sizeof *m);
         m->reply = b;
-        m->retry = r;
+        m->fwd_req = fr;
         buf_clear(&m->reply);
-        buf_clear(&m->retry);
+        buf_clear(&m->fwd_req);
     } else {
         m = xcalloc(1, sizeof *m);
     }
@@ -63,13 +63,13 @@ void msg_put(struct worker *w, struct msg *m)
     m->text = NULL;
     if (w->nfree_msgs < MSG_FREE_MAX) {
         buf_shrink(&m->reply, 4096);
-        buf_shrink(&m->retry, 4096);
+        buf_shrink(&m->fwd_req, 4096);
         m->next = w->free_msgs;
         w->free_msgs = m;
         w->nfree_msgs++;
     } else {
         buf_free(&m->reply);
-        buf_free(&m->retry);
+        buf_free(&m->fwd_req);
         free(m);
     }
 }

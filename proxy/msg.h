@@ -80,9 +80,13 @@ struct msg {
     char *text;              /* owned, MSG_INFO: the proxy's own sections */
     size_t textlen;
     buf reply;               /* finished reply waiting for its turn */
-    buf retry;               /* MSG_EVAL of EVALSHA*: the request, sent again
-                              * after healing a NOSCRIPT */
-    char sha[41];            /* ... and its sha, lower case */
+    buf fwd_req;             /* MSG_FORWARD: the request, kept to resend it once
+                              * after -MOVED (empty: too big to keep) */
+    int fwd_is_read;
+    int moved;               /* already resent after a -MOVED */
+    char sha[41];            /* MSG_EVAL of EVALSHA*: its sha, lower case ("":
+                              * not an EVALSHA); fwd_req is sent again after
+                              * healing a NOSCRIPT */
     int retried;             /* the NOSCRIPT retry was made */
     uint64_t start_us;
 };

@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "sentwatch.h"
+#include "slotcheck.h"
 #include "worker.h"
 
 struct proxy proxy_g = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -49,6 +50,15 @@ int proxy_reload(void)
         next.s.threads != proxy_g.conf.s.threads)
         log_warn("reload: listen address and threads change only at restart");
     pthread_mutex_lock(&proxy_g.lock);
+    /* The stop-gap of slotcheck.h: slots the file moves stay with the
+     * group that holds their keys. */
+    buf warn;
+    buf_init(&warn);
+    int kept = slotcheck_reload(&proxy_g.conf.topo, &next.topo, &warn);
+    if (warn.len)
+        log_warn("reload: the file moves slots between groups:\n%.*s", (int)warn.len, warn.data);
+    buf_free(&warn);
+    if (kept) atomic_fetch_add(&proxy_g.slots_kept, (unsigned long)kept);
     struct pconf old = proxy_g.conf;
     proxy_g.conf = next;
     /* Keep what cannot change without a restart. */
@@ -103,4 +113,52 @@ void proxy_set_masters(const struct route_master *m, int n)
 void proxy_request_refresh(void)
 {
     sentwatch_refresh();
+}
+
+int proxy_parse_moved(const char *raw, size_t len, unsigned *slot, char *group, size_t gsize)
+{
+    static const char pfx[] = "-MOVED ";
+    size_t i = sizeof pfx - 1, gs, colon = 0;
+    unsigned v = 0;
+    if (len < i || memcmp(raw, pfx, i) != 0) return -1;
+    size_t ds = i;
+    while (i < len && raw[i] >= '0' && raw[i] <= '9' && i - ds < 6) v = v * 10 + (unsigned)(raw[i++] - '0');
+    if (i == ds || i >= len || raw[i] != ' ' || v >= 16384) return -1;
+    gs = ++i;
+    while (i < len && raw[i] != '\r') {
+        if (raw[i] == ':') colon = i;
+        i++;
+    }
+    if (!colon || colon == gs) return -1;
+    *slot = v;
+    if (group) {
+        if (colon - gs >= gsize) return -1;
+        memcpy(group, raw + gs, colon - gs);
+        group[colon - gs] = '\0';
+    }
+    return 0;
+}
+
+void proxy_note_moved(const char *raw, size_t len)
+{
+    unsigned slot;
+    char group[256];
+    if (proxy_parse_moved(raw, len, &slot, group, sizeof group) < 0) return;
+    atomic_fetch_add(&proxy_g.moved, 1);
+    pthread_mutex_lock(&proxy_g.lock);
+    struct topology *t = &proxy_g.conf.topo;
+    int gi = -1;
+    for (int i = 0; i < t->ngroups; i++)
+        if (!strcmp(t->groups[i].name, group)) gi = i;
+    if (gi >= 0 && t->slot_group[slot] != gi) {
+        log_warn("slot %u: group %s's node answered -MOVED: group %s owns it; routing it there", slot,
+                 t->groups[t->slot_group[slot]].name, group);
+        t->slot_group[slot] = (uint16_t)gi;
+        proxy_publish_locked();
+    } else if (gi < 0) {
+        log_warn("slot %u: a node answered -MOVED naming group %s, which the topology does not have",
+                 slot, group);
+    }
+    pthread_mutex_unlock(&proxy_g.lock);
+    proxy_request_refresh();
 }

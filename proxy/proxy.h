@@ -33,6 +33,9 @@ struct proxy {
     char config_file[1024];         /* --config as given, "" without one */
     atomic_ulong reloads;
     atomic_ulong failovers;         /* master changes applied */
+    atomic_ulong moved;             /* -MOVED replies from nodes */
+    atomic_ulong moved_resent;      /* requests resent to the group a -MOVED named */
+    atomic_ulong slots_kept;        /* slots a reload kept on their group (slotcheck.h) */
 };
 
 extern struct proxy proxy_g;
@@ -49,5 +52,15 @@ void proxy_set_masters(const struct route_master *m, int n);
 /* A backend looked wrong (-READONLY, ROLE not master): ask the sentinel
  * watcher to look again now.  Any thread. */
 void proxy_request_refresh(void);
+
+/* Parse a node's "-MOVED <slot> <group>:<epoch>\r\n" (node/cluster/
+ * slots.h).  0 with *slot and the group name in group (NUL-terminated;
+ * group may be NULL), or -1 if raw is not such an error. */
+int proxy_parse_moved(const char *raw, size_t len, unsigned *slot, char *group, size_t gsize);
+/* A node answered -MOVED: count it, and if it names a group of the
+ * topology other than the one the slot is routed to, route the slot
+ * there from now on (logged) and ask the sentinels for fresh masters.
+ * Any thread. */
+void proxy_note_moved(const char *raw, size_t len);
 
 #endif

@@ -117,12 +117,14 @@ void stats_info(buf *out, const char *sec, size_t seclen)
                    "server_name:strata-proxy\r\nprocess_id:%d\r\ntcp_port:%d\r\n"
                    "uptime_in_seconds:%llu\r\nuptime_in_days:%llu\r\nthreads:%d\r\n"
                    "config_file:%s\r\ntopology_version:%llu\r\nreloads:%lu\r\nfailovers:%lu\r\n"
-                   "sentinel_mode:%s\r\n",
+                   "sentinel_mode:%s\r\nmoved:%lu\r\nmoved_resent:%lu\r\nslots_kept:%lu\r\n",
                    STRATA_VERSION, (int)getpid(), proxy_g.conf.listen_port,
                    (unsigned long long)up, (unsigned long long)(up / 86400), proxy_g.nworkers,
                    proxy_g.config_file,
                    (unsigned long long)r->version, atomic_load(&proxy_g.reloads),
-                   atomic_load(&proxy_g.failovers), r->has_sentinel ? "yes" : "no");
+                   atomic_load(&proxy_g.failovers), r->has_sentinel ? "yes" : "no",
+                   atomic_load(&proxy_g.moved), atomic_load(&proxy_g.moved_resent),
+                   atomic_load(&proxy_g.slots_kept));
     }
     if (stats_info_wants(sec, seclen, "clients")) {
         SECTION("Clients");
@@ -208,6 +210,18 @@ void stats_prometheus(buf *out)
                     "# TYPE strata_proxy_reloads_total counter\n"
                     "strata_proxy_reloads_total %lu\n",
                atomic_load(&proxy_g.reloads));
+    buf_printf(out, "# HELP strata_proxy_moved_total -MOVED replies from nodes (slots owned elsewhere).\n"
+                    "# TYPE strata_proxy_moved_total counter\n"
+                    "strata_proxy_moved_total %lu\n"
+                    "# HELP strata_proxy_moved_resent_total Requests resent to the group a -MOVED named.\n"
+                    "# TYPE strata_proxy_moved_resent_total counter\n"
+                    "strata_proxy_moved_resent_total %lu\n"
+                    "# HELP strata_proxy_slots_kept_total Slots a reload kept on the group holding their "
+                    "keys.\n"
+                    "# TYPE strata_proxy_slots_kept_total counter\n"
+                    "strata_proxy_slots_kept_total %lu\n",
+               atomic_load(&proxy_g.moved), atomic_load(&proxy_g.moved_resent),
+               atomic_load(&proxy_g.slots_kept));
 
     buf_append_str(out, "# HELP strata_proxy_commands_total Commands answered, by command.\n"
                         "# TYPE strata_proxy_commands_total counter\n");

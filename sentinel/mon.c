@@ -10,6 +10,7 @@
 #include "link.h"
 #include "log.h"
 #include "server.h"
+#include "slotseed.h"
 #include "util.h"
 
 /* A node following the wrong master is re-pointed only after this long
@@ -365,5 +366,6 @@ void mon_tick(uint64_t now)
         }
         mon_renew_lease(g, now);
         mon_reconf(g, now);
+        slotseed_tick(g, now);
     }
 }

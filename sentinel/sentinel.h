@@ -11,6 +11,7 @@
  *   failover.c  odown, election, promotion, manual failover
  *   server.c    the RESP listener, clients and pub/sub
  *   cmd.c       the commands clients send (SENTINEL ..., INFO, PING, ...)
+ *   slotseed.c  first slot table of each master, from the topology
  *
  * Words: the *config master* of a group is the node this sentinel believes
  * to be its master (persisted with the group's config epoch); a node's
@@ -64,6 +65,10 @@ struct snode {
     /* Re-pointing a node that follows the wrong master. */
     uint64_t misconf_since_ms;
     uint64_t reconf_sent_ms;
+    /* Slot table seeding (slotseed.c). */
+    int slots_pending;            /* STRATA SLOTS / SETSLOTS in flight */
+    int has_table;                /* the node said it has a slot table */
+    uint64_t slots_checked_ms;
 };
 
 enum fo_state {

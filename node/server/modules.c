@@ -5,6 +5,7 @@
 
 #include "latency.h"
 #include "monitor.h"
+#include "slots.h"
 #include "slowlog.h"
 
 void server_register_modules(void)
@@ -25,4 +26,5 @@ void server_register_modules(void)
     latency_register();
     monitor_register();
     t_memory_register();
+    cluster_register();
 }

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "notify.h"
 #include "server.h"
+#include "slots.h"
 #include "store.h"
 #include "util.h"
 
@@ -54,6 +55,7 @@ unsigned long long db_expire_count(void)
 void db_invalidate_counters(void)
 {
     key_count = expire_count = -1;
+    cluster_invalidate(); /* its table and counter are 'R' keys too */
 }
 
 void meta_init(struct meta *m)
@@ -316,7 +318,10 @@ static void release_old(const char *key, size_t klen, const struct meta *old, ui
     if (t != T_NONE) gc_queue(t, old->version, old->count);
     /* A key that did not exist at all is new; an expired record was still
      * counted. */
-    if (t == T_NONE) counter_add(&key_count, KEYS_KEY, sizeof KEYS_KEY - 1, 1);
+    if (t == T_NONE) {
+        counter_add(&key_count, KEYS_KEY, sizeof KEYS_KEY - 1, 1);
+        cluster_note_key(key, klen, 1);
+    }
 }
 
 void db_set_string(const char *key, size_t klen, const char *v, size_t vl,
@@ -375,6 +380,7 @@ void db_delete(const char *key, size_t klen, const struct meta *m)
     expire_index(key, klen, m->expire, 0, 0);
     gc_queue(t, m->version, m->count);
     counter_add(&key_count, KEYS_KEY, sizeof KEYS_KEY - 1, -1);
+    cluster_note_key(key, klen, -1);
     enc_meta_key(&k, key, klen);
     store_del(srv.st, k.data, k.len);
     buf_free(&k);

@@ -8,6 +8,7 @@
 #include "notify.h"
 #include "cursor.h"
 #include "multi.h"
+#include "slots.h"
 #include "store.h"
 #include "util.h"
 
@@ -188,6 +189,7 @@ static void keys_command(client *c)
     const char *pat = c->argv[1];
     size_t plen = c->argvlen[1];
     int all = plen == 1 && pat[0] == '*';
+    int filter = cluster_unowned_keys() > 0; /* keys of slots not owned are not listed */
     size_t lit = glob_literal_prefix(pat, plen);
     buf start;
     buf_init(&start);
@@ -201,6 +203,7 @@ static void keys_command(client *c)
         if (kl < start.len || memcmp(k, start.data, start.len) != 0) break;
         const char *v = store_iter_val(it, &vl);
         if (meta_live_type(v, vl, srv.cmd_time_ms) == T_NONE) continue;
+        if (filter && !cluster_owns_key(k + 1, kl - 1)) continue;
         if (!all && !glob_match(pat, plen, k + 1, kl - 1, 0)) continue;
         resp_add_bulk(&c->out, k + 1, kl - 1);
         n++;
@@ -270,6 +273,7 @@ static void scan_command(client *c)
     buf_init(&gone);
     long long n = 0, visited = 0;
     uint64_t next = 0;
+    int filter = cluster_unowned_keys() > 0; /* keys of slots not owned are skipped */
     store_iter *it = store_iter_new(srv.st);
     for (store_iter_seek(it, pos.data, pos.len); store_iter_valid(it); store_iter_next(it)) {
         size_t kl, vl;
@@ -280,6 +284,7 @@ static void scan_command(client *c)
             break;
         }
         visited++;
+        if (filter && !cluster_owns_key(k + 1, kl - 1)) continue;
         const char *v = store_iter_val(it, &vl);
         int t = meta_live_type(v, vl, srv.cmd_time_ms);
         if (t == T_NONE && scan_match(&o, k + 1, kl - 1)) expired_note(&gone, k + 1, kl - 1);
@@ -304,6 +309,7 @@ static void randomkey_command(client *c)
 {
     buf gone;
     buf_init(&gone);
+    int filter = cluster_unowned_keys() > 0; /* keys of slots not owned are never picked */
     store_iter *it = store_iter_new(srv.st);
     unsigned char probe[9];
     probe[0] = 'M';
@@ -317,6 +323,10 @@ static void randomkey_command(client *c)
             if (!k || kl < 1 || k[0] != 'M') {
                 if (wrapped++) break; /* empty keyspace */
                 store_iter_seek(it, "M", 1);
+                continue;
+            }
+            if (filter && !cluster_owns_key(k + 1, kl - 1)) {
+                store_iter_next(it);
                 continue;
             }
             const char *v = store_iter_val(it, &vl);
@@ -375,7 +385,10 @@ static void renamenx_command(client *c) { rename_generic(c, 1); }
 
 static void dbsize_command(client *c)
 {
-    resp_add_int(&c->out, (long long)db_key_count());
+    /* Keys stored in slots this node does not own (kept from before its
+     * slot table, or not yet trimmed after a migration) are not its keys. */
+    unsigned long long n = db_key_count(), unowned = cluster_unowned_keys();
+    resp_add_int(&c->out, (long long)(n > unowned ? n - unowned : 0));
 }
 
 /* FLUSHALL / FLUSHDB [ASYNC|SYNC]: an ordinary write.  Collections go to

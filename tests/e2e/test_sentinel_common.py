@@ -274,10 +274,11 @@ def test_commands_pubsub_and_redis_py(cluster):
     assert c.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "nope") is None
     with pytest.raises(redis.ResponseError, match="No such master"):
         c.sentinel_master("nope")
-    # Replicas, with the node's replication position.
-    g1[0].client().set("x", "1")
-    wait_until(lambda: c.sentinel_slaves("g1")[0]["lsn"] == "1" or
-               c.sentinel_slaves("g1")[0].get("lsn") in (1, "1"), 5, what="replica lsn seen")
+    # Replicas, with the node's replication position ("b" is in g1's
+    # slots: the sentinels seed g1's master with its table).
+    g1[0].client().set("b", "1")
+    lsn = int(g1[0].client().info("replication")["lsn"])  # the seeding was a record too
+    wait_until(lambda: int(c.sentinel_slaves("g1")[0]["lsn"]) == lsn, 5, what="replica lsn seen")
     reps = c.sentinel_slaves("g1")
     assert len(reps) == 1 and reps[0]["port"] == g1[1].port and reps[0]["is_slave"]
     assert reps[0]["master-port"] == g1[0].port
@@ -290,7 +291,7 @@ def test_commands_pubsub_and_redis_py(cluster):
     assert rs.discover_master("g1") == ("127.0.0.1", g1[0].port)
     assert rs.discover_slaves("g2") == [("127.0.0.1", g2[1].port)]
     m = rs.master_for("g2", socket_timeout=2)
-    assert m.set("via-sentinel", "yes") and g2[0].client().get("via-sentinel") == b"yes"
+    assert m.set("via-sentinel-2", "yes") and g2[0].client().get("via-sentinel-2") == b"yes"  # a g2 slot
     # Pub/sub: SUBSCRIBE and PSUBSCRIBE both get +sdown of a replica.
     sub = sents[0].client().pubsub()
     sub.subscribe("+sdown")

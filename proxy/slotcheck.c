@@ -1,0 +1,125 @@
+/* slotcheck: the SIGHUP stop-gap for slot moves, and -t's comparison
+ * with the nodes' slot tables.  See slotcheck.h. */
+#include "slotcheck.h"
+
+#include <string.h>
+#include <sys/time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "slot.h"
+
+static int group_index(const struct topology *t, const char *name)
+{
+    for (int i = 0; i < t->ngroups; i++)
+        if (!strcmp(t->groups[i].name, name)) return i;
+    return -1;
+}
+
+int slotcheck_reload(const struct topology *cur, struct topology *next, buf *warn)
+{
+    int kept = 0;
+    for (int s = 0; s < SLOT_COUNT;) {
+        const char *from = cur->groups[cur->slot_group[s]].name;
+        const char *to = next->groups[next->slot_group[s]].name;
+        if (!strcmp(from, to)) {
+            s++;
+            continue;
+        }
+        /* The range of consecutive slots with the same (from, to). */
+        int e = s;
+        while (e + 1 < SLOT_COUNT && !strcmp(cur->groups[cur->slot_group[e + 1]].name, from) &&
+               !strcmp(next->groups[next->slot_group[e + 1]].name, to))
+            e++;
+        int keep = group_index(next, from);
+        if (keep >= 0) {
+            for (int i = s; i <= e; i++) next->slot_group[i] = (uint16_t)keep;
+            kept += e - s + 1;
+            buf_printf(warn,
+                       "slots %d-%d: the file moves them from group %s to group %s, which needs a "
+                       "slot migration (Strata has none yet); they stay on %s, whose nodes hold "
+                       "their keys\n",
+                       s, e, from, to, from);
+        } else {
+            buf_printf(warn,
+                       "slots %d-%d: group %s is no longer in the file; they go to group %s, and "
+                       "keys %s stored for them are not reachable\n",
+                       s, e, from, to, from);
+        }
+        s = e + 1;
+    }
+    return kept;
+}
+
+/* The group a node's STRATA SLOTS reply names for each slot it owns:
+ * owner[s] = gi for the ranges of its own group.  Returns 1 if the node
+ * has a table, 0 if it has none, -1 if it could not be asked. */
+static int ask_node(const struct topo_node *n, const char *password, long long timeout_ms,
+                    const struct topology *t, int *owner)
+{
+    struct timeval tv = { (time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000) * 1000 };
+    redisContext *ctx = redisConnectWithTimeout(n->host, n->port, tv);
+    int rc = -1;
+    if (!ctx || ctx->err) goto out;
+    redisSetTimeout(ctx, tv);
+    if (password && password[0]) {
+        redisReply *a = redisCommand(ctx, "AUTH %s", password);
+        int ok = a && a->type != REDIS_REPLY_ERROR;
+        if (a) freeReplyObject(a);
+        if (!ok) goto out;
+    }
+    redisReply *r = redisCommand(ctx, "STRATA SLOTS");
+    if (!r) goto out;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 4) {
+        rc = 0;
+        redisReply *self = r->element[1], *ranges = r->element[3];
+        if (self->type == REDIS_REPLY_STRING && ranges->type == REDIS_REPLY_ARRAY) {
+            rc = 1;
+            int gi = group_index(t, self->str);
+            for (size_t i = 0; gi >= 0 && i < ranges->elements; i++) {
+                redisReply *e = ranges->element[i];
+                if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 ||
+                    e->element[2]->type != REDIS_REPLY_STRING || strcmp(e->element[2]->str, self->str))
+                    continue;
+                long long lo = e->element[0]->integer, hi = e->element[1]->integer;
+                for (long long s = lo; s <= hi && s < SLOT_COUNT; s++)
+                    if (s >= 0) owner[s] = gi;
+            }
+        }
+    }
+    freeReplyObject(r);
+out:
+    if (ctx) redisFree(ctx);
+    return rc;
+}
+
+int slotcheck_nodes(const struct topology *t, long long timeout_ms, buf *warn)
+{
+    int owner[SLOT_COUNT];
+    int differ = 0;
+    for (int s = 0; s < SLOT_COUNT; s++) owner[s] = -1;
+    for (int g = 0; g < t->ngroups; g++) {
+        int answered = 0;
+        for (int i = 0; i < t->groups[g].nnodes && !answered; i++)
+            answered = ask_node(&t->groups[g].nodes[i], t->password, timeout_ms, t, owner) >= 0;
+        if (!answered)
+            buf_printf(warn, "group %s: no node answered STRATA SLOTS: its slot table was not checked\n",
+                       t->groups[g].name);
+    }
+    for (int s = 0; s < SLOT_COUNT;) {
+        int o = owner[s];
+        if (o < 0 || o == t->slot_group[s]) {
+            s++;
+            continue;
+        }
+        int e = s;
+        while (e + 1 < SLOT_COUNT && owner[e + 1] == o && t->slot_group[e + 1] == t->slot_group[s]) e++;
+        buf_printf(warn,
+                   "slots %d-%d: the file gives them to group %s but group %s owns them; moving them "
+                   "needs a slot migration (Strata has none yet): a running proxy keeps them on %s\n",
+                   s, e, t->groups[t->slot_group[s]].name, t->groups[o].name, t->groups[o].name);
+        differ += e - s + 1;
+        s = e + 1;
+    }
+    return differ;
+}
