@@ -3,6 +3,7 @@
  * adding a module touches one line here and nothing in the server core. */
 #include "server.h"
 
+#include "eval.h"
 #include "latency.h"
 #include "monitor.h"
 #include "slowlog.h"
@@ -25,4 +26,5 @@ void server_register_modules(void)
     latency_register();
     monitor_register();
     t_memory_register();
+    eval_register();
 }
