@@ -3,6 +3,7 @@
  * adding a module touches one line here and nothing in the server core. */
 #include "server.h"
 
+#include "eval.h"
 #include "latency.h"
 #include "monitor.h"
 #include "slots.h"
@@ -27,4 +28,5 @@ void server_register_modules(void)
     monitor_register();
     t_memory_register();
     cluster_register();
+    eval_register();
 }
