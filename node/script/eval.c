@@ -24,6 +24,7 @@
 #include "log.h"
 #include "script_lua.h"
 #include "sha1.h"
+#include "slot.h"
 #include "subcmd.h"
 #include "util.h"
 
@@ -201,6 +202,8 @@ static void eval_generic(client *c, int by_sha, int ro_cmd)
     memset(&r, 0, sizeof r);
     r.name = sha;
     r.ro = ro_cmd || (flags & SF_NO_WRITES);
+    r.flags = flags;
+    r.key_slot = numkeys > 0 ? (int)slot_of_key(c->argv[3], c->argvlen[3]) : -1;
     script_execute(c, L, &r, 0);
 }
 

@@ -20,6 +20,7 @@
 #include "cmd.h"
 #include "log.h"
 #include "script_lua.h"
+#include "slot.h"
 #include "store.h"
 #include "subcmd.h"
 #include "util.h"
@@ -716,6 +717,8 @@ static void fcall_generic(client *c, int ro_cmd)
     r.name = f->name;
     r.is_function = 1;
     r.ro = ro_cmd || (f->flags & SF_NO_WRITES);
+    r.flags = f->flags;
+    r.key_slot = numkeys > 0 ? (int)slot_of_key(c->argv[3], c->argvlen[3]) : -1;
     script_execute(c, L, &r, 2);
 }
 

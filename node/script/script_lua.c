@@ -46,6 +46,7 @@
 #include "rand48.h"
 #include "rconfig.h"
 #include "sha1.h"
+#include "slots.h"
 #include "subcmd.h"
 #include "util.h"
 
@@ -593,6 +594,30 @@ static void lua_to_reply(lua_State *L, buf *out, int proto, int sresp, int depth
 
 static buf call_args;     /* argument bytes of the inner call */
 
+/* Redis Cluster's rule for the keys of a command a script runs
+ * (node/cluster/slots.h): a key in a slot this node's group does not own
+ * is refused, so a script cannot write into another group's slots (a key
+ * it never declared: the proxy routed it by the declared ones); and a
+ * script with a shebang, unless allow-cross-slot-keys, must stay in one
+ * slot.  Scripts without a shebang (compat mode) may use several owned
+ * slots, as in Redis 7.0.  NULL when the command may run. */
+static const char *script_cluster_check(struct script_run *r, const struct cmd_spec *cmd,
+                                        int argc, char **argv, const size_t *lens)
+{
+    int stack[16], *keys = stack;
+    int n = cmd_get_keys(cmd, argc, argv, lens, keys, 16);
+    if (n > 16) {
+        keys = xmalloc(sizeof *keys * (size_t)n);
+        n = cmd_get_keys(cmd, argc, argv, lens, keys, n);
+    }
+    const char *err = NULL;
+    int allow_cross = (r->flags & (SF_COMPAT | SF_CROSS_SLOT)) != 0;
+    for (int i = 0; i < n && !err; i++)
+        err = cluster_script_check_key(argv[keys[i]], lens[keys[i]], &r->key_slot, allow_cross);
+    if (keys != stack) free(keys);
+    return err;
+}
+
 static int redis_call_generic(lua_State *L, int raise)
 {
     struct script_run *r = script_cur;
@@ -649,6 +674,8 @@ static int redis_call_generic(lua_State *L, int raise)
                       : "Unknown Redis command called from script";
         } else if (r->ro && ((cmd->flags & CF_WRITE) || cmd->id == CMD_PUBLISH)) {
             err = "Write commands are not allowed from read-only scripts.";
+        } else if ((err = script_cluster_check(r, cmd, argc, argv, lens)) != NULL) {
+            /* err is the text raised in the script */
         } else {
             if (cmd->flags & CF_WRITE) r->wrote = 1;
             sc->argc = argc;

@@ -36,6 +36,9 @@ struct script_run {
     int resp;              /* redis.setresp() */
     uint64_t start_ms;
     int in_load;           /* FUNCTION LOAD's registration run */
+    int flags;             /* SF_* of the script or function */
+    int key_slot;          /* slot of the keys used so far (the declared
+                            * ones first), -1 none: node/cluster's check */
 };
 
 extern struct script_run *script_cur;

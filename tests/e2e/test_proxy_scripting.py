@@ -6,17 +6,21 @@ FUNCTION KILL while a group is busy, scripts inside MULTI, and a
 differential of scripts through the proxy against redis-server in RESP2
 and RESP3.
 
-The groups are plain redis-server processes (Redis 7.0), so this checks
-the proxy's part on its own; tests/e2e/test_client_libs.py runs real
-client libraries against the strata-node cluster."""
+Most tests run over plain redis-server groups (Redis 7.0), which checks
+the proxy's part on its own; the last ones run on the strata-node cluster
+(slot tables seeded by the sentinels): a script touching an undeclared key
+of another group is refused by the node, and NOSCRIPT is healed after a
+failover.  tests/e2e/test_client_libs.py runs real client libraries."""
 import threading
 import time
 
 import pytest
 import redis
 
+from harness import free_port
 from proxy_util import ProxySetup, key_slot, keys_for_group, wait_until
 from resp3 import Resp3Conn
+from test_sentinel_common import start_group, start_sentinels, write_topology
 
 SET_SCRIPT = "return redis.call('set', KEYS[1], ARGV[1])"
 GET_SCRIPT = "return redis.call('get', KEYS[1])"
@@ -332,3 +336,79 @@ def test_differential_vs_redis(two, cluster, proto):
     finally:
         for c in conns:
             c.close()
+
+
+# ---- on the strata-node cluster (two groups with a replica each, three
+# sentinels, slot tables seeded by the sentinels) ----
+
+NODE_RANGES = [(0, 8191), (8192, 16383)]
+
+
+@pytest.fixture
+def strata(cluster):
+    from test_cluster_slots import table
+    g1 = start_group(cluster, "g1")
+    g2 = start_group(cluster, "g2")
+    ports = [free_port() for _ in range(3)]
+    topo = write_topology(cluster, [("g1", "0-8191", g1), ("g2", "8192-16383", g2)], ports,
+                          proxy={"timeout_ms": 3000, "switch_wait_ms": 8000,
+                                 "sentinel_poll_ms": 200})
+    sents = start_sentinels(cluster, topo, ports)
+    for name, nodes in (("g1", g1), ("g2", g2)):
+        for p in nodes:
+            wait_until(lambda p=p, name=name: table(p)["group"] == name, 20,
+                       what=f"{p.name} seeded")
+    proxy = cluster.proxy(topo)
+    proxy.groups, proxy.sents = (g1, g2), sents
+    return proxy
+
+
+def test_undeclared_key_of_another_group_refused(strata):
+    p = strata.client(socket_timeout=10)
+    g1, g2 = strata.groups
+    k1 = keys_for_group(NODE_RANGES, 0, 1, "und")[0]
+    k2 = keys_for_group(NODE_RANGES, 1, 1, "und")[0]
+    nonlocal_err = "Script attempted to access a non local key in a cluster node"
+    # declared k1 (g1), writes k2 which g2 owns: refused on g1, nothing written
+    e = err(p.eval, "redis.call('set', KEYS[1], 'a') return redis.call('set', ARGV[1], 'b')",
+            1, k1, k2)
+    assert e.startswith(nonlocal_err) and "script:" in e, e
+    assert p.get(k1) == b"a"      # writes before the error are kept, as in Redis
+    assert p.get(k2) is None
+    assert g1[0].client().dbsize() == 1
+    # a keyless script runs on g1 (slot 0's owner): g2's keys are refused there
+    assert err(p.eval, f"return redis.call('set', '{k2}', 'c')", 0).startswith(nonlocal_err)
+    assert p.get(k2) is None and g2[0].client().dbsize() == 0
+    # redis.pcall hands the error to the script
+    assert p.eval(f"return redis.pcall('get', '{k2}')['err']", 0) == \
+        ("ERR " + nonlocal_err).encode()
+    # undeclared keys the group owns are fine (compat mode: any owned slot)
+    k1b = keys_for_group(NODE_RANGES, 0, 2, "und")[1]
+    assert p.eval(f"return redis.call('set', '{k1b}', 'd')", 1, k1) == b"OK"
+    # a shebang script must keep to one slot unless allow-cross-slot-keys
+    assert err(p.eval, f"#!lua\nreturn redis.call('get', '{k1b}')", 1, k1).startswith(
+        "Script attempted to access keys that do not hash to the same slot script:")
+    assert p.eval(f"#!lua flags=allow-cross-slot-keys\nreturn redis.call('get', '{k1b}')",
+                  1, k1) == b"d"
+    # FCALL follows the same rule
+    p.execute_command("FUNCTION", "LOAD", LIB)
+    assert p.execute_command("FCALL", "myset", 1, k2, "e") == b"OK"
+    assert p.get(k2) == b"e"
+
+
+def test_noscript_healed_after_failover(strata):
+    from test_sentinel_common import role, wait_master, addr
+    p = strata.client(socket_timeout=10)
+    g1, g2 = strata.groups
+    k2 = keys_for_group(NODE_RANGES, 1, 1, "fo")[0]
+    sha = p.script_load(SET_SCRIPT)
+    assert p.evalsha(sha, 1, k2, "before") == b"OK"
+    # the replica never had the script (Redis 7.0's cache is not replicated)
+    assert g2[1].client().script_exists(sha) == [False]
+    g2[0].kill()
+    wait_until(lambda: role(g2[1]) == "master", 20, what="g2 replica promoted")
+    wait_master(strata.sents[1:], "g2", addr(g2[1]))
+    wait_until(lambda: p.get(k2) == b"before", 20, what="proxy follows the failover")
+    assert p.evalsha(sha, 1, k2, "after") == b"OK"
+    assert g2[1].client().get(k2) == b"after"
+    assert g2[1].client().script_exists(sha) == [True]
