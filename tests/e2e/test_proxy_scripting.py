@@ -412,3 +412,28 @@ def test_noscript_healed_after_failover(strata):
     assert p.evalsha(sha, 1, k2, "after") == b"OK"
     assert g2[1].client().get(k2) == b"after"
     assert g2[1].client().script_exists(sha) == [True]
+
+
+@pytest.mark.xfail(strict=True, reason="strata-node's busy-script mode does not serve "
+                   "connections yet (libevent: 'event_base_loop: reentrant invocation'), "
+                   "h/scriptnode at 36f5fce; remove this mark when it does")
+def test_script_kill_on_nodes(strata):
+    p = strata.client(socket_timeout=10)
+    g1, g2 = strata.groups
+    g2[0].client().config_set("busy-reply-threshold", 100)
+    k2 = keys_for_group(NODE_RANGES, 1, 1, "nkill")[0]
+    assert err(p.script_kill) == "NOTBUSY No scripts in execution right now."
+    t, box = start_in_thread(lambda: strata.client(socket_timeout=30).eval(
+        "local i = 0 while true do i = i + 1 end", 1, k2))
+
+    def busy():
+        try:
+            g2[0].client(socket_timeout=1).ping()
+            return False
+        except redis.ResponseError as e:
+            return str(e).startswith("BUSY")
+    wait_until(busy, 5, what="g2 busy")
+    assert p.script_kill() is True
+    t.join(10)
+    assert "Script killed by user" in str(box.get("err"))
+    assert p.set(k2, "after") is True
