@@ -81,6 +81,7 @@ void client_create(struct worker *w, int fd, const char *addr)
     buf_init(&c->in);
     buf_init(&c->out);
     buf_init(&c->tx_buf);
+    buf_init(&c->tx_shas);
     buf_init(&c->tracking_opts);
     c->proto = RESP2;
     c->tx_group = c->watch_group = -1;
@@ -139,6 +140,7 @@ void client_destroy(struct client *c)
     buf_free(&c->in);
     buf_free(&c->out);
     buf_free(&c->tx_buf);
+    buf_free(&c->tx_shas);
     buf_free(&c->tracking_opts);
     free(c->name);
     free(c);
@@ -947,6 +949,7 @@ static void tx_reset(struct client *c)
     buf_clear(&c->tx_buf);
     if (c->tx_buf.cap > 65536) buf_shrink(&c->tx_buf, 4096);
     c->tx_count = 0;
+    buf_clear(&c->tx_shas);
     c->tx_group = -1;
     c->tx_dirty = 0;
 }
@@ -1022,6 +1025,8 @@ static void tx_exec(struct client *c, const struct cmd_spec *spec)
         b = link_for(c, g, 0);
     }
     buf_clear(&scratch);
+    /* scripts of the queued EVALSHAs that b's server may lack go first */
+    int loads = client_script_preload(c, b, &scratch);
     buf_append_str(&scratch, "*1\r\n$5\r\nMULTI\r\n");
     buf_append(&scratch, c->tx_buf.data, c->tx_buf.len);
     buf_append_str(&scratch, "*1\r\n$4\r\nEXEC\r\n");
@@ -1031,7 +1036,7 @@ static void tx_exec(struct client *c, const struct cmd_spec *spec)
     f->msg = m;
     f->idx = 0;
     f->gidx = g;
-    f->skip = c->tx_count + 1;
+    f->skip = loads + c->tx_count + 1;
     m->frags[0] = f;
     count_request(c, g);
     backend_send(b, f, scratch.data, scratch.len, (uint64_t)deadline_for(c, b));
@@ -1076,6 +1081,8 @@ static void tx_queue(struct client *c, const struct cmd_spec *spec, int argc, ch
     }
     merge_add_cmd(&c->tx_buf, argc, argv, lens);
     c->tx_count++;
+    if ((spec->id == CMD_EVALSHA || spec->id == CMD_EVALSHA_RO) && lens[1] == 40)
+        buf_append(&c->tx_shas, argv[1], 40);
     reply_raw(c, spec->id, "+QUEUED\r\n", 9);
 }
 

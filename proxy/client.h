@@ -79,6 +79,7 @@ struct client {
     enum tx_state tx;
     buf tx_buf;                  /* queued commands of MULTI */
     int tx_count;
+    buf tx_shas;                 /* shas of the queued EVALSHAs, 40 bytes each */
     int tx_group;                /* -1: no key seen yet */
     int tx_dirty;                /* EXEC will abort */
     int watch_group;             /* -1: nothing watched */

@@ -51,6 +51,10 @@ void client_script(struct client *c, const struct cmd_spec *spec, int argc, char
  * NOSCRIPT the proxy can heal, the script is loaded there and the request
  * sent again (returns 1: m is still pending); else 0. */
 int client_eval_heal(struct client *c, struct msg *m, int gidx, const char *raw, size_t len);
+/* EXEC of a MULTI with EVALSHAs (c->tx_shas) over link b: append to out
+ * a SCRIPT LOAD for each of their scripts the proxy knows and b's server
+ * may lack; returns how many (their replies are to be skipped). */
+int client_script_preload(struct client *c, struct backend *b, buf *out);
 /* Merge the replies of a finished MSG_IDENTICAL into out (logs a
  * divergence). */
 void client_merge_identical(struct client *c, struct msg *m, buf *out);

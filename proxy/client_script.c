@@ -126,6 +126,29 @@ int client_eval_heal(struct client *c, struct msg *m, int gidx, const char *raw,
     return 1;
 }
 
+int client_script_preload(struct client *c, struct backend *b, buf *out)
+{
+    int n = 0;
+    buf body;
+    buf_init(&body);
+    for (size_t off = 0; off + 40 <= c->tx_shas.len; off += 40) {
+        char sha[41];
+        for (int i = 0; i < 40; i++) {
+            char ch = c->tx_shas.data[off + (size_t)i];
+            sha[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
+        }
+        sha[40] = '\0';
+        buf_clear(&body);
+        if (script_set_has(b->shas, sha) || !script_cache_get(sha, 40, &body)) continue;
+        buf_append_str(out, "*3\r\n$6\r\nSCRIPT\r\n$4\r\nLOAD\r\n");
+        merge_add_arg(out, body.data, body.len);
+        script_set_add(&b->shas, sha);
+        n++;
+    }
+    buf_free(&body);
+    return n;
+}
+
 /* The admin link of c to group g (see the file comment), reopened when the
  * group's master changed. */
 static struct backend *admin_for(struct client *c, int g)

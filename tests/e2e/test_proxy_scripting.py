@@ -166,6 +166,14 @@ def test_noscript_healed(two, cluster):
         pipe.get(k2)
     out = pipe.execute()
     assert out == [x for i in range(20) for x in (b"OK", str(i).encode())]
+    # inside MULTI: the script goes in front of the transaction
+    b.stop()
+    b.start()
+    wait_until(lambda: p.set(k2, "warm") and True, 10, what="proxy reconnected to g2")
+    tx = p.pipeline(transaction=True)
+    tx.evalsha(sha, 1, k2, "in-multi")
+    tx.get(k2)
+    assert tx.execute() == [b"OK", b"in-multi"]
 
 
 def test_function_broadcast(two):
