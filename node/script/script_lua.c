@@ -1107,12 +1107,12 @@ static void busy_end(struct script_run *r)
 /* One pass of the event loop while the script runs: other clients get
  * -BUSY (or run their allow-busy command), replicas' acks are read.
  * Nothing is committed (server_commit refuses while busy) and no WAL is
- * shipped (the sleep hooks do not run).  Replies to clients answered
+ * shipped (neither the sleep hooks nor the timers run).  Replies to clients answered
  * during the pass are flushed at once; those that were already waiting
  * for the iteration's commit keep waiting. */
 static void busy_serve(void)
 {
-    event_base_loop(srv.base, EVLOOP_NONBLOCK);
+    server_poll_busy(script_cur->caller);
     for (client *c = srv.pending; c && c != busy_head; c = c->next_pending)
         if (!(c->flags & (CLIENT_CLOSE_ASAP | CLIENT_WAIT_ACK)) && c->out.len > c->out_sent)
             server_flush_client(c);

@@ -27,6 +27,7 @@
 #include <sys/statvfs.h>
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <poll.h>
 
 #include "blocking.h"
 #include "cmdstats.h"
@@ -333,6 +334,44 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
         snprintf(c->laddr, sizeof c->laddr, "%s:%lld", srv.cfg.bind, srv.cfg.port);
         srv.stats.connections++;
     }
+}
+
+/* One round of I/O while a script is busy (libevent's loop cannot be
+ * entered again from inside one of its callbacks): accept connections,
+ * read and run other clients' commands (the busy filter answers them),
+ * write replies out.  `skip` (the script's caller) is left alone.
+ * Timers do not run, so no background write, commit or WAL shipping
+ * happens; replicas' acks (REPLCONF) are read. */
+void server_poll_busy(client *skip)
+{
+    size_t n = 1, cap = 64;
+    struct pollfd *pf = xmalloc(sizeof *pf * cap);
+    client **who = xmalloc(sizeof *who * cap);
+    pf[0].fd = srv.listen_fd;
+    pf[0].events = POLLIN;
+    who[0] = NULL;
+    for (client *c = srv.clients; c; c = c->next) {
+        if (c == skip || c->fd < 0 || (c->flags & CLIENT_CLOSE_ASAP) || (c->flags & CLIENT_MASTER)) continue;
+        if (n == cap) {
+            cap *= 2;
+            pf = xrealloc(pf, sizeof *pf * cap);
+            who = xrealloc(who, sizeof *who * cap);
+        }
+        pf[n].fd = c->fd;
+        pf[n].events = POLLIN | (c->out.len > c->out_sent ? POLLOUT : 0);
+        who[n++] = c;
+    }
+    if (poll(pf, (nfds_t)n, 0) > 0) {
+        if (pf[0].revents & POLLIN) accept_cb(srv.listen_fd, EV_READ, NULL);
+        for (size_t i = 1; i < n; i++) {
+            client *c = who[i];
+            if (c->flags & CLIENT_CLOSE_ASAP) continue;
+            if (pf[i].revents & (POLLIN | POLLHUP | POLLERR)) client_read_cb(c->fd, EV_READ, c);
+            if (!(c->flags & CLIENT_CLOSE_ASAP) && (pf[i].revents & POLLOUT)) client_write_cb(c->fd, EV_WRITE, c);
+        }
+    }
+    free(pf);
+    free(who);
 }
 
 /* ---------------- dispatch ---------------- */

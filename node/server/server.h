@@ -207,6 +207,9 @@ void client_process_input(client *c);
 /* Write out as much of c->out as the socket takes (busy scripts answer
  * other clients this way).  Returns 0, or -1 if c was closed. */
 int server_flush_client(client *c);
+/* One round of I/O for every client but `skip` while a script is busy
+ * (script_lua.c); see server.c. */
+void server_poll_busy(client *skip);
 
 /* Hooks for feature modules, called in registration order:
  *   write: after every command (or background task, c == NULL) that
