@@ -162,3 +162,29 @@ void proxy_note_moved(const char *raw, size_t len)
     pthread_mutex_unlock(&proxy_g.lock);
     proxy_request_refresh();
 }
+
+void proxy_apply_claims(const char *group, const unsigned char *owned)
+{
+    pthread_mutex_lock(&proxy_g.lock);
+    struct topology *t = &proxy_g.conf.topo;
+    int gi = -1, changed = 0;
+    for (int i = 0; i < t->ngroups; i++)
+        if (!strcmp(t->groups[i].name, group)) gi = i;
+    for (int s = 0; gi >= 0 && s < SLOT_COUNT;) {
+        if (!((owned[s >> 3] >> (s & 7)) & 1) || t->slot_group[s] == gi) {
+            s++;
+            continue;
+        }
+        int e = s, from = t->slot_group[s];
+        while (e + 1 < SLOT_COUNT && ((owned[(e + 1) >> 3] >> ((e + 1) & 7)) & 1) &&
+               t->slot_group[e + 1] == from)
+            e++;
+        log_warn("slots %d-%d: group %s's table owns them (the file says %s): routing them to %s", s, e,
+                 group, t->groups[from].name, group);
+        for (int i = s; i <= e; i++) t->slot_group[i] = (uint16_t)gi;
+        changed = 1;
+        s = e + 1;
+    }
+    if (changed) proxy_publish_locked();
+    pthread_mutex_unlock(&proxy_g.lock);
+}

@@ -62,5 +62,9 @@ int proxy_parse_moved(const char *raw, size_t len, unsigned *slot, char *group, 
  * there from now on (logged) and ask the sentinels for fresh masters.
  * Any thread. */
 void proxy_note_moved(const char *raw, size_t len);
+/* Group `group`'s master says its table owns the slots of bitmap owned
+ * (slotcheck_ask): route them there (changes logged; published once).
+ * Any thread. */
+void proxy_apply_claims(const char *group, const unsigned char *owned);
 
 #endif

@@ -16,9 +16,11 @@
 
 #include "log.h"
 #include "proxy.h"
+#include "slotcheck.h"
 #include "util.h"
 
 #define SW_MAX 32
+#define SW_TABLES_MS 2000   /* the masters' slot tables are read this often (and on -MOVED) */
 
 struct sw_sentinel {
     char host[256];
@@ -213,6 +215,30 @@ static void sw_query(void)
     free(out);
 }
 
+/* The slot tables of the masters (node/cluster/slots.h) are where slots
+ * really are: each group's master is asked for the slots it owns, and
+ * the route follows them (proxy_apply_claims), so a proxy started with a
+ * file that disagrees routes right without a -MOVED per slot, and
+ * multi-key commands (which get -CROSSSLOT, not -MOVED, from a node that
+ * owns only some of their slots) are split right. */
+static void sw_tables(void)
+{
+    unsigned char owned[SLOT_COUNT / 8];
+    char self[128];
+    for (int g = 0; g < sw.ngroups; g++) {
+        const struct route_master *m = &sw.cur[g];
+        if (!m->addr.port) continue;
+        if (slotcheck_ask(m->addr.host, m->addr.port, sw.password, 300, self, sizeof self, owned) != 1)
+            continue;
+        if (strcmp(self, sw.groups[g]) != 0) {
+            log_warn("group %s: its master %s:%d says it belongs to group %s", sw.groups[g], m->addr.host,
+                     m->addr.port, self);
+            continue;
+        }
+        proxy_apply_claims(self, owned);
+    }
+}
+
 /* Read pending pub/sub messages; returns 1 if a +switch-master came. */
 static int sw_read_sub(struct sw_sentinel *s)
 {
@@ -254,7 +280,7 @@ static void sw_subscribe(struct sw_sentinel *s, uint64_t now)
 
 static void *sw_main(void *arg)
 {
-    uint64_t next_poll = 0;
+    uint64_t next_poll = 0, next_tables = 0;
     while (!atomic_load(&sw.stop)) {
         uint64_t now = now_ms();
         sw_sync_conf();
@@ -290,6 +316,10 @@ static void *sw_main(void *arg)
         now = now_ms();
         if (force || now >= next_poll) {
             sw_query();
+            if (force || now >= next_tables) {
+                sw_tables();
+                next_tables = now_ms() + SW_TABLES_MS;
+            }
             next_poll = now_ms() + (uint64_t)sw.poll_ms;
         }
     }
@@ -299,7 +329,10 @@ static void *sw_main(void *arg)
 int sentwatch_start(void)
 {
     if (pipe2(sw.pipe, O_NONBLOCK | O_CLOEXEC) < 0) return -1;
-    if (sw_sync_conf() > 0) sw_query();
+    if (sw_sync_conf() > 0) {
+        sw_query();
+        sw_tables();
+    }
     if (pthread_create(&sw.thread, NULL, sw_main, NULL) != 0) return -1;
     sw.running = 1;
     return 0;

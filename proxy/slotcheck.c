@@ -51,14 +51,11 @@ int slotcheck_reload(const struct topology *cur, struct topology *next, buf *war
     return kept;
 }
 
-/* The group a node's STRATA SLOTS reply names for each slot it owns:
- * owner[s] = gi for the ranges of its own group.  Returns 1 if the node
- * has a table, 0 if it has none, -1 if it could not be asked. */
-static int ask_node(const struct topo_node *n, const char *password, long long timeout_ms,
-                    const struct topology *t, int *owner)
+int slotcheck_ask(const char *host, int port, const char *password, long long timeout_ms, char *group,
+                  size_t gsize, unsigned char *owned)
 {
     struct timeval tv = { (time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000) * 1000 };
-    redisContext *ctx = redisConnectWithTimeout(n->host, n->port, tv);
+    redisContext *ctx = redisConnectWithTimeout(host, port, tv);
     int rc = -1;
     if (!ctx || ctx->err) goto out;
     redisSetTimeout(ctx, tv);
@@ -70,20 +67,22 @@ static int ask_node(const struct topo_node *n, const char *password, long long t
     }
     redisReply *r = redisCommand(ctx, "STRATA SLOTS");
     if (!r) goto out;
+    if (r->type == REDIS_REPLY_ERROR) rc = 0; /* a redis-server: no table */
     if (r->type == REDIS_REPLY_ARRAY && r->elements >= 4) {
         rc = 0;
         redisReply *self = r->element[1], *ranges = r->element[3];
-        if (self->type == REDIS_REPLY_STRING && ranges->type == REDIS_REPLY_ARRAY) {
+        if (self->type == REDIS_REPLY_STRING && ranges->type == REDIS_REPLY_ARRAY && self->len < gsize) {
             rc = 1;
-            int gi = group_index(t, self->str);
-            for (size_t i = 0; gi >= 0 && i < ranges->elements; i++) {
+            memcpy(group, self->str, self->len + 1);
+            memset(owned, 0, SLOT_COUNT / 8);
+            for (size_t i = 0; i < ranges->elements; i++) {
                 redisReply *e = ranges->element[i];
                 if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 ||
                     e->element[2]->type != REDIS_REPLY_STRING || strcmp(e->element[2]->str, self->str))
                     continue;
                 long long lo = e->element[0]->integer, hi = e->element[1]->integer;
-                for (long long s = lo; s <= hi && s < SLOT_COUNT; s++)
-                    if (s >= 0) owner[s] = gi;
+                for (long long s = lo < 0 ? 0 : lo; s <= hi && s < SLOT_COUNT; s++)
+                    owned[s >> 3] |= (unsigned char)(1u << (s & 7));
             }
         }
     }
@@ -98,10 +97,18 @@ int slotcheck_nodes(const struct topology *t, long long timeout_ms, buf *warn)
     int owner[SLOT_COUNT];
     int differ = 0;
     for (int s = 0; s < SLOT_COUNT; s++) owner[s] = -1;
+    unsigned char owned[SLOT_COUNT / 8];
+    char self[256];
     for (int g = 0; g < t->ngroups; g++) {
         int answered = 0;
-        for (int i = 0; i < t->groups[g].nnodes && !answered; i++)
-            answered = ask_node(&t->groups[g].nodes[i], t->password, timeout_ms, t, owner) >= 0;
+        for (int i = 0; i < t->groups[g].nnodes && !answered; i++) {
+            const struct topo_node *n = &t->groups[g].nodes[i];
+            int rc = slotcheck_ask(n->host, n->port, t->password, timeout_ms, self, sizeof self, owned);
+            answered = rc >= 0;
+            int gi = rc == 1 ? group_index(t, self) : -1;
+            for (int s = 0; gi >= 0 && s < SLOT_COUNT; s++)
+                if ((owned[s >> 3] >> (s & 7)) & 1) owner[s] = gi;
+        }
         if (!answered)
             buf_printf(warn, "group %s: no node answered STRATA SLOTS: its slot table was not checked\n",
                        t->groups[g].name);

@@ -35,4 +35,11 @@ int slotcheck_reload(const struct topology *cur, struct topology *next, buf *war
  * differ. */
 int slotcheck_nodes(const struct topology *t, long long timeout_ms, buf *warn);
 
+/* Ask one node for its slot table (STRATA SLOTS), synchronously with a
+ * timeout.  Returns 1 with its group's name in group and the slots it owns
+ * as a bitmap (bit s of owned[s / 8], SLOT_COUNT bits), 0 if it has no
+ * table (or is a redis-server), -1 if it could not be asked. */
+int slotcheck_ask(const char *host, int port, const char *password, long long timeout_ms, char *group,
+                  size_t gsize, unsigned char *owned);
+
 #endif

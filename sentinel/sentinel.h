@@ -116,6 +116,9 @@ struct sgroup {
     uint64_t next_try_ms;         /* no new attempt before this */
     uint64_t acked_floor;         /* highest lsn the master said a replica acked */
     struct failover fo;
+    /* The slots the config master's table owns (slotseed.c), bit s. */
+    int claims_known;             /* its STRATA SLOTS reply came (table or not) */
+    unsigned char claimed[16384 / 8];
 };
 
 /* A peer's answers to is-master-down-by-addr about one group. */

@@ -11,24 +11,43 @@
 #include "peer.h"
 #include "util.h"
 
-int slotseed_ranges(const struct topology *t, int gi, char *out, size_t size)
+int slotseed_ranges(const uint16_t *owner, int gi, char *out, size_t size)
 {
     size_t len = 0;
     out[0] = '\0';
     for (int s = 0; s < 16384;) {
-        if (t->slot_group[s] != gi) {
+        if (owner[s] != gi) {
             s++;
             continue;
         }
         int e = s;
-        while (e + 1 < 16384 && t->slot_group[e + 1] == gi) e++;
+        while (e + 1 < 16384 && owner[e + 1] == gi) e++;
         int w = e == s ? snprintf(out + len, size - len, "%s%d", len ? "," : "", s)
                        : snprintf(out + len, size - len, "%s%d-%d", len ? "," : "", s, e);
-        if (w < 0 || (size_t)w >= size - len) break;
+        if (w < 0 || (size_t)w >= size - len) {
+            out[len] = '\0'; /* no partial item: "0-99,20" would name slot 20 */
+            break;
+        }
         len += (size_t)w;
         s = e + 1;
     }
     return (int)len;
+}
+
+int slotseed_plan(int ngroups, const uint16_t *yaml, int gi, const unsigned char *const *claims,
+                  uint16_t *owner)
+{
+    int kept = 0;
+    for (int s = 0; s < 16384; s++) {
+        owner[s] = yaml[s];
+        for (int h = 0; h < ngroups; h++)
+            if (h != gi && claims[h] && (claims[h][s >> 3] >> (s & 7)) & 1) {
+                if (yaml[s] == gi) kept++;
+                owner[s] = (uint16_t)h;
+                break;
+            }
+    }
+    return kept;
 }
 
 int slotseed_is_leader(uint64_t now)
@@ -58,21 +77,28 @@ static void seed_cb(struct link *l, redisReply *r, void *privdata)
 static void seed(struct sgroup *g, struct snode *n)
 {
     const struct topology *t = &snt.conf.topo;
-    int ng = t->ngroups, argc = 4 + 2 * ng;
+    int ng = t->ngroups, gi = (int)(g - snt.groups), argc = 4 + 2 * ng;
+    if (ng > 256 || ng != snt.ngroups) return;
     const char *argv[4 + 2 * 256];
     size_t argvlen[4 + 2 * 256];
+    const unsigned char *claims[256];
     static char ranges[256][8192];
-    if (ng > 256) {
-        log_warn("slot seeding: %d groups, at most 256 supported", ng);
-        return;
+    static uint16_t owner[16384];
+    for (int h = 0; h < ng; h++) {
+        if (h != gi && !snt.groups[h].claims_known) return; /* not yet: who owns what? */
+        claims[h] = snt.groups[h].claims_known == 2 ? snt.groups[h].claimed : NULL;
     }
+    int kept = slotseed_plan(ng, t->slot_group, gi, claims, owner);
+    if (kept)
+        log_warn("group %s: %d of the slots the topology gives it are owned by other groups' "
+                 "tables: they stay there (moving them needs a slot migration)", g->name, kept);
     argv[0] = "STRATA";
     argv[1] = "SETSLOTS";
     argv[2] = g->name;
     argv[3] = "1";
     for (int i = 0; i < ng; i++) {
         argv[4 + 2 * i] = t->groups[i].name;
-        slotseed_ranges(t, i, ranges[i], sizeof ranges[i]);
+        slotseed_ranges(owner, i, ranges[i], sizeof ranges[i]);
         argv[5 + 2 * i] = ranges[i];
     }
     for (int i = 0; i < argc; i++) argvlen[i] = strlen(argv[i]);
@@ -83,26 +109,42 @@ static void seed(struct sgroup *g, struct snode *n)
     }
 }
 
+/* The slots a STRATA SLOTS reply says its node owns, into g's claims. */
+static void note_claims(struct sgroup *g, const redisReply *r)
+{
+    memset(g->claimed, 0, sizeof g->claimed);
+    g->claims_known = 1;
+    const redisReply *self = r->element[1];
+    if (self->type != REDIS_REPLY_STRING || r->elements < 4 || r->element[3]->type != REDIS_REPLY_ARRAY)
+        return;
+    g->claims_known = 2;
+    const redisReply *ranges = r->element[3];
+    for (size_t i = 0; i < ranges->elements; i++) {
+        const redisReply *e = ranges->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 || e->element[2]->type != REDIS_REPLY_STRING ||
+            strcmp(e->element[2]->str, self->str) != 0)
+            continue;
+        for (long long s = e->element[0]->integer; s <= e->element[1]->integer && s < 16384; s++)
+            if (s >= 0) g->claimed[s >> 3] |= (unsigned char)(1u << (s & 7));
+    }
+}
+
 static void check_cb(struct link *l, redisReply *r, void *privdata)
 {
     struct snode *n = privdata;
     (void)l;
     n->slots_pending = 0;
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2) return; /* down, or no STRATA */
-    if (r->element[1]->type != REDIS_REPLY_NIL) {
-        n->has_table = 1;
-        return;
-    }
-    n->has_table = 0;
-    /* Still the config master of its group, and still our job? */
+    n->has_table = r->element[1]->type != REDIS_REPLY_NIL;
     uint64_t now = now_ms();
     for (int gi = 0; gi < snt.ngroups; gi++) {
         struct sgroup *g = &snt.groups[gi];
         int mi = snt_master_index(g);
-        if (mi >= 0 && &g->nodes[mi] == n && n->role == SNODE_MASTER && slotseed_is_leader(now)) {
-            seed(g, n);
-            return;
-        }
+        if (mi < 0 || &g->nodes[mi] != n) continue;
+        note_claims(g, r);
+        /* Still its group's master, still our job? */
+        if (!n->has_table && n->role == SNODE_MASTER && slotseed_is_leader(now)) seed(g, n);
+        return;
     }
 }
 
@@ -111,6 +153,7 @@ void slotseed_tick(struct sgroup *g, uint64_t now)
     int mi = snt_master_index(g);
     if (mi < 0) return;
     struct snode *n = &g->nodes[mi];
+    if (mon_node_fresh(n, now) && !n->is_strata && !g->claims_known) g->claims_known = 1; /* redis-server: no table */
     if (n->slots_pending || !n->is_strata || n->role != SNODE_MASTER || !mon_node_fresh(n, now)) return;
     if (g->fo.state != FO_NONE) return;
     if (now - n->slots_checked_ms < SEED_CHECK_MS) return;

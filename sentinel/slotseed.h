@@ -6,7 +6,9 @@
  *
  *   STRATA SETSLOTS <its group> 1 <group> <ranges> [<group> <ranges> ...]
  *
- * with every group's ranges as this sentinel's topology has them.  A node
+ * with every group's ranges as this sentinel's topology has them, less
+ * the slots other groups' tables already own (slotseed_plan), once every
+ * group's master has said what it owns.  A node
  * refuses SETSLOTS once it has a table, so later edits of the YAML never
  * change a table (only a migration does), and two sentinels racing to seed
  * the same master cannot both succeed.  Only one sentinel seeds: the one
@@ -30,8 +32,17 @@
 int slotseed_is_leader(uint64_t now);
 /* Check g's config master and seed it if it has no table. */
 void slotseed_tick(struct sgroup *g, uint64_t now);
-/* "0-100,200-300": the slots topology t gives group gi, into out
+/* "0-100,200-300": the slots owner[] gives group gi, into out
  * (NUL-terminated, truncated to size).  Returns the length. */
-int slotseed_ranges(const struct topology *t, int gi, char *out, size_t size);
+int slotseed_ranges(const uint16_t *owner, int gi, char *out, size_t size);
+
+/* The table to seed group gi with: owner[s] is the YAML's group (yaml[s])
+ * except for slots another group's table already owns (claims[h]: a
+ * bitmap of the slots group h's master owns, NULL when it has no table),
+ * which stay with that group: a group added to the file with slots taken
+ * from a running group must not own them too (only a migration moves
+ * them).  Returns how many of the YAML's slots for gi another group keeps. */
+int slotseed_plan(int ngroups, const uint16_t *yaml, int gi, const unsigned char *const *claims,
+                  uint16_t *owner);
 
 #endif

@@ -149,16 +149,15 @@ int cluster_table_parse(int argc, char **argv, const size_t *argvlen, buf *out, 
                 goto done;
             }
         if (nl == argvlen[0] && !memcmp(name, argv[0], nl)) self = g;
-        char spec[4096], perr[160];
+        char perr[160];
         size_t sl = argvlen[3 + 2 * g];
-        if (sl >= sizeof spec) {
-            snprintf(err, errlen, "ERR slot ranges of '%.*s' too long", (int)nl, name);
-            goto done;
-        }
+        char *spec = xmalloc(sl + 1); /* topo_parse_slots wants a C string */
         memcpy(spec, argv[3 + 2 * g], sl);
         spec[sl] = '\0';
         pc.gi = (unsigned)g;
-        if (topo_parse_slots(spec, parse_range, &pc, perr, sizeof perr) < 0) {
+        int bad = topo_parse_slots(spec, parse_range, &pc, perr, sizeof perr) < 0;
+        free(spec);
+        if (bad) {
             snprintf(err, errlen, "ERR slots of '%.*s': %s", (int)nl, name, perr);
             goto done;
         }
@@ -363,6 +362,12 @@ unsigned long long cluster_unowned_keys(void)
     return (unsigned long long)tab.unowned;
 }
 
+unsigned long long cluster_key_count(void)
+{
+    unsigned long long n = db_key_count(), unowned = cluster_unowned_keys();
+    return n > unowned ? n - unowned : 0;
+}
+
 void cluster_note_key(const char *key, size_t len, int delta)
 {
     if (!cluster_has_table() || cluster_owns_key(key, len)) return;
@@ -421,6 +426,13 @@ static void setslots(client *c)
         resp_add_error(&c->out, "READONLY You can't write against a read only replica.");
         return;
     }
+    if (srv.write_error) {
+        resp_add_error(&c->out, "MISCONF Errors writing to the data directory: "
+                                "writes are refused until a commit succeeds (see the node log)");
+        return;
+    }
+    /* (STRATA is not a write command as a whole, so the dispatcher's write
+     * checks do not run for SETSLOTS: they are made here.) */
     if (srv.write_allowed && !(c->flags & CLIENT_MASTER) && !srv.write_allowed(c, &werr)) {
         resp_add_error(&c->out, werr);
         return;

@@ -36,7 +36,18 @@
  * epoch in the port's place, so a cluster client still parses it and the
  * proxy learns which claim is newer.  Commands whose keys all sit in owned
  * slots run as before, even across slots (the proxy splits MGET and the
- * like by group, not by slot). */
+ * like by group, not by slot).  The check runs before a command is queued
+ * in MULTI (which then aborts, as in Redis Cluster), on replicas too, and
+ * never on the replication link.
+ *
+ * Keyspace views.  Keys of unowned slots exist only when they were stored
+ * before the table (or, later, between a migration's commit and its trim).
+ * DBSIZE is "Rkeys" - "Rslotsx", O(1).  KEYS, SCAN and RANDOMKEY skip such
+ * keys with a CRC16 per 'M' key visited, and only while "Rslotsx" > 0, so
+ * a table costs them nothing in the usual case.  With the current
+ * encoding ('M' user_key, subkeys by version) a slot range is not a key
+ * range: a view or a copy of one range still walks every 'M' key; the
+ * slot prefix of migration.md §8.1 would make it one seek. */
 #ifndef STRATA_SLOTS_H
 #define STRATA_SLOTS_H
 
@@ -102,6 +113,9 @@ const char *cluster_script_check_key(const char *key, size_t len, int *script_sl
 
 /* Keys in unowned slots (0 without a table), for DBSIZE = keys - this. */
 unsigned long long cluster_unowned_keys(void);
+/* The node's keys as DBSIZE, INFO keyspace and the metrics count them:
+ * db_key_count() less the keys of unowned slots. */
+unsigned long long cluster_key_count(void);
 /* db.c calls this when it creates (+1) or deletes (-1) a key, so the
  * count of keys in unowned slots follows.  Does nothing without a table. */
 void cluster_note_key(const char *key, size_t len, int delta);

@@ -20,6 +20,7 @@
 #include "promhttp.h"
 #include "repl.h"
 #include "server.h"
+#include "slots.h"
 #include "store.h"
 #include "util.h"
 
@@ -89,7 +90,7 @@ static void render_commands(buf *o)
     sample(o, "keyspace_misses_total", "counter", "Key lookups that did not find the key.",
            srv.stats.keyspace_misses);
     sample(o, "expired_keys_total", "counter", "Keys removed because they expired.", srv.stats.expired_keys);
-    sample(o, "keys", "gauge", "Keys in the database (DBSIZE).", db_key_count());
+    sample(o, "keys", "gauge", "Keys in the database (DBSIZE).", cluster_key_count());
     sample(o, "keys_with_expire", "gauge", "Keys with a time to live.", db_expire_count());
 }
 

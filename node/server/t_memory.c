@@ -21,6 +21,7 @@
 
 #include "cmd.h"
 #include "promhttp.h"
+#include "slots.h"
 #include "store.h"
 #include "subcmd.h"
 #include "util.h"
@@ -123,7 +124,7 @@ static void memory_stats(client *c)
     char *lm = store_property(srv.st, "leveldb.approximate-memory-usage");
     long long leveldb_mem = lm ? atoll(lm) : 0;
     free(lm);
-    unsigned long long keys = db_key_count();
+    unsigned long long keys = cluster_key_count(); /* as DBSIZE: owned slots only */
     long long dataset = (long long)store_approx_size(srv.st, "M", 1, "\xff\xff\xff\xff", 4);
     long long overhead = normal + replicas;
     resp_add_map(&c->out, c->resp, 29);

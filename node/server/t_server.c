@@ -27,6 +27,7 @@
 #include "pause.h"
 #include "pubsub.h"
 #include "rconfig.h"
+#include "slots.h"
 #include "subcmd.h"
 #include "tracking.h"
 #include "util.h"
@@ -364,7 +365,7 @@ static void info_command(client *c)
     if (section_wanted(c, &o, "cluster", 1)) buf_printf(&o, "# Cluster\r\ncluster_enabled:0\r\n");
     if (section_wanted(c, &o, "keyspace", 1)) {
         buf_printf(&o, "# Keyspace\r\n");
-        unsigned long long keys = db_key_count();
+        unsigned long long keys = cluster_key_count(); /* as DBSIZE: owned slots only */
         if (keys) buf_printf(&o, "db0:keys=%llu,expires=%llu,avg_ttl=0\r\n", keys, db_expire_count());
     }
     resp_add_verbatim(&c->out, c->resp, o.data ? o.data : "", o.len);

@@ -387,8 +387,7 @@ static void dbsize_command(client *c)
 {
     /* Keys stored in slots this node does not own (kept from before its
      * slot table, or not yet trimmed after a migration) are not its keys. */
-    unsigned long long n = db_key_count(), unowned = cluster_unowned_keys();
-    resp_add_int(&c->out, (long long)(n > unowned ? n - unowned : 0));
+    resp_add_int(&c->out, (long long)cluster_key_count());
 }
 
 /* FLUSHALL / FLUSHDB [ASYNC|SYNC]: an ordinary write.  Collections go to

@@ -4,11 +4,13 @@
   -MOVED <slot> <group>:<epoch> for a key of a slot it does not own,
   -CROSSSLOT for keys spanning owned and unowned slots, DBSIZE/KEYS/SCAN/
   RANDOMKEY leaving out keys of unowned slots; the table survives a
-  restart, reaches a replica by full sync and is in strata-dump's copy.
+  restart, reaches a replica by full sync and goes through strata-dump and
+  strata-load.
 - The whole cluster: the sentinels seed every master from the YAML; a
   SIGHUP that moves slots keeps them on the group holding their keys
   (warning logged, -t reports it); a proxy started with the edited file
-  follows -MOVED; a promoted replica owns what its master owned."""
+  follows -MOVED (without sentinels) or reads the masters' tables (with
+  them); a promoted replica owns what its master owned."""
 import signal
 import subprocess
 
@@ -16,7 +18,7 @@ import pytest
 import redis
 
 from harness import binary, free_port, wait_until
-from proxy_util import key_slot, keys_for_group, run_check
+from proxy_util import key_slot, keys_for_group, run_check, topology_text, write_file
 from test_repl_common import read_dump_file, strata_dump
 from test_sentinel_common import (addr, role, start_group, start_sentinels, wait_master,
                                   write_topology)
@@ -100,8 +102,16 @@ def test_node_table_moved_and_views(cluster):
     assert rep.client().dbsize() == 4
     with pytest.raises(redis.ResponseError, match="read only replica"):
         rep.client().execute_command("STRATA", "SETSLOTS", "g1", "1", "g1", "0-16383")
-    _, entries = read_dump_file(strata_dump(cluster, n, "slots"))
+    path = strata_dump(cluster, n, "slots")
+    _, entries = read_dump_file(path)
     assert b"Rslots" in entries and b"Rslotsx" in entries
+    out = subprocess.run([binary("strata-load"), "--dir", cluster.path("restored", "data"), path],
+                         capture_output=True, timeout=60)
+    assert out.returncode == 0, out.stderr.decode()
+    restored = cluster.node("restored")
+    assert table(restored) == {"group": "g1", "ranges": t["ranges"], "unowned_keys": 1}
+    with pytest.raises(redis.ResponseError, match="^MOVED"):
+        restored.client().get(g2[0])
 
 
 def test_seeding_sighup_moved_and_failover(cluster):
@@ -142,15 +152,27 @@ def test_seeding_sighup_moved_and_failover(cluster):
     # YAML edits never change a table.
     assert table(g1[0])["ranges"] == want and table(g2[0])["ranges"] == want
 
-    # A proxy started with the edited file routes wrongly at first: the
-    # nodes' -MOVED sends each request where its slot is owned.
-    proxy2 = cluster.proxy(topo, name="proxy2")
+    # A proxy started with the edited file and no sentinels routes wrongly
+    # at first: the nodes' -MOVED sends each request where its slot is owned.
+    static = write_file(cluster, "static.yaml", topology_text(
+        [(n, sl, [addr(p) for p in nodes]) for n, sl, nodes in moved], proxy=proxy_opts))
+    proxy2 = cluster.proxy(static, name="proxy2")
     r2 = proxy2.client(socket_timeout=10)
     assert [r2.get(k) for k in keys] == [k.encode() for k in keys]
     info = r2.info("server")
     assert info["moved"] >= 1 and info["moved_resent"] >= 1
+    # The map learned each slot's group: a second pass needs no hop.
+    assert [r2.get(k) for k in keys] == [k.encode() for k in keys]
+    assert r2.info("server")["moved_resent"] == info["moved_resent"]
     r2.set("k-new-5000", "v")   # writes follow as well
     assert r.get("k-new-5000") == b"v"
+    # With the sentinels, a proxy reads the masters' tables: right at once.
+    proxy3 = cluster.proxy(topo, name="proxy3")
+    r3 = proxy3.client(socket_timeout=10)
+    assert [r3.get(k) for k in keys] == [k.encode() for k in keys]
+    assert r3.mget(keys) == [k.encode() for k in keys]   # multi-key: split right
+    assert r3.info("server")["moved"] == 0
+    assert "group g1's table owns them" in open(proxy3.log_path, "rb").read().decode(errors="replace")
 
     # Failover of g1: the promoted replica owns what its master owned.
     g1[0].kill(signal.SIGKILL)
