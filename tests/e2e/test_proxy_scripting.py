@@ -422,9 +422,6 @@ def test_noscript_healed_after_failover(strata):
     assert g2[1].client().script_exists(sha) == [True]
 
 
-@pytest.mark.xfail(strict=True, reason="strata-node's busy-script mode does not serve "
-                   "connections yet (libevent: 'event_base_loop: reentrant invocation'), "
-                   "h/scriptnode at 36f5fce; remove this mark when it does")
 def test_script_kill_on_nodes(strata):
     p = strata.client(socket_timeout=10)
     g1, g2 = strata.groups
