@@ -3,6 +3,8 @@ strata-proxy:
 
   ioredis                defineCommand (EVALSHA, EVAL on NOSCRIPT), pipelines,
                          two connections, SCRIPT LOAD then EVALSHA anywhere
+  node-redis             defineScript over RESP3: EVALSHA(_RO), EVAL(_RO) on
+                         NOSCRIPT, IS_READ_ONLY scripts refused a write, MULTI
   redlock 4              lock / refused second lock / extend / unlock
   rate-limiter-flexible  RateLimiterRedis (its ioredis defineCommand)
   bull 4                 add / process / complete / fail / delayed jobs on a
@@ -62,7 +64,7 @@ def run_js(modules, port, scenario, k):
         f"{scenario} failed (exit {p.returncode}):\n{p.stdout}\n{p.stderr}"
 
 
-@pytest.mark.parametrize("scenario", ["ioredis", "redlock", "ratelimiter", "bull"])
+@pytest.mark.parametrize("scenario", ["ioredis", "noderedis", "redlock", "ratelimiter", "bull"])
 def test_npm_library(node_modules, proxied, scenario):  # noqa: F811 - fixture
     port, ranges = proxied
     run_js(node_modules, port, scenario, keys(ranges, scenario))

@@ -121,7 +121,33 @@ async function checkBull() {
   await q.close();
 }
 
-const scenarios = { ioredis: checkIoredis, redlock: checkRedlock,
+// node-redis (RESP3 by default): defineScript, EVALSHA(_RO) first, EVAL(_RO)
+// on NOSCRIPT; IS_READ_ONLY runs the _RO variants; scripts in MULTI.
+async function checkNodeRedis() {
+  const { createClient, defineScript } = require('redis');
+  const scripts = {
+    setget: defineScript({ SCRIPT: SETGET, NUMBER_OF_KEYS: 1,
+      parseCommand(parser, key, v) { parser.pushKey(key); parser.push(v); } }),
+    getro: defineScript({ SCRIPT: "return redis.call('get', KEYS[1])", NUMBER_OF_KEYS: 1,
+      IS_READ_ONLY: true, parseCommand(parser, key) { parser.pushKey(key); } }),
+    badro: defineScript({ SCRIPT: "return redis.call('set', KEYS[1], 'x')", NUMBER_OF_KEYS: 1,
+      IS_READ_ONLY: true, parseCommand(parser, key) { parser.pushKey(key); } }),
+  };
+  const c = createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy: false }, scripts });
+  await c.connect();
+  for (const k of allKeys) {
+    assert.strictEqual(await c.setget(k, 'nr:' + k), 'nr:' + k);
+    assert.strictEqual(await c.getro(k), 'nr:' + k);
+    await assert.rejects(c.badro(k), /Write commands are not allowed from read-only scripts/);
+  }
+  for (const group of [keys.a, keys.b]) {
+    const res = await c.multi().setget(group[0], 'tx').getro(group[0]).exec();
+    assert.deepStrictEqual(res, ['tx', 'tx']);
+  }
+  await c.quit();
+}
+
+const scenarios = { ioredis: checkIoredis, noderedis: checkNodeRedis, redlock: checkRedlock,
   ratelimiter: checkRateLimiter, bull: checkBull };
 
 const timer = setTimeout(() => {
