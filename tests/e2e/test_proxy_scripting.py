@@ -315,10 +315,9 @@ DIFF_SCRIPTS = [
 ]
 
 
-@pytest.mark.parametrize("proto", [2, 3])
-def test_differential_vs_redis(two, cluster, proto):
+def differential(cluster, proxy_port, proto):
     ref_srv = cluster.redis(name=f"ref{proto}")
-    conns = [Resp3Conn(two.proxy.port), Resp3Conn(ref_srv.port)]
+    conns = [Resp3Conn(proxy_port), Resp3Conn(ref_srv.port)]
     try:
         for c in conns:
             if proto == 3:
@@ -344,6 +343,11 @@ def test_differential_vs_redis(two, cluster, proto):
     finally:
         for c in conns:
             c.close()
+
+
+@pytest.mark.parametrize("proto", [2, 3])
+def test_differential_vs_redis(two, cluster, proto):
+    differential(cluster, two.proxy.port, proto)
 
 
 # ---- on the strata-node cluster (two groups with a replica each, three
@@ -442,3 +446,8 @@ def test_script_kill_on_nodes(strata):
     t.join(10)
     assert "Script killed by user" in str(box.get("err"))
     assert p.set(k2, "after") is True
+
+
+@pytest.mark.parametrize("proto", [2, 3])
+def test_differential_strata_vs_redis(strata, cluster, proto):
+    differential(cluster, strata.port, proto)
