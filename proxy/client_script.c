@@ -27,6 +27,7 @@
 #include "client.h"
 #include "log.h"
 #include "merge.h"
+#include "proxy.h"
 #include "route.h"
 #include "script.h"
 #include "slot.h"
@@ -86,6 +87,7 @@ void client_eval(struct client *c, const struct cmd_spec *spec, int argc, char *
                 buf_init(&both);
                 load_then(&both, &body, req, len);
                 script_set_add(&b->shas, m->sha);
+                atomic_fetch_add(&proxy_g.script_loads, 1);
                 m->retried = 1;
                 client_send_skip(c, m, 0, g, b, both.data, both.len, 1);
                 buf_free(&both);
@@ -115,6 +117,7 @@ int client_eval_heal(struct client *c, struct msg *m, int gidx, const char *raw,
     buf_init(&req);
     load_then(&req, &body, m->fwd_req.data, m->fwd_req.len);
     m->retried = 1;
+    atomic_fetch_add(&proxy_g.noscript_retries, 1);
     /* SCRIPT LOAD's reply is dropped; an error there (the group lost the
      * script again, or cannot compile it) comes back as the retry's own
      * NOSCRIPT, which the client then sees. */
@@ -143,6 +146,7 @@ int client_script_preload(struct client *c, struct backend *b, buf *out)
         buf_append_str(out, "*3\r\n$6\r\nSCRIPT\r\n$4\r\nLOAD\r\n");
         merge_add_arg(out, body.data, body.len);
         script_set_add(&b->shas, sha);
+        atomic_fetch_add(&proxy_g.script_loads, 1);
         n++;
     }
     buf_free(&body);

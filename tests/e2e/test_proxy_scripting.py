@@ -137,6 +137,9 @@ def test_noscript_healed(two, cluster):
     assert p.evalsha(sha, 1, k2, "retried") == b"OK"
     assert two.direct(1).get(k2) == b"retried"
     assert f"has no script {sha}: loading it there and retrying" in two.proxy.tail(50)
+    info = p.info("server")
+    assert info["noscript_retries"] == 1 and info["script_loads"] == 1
+    assert info["scripts_cached"] == 1
     # a group never told: EVAL on g1 caches the body, EVALSHA on g2 heals
     body = "return 'from ' .. KEYS[1]"
     k1 = keys_for_group(two.ranges, 0, 1, "heal")[0]
