@@ -728,7 +728,7 @@ static int redis_status_reply(lua_State *L)
 
 static int redis_sha1hex(lua_State *L)
 {
-    if (lua_gettop(L) != 1) return luaL_error(L, "wrong number of arguments");
+    if (lua_gettop(L) != 1) return raise_error(L, "wrong number of arguments");
     size_t len;
     const char *s = lua_tolstring(L, 1, &len);
     char hex[SHA1_HEX_LEN + 1];
@@ -740,10 +740,10 @@ static int redis_sha1hex(lua_State *L)
 static int redis_log(lua_State *L)
 {
     int argc = lua_gettop(L);
-    if (argc < 2) return luaL_error(L, "redis.log() requires two arguments or more.");
-    if (!lua_isnumber(L, 1)) return luaL_error(L, "First argument must be a number.");
+    if (argc < 2) return raise_error(L, "redis.log() requires two arguments or more.");
+    if (!lua_isnumber(L, 1)) return raise_error(L, "First argument must be a number.");
     int level = (int)lua_tonumber(L, 1);
-    if (level < 0 || level > 3) return luaL_error(L, "Invalid debug level.");
+    if (level < 0 || level > 3) return raise_error(L, "Invalid debug level.");
     luaL_Buffer b;
     luaL_buffinit(L, &b);
     for (int i = 2; i <= argc; i++) {
