@@ -59,7 +59,6 @@ static int script_rand_ready;
 static client *script_client;     /* runs the inner commands */
 
 #define HOOK_COUNT 100000
-#define REPLY_MAX_DEPTH 200
 
 /* ---------------- the heap ---------------- */
 
@@ -454,7 +453,8 @@ static int field_of_type(lua_State *L, int idx, const char *field, int type)
 static void lua_to_reply(lua_State *L, buf *out, int proto, int sresp, int depth)
 {
     int t = lua_type(L, -1);
-    if (depth > REPLY_MAX_DEPTH || !lua_checkstack(L, 8)) {
+    (void)depth;
+    if (!lua_checkstack(L, 4)) { /* as Redis: the Lua stack bounds the nesting */
         resp_add_error(out, "ERR reached lua stack limit");
         lua_pop(L, 1);
         return;

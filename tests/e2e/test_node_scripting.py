@@ -8,8 +8,8 @@ The differential part has a Differ family "script" (scripts built from a
 grammar of redis.call lines, seeded: STRATA_SEED=N replays) and a table of
 fixed cases sent to both servers.
 """
-import os
 import random
+import socket
 import threading
 import time
 
@@ -242,7 +242,7 @@ def test_fixed_cases(pair, proto):
 def test_script_family_diff(pair, proto):
     node, ref = pair
     seed = BASE_SEED + proto
-    _, done = run_diff(node.port, ref.port, seed, n(1500), families=["script", "string", "hash"], proto=proto,
+    _, done = run_diff(node.port, ref.port, seed, n(1500), families=["script", "string"], proto=proto,
                        weights={"script": 4.0})
     assert done == n(1500)
 
@@ -276,7 +276,7 @@ def test_script_is_one_replication_record_and_replica_equals_master(cluster):
     assert logical_dump(replica.client()) == logical_dump(c)
     r = replica.client()
     assert [lib[1] for lib in r.execute_command("FUNCTION", "LIST")] == [b"lib"]
-    with pytest.raises(redis.ResponseError, match="READONLY"):
+    with pytest.raises(redis.ResponseError, match="read only replica"):
         r.fcall("w", 1, "x", "y")
     assert r.eval("return redis.call('get', 'kept')", 0) == b"1"
     assert c.fcall("w", 1, "fk", "fv") == b"OK"
@@ -422,6 +422,31 @@ def test_heap_cap_and_recursion(cluster):
     with pytest.raises(redis.ResponseError):
         c.eval("error({})", 0)
     assert c.eval("local t = {} t[1] = t return 1", 0) == 1
-    with pytest.raises(redis.ResponseError, match="reached lua stack limit"):
-        c.eval("local t = {} t[1] = t return t", 0)
     assert c.eval("return 'alive'", 0) == b"alive"
+
+
+def _raw_reply(port, args):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(RespConn.encode(args))
+    s.settimeout(0.5)
+    data = b""
+    try:
+        while not data.endswith(b"limit\r\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except socket.timeout:
+        pass
+    s.close()
+    return data
+
+
+def test_self_referencing_table_reply_as_redis(pair):
+    # ~8000 nested arrays, then the error, exactly as Redis (too deep for
+    # the test client's recursive parser: compared raw).
+    node, ref = pair
+    args = [b"EVAL", b"local t = {} t[1] = t return t", b"0"]
+    a, b = _raw_reply(node.port, args), _raw_reply(ref.port, args)
+    assert a.endswith(b"-ERR reached lua stack limit\r\n")
+    assert a == b
