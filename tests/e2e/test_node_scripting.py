@@ -450,3 +450,31 @@ def test_self_referencing_table_reply_as_redis(pair):
     a, b = _raw_reply(node.port, args), _raw_reply(ref.port, args)
     assert a.endswith(b"-ERR reached lua stack limit\r\n")
     assert a == b
+
+
+def test_function_dump_restore_both_ways(pair):
+    node, ref = pair
+    s, r = node.client(), ref.client()
+    for c in (s, r):
+        c.function_flush()
+    code = ("#!lua name=dlib\nredis.register_function('df', function(k, a) return 'from the dump: ' .. "
+            "string.rep('long enough to be compressed by redis ', 3) end)")
+    r.function_load(code)
+    payload = r.function_dump()
+    assert payload[0] == 0xF5
+    assert s.function_restore(payload) is True          # LZF-compressed, from Redis
+    assert s.fcall("df", 0) == r.fcall("df", 0)
+    with pytest.raises(redis.ResponseError, match="Library dlib already exists"):
+        s.function_restore(payload, "APPEND")
+    assert s.function_restore(payload, "REPLACE") is True
+    with pytest.raises(redis.ResponseError, match="DUMP payload version or checksum are wrong"):
+        s.function_restore(payload[:-1] + bytes([payload[-1] ^ 1]))
+    with pytest.raises(redis.ResponseError, match="Wrong restore policy"):
+        s.execute_command("FUNCTION", "RESTORE", payload, "BOGUS")
+    ours = s.function_dump()
+    r.function_flush()
+    assert r.function_restore(ours) is True             # ours, into Redis
+    assert r.fcall("df", 0) == s.fcall("df", 0)
+    s.function_flush()
+    assert s.function_restore(ours, "FLUSH") is True
+    assert s.function_dump() == ours
