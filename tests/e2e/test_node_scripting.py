@@ -478,3 +478,17 @@ def test_function_dump_restore_both_ways(pair):
     s.function_flush()
     assert s.function_restore(ours, "FLUSH") is True
     assert s.function_dump() == ours
+
+
+def test_expiry_judged_at_script_start(pair):
+    # A key expiring while the script runs stays visible to it, as in Redis
+    # (the script's time is taken when it starts; TIME is the live clock).
+    script = ("local t0 = redis.call('time') local v1 = redis.call('get', KEYS[1]) "
+              "while true do local t = redis.call('time') "
+              "if (t[1] - t0[1]) * 1000000 + (t[2] - t0[2]) > 300000 then break end end "
+              "return {v1, redis.call('get', KEYS[1]), redis.call('exists', KEYS[1])}")
+    for proc in pair:
+        c = proc.client()
+        c.set("ek", "v", px=100)
+        assert c.eval(script, 1, "ek") == [b"v", b"v", 1]
+        assert c.get("ek") is None
