@@ -33,11 +33,11 @@ static const struct subcmd subcmds[] = {
     { "pubsub", "shardnumsub", -2 },
     /* Strata's own (not Redis's): see node/cluster/slots.h. */
     { "strata", "help", 2 },         { "strata", "setslots", -6 }, { "strata", "slots", 2 },
-    { "script", "exists", -3 },      { "script", "flush", -2 },   { "script", "help", 2 },
+    { "script", "debug", 3 },        { "script", "exists", -3 },  { "script", "flush", -2 },   { "script", "help", 2 },
     { "script", "kill", 2 },         { "script", "load", 3 },
-    { "function", "delete", 3 },     { "function", "flush", -2 },
+    { "function", "delete", 3 },     { "function", "dump", 2 },   { "function", "flush", -2 },
     { "function", "help", 2 },       { "function", "kill", 2 },   { "function", "list", -2 },
-    { "function", "load", -3 },      { "function", "stats", 2 },
+    { "function", "load", -3 },      { "function", "restore", -3 }, { "function", "stats", 2 },
 };
 
 #define NSUBCMDS (sizeof subcmds / sizeof subcmds[0])

@@ -314,6 +314,13 @@ static void script_command(client *c)
         resp_add_ok(&c->out);
     } else if (ARG_IS(c, 1, "kill")) {
         script_kill(c, 0);
+    } else if (ARG_IS(c, 1, "debug")) {
+        /* Redis's LDB forks a debugging session per script: strata-node
+         * has none, so only "no" (the state it is always in) is accepted. */
+        if (ARG_IS(c, 2, "no")) resp_add_ok(&c->out);
+        else if (ARG_IS(c, 2, "yes") || ARG_IS(c, 2, "sync"))
+            resp_add_error(&c->out, "ERR SCRIPT DEBUG is not supported by strata-node (no Lua debugger)");
+        else resp_add_error(&c->out, "ERR Use SCRIPT DEBUG YES/SYNC/NO");
     } else if (ARG_IS(c, 1, "help")) {
         script_add_help(c, script_help);
     } else {

@@ -8,6 +8,7 @@
  * written by the command's own batch, so it travels in the command's
  * replication record, a full sync, strata-dump/strata-load, survives a
  * restart and is kept by FLUSHALL (which deletes 'M' records only).  The
+ * FUNCTION DUMP/RESTORE use Redis's payload (see below).  The
  * compiled libraries live in one lua_State of their own, rebuilt from the
  * 'F' records when they changed under us: at start-up, after a replica
  * applied a record touching 'F', after a full sync. */
@@ -591,6 +592,261 @@ static void function_stats(client *c)
     resp_add_int(&c->out, nf);
 }
 
+
+/* ---------------- FUNCTION DUMP / RESTORE ----------------
+ *
+ * Redis's payload (an RDB fragment):
+ *
+ *   ( 0xf5 | rdb string: the library's code )*   version:2 (10, LE)   crc64:8 (LE)
+ *
+ * rdb string = length | bytes, or 0xc3 | clen | len | LZF data; lengths
+ * are 00xxxxxx, 01xxxxxx xxxxxxxx, 0x80 + 4 bytes BE, 0x81 + 8 bytes BE.
+ * The CRC is Redis's CRC-64 (Jones polynomial, reflected) of everything
+ * before it.  Strata writes strings uncompressed (Redis reads them), and
+ * reads both forms, so payloads travel both ways. */
+
+#define RDB_OPCODE_FUNCTION2 0xf5
+#define RDB_VERSION 10
+
+static uint64_t crc64_jones(uint64_t crc, const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        crc ^= p[i];
+        for (int b = 0; b < 8; b++) crc = (crc & 1) ? (crc >> 1) ^ 0x95ac9329ac4bc9b5ULL : crc >> 1;
+    }
+    return crc;
+}
+
+static void rdb_put_len(buf *out, uint64_t len)
+{
+    unsigned char b[9];
+    if (len < 64) {
+        b[0] = (unsigned char)len;
+        buf_append(out, b, 1);
+    } else if (len < 16384) {
+        b[0] = (unsigned char)(0x40 | (len >> 8));
+        b[1] = (unsigned char)(len & 0xff);
+        buf_append(out, b, 2);
+    } else if (len <= 0xffffffffULL) {
+        b[0] = 0x80;
+        put_u32be(b + 1, (uint32_t)len);
+        buf_append(out, b, 5);
+    } else {
+        b[0] = 0x81;
+        put_u64be(b + 1, len);
+        buf_append(out, b, 9);
+    }
+}
+
+/* Read a length at *p; returns 0, or -1.  *enc: the 0xc0.. special form. */
+static int rdb_get_len(const unsigned char **p, const unsigned char *end, uint64_t *len, int *enc)
+{
+    if (*p >= end) return -1;
+    unsigned char t = **p;
+    *enc = -1;
+    switch (t >> 6) {
+    case 0: *len = t & 0x3f; *p += 1; return 0;
+    case 1:
+        if (end - *p < 2) return -1;
+        *len = ((uint64_t)(t & 0x3f) << 8) | (*p)[1];
+        *p += 2;
+        return 0;
+    case 2:
+        if (t == 0x80 && end - *p >= 5) {
+            *len = get_u32be(*p + 1);
+            *p += 5;
+            return 0;
+        }
+        if (t == 0x81 && end - *p >= 9) {
+            *len = get_u64be(*p + 1);
+            *p += 9;
+            return 0;
+        }
+        return -1;
+    default:
+        *enc = t & 0x3f;
+        *p += 1;
+        return 0;
+    }
+}
+
+static int lzf_decompress(const unsigned char *in, size_t inlen, unsigned char *out, size_t outlen)
+{
+    const unsigned char *ip = in, *iend = in + inlen;
+    unsigned char *op = out, *oend = out + outlen;
+    while (ip < iend) {
+        unsigned ctrl = *ip++;
+        if (ctrl < 32) {
+            ctrl++;
+            if ((size_t)(oend - op) < ctrl || (size_t)(iend - ip) < ctrl) return -1;
+            memcpy(op, ip, ctrl);
+            op += ctrl;
+            ip += ctrl;
+        } else {
+            size_t len = ctrl >> 5;
+            if (len == 7) {
+                if (ip >= iend) return -1;
+                len += *ip++;
+            }
+            if (ip >= iend) return -1;
+            size_t back = ((size_t)(ctrl & 0x1f) << 8) + *ip++ + 1;
+            len += 2;
+            if ((size_t)(op - out) < back || (size_t)(oend - op) < len) return -1;
+            const unsigned char *ref = op - back;
+            while (len--) *op++ = *ref++;
+        }
+    }
+    return op == oend ? 0 : -1;
+}
+
+/* One rdb string at *p into out (cleared first); 0 or -1. */
+static int rdb_get_string(const unsigned char **p, const unsigned char *end, buf *out)
+{
+    uint64_t len;
+    int enc;
+    buf_clear(out);
+    if (rdb_get_len(p, end, &len, &enc) < 0) return -1;
+    if (enc < 0) {
+        if ((uint64_t)(end - *p) < len) return -1;
+        buf_append(out, *p, (size_t)len);
+        *p += len;
+        return 0;
+    }
+    if (enc == 3) { /* LZF */
+        uint64_t clen, ulen;
+        int e2;
+        if (rdb_get_len(p, end, &clen, &e2) < 0 || e2 >= 0) return -1;
+        if (rdb_get_len(p, end, &ulen, &e2) < 0 || e2 >= 0) return -1;
+        if ((uint64_t)(end - *p) < clen || ulen > (64u << 20)) return -1;
+        buf_reserve(out, (size_t)ulen + 1);
+        if (lzf_decompress(*p, (size_t)clen, (unsigned char *)out->data, (size_t)ulen) < 0) return -1;
+        out->len = (size_t)ulen;
+        *p += clen;
+        return 0;
+    }
+    /* 0..2: an integer of 1, 2 or 4 bytes, little endian */
+    int nb = enc == 0 ? 1 : enc == 1 ? 2 : enc == 2 ? 4 : 0;
+    if (!nb || end - *p < nb) return -1;
+    long long v = 0;
+    for (int i = nb - 1; i >= 0; i--) v = (v << 8) | (*p)[i];
+    if (nb == 1) v = (signed char)v;
+    else if (nb == 2) v = (int16_t)v;
+    else v = (int32_t)v;
+    *p += nb;
+    buf_printf(out, "%lld", v);
+    return 0;
+}
+
+static void function_dump(client *c)
+{
+    buf out;
+    buf_init(&out);
+    for (int i = 0; i < nlibs; i++) {
+        buf_append_char(&out, (char)RDB_OPCODE_FUNCTION2);
+        rdb_put_len(&out, libs[i].codelen);
+        buf_append(&out, libs[i].code, libs[i].codelen);
+    }
+    unsigned char t[8];
+    t[0] = RDB_VERSION & 0xff;
+    t[1] = RDB_VERSION >> 8;
+    buf_append(&out, t, 2);
+    uint64_t crc = crc64_jones(0, (const unsigned char *)out.data, out.len);
+    for (int i = 0; i < 8; i++) t[i] = (unsigned char)(crc >> (8 * i));
+    buf_append(&out, t, 8);
+    resp_add_bulk(&c->out, out.data, out.len);
+    buf_free(&out);
+}
+
+static void function_restore(client *c)
+{
+    enum { P_APPEND, P_REPLACE, P_FLUSH } policy = P_APPEND;
+    if (c->argc == 4) {
+        if (ARG_IS(c, 3, "append")) policy = P_APPEND;
+        else if (ARG_IS(c, 3, "replace")) policy = P_REPLACE;
+        else if (ARG_IS(c, 3, "flush")) policy = P_FLUSH;
+        else {
+            resp_add_error(&c->out, "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.");
+            return;
+        }
+    } else if (c->argc > 4) {
+        resp_add_error(&c->out, "ERR syntax error");
+        return;
+    }
+    const unsigned char *p = (const unsigned char *)c->argv[2];
+    size_t len = c->argvlen[2];
+    if (len < 10 || (p[len - 10] | (p[len - 9] << 8)) > RDB_VERSION) {
+        resp_add_error(&c->out, "ERR DUMP payload version or checksum are wrong");
+        return;
+    }
+    uint64_t crc = 0;
+    for (int i = 7; i >= 0; i--) crc = (crc << 8) | p[len - 8 + i];
+    if (crc64_jones(0, p, len - 8) != crc) {
+        resp_add_error(&c->out, "ERR DUMP payload version or checksum are wrong");
+        return;
+    }
+    if (refuse_on_replica(c)) return;
+    /* Read every library first: nothing changes unless all of it is good. */
+    const unsigned char *q = p, *end = p + len - 10;
+    buf code, err, key;
+    buf_init(&code);
+    buf_init(&err);
+    buf_init(&key);
+    struct { char *code; size_t len; char name[256]; } *items = NULL;
+    int nitems = 0;
+    const char *fail = NULL;
+    while (q < end && !fail) {
+        if (*q++ != RDB_OPCODE_FUNCTION2 || rdb_get_string(&q, end, &code) < 0) {
+            fail = "ERR given payload is not a valid function library dump";
+            break;
+        }
+        items = xrealloc(items, sizeof *items * (size_t)(nitems + 1));
+        items[nitems].code = xmemdup(code.data, code.len);
+        items[nitems].len = code.len;
+        size_t skip;
+        const char *e = NULL;
+        char eb[300];
+        if (parse_meta(code.data, code.len, items[nitems].name, sizeof items[nitems].name, &skip, &e, eb, sizeof eb) < 0) {
+            buf_printf(&err, "ERR %s", e);
+            fail = err.data;
+        } else if (policy == P_APPEND && lib_find(items[nitems].name)) {
+            buf_printf(&err, "ERR Library %s already exists", items[nitems].name);
+            fail = err.data;
+        }
+        nitems++;
+    }
+    if (!fail) {
+        if (policy == P_FLUSH) {
+            for (int i = 0; i < nlibs; i++) {
+                lib_key(&key, libs[i].name);
+                store_del(srv.st, key.data, key.len);
+            }
+            libs_clear();
+        }
+        for (int i = 0; i < nitems && !fail; i++) {
+            const char *nm;
+            buf_clear(&err);
+            if (lib_create(items[i].code, items[i].len, 1, &nm, &err) < 0) {
+                buf_append_char(&err, '\0');
+                fail = err.data;
+                break;
+            }
+            lib_key(&key, nm);
+            store_put(srv.st, key.data, key.len, items[i].code, items[i].len);
+        }
+    }
+    for (int i = 0; i < nitems; i++) free(items[i].code);
+    free(items);
+    if (fail) {
+        buf_append_char(&err, '\0');
+        resp_add_error(&c->out, fail);
+    } else {
+        resp_add_ok(&c->out);
+    }
+    buf_free(&code);
+    buf_free(&err);
+    buf_free(&key);
+}
+
 static const char *function_help[] = {
     "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "LOAD [REPLACE] <FUNCTION CODE>",
@@ -653,6 +909,10 @@ static void function_command(client *c)
         function_list(c);
     } else if (ARG_IS(c, 1, "stats")) {
         function_stats(c);
+    } else if (ARG_IS(c, 1, "dump")) {
+        function_dump(c);
+    } else if (ARG_IS(c, 1, "restore")) {
+        function_restore(c);
     } else if (ARG_IS(c, 1, "delete")) {
         char name[256];
         snprintf(name, sizeof name, "%.*s", (int)c->argvlen[2], c->argv[2]);

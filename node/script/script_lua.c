@@ -60,7 +60,6 @@ static int script_rand_ready;
 static client *script_client;     /* runs the inner commands */
 
 #define HOOK_COUNT 100000
-#define REPLY_MAX_DEPTH 200
 
 /* ---------------- the heap ---------------- */
 
@@ -455,7 +454,8 @@ static int field_of_type(lua_State *L, int idx, const char *field, int type)
 static void lua_to_reply(lua_State *L, buf *out, int proto, int sresp, int depth)
 {
     int t = lua_type(L, -1);
-    if (depth > REPLY_MAX_DEPTH || !lua_checkstack(L, 8)) {
+    (void)depth;
+    if (!lua_checkstack(L, 4)) { /* as Redis: the Lua stack bounds the nesting */
         resp_add_error(out, "ERR reached lua stack limit");
         lua_pop(L, 1);
         return;
@@ -618,6 +618,14 @@ static const char *script_cluster_check(struct script_run *r, const struct cmd_s
     return err;
 }
 
+/* subcmd_is_container walks the subcommand table: cached by command id. */
+static int is_container(const struct cmd_spec *cmd)
+{
+    static signed char known[CMD__COUNT]; /* 0 unknown, 1 no, 2 yes */
+    if (!known[cmd->id]) known[cmd->id] = subcmd_is_container(cmd->name) ? 2 : 1;
+    return known[cmd->id] == 2;
+}
+
 static int redis_call_generic(lua_State *L, int raise)
 {
     struct script_run *r = script_cur;
@@ -668,7 +676,7 @@ static int redis_call_generic(lua_State *L, int raise)
             err = "Wrong number of args calling Redis command from script";
         } else if (cmd->flags & CF_NOSCRIPT) {
             err = "This Redis command is not allowed from script";
-        } else if (argc >= 2 && subcmd_is_container(cmd->name) &&
+        } else if (argc >= 2 && is_container(cmd) &&
                    (!(sub = subcmd_lookup(cmd->name, argv[1], lens[1])) || !subcmd_arity_ok(sub, argc))) {
             err = sub ? "Wrong number of args calling Redis command from script"
                       : "Unknown Redis command called from script";
@@ -755,7 +763,7 @@ static int redis_status_reply(lua_State *L)
 
 static int redis_sha1hex(lua_State *L)
 {
-    if (lua_gettop(L) != 1) return luaL_error(L, "wrong number of arguments");
+    if (lua_gettop(L) != 1) return raise_error(L, "wrong number of arguments");
     size_t len;
     const char *s = lua_tolstring(L, 1, &len);
     char hex[SHA1_HEX_LEN + 1];
@@ -767,10 +775,10 @@ static int redis_sha1hex(lua_State *L)
 static int redis_log(lua_State *L)
 {
     int argc = lua_gettop(L);
-    if (argc < 2) return luaL_error(L, "redis.log() requires two arguments or more.");
-    if (!lua_isnumber(L, 1)) return luaL_error(L, "First argument must be a number.");
+    if (argc < 2) return raise_error(L, "redis.log() requires two arguments or more.");
+    if (!lua_isnumber(L, 1)) return raise_error(L, "First argument must be a number.");
     int level = (int)lua_tonumber(L, 1);
-    if (level < 0 || level > 3) return luaL_error(L, "Invalid debug level.");
+    if (level < 0 || level > 3) return raise_error(L, "Invalid debug level.");
     luaL_Buffer b;
     luaL_buffinit(L, &b);
     for (int i = 2; i <= argc; i++) {

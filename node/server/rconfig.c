@@ -8,7 +8,8 @@
  *   hash-max-listpack-entries/-value, zset-max-listpack-entries/-value,
  *   set-max-intset-entries                          OBJECT ENCODING's answer
  *                                                   (the encoding Redis would pick)
- *   busy-reply-threshold (lua-time-limit)           kept for scripting
+ *   busy-reply-threshold (lua-time-limit)           when a running script turns busy
+ *                                                   (script_lua.c; 0: never)
  *
  * Parameters accepted, checked and kept, with no effect on Strata (data
  * lives in LevelDB: there is no in-memory encoding, snapshot, AOF,
