@@ -180,13 +180,22 @@ def test_noscript_healed(two, cluster):
 
 
 def test_function_broadcast(two):
-    p = two.client()
+    function_broadcast(two.client(), two.direct, two.ranges, two.proxy)
+
+
+def test_function_broadcast_strata(strata):
+    function_broadcast(strata.client(socket_timeout=10),
+                       lambda g: strata.groups[g][0].client(socket_timeout=10), NODE_RANGES,
+                       strata)
+
+
+def function_broadcast(p, direct, ranges, proxy):
     assert p.execute_command("FUNCTION", "LOAD", LIB) == b"mylib"
     for g in range(2):
-        k = keys_for_group(two.ranges, g, 1, "fn")[0]
+        k = keys_for_group(ranges, g, 1, "fn")[0]
         assert p.execute_command("FCALL", "myset", 1, k, f"v{g}") == b"OK"
         assert p.execute_command("FCALL_RO", "myget", 1, k) == f"v{g}".encode()
-        assert two.direct(g).get(k) == f"v{g}".encode()
+        assert direct(g).get(k) == f"v{g}".encode()
     # the same error everywhere is passed on as it is
     assert err(p.execute_command, "FUNCTION", "LOAD", LIB) == "Library 'mylib' already exists"
     lst = p.execute_command("FUNCTION", "LIST")
@@ -194,20 +203,20 @@ def test_function_broadcast(two):
     dump = p.execute_command("FUNCTION", "DUMP")
     assert p.execute_command("FUNCTION", "DELETE", "mylib") == b"OK"
     for g in range(2):
-        assert two.direct(g).execute_command("FUNCTION", "LIST") == []
+        assert direct(g).execute_command("FUNCTION", "LIST") == []
     assert p.execute_command("FUNCTION", "RESTORE", dump) == b"OK"
     for g in range(2):
-        assert len(two.direct(g).execute_command("FUNCTION", "LIST")) == 1
+        assert len(direct(g).execute_command("FUNCTION", "LIST")) == 1
     # divergence: a library only g2 has
     lib2 = "#!lua name=lib2\nredis.register_function('f2', function() return 2 end)\n"
-    two.direct(1).execute_command("FUNCTION", "LOAD", lib2)
+    direct(1).execute_command("FUNCTION", "LOAD", lib2)
     e = err(p.execute_command, "FUNCTION", "LOAD", lib2)
     assert e == ("strata-proxy: FUNCTION LOAD diverged across groups: g1 replied 'lib2', "
                  "g2 replied 'ERR Library 'lib2' already exists'")
-    assert "FUNCTION LOAD diverged across groups" in two.proxy.tail(200)
+    assert "FUNCTION LOAD diverged across groups" in proxy.tail(200)
     assert p.execute_command("FUNCTION", "FLUSH") == b"OK"
     for g in range(2):
-        assert two.direct(g).execute_command("FUNCTION", "LIST") == []
+        assert direct(g).execute_command("FUNCTION", "LIST") == []
     assert err(p.execute_command, "FCALL", "myset", 1, "k", "v") == "Function not found"
 
 
