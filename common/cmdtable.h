@@ -53,6 +53,10 @@ enum cmd_route {
     RT_TX,         /* MULTI/EXEC/WATCH: pins the client to one group */
     RT_BLOCK,      /* blocking pops: private connection to the key's group */
     RT_PUBSUB,     /* pub/sub */
+    RT_EVAL,       /* EVAL*, FCALL*: numkeys keys in one slot (else
+                    * -CROSSSLOT); none: the owner of slot 0 */
+    RT_SCRIPT,     /* SCRIPT, FUNCTION: per subcommand, broadcast and
+                    * merged, or the owner of slot 0 */
     RT_DENY,       /* refused by the proxy with a clear error */
 };
 

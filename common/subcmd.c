@@ -38,6 +38,11 @@ static const struct subcmd subcmds[] = {
     { "xgroup", "setid", -5 },
     { "xinfo", "consumers", 4 },     { "xinfo", "groups", 3 },    { "xinfo", "help", 2 },
     { "xinfo", "stream", -3 },
+    { "script", "debug", 3 },        { "script", "exists", -3 },  { "script", "flush", -2 },   { "script", "help", 2 },
+    { "script", "kill", 2 },         { "script", "load", 3 },
+    { "function", "delete", 3 },     { "function", "dump", 2 },   { "function", "flush", -2 },
+    { "function", "help", 2 },       { "function", "kill", 2 },   { "function", "list", -2 },
+    { "function", "load", -3 },      { "function", "restore", -3 }, { "function", "stats", 2 },
 };
 
 #define NSUBCMDS (sizeof subcmds / sizeof subcmds[0])

@@ -13,6 +13,8 @@ PACKAGES=(
   liblua5.1-0-dev lua-cjson-dev lua-bitop-dev
   # reference servers and clients used by tests and benchmarks
   redis-server redis-tools nutcracker python3-redis python3-pytest
+  # a script-using client library (tests/e2e/test_client_libs.py)
+  python3-limits
   # process and socket tools used by scripts and tests
   iproute2 procps
 )

@@ -33,6 +33,7 @@
 #include "msg.h"
 #include "proxy.h"
 #include "route.h"
+#include "script.h"
 #include "util.h"
 #include "worker.h"
 
@@ -185,6 +186,7 @@ void backend_destroy(struct backend *b, const char *why)
     buf_free(&b->hs_extra);
     buf_free(&b->out);
     buf_free(&b->in);
+    script_set_free(b->shas);
     if (b->in_flush) {
         /* Unlink from the worker's flush list. */
         struct backend **pp = &b->w->bflush;
@@ -303,6 +305,7 @@ static void send_hs(struct backend *b, int step, const char *req, size_t len)
 static void on_connected(struct backend *b)
 {
     b->state = BS_HANDSHAKE;
+    script_set_clear(b->shas);   /* a new server process may answer */
     struct route *r = b->w->route;
     if (b->proto == RESP3) {
         /* HELLO 3 switches the link, and authenticates it in the same

@@ -71,6 +71,7 @@ struct backend {
     struct backend *flush_next;
     int gidx;                   /* for stats, -1 when unknown */
     int as_master;              /* the route uses it as its group's master */
+    struct script_set *shas;    /* scripts its server has (script.h), owned */
 };
 
 /* Create a link in protocol `proto` (RESP2 or RESP3) and start

@@ -17,6 +17,7 @@
 #include <event2/event.h>
 
 #include "backend.h"
+#include "client_internal.h"
 #include "cmdtable.h"
 #include "local.h"
 #include "log.h"
@@ -33,7 +34,7 @@
 #define CLIENT_READ_CHUNK (16 * 1024)
 #define MAX_KEYS_STACK 64
 
-static const char err_crossslot[] = "CROSSSLOT Keys in request don't hash to the same slot";
+const char client_err_crossslot[] = "CROSSSLOT Keys in request don't hash to the same slot";
 
 static void read_cb(evutil_socket_t fd, short what, void *arg);
 static void write_cb(evutil_socket_t fd, short what, void *arg);
@@ -81,6 +82,7 @@ void client_create(struct worker *w, int fd, const char *addr)
     buf_init(&c->in);
     buf_init(&c->out);
     buf_init(&c->tx_buf);
+    buf_init(&c->tx_shas);
     buf_init(&c->tracking_opts);
     c->proto = RESP2;
     c->tx_group = c->watch_group = -1;
@@ -117,6 +119,8 @@ void client_destroy(struct client *c)
     links_close(c->sub, c->nsub, "client closed");
     links_close(c->trk, c->ntrk, "client closed");
     links_close(c->inv, c->ninv, "client closed");
+    links_close(c->adm, c->nadm, "client closed");
+    free(c->adm);
     free(c->sub);
     free(c->trk);
     free(c->inv);
@@ -137,6 +141,7 @@ void client_destroy(struct client *c)
     buf_free(&c->in);
     buf_free(&c->out);
     buf_free(&c->tx_buf);
+    buf_free(&c->tx_shas);
     buf_free(&c->tracking_opts);
     free(c->name);
     free(c);
@@ -235,8 +240,6 @@ static void reply_raw(struct client *c, int cmd, const char *raw, size_t len)
     local_end(c, m, cmd, raw[0] == '-');
 }
 
-/* Requests kept for a -MOVED hop (bytes). */
-#define FWD_KEEP_MAX (64 * 1024)
 
 static void send_frag(struct client *c, struct msg *m, int idx, int g, struct backend *b,
                       const char *req, size_t len, int blocking);
@@ -285,8 +288,9 @@ void client_frag_done(struct frag *f, const char *raw, size_t len, int is_error)
         if (m == c->head) drain(c);
         return;
     }
-    if (m->kind == MSG_FORWARD) {
+    if (m->kind == MSG_FORWARD || m->kind == MSG_EVAL) {
         if (is_error && follow_moved(c, m, f, raw, len)) return;
+        if (m->kind == MSG_EVAL && is_error && client_eval_heal(c, m, f->gidx, raw, len)) return;
         m->failed = is_error;
         if (m == c->head) {
             /* The common case: no copy through m->reply. */
@@ -313,6 +317,10 @@ void client_frag_done(struct frag *f, const char *raw, size_t len, int is_error)
         break;
     case MSG_SCAN: merge_scan(out, &m->replies[0], m->scan_group, m->scan_ngroups); break;
     case MSG_INFO: merge_info(out, m->proto, m->text, m->textlen, m->replies, m->nfrags); break;
+    case MSG_SAME: merge_same(out, m->replies, m->nfrags); break;
+    case MSG_EXISTS: merge_exists_and(out, m->replies, m->nfrags); break;
+    case MSG_KILL: merge_kill(out, m->replies, m->nfrags); break;
+    case MSG_IDENTICAL: client_merge_identical(c, m, out); break;
     default: resp_add_error(out, "ERR internal: bad merge kind"); break;
     }
     m->failed = out->len > before && out->data[before] == '-';
@@ -457,6 +465,12 @@ void client_priv_lost(struct client *c, struct backend *b)
         backend_destroy(b, "tracking link lost");
         c->closing = 1;
         want_flush(c);
+        return;
+    }
+    for (int g = 0; g < c->nadm; g++) {
+        if (c->adm[g] != b) continue;
+        c->adm[g] = NULL;   /* (SCRIPT KILL's fragment failed with it) */
+        backend_destroy(b, "admin link lost");
         return;
     }
     if (c->priv == b) c->priv = NULL;
@@ -687,6 +701,8 @@ void client_tick(struct client *c, uint64_t now)
         if (c->trk[g]) backend_tick(c->trk[g], now);
     for (int g = 0; g < c->ninv; g++)
         if (c->inv[g]) backend_tick(c->inv[g], now);
+    for (int g = 0; g < c->nadm; g++)
+        if (c->adm[g]) backend_tick(c->adm[g], now);
 }
 
 /* SORT / SORT_RO through the proxy, which is a cluster: BY and GET
@@ -803,11 +819,47 @@ static void forward(struct client *c, const struct cmd_spec *spec, int g, int is
     struct msg *m = msg_new(c, spec, MSG_FORWARD);
     msg_set_frags(m, 1);
     /* Kept so a -MOVED can be followed once (client_frag_done); a request
-     * larger than FWD_KEEP_MAX is not copied and its -MOVED goes to the
+     * larger than CLIENT_FWD_KEEP_MAX is not copied and its -MOVED goes to the
      * client, after which the map is right for the next one. */
-    if (len <= FWD_KEEP_MAX) buf_append(&m->fwd_req, req, len);
+    if (len <= CLIENT_FWD_KEEP_MAX) buf_append(&m->fwd_req, req, len);
     m->fwd_is_read = is_read;
     send_frag(c, m, 0, g, link_for(c, g, is_read), req, len, 0);
+}
+
+/* ---- for client_script.c (client_internal.h) ---- */
+
+struct msg *client_msg_new(struct client *c, const struct cmd_spec *spec, enum msg_kind kind)
+{
+    return msg_new(c, spec, kind);
+}
+
+void client_send(struct client *c, struct msg *m, int idx, int g, struct backend *b,
+                 const char *req, size_t len)
+{
+    send_frag(c, m, idx, g, b, req, len, 0);
+}
+
+void client_send_skip(struct client *c, struct msg *m, int idx, int g, struct backend *b,
+                      const char *req, size_t len, int skip)
+{
+    struct frag *f = frag_get(c->w);
+    f->msg = m;
+    f->idx = idx;
+    f->gidx = g;
+    f->skip = skip;
+    m->frags[idx] = f;
+    count_request(c, g);
+    backend_send(b, f, req, len, (uint64_t)deadline_for(c, b));
+}
+
+struct backend *client_link_for(struct client *c, int g, int is_read)
+{
+    return link_for(c, g, is_read);
+}
+
+void client_reply_error(struct client *c, int cmd, const char *err)
+{
+    reply_error(c, cmd, err);
 }
 
 /* ---- split commands ---- */
@@ -884,6 +936,14 @@ static void to_all(struct client *c, const struct cmd_spec *spec, enum msg_kind 
     send_to_all(c, msg_new(c, spec, kind), req, len);
 }
 
+struct msg *client_to_all(struct client *c, const struct cmd_spec *spec, enum msg_kind kind,
+                          const char *req, size_t len)
+{
+    struct msg *m = msg_new(c, spec, kind);
+    send_to_all(c, m, req, len);
+    return m;
+}
+
 /* INFO whose section includes the keyspace (none, "default", "all",
  * "everything", "keyspace"): the proxy's own sections are taken now, the
  * key counts come from every group's master (merge_info). */
@@ -931,6 +991,7 @@ static void tx_reset(struct client *c)
     buf_clear(&c->tx_buf);
     if (c->tx_buf.cap > 65536) buf_shrink(&c->tx_buf, 4096);
     c->tx_count = 0;
+    buf_clear(&c->tx_shas);
     c->tx_group = -1;
     c->tx_dirty = 0;
 }
@@ -1006,6 +1067,8 @@ static void tx_exec(struct client *c, const struct cmd_spec *spec)
         b = link_for(c, g, 0);
     }
     buf_clear(&scratch);
+    /* scripts of the queued EVALSHAs that b's server may lack go first */
+    int loads = client_script_preload(c, b, &scratch);
     buf_append_str(&scratch, "*1\r\n$5\r\nMULTI\r\n");
     buf_append(&scratch, c->tx_buf.data, c->tx_buf.len);
     buf_append_str(&scratch, "*1\r\n$4\r\nEXEC\r\n");
@@ -1015,7 +1078,7 @@ static void tx_exec(struct client *c, const struct cmd_spec *spec)
     f->msg = m;
     f->idx = 0;
     f->gidx = g;
-    f->skip = c->tx_count + 1;
+    f->skip = loads + c->tx_count + 1;
     m->frags[0] = f;
     count_request(c, g);
     backend_send(b, f, scratch.data, scratch.len, (uint64_t)deadline_for(c, b));
@@ -1029,12 +1092,13 @@ static void tx_queue(struct client *c, const struct cmd_spec *spec, int argc, ch
                      const size_t *lens)
 {
     switch (spec->route) {
-    case RT_KEY: case RT_MGET: case RT_MSET: case RT_SUM: case RT_BLOCK: {
+    case RT_KEY: case RT_MGET: case RT_MSET: case RT_SUM: case RT_BLOCK: case RT_EVAL: {
         if (tx_overtaken(c)) break;   /* groups are moot: EXEC fails as a whole */
-        int g = keys_group(c, spec, argc, argv, lens);
+        int g = spec->route == RT_EVAL ? client_eval_group(c, argc, argv, lens)
+                                       : keys_group(c, spec, argc, argv, lens);
         if (g == -1 || (g >= 0 && c->tx_group >= 0 && g != c->tx_group)) {
             c->tx_dirty = 1;
-            reply_error(c, spec->id, err_crossslot);
+            reply_error(c, spec->id, client_err_crossslot);
             return;
         }
         if (g >= 0) c->tx_group = g;
@@ -1059,6 +1123,8 @@ static void tx_queue(struct client *c, const struct cmd_spec *spec, int argc, ch
     }
     merge_add_cmd(&c->tx_buf, argc, argv, lens);
     c->tx_count++;
+    if ((spec->id == CMD_EVALSHA || spec->id == CMD_EVALSHA_RO) && lens[1] == 40)
+        buf_append(&c->tx_shas, argv[1], 40);
     reply_raw(c, spec->id, "+QUEUED\r\n", 9);
 }
 
@@ -1098,7 +1164,7 @@ static void do_tx(struct client *c, const struct cmd_spec *spec, int argc, char 
         }
         int g = keys_group(c, spec, argc, argv, lens);
         if (g == -1 || (g >= 0 && c->watch_group >= 0 && g != c->watch_group)) {
-            reply_error(c, spec->id, err_crossslot);
+            reply_error(c, spec->id, client_err_crossslot);
             return;
         }
         struct backend *b = priv_for(c, g);
@@ -1351,7 +1417,7 @@ static void dispatch(struct client *c, int argc, char **argv, size_t *lens, cons
     case RT_KEY: {
         int g = keys_group(c, spec, argc, argv, lens);
         if (g == -1) {
-            reply_error(c, spec->id, err_crossslot);
+            reply_error(c, spec->id, client_err_crossslot);
             return;
         }
         /* No key (or an invalid numkeys): any group answers the error. */
@@ -1401,12 +1467,12 @@ static void dispatch(struct client *c, int argc, char **argv, size_t *lens, cons
     case RT_BLOCK: {
         int g = keys_group(c, spec, argc, argv, lens);
         if (g == -1) {
-            reply_error(c, spec->id, err_crossslot);
+            reply_error(c, spec->id, client_err_crossslot);
             return;
         }
         if (g < 0) g = route_pubsub_group(w->route);
         if (c->watch_group >= 0 && c->watch_group != g) {
-            reply_error(c, spec->id, err_crossslot);
+            reply_error(c, spec->id, client_err_crossslot);
             return;
         }
         struct backend *b = priv_for(c, g);
@@ -1417,6 +1483,12 @@ static void dispatch(struct client *c, int argc, char **argv, size_t *lens, cons
     }
     case RT_PUBSUB:
         do_pubsub(c, spec, argc, argv, lens, req, len);
+        return;
+    case RT_EVAL:
+        client_eval(c, spec, argc, argv, lens, req, len);
+        return;
+    case RT_SCRIPT:
+        client_script(c, spec, argc, argv, lens, req, len);
         return;
     case RT_DENY:
     default: {

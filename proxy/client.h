@@ -18,6 +18,9 @@
  *                  happen where the keys live), whose confirmations are
  *                  dropped and whose messages are passed on.  PUBLISH goes
  *                  to the pub/sub group.
+ *   RT_EVAL        EVAL* and FCALL*: the declared keys' slot, or the owner of
+ *                  slot 0 (client_script.c); NOSCRIPT healed (script.h)
+ *   RT_SCRIPT      SCRIPT/FUNCTION: broadcast and merged (client_script.c)
  *   RT_DENY        -ERR naming the command
  * The connection stays open after every error except a protocol error.
  *
@@ -76,6 +79,7 @@ struct client {
     enum tx_state tx;
     buf tx_buf;                  /* queued commands of MULTI */
     int tx_count;
+    buf tx_shas;                 /* shas of the queued EVALSHAs, 40 bytes each */
     int tx_group;                /* -1: no key seen yet */
     int tx_dirty;                /* EXEC will abort */
     int watch_group;             /* -1: nothing watched */
@@ -104,6 +108,9 @@ struct client {
     struct backend **inv;        /* REDIRECT: per group, the RESP3 link
                                   * the node redirects invalidations to */
     int ninv;
+    struct backend **adm;        /* per group: admin link for SCRIPT KILL and
+                                  * FUNCTION KILL (client_script.c), owned */
+    int nadm;
     int caching;                 /* CLIENT CACHING for the next command:
                                   * 0 none, 1 yes, 2 no */
 

@@ -319,3 +319,132 @@ void merge_first_string(const char *raw, size_t len, char *out, size_t outsize)
         eh.type == REPLY_STRING)
         snprintf(out, outsize, "%.*s", (int)eh.len, eh.str);
 }
+
+/* ---- scripting (SCRIPT and FUNCTION broadcasts) ---- */
+
+static int same_bytes(const buf *a, const buf *b)
+{
+    return a->len == b->len && memcmp(a->data, b->data, a->len) == 0;
+}
+
+void merge_same(buf *out, const buf *replies, int nfrags)
+{
+    struct reply_hdr *hs = xcalloc((size_t)nfrags, sizeof *hs);
+    if (headers_all(out, replies, nfrags, hs) == 0) {
+        int same = 1;
+        for (int j = 1; j < nfrags; j++) same = same && same_bytes(&replies[0], &replies[j]);
+        if (same) buf_append(out, replies[0].data, replies[0].len);
+        else resp_add_error(out, "ERR strata-proxy: the groups returned different replies");
+    }
+    free(hs);
+}
+
+/* A short printable summary of a reply for the divergence error: the
+ * payload of a scalar (errors without their '-'), else its type. */
+static void reply_summary(char *dst, size_t size, const buf *r)
+{
+    struct reply_hdr h;
+    if (r->len == 0 || reply_header(r->data, r->len, &h) < 0) {
+        snprintf(dst, size, "(no reply)");
+        return;
+    }
+    if (h.str && h.type != REPLY_ARRAY && h.type != REPLY_MAP && h.type != REPLY_SET) {
+        size_t n = h.len > 80 ? 80 : h.len;
+        snprintf(dst, size, "'%.*s'", (int)n, h.str);
+        for (char *p = dst; *p; p++)
+            if (*p == '\r' || *p == '\n') *p = ' ';
+        return;
+    }
+    snprintf(dst, size, "(an aggregate of %lld)", h.n);
+}
+
+int merge_identical(buf *out, const buf *replies, int nfrags, const char *what,
+                    const char *const *names, char *diverged, size_t dsize)
+{
+    int same = 1;
+    for (int j = 1; j < nfrags; j++) same = same && same_bytes(&replies[0], &replies[j]);
+    if (same && nfrags > 0 && replies[0].len) {
+        buf_append(out, replies[0].data, replies[0].len);
+        return 0;
+    }
+    /* Name every group with its reply, for the client and the log. */
+    size_t off = 0;
+    diverged[0] = '\0';
+    for (int j = 0; j < nfrags && off + 1 < dsize; j++) {
+        char s[128];
+        reply_summary(s, sizeof s, &replies[j]);
+        int n = snprintf(diverged + off, dsize - off, "%s%s replied %s", j ? ", " : "",
+                         names[j], s);
+        if (n < 0) break;
+        off += (size_t)n;
+        if (off >= dsize) off = dsize - 1;
+    }
+    char e[600];
+    snprintf(e, sizeof e, "ERR strata-proxy: %s diverged across groups: %s", what, diverged);
+    resp_add_error(out, e);
+    return -1;
+}
+
+void merge_exists_and(buf *out, const buf *replies, int nfrags)
+{
+    struct reply_hdr *hs = xcalloc((size_t)nfrags, sizeof *hs);
+    struct reply_iter *its = xcalloc((size_t)nfrags, sizeof *its);
+    if (headers_all(out, replies, nfrags, hs) < 0) goto done;
+    for (int j = 0; j < nfrags; j++) {
+        if (!is_array(&hs[j]) || hs[j].n != hs[0].n) {
+            resp_add_error(out, err_type);
+            goto done;
+        }
+        reply_iter_init(&its[j], replies[j].data, replies[j].len, &hs[j]);
+    }
+    size_t start = out->len;
+    resp_add_array(out, hs[0].n);
+    for (long long k = 0; k < hs[0].n; k++) {
+        int all = 1;
+        for (int j = 0; j < nfrags; j++) {
+            const char *e;
+            size_t elen;
+            struct reply_hdr eh;
+            if (next_elem(&its[j], &e, &elen) <= 0 || reply_header(e, elen, &eh) < 0 ||
+                eh.type != REPLY_INTEGER) {
+                out->len = start;
+                resp_add_error(out, err_malformed);
+                goto done;
+            }
+            if (eh.n == 0) all = 0;
+        }
+        resp_add_int(out, all);
+    }
+done:
+    free(hs);
+    free(its);
+}
+
+static int error_is(const buf *r, const char *code)
+{
+    size_t n = strlen(code);
+    return r->len > n + 1 && r->data[0] == '-' && memcmp(r->data + 1, code, n) == 0 &&
+           (r->data[n + 1] == ' ' || r->data[n + 1] == '\r');
+}
+
+void merge_kill(buf *out, const buf *replies, int nfrags)
+{
+    int unkillable = -1, notbusy = -1, other = -1;
+    for (int j = 0; j < nfrags; j++) {
+        const buf *r = &replies[j];
+        if (r->len >= 3 && r->data[0] == '+') {
+            resp_add_ok(out);   /* one group was running the script: killed */
+            return;
+        }
+        if (error_is(r, "UNKILLABLE")) {
+            if (unkillable < 0) unkillable = j;
+        } else if (error_is(r, "NOTBUSY")) {
+            if (notbusy < 0) notbusy = j;
+        } else if (other < 0) {
+            other = j;
+        }
+    }
+    int j = unkillable >= 0 ? unkillable : notbusy >= 0 ? notbusy : other;
+    if (j >= 0 && replies[j].len) buf_append(out, replies[j].data, replies[j].len);
+    else resp_add_error(out, err_malformed);
+}

@@ -47,6 +47,22 @@ int merge_scan_decode(const char *s, size_t len, int ngroups, int *group,
  * same group when its cursor is not 0, else the next group, else 0. */
 void merge_scan(buf *out, const buf *reply, int group, int ngroups);
 
+/* SCRIPT LOAD: the reply every fragment agrees on (the sha), else the
+ * first error, else an error saying the groups disagree. */
+void merge_same(buf *out, const buf *replies, int nfrags);
+/* FUNCTION LOAD/DELETE/FLUSH/RESTORE: the reply when all fragments' bytes
+ * are identical (an error all groups gave is passed on), returning 0.
+ * Else "-ERR strata-proxy: <what> diverged across groups: <name> replied
+ * '<text>', ..." and -1, with the same list (NUL-terminated) in
+ * `diverged` for the log.  names[j] names fragment j's group. */
+int merge_identical(buf *out, const buf *replies, int nfrags, const char *what,
+                    const char *const *names, char *diverged, size_t dsize);
+/* SCRIPT EXISTS: per position, 1 only where every fragment says 1. */
+void merge_exists_and(buf *out, const buf *replies, int nfrags);
+/* SCRIPT KILL / FUNCTION KILL: +OK if any fragment says +OK, else its
+ * first -UNKILLABLE, else the first -NOTBUSY, else the first error. */
+void merge_kill(buf *out, const buf *replies, int nfrags);
+
 /* Fill `out` (NUL-terminated) with the first element of an array reply
  * if it is a bulk string, else "".  For ROLE checks. */
 void merge_first_string(const char *raw, size_t len, char *out, size_t outsize);

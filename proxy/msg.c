@@ -40,7 +40,8 @@ void msg_set_frags(struct msg *m, int n)
     } else {
         m->frags = xcalloc((size_t)n, sizeof *m->frags);
     }
-    if (m->kind != MSG_FORWARD && m->kind != MSG_TUNNEL && m->kind != MSG_PUSHCMD) {
+    if (m->kind != MSG_FORWARD && m->kind != MSG_TUNNEL && m->kind != MSG_PUSHCMD &&
+        m->kind != MSG_EVAL) {
         m->replies = xcalloc((size_t)n, sizeof *m->replies);
     }
 }

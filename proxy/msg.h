@@ -38,6 +38,15 @@ enum msg_kind {
     MSG_TUNNEL,    /* pub/sub: every reply of the private link goes out */
     MSG_PUSHCMD,   /* RESP3 (un)subscribe: its pushes are the reply; a PING
                     * sent after it marks the end and is not passed on */
+    MSG_EVAL,      /* one fragment, as MSG_FORWARD, except that a NOSCRIPT
+                    * for a sha the proxy knows is healed (script.h) */
+    MSG_SAME,      /* SCRIPT LOAD: the reply all groups agree on, else
+                    * the first error */
+    MSG_IDENTICAL, /* FUNCTION LOAD/DELETE/FLUSH/RESTORE: identical replies,
+                    * else an error naming the divergence */
+    MSG_EXISTS,    /* SCRIPT EXISTS: 1 where every group says 1 */
+    MSG_KILL,      /* SCRIPT/FUNCTION KILL: OK if any, else UNKILLABLE,
+                    * else NOTBUSY */
 };
 
 struct frag {
@@ -75,6 +84,10 @@ struct msg {
                               * after -MOVED (empty: too big to keep) */
     int fwd_is_read;
     int moved;               /* already resent after a -MOVED */
+    char sha[41];            /* MSG_EVAL of EVALSHA*: its sha, lower case ("":
+                              * not an EVALSHA); fwd_req is sent again after
+                              * healing a NOSCRIPT */
+    int retried;             /* the NOSCRIPT retry was made */
     uint64_t start_us;
 };
 

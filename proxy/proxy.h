@@ -35,6 +35,9 @@ struct proxy {
     atomic_ulong failovers;         /* master changes applied */
     atomic_ulong moved;             /* -MOVED replies from nodes */
     atomic_ulong moved_resent;      /* requests resent to the group a -MOVED named */
+    atomic_ulong script_loads;      /* SCRIPT LOADs sent in front of an EVALSHA or
+                                     * EXEC (client_script.c) */
+    atomic_ulong noscript_retries;  /* EVALSHAs sent again after healing a NOSCRIPT */
     atomic_ulong slots_kept;        /* slots a reload kept on their group (slotcheck.h) */
 };
 

@@ -9,6 +9,7 @@
 
 #include "proxy.h"
 #include "route.h"
+#include "script.h"
 #include "util.h"
 #include "worker.h"
 
@@ -117,14 +118,16 @@ void stats_info(buf *out, const char *sec, size_t seclen)
                    "server_name:strata-proxy\r\nprocess_id:%d\r\ntcp_port:%d\r\n"
                    "uptime_in_seconds:%llu\r\nuptime_in_days:%llu\r\nthreads:%d\r\n"
                    "config_file:%s\r\ntopology_version:%llu\r\nreloads:%lu\r\nfailovers:%lu\r\n"
-                   "sentinel_mode:%s\r\nmoved:%lu\r\nmoved_resent:%lu\r\nslots_kept:%lu\r\n",
+                   "sentinel_mode:%s\r\nmoved:%lu\r\nmoved_resent:%lu\r\nslots_kept:%lu\r\n"
+                   "scripts_cached:%zu\r\nscript_loads:%lu\r\nnoscript_retries:%lu\r\n",
                    STRATA_VERSION, (int)getpid(), proxy_g.conf.listen_port,
                    (unsigned long long)up, (unsigned long long)(up / 86400), proxy_g.nworkers,
                    proxy_g.config_file,
                    (unsigned long long)r->version, atomic_load(&proxy_g.reloads),
                    atomic_load(&proxy_g.failovers), r->has_sentinel ? "yes" : "no",
                    atomic_load(&proxy_g.moved), atomic_load(&proxy_g.moved_resent),
-                   atomic_load(&proxy_g.slots_kept));
+                   atomic_load(&proxy_g.slots_kept), script_cache_count(),
+                   atomic_load(&proxy_g.script_loads), atomic_load(&proxy_g.noscript_retries));
     }
     if (stats_info_wants(sec, seclen, "clients")) {
         SECTION("Clients");
@@ -222,6 +225,19 @@ void stats_prometheus(buf *out)
                     "strata_proxy_slots_kept_total %lu\n",
                atomic_load(&proxy_g.moved), atomic_load(&proxy_g.moved_resent),
                atomic_load(&proxy_g.slots_kept));
+    buf_printf(out, "# HELP strata_proxy_scripts_cached Script bodies in the proxy's sha cache.\n"
+                    "# TYPE strata_proxy_scripts_cached gauge\n"
+                    "strata_proxy_scripts_cached %zu\n"
+                    "# HELP strata_proxy_script_loads_total SCRIPT LOADs sent ahead of an EVALSHA "
+                    "to a server that may lack the script.\n"
+                    "# TYPE strata_proxy_script_loads_total counter\n"
+                    "strata_proxy_script_loads_total %lu\n"
+                    "# HELP strata_proxy_noscript_retries_total EVALSHAs sent again after a NOSCRIPT "
+                    "was healed.\n"
+                    "# TYPE strata_proxy_noscript_retries_total counter\n"
+                    "strata_proxy_noscript_retries_total %lu\n",
+               script_cache_count(), atomic_load(&proxy_g.script_loads),
+               atomic_load(&proxy_g.noscript_retries));
 
     buf_append_str(out, "# HELP strata_proxy_commands_total Commands answered, by command.\n"
                         "# TYPE strata_proxy_commands_total counter\n");

@@ -312,6 +312,7 @@ void worker_free(struct worker *w)
         struct msg *m = w->free_msgs;
         w->free_msgs = m->next;
         buf_free(&m->reply);
+        buf_free(&m->fwd_req);
         free(m);
     }
     while (w->free_frags) {

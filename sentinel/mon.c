@@ -83,7 +83,10 @@ static void mon_ping_cb(struct link *l, redisReply *r, void *privdata)
     if (!r) return;
     if ((r->type == REDIS_REPLY_STATUS && !strcasecmp(r->str, "PONG")) ||
         (r->type == REDIS_REPLY_ERROR &&
-         (!strncmp(r->str, "LOADING", 7) || !strncmp(r->str, "MASTERDOWN", 10))))
+         (!strncmp(r->str, "LOADING", 7) || !strncmp(r->str, "MASTERDOWN", 10) ||
+          /* a node running a busy script is alive: it serves acks and
+           * SCRIPT KILL, and fails over nothing by being slow */
+          !strncmp(r->str, "BUSY", 4))))
         n->last_ok_ms = now_ms();
 }
 

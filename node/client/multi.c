@@ -279,7 +279,10 @@ static void multi_write_hook(client *c, size_t mark)
     if (!wcount && !tracking_active()) return;
     /* EXEC's own notification repeats its queued commands' changes, which
      * were seen one by one. */
-    if (c && c->cmd && c->cmd->id == CMD_EXEC) return;
+    if (c && c->cmd && (c->cmd->id == CMD_EXEC || c->cmd->id == CMD_EVAL || c->cmd->id == CMD_EVALSHA ||
+                        c->cmd->id == CMD_EVAL_RO || c->cmd->id == CMD_EVALSHA_RO ||
+                        c->cmd->id == CMD_FCALL || c->cmd->id == CMD_FCALL_RO))
+        return; /* a script's commands were seen one by one too */
     touch_gen++;
     size_t len;
     const char *ops = store_ops(srv.st, mark, &len);

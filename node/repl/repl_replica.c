@@ -22,6 +22,7 @@
 #include "db.h"
 #include "dump.h"
 #include "log.h"
+#include "eval.h"
 #include "multi.h"
 #include "repl_master.h"
 #include "repl_proto.h"
@@ -222,6 +223,7 @@ static int apply_record(const char *rec, size_t len)
         /* WATCHes on this replica fail when the master changes the key. */
         multi_signal_ops(wr.ops, wr.oplen);
         db_gc_note_applied(wr.ops, wr.oplen);
+        function_ops_applied(wr.ops, wr.oplen); /* FUNCTION LOAD/DELETE: recompile */
         return 0;
     }
     unsigned long long lsn = len >= 17 ? get_u64be((const unsigned char *)rec + 9) : 0;

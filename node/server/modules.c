@@ -3,6 +3,7 @@
  * adding a module touches one line here and nothing in the server core. */
 #include "server.h"
 
+#include "eval.h"
 #include "latency.h"
 #include "monitor.h"
 #include "slots.h"
@@ -30,4 +31,5 @@ void server_register_modules(void)
     t_memory_register();
     cluster_register();
     t_stream_register();
+    eval_register();
 }

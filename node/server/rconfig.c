@@ -11,7 +11,8 @@
  *   maxmemory, maxmemory-policy                     shown by INFO memory; the policy
  *                                                   decides OBJECT FREQ/IDLETIME's
  *                                                   errors and REFCOUNT's shared integers
- *   busy-reply-threshold (lua-time-limit)           kept for scripting
+ *   busy-reply-threshold (lua-time-limit)           when a running script turns busy
+ *                                                   (script_lua.c; 0: never)
  *
  * Parameters accepted, checked and kept, with no effect on Strata (data
  * lives in LevelDB: there is no in-memory encoding, snapshot, AOF,

@@ -27,10 +27,12 @@
 #include <sys/statvfs.h>
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <poll.h>
 
 #include "blocking.h"
 #include "cmdstats.h"
 #include "db.h"
+#include "eval.h"
 #include "latency.h"
 #include "log.h"
 #include "monitor.h"
@@ -277,6 +279,11 @@ static int client_flush(client *c)
     return 0;
 }
 
+int server_flush_client(client *c)
+{
+    return client_flush(c);
+}
+
 static void client_write_cb(evutil_socket_t fd, short what, void *arg)
 {
     client *c = arg;
@@ -327,6 +334,44 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
         snprintf(c->laddr, sizeof c->laddr, "%s:%lld", srv.cfg.bind, srv.cfg.port);
         srv.stats.connections++;
     }
+}
+
+/* One round of I/O while a script is busy (libevent's loop cannot be
+ * entered again from inside one of its callbacks): accept connections,
+ * read and run other clients' commands (the busy filter answers them),
+ * write replies out.  `skip` (the script's caller) is left alone.
+ * Timers do not run, so no background write, commit or WAL shipping
+ * happens; replicas' acks (REPLCONF) are read. */
+void server_poll_busy(client *skip)
+{
+    size_t n = 1, cap = 64;
+    struct pollfd *pf = xmalloc(sizeof *pf * cap);
+    client **who = xmalloc(sizeof *who * cap);
+    pf[0].fd = srv.listen_fd;
+    pf[0].events = POLLIN;
+    who[0] = NULL;
+    for (client *c = srv.clients; c; c = c->next) {
+        if (c == skip || c->fd < 0 || (c->flags & CLIENT_CLOSE_ASAP) || (c->flags & CLIENT_MASTER)) continue;
+        if (n == cap) {
+            cap *= 2;
+            pf = xrealloc(pf, sizeof *pf * cap);
+            who = xrealloc(who, sizeof *who * cap);
+        }
+        pf[n].fd = c->fd;
+        pf[n].events = POLLIN | (c->out.len > c->out_sent ? POLLOUT : 0);
+        who[n++] = c;
+    }
+    if (poll(pf, (nfds_t)n, 0) > 0) {
+        if (pf[0].revents & POLLIN) accept_cb(srv.listen_fd, EV_READ, NULL);
+        for (size_t i = 1; i < n; i++) {
+            client *c = who[i];
+            if (c->flags & CLIENT_CLOSE_ASAP) continue;
+            if (pf[i].revents & (POLLIN | POLLHUP | POLLERR)) client_read_cb(c->fd, EV_READ, c);
+            if (!(c->flags & CLIENT_CLOSE_ASAP) && (pf[i].revents & POLLOUT)) client_write_cb(c->fd, EV_WRITE, c);
+        }
+    }
+    free(pf);
+    free(who);
 }
 
 /* ---------------- dispatch ---------------- */
@@ -491,7 +536,7 @@ void server_call(client *c)
      * start of its duration (commandstats), as Redis's call() does; a
      * clock step during the command counts as zero, not a huge duration. */
     uint64_t t0 = now_us();
-    srv.cmd_time_ms = t0 / 1000u;
+    srv.cmd_time_ms = srv.script_time_ms ? srv.script_time_ms : t0 / 1000u;
     client *prev = srv.current;
     srv.current = c;
     srv.procs[cmd->id](c);
@@ -518,7 +563,11 @@ void server_call(client *c)
     c->ncmds++;
     if (store_mark(srv.st) != mark) {
         /* A command that answers an error must leave nothing behind. */
-        if (failed) {
+        if (failed && (c->flags & CLIENT_KEEP_WRITES)) {
+            /* A script's runtime error: Redis keeps what it wrote. */
+            srv.dirty++;
+            server_notify_write(c, mark);
+        } else if (failed) {
             store_rollback(srv.st, mark);
             db_invalidate_counters(); /* cached key counts may include the undone change */
         } else {
@@ -526,6 +575,7 @@ void server_call(client *c)
             server_notify_write(c, mark);
         }
     }
+    c->flags &= ~CLIENT_KEEP_WRITES;
     tracking_after_call(c);
     if (!(c->flags & CLIENT_IN_EXEC)) {
         block_serve_ready();
@@ -567,6 +617,7 @@ static void fail_pending_clients(void)
 int server_commit(void)
 {
     if (!store_dirty(srv.st)) return 0;
+    if (srv.script_busy) return 0; /* a script is half done: it commits when it ends */
     if (srv.write_error) {
         /* After a failed write LevelDB's log may end in a partial record;
          * anything appended after it could be lost at recovery.  Nothing is
@@ -665,7 +716,7 @@ static void gc_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     (void)arg;
-    if (srv.is_replica || srv.write_error || srv.writes_paused) return;
+    if (srv.is_replica || srv.write_error || srv.writes_paused || srv.script_busy) return;
     if (srv.fenced_now && srv.fenced_now()) return;
     size_t mark = store_mark(srv.st);
     srv.cmd_time_ms = now_ms();
@@ -715,7 +766,7 @@ static void cron_cb(evutil_socket_t fd, short what, void *arg)
     if (srv.is_replica) db_gc_flush_compactions();
     /* CLIENT PAUSE holds background writes too (as Redis pauses expiry), so
      * a replica catching up during a graceful failover sees no new record. */
-    if (!srv.is_replica && !srv.write_error && !srv.writes_paused &&
+    if (!srv.is_replica && !srv.write_error && !srv.writes_paused && !srv.script_busy &&
         !(srv.fenced_now && srv.fenced_now())) {
         for (;;) {
             size_t mark = store_mark(srv.st);
@@ -809,6 +860,7 @@ int server_store_replace(const char *newdir)
     struct store_opts so = server_store_opts();
     char old[4096];
     snprintf(old, sizeof old, "%s.old", srv.cfg.dir);
+    function_reload(); /* the libraries are the new data's */
     server_commit();
     multi_touch_existing();
     store_close(srv.st);

@@ -84,6 +84,7 @@ void node_config_applied(const char *name);
 #define CLIENT_REPLY_OFF         (1u << 13) /* CLIENT REPLY OFF */
 #define CLIENT_REPLY_SKIP        (1u << 14) /* drop this command's reply */
 #define CLIENT_REPLY_SKIP_NEXT   (1u << 15) /* CLIENT REPLY SKIP: drop the next one's */
+#define CLIENT_KEEP_WRITES       (1u << 16) /* script.c: an error reply keeps the command's writes (EVAL, FCALL) */
 #define CLIENT_NO_EVICT          (1u << 24) /* CLIENT NO-EVICT on (shown as 'e'; nothing is evicted) */
 
 typedef struct client {
@@ -175,6 +176,9 @@ struct server {
     int fenced;                   /* writes refused: lost the lease */
     int writes_paused;            /* CLIENT PAUSE (pause.c): no background writes either */
     unsigned long long dirty;     /* writes since start */
+    int script_busy;              /* a script runs past busy-reply-threshold (script_lua.c):
+                                     nothing is committed, no background write runs */
+    uint64_t script_time_ms;      /* a script's start: "now" of its commands (0: none) */
 
     /* Installed by the replication module (NULL when absent). */
     void (*info_replication)(buf *out);
@@ -208,6 +212,12 @@ void client_close(client *c);
 int client_close_if_over_limit(client *c, size_t pending);
 /* Run the complete commands waiting in c->qbuf (after an unblock). */
 void client_process_input(client *c);
+/* Write out as much of c->out as the socket takes (busy scripts answer
+ * other clients this way).  Returns 0, or -1 if c was closed. */
+int server_flush_client(client *c);
+/* One round of I/O for every client but `skip` while a script is busy
+ * (script_lua.c); see server.c. */
+void server_poll_busy(client *skip);
 
 /* Hooks for feature modules, called in registration order:
  *   write: after every command (or background task, c == NULL) that

@@ -1,8 +1,10 @@
 /* Unit tests for proxy/merge.c: merging the replies of split commands and
- * the SCAN cursor that walks groups. */
+ * the SCAN cursor that walks groups; the SCRIPT/FUNCTION merges and the
+ * proxy's script cache (proxy/script.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -11,6 +13,7 @@
 #include "buf.h"
 #include "merge.h"
 #include "resp.h"
+#include "script.h"
 
 static buf mk(const char *s)
 {
@@ -214,6 +217,133 @@ static void test_resp3_merges(void **state)
     free_all(t, 1);
 }
 
+static void test_script_load_same(void **state)
+{
+    const char *sha = "$40\r\ne0e1f9fabfc9d4800c877a703b823ac0578ff8db\r\n";
+    buf r[2] = { mk(sha), mk(sha) };
+    buf out;
+    buf_init(&out);
+    merge_same(&out, r, 2);
+    expect_out(&out, sha);
+    buf_free(&r[1]);
+    r[1] = mk("-ERR backend g2: connection refused\r\n");
+    buf_init(&out);
+    merge_same(&out, r, 2);
+    expect_out(&out, "-ERR backend g2: connection refused\r\n");
+    free_all(r, 2);
+}
+
+static void test_function_identical(void **state)
+{
+    const char *names[2] = { "g1", "g2" };
+    char div[300];
+    buf r[2] = { mk("$5\r\nmylib\r\n"), mk("$5\r\nmylib\r\n") };
+    buf out;
+    buf_init(&out);
+    assert_int_equal(merge_identical(&out, r, 2, "FUNCTION LOAD", names, div, sizeof div), 0);
+    expect_out(&out, "$5\r\nmylib\r\n");
+    /* the same error everywhere is passed on */
+    buf e[2] = { mk("-ERR Library 'mylib' already exists\r\n"),
+                 mk("-ERR Library 'mylib' already exists\r\n") };
+    buf_init(&out);
+    assert_int_equal(merge_identical(&out, e, 2, "FUNCTION LOAD", names, div, sizeof div), 0);
+    expect_out(&out, "-ERR Library 'mylib' already exists\r\n");
+    /* divergence names every group */
+    buf_free(&r[1]);
+    r[1] = mk("-ERR Library 'mylib' already exists\r\n");
+    buf_init(&out);
+    assert_int_equal(merge_identical(&out, r, 2, "FUNCTION LOAD", names, div, sizeof div), -1);
+    expect_out(&out, "-ERR strata-proxy: FUNCTION LOAD diverged across groups: g1 replied "
+                     "'mylib', g2 replied 'ERR Library 'mylib' already exists'\r\n");
+    assert_string_equal(div, "g1 replied 'mylib', g2 replied 'ERR Library 'mylib' already exists'");
+    free_all(r, 2);
+    free_all(e, 2);
+}
+
+static void test_script_exists_and(void **state)
+{
+    buf r[2] = { mk("*3\r\n:1\r\n:1\r\n:0\r\n"), mk("*3\r\n:1\r\n:0\r\n:0\r\n") };
+    buf out;
+    buf_init(&out);
+    merge_exists_and(&out, r, 2);
+    expect_out(&out, "*3\r\n:1\r\n:0\r\n:0\r\n");
+    buf_free(&r[1]);
+    r[1] = mk("*2\r\n:1\r\n:1\r\n");   /* a different count: not the same request */
+    buf_init(&out);
+    merge_exists_and(&out, r, 2);
+    expect_out(&out, "-ERR unexpected reply type from backend\r\n");
+    free_all(r, 2);
+}
+
+static void test_script_kill(void **state)
+{
+    const char *notbusy = "-NOTBUSY No scripts in execution right now.\r\n";
+    const char *unkill = "-UNKILLABLE Sorry the script already executed write commands.\r\n";
+    buf r[3] = { mk(notbusy), mk("+OK\r\n"), mk(unkill) };
+    buf out;
+    buf_init(&out);
+    merge_kill(&out, r, 3);
+    expect_out(&out, "+OK\r\n");
+    buf_free(&r[1]);
+    r[1] = mk("-ERR backend g2: timeout\r\n");
+    buf_init(&out);
+    merge_kill(&out, r, 3);
+    expect_out(&out, unkill);
+    buf_free(&r[2]);
+    r[2] = mk(notbusy);
+    buf_init(&out);
+    merge_kill(&out, r, 3);
+    expect_out(&out, notbusy);
+    free_all(r, 3);
+}
+
+static void test_script_cache(void **state)
+{
+    char sha[41];
+    buf b;
+    buf_init(&b);
+    script_cache_clear();
+    script_cache_put("return 1", 8, sha);
+    assert_string_equal(sha, "e0e1f9fabfc9d4800c877a703b823ac0578ff8db");
+    assert_int_equal(script_cache_get("E0E1F9FABFC9D4800C877A703B823AC0578FF8DB", 40, &b), 1);
+    assert_int_equal(b.len, 8);
+    assert_memory_equal(b.data, "return 1", 8);
+    assert_int_equal(script_cache_get(sha, 39, &b), 0);
+    assert_int_equal(script_cache_get("0000000000000000000000000000000000000000", 40, &b), 0);
+    script_cache_put("return 1", 8, NULL);   /* once only */
+    assert_int_equal(script_cache_count(), 1);
+    /* bounded: the oldest go first */
+    char body[32];
+    for (int i = 0; i < SCRIPT_CACHE_MAX + 10; i++) {
+        int n = snprintf(body, sizeof body, "return %d", i + 2);
+        script_cache_put(body, (size_t)n, NULL);
+    }
+    assert_int_equal(script_cache_count(), SCRIPT_CACHE_MAX);
+    buf_clear(&b);
+    assert_int_equal(script_cache_get(sha, 40, &b), 0);
+    /* per-link sets, emptied by a flush */
+    struct script_set *set = NULL;
+    assert_int_equal(script_set_has(set, sha), 0);
+    for (int i = 0; i < 100; i++) {
+        char s[41];
+        int n = snprintf(body, sizeof body, "return %d", i);
+        script_sha(body, (size_t)n, s);
+        script_set_add(&set, s);
+    }
+    script_set_add(&set, sha);
+    assert_int_equal(script_set_has(set, sha), 1);
+    assert_int_equal(script_set_has(set, "0000000000000000000000000000000000000000"), 0);
+    script_cache_clear();
+    assert_int_equal(script_cache_count(), 0);
+    assert_int_equal(script_set_has(set, sha), 0);
+    script_set_add(&set, sha);
+    assert_int_equal(script_set_has(set, sha), 1);
+    script_set_clear(set);
+    assert_int_equal(script_set_has(set, sha), 0);
+    script_set_free(set);
+    buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -225,6 +355,11 @@ int main(void)
         cmocka_unit_test(test_scan_cursor),
         cmocka_unit_test(test_add_cmd_and_first_string),
         cmocka_unit_test(test_resp3_merges),
+        cmocka_unit_test(test_script_load_same),
+        cmocka_unit_test(test_function_identical),
+        cmocka_unit_test(test_script_exists_and),
+        cmocka_unit_test(test_script_kill),
+        cmocka_unit_test(test_script_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
