@@ -398,18 +398,26 @@ static int hll_merge_into(uint8_t *max, const uint8_t *v, size_t len)
         }
         return 0;
     }
+    /* Any opcode running past the last register makes the value corrupt
+     * (Redis 7.0.12 and later check every opcode here). */
     const uint8_t *p = v + HLL_HDR, *end = v + len;
     long i = 0;
     while (p < end) {
+        long run;
         if (SP_IS_ZERO(p)) {
-            i += SP_ZERO_LEN(p);
+            run = SP_ZERO_LEN(p);
+            if (run + i > HLL_REGISTERS) return -1;
+            i += run;
             p++;
         } else if (SP_IS_XZERO(p)) {
-            i += SP_XZERO_LEN(p);
+            run = SP_XZERO_LEN(p);
+            if (run + i > HLL_REGISTERS) return -1;
+            i += run;
             p += 2;
         } else {
-            int run = SP_VAL_LEN(p), val = SP_VAL_VALUE(p);
-            if (run + i > HLL_REGISTERS) break;
+            int val = SP_VAL_VALUE(p);
+            run = SP_VAL_LEN(p);
+            if (run + i > HLL_REGISTERS) return -1;
             while (run--) {
                 if (val > max[i]) max[i] = (uint8_t)val;
                 i++;
