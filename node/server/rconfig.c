@@ -9,6 +9,7 @@
  *   set-max-intset-entries                          OBJECT ENCODING's answer
  *                                                   (the encoding Redis would pick)
  *   busy-reply-threshold (lua-time-limit)           kept for scripting
+ *   hll-sparse-max-bytes                            when a HyperLogLog turns dense (t_hll.c)
  *
  * Parameters accepted, checked and kept, with no effect on Strata (data
  * lives in LevelDB: there is no in-memory encoding, snapshot, AOF,
@@ -18,7 +19,6 @@
  *   list-max-listpack-size (list-max-ziplist-size), list-compress-depth
  *                                   list node sizes: lists are one record an element
  *   stream-node-max-entries, stream-node-max-bytes   no streams
- *   hll-sparse-max-bytes            no HyperLogLog
  *   activerehashing, dynamic-hz, jemalloc-bg-thread   no hash tables to rehash
  *   save, rdbcompression, stop-writes-on-bgsave-error,
  *   rdb-save-incremental-fsync, rdb-del-sync-files    no RDB snapshots

@@ -8,9 +8,13 @@
  * trims as Redis 7.0's georadiusGeneric does; replies, the order of
  * argument checks and the error texts are Redis's.
  *
- * Known difference: when COUNT keeps fewer results than were found,
- * Redis sorts partially (its pqsort); points at exactly the same distance
- * may then come out in another order here (a full qsort). */
+ * Sorting: a full sort uses the C library's qsort, as Redis does; when
+ * COUNT keeps fewer results than were found, Redis sorts only the kept
+ * range with its pqsort (a Bentley-McIlroy quicksort that skips the
+ * partitions outside the range), and points at the same distance come
+ * out in the order that algorithm leaves them, so geo_psort below follows
+ * the same steps. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,11 +120,15 @@ static void reply_human_double(client *c, double d)
     }
 }
 
-/* Distances: 4 decimals, a bulk string in both protocols (Redis 7.0). */
+/* Distances: 4 decimals, a bulk string in both protocols.  Redis 7.0
+ * rounds d * 10^4 to an integer with llrint (ties to even), which is not
+ * always printf's "%.4f" (63003257.57675 prints .5768, not .5767). */
 static void reply_distance(client *c, double d)
 {
-    char tmp[128];
-    int n = snprintf(tmp, sizeof tmp, "%.4f", d);
+    char tmp[64];
+    long long v = llrint(d * 10000.0);
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    int n = snprintf(tmp, sizeof tmp, "%s%llu.%04llu", v < 0 ? "-" : "", u / 10000, u % 10000);
     resp_add_bulk(&c->out, tmp, (size_t)n);
 }
 
@@ -359,6 +367,109 @@ static int cmp_asc(const void *x, const void *y)
 
 static int cmp_desc(const void *x, const void *y) { return -cmp_asc(x, y); }
 
+/* ---- the partial sort ---- */
+
+typedef int geo_cmp(const void *, const void *);
+
+static void pt_swap(struct geo_point *a, struct geo_point *b)
+{
+    struct geo_point t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Swap the n elements from a with the n from b, pairwise. */
+static void pt_vecswap(struct geo_point *a, struct geo_point *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) pt_swap(a + i, b + i);
+}
+
+static struct geo_point *pt_med3(struct geo_point *a, struct geo_point *b, struct geo_point *c,
+                                 geo_cmp *cmp)
+{
+    if (cmp(a, b) < 0) return cmp(b, c) < 0 ? b : (cmp(a, c) < 0 ? c : a);
+    return cmp(b, c) > 0 ? b : (cmp(a, c) < 0 ? a : c);
+}
+
+static void pt_insertion(struct geo_point *a, size_t n, geo_cmp *cmp)
+{
+    for (size_t m = 1; m < n; m++)
+        for (size_t l = m; l > 0 && cmp(&a[l - 1], &a[l]) > 0; l--) pt_swap(&a[l], &a[l - 1]);
+}
+
+/* Sort a[0..n) enough that the elements of ranks lo..hi (indexes into
+ * the whole array `base`) are in their sorted places. */
+static void geo_psort_range(struct geo_point *base, struct geo_point *a, size_t n, geo_cmp *cmp,
+                            size_t lo, size_t hi)
+{
+    for (;;) {
+        if (n < 7) {
+            pt_insertion(a, n, cmp);
+            return;
+        }
+        struct geo_point *pm = a + n / 2;
+        if (n > 7) {
+            struct geo_point *pl = a, *pn = a + n - 1;
+            if (n > 40) {
+                size_t d = n / 8;
+                pl = pt_med3(pl, pl + d, pl + 2 * d, cmp);
+                pm = pt_med3(pm - d, pm, pm + d, cmp);
+                pn = pt_med3(pn - 2 * d, pn - d, pn, cmp);
+            }
+            pm = pt_med3(pl, pm, pn, cmp);
+        }
+        pt_swap(a, pm);
+        /* Partition around a[0]: equal elements gather at both ends
+         * ([a+1, pa) and (pd, end)), then move to the middle. */
+        struct geo_point *pa = a + 1, *pb = a + 1, *pc = a + n - 1, *pd = a + n - 1;
+        int swapped = 0, r;
+        for (;;) {
+            while (pb <= pc && (r = cmp(pb, a)) <= 0) {
+                if (r == 0) {
+                    swapped = 1;
+                    pt_swap(pa, pb);
+                    pa++;
+                }
+                pb++;
+            }
+            while (pb <= pc && (r = cmp(pc, a)) >= 0) {
+                if (r == 0) {
+                    swapped = 1;
+                    pt_swap(pc, pd);
+                    pd--;
+                }
+                pc--;
+            }
+            if (pb > pc) break;
+            pt_swap(pb, pc);
+            swapped = 1;
+            pb++;
+            pc--;
+        }
+        if (!swapped) {
+            pt_insertion(a, n, cmp);
+            return;
+        }
+        struct geo_point *pn = a + n;
+        size_t k = (size_t)(pa - a) < (size_t)(pb - pa) ? (size_t)(pa - a) : (size_t)(pb - pa);
+        pt_vecswap(a, pb - k, k);
+        k = (size_t)(pd - pc) < (size_t)(pn - pd - 1) ? (size_t)(pd - pc) : (size_t)(pn - pd - 1);
+        pt_vecswap(pb, pn - k, k);
+        /* Recurse into a side only if it holds part of the wanted ranks. */
+        size_t left = (size_t)(pb - pa);
+        if (left > 1) {
+            size_t s = (size_t)(a - base), e = s + left - 1;
+            if (!((lo < s && hi < s) || (lo > e && hi > e))) geo_psort_range(base, a, left, cmp, lo, hi);
+        }
+        size_t right = (size_t)(pd - pc);
+        if (right <= 1) return;
+        a = pn - right;
+        n = right;
+        size_t s = (size_t)(a - base), e = s + right - 1;
+        if ((lo < s && hi < s) || (lo > e && hi > e)) return;
+    }
+}
+
 #define GEO_RADIUS_COORDS (1 << 0)  /* GEORADIUS */
 #define GEO_RADIUS_MEMBER (1 << 1)  /* GEORADIUSBYMEMBER */
 #define GEO_NOSTORE       (1 << 2)  /* the _RO forms */
@@ -521,8 +632,11 @@ static void georadius_generic(client *c, int src, int flags)
     }
     long long found = (long long)pts.used;
     long long n = (count == 0 || found < count) ? found : count;
-    if (sort != SORT_NONE && pts.used > 1)
-        qsort(pts.p, pts.used, sizeof *pts.p, sort == SORT_ASC ? cmp_asc : cmp_desc);
+    if (sort != SORT_NONE) {
+        geo_cmp *cmp = sort == SORT_ASC ? cmp_asc : cmp_desc;
+        if (n == found) qsort(pts.p, pts.used, sizeof *pts.p, cmp);
+        else geo_psort_range(pts.p, pts.p, pts.used, cmp, 0, (size_t)(n - 1));
+    }
 
     if (!store) {
         int opts = withdist + withhash + withcoord;

@@ -21,7 +21,7 @@
  * 0xadc83b19); its value is 1 + the number of trailing zero bits of the
  * remaining 50 bits (with bit 50 forced to 1, so at most 51).  A sparse
  * value becomes dense when a register needs a value above 32 or when the
- * value would grow past 3000 bytes (Redis's hll-sparse-max-bytes default).
+ * value would grow past hll-sparse-max-bytes (CONFIG, 3000 by default).
  * The cardinality estimate is Ertl's improved estimator over the register
  * histogram, which is what Redis 7.0 computes; the estimate is cached in
  * the header and marked stale (bit 63) by every change.
@@ -37,6 +37,7 @@
 
 #include "cmd.h"
 #include "notify.h"
+#include "rconfig.h"
 #include "util.h"
 
 #define HLL_P 14
@@ -49,7 +50,6 @@
 #define HLL_DENSE_SIZE (HLL_HDR + (HLL_REGISTERS * HLL_BITS + 7) / 8)
 #define HLL_ENC_DENSE 0
 #define HLL_ENC_SPARSE 1
-#define HLL_SPARSE_MAX_BYTES 3000
 #define HLL_ALPHA_INF 0.721347520444481703680
 
 #define SP_IS_ZERO(p) (((*(p)) & 0xc0) == 0)
@@ -62,6 +62,14 @@
 #define SP_VAL_MAX_VALUE 32
 #define SP_VAL_MAX_LEN 4
 #define SP_ZERO_MAX_LEN 64
+
+/* hll-sparse-max-bytes, Redis's CONFIG parameter (rconfig.c). */
+static long long sparse_max_bytes(void)
+{
+    static const struct rconf_param *p;
+    if (!p) p = rconf_find("hll-sparse-max-bytes", 20);
+    return p ? rconf_pnum(p) : 3000;
+}
 
 static const char ERR_NOT_HLL[] = "WRONGTYPE Key is not a valid HyperLogLog string value.";
 static const char ERR_CORRUPT[] = "INVALIDOBJ Corrupted HLL object detected";
@@ -334,7 +342,7 @@ static int sparse_set(struct hll *h, long index, int count)
     long seqlen = n - seq;
     long oldlen = is_xzero ? 2 : 1;
     long delta = seqlen - oldlen;
-    if (delta > 0 && (long)h->len + delta > HLL_SPARSE_MAX_BYTES) goto promote;
+    if (delta > 0 && (long long)h->len + delta > sparse_max_bytes()) goto promote;
     if (delta && next) memmove(next + delta, next, (size_t)(end - next));
     h->len = (size_t)((long)h->len + delta);
     memcpy(p, seq, (size_t)seqlen);
