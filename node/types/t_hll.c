@@ -257,14 +257,32 @@ static int hll_to_dense(struct hll *h)
 
 /* ---------------- sparse ---------------- */
 
+/* Where a scan of the opcodes may resume: an opcode boundary (off), the
+ * opcode before it (prev_off, -1 if none) and the first register it
+ * covers.  PFMERGE sets registers in ascending order, and an edit only
+ * changes the bytes from the opcode before the edited one on, so each
+ * call can resume from that opcode instead of rescanning from the start
+ * (the bytes produced are the same). */
+struct sp_hint {
+    long off, prev_off, first;
+};
+
 /* Set register `index` to `count` if that raises it.  Returns 1 (changed),
- * 0 (unchanged) or -1 (corrupt value).  May convert the value to dense. */
-static int sparse_set(struct hll *h, long index, int count)
+ * 0 (unchanged) or -1 (corrupt value).  May convert the value to dense.
+ * hint (may be NULL) must come from an earlier call on the same value
+ * with a lower index, or have off -1. */
+static int sparse_set(struct hll *h, long index, int count, struct sp_hint *hint)
 {
     if (count > SP_VAL_MAX_VALUE) goto promote;
     uint8_t *sparse = h->data + HLL_HDR, *p = sparse, *end = h->data + h->len;
-    uint8_t *prev = NULL, *next;
-    long first = 0, span = 0;
+    uint8_t *prev = NULL, *pprev = NULL, *next;
+    long first = 0, span = 0, prev_first = 0;
+    if (hint && hint->off >= 0) {
+        p = sparse + hint->off;
+        prev = hint->prev_off >= 0 ? sparse + hint->prev_off : NULL;
+        first = hint->first;
+    }
+    uint8_t *start = p;
     while (p < end) {
         long oplen = 1;
         if (SP_IS_ZERO(p)) {
@@ -276,9 +294,22 @@ static int sparse_set(struct hll *h, long index, int count)
             oplen = 2;
         }
         if (index <= first + span - 1) break;
+        pprev = prev;
         prev = p;
+        prev_first = first;
         p += oplen;
         first += span;
+    }
+    if (hint) {
+        /* The opcode before the one found stays a boundary whatever the
+         * edit does; if the scan did not move, start over next time. */
+        if (p != start && prev) {
+            hint->off = prev - sparse;
+            hint->prev_off = pprev ? pprev - sparse : -1;
+            hint->first = prev_first;
+        } else {
+            hint->off = -1;
+        }
     }
     if (span == 0 || p >= end) return -1;
     next = SP_IS_XZERO(p) ? p + 2 : p + 1;
@@ -390,7 +421,7 @@ static int hll_add(struct hll *h, const char *ele, size_t len)
     long reg;
     int count = hll_pat_len(ele, len, &reg);
     if (h->data[4] == HLL_ENC_DENSE) return dense_set(h->data + HLL_HDR, reg, count);
-    if (h->data[4] == HLL_ENC_SPARSE) return sparse_set(h, reg, count);
+    if (h->data[4] == HLL_ENC_SPARSE) return sparse_set(h, reg, count, NULL);
     return -1;
 }
 
@@ -632,10 +663,11 @@ static void pfmerge_command(client *c)
         resp_add_error(&c->out, ERR_CORRUPT);
         goto done;
     }
+    struct sp_hint hint = { -1, -1, 0 };
     for (long i = 0; i < HLL_REGISTERS; i++) {
         if (max[i] == 0) continue;
         if (h.data[4] == HLL_ENC_DENSE) dense_set(h.data + HLL_HDR, i, max[i]);
-        else sparse_set(&h, i, max[i]);
+        else sparse_set(&h, i, max[i], &hint);
     }
     hll_invalidate(&h);
     db_set_string(ARG(c, 1), (const char *)h.data, h.len, r == 1 ? m.expire : 0, &m);
