@@ -302,7 +302,7 @@ static void points_free(struct geo_points *a)
 
 /* Points of the zset in one cell's score range that are inside the
  * shape, in score order, stopping at `limit` points (0: none). */
-static int scan_cell(const struct meta *m, struct geo_bits cell, const struct geo_shape *s,
+static int scan_cell(zwalk *w, struct geo_bits cell, const struct geo_shape *s,
                      struct geo_points *a, size_t limit)
 {
     struct zscore_range r;
@@ -311,12 +311,10 @@ static int scan_cell(const struct meta *m, struct geo_bits cell, const struct ge
     r.max = (double)geohash_align52(cell);
     r.minex = 0;
     r.maxex = 1;
-    zwalk w;
-    zwalk_open(&w, m->version, 0);
-    int ok = zwalk_score_start(&w, &r);
-    while (ok > 0 && zwalk_score_in(&w, &r)) {
+    int ok = zwalk_score_start(w, &r);
+    while (ok > 0 && zwalk_score_in(w, &r)) {
         double xy[2], dist;
-        if (geohash_decode_score(w.score, xy) && geohash_in_shape(s, xy[0], xy[1], &dist)) {
+        if (geohash_decode_score(w->score, xy) && geohash_in_shape(s, xy[0], xy[1], &dist)) {
             if (a->used == a->cap) {
                 a->cap = a->cap ? a->cap * 2 : 16;
                 a->p = xrealloc(a->p, a->cap * sizeof *a->p);
@@ -325,15 +323,14 @@ static int scan_cell(const struct meta *m, struct geo_bits cell, const struct ge
             g->lon = xy[0];
             g->lat = xy[1];
             g->dist = dist;
-            g->score = w.score;
-            g->mlen = w.mlen;
-            g->member = xmalloc(w.mlen + 1);
-            memcpy(g->member, w.member, w.mlen);
+            g->score = w->score;
+            g->mlen = w->mlen;
+            g->member = xmalloc(w->mlen + 1);
+            memcpy(g->member, w->member, w->mlen);
         }
         if (a->used && limit && a->used >= limit) break;
-        ok = zwalk_next(&w);
+        ok = zwalk_next(w);
     }
-    zwalk_close(&w);
     return ok < 0 ? -1 : 0;
 }
 
@@ -342,7 +339,10 @@ static int scan_shape(const struct meta *m, const struct geo_shape *s, struct ge
 {
     struct geo_cells cells;
     geohash_cells_for_shape(s, &cells);
-    int last = 0;
+    /* One walker (one store iterator) seeks to each cell in turn. */
+    zwalk w;
+    zwalk_open(&w, m->version, 0);
+    int rc = 0, last = 0;
     for (int i = 0; i < 9; i++) {
         struct geo_bits h = cells.cell[i];
         if (h.bits == 0 && h.step == 0) continue;
@@ -351,10 +351,14 @@ static int scan_shape(const struct meta *m, const struct geo_shape *s, struct ge
          * neighbour, not the center, was scanned). */
         if (last && h.bits == cells.cell[last].bits && h.step == cells.cell[last].step) continue;
         if (a->used && limit && a->used >= limit) break;
-        if (scan_cell(m, h, s, a, limit) < 0) return -1;
+        if (scan_cell(&w, h, s, a, limit) < 0) {
+            rc = -1;
+            break;
+        }
         last = i;
     }
-    return 0;
+    zwalk_close(&w);
+    return rc;
 }
 
 static int cmp_asc(const void *x, const void *y)
