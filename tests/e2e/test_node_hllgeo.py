@@ -260,3 +260,25 @@ def test_hll_geo_keyspace_events(pair):
         sub.close()
     assert got[0] == got[1]
     assert (b"__keyevent@0__:pfadd", b"h2") in got[1]
+
+
+def test_pfcount_cache_refresh_touches_watch(pair):
+    """A PFCOUNT that stores a fresh estimate changes the key (EXEC of a
+    transaction watching it fails, as in Redis); one that reads the cached
+    estimate does not."""
+    node, ref = pair
+    out = []
+    for srv in (node, ref):
+        a, b = RespConn("127.0.0.1", srv.port), RespConn("127.0.0.1", srv.port)
+        a.call(b"PFADD", b"w", b"x", b"y")
+        res = []
+        for _ in range(2):
+            a.call(b"WATCH", b"w")
+            b.call(b"PFCOUNT", b"w")
+            a.call(b"MULTI")
+            a.call(b"SET", b"o", b"1")
+            res.append(a.call(b"EXEC"))
+        out.append(res)
+        a.close()
+        b.close()
+    assert out[0] == out[1] == [None, ["OK"]]
