@@ -57,6 +57,10 @@
 #define SP_IS_VAL(p) ((*(p)) & 0x80)
 #define SP_ZERO_LEN(p) (((*(p)) & 0x3f) + 1)
 #define SP_XZERO_LEN(p) (((((*(p)) & 0x3f) << 8) | (*((p) + 1))) + 1)
+/* The same for a stored value, where a truncated XZERO may end the
+ * value: its missing second byte reads as 0 (Redis reads the string's
+ * terminating NUL there). */
+#define SP_XZERO_LEN_IN(p, end) (((((*(p)) & 0x3f) << 8) | ((p) + 1 < (end) ? *((p) + 1) : 0)) + 1)
 #define SP_VAL_VALUE(p) ((((*(p)) >> 2) & 0x1f) + 1)
 #define SP_VAL_LEN(p) (((*(p)) & 0x3) + 1)
 #define SP_VAL_MAX_VALUE 32
@@ -455,7 +459,7 @@ static int hll_merge_into(uint8_t *max, const uint8_t *v, size_t len)
             i += run;
             p++;
         } else if (SP_IS_XZERO(p)) {
-            run = SP_XZERO_LEN(p);
+            run = SP_XZERO_LEN_IN(p, end);
             if (run + i > HLL_REGISTERS) return -1;
             i += run;
             p += 2;
@@ -534,8 +538,8 @@ static int hll_count_value(const uint8_t *v, size_t len, uint64_t *card)
                 histo[0] += SP_ZERO_LEN(p);
                 p++;
             } else if (SP_IS_XZERO(p)) {
-                idx += SP_XZERO_LEN(p);
-                histo[0] += SP_XZERO_LEN(p);
+                idx += SP_XZERO_LEN_IN(p, end);
+                histo[0] += SP_XZERO_LEN_IN(p, end);
                 p += 2;
             } else {
                 idx += SP_VAL_LEN(p);

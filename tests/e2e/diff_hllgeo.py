@@ -101,8 +101,10 @@ def corrupt_value(ctx):
         return b"HYLL" + bytes([0, 0, 0, 0]) + bytes(8) + bytes(100)  # dense, short
     if x < 0.8:
         return b"HYLL" + bytes([2, 0, 0, 0]) + bytes(8) + bytes(4)    # unknown encoding
-    if x < 0.9:
+    if x < 0.85:
         return b"HYLX" + bytes(20)
+    if x < 0.9:
+        return hdr + bytes([0x7f])                  # an XZERO cut after its first byte
     return hdr                                      # no opcodes at all
 
 
