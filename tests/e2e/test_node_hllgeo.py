@@ -282,3 +282,34 @@ def test_pfcount_cache_refresh_touches_watch(pair):
         a.close()
         b.close()
     assert out[0] == out[1] == [None, ["OK"]]
+
+
+@pytest.mark.parametrize("proto", [2, 3])
+def test_pfdebug_and_pfselftest(pair, proto):
+    """PFDEBUG answers as Redis's on sparse, dense, missing and non-HLL
+    keys (GETREG and TODENSE leave the value dense there too); PFSELFTEST
+    passes (the node's checks are its own; Redis's reply is +OK too)."""
+    node, ref = pair
+    a = RespConn("127.0.0.1", node.port, proto=proto)
+    b = RespConn("127.0.0.1", ref.port, proto=proto)
+    rnd = random.Random(BASE_SEED + 30)
+    elems = [b"%d" % rnd.randrange(10**6) for _ in range(30)]
+    for c in (a, b):
+        c.call(b"PFADD", b"s", *elems)
+        c.call(b"PFADD", b"s2", b"a")
+        c.call(b"PFADD", b"d", *[b"d%d" % i for i in range(3000)])
+        c.call(b"SET", b"str", b"x")
+    for sub in (b"ENCODING", b"DECODE", b"encoding", b"FOO"):
+        for k in (b"s", b"d", b"none", b"str"):
+            both(a, b, b"PFDEBUG", sub, k)
+    both(a, b, b"PFDEBUG", b"TODENSE", b"s")
+    both(a, b, b"GET", b"s")
+    both(a, b, b"PFDEBUG", b"TODENSE", b"s")
+    both(a, b, b"PFDEBUG", b"GETREG", b"s2")
+    both(a, b, b"PFDEBUG", b"ENCODING", b"s2")
+    both(a, b, b"GET", b"s2")
+    both(a, b, b"PFDEBUG", b"GETREG", b"d")
+    both(a, b, b"PFDEBUG", b"ENCODING", b"d", b"extra")
+    assert a.call(b"PFSELFTEST") == "OK"
+    a.close()
+    b.close()
