@@ -636,7 +636,7 @@ static void georadius_generic(client *c, int src, int flags)
     }
     long long found = (long long)pts.used;
     long long n = (count == 0 || found < count) ? found : count;
-    if (sort != SORT_NONE) {
+    if (sort != SORT_NONE && pts.used > 1) {
         geo_cmp *cmp = sort == SORT_ASC ? cmp_asc : cmp_desc;
         if (n == found) qsort(pts.p, pts.used, sizeof *pts.p, cmp);
         else geo_psort_range(pts.p, pts.p, pts.used, cmp, 0, (size_t)(n - 1));
