@@ -313,3 +313,17 @@ def test_pfdebug_and_pfselftest(pair, proto):
     assert a.call(b"PFSELFTEST") == "OK"
     a.close()
     b.close()
+
+
+def test_hll_object_encoding(pair):
+    """OBJECT ENCODING of a HyperLogLog is "raw" (Redis creates and edits
+    them as raw strings), small or dense."""
+    node, ref = pair
+    a, b = RespConn("127.0.0.1", node.port), RespConn("127.0.0.1", ref.port)
+    for c in (a, b):
+        c.call(b"PFADD", b"small", b"x")
+        c.call(b"PFADD", b"big", *[b"%d" % i for i in range(5000)])
+    for k in (b"small", b"big"):
+        assert both(a, b, b"OBJECT", b"ENCODING", k) == b"raw"
+    a.close()
+    b.close()
