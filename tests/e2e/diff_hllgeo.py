@@ -11,11 +11,9 @@ rolls the command back.
 
 Geo points are random with edge cases (the poles' limit +-85.05112878,
 the antimeridian, 0,0) and invalid ones; searches use every option in
-random order, radius 0 to half the globe and more, and boxes.  Several
-members may share a point; COUNT then may cut between points at the same
-distance, where Redis's partial sort may order them differently (see
-t_geo.c), so COUNT is only used when a point's coordinates are unique: the
-generators keep one member per edge point.
+random order, radius 0 to half the globe and more, and boxes.  Points
+at equal distances under COUNT are covered by test_node_hllgeo's
+test_geo_count_at_equal_distances.
 """
 from difftest import Cmd, generator
 
