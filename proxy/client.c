@@ -18,6 +18,7 @@
 
 #include "backend.h"
 #include "client_internal.h"
+#include "cmdmeta.h"
 #include "cmdtable.h"
 #include "local.h"
 #include "log.h"
@@ -765,6 +766,18 @@ static int keys_group(struct client *c, const struct cmd_spec *spec, int argc, c
         else if (g != kg) { g = -1; break; }
     }
     if (keys != stack) free(keys);
+    /* Keys found after a keyword (GEORADIUS ... STORE dst) are not at
+     * fixed positions: the key specs find them. */
+    const struct cmd_meta *m = cmdmeta_get(spec->id);
+    if (g != -1 && m->movablekeys && spec->numkeys == 0) {
+        struct cmd_key more[8];
+        int k = cmdmeta_get_keys(m, argc, argv, lens, more, 8);
+        for (int i = 0; i < k && i < 8; i++) {
+            int kg = route_group_of_key(r, argv[more[i].pos], lens[more[i].pos]);
+            if (g == -2) g = kg;
+            else if (g != kg) { g = -1; break; }
+        }
+    }
     return g;
 }
 

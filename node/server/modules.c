@@ -14,6 +14,8 @@ void server_register_modules(void)
     t_hash_register();
     t_set_register();
     t_zset_register();
+    t_hll_register();
+    t_geo_register();
     repl_register();
     multi_register();
     t_copy_register();

@@ -294,6 +294,8 @@ void t_command_register(void);      /* t_command.c: COMMAND */
 void t_hash_register(void);
 void t_set_register(void);
 void t_zset_register(void);
+void t_hll_register(void);         /* t_hll.c: PFADD, PFCOUNT, PFMERGE */
+void t_geo_register(void);         /* t_geo.c: GEOADD, GEOSEARCH, ... */
 void repl_register(void);           /* repl.c: WAL replication */
 void multi_register(void);          /* multi.c: MULTI/EXEC/WATCH */
 void t_copy_register(void);         /* t_copy.c: COPY, OBJECT */

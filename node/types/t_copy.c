@@ -164,6 +164,9 @@ static const char *object_encoding(const struct meta *m)
     switch (m->type) {
     case T_STRING:
         if (m->slen <= 20 && str2ll(m->sval, m->slen, &ll) == 0) return "int";
+        /* A HyperLogLog that PF* commands wrote is "raw" in Redis, even a
+         * short sparse one (it is created raw and edited in place). */
+        if (m->slen >= 16 && memcmp(m->sval, "HYLL", 4) == 0) return "raw";
         return m->slen <= 44 ? "embstr" : "raw";
     case T_HASH:
         if ((long long)m->count <= rconf_num("hash-max-listpack-entries") &&

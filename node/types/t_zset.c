@@ -55,6 +55,9 @@ static const char *zsink_event(const client *c)
     case CMD_ZUNIONSTORE: return "zunionstore";
     case CMD_ZINTERSTORE: return "zinterstore";
     case CMD_ZDIFFSTORE: return "zdiffstore";
+    case CMD_GEORADIUS:
+    case CMD_GEORADIUSBYMEMBER: return "georadiusstore";
+    case CMD_GEOSEARCHSTORE: return "geosearchstore";
     default: return "zrangestore";
     }
 }

@@ -68,6 +68,10 @@ def test_hash_tags_keep_keys_together(three):
     assert r.lpush("{q}src", "x") == 1
     assert r.rpoplpush("{q}src", "{q}dst") == b"x"
     assert r.msetnx({"{m}a": 1, "{m}b": 2}) is True
+    assert r.pfadd("{h}a", "x", "y") == 1 and r.pfadd("{h}b", "y", "z") == 1
+    assert r.pfcount("{h}a", "{h}b") == 3
+    assert r.execute_command("GEOADD", "{g}src", 13.361389, 38.115556, "Palermo") == 1
+    assert r.georadius("{g}src", 13, 38, 100, unit="km", store="{g}dst") == 1
 
 
 def test_crossslot_errors(three):
@@ -77,7 +81,10 @@ def test_crossslot_errors(three):
     r.set(a, 1)
     for args in (("RENAME", a, b), ("MSETNX", a, 1, b, 2), ("SMOVE", a, b, "m"),
                  ("SINTERSTORE", a, a, b), ("ZUNIONSTORE", a, 2, a, b), ("RPOPLPUSH", a, b),
-                 ("LMOVE", a, b, "LEFT", "RIGHT"), ("SUNION", a, b)):
+                 ("LMOVE", a, b, "LEFT", "RIGHT"), ("SUNION", a, b), ("PFCOUNT", a, b),
+                 ("PFMERGE", a, b), ("GEOSEARCHSTORE", a, b, "FROMLONLAT", 0, 0, "BYRADIUS", 1, "m"),
+                 ("GEORADIUS", a, 0, 0, 1, "m", "STORE", b),
+                 ("GEORADIUSBYMEMBER", a, "m", 1, "m", "COUNT", 1, "STOREDIST", b)):
         with pytest.raises(redis.ResponseError, match="^CROSSSLOT Keys in request don't hash to the same slot$"):
             r.execute_command(*args)
     # the connection is still usable
