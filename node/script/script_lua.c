@@ -241,6 +241,25 @@ static int safe_setmetatable(lua_State *L)
     return 1;
 }
 
+/* getmetatable: library tables show none, as in Redis; the globals show
+ * a readonly view of theirs (registry "strata_mtview"). */
+static int safe_getmetatable(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    if (is_protected(L, 1)) {
+        lua_getfield(L, LUA_REGISTRYINDEX, "strata_mtview");
+        lua_pushvalue(L, 1);
+        lua_rawget(L, -2);
+        return 1;
+    }
+    if (!lua_getmetatable(L, 1)) {
+        lua_pushnil(L);
+        return 1;
+    }
+    luaL_getmetafield(L, 1, "__metatable");
+    return 1;
+}
+
 /* pcall as Redis wraps it: an error table becomes its err string. */
 static int safe_pcall(lua_State *L)
 {
@@ -917,6 +936,7 @@ lua_State *script_lua_new(int functions)
     lua_register(L, "rawset", safe_rawset);
     lua_register(L, "setmetatable", safe_setmetatable);
     lua_register(L, "pcall", safe_pcall);
+    lua_register(L, "getmetatable", safe_getmetatable);
     lua_register(L, "loadstring", safe_loadstring);
     lua_register(L, "load", safe_load);
     push_redis_api(L);
@@ -942,6 +962,11 @@ lua_State *script_lua_new(int functions)
     if (lua_getmetatable(L, -1)) {
         lua_getglobal(L, "string");
         lua_setfield(L, -2, "__index");
+        /* getmetatable('') gives a readonly proxy of it: no script can
+         * change the string methods of the scripts after it. */
+        lua_pushvalue(L, -1);
+        make_proxy(L, 0);
+        lua_setfield(L, -2, "__metatable");
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
@@ -949,6 +974,12 @@ lua_State *script_lua_new(int functions)
     make_proxy(L, 1);
     lua_pushvalue(L, -1);
     lua_setfield(L, LUA_REGISTRYINDEX, ENV_KEY);
+    lua_newtable(L);                       /* strata_mtview */
+    lua_pushvalue(L, -2);
+    lua_getmetatable(L, -1);
+    make_proxy(L, 0);
+    lua_rawset(L, -3);
+    lua_setfield(L, LUA_REGISTRYINDEX, "strata_mtview");
     lua_setglobal(L, "_G");
     lua_pushcfunction(L, error_handler);
     lua_setfield(L, LUA_REGISTRYINDEX, "strata_errh");
