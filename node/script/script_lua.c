@@ -300,6 +300,21 @@ static int safe_pairs(lua_State *L)
     return 3;
 }
 
+/* bit.tohex with LuaBitOp 1.0.2's overflow closed (Redis's fix for
+ * CVE-2024-31449): a digit count of INT32_MIN would negate to itself and
+ * index before the buffer. */
+static int safe_tohex(lua_State *L)
+{
+    if (lua_gettop(L) >= 2 && lua_isnumber(L, 2) && lua_tonumber(L, 2) <= -2147483648.0) {
+        lua_pushnumber(L, -2147483647.0);
+        lua_replace(L, 2);
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
 /* pcall as Redis wraps it: an error table becomes its err string. */
 static int safe_pcall(lua_State *L)
 {
@@ -960,6 +975,11 @@ lua_State *script_lua_new(int functions)
     lua_call(L, 0, 1);
     lua_setglobal(L, "cjson");
     open_lib(L, luaopen_bit, "bit");
+    lua_getglobal(L, "bit");
+    lua_getfield(L, -1, "tohex");
+    lua_pushcclosure(L, safe_tohex, 1);
+    lua_setfield(L, -2, "tohex");
+    lua_pop(L, 1);
     lua_pushcfunction(L, lua_cmsgpack_open);
     lua_call(L, 0, 1);
     lua_setglobal(L, "cmsgpack");

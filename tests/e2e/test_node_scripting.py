@@ -162,6 +162,8 @@ FIXED = [
     ["EVAL", "return cjson.decode('[1,2,3]')", "0"],
     ["EVAL", "return cmsgpack.unpack(cmsgpack.pack({1,2,'x'}))", "0"],
     ["EVAL", "return bit.band(7, 3)", "0"],
+    ["EVAL", "return {bit.tohex(65535), bit.tohex(65535, -4), bit.tohex(65535, 2)}", "0"],
+    ["EVAL", "return bit.tohex(65535, -2147483648)", "0"],
     ["EVAL", "return struct.pack('>I', 258)", "0"],
     ["EVAL", "return 'x", "0"],
     ["EVAL", "#!lua\nerror('x')", "0"],
