@@ -22,6 +22,7 @@
 
 #include "cmd.h"
 #include "log.h"
+#include "monitor.h"
 #include "script_lua.h"
 #include "sha1.h"
 #include "slot.h"
@@ -157,6 +158,7 @@ void script_execute(client *c, lua_State *L, struct script_run *r, int nargs)
     uint64_t saved = srv.script_time_ms;
     srv.script_time_ms = now_ms();
     r->caller = c;
+    monitor_feed(c); /* before the commands it runs, as Redis shows it */
     script_lua_run(L, r, nargs);
     srv.script_time_ms = saved;
     if (r->killed == 2) {

@@ -13,8 +13,10 @@
  *     variable" for a missing one) and whose __newindex raises "Attempt
  *     to modify a readonly table".  Every library table is replaced by
  *     such a proxy as well (reads of missing fields give nil there), and
- *     rawset/setmetatable refuse protected tables.  Known difference:
- *     pairs() over a library table sees the empty proxy.
+ *     rawset/setmetatable refuse protected tables, getmetatable shows
+ *     what Redis shows, pairs/next see through a proxy.  Known difference:
+ *     the order pairs() gives may differ from Redis's (stock Lua hashes
+ *     long strings by samples; tables are built in another order).
  *   - loadstring refuses bytecode and gives the chunk the proxy as its
  *     environment; load is wrapped likewise.
  *
@@ -205,6 +207,11 @@ static void make_proxy(lua_State *L, int global)
     lua_pushboolean(L, 1);
     lua_rawset(L, -3);
     lua_pop(L, 1);
+    lua_getfield(L, LUA_REGISTRYINDEX, "strata_real");
+    lua_pushvalue(L, -2);
+    lua_pushvalue(L, real);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
     lua_replace(L, real);
 }
 
@@ -239,6 +246,73 @@ static int safe_setmetatable(lua_State *L)
     if (luaL_getmetafield(L, 1, "__metatable")) luaL_error(L, "cannot change a protected metatable");
     lua_settop(L, 2);
     lua_setmetatable(L, 1);
+    return 1;
+}
+
+/* getmetatable: library tables show none, as in Redis; the globals show
+ * a readonly view of theirs (registry "strata_mtview"). */
+static int safe_getmetatable(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    if (is_protected(L, 1)) {
+        lua_getfield(L, LUA_REGISTRYINDEX, "strata_mtview");
+        lua_pushvalue(L, 1);
+        lua_rawget(L, -2);
+        return 1;
+    }
+    if (!lua_getmetatable(L, 1)) {
+        lua_pushnil(L);
+        return 1;
+    }
+    luaL_getmetafield(L, 1, "__metatable");
+    return 1;
+}
+
+/* pairs and next see through a readonly proxy to the table it guards. */
+static void push_real(lua_State *L, int idx)
+{
+    if (is_protected(L, idx)) {
+        lua_getfield(L, LUA_REGISTRYINDEX, "strata_real");
+        lua_pushvalue(L, idx);
+        lua_rawget(L, -2);
+        lua_remove(L, -2);
+    } else {
+        lua_pushvalue(L, idx);
+    }
+}
+
+static int safe_next(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 2);
+    push_real(L, 1);
+    lua_pushvalue(L, 2);
+    if (lua_next(L, -2)) return 2;
+    lua_pushnil(L);
+    return 1;
+}
+
+static int safe_pairs(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_pushvalue(L, lua_upvalueindex(1)); /* next */
+    push_real(L, 1);
+    lua_pushnil(L);
+    return 3;
+}
+
+/* bit.tohex with LuaBitOp 1.0.2's overflow closed (Redis's fix for
+ * CVE-2024-31449): a digit count of INT32_MIN would negate to itself and
+ * index before the buffer. */
+static int safe_tohex(lua_State *L)
+{
+    if (lua_gettop(L) >= 2 && lua_isnumber(L, 2) && lua_tonumber(L, 2) <= -2147483648.0) {
+        lua_pushnumber(L, -2147483647.0);
+        lua_replace(L, 2);
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
     return 1;
 }
 
@@ -928,6 +1002,11 @@ lua_State *script_lua_new(int functions)
     lua_call(L, 0, 1);
     lua_setglobal(L, "cjson");
     open_lib(L, luaopen_bit, "bit");
+    lua_getglobal(L, "bit");
+    lua_getfield(L, -1, "tohex");
+    lua_pushcclosure(L, safe_tohex, 1);
+    lua_setfield(L, -2, "tohex");
+    lua_pop(L, 1);
     lua_pushcfunction(L, lua_cmsgpack_open);
     lua_call(L, 0, 1);
     lua_setglobal(L, "cmsgpack");
@@ -944,6 +1023,11 @@ lua_State *script_lua_new(int functions)
     lua_register(L, "rawset", safe_rawset);
     lua_register(L, "setmetatable", safe_setmetatable);
     lua_register(L, "pcall", safe_pcall);
+    lua_register(L, "getmetatable", safe_getmetatable);
+    lua_register(L, "next", safe_next);
+    lua_getglobal(L, "next");
+    lua_pushcclosure(L, safe_pairs, 1);
+    lua_setglobal(L, "pairs");
     lua_register(L, "loadstring", safe_loadstring);
     lua_register(L, "load", safe_load);
     push_redis_api(L);
@@ -952,6 +1036,8 @@ lua_State *script_lua_new(int functions)
 
     lua_newtable(L);
     lua_setfield(L, LUA_REGISTRYINDEX, RO_SET);
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, "strata_real");
     /* Library tables become readonly proxies. */
     static const char *libs[] = { "string", "table", "math", "cjson", "bit", "cmsgpack", "struct",
                                   "redis", "coroutine", NULL };
@@ -969,6 +1055,11 @@ lua_State *script_lua_new(int functions)
     if (lua_getmetatable(L, -1)) {
         lua_getglobal(L, "string");
         lua_setfield(L, -2, "__index");
+        /* getmetatable('') gives a readonly proxy of it: no script can
+         * change the string methods of the scripts after it. */
+        lua_pushvalue(L, -1);
+        make_proxy(L, 0);
+        lua_setfield(L, -2, "__metatable");
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
@@ -976,9 +1067,18 @@ lua_State *script_lua_new(int functions)
     make_proxy(L, 1);
     lua_pushvalue(L, -1);
     lua_setfield(L, LUA_REGISTRYINDEX, ENV_KEY);
+    lua_newtable(L);                       /* strata_mtview */
+    lua_pushvalue(L, -2);
+    lua_getmetatable(L, -1);
+    make_proxy(L, 0);
+    lua_rawset(L, -3);
+    lua_setfield(L, LUA_REGISTRYINDEX, "strata_mtview");
     lua_setglobal(L, "_G");
     lua_pushcfunction(L, error_handler);
+    lua_pushvalue(L, -1);
     lua_setfield(L, LUA_REGISTRYINDEX, "strata_errh");
+    /* Redis keeps its handler as a global, which pairs(_G) shows. */
+    lua_setglobal(L, "__redis__err__handler");
     return L;
 }
 

@@ -559,7 +559,7 @@ void server_call(client *c)
         if (cmd->id != CMD_EXEC) slowlog_offer(c, dur);
         latency_sample((cmd->flags & CF_FAST) ? "fast-command" : "command", (long long)(dur / 1000));
     }
-    monitor_feed(c);
+    if (!(c->flags & CLIENT_KEEP_WRITES)) monitor_feed(c); /* a script fed it before its commands */
     c->ncmds++;
     if (store_mark(srv.st) != mark) {
         /* A command that answers an error must leave nothing behind. */

@@ -8,7 +8,8 @@
 # alternating (lib.sh), at pipeline 1 and 16:
 #   evalsha_set    EVALSHA of `return redis.call('set', KEYS[1], ARGV[1])`
 #   set            plain SET, for strata's own rate beside the script's
-#   script_N       one EVALSHA making N SETs (BENCH_SCRIPT_N, default 10)
+#   script_N       one EVALSHA making N SETs (BENCH_SCRIPT_N, default 10),
+#                  over as many distinct keys (100000) as the SETs write
 #   set_xN         N separate SETs: the set rate divided by N, in scripts/s
 # The tables print each server's median rate and the paired ratio
 # strata/redis; the last lines print strata's evalsha_set / set and
@@ -38,14 +39,14 @@ for p in "$NODE_PORT" "$REDIS_PORT"; do
   SHAN=$(redis-cli -p "$p" SCRIPT LOAD "$MANY")
 done
 
-rps() {  # port pipeline requests args...: the rate redis-benchmark reports
-  local port="$1" pipe="$2" n="$3"; shift 3
-  redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$n" -P "$pipe" -r 100000 --csv "$@" 2>/dev/null |
+rps() {  # port pipeline requests keyspace args...: the rate redis-benchmark reports
+  local port="$1" pipe="$2" n="$3" r="$4"; shift 4
+  redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$n" -P "$pipe" -r "$r" --csv "$@" 2>/dev/null |
     awk -F'","' 'NR > 1 { gsub(/"/, "", $2); print $2; exit }'
 }
 
 echo "strata-node on port $NODE_PORT (${NODE_ARGS:-default settings}), $(redis-server --version | cut -d' ' -f1-3) on port $REDIS_PORT"
-echo "redis-benchmark -c $CLIENTS -r 100000; $(nproc) cores; script_$SN makes $SN SETs"
+echo "redis-benchmark -c $CLIENTS, 100000 distinct keys; $(nproc) cores; script_$SN makes $SN SETs"
 for pipe in 1 16; do
   n="$N"; [ "$pipe" = 1 ] || n=$((N * 4))
   : >"$TMP/node.csv"; : >"$TMP/redis.csv"
@@ -53,10 +54,10 @@ for pipe in 1 16; do
     for side in node redis; do
       port=$NODE_PORT; [ "$side" = redis ] && port=$REDIS_PORT
       out="$TMP/$side.csv"
-      echo "evalsha_set,$(rps "$port" "$pipe" "$n" EVALSHA "$SHA1" 1 'k:__rand_int__' v)" >>"$out"
-      s=$(rps "$port" "$pipe" "$n" SET 'k:__rand_int__' v)
+      echo "evalsha_set,$(rps "$port" "$pipe" "$n" 100000 EVALSHA "$SHA1" 1 'k:__rand_int__' v)" >>"$out"
+      s=$(rps "$port" "$pipe" "$n" 100000 SET 'k:__rand_int__' v)
       echo "set,$s" >>"$out"
-      echo "script_$SN,$(rps "$port" "$pipe" $((n / SN)) EVALSHA "$SHAN" 1 'm:__rand_int__' v)" >>"$out"
+      echo "script_$SN,$(rps "$port" "$pipe" $((n / SN)) $((100000 / SN)) EVALSHA "$SHAN" 1 'm:__rand_int__' v)" >>"$out"
       echo "set_x$SN,$(awk -v s="$s" -v k="$SN" 'BEGIN { printf "%.0f", s / k }')" >>"$out"
     done
   done
