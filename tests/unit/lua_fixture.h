@@ -1,4 +1,4 @@
-/* lua_fixture.h: shared by the unit tests of node/scripting (test_rand48,
+/* lua_fixture.h: shared by the unit tests of node/script/lib (test_rand48,
  * test_lua_cmsgpack, test_lua_struct).
  *
  * fx_state() makes the bare lua_State the tests run in: base, table,

@@ -1,4 +1,4 @@
-/* test_lua_cmsgpack: the cmsgpack Lua module (node/scripting/lua_cmsgpack.c).
+/* test_lua_cmsgpack: the cmsgpack Lua module (node/script/lib/lua_cmsgpack.c).
  *
  * fixtures/lua_cmsgpack.txt (made by fixtures/gen_lua_libs.py) holds what
  * redis-server 7.0 answered for ~290 cases: integers at every encoding

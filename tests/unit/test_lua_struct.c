@@ -1,4 +1,4 @@
-/* test_lua_struct: the struct Lua module (node/scripting/lua_struct.c).
+/* test_lua_struct: the struct Lua module (node/script/lib/lua_struct.c).
  *
  * fixtures/lua_struct.txt (made by fixtures/gen_lua_libs.py) holds what
  * redis-server 7.0 answered for ~2100 cases: every integer format and

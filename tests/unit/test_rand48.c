@@ -1,4 +1,4 @@
-/* test_rand48: Redis's math.random generator (node/scripting/rand48.c).
+/* test_rand48: Redis's math.random generator (node/script/lib/rand48.c).
  *
  * The C API against the rand48 definition, then fixtures/rand48.txt (made
  * by fixtures/gen_lua_libs.py on a fresh redis-server 7.0): math.random in
