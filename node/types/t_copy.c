@@ -115,8 +115,14 @@ static void copy_command(client *c)
     }
     /* REPLACE deletes the target and adds it anew: a "new" key for Redis. */
     if (r != T_NONE) notify_keyspace_event(NOTIFY_NEW, "new", ARG(c, 2));
-    if (src.type == T_STRING) {
+    if (src.type == T_STRING && !src.chunked) {
         db_set_string(ARG(c, 2), src.sval, src.slen, src.expire, &dst);
+    } else if (src.type == T_STRING) {
+        /* a chunked string: its chunks are 'D' subkeys of its version */
+        db_new_chunked(ARG(c, 2), &dst, src.expire);
+        copy_subkeys('D', src.version, dst.version);
+        dst.count = dst.slen = src.slen;
+        db_write_meta(ARG(c, 2), &dst, 0);
     } else {
         db_new_collection(ARG(c, 2), src.type, &dst);
         copy_subkeys('D', src.version, dst.version);
