@@ -914,6 +914,7 @@ int server_init(void)
         event_add(srv.sig_ev[i], NULL);
     }
     t_string_register();
+    t_bitmap_register();
     t_keys_register();
     t_server_register();
     t_command_register();

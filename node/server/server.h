@@ -266,6 +266,7 @@ void server_reset_stats(void);
 /* Command modules' registration functions.  server_register_modules()
  * (modules.c) calls those of the optional modules, one line each. */
 void t_string_register(void);
+void t_bitmap_register(void);
 void t_keys_register(void);
 void t_server_register(void);
 void t_command_register(void);      /* t_command.c: COMMAND */

@@ -137,7 +137,8 @@ int strchunk_write_at(const char *key, size_t klen, struct meta *m, size_t off,
         buf_reserve(&v, nlen ? nlen : 1);
         if (olen) memcpy(v.data, m->sval, olen);
         if (off > olen) memset(v.data + olen, 0, off - olen);
-        if (len) memcpy(v.data + off, data, len);
+        if (len && data) memcpy(v.data + off, data, len);
+        else if (len) memset(v.data + off, 0, len);
         v.len = nlen;
         db_set_string(key, klen, v.data, v.len, live ? m->expire : 0, m);
         buf_free(&v);
@@ -148,8 +149,54 @@ int strchunk_write_at(const char *key, size_t klen, struct meta *m, size_t off,
         strchunk_convert(key, klen, m);
         prev_expire = 0;
     }
-    if (strchunk_write(m, off, data, len, 0) < 0) return -1;
+    if (data && strchunk_write(m, off, data, len, 0) < 0) return -1;
     m->count = m->slen = nlen;
     db_write_meta(key, klen, m, prev_expire);
     return 0;
+}
+
+int strchunk_scan(const struct meta *m, size_t off, size_t len, strchunk_fn fn, void *arg)
+{
+    if (len == 0) return 0;
+    if (!m->chunked) return fn(arg, off, (const unsigned char *)m->sval + off, len);
+    buf k;
+    buf_init(&k);
+    enc_chunk_key(&k, m->version, off / STR_CHUNK_SIZE);
+    store_iter *it = store_iter_new(srv.st);
+    store_iter_seek(it, k.data, k.len);
+    size_t pos = off, end = off + len;
+    int rc = 0;
+    while (pos < end && rc == 0) {
+        size_t kl, vl;
+        const char *key = store_iter_valid(it) ? store_iter_key(it, &kl) : NULL;
+        if (!key || kl != SUBKEY_PREFIX + 8 || memcmp(key, k.data, SUBKEY_PREFIX) != 0) {
+            rc = fn(arg, pos, NULL, end - pos);
+            break;
+        }
+        size_t cstart = (size_t)get_u64be((const unsigned char *)key + SUBKEY_PREFIX) * STR_CHUNK_SIZE;
+        if (cstart >= end) {
+            rc = fn(arg, pos, NULL, end - pos);
+            break;
+        }
+        if (cstart > pos) {
+            rc = fn(arg, pos, NULL, cstart - pos);
+            pos = cstart;
+            continue;
+        }
+        const unsigned char *val = (const unsigned char *)store_iter_val(it, &vl);
+        size_t dend = cstart + vl < end ? cstart + vl : end;
+        size_t cend = cstart + STR_CHUNK_SIZE < end ? cstart + STR_CHUNK_SIZE : end;
+        if (pos < dend) {
+            rc = fn(arg, pos, val + (pos - cstart), dend - pos);
+            pos = dend;
+        }
+        if (rc == 0 && pos < cend) {
+            rc = fn(arg, pos, NULL, cend - pos);
+            pos = cend;
+        }
+        store_iter_next(it);
+    }
+    store_iter_free(it);
+    buf_free(&k);
+    return rc;
 }

@@ -38,6 +38,16 @@ void enc_chunk_key(buf *out, uint64_t version, uint64_t idx);
 int strchunk_read(const struct meta *m, size_t off, size_t len, char *out);
 /* The whole value, appended to out.  0 or -1. */
 int strchunk_load(const struct meta *m, buf *out);
+/* Visit bytes [off, off + len) of a live string in order, in pieces:
+ * fn(arg, pos, data, n) with data NULL for a run of n zero bytes (absent
+ * chunks and the unstored ends of short ones), so a sparse bitmap costs
+ * only its stored chunks.  A chunked string is walked with one iterator
+ * (the pieces point into it: valid during the call only; fn must not
+ * write to the store).  Stops at the first nonzero return of fn and
+ * returns it; 0 at the end, -1 on a storage error. */
+typedef int (*strchunk_fn)(void *arg, size_t pos, const unsigned char *data, size_t n);
+int strchunk_scan(const struct meta *m, size_t off, size_t len, strchunk_fn fn, void *arg);
+
 /* Write len bytes at off into the chunks of a chunked string (m->version),
  * merging with the chunks already there.  `fresh`: the version has no
  * chunk yet (nothing to read).  All-zero data is not stored where no
@@ -47,7 +57,9 @@ int strchunk_write(const struct meta *m, size_t off, const char *data, size_t le
 /* Write len bytes at off into the string at key (m: its db_lookup result,
  * a live string or nothing), extending it with zeros as needed: the
  * result stays inline while it fits, else it is (or becomes) chunked and
- * only the chunks the write covers are touched.  Keeps the expire.  m is
+ * only the chunks the write covers are touched.  data NULL: len zero
+ * bytes, only as an extension (off >= the current length), which on a
+ * chunked string writes no chunk at all.  Keeps the expire.  m is
  * stale afterwards.  0, or -1 on a storage error. */
 int strchunk_write_at(const char *key, size_t klen, struct meta *m, size_t off,
                       const char *data, size_t len);
