@@ -116,6 +116,7 @@ typedef struct client {
     struct pubsub_state *pstate;  /* pubsub.c: subscriptions, or NULL */
     struct pause_hold *phold;     /* pause.c: the held command, or NULL */
     struct tracking_state *tstate; /* tracking.c: CLIENT TRACKING, or NULL */
+    struct str_stream *stream;    /* strstream.c: a big reply being sent, or NULL */
     uint64_t wait_lsn;            /* replication: reply waits for this lsn */
 } client;
 

@@ -10,6 +10,7 @@
 #include "server.h"
 #include "store.h"
 #include "strchunk.h"
+#include "strstream.h"
 #include "util.h"
 
 static const char VERSION_KEY[] = "Rversion";
@@ -678,6 +679,8 @@ void db_gc_flush_compactions(void)
 int db_gc_cycle(int max_subkeys)
 {
     int budget = max_subkeys;
+    /* A streamed reply may still read a queued version (strstream.h). */
+    if (strstream_active()) return 0;
     gc_position_check();
     if (gc_ncompact) gc_compact_flush();
     store_iter *it = store_iter_new(srv.st);

@@ -5,6 +5,7 @@
 
 #include "server.h"
 #include "store.h"
+#include "strstream.h"
 #include "util.h"
 
 void enc_chunk_key(buf *out, uint64_t version, uint64_t idx)
@@ -112,6 +113,26 @@ int strchunk_write(const struct meta *m, size_t off, const char *data, size_t le
     return rc;
 }
 
+void strchunk_copy_chunks(uint64_t from, uint64_t to)
+{
+    buf p, k;
+    buf_init(&p);
+    buf_init(&k);
+    enc_data_prefix(&p, from);
+    store_iter *it = store_iter_new(srv.st);
+    for (store_iter_seek(it, p.data, p.len); store_iter_valid(it); store_iter_next(it)) {
+        size_t kl, vl;
+        const char *key = store_iter_key(it, &kl);
+        if (kl != SUBKEY_PREFIX + 8 || memcmp(key, p.data, p.len) != 0) break;
+        const char *val = store_iter_val(it, &vl);
+        enc_chunk_key(&k, to, get_u64be((const unsigned char *)key + SUBKEY_PREFIX));
+        store_put(srv.st, k.data, k.len, val, vl);
+    }
+    store_iter_free(it);
+    buf_free(&p);
+    buf_free(&k);
+}
+
 void strchunk_convert(const char *key, size_t klen, struct meta *m)
 {
     buf old;
@@ -147,6 +168,13 @@ int strchunk_write_at(const char *key, size_t klen, struct meta *m, size_t off,
     uint64_t prev_expire = m->expire;
     if (!(live && m->chunked)) {
         strchunk_convert(key, klen, m);
+        prev_expire = 0;
+    } else if (strstream_pinned(m->version)) {
+        /* a reply still streams this version: write a copy instead */
+        uint64_t from = m->version;
+        db_new_chunked(key, klen, m, m->expire);
+        strchunk_copy_chunks(from, m->version);
+        m->count = m->slen = olen;
         prev_expire = 0;
     }
     if (data && strchunk_write(m, off, data, len, 0) < 0) return -1;

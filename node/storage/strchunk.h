@@ -64,6 +64,9 @@ int strchunk_write(const struct meta *m, size_t off, const char *data, size_t le
 int strchunk_write_at(const char *key, size_t klen, struct meta *m, size_t off,
                       const char *data, size_t len);
 
+/* Copy every stored chunk of version `from` under version `to`. */
+void strchunk_copy_chunks(uint64_t from, uint64_t to);
+
 /* Turn a live inline string (or an absent key) into a chunked one holding
  * the same bytes, so the caller can then write into it in place; keeps
  * the expire.  m is updated (chunked, new version); the meta is written

@@ -10,6 +10,7 @@
 #include "cmd.h"
 #include "notify.h"
 #include "strchunk.h"
+#include "strstream.h"
 #include "util.h"
 
 #define OPT_NX      (1 << 0)
@@ -97,14 +98,28 @@ static int expire_from_arg(client *c, int arg, int flags, uint64_t *out)
     return 0;
 }
 
-/* Reply a live string's value as a bulk string.  A chunked value is read
- * chunk by chunk straight into the output buffer (no second copy). */
+/* Reply a live string's value as a bulk string: the last reply of its
+ * command (a big one may be streamed after the command, strstream.h).  A
+ * chunked value is otherwise read chunk by chunk straight into the output
+ * buffer (no second copy). */
+static void reply_whole_string(client *c, const struct meta *m);
+
 static void reply_string(client *c, const struct meta *m)
 {
     if (!m->chunked) {
         resp_add_bulk(&c->out, m->sval, m->slen);
         return;
     }
+    if (strstream_eligible(c, m)) {
+        strstream_start(c, m);
+        return;
+    }
+    reply_whole_string(c, m);
+}
+
+/* A chunked value copied whole into the output buffer. */
+static void reply_whole_string(client *c, const struct meta *m)
+{
     buf_printf(&c->out, "$%zu\r\n", m->slen);
     buf_reserve(&c->out, m->slen + 2);
     if (strchunk_read(m, 0, m->slen, c->out.data + c->out.len) < 0)
@@ -238,7 +253,8 @@ static void mget_command(client *c)
     for (int i = 1; i < c->argc; i++) db_prefetch(ARG(c, i));
     for (int i = 1; i < c->argc; i++) {
         int t = db_lookup(ARG(c, i), &m);
-        if (t == T_STRING) reply_string(c, &m);
+        if (t == T_STRING && !m.chunked) resp_add_bulk(&c->out, m.sval, m.slen);
+        else if (t == T_STRING) reply_whole_string(c, &m);
         else resp_add_null(&c->out, c->resp);
         if (t == T_NONE) notify_keyspace_event(NOTIFY_KEY_MISS, "keymiss", ARG(c, i));
     }

@@ -217,3 +217,62 @@ def test_replica_gets_chunked_strings(cluster):
     wait_synced(master, replica)
     assert r.get("before") == b"small again"
     assert r.exists("bits") == 0
+
+
+# --- streamed GET of a big string -----------------------------------------------
+
+def read_exact(sock, n):
+    out = bytearray()
+    while len(out) < n:
+        b = sock.recv(min(1 << 20, n - len(out)))
+        assert b, "connection closed"
+        out += b
+    return bytes(out)
+
+
+def test_big_get_streams_a_consistent_value(cluster):
+    """A GET of a big value is sent in steps after the command ran: the
+    reply is still the value as of the GET while other clients change or
+    delete the key, and the commands pipelined behind it answer after it."""
+    import socket
+    node = cluster.node()
+    c = node.client()
+    size = 5 * 1024 * 1024 + 3
+    value = bytes(i * 7 % 251 for i in range(size))
+    p = c.pipeline(transaction=False)
+    for i in range(0, size, 1 << 20):
+        p.setrange("big", i, value[i:i + (1 << 20)])
+    p.execute()
+    assert c.strlen("big") == size
+    s = socket.create_connection(("127.0.0.1", node.port))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    s.sendall(b"GET big\r\nPING\r\n")
+    time.sleep(0.2)  # the node has started the reply; the socket is full
+    # other clients are served meanwhile, and their changes do not leak in
+    assert c.setrange("big", 0, b"ZZZ") == size
+    assert c.append("big", b"tail") == size + 4
+    assert c.getrange("big", 0, 2) == b"ZZZ"
+    assert c.get("big") == b"ZZZ" + value[3:] + b"tail"
+    assert c.delete("big") == 1
+    header = b"$%d\r\n" % size
+    got = read_exact(s, len(header) + size + 2 + len(b"+PONG\r\n"))
+    assert got == header + value + b"\r\n+PONG\r\n"
+    s.close()
+    wait_until(lambda: c.info("persistence").get("gc_pending_collections", 0) == 0, timeout=15,
+               what="gc queue drained after the stream")
+    # a client that goes away in the middle of a stream releases it
+    c.set("big2", value)
+    s = socket.create_connection(("127.0.0.1", node.port))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    s.sendall(b"GET big2\r\n")
+    time.sleep(0.1)
+    s.close()
+    assert c.delete("big2") == 1
+    wait_until(lambda: c.info("persistence").get("gc_pending_collections", 0) == 0, timeout=15,
+               what="gc queue drained after a closed stream")
+    # inside MULTI the value is sent whole, in order with the other replies
+    c.set("big3", value)
+    p = c.pipeline(transaction=True)
+    p.get("big3")
+    p.strlen("big3")
+    assert p.execute() == [value, size]
