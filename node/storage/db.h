@@ -6,6 +6,7 @@
  *
  *   'M' user_key                  -> meta value (below)
  *   'D' version:8 field           -> hash value | set "" | list elem | zset score:8 (raw double)
+ *   'D' version:8 chunk:8         -> up to 16 KiB of a big string (strchunk.h)
  *   'Z' version:8 score:8 member  -> ""            zset by score (score made sortable)
  *   'E' expire_ms:8 user_key      -> version:8     expiry index, time ordered
  *   'G' version:8                 -> type:1        garbage queue
