@@ -13,8 +13,8 @@
  * Consistency: the reply is the value as of the GET.  The stream pins the
  * string's version: a write to a pinned version (APPEND, SETRANGE, SETBIT,
  * BITFIELD) first copies the string to a fresh version
- * (strchunk_write_at), and the GC leaves every queued version alone while
- * any stream is open, so the pinned chunks stay as they were.
+ * (strchunk_write_at), and the GC skips a queued version while it is
+ * pinned, so the pinned chunks stay as they were.
  *
  * Streams are only used where nothing else can be appended to the client's
  * output meanwhile: a connected client, outside MULTI/EXEC, without

@@ -679,8 +679,6 @@ void db_gc_flush_compactions(void)
 int db_gc_cycle(int max_subkeys)
 {
     int budget = max_subkeys;
-    /* A streamed reply may still read a queued version (strstream.h). */
-    if (strstream_active()) return 0;
     gc_position_check();
     if (gc_ncompact) gc_compact_flush();
     store_iter *it = store_iter_new(srv.st);
@@ -693,6 +691,11 @@ int db_gc_cycle(int max_subkeys)
         const char *k = store_iter_key(it, &kl);
         if (kl != SUBKEY_PREFIX || k[0] != 'G') break;
         uint64_t version = get_u64be((const unsigned char *)k + 1);
+        /* A streamed reply still reads this version (strstream.h): later. */
+        if (strstream_pinned(version)) {
+            store_iter_next(it);
+            continue;
+        }
         buf_clear(&gk);
         buf_append(&gk, k, kl);
         if (gc_cur.version != version) {
