@@ -580,6 +580,27 @@ static int keys_sort(int argc, char **argv, const size_t *lens, struct cmd_key *
     return n;
 }
 
+/* Redis's bitfieldGetKeys: read-only while only GET (and OVERFLOW)
+ * subcommands come, else (a write or a syntax error) read-write. */
+static int keys_bitfield(int argc, char **argv, const size_t *lens, struct cmd_key *out, int max)
+{
+    unsigned flags = KF_RO | KF_ACCESS;
+    for (int i = 2; i < argc; i++) {
+        int rem = argc - i - 1;
+        if (str_eq_nocase(argv[i], lens[i], "get") && rem >= 2) {
+            i += 2;
+        } else if (str_eq_nocase(argv[i], lens[i], "overflow") && rem >= 1) {
+            i += 1;
+        } else {
+            flags = KF_RW | KF_ACCESS | KF_UPDATE;
+            break;
+        }
+    }
+    int n = 0;
+    add_key(out, max, &n, 1, flags);
+    return n;
+}
+
 int cmdmeta_has_keys(const struct cmd_meta *m)
 {
     if (m->movablekeys || (!m->sub && m->spec->id == CMD_SET)) return 1;
@@ -603,6 +624,7 @@ int cmdmeta_get_keys(const struct cmd_meta *m, int argc, char **argv, const size
     if (!m->sub && m->spec->id == CMD_SET) return keys_set(argc, argv, lens, out, max);
     if (!m->sub && (m->spec->id == CMD_SORT || m->spec->id == CMD_SORT_RO))
         return keys_sort(argc, argv, lens, out, max);
+    if (!m->sub && m->spec->id == CMD_BITFIELD) return keys_bitfield(argc, argv, lens, out, max);
     if (m->movablekeys) return keys_numkeys_fallback(m, argc, argv, lens, out, max);
     return 0;
 }

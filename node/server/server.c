@@ -12,6 +12,7 @@
  * A reply therefore never leaves before the write it reports is in LevelDB
  * (and on disk, with fsync: always).  See server.h. */
 #include "server.h"
+#include "strstream.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -184,6 +185,7 @@ void client_process_input(client *c)
     while (!(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP | CLIENT_BLOCKED |
                          CLIENT_WAIT_ACK | CLIENT_PAUSED))) {
         if (c->out.len - c->out_sent > OUTPUT_PAUSE_BYTES) break; /* resume once drained */
+        if (c->stream) break; /* a big reply is still being sent (strstream.h) */
         size_t consumed;
         int r = resp_parse(&c->parser, c->qbuf.data + off, c->qbuf.len - off, &consumed);
         off += consumed;
@@ -255,23 +257,38 @@ int client_close_if_over_limit(client *c, size_t pending)
  * the client was closed. */
 static int client_flush(client *c)
 {
-    while (c->out_sent < c->out.len) {
-        ssize_t n = write(c->fd, c->out.data + c->out_sent, c->out.len - c->out_sent);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN) {
-                event_add(c->wev, NULL);
-                return client_close_if_over_limit(c, c->out.len - c->out_sent) ? -1 : 0;
+    int steps = 0, streamed = 0;
+    for (;;) {
+        while (c->out_sent < c->out.len) {
+            ssize_t n = write(c->fd, c->out.data + c->out_sent, c->out.len - c->out_sent);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                if (errno == EAGAIN) {
+                    event_add(c->wev, NULL);
+                    return client_close_if_over_limit(c, c->out.len - c->out_sent) ? -1 : 0;
+                }
+                client_close(c);
+                return -1;
             }
-            client_close(c);
-            return -1;
+            c->out_sent += (size_t)n;
+            srv.stats.net_out += (unsigned long long)n;
         }
-        c->out_sent += (size_t)n;
-        srv.stats.net_out += (unsigned long long)n;
+        c->out.len = c->out_sent = 0;
+        if (!c->stream) break;
+        /* A streamed reply (strstream.h): a few steps per call, then the
+         * next writable event, so other clients run in between. */
+        if (steps++ == STRSTREAM_STEPS_PER_FLUSH) {
+            event_add(c->wev, NULL);
+            return 0;
+        }
+        strstream_pump(c);
+        streamed = 1;
     }
-    c->out.len = c->out_sent = 0;
     if (c->out.cap > (1u << 20)) buf_shrink(&c->out, 0);
-    event_del(c->wev);
+    /* A stream just ended with commands waiting: the writable event runs
+     * them (client_write_cb), whoever called this. */
+    if (streamed && c->qbuf.len) event_add(c->wev, NULL);
+    else event_del(c->wev);
     if (c->flags & CLIENT_CLOSE_AFTER_REPLY) {
         client_close(c);
         return -1;
@@ -980,6 +997,8 @@ int server_init(void)
         event_add(srv.sig_ev[i], NULL);
     }
     t_string_register();
+    strstream_init();
+    t_bitmap_register();
     t_keys_register();
     t_server_register();
     t_command_register();

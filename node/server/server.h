@@ -125,6 +125,7 @@ typedef struct client {
     struct pubsub_state *pstate;  /* pubsub.c: subscriptions, or NULL */
     struct pause_hold *phold;     /* pause.c: the held command, or NULL */
     struct tracking_state *tstate; /* tracking.c: CLIENT TRACKING, or NULL */
+    struct str_stream *stream;    /* strstream.c: a big reply being sent, or NULL */
     uint64_t wait_lsn;            /* replication: reply waits for this lsn */
 } client;
 
@@ -288,6 +289,7 @@ void server_reset_stats(void);
 /* Command modules' registration functions.  server_register_modules()
  * (modules.c) calls those of the optional modules, one line each. */
 void t_string_register(void);
+void t_bitmap_register(void);
 void t_keys_register(void);
 void t_server_register(void);
 void t_command_register(void);      /* t_command.c: COMMAND */

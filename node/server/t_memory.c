@@ -50,6 +50,7 @@ static unsigned long long sample_records(const char *prefix, size_t plen, long l
 static unsigned long long key_usage(client *c, const struct meta *m, long long samples)
 {
     unsigned long long bytes = 1 + c->argvlen[2] + m->raw.len;
+    if (m->type == T_STRING && m->chunked) return bytes + m->slen; /* its chunks */
     if (m->type == T_STRING || m->count == 0) return bytes;
     buf prefix;
     buf_init(&prefix);

@@ -10,6 +10,8 @@
 #include "server.h"
 #include "slots.h"
 #include "store.h"
+#include "strchunk.h"
+#include "strstream.h"
 #include "util.h"
 
 static const char VERSION_KEY[] = "Rversion";
@@ -184,6 +186,16 @@ static int meta_decode(struct meta *m)
     m->version = m->count = m->head = m->tail = 0;
     m->sval = NULL;
     m->slen = 0;
+    m->chunked = 0;
+    if (m->type == (T_STRING | STR_CHUNKED_FLAG)) {
+        if (n < META_COLL) return -1;
+        m->type = T_STRING;
+        m->chunked = 1;
+        m->version = get_u64be(p + 9);
+        m->count = get_u64be(p + 17);
+        m->slen = (size_t)m->count;
+        return 0;
+    }
     switch (m->type) {
     case T_STRING:
         m->sval = m->raw.data + META_HDR;
@@ -220,6 +232,7 @@ int db_lookup(const char *key, size_t klen, struct meta *m)
         m->expired = 0;
         m->old_type = T_NONE;
         m->expire = m->version = m->count = 0;
+        m->chunked = 0;
     }
     return t;
 }
@@ -259,6 +272,7 @@ int db_lookup_raw(const char *key, size_t klen, struct meta *m)
     if (r == 0) {
         m->type = T_NONE;
         m->expire = m->version = m->count = 0;
+        m->chunked = 0;
         return T_NONE;
     }
     if (meta_decode(m) < 0) {
@@ -298,11 +312,13 @@ static void expire_index(const char *key, size_t klen, uint64_t old_exp, uint64_
 
 static void gc_count_add(long long delta);
 
-/* Queue the subkeys of a dead collection for the GC. */
+/* Queue the subkeys of a dead collection (or chunked string) for the GC.
+ * Inline strings have version 0: nothing to collect. */
 static void gc_queue(int type, uint64_t version, uint64_t count)
 {
-    /* An empty stream still has records (its header, groups). */
-    if (type == T_STRING || type == T_NONE || (count == 0 && type != T_STREAM)) return;
+    /* Inline strings have no subkeys (version 0); an empty stream still
+     * has records (its header, groups). */
+    if (type == T_NONE || version == 0 || (count == 0 && type != T_STREAM)) return;
     buf k;
     buf_init(&k);
     enc_gc_key(&k, version);
@@ -332,6 +348,14 @@ void db_set_string(const char *key, size_t klen, const char *v, size_t vl,
 {
     unsigned char hdr[META_HDR];
     char stack[META_KEY_STACK], *heap;
+    if (vl > STR_INLINE_MAX) {
+        struct meta m = *old;
+        db_new_chunked(key, klen, &m, expire);
+        strchunk_write(&m, 0, v, vl, 1);
+        m.count = m.slen = vl;
+        db_write_meta(key, klen, &m, 0);
+        return;
+    }
     release_old(key, klen, old, expire);
     hdr[0] = T_STRING;
     put_u64be(hdr + 1, expire);
@@ -354,12 +378,26 @@ void db_new_collection(const char *key, size_t klen, int type, struct meta *m)
     m->head = m->tail = LIST_INITIAL_INDEX;
 }
 
+void db_new_chunked(const char *key, size_t klen, struct meta *m, uint64_t expire)
+{
+    if (m->type == T_NONE) notify_keyspace_event(NOTIFY_NEW, "new", key, klen);
+    release_old(key, klen, m, 0);
+    m->type = T_STRING;
+    m->chunked = 1;
+    m->expired = 0;
+    m->expire = expire;
+    m->version = server_new_version();
+    m->count = 0;
+    m->sval = NULL;
+    m->slen = 0;
+}
+
 void db_write_meta(const char *key, size_t klen, const struct meta *m, uint64_t prev_expire)
 {
     unsigned char v[META_LIST];
     size_t n = m->type == T_LIST ? META_LIST : META_COLL;
     buf k;
-    v[0] = (unsigned char)m->type;
+    v[0] = (unsigned char)(m->chunked ? (T_STRING | STR_CHUNKED_FLAG) : m->type);
     put_u64be(v + 1, m->expire);
     put_u64be(v + 9, m->version);
     put_u64be(v + 17, m->count);
@@ -411,7 +449,7 @@ void db_move(const char *src, size_t srclen, const char *dst, size_t dstlen, con
 void db_set_expire(const char *key, size_t klen, struct meta *m, uint64_t expire)
 {
     uint64_t prev = m->expire;
-    if (m->type == T_STRING) {
+    if (m->type == T_STRING && !m->chunked) {
         expire_index(key, klen, prev, expire, 0);
         put_u64be((unsigned char *)m->raw.data + 1, expire);
         m->expire = expire;
@@ -663,6 +701,11 @@ int db_gc_cycle(int max_subkeys)
         const char *k = store_iter_key(it, &kl);
         if (kl != SUBKEY_PREFIX || k[0] != 'G') break;
         uint64_t version = get_u64be((const unsigned char *)k + 1);
+        /* A streamed reply still reads this version (strstream.h): later. */
+        if (strstream_pinned(version)) {
+            store_iter_next(it);
+            continue;
+        }
         buf_clear(&gk);
         buf_append(&gk, k, kl);
         if (gc_cur.version != version) {

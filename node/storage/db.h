@@ -7,6 +7,7 @@
  *   'M' user_key                  -> meta value (below)
  *   'D' version:8 field           -> hash value | set "" | list elem | zset score:8 (raw double)
  *                                    | stream records (stream.h)
+ *   'D' version:8 chunk:8         -> up to 16 KiB of a big string (strchunk.h)
  *   'Z' version:8 score:8 member  -> ""            zset by score (score made sortable)
  *   'E' expire_ms:8 user_key      -> version:8     expiry index, time ordered
  *   'G' version:8                 -> type:1        garbage queue
@@ -22,7 +23,10 @@
  *
  * Meta values:
  *
- *   string:      type:1 | expire_ms:8 | value...
+ *   string:      type:1 | expire_ms:8 | value...          (up to STR_INLINE_MAX bytes)
+ *   big string:  0x81:1 | expire_ms:8 | version:8 | length:8
+ *                (T_STRING | STR_CHUNKED_FLAG; chunks are 'D' subkeys,
+ *                see strchunk.h)
  *   collection:  type:1 | expire_ms:8 | version:8 | count:8
  *   list:        type:1 | expire_ms:8 | version:8 | count:8 | head:8 | tail:8
  *
@@ -41,17 +45,20 @@ enum key_type { T_NONE = 0, T_STRING = 1, T_HASH = 2, T_LIST = 3, T_SET = 4, T_Z
 #define META_HDR 9          /* type + expire */
 #define META_COLL 25        /* + version + count */
 #define META_LIST 41        /* + head + tail */
+#define STR_CHUNKED_FLAG 0x80 /* type byte of a chunked string's meta */
 #define LIST_INITIAL_INDEX (UINT64_C(1) << 63)
 
 struct meta {
     int type;               /* T_NONE when absent (or expired) */
     int expired;            /* a record exists but has expired */
+    int chunked;            /* strings: stored in chunks (sval NULL; slen
+                             * and count are the length, version the chunks') */
     int old_type;           /* type of the expired record, for cleanup */
     uint64_t expire;        /* ms since epoch, 0 = none */
     uint64_t version;
     uint64_t count;
     uint64_t head, tail;    /* lists: [head, tail) are the used indexes */
-    const char *sval;       /* strings: the value, inside raw */
+    const char *sval;       /* strings: the value, inside raw (NULL when chunked) */
     size_t slen;
     buf raw;                /* owned: the encoded meta value */
 };
@@ -76,14 +83,19 @@ int db_lookup_raw(const char *key, size_t klen, struct meta *m);
 void db_prefetch(const char *key, size_t klen);
 
 /* Write a string value, replacing whatever the key held (old is the
- * result of db_lookup on the key, used to clean up the previous record). */
+ * result of db_lookup on the key, used to clean up the previous record).
+ * Values longer than STR_INLINE_MAX are written in chunks (strchunk.h)
+ * under a fresh version. */
 void db_set_string(const char *key, size_t klen, const char *v, size_t vl,
                    uint64_t expire, const struct meta *old);
 /* Start a new collection of `type` in m (fresh version, count 0, no
  * expire).  Cleans up whatever old held.  The meta is written by
  * db_write_meta once the caller has filled it. */
 void db_new_collection(const char *key, size_t klen, int type, struct meta *m);
-/* Write m's meta value (collections); maintains the expiry index against
+/* Start a chunked string in m (fresh version, length 0, the given
+ * expire), cleaning up whatever m held (strchunk.h). */
+void db_new_chunked(const char *key, size_t klen, struct meta *m, uint64_t expire);
+/* Write m's meta value (collections and chunked strings); maintains the expiry index against
  * `prev_expire` (the expire currently stored). */
 void db_write_meta(const char *key, size_t klen, const struct meta *m, uint64_t prev_expire);
 /* Delete a live or expired key: meta, expiry index entry, and for a

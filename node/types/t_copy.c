@@ -115,8 +115,14 @@ static void copy_command(client *c)
     }
     /* REPLACE deletes the target and adds it anew: a "new" key for Redis. */
     if (r != T_NONE) notify_keyspace_event(NOTIFY_NEW, "new", ARG(c, 2));
-    if (src.type == T_STRING) {
+    if (src.type == T_STRING && !src.chunked) {
         db_set_string(ARG(c, 2), src.sval, src.slen, src.expire, &dst);
+    } else if (src.type == T_STRING) {
+        /* a chunked string: its chunks are 'D' subkeys of its version */
+        db_new_chunked(ARG(c, 2), &dst, src.expire);
+        copy_subkeys('D', src.version, dst.version);
+        dst.count = dst.slen = src.slen;
+        db_write_meta(ARG(c, 2), &dst, 0);
     } else {
         db_new_collection(ARG(c, 2), src.type, &dst);
         copy_subkeys('D', src.version, dst.version);
@@ -166,7 +172,7 @@ static const char *object_encoding(const struct meta *m)
         if (m->slen <= 20 && str2ll(m->sval, m->slen, &ll) == 0) return "int";
         /* A HyperLogLog that PF* commands wrote is "raw" in Redis, even a
          * short sparse one (it is created raw and edited in place). */
-        if (m->slen >= 16 && memcmp(m->sval, "HYLL", 4) == 0) return "raw";
+        if (!m->chunked && m->slen >= 16 && memcmp(m->sval, "HYLL", 4) == 0) return "raw";
         return m->slen <= 44 ? "embstr" : "raw";
     case T_HASH:
         if ((long long)m->count <= rconf_num("hash-max-listpack-entries") &&

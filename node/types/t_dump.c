@@ -39,6 +39,7 @@
 #include "rdbkey.h"
 #include "rconfig.h"
 #include "store.h"
+#include "strchunk.h"
 #include "util.h"
 
 /* Append the serialized collection records of m.  Returns 0 or -1 on a
@@ -262,6 +263,14 @@ static int dump_value(const struct meta *m, buf *out)
     switch (m->type) {
     case T_STRING:
         rdb_write_type(out, RDB_TYPE_STRING);
+        if (m->chunked) { /* a big string: its chunks, read whole */
+            buf v;
+            buf_init(&v);
+            int rc = strchunk_load(m, &v);
+            if (rc == 0) rdb_write_string(out, v.data ? v.data : "", v.len);
+            buf_free(&v);
+            return rc;
+        }
         rdb_write_string(out, m->sval, m->slen);
         return 0;
     case T_LIST: return dump_list(m, out);

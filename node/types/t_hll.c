@@ -560,7 +560,9 @@ static int hll_count_value(const uint8_t *v, size_t len, uint64_t *card)
 static int lookup_hll(client *c, int i, struct meta *m)
 {
     int r = lookup_typed(c, i, m, T_STRING);
-    if (r == 1 && !hll_valid(m->sval, m->slen)) {
+    /* a chunked string is longer than any HyperLogLog (a dense one is
+     * 12304 bytes), and its bytes are not in m->sval */
+    if (r == 1 && (m->chunked || !hll_valid(m->sval, m->slen))) {
         resp_add_error(&c->out, ERR_NOT_HLL);
         return -1;
     }

@@ -176,7 +176,7 @@ static int meta_live_type(const char *v, size_t vl, uint64_t now)
     if (vl < META_HDR) return T_NONE;
     uint64_t exp = get_u64be((const unsigned char *)v + 1);
     if (exp && exp <= now) return T_NONE;
-    return (unsigned char)v[0];
+    return (unsigned char)v[0] & ~STR_CHUNKED_FLAG; /* a chunked string is a string */
 }
 
 /* The literal prefix of a glob pattern (up to the first special char). */

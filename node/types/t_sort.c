@@ -34,6 +34,7 @@
 #include "coll.h"
 #include "notify.h"
 #include "store.h"
+#include "strchunk.h"
 #include "util.h"
 
 struct sort_elem {
@@ -140,8 +141,8 @@ static int sort_lookup_pattern(const char *pat, size_t plen, const char *ele, si
             buf_free(&dk);
         }
     } else if (t == T_STRING) {
-        buf_append(out, m.sval, m.slen);
-        rc = 1;
+        if (!m.chunked) buf_append(out, m.sval, m.slen);
+        rc = m.chunked && strchunk_load(&m, out) < 0 ? -1 : 1;
     }
     meta_free(&m);
     buf_free(&key);

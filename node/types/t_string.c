@@ -1,12 +1,16 @@
 /* t_string: string commands (GET, SET and options, counters, ranges).
- * Strings live inline in their meta record ('M' key -> type|expire|value),
- * so a GET is one LevelDB read. */
+ * Strings up to STR_INLINE_MAX bytes live inline in their meta record
+ * ('M' key -> type|expire|value), so a GET is one LevelDB read; longer
+ * ones are chunked (strchunk.h) and the range commands touch only the
+ * chunks they need. */
 #include <limits.h>
 #include <math.h>
 #include <string.h>
 
 #include "cmd.h"
 #include "notify.h"
+#include "strchunk.h"
+#include "strstream.h"
 #include "util.h"
 
 #define OPT_NX      (1 << 0)
@@ -94,6 +98,36 @@ static int expire_from_arg(client *c, int arg, int flags, uint64_t *out)
     return 0;
 }
 
+/* Reply a live string's value as a bulk string: the last reply of its
+ * command (a big one may be streamed after the command, strstream.h).  A
+ * chunked value is otherwise read chunk by chunk straight into the output
+ * buffer (no second copy). */
+static void reply_whole_string(client *c, const struct meta *m);
+
+static void reply_string(client *c, const struct meta *m)
+{
+    if (!m->chunked) {
+        resp_add_bulk(&c->out, m->sval, m->slen);
+        return;
+    }
+    if (strstream_eligible(c, m)) {
+        strstream_start(c, m);
+        return;
+    }
+    reply_whole_string(c, m);
+}
+
+/* A chunked value copied whole into the output buffer. */
+static void reply_whole_string(client *c, const struct meta *m)
+{
+    buf_printf(&c->out, "$%zu\r\n", m->slen);
+    buf_reserve(&c->out, m->slen + 2);
+    if (strchunk_read(m, 0, m->slen, c->out.data + c->out.len) < 0)
+        memset(c->out.data + c->out.len, 0, m->slen); /* logged; keep the protocol intact */
+    c->out.len += m->slen;
+    buf_append(&c->out, "\r\n", 2);
+}
+
 /* Look up a string key.  1 found, 0 absent, -1 replied an error. */
 static int get_string(client *c, int i, struct meta *m)
 {
@@ -111,7 +145,7 @@ static void set_generic(client *c, int flags, int key, int val, uint64_t expire)
             resp_add_error(&c->out, resp_err_wrongtype);
             goto done;
         }
-        if (r == 1) resp_add_bulk(&c->out, m.sval, m.slen);
+        if (r == 1) reply_string(c, &m);
         else resp_add_null(&c->out, c->resp);
     }
     if (((flags & OPT_NX) && r == 1) || ((flags & OPT_XX) && r == 0)) {
@@ -160,7 +194,7 @@ static void get_command(client *c)
     struct meta m;
     meta_init(&m);
     int r = get_string(c, 1, &m);
-    if (r == 1) resp_add_bulk(&c->out, m.sval, m.slen);
+    if (r == 1) reply_string(c, &m);
     else if (r == 0) resp_add_null(&c->out, c->resp);
     meta_free(&m);
 }
@@ -176,7 +210,7 @@ static void getdel_command(client *c)
     meta_init(&m);
     int r = get_string(c, 1, &m);
     if (r == 1) {
-        resp_add_bulk(&c->out, m.sval, m.slen);
+        reply_string(c, &m);
         db_delete(ARG(c, 1), &m);
         notify_keyspace_event(NOTIFY_GENERIC, "del", ARG(c, 1));
     } else if (r == 0) {
@@ -196,7 +230,7 @@ static void getex_command(client *c)
     if (r == 0) resp_add_null(&c->out, c->resp);
     if (r != 1) goto done;
     if (earg && expire_from_arg(c, earg, flags, &expire) < 0) goto done;
-    resp_add_bulk(&c->out, m.sval, m.slen);
+    reply_string(c, &m);
     if ((flags & (OPT_EXAT | OPT_PXAT)) && expire <= srv.cmd_time_ms) {
         if (!srv.is_replica) db_delete(ARG(c, 1), &m);
         notify_keyspace_event(NOTIFY_GENERIC, "del", ARG(c, 1));
@@ -219,7 +253,8 @@ static void mget_command(client *c)
     for (int i = 1; i < c->argc; i++) db_prefetch(ARG(c, i));
     for (int i = 1; i < c->argc; i++) {
         int t = db_lookup(ARG(c, i), &m);
-        if (t == T_STRING) resp_add_bulk(&c->out, m.sval, m.slen);
+        if (t == T_STRING && !m.chunked) resp_add_bulk(&c->out, m.sval, m.slen);
+        else if (t == T_STRING) reply_whole_string(c, &m);
         else resp_add_null(&c->out, c->resp);
         if (t == T_NONE) notify_keyspace_event(NOTIFY_KEY_MISS, "keymiss", ARG(c, i));
     }
@@ -316,7 +351,7 @@ static void incrbyfloat_command(client *c)
     meta_init(&m);
     int r = get_string(c, 1, &m);
     if (r < 0) goto done;
-    if ((r == 1 && str2ld(m.sval, m.slen, &cur) < 0) || str2ld(ARG(c, 2), &by) < 0) {
+    if ((r == 1 && (m.chunked || str2ld(m.sval, m.slen, &cur) < 0)) || str2ld(ARG(c, 2), &by) < 0) {
         resp_add_error(&c->out, resp_err_notfloat);
         goto done;
     }
@@ -350,21 +385,18 @@ static int check_string_length(client *c, long long total)
 static void append_command(client *c)
 {
     struct meta m;
-    buf v;
     meta_init(&m);
-    buf_init(&v);
     int r = get_string(c, 1, &m);
     if (r < 0) goto done;
-    if (r == 1) {
-        if (check_string_length(c, (long long)(m.slen + c->argvlen[2])) < 0) goto done;
-        buf_append(&v, m.sval, m.slen);
+    size_t olen = r == 1 ? m.slen : 0;
+    if (r == 1 && check_string_length(c, (long long)(m.slen + c->argvlen[2])) < 0) goto done;
+    if (strchunk_write_at(ARG(c, 1), &m, olen, ARG(c, 2)) < 0) {
+        reply_storage_error(c);
+        goto done;
     }
-    buf_append(&v, ARG(c, 2));
-    db_set_string(ARG(c, 1), v.data ? v.data : "", v.len, r == 1 ? m.expire : 0, &m);
     notify_keyspace_event(NOTIFY_STRING, "append", ARG(c, 1));
-    resp_add_int(&c->out, (long long)v.len);
+    resp_add_int(&c->out, (long long)(olen + c->argvlen[2]));
 done:
-    buf_free(&v);
     meta_free(&m);
 }
 
@@ -396,8 +428,19 @@ static void getrange_command(client *c)
     if (start < 0) start = 0;
     if (end < 0) end = 0;
     if (end >= len) end = len - 1;
-    if (start > end || len == 0) resp_add_bulk(&c->out, "", 0);
-    else resp_add_bulk(&c->out, m.sval + start, (size_t)(end - start + 1));
+    if (start > end || len == 0) {
+        resp_add_bulk(&c->out, "", 0);
+    } else if (!m.chunked) {
+        resp_add_bulk(&c->out, m.sval + start, (size_t)(end - start + 1));
+    } else {
+        size_t n = (size_t)(end - start + 1);
+        buf_printf(&c->out, "$%zu\r\n", n);
+        buf_reserve(&c->out, n + 2);
+        if (strchunk_read(&m, (size_t)start, n, c->out.data + c->out.len) < 0)
+            memset(c->out.data + c->out.len, 0, n);
+        c->out.len += n;
+        buf_append(&c->out, "\r\n", 2);
+    }
 done:
     meta_free(&m);
 }
@@ -406,14 +449,12 @@ static void setrange_command(client *c)
 {
     long long off;
     struct meta m;
-    buf v;
     if (arg_ll(c, 2, &off) < 0) return;
     if (off < 0) {
         resp_add_error(&c->out, "ERR offset is out of range");
         return;
     }
     meta_init(&m);
-    buf_init(&v);
     int r = get_string(c, 1, &m);
     if (r < 0) goto done;
     size_t vlen = c->argvlen[3];
@@ -427,16 +468,13 @@ static void setrange_command(client *c)
     }
     size_t olen = r == 1 ? m.slen : 0;
     size_t nlen = (size_t)off + vlen > olen ? (size_t)off + vlen : olen;
-    buf_reserve(&v, nlen);
-    if (olen) memcpy(v.data, m.sval, olen);
-    if ((size_t)off > olen) memset(v.data + olen, 0, (size_t)off - olen);
-    memcpy(v.data + off, c->argv[3], vlen);
-    v.len = nlen;
-    db_set_string(ARG(c, 1), v.data, v.len, r == 1 ? m.expire : 0, &m);
+    if (strchunk_write_at(ARG(c, 1), &m, (size_t)off, ARG(c, 3)) < 0) {
+        reply_storage_error(c);
+        goto done;
+    }
     notify_keyspace_event(NOTIFY_STRING, "setrange", ARG(c, 1));
     resp_add_int(&c->out, (long long)nlen);
 done:
-    buf_free(&v);
     meta_free(&m);
 }
 

@@ -18,6 +18,7 @@
 #include "db.h"
 #include "server.h"
 #include "store.h"
+#include "strchunk.h"
 #include "util.h"
 
 #define NOW 1700000000000ULL
@@ -816,6 +817,114 @@ static void test_gc_cycle(void **state)
     meta_free(&m);
 }
 
+/* Chunked strings (strchunk.h): a value over STR_INLINE_MAX is a meta
+ * record plus chunks; absent chunks read as zeros; scans report gaps;
+ * writes touch only their chunks; DEL queues the chunks for the GC. */
+struct scan_log {
+    size_t bytes, gap_bytes, zero_runs;
+    unsigned long sum;
+};
+
+static int scan_piece(void *arg, size_t pos, const unsigned char *p, size_t n)
+{
+    struct scan_log *l = arg;
+    (void)pos;
+    l->bytes += n;
+    if (!p) {
+        l->gap_bytes += n;
+        l->zero_runs++;
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) l->sum += p[i];
+    return 0;
+}
+
+static void test_chunked_strings(void **state)
+{
+    (void)state;
+    struct meta m;
+    meta_init(&m);
+    size_t n = 3 * STR_CHUNK_SIZE + 123;
+    char *v = malloc(n), *out = malloc(n);
+    for (size_t i = 0; i < n; i++) v[i] = (char)(i * 31 + 7);
+    assert_int_equal(db_lookup("s", 1, &m), T_NONE);
+    db_set_string("s", 1, v, n, 0, &m);
+    commit();
+    assert_int_equal(db_lookup("s", 1, &m), T_STRING);
+    assert_true(m.chunked);
+    assert_null(m.sval);
+    assert_int_equal(m.slen, n);
+    uint64_t ver = m.version;
+    assert_int_equal(count_subkeys('D', ver), 4);
+    /* reads inside and across chunk boundaries */
+    assert_int_equal(strchunk_read(&m, 0, n, out), 0);
+    assert_memory_equal(out, v, n);
+    assert_int_equal(strchunk_read(&m, STR_CHUNK_SIZE - 3, 7, out), 0);
+    assert_memory_equal(out, v + STR_CHUNK_SIZE - 3, 7);
+
+    /* a write far past the end: the gap's chunks are not stored */
+    size_t far = 10 * STR_CHUNK_SIZE + 5;
+    assert_int_equal(strchunk_write_at("s", 1, &m, far, "xyz", 3), 0);
+    commit();
+    assert_int_equal(db_lookup("s", 1, &m), T_STRING);
+    assert_int_equal(m.slen, far + 3);
+    assert_int_equal(m.version, ver); /* written in place */
+    assert_int_equal(count_subkeys('D', ver), 5);
+    char gap[16];
+    assert_int_equal(strchunk_read(&m, 5 * STR_CHUNK_SIZE, 16, gap), 0);
+    for (int i = 0; i < 16; i++) assert_int_equal(gap[i], 0);
+    assert_int_equal(strchunk_read(&m, far - 1, 4, gap), 0);
+    assert_memory_equal(gap, "\0xyz", 4);
+    struct scan_log l = {0, 0, 0, 0};
+    assert_int_equal(strchunk_scan(&m, 0, m.slen, scan_piece, &l), 0);
+    assert_int_equal(l.bytes, m.slen);
+    assert_true(l.gap_bytes >= 6 * STR_CHUNK_SIZE);
+    unsigned long sum = 0;
+    for (size_t i = 0; i < n; i++) sum += (unsigned char)v[i];
+    assert_int_equal(l.sum, sum + 'x' + 'y' + 'z');
+
+    /* growing with zeros writes no chunk */
+    assert_int_equal(strchunk_write_at("s", 1, &m, m.slen, NULL, 1000), 0);
+    commit();
+    assert_int_equal(db_lookup("s", 1, &m), T_STRING);
+    assert_int_equal(m.slen, far + 3 + 1000);
+    assert_int_equal(count_subkeys('D', ver), 5);
+
+    /* an inline string grows past the threshold and becomes chunked */
+    assert_int_equal(db_lookup("t", 1, &m), T_NONE);
+    db_set_string("t", 1, "abc", 3, 0, &m);
+    assert_int_equal(db_lookup("t", 1, &m), T_STRING);
+    assert_false(m.chunked);
+    assert_int_equal(strchunk_write_at("t", 1, &m, STR_INLINE_MAX, "!", 1), 0);
+    commit();
+    assert_int_equal(db_lookup("t", 1, &m), T_STRING);
+    assert_true(m.chunked);
+    assert_int_equal(m.slen, STR_INLINE_MAX + 1);
+    assert_int_equal(strchunk_read(&m, 0, 3, gap), 0);
+    assert_memory_equal(gap, "abc", 3);
+    /* and back inline by a SET: the chunks go to the GC */
+    uint64_t tver = m.version;
+    db_set_string("t", 1, "small", 5, 0, &m);
+    commit();
+    assert_int_equal(db_lookup("t", 1, &m), T_STRING);
+    assert_false(m.chunked);
+    assert_int_equal(db_gc_pending(), 1);
+
+    /* DEL is O(1): one 'G' entry, the GC removes the chunks */
+    assert_int_equal(db_lookup("s", 1, &m), T_STRING);
+    db_delete("s", 1, &m);
+    commit();
+    assert_int_equal(db_lookup("s", 1, &m), T_NONE);
+    assert_int_equal(db_gc_pending(), 2);
+    while (db_gc_cycle(3) > 0) commit();
+    assert_int_equal(count_subkeys('D', ver), 0);
+    assert_int_equal(count_subkeys('D', tver), 0);
+    assert_int_equal(db_gc_pending(), 0);
+    free(v);
+    free(out);
+    meta_free(&m);
+}
+
 int main(void)
 {
     const char *env = getenv("STRATA_SEED");
@@ -836,6 +945,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_move, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_expire_cycle, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_gc_cycle, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_chunked_strings, store_setup, store_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
