@@ -89,6 +89,19 @@ int cmd_get_keys(const struct cmd_spec *c, int argc, char **argv,
             n++;
         }
     }
+    if (c->id == CMD_XREAD || c->id == CMD_XREADGROUP) {
+        /* Redis's xreadGetKeys: after the first STREAMS argument, the first
+         * half of what is left are the keys (the rest their IDs) */
+        int streams = 0;
+        for (int i = 1; i < argc && !streams; i++)
+            if (str_eq_nocase(argv[i], argvlen[i], "streams")) streams = i;
+        int rest = streams ? argc - streams - 1 : 0;
+        if (rest == 0 || rest % 2) return -1;
+        for (int i = 0; i < rest / 2; i++) {
+            if (n < max) out[n] = streams + 1 + i;
+            n++;
+        }
+    }
     if (c->numkeys > 0) {
         long long k;
         if (c->numkeys >= argc ||

@@ -289,6 +289,10 @@ static void multi_write_hook(client *c, size_t mark)
     ops_walk(ops, len, touch_meta_op, c);
 
     if (!c || !c->cmd || !c->argv) return;
+    /* A consumer group's reads move its PEL and cursor, subkeys of the
+     * stream, but Redis does not count that as modifying the key (no
+     * signalModifiedKey): a WATCH on the stream holds through them. */
+    if (c->cmd->id == CMD_XREADGROUP) return;
     int stackpos[16], *pos;
     int n = cmd_key_positions(c, stackpos, 16, &pos);
     struct meta m;
