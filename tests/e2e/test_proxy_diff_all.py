@@ -9,9 +9,14 @@ links, merges (KEYS, SCAN, DBSIZE, MGET, DEL...) and private links
 test_proxy_resp3's."""
 import pytest
 
+import diff_bitmap  # noqa: F401 - registers the bitmap and bigstring families
+import diff_hllgeo  # noqa: F401 - hll, geo
+import diff_stream  # noqa: F401 - stream
 from difftest import BASE_SEED, n, run_diff
 from proxy_util import topology_text, write_file
 from test_node_resp3 import TYPE_FAMILIES
+
+FAMILIES = TYPE_FAMILIES + ["bitmap", "bigstring", "hll", "geo", "stream"]
 
 
 @pytest.fixture
@@ -26,5 +31,5 @@ def via_proxy(cluster):
 @pytest.mark.parametrize("offset", [50, 51])
 def test_proxy_diff_all_families(via_proxy, proto, offset):
     proxy, ref = via_proxy
-    _, done = run_diff(proxy, ref, BASE_SEED + offset, n(6000), proto=proto, families=TYPE_FAMILIES)
+    _, done = run_diff(proxy, ref, BASE_SEED + offset, n(6000), proto=proto, families=FAMILIES)
     assert done == n(6000)
