@@ -14,6 +14,8 @@
  *   busy-reply-threshold (lua-time-limit)           when a running script turns busy
  *                                                   (script_lua.c; 0: never)
  *   hll-sparse-max-bytes                            when a HyperLogLog turns dense (t_hll.c)
+ *   stream-node-max-entries, stream-node-max-bytes  the stream node boundaries that
+ *                                                   ~ trimming follows (t_stream.c)
  *
  * Parameters accepted, checked and kept, with no effect on Strata (data
  * lives in LevelDB: there is no in-memory encoding, snapshot, AOF,
@@ -22,7 +24,6 @@
  *                                   aliases of the listpack names above
  *   list-max-listpack-size (list-max-ziplist-size), list-compress-depth
  *                                   list node sizes: lists are one record an element
- *   stream-node-max-entries, stream-node-max-bytes   no streams
  *   activerehashing, dynamic-hz, jemalloc-bg-thread   no hash tables to rehash
  *   save, rdbcompression, stop-writes-on-bgsave-error,
  *   rdb-save-incremental-fsync, rdb-del-sync-files    no RDB snapshots
