@@ -676,9 +676,11 @@ def test_expiretime_rounding(servers):
     for s in servers:
         c = conn(s)
         pt = raw(c, "PEXPIRETIME", "et:k")[1]
-        now = time.time() * 1000
+        now = int(time.time() * 1000)
         ttl = raw(c, "TTL", "et:k")[1]
-        assert abs(ttl - (pt - now) / 1000) <= 1
+        # in integers: the last expire set is near 2^63, past a double's
+        # exact integers
+        assert abs(ttl * 1000 - (pt - now)) <= 1500
         raw(c, "SET", "et:k", "v")
         raw(c, "PEXPIRE", "et:k", "100400")
         assert raw(c, "TTL", "et:k")[1] == 100  # 100.4 s rounds down
