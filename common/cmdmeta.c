@@ -569,13 +569,8 @@ static int keys_set(int argc, char **argv, const size_t *lens, struct cmd_key *o
  * the arguments of LIMIT, GET and BY are skipped. */
 static int keys_sort(int argc, char **argv, const size_t *lens, struct cmd_key *out, int max)
 {
-    int n = 0, store = 0;
+    int n = 0, store = cmd_sort_store_key(argc, argv, lens);
     add_key(out, max, &n, 1, KF_RO | KF_ACCESS);
-    for (int i = 2; i < argc; i++) {
-        if (str_eq_nocase(argv[i], lens[i], "limit")) i += 2;
-        else if (str_eq_nocase(argv[i], lens[i], "get") || str_eq_nocase(argv[i], lens[i], "by")) i += 1;
-        else if (str_eq_nocase(argv[i], lens[i], "store") && i + 1 < argc) store = ++i;
-    }
     if (store) add_key(out, max, &n, store, KF_OW | KF_UPDATE);
     return n;
 }

@@ -63,6 +63,17 @@ int cmd_arity_ok(const struct cmd_spec *c, int argc)
     return c->arity >= 0 ? argc == c->arity : argc >= -c->arity;
 }
 
+int cmd_sort_store_key(int argc, char *const *argv, const size_t *argvlen)
+{
+    int store = 0;
+    for (int i = 2; i < argc; i++) {
+        if (str_eq_nocase(argv[i], argvlen[i], "limit")) i += 2;
+        else if (str_eq_nocase(argv[i], argvlen[i], "get") || str_eq_nocase(argv[i], argvlen[i], "by")) i++;
+        else if (str_eq_nocase(argv[i], argvlen[i], "store") && i + 1 < argc) store = ++i;
+    }
+    return store;
+}
+
 int cmd_get_keys(const struct cmd_spec *c, int argc, char **argv,
                  const size_t *argvlen, int *out, int max)
 {
@@ -76,14 +87,7 @@ int cmd_get_keys(const struct cmd_spec *c, int argc, char **argv,
         }
     }
     if (c->id == CMD_SORT) {
-        /* Redis's sortGetKeys: the last STORE destination is a key too;
-         * LIMIT's, GET's and BY's arguments are skipped. */
-        int store = 0;
-        for (int i = 2; i < argc; i++) {
-            if (str_eq_nocase(argv[i], argvlen[i], "limit")) i += 2;
-            else if (str_eq_nocase(argv[i], argvlen[i], "get") || str_eq_nocase(argv[i], argvlen[i], "by")) i++;
-            else if (str_eq_nocase(argv[i], argvlen[i], "store") && i + 1 < argc) store = ++i;
-        }
+        int store = cmd_sort_store_key(argc, argv, argvlen);
         if (store) {
             if (n < max) out[n] = store;
             n++;

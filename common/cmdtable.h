@@ -89,6 +89,9 @@ int cmd_arity_ok(const struct cmd_spec *c, int argc);
  * indexes into `out` and returns the number of keys (which may exceed
  * `max`; call again with more room), or -1 if a numkeys argument is not a
  * valid count for this argc (the command will reply its own error). */
+/* SORT's destination: the index of the argument after the last STORE, or
+ * 0 (Redis's sortGetKeys: LIMIT's, GET's and BY's arguments are skipped). */
+int cmd_sort_store_key(int argc, char *const *argv, const size_t *argvlen);
 int cmd_get_keys(const struct cmd_spec *c, int argc, char **argv,
                  const size_t *argvlen, int *out, int max);
 
