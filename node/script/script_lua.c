@@ -524,6 +524,19 @@ static int field_of_type(lua_State *L, int idx, const char *field, int type)
     return 0;
 }
 
+/* The number of entries of the table at index t (every key, not only
+ * 1..n), for the length of a map or set reply. */
+static long long table_entries(lua_State *L, int t)
+{
+    long long n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        n++;
+        lua_pop(L, 1);
+    }
+    return n;
+}
+
 /* Write the Lua value at the top (popped) as a reply. */
 static void lua_to_reply(lua_State *L, buf *out, int proto, int sresp, int depth)
 {
@@ -610,13 +623,7 @@ static void lua_to_reply(lua_State *L, buf *out, int proto, int sresp, int depth
         }
         if (field_of_type(L, idx, "map", LUA_TTABLE)) {
             int m = lua_gettop(L);
-            long long n = 0;
-            lua_pushnil(L);
-            while (lua_next(L, m)) {
-                n++;
-                lua_pop(L, 1);
-            }
-            resp_add_map(out, proto, n);
+            resp_add_map(out, proto, table_entries(L, m));
             lua_pushnil(L);
             while (lua_next(L, m)) {
                 lua_pushvalue(L, -2);
@@ -628,13 +635,7 @@ static void lua_to_reply(lua_State *L, buf *out, int proto, int sresp, int depth
         }
         if (field_of_type(L, idx, "set", LUA_TTABLE)) {
             int m = lua_gettop(L);
-            long long n = 0;
-            lua_pushnil(L);
-            while (lua_next(L, m)) {
-                n++;
-                lua_pop(L, 1);
-            }
-            resp_add_set(out, proto, n);
+            resp_add_set(out, proto, table_entries(L, m));
             lua_pushnil(L);
             while (lua_next(L, m)) {
                 lua_pop(L, 1);
