@@ -145,6 +145,17 @@ void cluster_table_free(struct cluster_table *t);
  * db_invalidate_counters calls it. */
 void cluster_invalidate(void);
 
+/* Slot migration (migrate.c): give the slots set in `bits` (a
+ * SLOT_COUNT-bit map) to `group` at `epoch`, in the same pending batch as
+ * the running command, and add `unowned_delta` to the count of stored
+ * keys in unowned slots (the keys those slots hold here: + when they are
+ * given away, - when this node takes them).  Returns 0, or -1 without a
+ * table (or with too many groups). */
+int cluster_table_reassign(const unsigned char *bits, const char *group, uint64_t epoch,
+                           long long unowned_delta);
+/* The highest epoch in the table (0 without one). */
+uint64_t cluster_max_epoch(void);
+
 /* Register STRATA and the dispatch check (node/server/modules.c). */
 void cluster_register(void);
 

@@ -22,6 +22,7 @@
 #include "conf.h"
 #include "promhttp.h"
 #include "log.h"
+#include "migrate.h"
 #include "monitor.h"
 #include "multi.h"
 #include "pause.h"
@@ -363,6 +364,7 @@ static void info_command(client *c)
     if (section_wanted(c, &o, "errorstats", 1)) cmdstats_info_errors(&o);
     if (section_wanted(c, &o, "latencystats", 0)) cmdstats_info_latency(&o);
     if (section_wanted(c, &o, "cluster", 1)) buf_printf(&o, "# Cluster\r\ncluster_enabled:0\r\n");
+    if (section_wanted(c, &o, "migration", 0)) migrate_info(&o);
     if (section_wanted(c, &o, "keyspace", 1)) {
         buf_printf(&o, "# Keyspace\r\n");
         unsigned long long keys = cluster_key_count(); /* as DBSIZE: owned slots only */
