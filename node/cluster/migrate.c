@@ -80,6 +80,7 @@ struct job {
     double tokens;                  /* rate limiter, bytes */
     uint64_t tokens_us;
     long long moved_keys;           /* keys T holds in R at commit */
+    uint64_t debug_fence_ms;        /* tests: hold the fence this long before COMMIT */
 
     /* import */
     struct mig_vmap remap;
@@ -768,7 +769,9 @@ static void step_cb(evutil_socket_t fd, short what, void *arg)
         uint64_t upto = committed;
         if (ex.state == MS_FENCE && ex.fence_lsn < committed) upto = ex.fence_lsn;
         if (ex.sent_lsn >= upto) {
-            if (ex.state == MS_FENCE && ex.sent_lsn >= ex.fence_lsn && ex.inflight == 0) send_commit();
+            if (ex.state == MS_FENCE && ex.sent_lsn >= ex.fence_lsn && ex.inflight == 0 &&
+                mono_us() - ex.fence_start_us >= ex.debug_fence_ms * 1000)
+                send_commit();
             idle = 1;
             break;
         }
@@ -1235,7 +1238,7 @@ static int parse_rate(client *c, int i, double *out)
 static void migrate_start(client *c)
 {
     char err[200];
-    long long port;
+    long long port, fence_hold = 0;
     double rate = 0;
     const char *auth = NULL;
     size_t authlen = 0;
@@ -1254,6 +1257,14 @@ static void migrate_start(client *c)
         } else if (ARG_IS(c, i, "auth")) {
             auth = c->argv[i + 1];
             authlen = c->argvlen[i + 1];
+        } else if (ARG_IS(c, i, "debug-fence-ms")) {
+            /* For tests (as Redis's rdb-key-save-delay): hold the fence so
+             * a test can kill a node inside it. */
+            if (str2ll(c->argv[i + 1], c->argvlen[i + 1], &fence_hold) < 0 || fence_hold < 0 ||
+                fence_hold > 600000) {
+                resp_add_error(&c->out, "ERR invalid DEBUG-FENCE-MS");
+                return;
+            }
         } else {
             resp_add_error(&c->out, "ERR syntax error");
             return;
@@ -1299,6 +1310,7 @@ static void migrate_start(client *c)
     ex.port = (int)port;
     ex.r = r;
     ex.rate_mb = rate;
+    ex.debug_fence_ms = (uint64_t)fence_hold;
     if (auth) {
         ex.auth = xmalloc(authlen + 1);
         memcpy(ex.auth, auth, authlen);

@@ -8,6 +8,7 @@
  *
  *   STRATA MIGRATE START <job> <target-group> <host> <port> <ranges>
  *                        [RATE <mb-per-s>] [AUTH <password>]
+ *                        [DEBUG-FENCE-MS <ms>]   (tests: hold the fence)
  *   STRATA MIGRATE STATUS | PAUSE <job> | RESUME <job> | CANCEL <job>
  *                 | RATE <job> <mb>
  *   STRATA SLOTSINFO <ranges>

@@ -201,7 +201,6 @@ def test_move_every_type_under_load(cluster):
                 k = wkeys[i % len(wkeys)]
                 r.do(k, "SET", k, str(i))
                 acked[k] = str(i).encode()
-                r.do(k, "HSET", "h" + k, "f", str(i)) if False else None
                 i += 1
         except Exception as e:  # noqa: BLE001 - reported below
             errors.append(repr(e))
