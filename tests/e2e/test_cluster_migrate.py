@@ -356,3 +356,93 @@ def test_controls_and_errors(cluster):
     # Nothing moved; a new job runs to the end.
     assert start(s, t, "c2") == b"OK"
     wait_state(s, ("done",), timeout=120)
+
+
+def parked_get(node, key, out):
+    """GET in a thread: parked by the fence, answered when it ends."""
+    def run():
+        try:
+            out.append(node.client(socket_timeout=30).get(key))
+        except redis.ResponseError as e:
+            out.append(e)
+        except Exception as e:  # noqa: BLE001
+            out.append(e)
+    th = threading.Thread(target=run)
+    th.start()
+    return th
+
+
+def in_fence(s):
+    return export_job(s)["state"] in ("fence", "commit")
+
+
+@pytest.mark.parametrize("victim", ["target", "source"])
+def test_kill_mid_fence_aborts(cluster, victim):
+    """SIGKILL of either node while the source is fenced: the target had
+    not committed, so the move rolls back and every key is on the source;
+    a command parked by the fence is answered; the job runs again."""
+    s, t = setup_pair(cluster)
+    sc = s.client()
+    exp = load_every_type(sc, 5_000)
+    k = next(k for k in exp if in_move(k) and exp[k][0] == "string")
+    assert start(s, t, "f1", MOVE, "DEBUG-FENCE-MS", "5000") == b"OK"
+    wait_until(lambda: in_fence(s), 30, what="fence")
+    assert export_job(s)["state"] == "fence"
+    got = []
+    th = parked_get(s, k, got)
+    time.sleep(0.2)
+    assert got == []                       # parked, not refused
+    assert sc.get(keys_in(4096, 8191, 1, "str")[0]) is not None  # other slots run on
+    if victim == "target":
+        t.kill()
+        wait_until(lambda: export_job(s)["state"] == "resolve", 10)
+        time.sleep(0.3)
+        assert got == []                   # no verdict yet: still parked
+        t.start()
+    else:
+        s.kill()
+        th.join(10)
+        s.start()
+    wait_state(s, ("aborted",), timeout=30)
+    th.join(10)
+    if victim == "target":
+        assert got == [exp[k][1]]
+    sc = s.client()
+    for key, want in exp.items():
+        check_key(sc, key, want)
+    wait_until(lambda: t.client().info("migration")["migrate_trimming"] == 0, 30)
+    assert t.client().dbsize() == 0
+    assert start(s, t, "f2") == b"OK"
+    wait_state(s, ("done",), timeout=60)
+    tc = t.client()
+    for key, want in exp.items():
+        check_key(tc if in_move(key) else sc, key, want)
+    assert tc.dbsize() + sc.dbsize() == len(exp)
+
+
+def test_kill_source_after_commit_sent(cluster):
+    """The source dies after sending COMMIT, before hearing the answer
+    (the target is stopped, then committs once resumed): the restarted
+    source asks the target's verdict, takes the switch and trims."""
+    s, t = setup_pair(cluster)
+    sc = s.client()
+    exp = load_every_type(sc, 5_000)
+    k = next(k for k in exp if in_move(k) and exp[k][0] == "string")
+    assert start(s, t, "f1", MOVE, "DEBUG-FENCE-MS", "1500") == b"OK"
+    wait_until(lambda: in_fence(s), 30, what="fence")
+    t.proc.send_signal(__import__("signal").SIGSTOP)
+    try:
+        wait_until(lambda: export_job(s)["state"] == "commit", 10, what="COMMIT sent")
+        time.sleep(0.2)
+        s.kill()
+    finally:
+        t.proc.send_signal(__import__("signal").SIGCONT)
+    s.start()
+    wait_state(s, ("done",), timeout=30)
+    sc, tc = s.client(), t.client()
+    with pytest.raises(redis.ResponseError, match="^MOVED"):
+        sc.get(k)
+    for key, want in exp.items():
+        check_key(tc if in_move(key) else sc, key, want)
+    assert tc.dbsize() + sc.dbsize() == len(exp)
+    assert [j for j in status(t) if j["role"] == "import"][0]["state"] == "done"
