@@ -368,6 +368,10 @@ static void trim_finish(void)
         ex.state = MS_DONE;
         ex.end_ms = now_ms();
     }
+    /* The metas' tombstones: rewrite the 'M' range on the compaction
+     * thread so the disk space comes back (the GC compacts the subkeys
+     * of big collections itself). */
+    if (trim.deleted) store_compact_range_async(srv.st, "M", 1, "N", 1);
     trim.on = 0;
 }
 
@@ -1172,7 +1176,7 @@ static void add_job(client *c, const struct job *j)
     buf_init(&rs);
     mig_ranges_format(&j->r, &rs);
     uint64_t end = j->end_ms ? j->end_ms : now_ms();
-    resp_add_map(&c->out, c->resp, 15);
+    resp_add_map(&c->out, c->resp, 16);
     resp_add_bulk_str(&c->out, "job");
     resp_add_bulk_str(&c->out, j->id);
     resp_add_bulk_str(&c->out, "role");
@@ -1182,6 +1186,8 @@ static void add_job(client *c, const struct job *j)
     resp_add_bulk_str(&c->out, "ranges");
     resp_add_bulk(&c->out, rs.data ? rs.data : "", rs.len);
     resp_add_bulk_str(&c->out, "peer");
+    resp_add_bulk_str(&c->out, j->peer);
+    resp_add_bulk_str(&c->out, "peer_group"); /* the same: the brief's words */
     resp_add_bulk_str(&c->out, j->peer);
     struct {
         const char *name;
@@ -1643,6 +1649,19 @@ static void recover(void)
     }
 }
 
+void migrate_release_store(void)
+{
+    /* Shutting down: the job's state stays as stored ("Rmigrate"), for
+     * the restart to resolve; callbacks of the freed link are ignored. */
+    ex.gen++;
+    if (ex.ac) {
+        ex.ac->data = NULL;
+        redisAsyncFree(ex.ac);
+        ex.ac = NULL;
+    }
+    export_release_snapshot();
+}
+
 static void cron_hook(void)
 {
     if (!recovered) recover();
@@ -1650,13 +1669,6 @@ static void cron_hook(void)
 
 static void shutdown_hook(void)
 {
-    if (ex.ac) {
-        ex.ac->data = NULL;
-        redisAsyncFree(ex.ac);
-        ex.ac = NULL;
-    }
-    ex.snap = NULL; /* the store is closed: LevelDB released it */
-    ex.mit = ex.sit = NULL;
     event_free(step_ev);
     event_free(trim_ev);
     event_free(resume_ev);

@@ -83,6 +83,9 @@ uint64_t migrate_pin_lsn(void);
 /* 1 if the key must not expire now (it is being imported here, or its
  * slot is fenced). */
 int migrate_key_frozen(const char *key, size_t len);
+/* Release the export's snapshot and iterators (server_cleanup, before
+ * the store closes: LevelDB must not close under them). */
+void migrate_release_store(void);
 /* Registered by cluster_register after its own dispatch check. */
 void migrate_register(void);
 

@@ -329,6 +329,9 @@ const char *cluster_script_check_key(const char *key, size_t len, int *script_sl
     if (!cluster_has_table()) return NULL;
     unsigned s = slot_of_key(key, len);
     if (!cluster_owns_slot(s)) return CLUSTER_ERR_SCRIPT_NONLOCAL;
+    /* A key the script did not declare, in a slot a migration has fenced
+     * (migrate.h): its write would come after what the target gets. */
+    if (migrate_key_frozen(key, len)) return CLUSTER_ERR_SCRIPT_MIGRATING;
     if (!allow_cross_slot) {
         if (*script_slot < 0) *script_slot = (int)s;
         else if ((unsigned)*script_slot != s) return CLUSTER_ERR_SCRIPT_CROSSSLOT;
@@ -542,6 +545,7 @@ static void setslots(client *c)
     store_put(srv.st, TABLE_KEY, sizeof TABLE_KEY - 1, v.data, v.len);
     buf_free(&v);
     cluster_invalidate();
+    cluster_has_table(); /* load it: the log line below names it */
     tab.unowned = count_unowned();
     unowned_store();
     log_info("slot table set: this node's group is '%s', %d ranges, %lld stored keys in slots it "

@@ -64,6 +64,7 @@
  * code: Redis returns them to the script as "ERR <text>". */
 #define CLUSTER_ERR_SCRIPT_NONLOCAL "Script attempted to access a non local key in a cluster node"
 #define CLUSTER_ERR_SCRIPT_CROSSSLOT "Script attempted to access keys that do not hash to the same slot"
+#define CLUSTER_ERR_SCRIPT_MIGRATING "Script attempted to access a key in a slot being migrated: try again"
 #define CLUSTER_ERR_CROSSSLOT "CROSSSLOT Keys in request don't hash to the same slot"
 
 struct cluster_range {

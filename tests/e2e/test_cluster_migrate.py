@@ -21,10 +21,12 @@ import os
 import threading
 import time
 
+import urllib.request
+
 import pytest
 import redis
 
-from harness import wait_until
+from harness import free_port, wait_until
 from proxy_util import key_slot
 
 G1, G2 = "0-8191", "8192-16383"
@@ -277,14 +279,18 @@ def test_move_every_type_under_load(cluster):
     assert trc.zcard(keys_in(0, 4095, 1, "bigzset")[0]) == BIG
 
 
-def test_kill_source_mid_copy_then_restart(cluster):
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
+def test_kill_source_mid_copy_then_restart(cluster, sig):
     s, t = setup_pair(cluster)
     sc = s.client()
     exp = load_every_type(sc, 30_000)
     # Slow enough to be caught mid-copy.
     assert start(s, t, "k1", MOVE, "RATE", "1") == b"OK"
     wait_until(lambda: export_job(s)["keys_copied"] > 0, 30, what="copy under way")
-    s.kill()
+    if sig == "SIGKILL":
+        s.kill()
+    else:
+        assert s.stop() == 0   # a clean shutdown in the middle of a copy
     s.start()
     j = export_job(s)
     assert j["state"] == "failed" and "restarted" in j["last_error"]
@@ -326,9 +332,10 @@ def test_kill_target_mid_copy_then_restart(cluster):
 
 
 def test_controls_and_errors(cluster):
-    s, t = setup_pair(cluster)
+    mport = free_port()
+    s, t = setup_pair(cluster, s_args=["--metrics-listen", f"127.0.0.1:{mport}"])
     sc = s.client()
-    load_every_type(sc, 20_000)
+    exp = load_every_type(sc, 20_000)
     with pytest.raises(redis.ResponseError, match="not owned by this node"):
         start(s, t, "e1", "8000-9000")
     with pytest.raises(redis.ResponseError, match="invalid ranges"):
@@ -339,6 +346,21 @@ def test_controls_and_errors(cluster):
     wait_until(lambda: export_job(s)["keys_copied"] > 0, 30)
     assert sc.execute_command("STRATA", "MIGRATE", "PAUSE", "c1") == b"OK"
     assert export_job(s)["state"] == "paused"
+    # Multi-key commands across the moving range and another slot: TRYAGAIN.
+    a, b = keys_in(0, 4095, 1, "x")[0], keys_in(4096, 8191, 1, "x")[0]
+    with pytest.raises(redis.ResponseError, match="^TRYAGAIN Multiple keys request during rehashing of slot"):
+        sc.mset({a: 1, b: 2})
+    assert sc.mset({a: 1}) and sc.mset({b: 2})   # one side at a time: fine
+    p = sc.pipeline(transaction=True)
+    p.set(a, 1).set(b, 2).mget(a, b)
+    with pytest.raises(redis.ResponseError):
+        p.execute()                              # the queued MGET aborts EXEC
+    # FLUSHALL on the target leaves what it is importing.
+    staged = t.client().info("migration")["import_keys_copied"]
+    assert staged > 0
+    t.client().flushall()
+    body = urllib.request.urlopen(f"http://127.0.0.1:{mport}/metrics", timeout=5).read().decode()
+    assert 'strata_migration_keys_copied{role="export",job="c1",state="paused"}' in body
     n = export_job(s)["bytes_copied"]
     time.sleep(0.3)
     assert export_job(s)["bytes_copied"] == n
@@ -356,6 +378,10 @@ def test_controls_and_errors(cluster):
     # Nothing moved; a new job runs to the end.
     assert start(s, t, "c2") == b"OK"
     wait_state(s, ("done",), timeout=120)
+    # Every key where it belongs, the target's FLUSHALL notwithstanding.
+    tc = t.client()
+    for k, want in exp.items():
+        check_key(tc if in_move(k) else sc, k, want)
 
 
 def parked_get(node, key, out):
