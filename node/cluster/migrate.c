@@ -29,7 +29,7 @@
 
 #define CHUNK_BYTES (256u << 10)
 #define CHUNK_ENTRIES 1000
-#define MAX_INFLIGHT 4
+#define MAX_INFLIGHT 8
 #define STEP_BUDGET_US 3000
 #define FENCE_LAG_RECORDS 200          /* start the fence below this lag */
 #define TRIM_BATCH 500                 /* keys deleted per trim turn */
