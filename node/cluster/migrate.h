@@ -31,8 +31,8 @@
  *   S: START  -> "Rmigrate" = copy;  wal kept and pinned at the snapshot
  *   S->T PREPARE   T: "Rimport" = job; R stays unowned on T (no client
  *                  access: -MOVED to S), its keys do not expire there
- *   S->T APPLY*    copy: <= 256 KB or 1000 entries a chunk, at most 4 in
- *                  flight (8), RATE-limited, a few ms of work per loop turn
+ *   S->T APPLY*    copy: <= 256 KB or 1000 entries a chunk, at most 8 in
+ *                  flight, RATE-limited, a few ms of work per loop turn
  *   S->T APPLY*    catch-up from the WAL, filtered by slot/version
  *   S: FENCE       "Rmigrate" = fence at lsn F; commands on R are parked
  *                  (held, not refused), other slots run on
