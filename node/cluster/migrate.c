@@ -100,6 +100,13 @@ static struct {
     unsigned long long deleted;
 } trim;
 
+/* Slots known to hold no key of an unowned slot here since start: each
+ * finished trim or drop adds its slots.  An import into slots not known
+ * clean while the node stores unowned keys first drops what it has there
+ * (keys from before the slot table would come back to life at the
+ * commit). */
+static struct mig_ranges clean;
+
 static struct event *step_ev, *trim_ev, *resume_ev, *resolve_ev;
 static int recovered;
 
@@ -372,6 +379,7 @@ static void trim_finish(void)
      * thread so the disk space comes back (the GC compacts the subkeys
      * of big collections itself). */
     if (trim.deleted) store_compact_range_async(srv.st, "M", 1, "N", 1);
+    for (size_t i = 0; i < sizeof clean.bits; i++) clean.bits[i] |= trim.r.bits[i];
     trim.on = 0;
 }
 
@@ -1064,11 +1072,20 @@ static void import_prepare(client *c)
         resp_add_errorf(&c->out, "BUSY this node is exporting (job %s)", ex.id);
         return;
     }
-    for (unsigned s = 0; s < MIG_SLOTS; s++)
+    int stale = 0;
+    for (unsigned s = 0; s < MIG_SLOTS; s++) {
         if (mig_ranges_has(&r, s) && cluster_owns_slot(s)) {
             resp_add_errorf(&c->out, "ERR slot %u is already owned by this node", s);
             return;
         }
+        if (mig_ranges_has(&r, s) && !mig_ranges_has(&clean, s)) stale = 1;
+    }
+    if (stale && cluster_unowned_keys() > 0) {
+        trim_start(1, &r);
+        resp_add_error(&c->out, "BUSY this node stores keys of slots it does not own (from before its "
+                                "slot table or an earlier job): dropping those of these slots, try again");
+        return;
+    }
     job_reset(&im, 1);
     memcpy(im.id, c->argv[3], c->argvlen[3]);
     memcpy(im.peer, c->argv[4], c->argvlen[4]);

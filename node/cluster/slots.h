@@ -41,7 +41,8 @@
  * never on the replication link.
  *
  * Keyspace views.  Keys of unowned slots exist only when they were stored
- * before the table (or, later, between a migration's commit and its trim).
+ * before the table, between a migration's commit and its trim (source),
+ * or while an import is staged (target; migrate.h).
  * DBSIZE is "Rkeys" - "Rslotsx", O(1).  KEYS, SCAN and RANDOMKEY skip such
  * keys with a CRC16 per 'M' key visited, and only while "Rslotsx" > 0, so
  * a table costs them nothing in the usual case.  With the current

@@ -172,6 +172,7 @@ def check_key(c, k, want):
 def test_move_every_type_under_load(cluster):
     s, t = setup_pair(cluster)
     tr = cluster.node("tr", args=["--replicaof", f"127.0.0.1:{t.port}"])
+    sr = cluster.node("sr", args=["--replicaof", f"127.0.0.1:{s.port}"])
     sc, tc = s.client(), t.client()
     exp = load_every_type(sc, BIG)
     ttl_keys = [k for k in exp if k.startswith("ttl:")]
@@ -277,6 +278,13 @@ def test_move_every_type_under_load(cluster):
     for k in moving[:200]:
         assert trc.type(k) == tc.type(k)
     assert trc.zcard(keys_in(0, 4095, 1, "bigzset")[0]) == BIG
+    # The source's replica: the same table, trimmed too.
+    src = sr.client()
+    wait_until(lambda: src.dbsize() == n_kept and
+               dict(zip(*[iter(src.execute_command("STRATA", "SLOTS"))] * 2))[b"unowned_keys"] == 0,
+               30, what="source replica trimmed")
+    with pytest.raises(redis.ResponseError, match="^MOVED"):
+        src.get(moving[0])
 
 
 @pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
@@ -472,3 +480,26 @@ def test_kill_source_after_commit_sent(cluster):
         check_key(tc if in_move(key) else sc, key, want)
     assert tc.dbsize() + sc.dbsize() == len(exp)
     assert [j for j in status(t) if j["role"] == "import"][0]["state"] == "done"
+
+
+def test_stale_keys_on_target_are_dropped_first(cluster):
+    """Keys the target stored in the moving slots before it had a slot
+    table must not come back at the commit: PREPARE drops them first."""
+    s = cluster.node("s")
+    t = cluster.node("t")
+    stale = keys_in(0, 4095, 20, "stale")
+    t.client().mset({k: "old" for k in stale})
+    s.client().execute_command("STRATA", "SETSLOTS", "g1", "1", "g1", G1, "g2", G2)
+    t.client().execute_command("STRATA", "SETSLOTS", "g2", "1", "g1", G1, "g2", G2)
+    sc = s.client()
+    sc.set(stale[0], "new")
+    assert start(s, t, "s1") == b"OK"
+    j = wait_state(s, ("failed", "done"), timeout=30)
+    assert j["state"] == "failed" and "BUSY" in j["last_error"], j
+    wait_until(lambda: t.client().info("migration")["migrate_trimming"] == 0, 30)
+    assert start(s, t, "s2") == b"OK"
+    wait_state(s, ("done",), timeout=30)
+    tc = t.client()
+    assert tc.get(stale[0]) == b"new"
+    assert all(tc.exists(k) == 0 for k in stale[1:])
+    assert tc.dbsize() == 1
