@@ -115,6 +115,12 @@ def main():
               f"p50 {q(during, .5):.2f} ms p99 {q(during, .99):.2f} ms max {during[-1] * 1000:.1f} ms "
               f"(before: p50 {q(base, .5):.2f} p99 {q(base, .99):.2f} ms)")
         print(f"dbsize s={sc.dbsize()} t={tc.dbsize()}")
+        st = tc.info("commandstats").get("cmdstat_strata|import") or tc.info("commandstats").get("cmdstat_strata")
+        if st:
+            print(f"target: {st['calls']} STRATA IMPORT calls, {st['usec_per_call']:.0f} us per call "
+                  f"(the target's loop is busy that long per chunk)")
+        lat = tc.execute_command("LATENCY", "LATEST")
+        print(f"target LATENCY LATEST: {lat}")
     finally:
         cl.close()
 
