@@ -1595,20 +1595,20 @@ static void metric_job(buf *o, const struct job *j, size_t i)
 {
     unsigned long long v[] = { j->keys_copied, j->bytes_copied, j->keys_total, j->bytes_total,
                                j->lag_bytes,   j->lag_records,  j->fence_ms };
-    buf_printf(o, "strata_migration_%s{role=\"%s\",job=\"%s\",state=\"%s\"} %llu\n", metric_names[i],
+    buf_printf(o, "strata_node_migration_%s{role=\"%s\",job=\"%s\",state=\"%s\"} %llu\n", metric_names[i],
                j->role ? "import" : "export", j->id, job_state(j), v[i]);
 }
 
 void migrate_metrics(buf *o)
 {
     for (size_t i = 0; i < sizeof metric_names / sizeof metric_names[0]; i++) {
-        buf_printf(o, "# HELP strata_migration_%s Slot migration job figure (STRATA MIGRATE STATUS)\n"
-                      "# TYPE strata_migration_%s gauge\n", metric_names[i], metric_names[i]);
+        buf_printf(o, "# HELP strata_node_migration_%s Slot migration job figure (STRATA MIGRATE STATUS)\n"
+                      "# TYPE strata_node_migration_%s gauge\n", metric_names[i], metric_names[i]);
         if (ex.used) metric_job(o, &ex, i);
         if (im.used) metric_job(o, &im, i);
     }
-    buf_printf(o, "# HELP strata_migration_parked_clients Clients held by a migration fence\n"
-                  "# TYPE strata_migration_parked_clients gauge\nstrata_migration_parked_clients %zu\n",
+    buf_printf(o, "# HELP strata_node_migration_parked_clients Clients held by a migration fence\n"
+                  "# TYPE strata_node_migration_parked_clients gauge\nstrata_node_migration_parked_clients %zu\n",
                nholds);
 }
 

@@ -364,12 +364,19 @@ static void info_command(client *c)
     if (section_wanted(c, &o, "errorstats", 1)) cmdstats_info_errors(&o);
     if (section_wanted(c, &o, "latencystats", 0)) cmdstats_info_latency(&o);
     if (section_wanted(c, &o, "cluster", 1)) buf_printf(&o, "# Cluster\r\ncluster_enabled:0\r\n");
-    if (section_wanted(c, &o, "migration", 0)) migrate_info(&o);
     if (section_wanted(c, &o, "keyspace", 1)) {
         buf_printf(&o, "# Keyspace\r\n");
         unsigned long long keys = cluster_key_count(); /* as DBSIZE: owned slots only */
         if (keys) buf_printf(&o, "db0:keys=%llu,expires=%llu,avg_ttl=0\r\n", keys, db_expire_count());
     }
+    /* Strata's own section (slot migration, migrate.h): only when named,
+     * so "all" and "everything" list Redis's sections alone. */
+    for (int i = 1; i < c->argc; i++)
+        if (ARG_IS(c, i, "migration")) {
+            if (o.len) buf_append(&o, "\r\n", 2);
+            migrate_info(&o);
+            break;
+        }
     resp_add_verbatim(&c->out, c->resp, o.data ? o.data : "", o.len);
     buf_free(&o);
 }

@@ -368,7 +368,7 @@ def test_controls_and_errors(cluster):
     assert staged > 0
     t.client().flushall()
     body = urllib.request.urlopen(f"http://127.0.0.1:{mport}/metrics", timeout=5).read().decode()
-    assert 'strata_migration_keys_copied{role="export",job="c1",state="paused"}' in body
+    assert 'strata_node_migration_keys_copied{role="export",job="c1",state="paused"}' in body
     n = export_job(s)["bytes_copied"]
     time.sleep(0.3)
     assert export_job(s)["bytes_copied"] == n
