@@ -32,6 +32,7 @@
 
 static struct event *step_ev, *resume_ev, *resolve_ev;
 static int recovered;
+static int seen_replica;            /* srv.is_replica when recover() last ran */
 
 /* Parked clients (fence). */
 struct hold {
@@ -129,7 +130,7 @@ static void free_hook(client *c)
  * slots only). */
 static int migrate_dispatch(client *c)
 {
-    if (!recovered) recover();
+    if (!recovered || seen_replica != srv.is_replica) recover();
     if (c->flags & (CLIENT_MASTER | CLIENT_REPLICA)) return 0;
     if (!(mig_export_running() || mig_ex.state == MS_RESOLVE) || !c->cmd) return 0;
     if (mig_is_fenced() && c->cmd->id == CMD_EXEC && (c->flags & CLIENT_MULTI)) {
@@ -933,6 +934,30 @@ static void migrate_subcommand(client *c)
             export_end(MS_ABORTED);
         }
         resp_add_ok(&c->out);
+    } else if (ARG_IS(c, 2, "target") && c->argc == 6) {
+        /* The target group failed over: its new master is host:port. */
+        if (!find_job(c, 3)) return;
+        long long port;
+        if (str2ll(c->argv[5], c->argvlen[5], &port) < 0 || port < 1 || port > 65535 ||
+            c->argvlen[4] == 0 || c->argvlen[4] >= sizeof mig_ex.host) {
+            resp_add_error(&c->out, "ERR invalid host or port");
+            return;
+        }
+        if (!mig_export_running() && mig_ex.state != MS_RESOLVE) {
+            resp_add_errorf(&c->out, "ERR job %s is %s", mig_ex.id, mig_state_names[mig_ex.state]);
+            return;
+        }
+        memcpy(mig_ex.host, c->argv[4], c->argvlen[4]);
+        mig_ex.host[c->argvlen[4]] = '\0';
+        mig_ex.port = (int)port;
+        mig_state_store(MIG_EXPORT_KEY, mig_is_fenced() ? 'F' : 'C', &mig_ex);
+        log_info("migrate: export %s: the target is now %s:%d", mig_ex.id, mig_ex.host, mig_ex.port);
+        if (mig_ex.state == MS_RESOLVE) {
+            export_close_link();
+            evtimer_del(resolve_ev);
+            resolve_start();
+        }
+        resp_add_ok(&c->out);
     } else if (ARG_IS(c, 2, "rate") && c->argc == 5) {
         if (!find_job(c, 3)) return;
         double r;
@@ -1120,13 +1145,49 @@ void migrate_metrics(buf *o)
 
 /* ---------------- recovery at start ---------------- */
 
+/* The old link's import on T (if T has not seen that link close: a
+ * partition): tell it to abort, once, on a link of its own. */
+static void on_abort_peer(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)reply;
+    if (!GEN_OK(priv) || mig_ex.ac != ac) return;
+    export_close_link();
+}
+
+static void abort_peer(void)
+{
+    if (export_connect() < 0) return;
+    const char *a[4] = { "STRATA", "IMPORT", "ABORT", mig_ex.id };
+    size_t l[4] = { 6, 6, 5, strlen(mig_ex.id) };
+    send_cmd(on_abort_peer, 4, a, l);
+}
+
+/* At start-up, and when a replica is promoted (REPLICAOF NO ONE after its
+ * master failed): the replicated "Rimport"/"Rmigrate" say what the old
+ * master was doing; this master carries on from there (migration.md
+ * §8.5).  An import not committed is aborted and its staging dropped; an
+ * export in the copy is failed (T is asked to abort: the coordinator
+ * starts the job again); in the fence R stays parked until T's verdict;
+ * after the commit the trim goes on. */
 static void recover(void)
 {
     struct job j;
     char st;
     if (!srv.st) return;
+    int promoted = recovered && seen_replica;
     recovered = 1;
+    seen_replica = srv.is_replica;
     if (srv.is_replica) return;
+    if (promoted) {
+        /* Jobs this node ran before it was a replica are over. */
+        if (mig_ex.used && mig_ex.state != MS_DONE && mig_ex.state != MS_FAILED && mig_ex.state != MS_ABORTED) {
+            export_release_snapshot();
+            export_close_link();
+            mig_ex.state = MS_FAILED;
+        }
+        if (mig_trim.on) mig_trim.on = 0; /* restarted below from the stored state */
+        log_info("migrate: promoted to master: resuming the jobs the old master left");
+    }
     mig_import_recover();
     memset(&j, 0, sizeof j);
     if (mig_state_load(MIG_EXPORT_KEY, &st, &j)) {
@@ -1137,16 +1198,21 @@ static void recover(void)
         mig_ex.port = j.port;
         mig_ex.r = j.r;
         if (st == 'C') {
-            mig_set_error(&mig_ex, "node restarted during the copy");
+            mig_set_error(&mig_ex, promoted ? "promoted to master during the copy"
+                                            : "node restarted during the copy");
             mig_ex.state = MS_FAILED;
             mig_ex.end_ms = now_ms();
             BG_WRITE({ store_del(srv.st, MIG_EXPORT_KEY, sizeof MIG_EXPORT_KEY - 1); });
-            log_warn("migrate: export %s was copying at this restart: forgotten (start it again)", mig_ex.id);
+            log_warn("migrate: export %s was copying at this %s: forgotten (start it again); asking %s:%d "
+                     "to abort its import",
+                     mig_ex.id, promoted ? "promotion" : "restart", mig_ex.host, mig_ex.port);
+            abort_peer();
         } else if (st == 'F') {
-            mig_set_error(&mig_ex, "node restarted during the fence");
+            mig_set_error(&mig_ex, promoted ? "promoted to master during the fence"
+                                            : "node restarted during the fence");
             mig_ex.state = MS_RESOLVE;
-            log_warn("migrate: export %s was fenced at this restart: asking %s:%d for its verdict",
-                     mig_ex.id, mig_ex.host, mig_ex.port);
+            log_warn("migrate: export %s was fenced at this %s: asking %s:%d for its verdict", mig_ex.id,
+                     promoted ? "promotion" : "restart", mig_ex.host, mig_ex.port);
             resolve_start();
         } else if (mig_trim.on) {
             /* an import drop runs: one background delete at a time */
@@ -1175,7 +1241,7 @@ void migrate_release_store(void)
 
 static void cron_hook(void)
 {
-    if (!recovered) recover();
+    if (!recovered || seen_replica != srv.is_replica) recover();
 }
 
 static void shutdown_hook(void)

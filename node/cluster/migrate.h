@@ -11,6 +11,7 @@
  *                        [DEBUG-FENCE-MS <ms>]   (tests: hold the fence)
  *   STRATA MIGRATE STATUS | PAUSE <job> | RESUME <job> | CANCEL <job>
  *                 | RATE <job> <mb>
+ *                 | TARGET <job> <host> <port>  (T's group failed over)
  *   STRATA SLOTSINFO <ranges>
  *
  * S -> T, over one RESP connection S opens (AUTH first if given):
@@ -56,6 +57,17 @@
  * gets one.  A restarted S with "Rmigrate" = copy forgets the job; with
  * fence it answers R with -TRYAGAIN until T's verdict; with trim it
  * resumes the trim.
+ *
+ * Failover (migration.md §8.5).  "Rmigrate" and "Rimport" are replicated
+ * writes, so a replica promoted by REPLICAOF NO ONE carries on as a
+ * restarted master would: T's new master aborts an uncommitted import
+ * and drops the staging; S's new master fails a job in the copy (and
+ * tells T to abort it: the coordinator starts it again), keeps R parked
+ * in the fence and asks T's verdict, and resumes the trim after the
+ * commit.  When T fails over while S waits for a verdict, the
+ * coordinator names T's new master with MIGRATE TARGET.  With
+ * min_replica_acks >= 1 on T, the COMMIT's reply waits for T's replica
+ * like any write, so a commit S heard survives T's failover.
  *
  * Multi-key commands whose keys span R and other slots during a job get
  * -TRYAGAIN (Redis Cluster's text).  Transactions open at the switch are

@@ -16,7 +16,10 @@ on the target.  STRATA MIGRATE START on g1's node moves 0-4095 to g2:
   the job can be started again and finishes;
 - multi-key commands spanning the moving range and another slot get
   -TRYAGAIN while the job runs; STATUS, PAUSE/RESUME, RATE, CANCEL,
-  SLOTSINFO, INFO migration and /metrics show the job."""
+  SLOTSINFO, INFO migration and /metrics show the job;
+- failover of either group mid-copy or mid-fence (a replica promoted by
+  REPLICAOF NO ONE): the move rolls back, keys and acknowledged writes are
+  on the source, a new job finishes."""
 import os
 import threading
 import time
@@ -503,3 +506,94 @@ def test_stale_keys_on_target_are_dropped_first(cluster):
     assert tc.get(stale[0]) == b"new"
     assert all(tc.exists(k) == 0 for k in stale[1:])
     assert tc.dbsize() == 1
+
+
+def setup_pairs_with_replicas(cluster):
+    """s and t, each with a replica and semi-synchronous acks (so what a
+    master acknowledged, the COMMIT included, is on its replica)."""
+    semi = ["--min_replica_acks", "1", "--replica_ack_timeout_ms", "10000"]
+    s = cluster.node("s", args=semi)
+    t = cluster.node("t", args=semi)
+    sr = cluster.node("sr", args=["--replicaof", f"127.0.0.1:{s.port}"])
+    tr = cluster.node("tr", args=["--replicaof", f"127.0.0.1:{t.port}"])
+    for m in (s, t):
+        wait_until(lambda: m.client().info("replication")["connected_slaves"] == 1, 15,
+                   what="replica attached")
+    s.client().execute_command("STRATA", "SETSLOTS", "g1", "1", "g1", G1, "g2", G2)
+    t.client().execute_command("STRATA", "SETSLOTS", "g2", "1", "g1", G1, "g2", G2)
+    return s, t, sr, tr
+
+
+@pytest.mark.parametrize("phase", ["copy", "fence"])
+@pytest.mark.parametrize("side", ["source", "target"])
+def test_failover_mid_move(cluster, side, phase):
+    """SIGKILL of one group's master mid-copy or mid-fence, then its
+    replica promoted (REPLICAOF NO ONE): the promoted node reads the
+    replicated job state and the move rolls back (the target had not
+    committed); every key is readable exactly once, on the source, with
+    every acknowledged write; a new job between the surviving masters
+    finishes."""
+    from test_repl_common import Writer
+    s, t, sr, tr = setup_pairs_with_replicas(cluster)
+    sc = s.client()
+    exp = load_every_type(sc, 20_000 if phase == "copy" else 3_000)
+    w = Writer(s.port, "w", limit=20_000, seconds=30).start()
+    wait_until(lambda: len(w.acked) > 200, 20, what="acknowledged writes")
+    if phase == "copy":
+        assert start(s, t, "v1", MOVE, "RATE", "1") == b"OK"
+        wait_until(lambda: export_job(s)["keys_copied"] > 0, 30, what="copy under way")
+    else:
+        assert start(s, t, "v1", MOVE, "DEBUG-FENCE-MS", "5000") == b"OK"
+        wait_until(lambda: in_fence(s), 30, what="fence")
+    if side == "source":
+        s.kill()
+        w.stop()
+        sr.client().replicaof("NO", "ONE")
+        s, t = sr, t
+        # Copy: failed (the coordinator starts it again); fence: T's
+        # verdict (it saw the old link close: aborted) unfences R.
+        wait_state(s, ("failed",) if phase == "copy" else ("aborted",), timeout=30)
+        if phase == "copy":
+            assert "promoted" in export_job(s)["last_error"]
+    else:
+        t.kill()
+        tr.client().replicaof("NO", "ONE")
+        if phase == "copy":
+            wait_state(s, ("failed",), timeout=30)
+        else:
+            wait_until(lambda: export_job(s)["state"] == "resolve", 10, what="asking the verdict")
+            with pytest.raises(redis.ResponseError, match="no such export job"):
+                s.client().execute_command("STRATA", "MIGRATE", "TARGET", "nope", "127.0.0.1", str(tr.port))
+            assert s.client().execute_command("STRATA", "MIGRATE", "TARGET", "v1", "127.0.0.1",
+                                              str(tr.port)) == b"OK"
+            wait_state(s, ("aborted",), timeout=30)
+        t = tr
+        w.stop()
+    # The target's new master aborted the import and dropped the staging.
+    wait_until(lambda: t.client().info("migration").get("import_state") == "aborted", 20,
+               what="import aborted on the target")
+    wait_until(lambda: t.client().info("migration")["migrate_trimming"] == 0, 30)
+    assert t.client().dbsize() == 0
+    sc, tc = s.client(), t.client()
+    acked = {f"w:{i}": str(i).encode() for i in w.acked}
+    assert len(acked) > 200
+    for k, want in exp.items():
+        check_key(sc, k, want)
+    for k, v in acked.items():
+        assert sc.get(k) == v, k
+    # A new job between the surviving masters finishes.
+    assert start(s, t, "v2") == b"OK"
+    wait_state(s, ("done",), timeout=120)
+    for k, want in exp.items():
+        check_key(tc if in_move(k) else sc, k, want)
+    for k, v in acked.items():
+        assert (tc if in_move(k) else sc).get(k) == v, k
+    # Exactly once: no key on both; beyond what was expected, only writes
+    # in flight at the kill (applied, their replies lost).
+    on_s = {k.decode() for k in sc.scan_iter(count=1000)}
+    on_t = {k.decode() for k in tc.scan_iter(count=1000)}
+    assert not on_s & on_t
+    assert on_s == {k for k in on_s if not in_move(k)} and on_t == {k for k in on_t if in_move(k)}
+    extra = (on_s | on_t) - set(exp) - set(acked)
+    assert all(k.startswith("w:") and int(k[2:]) > max(w.acked) for k in extra), extra
+    assert tc.dbsize() + sc.dbsize() == len(on_s | on_t)
