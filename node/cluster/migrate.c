@@ -563,6 +563,7 @@ static void switch_to_target(uint64_t epoch, long long moved_keys)
     export_release_snapshot();
     export_close_link();
     unpark_all();
+    cluster_redirect_blocked();
     log_info("migrate: export %s committed: slots now owned by %s at epoch %llu (%lld keys); "
              "fence %llu ms; trimming",
              mig_ex.id, mig_ex.peer, (unsigned long long)epoch, moved_keys, (unsigned long long)mig_ex.fence_ms);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blocking.h"
 #include "cmd.h"
 #include "db.h"
 #include "log.h"
@@ -477,6 +478,22 @@ int cluster_table_reassign(const unsigned char *bits, const char *group, uint64_
     return 0;
 }
 
+static int redirect_one(client *c, const char *key, size_t len)
+{
+    unsigned s = slot_of_key(key, len);
+    if (cluster_owns_slot(s)) return 0;
+    cluster_add_moved(&c->out, s);
+    return 1;
+}
+
+unsigned long cluster_redirect_blocked(void)
+{
+    if (!cluster_has_table()) return 0;
+    unsigned long n = block_unblock_keys(redirect_one);
+    if (n) log_info("slot table: %lu blocked clients redirected (-MOVED)", n);
+    return n;
+}
+
 uint64_t cluster_max_epoch(void)
 {
     uint64_t m = 0;
@@ -551,6 +568,7 @@ static void setslots(client *c)
     log_info("slot table set: this node's group is '%s', %d ranges, %lld stored keys in slots it "
              "does not own", tab.t.self, tab.t.nranges, tab.unowned);
     resp_add_ok(&c->out);
+    cluster_redirect_blocked();
 }
 
 static void strata_command(client *c)

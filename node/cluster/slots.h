@@ -155,6 +155,11 @@ void cluster_invalidate(void);
  * table (or with too many groups). */
 int cluster_table_reassign(const unsigned char *bits, const char *group, uint64_t epoch,
                            long long unowned_delta);
+/* Clients blocked (BLPOP, XREAD BLOCK, ...) on a key of a slot this node
+ * no longer owns get "-MOVED <slot> ..." for it and are unblocked (Redis
+ * Cluster does the same).  Called after the table lost slots: a
+ * migration's switch, STRATA SETSLOTS.  Returns how many. */
+unsigned long cluster_redirect_blocked(void);
 /* The highest epoch in the table (0 without one). */
 uint64_t cluster_max_epoch(void);
 

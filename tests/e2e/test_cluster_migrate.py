@@ -30,7 +30,7 @@ import pytest
 import redis
 
 from harness import free_port, wait_until
-from proxy_util import key_slot
+from proxy_util import key_slot, topology_text, write_file
 
 G1, G2 = "0-8191", "8192-16383"
 MOVE = "0-4095"
@@ -597,3 +597,55 @@ def test_failover_mid_move(cluster, side, phase):
     extra = (on_s | on_t) - set(exp) - set(acked)
     assert all(k.startswith("w:") and int(k[2:]) > max(w.acked) for k in extra), extra
     assert tc.dbsize() + sc.dbsize() == len(on_s | on_t)
+
+
+def test_blocked_clients_follow_the_switch(cluster):
+    """Clients blocked on keys of the moving slots: on the source node they
+    get -MOVED at the switch (as Redis Cluster redirects blocked clients);
+    through the proxy the command blocks again on the target, which then
+    serves it; a client blocked on a key that stays is not disturbed."""
+    s, t = setup_pair(cluster)
+    groups = [("g1", G1, [f"127.0.0.1:{s.port}"]), ("g2", G2, [f"127.0.0.1:{t.port}"])]
+    topo = write_file(cluster, "topology.yaml", topology_text(groups, proxy={"timeout_ms": 2000}))
+    proxy = cluster.proxy(topo)
+    k_direct, k_proxy, k_stream = keys_in(0, 4095, 3, "blk")
+    k_stay = keys_in(4096, 8191, 1, "blk")[0]
+    sc = s.client()
+    out = {}
+
+    def blocked(name, fn):
+        def run():
+            try:
+                out[name] = fn()
+            except Exception as e:  # noqa: BLE001 - checked below
+                out[name] = e
+        th = threading.Thread(target=run)
+        th.start()
+        return th
+
+    ths = [
+        blocked("direct", lambda: s.client(socket_timeout=60).blpop(k_direct, 0)),
+        blocked("stream", lambda: s.client(socket_timeout=60).xread({k_stream: "$"}, block=0)),
+        blocked("stay", lambda: s.client(socket_timeout=60).blpop(k_stay, 0)),
+        blocked("proxy", lambda: proxy.client(socket_timeout=60).blpop(k_proxy, 0)),
+    ]
+    wait_until(lambda: int(sc.info("clients")["blocked_clients"]) == 4, 10, what="4 blocked")
+    start(s, t)
+    wait_state(s, ("trim", "done"))
+    for th in ths[:2]:
+        th.join(20)
+    for name, k in (("direct", k_direct), ("stream", k_stream)):
+        assert isinstance(out.get(name), redis.ResponseError), out
+        assert str(out[name]).startswith(f"MOVED {key_slot(k)} g2:"), out[name]
+    # The proxy's BLPOP now waits on the target; the key that stays waits on s.
+    wait_until(lambda: int(t.client().info("clients")["blocked_clients"]) == 1, 10,
+               what="the proxy's BLPOP blocked again on the target")
+    assert "proxy" not in out and "stay" not in out
+    pc = proxy.client()
+    assert pc.rpush(k_proxy, "v") == 1
+    assert pc.rpush(k_stay, "w") == 1
+    for th in ths[2:]:
+        th.join(20)
+    assert out["proxy"] == (k_proxy.encode(), b"v")
+    assert out["stay"] == (k_stay.encode(), b"w")
+    assert t.client().exists(k_proxy) == 0 and s.client().exists(k_stay) == 0
