@@ -232,20 +232,8 @@ int block_client(client *c, int first, int nkeys, int step, uint64_t deadline_ms
 
     /* Copy the arguments: they point into the query buffer, which is
      * consumed as soon as this command returns. */
-    size_t total = 0;
-    for (int i = 0; i < c->argc; i++) total += c->argvlen[i] + 1;
     b->argc = c->argc;
-    b->argv = xmalloc((size_t)c->argc * sizeof *b->argv);
-    b->argvlen = xmalloc((size_t)c->argc * sizeof *b->argvlen);
-    b->argbuf = xmalloc(total ? total : 1);
-    char *p = b->argbuf;
-    for (int i = 0; i < c->argc; i++) {
-        memcpy(p, c->argv[i], c->argvlen[i]);
-        p[c->argvlen[i]] = '\0';
-        b->argv[i] = p;
-        b->argvlen[i] = c->argvlen[i];
-        p += c->argvlen[i] + 1;
-    }
+    client_copy_argv(c, &b->argv, &b->argvlen, &b->argbuf);
 
     /* One waiter per distinct key (BLPOP k k waits once on k). */
     b->waiters = xcalloc((size_t)(nkeys > 0 ? nkeys : 1), sizeof *b->waiters);

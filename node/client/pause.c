@@ -53,20 +53,8 @@ static void hold_unlink(client *c)
 static void hold_client(client *c)
 {
     struct pause_hold *h = xcalloc(1, sizeof *h);
-    size_t total = 0;
-    for (int i = 0; i < c->argc; i++) total += c->argvlen[i] + 1;
     h->argc = c->argc;
-    h->argv = xmalloc((size_t)c->argc * sizeof *h->argv);
-    h->argvlen = xmalloc((size_t)c->argc * sizeof *h->argvlen);
-    h->argbuf = xmalloc(total);
-    char *p = h->argbuf;
-    for (int i = 0; i < c->argc; i++) {
-        memcpy(p, c->argv[i], c->argvlen[i]);
-        p[c->argvlen[i]] = '\0';
-        h->argv[i] = p;
-        h->argvlen[i] = c->argvlen[i];
-        p += c->argvlen[i] + 1;
-    }
+    client_copy_argv(c, &h->argv, &h->argvlen, &h->argbuf);
     h->prev = pz.tail;
     if (pz.tail) pz.tail->phold->next = c;
     else pz.head = c;

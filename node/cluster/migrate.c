@@ -58,21 +58,9 @@ static void park(client *c)
         holds = xrealloc(holds, capholds * sizeof *holds);
     }
     struct hold *h = &holds[nholds++];
-    size_t total = 0;
-    for (int i = 0; i < c->argc; i++) total += c->argvlen[i] + 1;
     h->c = c;
     h->argc = c->argc;
-    h->argv = xmalloc((size_t)c->argc * sizeof *h->argv);
-    h->argvlen = xmalloc((size_t)c->argc * sizeof *h->argvlen);
-    h->argbuf = xmalloc(total);
-    char *p = h->argbuf;
-    for (int i = 0; i < c->argc; i++) {
-        memcpy(p, c->argv[i], c->argvlen[i]);
-        p[c->argvlen[i]] = '\0';
-        h->argv[i] = p;
-        h->argvlen[i] = c->argvlen[i];
-        p += c->argvlen[i] + 1;
-    }
+    client_copy_argv(c, &h->argv, &h->argvlen, &h->argbuf);
     c->flags |= CLIENT_PAUSED;
 }
 
@@ -598,18 +586,14 @@ static void on_commit(redisAsyncContext *ac, void *reply, void *priv)
 
 /* Keys stored in r: a full walk of the 'M' keys.  Only after a restart in
  * the fence, when T's count is no longer known. */
+static int range_key(const char *key, size_t len, const void *r)
+{
+    return mig_ranges_has_key(r, key, len);
+}
+
 static long long count_range_keys(const struct mig_ranges *r)
 {
-    long long n = 0;
-    store_iter *it = store_iter_new(srv.st);
-    for (store_iter_seek(it, "M", 1); store_iter_valid(it); store_iter_next(it)) {
-        size_t kl;
-        const char *k = store_iter_key(it, &kl);
-        if (kl < 1 || k[0] != 'M') break;
-        if (mig_ranges_has_key(r, k + 1, kl - 1)) n++;
-    }
-    store_iter_free(it);
-    return n;
+    return db_count_keys_where(range_key, r);
 }
 
 static void resolve_later(void)

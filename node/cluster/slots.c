@@ -385,18 +385,15 @@ void cluster_note_key(const char *key, size_t len, int delta)
 /* Count the stored keys (live or expired but not swept, as "Rkeys" counts
  * them) in slots the table does not own: one walk of the 'M' range, done
  * once when a table is set. */
+static int unowned_key(const char *key, size_t len, const void *arg)
+{
+    (void)arg;
+    return !cluster_owns_key(key, len);
+}
+
 static long long count_unowned(void)
 {
-    long long n = 0;
-    store_iter *it = store_iter_new(srv.st);
-    for (store_iter_seek(it, "M", 1); store_iter_valid(it); store_iter_next(it)) {
-        size_t kl;
-        const char *k = store_iter_key(it, &kl);
-        if (kl < 1 || k[0] != 'M') break;
-        if (!cluster_owns_key(k + 1, kl - 1)) n++;
-    }
-    store_iter_free(it);
-    return n;
+    return db_count_keys_where(unowned_key, NULL);
 }
 
 /* ---- changes by migration (migrate.c) ---- */

@@ -114,6 +114,25 @@ void server_notify_write(client *c, size_t mark)
 static void client_read_cb(evutil_socket_t fd, short what, void *arg);
 static void client_write_cb(evutil_socket_t fd, short what, void *arg);
 
+void client_copy_argv(const client *c, char ***argv, size_t **argvlen, char **argbuf)
+{
+    size_t total = 0;
+    for (int i = 0; i < c->argc; i++) total += c->argvlen[i] + 1;
+    char **av = xmalloc((size_t)(c->argc > 0 ? c->argc : 1) * sizeof *av);
+    size_t *al = xmalloc((size_t)(c->argc > 0 ? c->argc : 1) * sizeof *al);
+    char *p = xmalloc(total ? total : 1);
+    *argbuf = p;
+    for (int i = 0; i < c->argc; i++) {
+        memcpy(p, c->argv[i], c->argvlen[i]);
+        p[c->argvlen[i]] = '\0';
+        av[i] = p;
+        al[i] = c->argvlen[i];
+        p += c->argvlen[i] + 1;
+    }
+    *argv = av;
+    *argvlen = al;
+}
+
 void client_pending(client *c)
 {
     if (c->flags & CLIENT_PENDING_WRITE) return;

@@ -213,6 +213,11 @@ void client_close(client *c);
 int client_close_if_over_limit(client *c, size_t pending);
 /* Run the complete commands waiting in c->qbuf (after an unblock). */
 void client_process_input(client *c);
+/* A copy of c's command line that outlives the query buffer (parked,
+ * paused and blocked clients): *argv and *argvlen are arrays of c->argc,
+ * the bytes in *argbuf, each argument NUL-terminated.  Free the three
+ * with free(). */
+void client_copy_argv(const client *c, char ***argv, size_t **argvlen, char **argbuf);
 /* Write out as much of c->out as the socket takes (busy scripts answer
  * other clients this way).  Returns 0, or -1 if c was closed. */
 int server_flush_client(client *c);

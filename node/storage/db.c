@@ -43,6 +43,21 @@ static void counter_add(long long *cache, const char *name, size_t nlen, long lo
     store_put(srv.st, name, nlen, (const char *)v, 8);
 }
 
+long long db_count_keys_where(int (*match)(const char *key, size_t len, const void *arg),
+                              const void *arg)
+{
+    long long n = 0;
+    store_iter *it = store_iter_new(srv.st);
+    for (store_iter_seek(it, "M", 1); store_iter_valid(it); store_iter_next(it)) {
+        size_t kl;
+        const char *k = store_iter_key(it, &kl);
+        if (kl < 1 || k[0] != 'M') break;
+        if (match(k + 1, kl - 1, arg)) n++;
+    }
+    store_iter_free(it);
+    return n;
+}
+
 unsigned long long db_key_count(void)
 {
     if (key_count < 0) key_count = counter_load(KEYS_KEY, sizeof KEYS_KEY - 1);

@@ -147,6 +147,11 @@ uint64_t db_load_version_hwm(void);
  * the same write as the change. */
 unsigned long long db_key_count(void);
 unsigned long long db_expire_count(void);
+/* Count the stored keys (as db_key_count counts them) for which
+ * match(key, len, arg) is 1: one walk of the 'M' range, for the rare
+ * recounts (a slot table set, a restart in a migration's fence). */
+long long db_count_keys_where(int (*match)(const char *key, size_t len, const void *arg),
+                              const void *arg);
 /* Forget cached counters (after data arrives by replication). */
 void db_invalidate_counters(void);
 
