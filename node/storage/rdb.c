@@ -503,11 +503,12 @@ static int read_stream_node(struct rdb_reader *r, struct sid master, const char 
             *pl = b;
             *pcap = n;
         }
-        if (!same)
-            for (long long i = 0; i < nf; i++)
-                if (lp_scan_next(&ls, &(*ef)[2 * i]) < 0) return -1;
-        for (long long i = 0; i < nf; i++)
+        /* with the master's fields only the values follow; otherwise
+         * field and value alternate */
+        for (long long i = 0; i < nf; i++) {
+            if (!same && lp_scan_next(&ls, &(*ef)[2 * i]) < 0) return -1;
             if (lp_scan_next(&ls, &(*ef)[2 * i + 1]) < 0) return -1;
+        }
         if (lp_scan_int(&ls, &lpcount) < 0) return -1;
         if (lpcount != (same ? nf + 3 : 2 * nf + 4)) return fail(r, "bad stream entry lp-count");
         for (size_t i = 0; i < n; i++) {

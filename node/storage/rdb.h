@@ -51,7 +51,8 @@
  *     then each entry, in the order appended:
  *       flags (1 deleted, 2 same fields as the master entry) |
  *       ms - master ms | seq - master seq   (64-bit wrap-around deltas)
- *       [nfields | field * nfields] (absent with flag 2) | value * nfields |
+ *       with flag 2: value * nfields (the master entry's fields);
+ *       without: nfields | (field | value) * nfields |
  *       lp-count (the entry's element count before it: nfields + 3, or
  *                 2 * nfields + 4 without flag 2)
  *

@@ -312,10 +312,13 @@ static void lp_tombstone(struct rdb_lp *lp, struct sid master, struct sid id)
  * ID of the last entry appended, deleted or not: what Redis reads of its
  * tombstones (a node is full at live + deleted entries; a MINID trim
  * drops a whole node when its last entry is below the threshold).  So
- * the listpack gets that many tombstones without fields: those before the
- * last entry carry the master ID, no greater than any live ID after
- * them, so a MINID trim walking the node stops where it would have; a
- * deleted last entry is a tombstone with its own ID at the end. */
+ * the listpack gets that many tombstones without fields: a deleted last
+ * entry is a tombstone with its own ID at the end; an entry appended
+ * after a greater ID (XSETID moved the last ID back, stream.h's back ID)
+ * gets a tombstone with that ID just before it; the others carry the
+ * master ID and come first, no greater than any live ID after them.  A
+ * MINID trim walking the node in append order then stops where it
+ * would have. */
 static int dump_stream_node(uint64_t ver, const struct snode *nd, const struct snode *next, stream_iter *si,
                             struct sfields *mf, struct sfields *ef, struct rdb_lp *lp)
 {
@@ -339,31 +342,54 @@ static int dump_stream_node(uint64_t ver, const struct snode *nd, const struct s
         last_deleted = stream_entry_get(ver, nd->last, &v) == 0;
         buf_free(&v);
     }
+    /* the entries first, into body: an entry appended after a greater
+     * (deleted) ID, its back ID, gets a tombstone with that ID before it,
+     * so Redis's append order, as far as a MINID trim reads it, is kept */
+    struct rdb_lp body;
+    rdb_lp_init(&body);
+    uint64_t reserved = last_deleted ? 1 : 0;   /* tombstones placed */
+    struct sid prev_back = { 0, 0 };
+    int have_back = 0;
+    for (; si->valid && (!next || sid_cmp(si->id, next->first) < 0); stream_iter_next(si)) {
+        size_t vl, off;
+        uint32_t enf;
+        struct sid back;
+        const char *v = stream_iter_val(si, &vl);
+        if (sfields_load(ef, v, vl) < 0) {
+            rdb_lp_free(&body);
+            goto bad;
+        }
+        if (stream_entry_decode(v, vl, &enf, &back, &off) && reserved < deleted &&
+            (!have_back || sid_cmp(back, prev_back) != 0)) {
+            lp_tombstone(&body, nd->first, back);
+            prev_back = back;
+            have_back = 1;
+            reserved++;
+        }
+        int same = have_master && ef->n == mf->n;
+        for (uint32_t i = 0; same && i + 1 < ef->n; i += 2)
+            same = ef->l[i] == mf->l[i] && memcmp(ef->f[i], mf->f[i], ef->l[i]) == 0;
+        long long nf = ef->n / 2;
+        rdb_lp_append_int(&body, same ? 2 : 0);
+        rdb_lp_append_int(&body, (long long)(si->id.ms - nd->first.ms));
+        rdb_lp_append_int(&body, (long long)(si->id.seq - nd->first.seq));
+        if (!same) rdb_lp_append_int(&body, nf);
+        for (uint32_t i = 0; i + 1 < ef->n; i += 2) {
+            if (!same) rdb_lp_append(&body, ef->f[i], ef->l[i]);
+            rdb_lp_append(&body, ef->f[i + 1], ef->l[i + 1]);
+        }
+        rdb_lp_append_int(&body, same ? nf + 3 : 2 * nf + 4);
+        n++;
+    }
     rdb_lp_append_int(lp, (long long)nd->live);
     rdb_lp_append_int(lp, (long long)deleted);
     rdb_lp_append_int(lp, (long long)(mf->n / 2));
     for (uint32_t i = 0; i + 1 < mf->n; i += 2) rdb_lp_append(lp, mf->f[i], mf->l[i]);
     rdb_lp_append_int(lp, 0);
-    for (uint64_t i = last_deleted ? 1 : 0; i < deleted; i++) lp_tombstone(lp, nd->first, nd->first);
-    for (; si->valid && (!next || sid_cmp(si->id, next->first) < 0); stream_iter_next(si)) {
-        size_t vl;
-        const char *v = stream_iter_val(si, &vl);
-        if (sfields_load(ef, v, vl) < 0) goto bad;
-        int same = have_master && ef->n == mf->n;
-        for (uint32_t i = 0; same && i + 1 < ef->n; i += 2)
-            same = ef->l[i] == mf->l[i] && memcmp(ef->f[i], mf->f[i], ef->l[i]) == 0;
-        long long nf = ef->n / 2;
-        rdb_lp_append_int(lp, same ? 2 : 0);
-        rdb_lp_append_int(lp, (long long)(si->id.ms - nd->first.ms));
-        rdb_lp_append_int(lp, (long long)(si->id.seq - nd->first.seq));
-        if (!same) {
-            rdb_lp_append_int(lp, nf);
-            for (uint32_t i = 0; i + 1 < ef->n; i += 2) rdb_lp_append(lp, ef->f[i], ef->l[i]);
-        }
-        for (uint32_t i = 0; i + 1 < ef->n; i += 2) rdb_lp_append(lp, ef->f[i + 1], ef->l[i + 1]);
-        rdb_lp_append_int(lp, same ? nf + 3 : 2 * nf + 4);
-        n++;
-    }
+    for (uint64_t i = reserved; i < deleted; i++) lp_tombstone(lp, nd->first, nd->first);
+    buf_append(&lp->b, body.b.data + 6, body.b.len - 6);   /* its elements, without the header */
+    lp->count += body.count;
+    rdb_lp_free(&body);
     if (last_deleted) lp_tombstone(lp, nd->first, nd->last);
     rdb_lp_finish(lp);
     buf_free(&master);
