@@ -342,7 +342,7 @@ def sid_raw(ms, seq):
 
 
 def stream_payload(entries=((1, 1),), length=None, last=None, groups=(), node_key=None, lp=None,
-                   nodes=None):
+                   nodes=None, v1=False):
     """A type-19 stream: one node holding entries (ms, seq) with field f.
     groups: (name, [(ms, seq) in the PEL], {consumer: [(ms, seq)]} or a
     list of (consumer, [(ms, seq)]) pairs)."""
@@ -353,12 +353,18 @@ def stream_payload(entries=((1, 1),), length=None, last=None, groups=(), node_ke
         lp = listpack(elems)
     key = node_key if node_key is not None else sid_raw(*entries[0])
     last = last or entries[-1]
-    body = b"\x13" + rlen(1 if nodes is None else nodes) + rstr(key) + rstr(lp)
+    body = (b"\x0f" if v1 else b"\x13") + rlen(1 if nodes is None else nodes) + rstr(key) + rstr(lp)
     body += rlen(len(entries) if length is None else length)
-    body += rlen(last[0]) + rlen(last[1]) + rlen(entries[0][0]) + rlen(entries[0][1]) + rlen(0) + rlen(0)
-    body += rlen(len(entries)) + rlen(len(groups))
-    for name, pel, consumers in groups:
-        body += rstr(name) + rlen(last[0]) + rlen(last[1]) + rlen(len(entries))
+    body += rlen(last[0]) + rlen(last[1])
+    if not v1:
+        body += rlen(entries[0][0]) + rlen(entries[0][1]) + rlen(0) + rlen(0) + rlen(len(entries))
+    body += rlen(len(groups))
+    for group in groups:
+        name, pel, consumers = group[:3]
+        glast = group[3] if len(group) > 3 else last
+        body += rstr(name) + rlen(glast[0]) + rlen(glast[1])
+        if not v1:
+            body += rlen(len(entries))
         body += rlen(len(pel))
         for ms, seq in pel:
             body += sid_raw(ms, seq) + (1700000000000).to_bytes(8, "little") + rlen(1)
@@ -386,6 +392,42 @@ def test_stream_payload_builder_is_right(pair):
         assert answers(c, good) is True
         assert c.xrange("bad") == [(b"1-1", {b"f": b"v"}), (b"1-2", {b"f": b"v"}), (b"3-0", {b"f": b"v"})]
         assert c.xpending("bad", "g")["pending"] == 2
+
+
+def test_stream_restore_of_redis6_payloads(pair):
+    """RDB_TYPE_STREAM_LISTPACKS (15, Redis 5 to 6.2): no first ID, max
+    deleted ID, entries added or entries-read in it; Redis 7.0 estimates
+    each group's entries-read from its last delivered ID, and both
+    servers then answer alike (lag, entries-read, and what follows)."""
+    node, ref = pair
+    s, rs = redis.Redis(port=node.port), redis.Redis(port=ref.port)
+    setup_servers(s, rs)
+    entries = ((1, 1), (1, 2), (3, 0), (7, 5))
+    cases = {
+        "groups at every place": stream_payload(entries=entries, v1=True, groups=[
+            (b"zero", [], {}, (0, 0)), (b"first", [(1, 1)], {b"c": [(1, 1)]}, (1, 1)),
+            (b"mid", [(1, 1), (1, 2)], {b"c": [(1, 2)], b"d": [(1, 1)]}, (1, 2)),
+            (b"last", [], {}, (7, 5)), (b"between", [], {}, (2, 0)), (b"below", [], {}, (1, 0))]),
+        "last ID past the last entry": stream_payload(entries=entries, v1=True, last=(9, 0), groups=[
+            (b"at-last", [], {}, (9, 0)), (b"at-entry", [], {}, (7, 5)), (b"none", [], {}, (0, 0))]),
+        "no group": stream_payload(entries=entries, v1=True),
+    }
+    for name, payload in cases.items():
+        for c in (s, rs):
+            assert answers(c, payload) is True, name
+        a, b = view(rs, "bad"), view(s, "bad")
+        for part in a:
+            assert a[part] == b[part], (name, part, a[part], b[part])
+        assert payload[0] == 15 and rs.dump("bad")[0] == s.dump("bad")[0] == 19
+        for c in (s, rs):
+            c.xadd("bad", {"f": "w"}, id="10-0")
+            for g in raw(c).execute_command("XINFO", "GROUPS", "bad"):
+                c.xreadgroup(g[1].decode(), "r", {"bad": ">"}, count=2)
+        a, b = view(rs, "bad"), view(s, "bad")
+        for part in a:
+            if part == "info" or (isinstance(part, bytes) and part.startswith(b"consumers")):
+                continue   # delivery and seen times of the reads just made
+            assert a[part] == b[part], (name, "after", part, a[part], b[part])
 
 
 def test_stream_restore_refusals(pair):
