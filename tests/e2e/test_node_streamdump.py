@@ -488,7 +488,11 @@ def test_stream_damaged_payloads_never_crash(pair):
     setup_servers(s, rs)
     rs.config_set("sanitize-dump-payload", "yes")
     build(rs)
-    rng = random.Random(16)
+    # a new seed each run, printed on failure; STRATA_SEED replays one
+    seed = int(os.environ.get("STRATA_SEED") or random.SystemRandom().randrange(1 << 32))
+    print(f"seed {seed} (replay with STRATA_SEED={seed})")
+    rng = random.Random(seed)
+    flips = int(os.environ.get("STRATA_STREAM_FLIPS", "250"))
     taken = refused = 0
     for k in ("s", "empty", "many", "setid"):
         payload = rs.dump(k)
@@ -499,16 +503,16 @@ def test_stream_damaged_payloads_never_crash(pair):
             a = answers(s, bad)
             # Redis reads the value from the whole payload, footer
             # included: a cut value may run into it and still be read
-            assert a == answers(rs, bad), (k, "cut", cut, a)
+            assert a == answers(rs, bad), (seed, k, "cut", cut, a)
             if a is True:
                 assert raw(s).execute_command("XINFO", "STREAM", "bad", "FULL") is not None
-        for _ in range(250):
+        for _ in range(flips):
             pos = rng.randrange(1, len(body))
             flipped = bytearray(body)
             flipped[pos] ^= 1 << rng.randrange(8)
             bad = with_footer(bytes(flipped))
             a = answers(s, bad)
-            assert a is True or a == "Bad data format", (k, "flip", pos, a)
+            assert a is True or a == "Bad data format", (seed, k, "flip", pos, a)
             if a is True:
                 taken += 1
                 r = raw(s)
@@ -517,15 +521,15 @@ def test_stream_damaged_payloads_never_crash(pair):
                 for g in r.execute_command("XINFO", "GROUPS", "bad"):
                     r.execute_command("XPENDING", "bad", g[1], "-", "+", 100000)
                     r.execute_command("XINFO", "CONSUMERS", "bad", g[1])
-                assert answers(rs, s.dump("bad")) is True, (k, "flip", pos)
+                assert answers(rs, s.dump("bad")) is True, (seed, k, "flip", pos)
                 for g in r.execute_command("XINFO", "GROUPS", "bad"):
                     r.execute_command("XPENDING", "bad", g[1], "IDLE", 1, "-", "+", 10)
                     r.execute_command("XAUTOCLAIM", "bad", g[1], "z", 1, "0", "COUNT", 5)
                     r.execute_command("XCLAIM", "bad", g[1], "z", 1, "0-1", "1-1")
             else:
                 refused += 1
-        assert s.ping()
-    assert refused > taken   # most flips hit the structure
+        assert s.ping(), seed
+    assert refused > taken, seed   # most flips hit the structure
 
 
 def test_strata_dump_load_round_trip_of_streams(cluster):
