@@ -484,7 +484,7 @@ static void xclaim_command(client *c)
             j++;
             if (sarg_ll(c, j, &deliverytime, "ERR Invalid IDLE option argument for XCLAIM") < 0)
                 goto done;
-            deliverytime = now - deliverytime;
+            deliverytime = ms_elapsed((uint64_t)now, (uint64_t)deliverytime);   /* wraps as in Redis */
         } else if (ARG_IS(c, j, "time") && more) {
             j++;
             if (sarg_ll(c, j, &deliverytime, "ERR Invalid TIME option argument for XCLAIM") < 0)
