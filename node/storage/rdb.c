@@ -415,6 +415,224 @@ static long long read_intset(struct rdb_reader *r, const char *blob, size_t bl, 
     return len;
 }
 
+
+/* ---------------- streams ---------------- */
+
+static int lp_int(const struct entry *e, long long *v)
+{
+    return str2ll(e->s, e->len, v);
+}
+
+/* Room for n entries in *arr (capacity *cap).  Entries hold pointers into
+ * themselves (num), so an array is only grown before it is filled. */
+static int entries_reserve(struct entry **arr, size_t *cap, size_t n)
+{
+    if (n <= *cap) return 0;
+    size_t c = *cap ? *cap : 8;
+    while (c < n) c *= 2;
+    struct entry *a = realloc(*arr, c * sizeof *a);
+    if (!a) return -1;
+    *arr = a;
+    *cap = c;
+    return 0;
+}
+
+struct lp_scan {
+    const unsigned char *pos, *end;
+    struct rdb_reader *r;
+};
+
+/* The next listpack element (1), or -1 (r->err set) at the end or on a
+ * malformed element: a stream listpack never ends in mid-entry. */
+static int lp_scan_next(struct lp_scan *ls, struct entry *e)
+{
+    int k = lp_next(&ls->pos, ls->end, e);
+    if (k <= 0) return fail(ls->r, k < 0 ? "malformed stream listpack" : "truncated stream listpack entry");
+    return 1;
+}
+
+static int lp_scan_int(struct lp_scan *ls, long long *v)
+{
+    struct entry e;
+    if (lp_scan_next(ls, &e) < 0) return -1;
+    if (lp_int(&e, v) < 0) return fail(ls->r, "a stream listpack number is not an integer");
+    return 0;
+}
+
+/* One listpack node of a stream: the master entry, then every entry. */
+static int read_stream_node(struct rdb_reader *r, struct sid master, const char *blob, size_t bl,
+                            const struct rdb_stream_cb *cb, void *ctx, uint64_t *live_out,
+                            struct entry **mf, size_t *mfcap, struct entry **ef, size_t *efcap,
+                            const char ***pp, size_t **pl, size_t *pcap)
+{
+    const unsigned char *u = (const unsigned char *)blob;
+    if (bl < 7 || get_le(u, 4) != bl || u[bl - 1] != 0xff) return fail(r, "malformed stream listpack header");
+    struct lp_scan ls = { u + 6, u + bl, r };
+    long long live, deleted, nmf, zero;
+    if (ls.pos < ls.end && *ls.pos == 0xff) return fail(r, "empty listpack inside a stream");
+    if (lp_scan_int(&ls, &live) < 0 || lp_scan_int(&ls, &deleted) < 0 || lp_scan_int(&ls, &nmf) < 0)
+        return -1;
+    if (live < 0 || deleted < 0 || nmf < 0 || (uint64_t)nmf > bl / 2)
+        return fail(r, "bad master entry in a stream listpack");
+    if (entries_reserve(mf, mfcap, (size_t)nmf) < 0) return fail(r, "out of memory");
+    for (long long i = 0; i < nmf; i++)
+        if (lp_scan_next(&ls, &(*mf)[i]) < 0) return -1;
+    if (lp_scan_int(&ls, &zero) < 0) return -1;
+    if (zero != 0) return fail(r, "bad master entry terminator in a stream listpack");
+    if (cb->node(ctx, master, bl, (uint64_t)live, (uint64_t)deleted)) return fail(r, NULL);
+    uint64_t seen_live = 0, seen_deleted = 0;
+    for (;;) {
+        if (ls.pos < ls.end && *ls.pos == 0xff) break;
+        long long flags, dms, dseq, nf, lpcount;
+        if (lp_scan_int(&ls, &flags) < 0 || lp_scan_int(&ls, &dms) < 0 || lp_scan_int(&ls, &dseq) < 0) return -1;
+        if (flags < 0 || flags > 3) return fail(r, "bad stream entry flags");
+        int same = (flags & 2) != 0;
+        if (same) {
+            nf = nmf;
+        } else {
+            if (lp_scan_int(&ls, &nf) < 0) return -1;
+            if (nf < 0 || (uint64_t)nf > bl / 2) return fail(r, "bad stream entry field count");
+        }
+        size_t n = (size_t)nf * 2;
+        if (entries_reserve(ef, efcap, n) < 0) return fail(r, "out of memory");
+        if (n > *pcap) {
+            const char **a = realloc(*pp, n * sizeof *a);
+            size_t *b = a ? realloc(*pl, n * sizeof *b) : NULL;
+            if (a) *pp = a;
+            if (!b) return fail(r, "out of memory");
+            *pl = b;
+            *pcap = n;
+        }
+        /* with the master's fields only the values follow; otherwise
+         * field and value alternate */
+        for (long long i = 0; i < nf; i++) {
+            if (!same && lp_scan_next(&ls, &(*ef)[2 * i]) < 0) return -1;
+            if (lp_scan_next(&ls, &(*ef)[2 * i + 1]) < 0) return -1;
+        }
+        if (lp_scan_int(&ls, &lpcount) < 0) return -1;
+        if (lpcount != (same ? nf + 3 : 2 * nf + 4)) return fail(r, "bad stream entry lp-count");
+        for (size_t i = 0; i < n; i++) {
+            const struct entry *e = (same && i % 2 == 0) ? &(*mf)[i / 2] : &(*ef)[i];
+            (*pp)[i] = e->s;
+            (*pl)[i] = e->len;
+        }
+        struct sid id = { master.ms + (uint64_t)dms, master.seq + (uint64_t)dseq };
+        int del = (flags & 1) != 0;
+        if (del) seen_deleted++;
+        else seen_live++;
+        if (cb->entry(ctx, id, del, del ? 0 : n, *pp, *pl)) return fail(r, NULL);
+    }
+    if (ls.pos + 1 != ls.end) return fail(r, "data after the end of a stream listpack");
+    if (seen_live != (uint64_t)live || seen_deleted != (uint64_t)deleted)
+        return fail(r, "stream listpack counts disagree with its entries");
+    *live_out += seen_live;
+    return 0;
+}
+
+static int read_sid_lens(struct rdb_reader *r, struct sid *id)
+{
+    return rdb_read_len(r, &id->ms) < 0 || rdb_read_len(r, &id->seq) < 0 ? -1 : 0;
+}
+
+static int read_raw_sid(struct rdb_reader *r, struct sid *id)
+{
+    const unsigned char *p;
+    if (rdb_read_raw(r, 16, &p) < 0) return -1;
+    id->ms = get_u64be(p);
+    id->seq = get_u64be(p + 8);
+    return 0;
+}
+
+static int read_ms(struct rdb_reader *r, uint64_t *ms)
+{
+    const unsigned char *p;
+    if (rdb_read_raw(r, 8, &p) < 0) return -1;
+    *ms = get_le(p, 8);
+    return 0;
+}
+
+static long long read_stream_rest(struct rdb_reader *r, int v2, const struct rdb_stream_cb *cb, void *ctx,
+                                  uint64_t live)
+{
+    struct rdb_stream_meta m;
+    memset(&m, 0, sizeof m);
+    m.have_v2 = v2;
+    if (rdb_read_len(r, &m.length) < 0 || read_sid_lens(r, &m.last) < 0) return -1;
+    if (v2) {
+        if (read_sid_lens(r, &m.first) < 0 || read_sid_lens(r, &m.maxdel) < 0 || rdb_read_len(r, &m.added) < 0)
+            return -1;
+    } else {
+        m.added = m.length;
+    }
+    if (rdb_read_len(r, &m.groups) < 0) return -1;
+    if (cb->meta(ctx, &m)) return fail(r, NULL);
+    for (uint64_t g = 0; g < m.groups; g++) {
+        const char *name;
+        size_t nl;
+        struct sid last;
+        uint64_t er = UINT64_MAX, pel, ncons;
+        if (rdb_read_string(r, 0, &name, &nl) < 0 || read_sid_lens(r, &last) < 0) return -1;
+        if (v2 && rdb_read_len(r, &er) < 0) return -1;
+        if (cb->group(ctx, name, nl, last, (long long)er)) return fail(r, NULL);
+        if (rdb_read_len(r, &pel) < 0) return -1;
+        for (uint64_t i = 0; i < pel; i++) {
+            struct sid id;
+            uint64_t dtime, dcount;
+            if (read_raw_sid(r, &id) < 0 || read_ms(r, &dtime) < 0 || rdb_read_len(r, &dcount) < 0) return -1;
+            if (cb->nack(ctx, id, dtime, dcount)) return fail(r, NULL);
+        }
+        if (rdb_read_len(r, &ncons) < 0) return -1;
+        for (uint64_t i = 0; i < ncons; i++) {
+            uint64_t seen, cp;
+            if (rdb_read_string(r, 0, &name, &nl) < 0 || read_ms(r, &seen) < 0) return -1;
+            if (cb->consumer(ctx, name, nl, seen)) return fail(r, NULL);
+            if (rdb_read_len(r, &cp) < 0) return -1;
+            for (uint64_t j = 0; j < cp; j++) {
+                struct sid id;
+                if (read_raw_sid(r, &id) < 0) return -1;
+                if (cb->cpel(ctx, id)) return fail(r, NULL);
+            }
+        }
+        if (cb->group_end(ctx)) return fail(r, NULL);
+    }
+    if (m.length != live) return fail(r, "stream length disagrees with its entries");
+    return (long long)live;
+}
+
+static long long read_stream(struct rdb_reader *r, int v2, const struct rdb_stream_cb *cb, void *ctx)
+{
+    uint64_t nodes, live = 0;
+    if (rdb_read_len(r, &nodes) < 0) return -1;
+    struct entry *mf = NULL, *ef = NULL;
+    const char **pp = NULL;
+    size_t *pl = NULL, mfcap = 0, efcap = 0, pcap = 0;
+    long long rc = 0;
+    for (uint64_t i = 0; i < nodes && rc == 0; i++) {
+        const char *key, *lp;
+        size_t kl, lpl;
+        if (rdb_read_string(r, 0, &key, &kl) < 0) {
+            rc = -1;
+            break;
+        }
+        if (kl != 16) {
+            rc = fail(r, "stream node key is not the size of a stream ID");
+            break;
+        }
+        struct sid master = { get_u64be((const unsigned char *)key), get_u64be((const unsigned char *)key + 8) };
+        if (rdb_read_string(r, 2, &lp, &lpl) < 0) {
+            rc = -1;
+            break;
+        }
+        rc = read_stream_node(r, master, lp, lpl, cb, ctx, &live, &mf, &mfcap, &ef, &efcap, &pp, &pl, &pcap);
+    }
+    free(mf);
+    free(ef);
+    free(pp);
+    free(pl);
+    if (rc < 0) return -1;
+    return read_stream_rest(r, v2, cb, ctx, live);
+}
+
 /* ---------------- values ---------------- */
 
 int rdb_type_to_key_type(int t)
@@ -427,8 +645,7 @@ int rdb_type_to_key_type(int t)
     case RDB_TYPE_ZSET: case RDB_TYPE_ZSET_2: case RDB_TYPE_ZSET_ZIPLIST: case RDB_TYPE_ZSET_LISTPACK:
         return T_ZSET;
     case RDB_TYPE_HASH: case RDB_TYPE_HASH_ZIPLIST: case RDB_TYPE_HASH_LISTPACK: return T_HASH;
-    /* Streams (RDB_TYPE_STREAM_LISTPACKS, _2) map to T_STREAM once that
-     * type exists; until then they are refused like modules. */
+    case RDB_TYPE_STREAM_LISTPACKS: case RDB_TYPE_STREAM_LISTPACKS_2: return T_STREAM;
     default: return T_NONE;
     }
 }
@@ -436,11 +653,8 @@ int rdb_type_to_key_type(int t)
 long long rdb_read_value(struct rdb_reader *r, int rdbtype, const struct rdb_value_cb *cb, void *ctx)
 {
     int type = rdb_type_to_key_type(rdbtype);
-    if (type == T_NONE) {
-        if (rdbtype == RDB_TYPE_STREAM_LISTPACKS || rdbtype == RDB_TYPE_STREAM_LISTPACKS_2)
-            return fail(r, "streams are not supported yet");
-        return fail(r, "unsupported value type");
-    }
+    if (type == T_NONE) return fail(r, "unsupported value type");
+    if (type == T_STREAM && !cb->stream) return fail(r, "streams are not read here");
     if (cb->begin(ctx, type)) return fail(r, NULL);
     const char *s, *v;
     size_t sl, vl;
@@ -506,6 +720,9 @@ long long rdb_read_value(struct rdb_reader *r, int rdbtype, const struct rdb_val
     case RDB_TYPE_HASH_LISTPACK:
         if (rdb_read_string(r, 2, &s, &sl) < 0) return -1;
         return read_packed(r, s, sl, 0, type, cb, ctx);
+    case RDB_TYPE_STREAM_LISTPACKS:
+    case RDB_TYPE_STREAM_LISTPACKS_2:
+        return read_stream(r, rdbtype == RDB_TYPE_STREAM_LISTPACKS_2, cb->stream, ctx);
     case RDB_TYPE_LIST_QUICKLIST:
     case RDB_TYPE_LIST_QUICKLIST_2:
         if (rdb_read_len(r, &len) < 0) return -1;
@@ -611,6 +828,21 @@ void rdb_write_double(buf *out, double d)
     buf_append(out, (const char *)b, 8);
 }
 
+void rdb_write_ms(buf *out, uint64_t ms)
+{
+    unsigned char b[8];
+    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(ms >> (8 * i));
+    buf_append(out, (const char *)b, 8);
+}
+
+void rdb_write_sid(buf *out, struct sid id)
+{
+    unsigned char b[16];
+    put_u64be(b, id.ms);
+    put_u64be(b + 8, id.seq);
+    buf_append(out, (const char *)b, 16);
+}
+
 void rdb_write_footer(buf *out, size_t start)
 {
     unsigned char b[8] = { RDB_VERSION & 0xff, RDB_VERSION >> 8 };
@@ -684,6 +916,13 @@ void rdb_lp_append(struct rdb_lp *lp, const char *s, size_t len)
     }
     buf_append(&lp->b, bl, n);
     lp->count++;
+}
+
+void rdb_lp_append_int(struct rdb_lp *lp, long long v)
+{
+    char num[24];
+    int n = snprintf(num, sizeof num, "%lld", v);
+    rdb_lp_append(lp, num, (size_t)n);
 }
 
 void rdb_lp_finish(struct rdb_lp *lp)

@@ -26,13 +26,35 @@
  *   17 ZSET_LISTPACK     string holding a listpack of member, score, ...
  *   18 LIST_QUICKLIST_2  len, (container len: 1 plain | 2 packed, string:
  *                        the element itself | a listpack) * len
- *   15, 19 streams       not read yet: the place to add them is
- *                        rdb_read_value's switch (RDB_TYPE_STREAM_*).
+ *   15 STREAM_LISTPACKS  (Redis 5..6.2) and
+ *   19 STREAM_LISTPACKS_2 (Redis 7.0), below.
  *
  * RDB length: 00xxxxxx (6 bits), 01xxxxxx xxxxxxxx (14 bits, big endian),
  * 0x80 + 4 bytes BE, 0x81 + 8 bytes BE; 11xxxxxx is a string encoding:
  * 0 int8, 1 int16, 2 int32 (little endian), 3 LZF (compressed length,
  * plain length, data).
+ *
+ * Streams (t_stream.c of Redis; IDs are ms:8 seq:8 big endian when raw):
+ *
+ *   nodes len, (master ID: string of 16 raw bytes, listpack: string) * nodes
+ *   length len | last ID ms len, seq len
+ *   [19: first ID ms len, seq len | max deleted ID ms, seq | entries added len]
+ *   groups len, per group:
+ *     name string | last delivered ID ms len, seq len
+ *     [19: entries_read len (2^64-1: unknown)]
+ *     PEL len, (ID raw:16 | delivery time:8 LE ms | delivery count len) * len
+ *     consumers len, per consumer:
+ *       name string | seen time:8 LE ms | PEL len, (ID raw:16) * len
+ *
+ *   A node's listpack (every number an integer entry):
+ *     master entry:  live | deleted | nfields | field * nfields | 0
+ *     then each entry, in the order appended:
+ *       flags (1 deleted, 2 same fields as the master entry) |
+ *       ms - master ms | seq - master seq   (64-bit wrap-around deltas)
+ *       with flag 2: value * nfields (the master entry's fields);
+ *       without: nfields | (field | value) * nfields |
+ *       lp-count (the entry's element count before it: nfields + 3, or
+ *                 2 * nfields + 4 without flag 2)
  *
  * DUMP payload: value | RDB version:2 (little endian) | CRC-64:8 (Jones,
  * reflected, of everything before it, little endian). */
@@ -43,6 +65,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "stream.h"
 
 #define RDB_VERSION 10
 
@@ -100,16 +123,51 @@ int rdb_read_raw(struct rdb_reader *r, size_t n, const unsigned char **p);
  *        zset  a = member, score
  * Pointers are valid during the call only.  A callback returning non-zero
  * stops the read (rdb_read_value returns -1 with r->err NULL). */
+struct rdb_stream_cb;
 struct rdb_value_cb {
     int (*begin)(void *ctx, int type);
     int (*string)(void *ctx, const char *v, size_t len);
     int (*elem)(void *ctx, const char *a, size_t al, const char *b, size_t bl, double score);
+    const struct rdb_stream_cb *stream;   /* T_STREAM values; NULL: refused */
+};
+
+/* A stream, in the order of the serialization:
+ *   node(...)        each listpack: its master ID, byte size, and the live
+ *                    and deleted counts of its master entry
+ *     entry(...)     each of its entries in listpack order, deleted ones
+ *                    too (with n = 0); f[0..n) alternate field, value
+ *   meta(...)        the stream's figures (first ID as the payload says;
+ *                    type 15 has none: first zero, max deleted zero,
+ *                    added = length, and have_v2 = 0)
+ *   group(...)       each consumer group (entries_read -1: unknown; with
+ *                    type 15 always -1, the caller estimates it)
+ *     nack(...)      each entry of the group's PEL
+ *     consumer(...)  each consumer
+ *       cpel(...)    each ID of its PEL
+ *     group_end()
+ * The reader checks the structure (listpack framing, counts, entry
+ * layout); the callee checks what needs the values (ID order, that a
+ * consumer's PEL entry is in the group's PEL). */
+struct rdb_stream_meta {
+    uint64_t length, added, groups;
+    struct sid last, first, maxdel;
+    int have_v2;
+};
+struct rdb_stream_cb {
+    int (*node)(void *ctx, struct sid master, size_t lp_bytes, uint64_t live, uint64_t deleted);
+    int (*entry)(void *ctx, struct sid id, int deleted, size_t n, const char *const *f, const size_t *fl);
+    int (*meta)(void *ctx, const struct rdb_stream_meta *m);
+    int (*group)(void *ctx, const char *name, size_t nl, struct sid last, long long entries_read);
+    int (*nack)(void *ctx, struct sid id, uint64_t dtime, uint64_t dcount);
+    int (*consumer)(void *ctx, const char *name, size_t nl, uint64_t seen);
+    int (*cpel)(void *ctx, struct sid id);
+    int (*group_end)(void *ctx);
 };
 
 /* The Strata type of an RDB value type, or T_NONE (0) when not supported. */
 int rdb_type_to_key_type(int rdbtype);
 /* Read the body of a value of `rdbtype`.  Returns the number of elements
- * (1 for a string), or -1 (r->err says why, NULL if a callback stopped). */
+ * (1 for a string, the live entries of a stream, which may be 0), or -1 (r->err says why, NULL if a callback stopped). */
 long long rdb_read_value(struct rdb_reader *r, int rdbtype, const struct rdb_value_cb *cb, void *ctx);
 
 /* Check a DUMP payload's footer (version <= RDB_VERSION, CRC-64).
@@ -124,6 +182,8 @@ void rdb_write_len(buf *out, uint64_t len);
  * fits 32 bits), raw otherwise. */
 void rdb_write_string(buf *out, const char *s, size_t len);
 void rdb_write_double(buf *out, double d);   /* 8 bytes little endian */
+void rdb_write_ms(buf *out, uint64_t ms);    /* a time in ms: 8 bytes little endian */
+void rdb_write_sid(buf *out, struct sid id); /* 16 raw bytes, big endian */
 /* A listpack being built (Redis's entry encodings: integers for canonical
  * integer strings, 6/12/32-bit string lengths, backlen).  init, append
  * each entry, finish; the blob is lp->b.  Free with rdb_lp_free. */
@@ -133,6 +193,7 @@ struct rdb_lp {
 };
 void rdb_lp_init(struct rdb_lp *lp);
 void rdb_lp_append(struct rdb_lp *lp, const char *s, size_t len);
+void rdb_lp_append_int(struct rdb_lp *lp, long long v);
 void rdb_lp_finish(struct rdb_lp *lp);
 void rdb_lp_free(struct rdb_lp *lp);
 /* An intset of v[0..n) as an RDB string (v is sorted in place). */

@@ -19,7 +19,10 @@
  * for the key (cleaned up: the key is replaced).  With dry_run the value
  * is only checked, nothing is written.  check_dups: refuse a set, hash or
  * sorted set that names a member twice (what RESTORE needs; an RDB file
- * redis-server wrote has none, and strata-load skips the extra read).
+ * redis-server wrote has none, and strata-load skips the extra read); for
+ * a stream: a consumer group, consumer or PEL entry named twice.  A
+ * stream's consumer PEL entries are checked against the group's PEL on
+ * every write pass (their owner is written there), never in a dry run.
  * Returns the key type written (T_*), or -1 with *err set (a static text:
  * malformed or empty value, duplicate member). */
 int rdbkey_restore(const char *key, size_t klen, struct rdb_reader *r, int rdbtype, uint64_t expire,

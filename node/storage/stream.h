@@ -72,6 +72,14 @@ struct sgroup {
     uint64_t pel, consumers;
 };
 
+/* now - then in ms as Redis's mstime_t arithmetic gives it: wrapping, so
+ * a delivery or seen time from a RESTOREd payload, however far off, is
+ * never an overflow. */
+static inline long long ms_elapsed(uint64_t now, uint64_t then)
+{
+    return (long long)(now - then);
+}
+
 int sid_cmp(struct sid a, struct sid b);
 /* 0, or -1 when a is the last (first) possible ID. */
 int sid_incr(struct sid *id);

@@ -11,18 +11,21 @@
  *     set    -> RDB_TYPE_SET_INTSET when small and all integers, else RDB_TYPE_SET
  *     hash   -> RDB_TYPE_HASH_LISTPACK when small, else RDB_TYPE_HASH
  *     zset   -> RDB_TYPE_ZSET_LISTPACK when small (score order), else RDB_TYPE_ZSET_2
+ *     stream -> RDB_TYPE_STREAM_LISTPACKS_2: one listpack per stored node
+ *             ('n' records, stream.h), so Redis gets the node boundaries
+ *             Strata keeps; see dump_stream for deleted entries
  *   Small values come out byte for byte as Redis's DUMP when their order
  *   agrees (a Redis listpack keeps insertion order, Strata byte order) and
  *   Redis did not LZF-compress them (blobs over 20 bytes: Strata never
- *   compresses).  A new type adds its serializer to dump_value's switch
- *   (streams: RDB_TYPE_STREAM_LISTPACKS_2).
+ *   compresses).  A new type adds its serializer to dump_value's switch.
  *   Strings are read through db_lookup's meta (sval/slen).
  *
  * RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f]
  *   Redis's order of checks: options, BUSYKEY, the TTL, the footer
  *   (version <= 10 and CRC-64), then the value itself ("Bad data format").
  *   Every encoding redis-server 7.0 writes is read (rdb.c), element by
- *   element straight into the store (rdbkey.c).  A set, hash or sorted
+ *   element straight into the store (rdbkey.c); streams of RDB types 15
+ *   (Redis 5 to 6.2) and 19 (7.0) with their consumer groups.  A set, hash or sorted
  *   set naming a member twice is refused ("Bad data format"), where Redis
  *   7.0 refuses it for big values but keeps a small hash's duplicate field
  *   in its listpack.  IDLETIME and FREQ are
@@ -40,6 +43,7 @@
 #include "rconfig.h"
 #include "store.h"
 #include "strchunk.h"
+#include "stream.h"
 #include "util.h"
 
 /* Append the serialized collection records of m.  Returns 0 or -1 on a
@@ -257,6 +261,306 @@ static int dump_compact(const struct meta *m, buf *out)
     return rc;
 }
 
+/* ---------------- streams ---------------- */
+
+/* Fields of an encoded entry (stream.h) as pointers into it: f[0..n). */
+struct sfields {
+    const char **f;
+    size_t *l;
+    uint32_t n, cap;
+};
+
+static int sfields_load(struct sfields *sf, const char *v, size_t vl)
+{
+    uint32_t n;
+    size_t off;
+    stream_entry_decode(v, vl, &n, NULL, &off);
+    if (n > vl) return -1;
+    if (n > sf->cap) {
+        sf->f = xrealloc(sf->f, n * sizeof *sf->f);
+        sf->l = xrealloc(sf->l, n * sizeof *sf->l);
+        sf->cap = n;
+    }
+    const unsigned char *p = (const unsigned char *)v;
+    for (uint32_t i = 0; i < n; i++) {
+        if (off + 4 > vl) return -1;
+        uint32_t l = get_u32be(p + off);
+        off += 4;
+        if (l > vl - off) return -1;
+        sf->f[i] = v + off;
+        sf->l[i] = l;
+        off += l;
+    }
+    sf->n = n;
+    return 0;
+}
+
+/* A tombstone of Redis's listpack: flags "deleted", no fields. */
+static void lp_tombstone(struct rdb_lp *lp, struct sid master, struct sid id)
+{
+    rdb_lp_append_int(lp, 1);
+    rdb_lp_append_int(lp, (long long)(id.ms - master.ms));
+    rdb_lp_append_int(lp, (long long)(id.seq - master.seq));
+    rdb_lp_append_int(lp, 0);
+    rdb_lp_append_int(lp, 4);
+}
+
+/* One node's listpack into lp: its live entries, those of si below
+ * next's first ID (all of them without next).
+ *
+ * Strata keeps no deleted entries, only each node's count of them and the
+ * ID of the last entry appended, deleted or not: what Redis reads of its
+ * tombstones (a node is full at live + deleted entries; a MINID trim
+ * drops a whole node when its last entry is below the threshold).  So
+ * the listpack gets that many tombstones without fields: a deleted last
+ * entry is a tombstone with its own ID at the end; an entry appended
+ * after a greater ID (XSETID moved the last ID back, stream.h's back ID)
+ * gets a tombstone with that ID just before it; the others carry the
+ * master ID and come first, no greater than any live ID after them.  A
+ * MINID trim walking the node in append order then stops where it
+ * would have. */
+static int dump_stream_node(uint64_t ver, const struct snode *nd, const struct snode *next, stream_iter *si,
+                            struct sfields *mf, struct sfields *ef, struct rdb_lp *lp)
+{
+    uint64_t n = 0;
+    int have_master = 0;
+    buf master;   /* the first live entry: its fields are the master fields */
+    buf_init(&master);
+    mf->n = 0;
+    if (si->valid && (!next || sid_cmp(si->id, next->first) < 0)) {
+        size_t vl;
+        const char *v = stream_iter_val(si, &vl);
+        buf_append(&master, v, vl);
+        if (sfields_load(mf, master.data, master.len) < 0) goto bad;
+        have_master = 1;
+    }
+    uint64_t deleted = nd->total > nd->live ? nd->total - nd->live : 0;
+    int last_deleted = 0;   /* the last entry appended is gone */
+    if (deleted) {
+        buf v;
+        buf_init(&v);
+        last_deleted = stream_entry_get(ver, nd->last, &v) == 0;
+        buf_free(&v);
+    }
+    /* the entries first, into body: an entry appended after a greater
+     * (deleted) ID, its back ID, gets a tombstone with that ID before it,
+     * so Redis's append order, as far as a MINID trim reads it, is kept */
+    struct rdb_lp body;
+    rdb_lp_init(&body);
+    uint64_t reserved = last_deleted ? 1 : 0;   /* tombstones placed */
+    struct sid prev_back = { 0, 0 };
+    int have_back = 0;
+    for (; si->valid && (!next || sid_cmp(si->id, next->first) < 0); stream_iter_next(si)) {
+        size_t vl, off;
+        uint32_t enf;
+        struct sid back;
+        const char *v = stream_iter_val(si, &vl);
+        if (sfields_load(ef, v, vl) < 0) {
+            rdb_lp_free(&body);
+            goto bad;
+        }
+        if (stream_entry_decode(v, vl, &enf, &back, &off) && reserved < deleted &&
+            (!have_back || sid_cmp(back, prev_back) != 0)) {
+            lp_tombstone(&body, nd->first, back);
+            prev_back = back;
+            have_back = 1;
+            reserved++;
+        }
+        int same = have_master && ef->n == mf->n;
+        for (uint32_t i = 0; same && i + 1 < ef->n; i += 2)
+            same = ef->l[i] == mf->l[i] && memcmp(ef->f[i], mf->f[i], ef->l[i]) == 0;
+        long long nf = ef->n / 2;
+        rdb_lp_append_int(&body, same ? 2 : 0);
+        rdb_lp_append_int(&body, (long long)(si->id.ms - nd->first.ms));
+        rdb_lp_append_int(&body, (long long)(si->id.seq - nd->first.seq));
+        if (!same) rdb_lp_append_int(&body, nf);
+        for (uint32_t i = 0; i + 1 < ef->n; i += 2) {
+            if (!same) rdb_lp_append(&body, ef->f[i], ef->l[i]);
+            rdb_lp_append(&body, ef->f[i + 1], ef->l[i + 1]);
+        }
+        rdb_lp_append_int(&body, same ? nf + 3 : 2 * nf + 4);
+        n++;
+    }
+    rdb_lp_append_int(lp, (long long)nd->live);
+    rdb_lp_append_int(lp, (long long)deleted);
+    rdb_lp_append_int(lp, (long long)(mf->n / 2));
+    for (uint32_t i = 0; i + 1 < mf->n; i += 2) rdb_lp_append(lp, mf->f[i], mf->l[i]);
+    rdb_lp_append_int(lp, 0);
+    for (uint64_t i = reserved; i < deleted; i++) lp_tombstone(lp, nd->first, nd->first);
+    buf_append(&lp->b, body.b.data + 6, body.b.len - 6);   /* its elements, without the header */
+    lp->count += body.count;
+    rdb_lp_free(&body);
+    if (last_deleted) lp_tombstone(lp, nd->first, nd->last);
+    rdb_lp_finish(lp);
+    buf_free(&master);
+    if (n != nd->live) {
+        log_error("DUMP: a stream node holds %llu entries but its record says %llu", (unsigned long long)n,
+                  (unsigned long long)nd->live);
+        return -1;
+    }
+    return 0;
+bad:
+    buf_free(&master);
+    log_error("DUMP: a malformed stream entry");
+    return -1;
+}
+
+/* Walk the records under prefix: fn(ctx, key suffix, value) for each;
+ * returns how many. */
+typedef int rec_fn(void *ctx, const char *k, size_t kl, const char *v, size_t vl);
+
+static uint64_t walk_records(const buf *prefix, rec_fn *fn, void *ctx, int *err)
+{
+    uint64_t n = 0;
+    store_iter *it = store_iter_new(srv.st);
+    for (store_iter_seek(it, prefix->data, prefix->len); store_iter_valid(it); store_iter_next(it)) {
+        size_t kl, vl;
+        const char *k = store_iter_key(it, &kl);
+        if (kl < prefix->len || memcmp(k, prefix->data, prefix->len) != 0) break;
+        const char *v = store_iter_val(it, &vl);
+        if (fn(ctx, k + prefix->len, kl - prefix->len, v, vl) < 0) *err = 1;
+        n++;
+    }
+    store_iter_free(it);
+    return n;
+}
+
+struct sdump {
+    buf *out;
+    uint64_t ver;
+    struct sgroup g;
+};
+
+/* A group PEL record: ID (key), delivery time:8 | count:8 | consumer. */
+static int dump_nack(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
+{
+    struct sdump *d = ctx;
+    if (kl != 16 || vl < 16) return -1;
+    buf_append(d->out, k, 16);
+    rdb_write_ms(d->out, get_u64be((const unsigned char *)v));
+    rdb_write_len(d->out, get_u64be((const unsigned char *)v + 8));
+    return 0;
+}
+
+static int dump_cpel(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
+{
+    struct sdump *d = ctx;
+    (void)v, (void)vl;
+    if (kl != 16) return -1;
+    buf_append(d->out, k, 16);
+    return 0;
+}
+
+/* A consumer record: name (key), seen time:8 | pending:8; then its PEL. */
+static int dump_consumer(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
+{
+    struct sdump *d = ctx;
+    if (vl < 16) return -1;
+    uint64_t pending = get_u64be((const unsigned char *)v + 8);
+    rdb_write_string(d->out, k, kl);
+    rdb_write_ms(d->out, get_u64be((const unsigned char *)v));
+    rdb_write_len(d->out, pending);
+    buf pre;
+    buf_init(&pre);
+    stream_cpel_prefix(&pre, d->ver, d->g.gid, k, kl);
+    int err = 0;
+    uint64_t n = walk_records(&pre, dump_cpel, d, &err);
+    buf_free(&pre);
+    return err || n != pending ? -1 : 0;
+}
+
+static int dump_group(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
+{
+    struct sdump *d = ctx;
+    (void)v, (void)vl;
+    if (stream_group_get(d->ver, k, kl, &d->g) != 1) return -1;
+    rdb_write_string(d->out, k, kl);
+    rdb_write_len(d->out, d->g.last.ms);
+    rdb_write_len(d->out, d->g.last.seq);
+    rdb_write_len(d->out, (uint64_t)d->g.entries_read);   /* -1 (unknown): 2^64 - 1, as Redis */
+    buf pre;
+    buf_init(&pre);
+    int err = 0;
+    rdb_write_len(d->out, d->g.pel);
+    stream_gkey(&pre, d->ver, 'p', d->g.gid);
+    uint64_t n = walk_records(&pre, dump_nack, d, &err);
+    if (n != d->g.pel) err = 1;
+    rdb_write_len(d->out, d->g.consumers);
+    stream_gkey(&pre, d->ver, 'c', d->g.gid);
+    n = walk_records(&pre, dump_consumer, d, &err);
+    if (n != d->g.consumers) err = 1;
+    buf_free(&pre);
+    return err ? -1 : 0;
+}
+
+/* A stream as Redis 7.0's RDB_TYPE_STREAM_LISTPACKS_2 (layout: rdb.h). */
+static int dump_stream(const struct meta *m, buf *out)
+{
+    struct stream_hdr h;
+    if (stream_hdr_load(m->version, &h) < 0) return -1;
+    rdb_write_type(out, RDB_TYPE_STREAM_LISTPACKS_2);
+    rdb_write_len(out, h.nodes);
+    struct sfields mf = { 0 }, ef = { 0 };
+    struct snode nd, next;
+    stream_iter si;
+    struct sid zero = { 0, 0 }, first = zero;
+    stream_iter_open(&si, m->version, zero, 0);
+    if (si.valid) first = si.id;
+    uint64_t nodes = 0;
+    int rc = 0;
+    int have = stream_node_edge(m->version, 0, &nd);
+    while (have && rc == 0) {
+        int has_next = stream_node_next(m->version, &nd, &next);
+        struct rdb_lp lp;
+        rdb_lp_init(&lp);
+        rc = dump_stream_node(m->version, &nd, has_next ? &next : NULL, &si, &mf, &ef, &lp);
+        rdb_write_len(out, 16);   /* the master ID: a string of 16 bytes */
+        rdb_write_sid(out, nd.first);
+        rdb_write_len(out, lp.b.len);
+        buf_append(out, lp.b.data, lp.b.len);
+        rdb_lp_free(&lp);
+        nodes++;
+        nd = next;
+        have = has_next;
+    }
+    if (si.valid && rc == 0) {
+        log_error("DUMP: stream entries after the last node");
+        rc = -1;
+    }
+    stream_iter_close(&si);
+    free(mf.f);
+    free(mf.l);
+    free(ef.f);
+    free(ef.l);
+    if (rc < 0) return -1;
+    if (nodes != h.nodes) {
+        log_error("DUMP: a stream has %llu nodes but its header says %llu", (unsigned long long)nodes,
+                  (unsigned long long)h.nodes);
+        return -1;
+    }
+    rdb_write_len(out, m->count);
+    rdb_write_len(out, h.last.ms);
+    rdb_write_len(out, h.last.seq);
+    rdb_write_len(out, first.ms);
+    rdb_write_len(out, first.seq);
+    rdb_write_len(out, h.maxdel.ms);
+    rdb_write_len(out, h.maxdel.seq);
+    rdb_write_len(out, h.added);
+    rdb_write_len(out, h.groups);
+    struct sdump d = { out, m->version, { 0 } };
+    buf pre;
+    buf_init(&pre);
+    stream_key(&pre, m->version, 'g');
+    int err = 0;
+    uint64_t ng = walk_records(&pre, dump_group, &d, &err);
+    buf_free(&pre);
+    if (err || ng != h.groups) {
+        log_error("DUMP: a stream's consumer groups disagree with their counts");
+        return -1;
+    }
+    return 0;
+}
+
 /* The serialized value of m (type byte and body) appended to out. */
 static int dump_value(const struct meta *m, buf *out)
 {
@@ -280,7 +584,8 @@ static int dump_value(const struct meta *m, buf *out)
         if (dump_compact(m, out)) return 0;
         rdb_write_type(out, m->type == T_SET ? RDB_TYPE_SET : m->type == T_HASH ? RDB_TYPE_HASH : RDB_TYPE_ZSET_2);
         return dump_collection(m, out);
-    default: return -1;   /* a new type (streams) adds its serializer here */
+    case T_STREAM: return dump_stream(m, out);
+    default: return -1;   /* a new type adds its serializer here */
     }
 }
 

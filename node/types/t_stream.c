@@ -1141,7 +1141,7 @@ static void consumer_info_fn(client *c, void *ctx, const char *k, size_t kl, con
         resp_add_bulk_str(&c->out, "pending");
         resp_add_int(&c->out, (long long)pending);
         resp_add_bulk_str(&c->out, "idle");
-        long long idle = (long long)srv.cmd_time_ms - (long long)seen;
+        long long idle = ms_elapsed(srv.cmd_time_ms, seen);
         resp_add_int(&c->out, idle < 0 ? 0 : idle);
         return;
     }

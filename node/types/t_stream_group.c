@@ -30,7 +30,7 @@ static void consumer_pending_add(struct sctx *s, struct sgroup *g, const char *n
 void snack_assign(struct sctx *s, struct sgroup *g, struct sid id, struct snack *n,
                   const char *name, size_t nl, int existed)
 {
-    if (existed && n->consumer.len == nl && memcmp(n->consumer.data, name, nl) == 0) {
+    if (existed && n->consumer.len == nl && (nl == 0 || memcmp(n->consumer.data, name, nl) == 0)) {
         stream_nack_put(s->m.version, g->gid, id, n);
         return;
     }
@@ -427,7 +427,7 @@ static void xpending_command(client *c)
             struct sid id = sid_decode(key + pre.len);
             if (sid_cmp(id, end) > 0) break;
             if (stream_nack_get(s.m.version, g.gid, id, &nk) != 1) continue;
-            long long idle = (long long)now - (long long)nk.dtime;
+            long long idle = ms_elapsed((uint64_t)now, nk.dtime);
             if (minidle && idle < minidle) continue;
             n++;
             count--;
@@ -484,7 +484,7 @@ static void xclaim_command(client *c)
             j++;
             if (sarg_ll(c, j, &deliverytime, "ERR Invalid IDLE option argument for XCLAIM") < 0)
                 goto done;
-            deliverytime = now - deliverytime;
+            deliverytime = ms_elapsed((uint64_t)now, (uint64_t)deliverytime);   /* wraps as in Redis */
         } else if (ARG_IS(c, j, "time") && more) {
             j++;
             if (sarg_ll(c, j, &deliverytime, "ERR Invalid TIME option argument for XCLAIM") < 0)
@@ -534,7 +534,7 @@ static void xclaim_command(client *c)
         }
         if (!had && !created) continue;
         if (had && minidle) {
-            long long idle = now - (long long)nk.dtime;
+            long long idle = ms_elapsed((uint64_t)now, nk.dtime);
             if (idle < minidle) continue;
         }
         if (!have_consumer) {
@@ -653,7 +653,7 @@ static void xautoclaim_command(client *c)
             count--;
             continue;
         }
-        if (minidle && now - (long long)nk.dtime < minidle) continue;
+        if (minidle && ms_elapsed((uint64_t)now, nk.dtime) < minidle) continue;
         if (!have_consumer) {
             sconsumer_touch(c, 1, &s, ARG(c, 2), &g, ARG(c, 3), 1, 0);
             have_consumer = 1;

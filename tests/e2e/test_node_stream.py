@@ -352,3 +352,28 @@ def test_stream_watch(pair):
 
     out = on_both(pair, scenario)
     assert out[0] is None and out[1] == ["PONG"]
+
+
+def test_xclaim_idle_extremes_and_empty_consumer(pair):
+    """XCLAIM's IDLE at the ends of the 64-bit range (Redis computes
+    now - IDLE in wrapping arithmetic, then takes a bogus time as now) and
+    claims by a consumer named "" (XAUTOCLAIM, XCLAIM): Redis's replies,
+    and no undefined behaviour in the node (the sanitizers watch its log)."""
+    def scenario(port):
+        a = RespConn("127.0.0.1", port)
+        a.call(b"FLUSHALL")
+        a.call(b"XADD", b"s", b"1-1", b"f", b"v")
+        a.call(b"XADD", b"s", b"2-1", b"f", b"v")
+        a.call(b"XGROUP", b"CREATE", b"s", b"g", b"0")
+        out = [a.call(b"XREADGROUP", b"GROUP", b"g", b"", b"STREAMS", b"s", b">")]
+        for idle in (b"-9223372036854775808", b"9223372036854775807", b"-1", b"0"):
+            out.append(a.call(b"XCLAIM", b"s", b"g", b"b", 0, b"1-1", b"IDLE", idle, b"JUSTID"))
+            rows = raw(a.call(b"XPENDING", b"s", b"g", b"-", b"+", 10))
+            out.append([(r[0], r[1], r[3]) for r in rows])
+            out.append(raw(rows[0][2]) < 60000)   # the bogus times became "now"
+        out.append(a.call(b"XAUTOCLAIM", b"s", b"g", b"", 0, b"0", b"JUSTID"))
+        out.append(a.call(b"XAUTOCLAIM", b"s", b"g", b"", 0, b"0", b"JUSTID"))   # "" claims from ""
+        out.append(a.call(b"XCLAIM", b"s", b"g", b"", 0, b"1-1", b"2-1", b"JUSTID"))
+        out.append([c[:4] for c in raw(a.call(b"XINFO", b"CONSUMERS", b"s", b"g"))])   # name, pending
+        return out
+    on_both(pair, scenario)

@@ -47,7 +47,7 @@ static int cb_elem(void *ctx, const char *a, size_t al, const char *b, size_t bl
     return 0;
 }
 
-static const struct rdb_value_cb cb = { cb_begin, cb_string, cb_elem };
+static const struct rdb_value_cb cb = { cb_begin, cb_string, cb_elem, NULL };
 
 /* Read one value (type byte first) from p; returns the element count. */
 static long long read_one(const void *p, size_t len, struct got *g)
