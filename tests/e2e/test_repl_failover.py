@@ -238,3 +238,36 @@ def test_delayed_lease_renewal_is_ignored(cluster):
     assert _write_refused(c)
     renew()                                 # on time again
     assert c.set("k", "2")
+
+
+def test_slow_disk_hook(cluster, monkeypatch, tmp_path):
+    """The slow-disk test hook (tests/nemesis: the slow-disk fault): while
+    the file holds N, every write to LevelDB waits N ms; without the file,
+    or without STRATA_TEST_HOOKS=1, nothing waits."""
+    delay = tmp_path / "disk-delay-ms"
+    monkeypatch.setenv("STRATA_TEST_HOOKS", "1")
+    monkeypatch.setenv("STRATA_TEST_DISK_DELAY_FILE", str(delay))
+    c = cluster.node("master").client()
+
+    def set_time(key):
+        t = time.monotonic()
+        assert c.set(key, "v")
+        return time.monotonic() - t
+
+    assert min(set_time(f"fast{i}") for i in range(5)) < 0.1
+    delay.write_text("300\n")
+    time.sleep(0.3)  # the node re-reads the file every 100 ms
+    assert min(set_time(f"slow{i}") for i in range(3)) >= 0.3
+    delay.unlink()
+    time.sleep(0.3)
+    assert min(set_time(f"again{i}") for i in range(5)) < 0.1
+    assert c.get("slow0") == b"v"
+    # Without STRATA_TEST_HOOKS=1 the file is ignored.
+    monkeypatch.delenv("STRATA_TEST_HOOKS")
+    delay.write_text("300\n")
+    c2 = cluster.node("other").client()
+    t = time.monotonic()
+    for i in range(3):
+        c2.set(f"k{i}", "v")
+    assert time.monotonic() - t < 0.5
+
