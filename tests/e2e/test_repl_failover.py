@@ -271,3 +271,69 @@ def test_slow_disk_hook(cluster, monkeypatch, tmp_path):
         c2.set(f"k{i}", "v")
     assert time.monotonic() - t < 0.5
 
+
+def test_acked_reads_never_show_an_unacknowledged_write(cluster):
+    """acked_reads: yes.  A write the replicas did not acknowledge stays on
+    the master (a failover may still lose it): a read that could show it
+    waits for the acks, and answers -NOREPLICAS on the ack timeout instead
+    of the value.  Without the option the same read shows the write."""
+    m = cluster.node("master", args=["--min_replica_acks", "1", "--replica_ack_timeout_ms", "300",
+                                      "--acked_reads", "yes"])
+    mc = m.client()
+    r = start_replica(cluster, m)
+    wait_until(lambda: info(m)["connected_slaves"] == 1, 15, what="replica attached")
+    wait_until(lambda: mc.set("k", "acked"), 15, what="semi-sync write acknowledged")
+    t0 = time.monotonic()
+    assert mc.get("k") == b"acked"        # nothing unacknowledged: no wait
+    assert time.monotonic() - t0 < 0.25
+    r.proc.send_signal(signal.SIGSTOP)
+    try:
+        with pytest.raises(redis.ResponseError, match="^NOREPLICAS"):
+            mc.set("k", "unacked")
+        t0 = time.monotonic()
+        with pytest.raises(redis.ResponseError, match="^NOREPLICAS Not enough good replicas"):
+            mc.get("k")
+        assert time.monotonic() - t0 >= 0.29
+        # In a pipeline, every read after the unacknowledged write is held.
+        p = m.client().pipeline(transaction=False)
+        p.get("k").exists("k").lrange("nothing", 0, -1)
+        res = p.execute(raise_on_error=False)
+        assert all(isinstance(x, redis.ResponseError) for x in res), res
+        # Commands that are not reads (PING, INFO: the sentinels' probes) are not held.
+        t0 = time.monotonic()
+        assert mc.ping() and info(m)["role"] == "master"
+        assert time.monotonic() - t0 < 0.25
+        mc.config_set("acked_reads", "no")
+        assert mc.get("k") == b"unacked"  # the dirty read acked_reads prevents
+        mc.config_set("acked_reads", "yes")
+    finally:
+        r.proc.send_signal(signal.SIGCONT)
+    wait_synced(m, r)
+    # Once the replica has it, the read answers at once.
+    wait_until(lambda: mc.get("k") == b"unacked", 10, what="read after the replica caught up")
+    t0 = time.monotonic()
+    assert mc.get("k") == b"unacked"
+    assert time.monotonic() - t0 < 0.25
+
+
+def test_acked_reads_refused_while_fenced(cluster):
+    m = cluster.node("master", args=["--min_replica_acks", "1", "--replica_ack_timeout_ms", "300",
+                                      "--fence_lease_ms", "500", "--acked_reads", "yes"])
+    r = start_replica(cluster, m)
+    mc = m.client()
+    wait_until(lambda: mc.set("k", "1"), 15, what="semi-sync write acknowledged")
+    r.stop()
+    # No replica and no sentinel heard for fence_lease_ms: reads refused too.
+    wait_until(lambda: _read_refused(mc), 10, what="fenced master refuses reads")
+    # redis-py turns -READONLY into ReadOnlyError, without the code.
+    with pytest.raises(redis.ReadOnlyError, match="^Reads refused: this master lost its lease"):
+        mc.get("k")
+    assert mc.ping()
+
+
+def _read_refused(c):
+    try:
+        c.get("k")
+        return False
+    except redis.ResponseError as e:
+        return str(e).startswith("Reads refused")
