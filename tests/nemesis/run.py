@@ -27,9 +27,15 @@ Faults (each lasts a random 1.5-8 s, at most `--max-faults` at once):
   part-proxy    the proxy cut off from nodes and sentinels (not clients)
   part-random   a random half of the processes against the other half
   disk-full     a node's data filesystem filled to the last block
+  disk-slow     every LevelDB write of a node waits 50-1000 ms (strata
+                only: the node's test hook STRATA_TEST_DISK_DELAY_FILE,
+                see node/storage/store.c; a slowed fsync stalls the node's
+                thread as it would on a failing disk)
 Partitions between processes are blackhole routes in both namespaces (a
-dropped route, not an RST), isolations are the veth set down.  Slow disks
-are not simulated (no dm-delay / FUSE here); see the report.
+dropped route, not an RST), isolations are the veth set down.  The slow
+disk is a test hook rather than a cgroup io.max or dm-delay: the data dirs
+are tmpfs (no block device to throttle) and a container has no
+device-mapper; the hook delays the node where a slow device would.
 
 Output per run: human-readable lines and <out>/run-<i>.json (operations,
 faults, lost writes, violations, longest unavailability per group, time to
@@ -147,9 +153,13 @@ class Net:
 # ------------------------------------------------------------------ processes
 
 class Proc:
-    def __init__(self, name, kind, ns, ip, port, argv, workdir, group=None, disk=None):
+    def __init__(self, name, kind, ns, ip, port, argv, workdir, group=None, disk=None, env=None):
         self.name, self.kind, self.ns, self.ip, self.port = name, kind, ns, ip, port
         self.argv, self.workdir, self.group, self.disk = argv, workdir, group, disk
+        self.env = env
+        # The slow-disk knob (outside the node's small filesystem, which
+        # the disk-full fault fills); only strata nodes read it.
+        self.delay_file = os.path.join(workdir, f"{name}.disk-delay-ms") if env else None
         self.p = None
         self.stopped = False
 
@@ -157,7 +167,8 @@ class Proc:
         logf = open(os.path.join(self.workdir, f"{self.name}.log"), "ab")
         self.p = subprocess.Popen(["ip", "netns", "exec", self.ns] + self.argv, stdout=logf,
                                   stderr=subprocess.STDOUT, cwd=self.workdir,
-                                  preexec_fn=os.setpgrp)
+                                  preexec_fn=os.setpgrp,
+                                  env=dict(os.environ, **self.env) if self.env else None)
         logf.close()
         self.stopped = False
 
@@ -250,7 +261,7 @@ class Cluster:
                     argv = [os.path.join(self.bindir, "strata-node"), "--bind", ip, "--port", "7000",
                             "--dir", os.path.join(d, "data"), "--min_replica_acks", "1",
                             "--replica_ack_timeout_ms", "1000", "--replica_ack_fallback", "error",
-                            "--fence_lease_ms", "1000"]
+                            "--fence_lease_ms", "1000", "--acked_reads", "yes"]
                     if not first:
                         argv += ["--replicaof", master]
                 else:
@@ -262,7 +273,11 @@ class Cluster:
                         if not first:
                             f.write(f"replicaof {master.replace(':', ' ')}\n")
                     argv = ["redis-server", conf]
-                p = Proc(name, kind, ns, ip, 7000, argv, self.workdir, group=g, disk=d)
+                env = None
+                if self.mode == "strata":
+                    env = {"STRATA_TEST_HOOKS": "1", "STRATA_TEST_DISK_DELAY_FILE":
+                           os.path.join(self.workdir, f"{name}.disk-delay-ms")}
+                p = Proc(name, kind, ns, ip, 7000, argv, self.workdir, group=g, disk=d, env=env)
             elif kind == "sentinel":
                 if self.mode == "strata":
                     argv = [os.path.join(self.bindir, "strata-sentinel"), "--config", topo, "--port",
@@ -522,13 +537,14 @@ class Clients:
 
 class Nemesis:
     KINDS = ["kill", "pause", "part-master", "part-master+1", "part-sent", "part-proxy",
-             "part-random", "disk-full"]
+             "part-random", "disk-full", "disk-slow"]
 
     def __init__(self, cluster, rnd, max_faults):
         self.c, self.rnd, self.max_faults = cluster, rnd, max_faults
         self.active = []   # (end time, kind, undo)
         self.faults = []   # records
-        self.kinds = [k for k in self.KINDS if cluster.mode == "strata" or k != "part-proxy"]
+        self.kinds = [k for k in self.KINDS
+                      if cluster.mode == "strata" or k not in ("part-proxy", "disk-slow")]
         self.t0 = time.monotonic()
 
     def busy(self):
@@ -595,6 +611,16 @@ class Nemesis:
                 subprocess.run(["dd", "if=/dev/zero", f"of={fill}", "bs=1M"], capture_output=True,
                                timeout=30)
                 desc, undo = f"disk full on {p.name}", lambda f=fill: os.path.exists(f) and os.unlink(f)
+        elif kind == "disk-slow":
+            cand = [p for p in c.nodes() if p.name not in busy and p.delay_file]
+            if cand:
+                p = rnd.choice(cand)
+                names = {p.name}
+                ms = rnd.choice([50, 200, 500, 1000])
+                with open(p.delay_file, "w") as f:
+                    f.write(f"{ms}\n")
+                desc = f"slow disk on {p.name} ({ms} ms per write)"
+                undo = lambda f=p.delay_file: os.path.exists(f) and os.unlink(f)
         if desc:
             t = time.monotonic()
             self.active.append((t + dur, kind, undo, names))
@@ -642,6 +668,8 @@ class Nemesis:
                 f = os.path.join(p.disk, "nemesis-fill")
                 if os.path.exists(f):
                     os.unlink(f)
+            if p.delay_file and os.path.exists(p.delay_file):
+                os.unlink(p.delay_file)
 
 
 # ------------------------------------------------------------------ one run
@@ -786,7 +814,9 @@ def main():
             log(f"run {i}: ERROR {r['error']}")
         else:
             log(f"run {i}: ops {r['ops']} (ok {r['ops_ok']}, indeterminate {r['ops_indeterminate']}, "
-                f"acked writes {r['acked_writes']}), faults {r['faults']}, lost {r['lost']}, "
+                f"acked writes {r['acked_writes']}), faults {r['faults']} ("
+                + " ".join(f"{k} {n}" for k, n in r["fault_kinds"].items() if n)
+                + f"), lost {r['lost']}, "
                 f"violations {r['violations']}, unknown {len(r['unknown'])}, longest unavailability "
                 + ", ".join(f"{g} {v:.1f}s" for g, v in sorted(r["longest_unavailability_s"].items()))
                 + ", writable again after " + ", ".join(f"{g} {v}s" for g, v in
