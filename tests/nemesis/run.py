@@ -722,7 +722,6 @@ def one_run(args, i, seed):
         recover = probe_until_writable(cl, tags, args.recover_bound)
         time.sleep(3)  # some more traffic on the healed cluster
         clients.finish()
-        t_end = time.monotonic()
         clients.final_reads(60)
         hist = clients.history
         log(f"checking {len(hist)} operations")
@@ -739,6 +738,10 @@ def one_run(args, i, seed):
                                                        for k in nem.KINDS},
             "lost": len(chk["lost"]), "lost_detail": chk["lost"][:50],
             "violations": len(chk["violations"]), "violation_detail": chk["violations"][:50],
+            # Keys with a violation (a violation is one message: one read
+            # missing one element, one bad INCR reply, one key not
+            # linearizable, so a list can give thousands).
+            "violating_keys": len({v.split(": ", 1)[0] for v in chk["violations"]}),
             "unknown": chk["unknown"],
             "longest_unavailability_s": {g: round(v[0], 3) for g, v in unav.items()},
             "longest_unavailability_at": {g: [round(v[1] - t_start, 3), round(v[2] - t_start, 3)]
@@ -817,7 +820,7 @@ def main():
                 f"acked writes {r['acked_writes']}), faults {r['faults']} ("
                 + " ".join(f"{k} {n}" for k, n in r["fault_kinds"].items() if n)
                 + f"), lost {r['lost']}, "
-                f"violations {r['violations']}, unknown {len(r['unknown'])}, longest unavailability "
+                f"violations {r['violations']} (in {r['violating_keys']} keys), unknown {len(r['unknown'])}, longest unavailability "
                 + ", ".join(f"{g} {v:.1f}s" for g, v in sorted(r["longest_unavailability_s"].items()))
                 + ", writable again after " + ", ".join(f"{g} {v}s" for g, v in
                                                         sorted(r["recovered_after_s"].items()))
@@ -827,7 +830,7 @@ def main():
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump({"mode": args.mode, "seed": seed, "runs": [
             {k: r.get(k) for k in ("run", "seed", "ops", "ops_ok", "acked_writes", "faults", "lost",
-                                   "violations", "unknown", "longest_unavailability_s",
+                                   "violations", "violating_keys", "unknown", "longest_unavailability_s",
                                    "recovered_after_s", "error")} for r in results]}, f, indent=1)
     log(f"results in {out}")
     if args.mode == "redis":

@@ -122,3 +122,15 @@ def test_unread_indeterminate_writes_do_not_blow_up_the_search():
     # A refused write (ok False) is not a possible value.
     h = [op("write", "a:r0", 0, 1, value="x", ok=False), op("read", "a:r0", 2, 3, result="x")]
     assert checker.check(h)["violations"]
+
+
+def test_run_verdict_fails_on_loss_violation_error_and_slow_recovery():
+    # run.py's exit status (and so CI's nemesis step) comes from verdict().
+    import run
+    ok = {"lost": 0, "violations": 0, "recovered_after_s": {"g1": 0.1, "g2": 2.0}}
+    assert run.verdict(ok, 30) == []
+    assert run.verdict(dict(ok, lost=1), 30) == ["lost"]
+    assert run.verdict(dict(ok, violations=3), 30) == ["violations"]
+    assert run.verdict({"error": "RuntimeError('x')"}, 30) == ["error"]
+    assert run.verdict(dict(ok, recovered_after_s={"g1": None, "g2": 1}), 30) == ["not recovered"]
+    assert run.verdict(dict(ok, recovered_after_s={"g1": 31, "g2": 1}), 30) == ["not recovered"]
