@@ -549,7 +549,10 @@ void server_call(client *c)
             return;
         }
     }
-    int is_read = (cmd->flags & (CF_READ | CF_WRITE)) == CF_READ &&
+    /* Reads, for acked_reads: read commands, and the containers (EXEC,
+     * scripts) that can read; one that writes is held as a write. */
+    int is_read = ((cmd->flags & (CF_READ | CF_WRITE)) == CF_READ || cmd->id == CMD_EXEC ||
+                   cmd->id == CMD_EVAL || cmd->id == CMD_EVALSHA || cmd->id == CMD_FCALL) &&
                   !(c->flags & (CLIENT_MASTER | CLIENT_IN_EXEC));
     if (is_read && srv.read_allowed) {
         const char *err = NULL;

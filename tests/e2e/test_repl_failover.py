@@ -299,6 +299,13 @@ def test_acked_reads_never_show_an_unacknowledged_write(cluster):
         p.get("k").exists("k").lrange("nothing", 0, -1)
         res = p.execute(raise_on_error=False)
         assert all(isinstance(x, redis.ResponseError) for x in res), res
+        # A transaction or a script that only reads is a read too.
+        p = m.client().pipeline(transaction=True)
+        p.get("k")
+        with pytest.raises(redis.ResponseError, match="NOREPLICAS"):
+            p.execute()
+        with pytest.raises(redis.ResponseError, match="NOREPLICAS"):
+            mc.eval("return redis.call('GET', KEYS[1])", 1, "k")
         # Commands that are not reads (PING, INFO: the sentinels' probes) are not held.
         t0 = time.monotonic()
         assert mc.ping() and info(m)["role"] == "master"
