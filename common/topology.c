@@ -343,10 +343,10 @@ static void topo_parse_group(struct topo_ctx *c, int gi, yaml_node_t *gn)
 {
     struct topo_group *g = &c->t->groups[gi];
     char label[CONF_SHOW_SIZE + 32], shown[CONF_SHOW_SIZE];
-    yaml_node_t *name = NULL, *slots = NULL, *nodes = NULL;
-    /* first[i]: the first pair for name, slots, nodes. */
-    yaml_node_pair_t *first[3] = { NULL, NULL, NULL };
-    static const char *const gkeys[3] = { "name", "slots", "nodes" };
+    yaml_node_t *name = NULL, *slots = NULL, *nodes = NULL, *promotion = NULL;
+    /* first[i]: the first pair for name, slots, nodes, promotion. */
+    yaml_node_pair_t *first[4] = { NULL, NULL, NULL, NULL };
+    static const char *const gkeys[4] = { "name", "slots", "nodes", "promotion" };
 
     g->line = topo_line(gn);
     snprintf(label, sizeof label, "group #%d", gi + 1);
@@ -358,12 +358,13 @@ static void topo_parse_group(struct topo_ctx *c, int gi, yaml_node_t *gn)
     /* Find the keys first: messages name the group whatever the key order. */
     for (yaml_node_pair_t *p = gn->data.mapping.pairs.start; p < gn->data.mapping.pairs.top; p++) {
         yaml_node_t *k = topo_node(c, p->key);
-        for (int i = 0; k && i < 3; i++)
+        for (int i = 0; k && i < 4; i++)
             if (topo_key_is(k, gkeys[i]) && !first[i]) first[i] = p;
     }
     if (first[0]) name = topo_node(c, first[0]->value);
     if (first[1]) slots = topo_node(c, first[1]->value);
     if (first[2]) nodes = topo_node(c, first[2]->value);
+    if (first[3]) promotion = topo_node(c, first[3]->value);
     if (name) {
         const char *s = topo_text(name);
         if (!topo_valid_name(s)) {
@@ -380,10 +381,11 @@ static void topo_parse_group(struct topo_ctx *c, int gi, yaml_node_t *gn)
         yaml_node_t *k = topo_node(c, p->key);
         int which = -1;
         if (!k) continue;
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < 4; i++)
             if (topo_key_is(k, gkeys[i])) which = i;
         if (which < 0)
-            topo_err(c, topo_line(k), "%s: unknown key '%s' (expected name, slots, nodes)",
+            topo_err(c, topo_line(k),
+                     "%s: unknown key '%s' (expected name, slots, nodes, promotion)",
                      label, topo_show_node(shown, sizeof shown, k));
         else if (p != first[which])
             topo_err(c, topo_line(k), "%s: key '%s' given twice (first at line %d)", label,
@@ -408,6 +410,14 @@ static void topo_parse_group(struct topo_ctx *c, int gi, yaml_node_t *gn)
     }
     if (!nodes) topo_err(c, g->line, "%s: missing 'nodes'", label);
     else topo_parse_nodes(c, g, label, nodes);
+    if (promotion) {
+        const char *s = topo_text(promotion);
+        if (s && !strcmp(s, "safe")) g->promotion_available = 0;
+        else if (s && !strcmp(s, "available")) g->promotion_available = 1;
+        else
+            topo_err(c, topo_line(promotion), "%s: promotion '%s' must be safe or available",
+                     label, topo_show_node(shown, sizeof shown, promotion));
+    }
 }
 
 static void topo_parse_groups(struct topo_ctx *c, yaml_node_t *v)

@@ -9,6 +9,7 @@
  *       nodes:                          # "host:port" or {addr: "host:port", priority: N}
  *         - 127.0.0.1:7001              # first node: initial master
  *         - {addr: 127.0.0.1:7002, priority: 10}
+ *       promotion: safe                 # or available (sentinel/failover.h)
  *   proxy:    { listen: ..., threads: 1, read_from_replicas: false, timeout_ms: 2000, ... }
  *   sentinel: { addrs: [...], quorum: 2, down_after_ms: 1000, ... }
  *
@@ -51,6 +52,8 @@ struct topo_group {
     int nnodes;
     struct topo_node nodes[TOPO_MAX_NODES];
     int line;            /* where the group starts in the file */
+    int promotion_available; /* promotion: available (may lose acknowledged writes,
+                              * sentinel/failover.h); default safe (0) */
 };
 
 struct topology {

@@ -17,6 +17,8 @@ PACKAGES=(
   python3-limits
   # process and socket tools used by scripts and tests
   iproute2 procps
+  # nemesis (tests/nemesis): ip netns, bridge, veth, blackhole routes; dd, mount (tmpfs)
+  coreutils util-linux
 )
 
 installed() {

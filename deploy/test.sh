@@ -6,6 +6,8 @@
 #   3. unit tests: ctest --output-on-failure
 #   4. end-to-end tests: pytest tests/e2e against build-test/bin
 #   5. fuzzing: tests/fuzz/run.sh for a short run, when that script exists
+#   6. nemesis: the checker's unit tests, then one short run of
+#      tests/nemesis/run.py (faults for NEMESIS_SECONDS; needs root)
 #
 # Exits non-zero if any step fails; the last line sums up the counts.
 # Environment:
@@ -13,6 +15,7 @@
 #   PYTEST_ARGS         extra pytest arguments, e.g. "-k diff -x"
 #   STRATA_SEED         seed for the differential tests (printed by each run)
 #   FUZZ_SECONDS        seconds per fuzz target in the short run (default 30)
+#   NEMESIS_SECONDS     seconds of faults in the short nemesis run (default 45)
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -137,6 +140,28 @@ if [ -f "$ROOT/tests/fuzz/run.sh" ]; then
   else
     failed=$((failed + 1)); failed_steps+=(fuzz)
   fi
+fi
+
+# 6. nemesis -----------------------------------------------------------------
+say "nemesis checker (pytest tests/nemesis)"
+PYTHONDONTWRITEBYTECODE=1 "$PY" -m pytest "$ROOT/tests/nemesis" -p no:cacheprovider -rfE \
+  --junitxml="$REPORTS/nemesis-checker.xml" || failed_steps+=(nemesis-checker)
+count_junit "$REPORTS/nemesis-checker.xml"
+if [ "$(id -u)" -eq 0 ]; then
+  say "nemesis (short run: faults for ${NEMESIS_SECONDS:-45} s)"
+  # Bounded (a hung run fails the step); the pinned seed, when there is
+  # one, also fixes the fault schedule.  About a minute with 45 s.
+  nem_seed=()
+  [ -n "${STRATA_SEED:-}" ] && nem_seed=(--seed "$STRATA_SEED")
+  if STRATA_BIN="$BUILD/bin" PYTHONDONTWRITEBYTECODE=1 timeout 600 "$PY" "$ROOT/tests/nemesis/run.py" \
+       --duration "${NEMESIS_SECONDS:-45}" --out "$REPORTS/nemesis" "${nem_seed[@]}"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1)); failed_steps+=(nemesis)
+  fi
+else
+  say "nemesis: skipped (network namespaces need root)"
+  skipped=$((skipped + 1))
 fi
 
 finish

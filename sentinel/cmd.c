@@ -89,6 +89,12 @@ static void reply_master(buf *o, int proto, int gi, uint64_t now)
     kv_ll(o, "parallel-syncs", g->nnodes), n++;
     kv_ll(o, "leader-epoch", (long long)g->vote_epoch), n++;
     kv_str(o, "failover-state", failover_state_name(gi)), n++;
+    kv_str(o, "promotion", g->promotion_available ? "available" : "safe"), n++;
+    if (g->blocked[0]) {
+        kv_str(o, "failover-blocked", g->blocked), n++;
+        kv_str(o, "failover-blocked-reason", g->blocked_why), n++;
+        kv_ll(o, "failover-blocked-time", ago(g->blocked_ms, now)), n++;
+    }
     kv_ll(o, "epoch", m ? (long long)m->epoch : 0), n++;
     kv_ll(o, "lsn", m ? (long long)m->lsn : 0), n++;
     kv_ll(o, "fenced", m ? m->fenced : 0), n++;
@@ -213,10 +219,12 @@ static void cmd_info(int argc, char **argv, buf *out)
             int mi = snt_master_index(g);
             const char *status = g->odown ? "odown" : (mi >= 0 && g->nodes[mi].sdown) ? "sdown" : "ok";
             buf_printf(&o, "master%d:name=%s,status=%s,address=%s:%d,slaves=%d,sentinels=%d,"
-                           "config_epoch=%llu,failover=%s\r\n",
+                           "config_epoch=%llu,failover=%s,promotion=%s%s%s\r\n",
                        gi, g->name, status, g->master_host, g->master_port,
                        g->nnodes - (mi >= 0 ? 1 : 0), snt.nsentinels,
-                       (unsigned long long)g->config_epoch, failover_state_name(gi));
+                       (unsigned long long)g->config_epoch, failover_state_name(gi),
+                       g->promotion_available ? "available" : "safe",
+                       g->blocked[0] ? ",failover_blocked=" : "", g->blocked);
         }
         buf_append_str(&o, "\r\n");
     }

@@ -138,6 +138,40 @@ int failover_pick(int gi, int exclude, uint64_t now)
     return failover_choose(g->nodes, g->nnodes, exclude, usable);
 }
 
+int failover_positions_needed(int nreplicas, int acks_known, long long min_acks, int degraded)
+{
+    if (nreplicas <= 0) return 0;
+    long long k = acks_known && !degraded ? min_acks : 0;
+    if (k < 1) k = 1; /* K = 0 or unknown: every replica (failover.h) */
+    if (k > nreplicas) k = nreplicas;
+    return nreplicas - (int)k + 1;
+}
+
+int failover_choose_safe(const struct snode *nodes, int n, int exclude, const int *heard, int needed,
+                         int *nheard, const char **code)
+{
+    int count = 0, newest = -1;
+    for (int i = 0; i < n; i++) {
+        if (i == exclude || !heard[i]) continue;
+        count++;
+        if (newest < 0 || nodes[i].last_epoch > nodes[newest].last_epoch ||
+            (nodes[i].last_epoch == nodes[newest].last_epoch && nodes[i].lsn > nodes[newest].lsn))
+            newest = i;
+    }
+    *nheard = count;
+    if (count < needed || newest < 0) {
+        *code = "not-enough-replicas";
+        return -1;
+    }
+    int best = failover_choose(nodes, n, exclude, heard);
+    if (best < 0 || nodes[best].last_epoch != nodes[newest].last_epoch ||
+        nodes[best].lsn != nodes[newest].lsn) {
+        *code = "newest-replica-not-promotable";
+        return -1;
+    }
+    return best;
+}
+
 int failover_role_is_master(const redisReply *r)
 {
     return r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
@@ -176,6 +210,7 @@ int failover_adopt(int gi, uint64_t epoch, const char *host, int port, const cha
     }
     if (epoch > g->max_epoch_seen) g->max_epoch_seen = epoch;
     g->acked_floor = 0;
+    g->blocked[0] = g->blocked_why[0] = '\0';
     /* Whatever epoch our own attempt has, the master it replaces is gone
      * from this config: finishing it would fail over the new master. */
     if (g->fo.state != FO_NONE && strcmp(why, "failover") != 0)
@@ -367,6 +402,102 @@ static void fo_pause(int gi)
     server_publish("+failover-state-pause-writes", "master %s %s %d", g->name, m->host, m->port);
 }
 
+/* ---- automatic promotion: which replica, and whether one may be ---- */
+
+static void fo_selected(int gi)
+{
+    struct sgroup *g = &snt.groups[gi];
+    struct snode *n = &g->nodes[g->fo.chosen];
+    server_publish("+selected-slave", "slave %s:%d %s %d @ %s %s %d", n->host, n->port, n->host,
+                   n->port, g->name, g->master_host, g->master_port);
+}
+
+/* Refuse this automatic failover for safety: said in the log, in an event
+ * (-failover-abort-<code>), in INFO and SENTINEL MASTER until the group
+ * has a master again. */
+static void fo_block(int gi, const char *code, const char *why)
+{
+    struct sgroup *g = &snt.groups[gi];
+    snprintf(g->blocked, sizeof g->blocked, "%s", code);
+    snprintf(g->blocked_why, sizeof g->blocked_why, "%s", why);
+    g->blocked_ms = now_ms();
+    char ev[80];
+    snprintf(ev, sizeof ev, "-failover-abort-%s", code);
+    server_publish(ev, "master %s %s %d %s", g->name, g->master_host, g->master_port, why);
+    fo_abort(gi, why, (uint64_t)snt.conf.s.failover_timeout_ms / 2);
+}
+
+/* FENCING is over (the old master acknowledges nothing any more): promote
+ * the replica holding every acknowledged write, or wait for the positions
+ * that prove one does, or give up (failover.h, safe promotion). */
+static void fo_auto_promote(int gi, uint64_t now)
+{
+    struct sgroup *g = &snt.groups[gi];
+    int old = g->fo.old_master;
+    if (g->promotion_available || g->fo.manual) {
+        int chosen = failover_pick(gi, old, now);
+        if (chosen < 0) {
+            server_publish("-failover-abort-no-good-slave", "master %s %s %d", g->name,
+                           g->master_host, g->master_port);
+            fo_abort(gi, "no replica can be promoted", (uint64_t)snt.conf.s.failover_timeout_ms / 2);
+            return;
+        }
+        g->fo.chosen = chosen;
+        fo_selected(gi);
+        fo_promote(gi);
+        return;
+    }
+    int heard[TOPO_MAX_NODES], nrep = 0, nheard = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        const struct snode *n = &g->nodes[i];
+        nrep += i != old;
+        heard[i] = i != old && mon_node_fresh(n, now) && n->info_asked_ms >= g->fo.fence_end_ms;
+    }
+    const struct snode *om = old >= 0 ? &g->nodes[old] : NULL;
+    int needed = failover_positions_needed(nrep, om && om->acks_known, om ? om->min_acks : 0,
+                                           om && om->semi_degraded);
+    const char *code = NULL;
+    int chosen = failover_choose_safe(g->nodes, g->nnodes, old, heard, needed, &nheard, &code);
+    uint64_t best_lsn = chosen >= 0 ? g->nodes[chosen].lsn : 0;
+    if (chosen >= 0 && best_lsn < g->acked_floor) {
+        chosen = -1;
+        code = "acked-writes-unreachable";
+    }
+    if (chosen >= 0) {
+        g->fo.chosen = chosen;
+        g->blocked[0] = g->blocked_why[0] = '\0';
+        log_info("group %s: positions of %d of %d replicas heard after the fence (%d needed for "
+                 "min_replica_acks %lld%s): promoting %s:%d at epoch %llu lsn %llu", g->name, nheard,
+                 nrep, needed, om && om->acks_known ? om->min_acks : -1LL,
+                 om && om->semi_degraded ? ", degraded" : "", g->nodes[chosen].host,
+                 g->nodes[chosen].port, (unsigned long long)g->nodes[chosen].last_epoch,
+                 (unsigned long long)g->nodes[chosen].lsn);
+        fo_selected(gi);
+        fo_promote(gi);
+        return;
+    }
+    /* Positions come with INFO every ping_ms: wait for them while the
+     * voters' silence lasts (their renewals resume failover_timeout_ms
+     * after the vote; the promotion must come before). */
+    uint64_t margin = 2 * (uint64_t)snt.conf.s.ping_ms;
+    uint64_t until = g->fo.started_ms + (uint64_t)snt.conf.s.failover_timeout_ms;
+    until = until > margin ? until - margin : 0;
+    if (now < until && strcmp(code, "not-enough-replicas") == 0) return; /* next tick */
+    char why[200];
+    if (!strcmp(code, "not-enough-replicas"))
+        snprintf(why, sizeof why, "heard the position of %d of %d replicas, %d needed (min_replica_acks "
+                 "%lld%s): acknowledged writes may be only on the others", nheard, nrep, needed,
+                 om && om->acks_known ? om->min_acks : -1LL,
+                 om && om->semi_degraded ? ", degraded" : "");
+    else if (!strcmp(code, "newest-replica-not-promotable"))
+        snprintf(why, sizeof why, "the replica with the newest writes cannot be promoted "
+                 "(priority 0 or unknown role)");
+    else
+        snprintf(why, sizeof why, "the best replica is at lsn %llu but lsn %llu was acknowledged",
+                 (unsigned long long)best_lsn, (unsigned long long)g->acked_floor);
+    fo_block(gi, code, why);
+}
+
 /* ---- election ---- */
 
 static void fo_elected(int gi)
@@ -379,42 +510,39 @@ static void fo_elected(int gi)
         fo_stall(g);
         return;
     }
-    int chosen = failover_pick(gi, g->fo.old_master, now);
-    if (chosen < 0) {
-        server_publish("-failover-abort-no-good-slave", "master %s %s %d", g->name, g->master_host,
-                       g->master_port);
-        fo_abort(gi, "no replica can be promoted", (uint64_t)snt.conf.s.failover_timeout_ms / 2);
-        return;
-    }
-    struct snode *n = &g->nodes[chosen];
-    if (!g->fo.manual && n->lsn < g->acked_floor) {
-        log_warn("group %s: best reachable replica %s:%d is at lsn %llu but lsn %llu was "
-                 "acknowledged: waiting for the replica that holds it", g->name, n->host, n->port,
-                 (unsigned long long)n->lsn, (unsigned long long)g->acked_floor);
-        fo_abort(gi, "acknowledged writes are only on an unreachable replica",
-                 (uint64_t)snt.conf.s.failover_timeout_ms / 2);
-        return;
-    }
-    g->fo.chosen = chosen;
-    server_publish("+selected-slave", "slave %s:%d %s %d @ %s %s %d", n->host, n->port, n->host,
-                   n->port, g->name, g->master_host, g->master_port);
     int old = g->fo.old_master;
-    if (g->fo.manual && old >= 0 && mon_node_fresh(&g->nodes[old], now) &&
-        g->nodes[old].role == SNODE_MASTER) {
-        fo_pause(gi);
-        return;
+    if (g->fo.manual) {
+        int chosen = failover_pick(gi, old, now);
+        if (chosen < 0) {
+            server_publish("-failover-abort-no-good-slave", "master %s %s %d", g->name,
+                           g->master_host, g->master_port);
+            fo_abort(gi, "no replica can be promoted", (uint64_t)snt.conf.s.failover_timeout_ms / 2);
+            return;
+        }
+        if (old >= 0 && mon_node_fresh(&g->nodes[old], now) && g->nodes[old].role == SNODE_MASTER) {
+            g->fo.chosen = chosen;
+            fo_selected(gi);
+            fo_pause(gi);
+            return;
+        }
+        /* Its master unreachable, a manual failover fences like an
+         * automatic one, then promotes the best reachable replica. */
     }
     /* Automatic: the old master may be alive on the other side of a
      * partition.  Promote only once its lease is surely over (failover.h,
-     * fencing). */
+     * fencing), and choose the replica from positions read after that. */
     uint64_t lease = 0;
     for (int i = 0; i < g->nnodes; i++)
         if (g->nodes[i].lease_ms > lease) lease = g->nodes[i].lease_ms;
     uint64_t wait = failover_fence_wait_ms(lease, (uint64_t)snt.conf.s.ping_ms);
     /* From the latest renewal any voter (self included) made. */
     uint64_t at = g->fo.last_renewal_ms + wait;
+    g->fo.state = FO_FENCING;
     if (!wait || at <= now) {
-        fo_promote(gi);
+        g->fo.fence_end_ms = wait ? at : now;
+        g->fo.promote_at_ms = now;
+        g->fo.deadline_ms = now + (uint64_t)snt.conf.s.failover_timeout_ms;
+        fo_auto_promote(gi, now);
         return;
     }
     wait = at - now;
@@ -424,8 +552,7 @@ static void fo_elected(int gi)
         fo_abort(gi, "the old master's lease outlasts the failover timeout", snt.conf.s.ping_ms);
         return;
     }
-    g->fo.state = FO_FENCING;
-    g->fo.promote_at_ms = now + wait;
+    g->fo.fence_end_ms = g->fo.promote_at_ms = now + wait;
     g->fo.deadline_ms = g->fo.promote_at_ms + (uint64_t)snt.conf.s.failover_timeout_ms;
     log_info("group %s: waiting %llu ms for the old master's lease (%llu ms) to run out", g->name,
              (unsigned long long)wait, (unsigned long long)lease);
@@ -561,8 +688,9 @@ void failover_check(int gi, uint64_t now)
                            g->master_port, agree, snt.quorum);
         else
             server_publish("-odown", "master %s %s %d", g->name, g->master_host, g->master_port);
+        if (!odown) g->blocked[0] = g->blocked_why[0] = '\0';
     }
-    if (g->fo.state == FO_FENCING && now >= g->fo.promote_at_ms) fo_promote(gi);
+    if (g->fo.state == FO_FENCING && now >= g->fo.promote_at_ms) fo_auto_promote(gi, now);
     if (g->fo.state != FO_NONE) {
         if (now > g->fo.deadline_ms)
             fo_abort(gi, g->fo.state == FO_ELECTING ? "no majority of votes" : "timed out",

@@ -44,6 +44,7 @@ static void build(struct sgroup *old, int nold, const struct speer *oldp, int no
         if (og) *g = *og;
         snprintf(g->name, sizeof g->name, "%s", tg->name);
         g->nnodes = tg->nnodes;
+        g->promotion_available = tg->promotion_available;
         for (int i = 0; i < tg->nnodes; i++) {
             struct snode *n = &g->nodes[i];
             int oi = og ? snt_node_find(og, tg->nodes[i].host, tg->nodes[i].port) : -1;

@@ -160,7 +160,8 @@ void mon_parse_info(struct sgroup *g, struct snode *n, const char *text, uint64_
     uint64_t slave_off = 0, master_off = 0, lsn = 0, epoch = 0, last_epoch = 0, lease_ms = 0;
     enum snode_role role = SNODE_UNKNOWN;
     char mhost[SNT_HOST_MAX] = "", runid[SNT_ID_LEN + 1] = "";
-    int mport = 0, link_up_ = 0, fenced = 0;
+    int mport = 0, link_up_ = 0, fenced = 0, have_acks = 0, degraded = 0;
+    long long min_acks = 0;
     const char *p = text;
     while (*p) {
         const char *nl = strchr(p, '\n');
@@ -192,6 +193,11 @@ void mon_parse_info(struct sgroup *g, struct snode *n, const char *text, uint64_
             last_epoch = mon_num(v, vl);
         } else if ((v = mon_field(p, ll, "fenced", &vl))) {
             fenced = vl == 1 && v[0] == '1';
+        } else if ((v = mon_field(p, ll, "min_replica_acks", &vl))) {
+            min_acks = (long long)mon_num(v, vl);
+            have_acks = 1;
+        } else if ((v = mon_field(p, ll, "semi_sync_status", &vl))) {
+            degraded = vl == 8 && !memcmp(v, "degraded", 8);
         } else if ((v = mon_field(p, ll, "fence_lease_ms", &vl))) {
             lease_ms = mon_num(v, vl);
         } else if ((v = mon_field(p, ll, "slave_repl_offset", &vl))) {
@@ -215,6 +221,13 @@ void mon_parse_info(struct sgroup *g, struct snode *n, const char *text, uint64_
     n->last_epoch = last_epoch;
     n->fenced = fenced;
     n->lease_ms = lease_ms;
+    /* Kept from its last INFO as a master: what a failover replacing it
+     * must assume its acknowledgements meant (failover.h). */
+    if (role == SNODE_MASTER && have_acks) {
+        n->acks_known = 1;
+        n->min_acks = min_acks;
+        n->semi_degraded = degraded;
+    }
     if (is_strata) n->lsn = lsn;
     else if (role == SNODE_REPLICA && have_slave_off) n->lsn = slave_off;
     else if (have_master_off) n->lsn = master_off;
@@ -236,6 +249,7 @@ static void mon_info_cb(struct link *l, redisReply *r, void *privdata)
     (void)l;
     n->info_pending = 0;
     if (!r || r->type != REDIS_REPLY_STRING) return;
+    n->info_asked_ms = n->last_info_sent_ms;
     /* Find the group: nodes live inside their group's array. */
     struct sgroup *g = NULL;
     for (int gi = 0; gi < snt.ngroups && !g; gi++)

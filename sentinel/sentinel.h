@@ -62,6 +62,11 @@ struct snode {
     uint64_t lease_ms;            /* the node's fence_lease_ms, 0 = none or unknown */
     /* From the master's INFO: what this replica acknowledged. */
     uint64_t acked_lsn;
+    /* From its own INFO while a master: min_replica_acks, semi-sync state. */
+    int acks_known;               /* min_acks below was reported */
+    long long min_acks;
+    int semi_degraded;            /* semi_sync_status:degraded (acks without replicas) */
+    uint64_t info_asked_ms;       /* when the INFO behind info_ms was asked for */
     /* Re-pointing a node that follows the wrong master. */
     uint64_t misconf_since_ms;
     uint64_t reconf_sent_ms;
@@ -92,6 +97,7 @@ struct failover {
     uint64_t target_lsn;          /* manual: the master's lsn once paused */
     uint64_t promote_at_ms;       /* FENCING: the old master's lease is over then */
     uint64_t last_renewal_ms;     /* latest lease renewal of the old master by a voter */
+    uint64_t fence_end_ms;        /* automatic: the old master acknowledges nothing after */
     int caught_up_checks;         /* manual: INFO round trips in flight */
 };
 
@@ -115,6 +121,12 @@ struct sgroup {
     struct event *elect_ev;       /* owned (failover_start/stop) */
     uint64_t next_try_ms;         /* no new attempt before this */
     uint64_t acked_floor;         /* highest lsn the master said a replica acked */
+    int promotion_available;      /* topology promotion: available (failover.h) */
+    /* Why the last automatic failover was refused for safety ("" none):
+     * a short code (INFO, events) and a sentence (SENTINEL MASTER, log). */
+    char blocked[48];
+    char blocked_why[200];
+    uint64_t blocked_ms;
     struct failover fo;
     /* The slots the config master's table owns (slotseed.c), bit s. */
     int claims_known;             /* its STRATA SLOTS reply came (table or not) */

@@ -189,6 +189,8 @@ void repl_register(void)
     server_add_cron_hook(repl_cron);
     srv.info_replication = repl_info;
     srv.write_allowed = repl_master_write_allowed;
+    srv.read_allowed = repl_master_read_allowed;
+    srv.read_hook = repl_master_read_hook;
     srv.fenced_now = repl_master_fenced_now;
     server_register(CMD_REPLICAOF, replicaof_command);
     server_register(CMD_SLAVEOF, replicaof_command);

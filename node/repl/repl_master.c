@@ -787,6 +787,42 @@ int repl_master_write_allowed(client *c, const char **err)
     return 1;
 }
 
+int repl_master_read_allowed(client *c, const char **err)
+{
+    (void)c;
+    if (!srv.cfg.acked_reads || srv.is_replica) return 1;
+    if (fence_check()) {
+        *err = "READONLY Reads refused: this master lost its lease (no majority of sentinels "
+               "or, without sentinels, no replica heard within fence_lease_ms)";
+        return 0;
+    }
+    return 1;
+}
+
+void repl_master_read_hook(client *c)
+{
+    long long k = srv.cfg.min_replica_acks;
+    if (!srv.cfg.acked_reads || srv.is_replica || k <= 0 || degraded || c->fd < 0 ||
+        (c->flags & (CLIENT_MASTER | CLIENT_REPLICA)))
+        return;
+    uint64_t last = wal_position()->last_lsn;
+    struct repl_client *r = repl_get(c);
+    if (r->hold == HOLD_NONE && last <= kth_acked(k)) return; /* all it may show is acked */
+    if (r->hold == HOLD_WAIT) return;
+    if (c->wait_lsn < last) c->wait_lsn = last;
+    if (r->hold == HOLD_NONE) {
+        r->hold = HOLD_PENDING;
+        clist_add(&holding, c);
+    }
+    if (r->hold == HOLD_PENDING) {
+        if (r->nends == r->ends_cap) {
+            r->ends_cap = r->ends_cap ? r->ends_cap * 2 : 8;
+            r->ends = xrealloc(r->ends, sizeof(size_t) * r->ends_cap);
+        }
+        r->ends[r->nends++] = c->out.len;
+    }
+}
+
 /* ---------------- INFO, ROLE ---------------- */
 
 static const char *state_name(const struct repl_client *r)

@@ -49,6 +49,14 @@ void repl_fence_renew(void);
  * the error fallback cannot possibly be met (fewer good replicas than
  * min_replica_acks), as Redis's min-replicas-to-write does. */
 int repl_master_write_allowed(client *c, const char **err);
+/* acked_reads: yes.  A fenced master refuses reads (a replica may have
+ * been promoted and taken newer writes): 0 with *err set (static), else 1.
+ * The hook, after a read ran, holds its reply as a write's is held until
+ * min_replica_acks replicas have every record this master holds (the read
+ * may show any of them), or answers -NOREPLICAS in its place on the ack
+ * timeout: a read never shows a write that a failover can still lose. */
+int repl_master_read_allowed(client *c, const char **err);
+void repl_master_read_hook(client *c);
 /* srv.fenced_now: the lease, checked now (see server.h). */
 int repl_master_fenced_now(void);
 

@@ -12,6 +12,7 @@ static const char *const fsync_names[] = { "always", "everysec", "no", NULL };
 static const char *const loglevel_names[] = { "debug", "info", "warning", "error", NULL };
 static const char *const compression_names[] = { "none", "snappy", NULL };
 static const char *const fallback_names[] = { "error", "async", NULL };
+static const char *const acked_reads_names[] = { "no", "yes", NULL };
 
 #define F(name, type, field, def, min, max, en, rt, help) \
     { name, type, offsetof(struct node_config, field), def, min, max, en, rt, help }
@@ -91,6 +92,9 @@ const struct conf_field node_config_fields[] = {
       "how long a write waits for replica acks"),
     F("replica_ack_fallback", CONF_ENUM, replica_ack_fallback, "error", 0, 0, fallback_names, 1,
       "on ack timeout: error (-NOREPLICAS) or async"),
+    F("acked_reads", CONF_ENUM, acked_reads, "no", 0, 0, acked_reads_names, 1,
+      "yes: a master answers a read only once min_replica_acks replicas hold every write it may "
+      "show, and not at all while fenced (linearizable reads)"),
     F("wal_retention_bytes", CONF_SIZE, wal_retention_bytes, "256mb", 0, 1LL << 50, NULL, 1,
       "replication log kept for reconnecting replicas"),
     F("wal_retention_ms", CONF_INT, wal_retention_ms, "3600000", 0, 1LL << 40, NULL, 1,

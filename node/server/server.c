@@ -568,6 +568,19 @@ void server_call(client *c)
             return;
         }
     }
+    /* Reads, for acked_reads: read commands, and the containers (EXEC,
+     * scripts) that can read; one that writes is held as a write. */
+    int is_read = ((cmd->flags & (CF_READ | CF_WRITE)) == CF_READ || cmd->id == CMD_EXEC ||
+                   cmd->id == CMD_EVAL || cmd->id == CMD_EVALSHA || cmd->id == CMD_FCALL) &&
+                  !(c->flags & (CLIENT_MASTER | CLIENT_IN_EXEC));
+    if (is_read && srv.read_allowed) {
+        const char *err = NULL;
+        if (!srv.read_allowed(c, &err)) {
+            resp_add_error(&c->out, err);
+            note_rejected(c, out_before, st);
+            return;
+        }
+    }
     size_t mark = store_mark(srv.st);
     /* One wall-clock read gives both the command's time (expiry) and the
      * start of its duration (commandstats), as Redis's call() does; a
@@ -611,6 +624,8 @@ void server_call(client *c)
             srv.dirty++;
             server_notify_write(c, mark);
         }
+    } else if (is_read && srv.read_hook && !(c->flags & CLIENT_BLOCKED)) {
+        srv.read_hook(c);
     }
     c->flags &= ~CLIENT_KEEP_WRITES;
     tracking_after_call(c);

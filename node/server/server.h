@@ -49,6 +49,7 @@ struct node_config {
     long long min_replica_acks;
     long long replica_ack_timeout_ms;
     int replica_ack_fallback;     /* 0 = error (-NOREPLICAS), 1 = async */
+    int acked_reads;              /* 1: reads wait for the acks of what they may show */
     long long wal_retention_bytes;
     long long wal_retention_ms;
     long long fence_lease_ms;     /* 0 = no fencing */
@@ -186,6 +187,9 @@ struct server {
     /* May refuse a write (fencing, missing replicas): returns 0 and sets
      * *err to a full error text to refuse. */
     int (*write_allowed)(client *c, const char **err);
+    /* Reads (CF_READ, not CF_WRITE): checked before, hooked after. */
+    int (*read_allowed)(client *c, const char **err);
+    void (*read_hook)(client *c);
     /* 1 if this master lost its fencing lease, checked now (NULL: never).
      * Background writes (active and lazy expiry, GC) skip while fenced: a
      * master that may have been replaced must not add to its history. */

@@ -32,6 +32,7 @@
 #include <fcntl.h>
 #include <leveldb/c.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -800,6 +801,45 @@ void store_set_commit_hook(store *s, void (*fn)(store *s, void *arg), void *arg)
     s->commit_arg = arg;
 }
 
+/* Test hook: a slow disk.  With STRATA_TEST_HOOKS=1 and
+ * STRATA_TEST_DISK_DELAY_FILE=<path>, every LevelDB write (hence every
+ * commit and every sync, on whichever thread) first sleeps for the number
+ * of milliseconds the file holds (at most 5000; no file or 0: no delay).
+ * The file is re-read at most every 100 ms, so a test can slow the disk
+ * down and speed it up while the node runs, whatever the network does
+ * (tests/nemesis/run.py, the slow-disk fault).  A stalled fsync blocks the
+ * caller the same way. */
+static void store_test_disk_delay(void)
+{
+    static _Atomic int enabled = -1;    /* -1 not looked at yet */
+    static _Atomic uint64_t next_read_us;
+    static _Atomic int delay_ms;
+    static const char *path;
+    int on = atomic_load(&enabled);
+    if (on < 0) {
+        const char *hooks = getenv("STRATA_TEST_HOOKS");
+        path = getenv("STRATA_TEST_DISK_DELAY_FILE");
+        on = hooks && strcmp(hooks, "1") == 0 && path && *path;
+        atomic_store(&enabled, on);
+    }
+    if (!on) return;
+    uint64_t now = mono_us();
+    if (now >= atomic_load(&next_read_us)) {
+        atomic_store(&next_read_us, now + 100000);
+        int ms = 0;
+        FILE *f = fopen(path, "r");
+        if (f) {
+            if (fscanf(f, "%d", &ms) != 1) ms = 0;
+            fclose(f);
+        }
+        if (ms < 0) ms = 0;
+        if (ms > 5000) ms = 5000;
+        atomic_store(&delay_ms, ms);
+    }
+    int ms = atomic_load(&delay_ms);
+    if (ms > 0) usleep((useconds_t)ms * 1000);
+}
+
 int store_commit(store *s, int sync, const char **err)
 {
     spare_drop(s);
@@ -822,6 +862,7 @@ int store_commit(store *s, int sync, const char **err)
         }
     }
     char *lerr = NULL;
+    store_test_disk_delay();
     leveldb_write(s->db, sync ? s->wo_sync : s->wo_nosync, wb, &lerr);
     leveldb_writebatch_destroy(wb);
     if (!lerr && s->mc) {
@@ -858,6 +899,7 @@ int store_sync(store *s)
      * make every earlier unsynced write durable. */
     leveldb_writebatch_t *wb = leveldb_writebatch_create();
     char *lerr = NULL;
+    store_test_disk_delay();
     leveldb_write(s->db, s->wo_sync, wb, &lerr);
     leveldb_writebatch_destroy(wb);
     if (lerr) {

@@ -192,18 +192,35 @@ def test_partitioned_master_fences_then_rejoins(cluster, netns):
     assert logical_dump(master.client()) == logical_dump(nc)
 
 
-def test_master_cut_off_with_one_replica_fences(cluster, netns):
+def sentinel_blocked(sents, group):
+    """The failover-blocked code some sentinel reports for the group, or None."""
+    for s in sents:
+        try:
+            m = s.client().sentinel_master(group)
+        except redis.RedisError:
+            continue
+        if m.get("failover-blocked"):
+            return m["failover-blocked"]
+    return None
+
+
+@pytest.mark.parametrize("mode", ["safe", "available"])
+def test_master_cut_off_with_one_replica(cluster, netns, mode):
     """The master and one replica (r1) in the namespace; the sentinels and
     the other replica (r2) outside.  r1's acks keep arriving at the master,
-    so only the sentinels' majority lease can fence it.
+    so only the sentinels' majority lease can fence it, and until then the
+    master acknowledges writes that only r1 holds.
 
-    Checked: the master refuses writes within its lease; the majority side
-    promotes r2 only after that; the old master acknowledged nothing after
-    its fence; every write it acknowledged before the cut is on r2.  Writes
-    acknowledged between the cut and the fence (r1 acked them) are not on
-    r2: that window is what min_replica_acks 1 of 2 replicas allows (see
-    sentinel/failover.h); the test checks that every lost write is in it
-    and prints how many there were."""
+    safe (the default): the sentinels hear 1 of 2 replicas, 2 needed with
+    min_replica_acks 1 (sentinel/failover.h), so they promote nothing and
+    say why (failover-blocked in SENTINEL MASTER, failover_blocked= in
+    INFO); after healing the group has a master again and not one
+    acknowledged write is lost.
+
+    available: r2 is promoted after the fence; writes acknowledged between
+    the cut and the fence (r1 acked them) are not on r2.  The test checks
+    that every lost write is in that window and prints how many there were
+    (the loss `promotion: available` accepts)."""
     ns, host, peer = netns["ns"], netns["host"], netns["peer"]
     node_args = ["--min_replica_acks", "1", "--replica_ack_timeout_ms", "500",
                  "--fence_lease_ms", str(LEASE_MS)]
@@ -228,7 +245,14 @@ def test_master_cut_off_with_one_replica_fences(cluster, netns):
     sports = [free_port() for _ in range(3)]
     members = [f"{peer}:{master.port}", f"{peer}:{r1.port}", f"{host}:{r2.port}"]
     topo = write_topology(cluster, [("g1", "0-16383", members)], sports)
+    if mode == "available":
+        with open(topo) as f:
+            text = f.read()
+        with open(topo, "w") as f:
+            f.write(text.replace('    slots: "0-16383"\n', '    slots: "0-16383"\n'
+                                 '    promotion: available\n', 1))
     sents = start_sentinels(cluster, topo, sports)
+    assert sents[0].client().sentinel_master("g1")["promotion"] == mode
     # The sentinels hold the lease now (3 of 3 renew it), not r1's acks.
     wait_until(lambda: master.client().info("replication").get("fence_sentinels") == "3/3", 10,
                what="the master leased by the sentinels")
@@ -245,41 +269,68 @@ def test_master_cut_off_with_one_replica_fences(cluster, netns):
         t_cut, t_fence = cut_and_wait_for_fence(netns, out)
         # r1 still follows it inside the namespace: its acks did not help.
         assert r1_link_up(r1, ns, peer)
-        wait_until(lambda: role(r2) == "master", 15, what="r2 promoted")
-        t_promoted = time.monotonic()
-        wait_master(sents, "g1", f"{host}:{r2.port}")
+        if mode == "safe":
+            code = wait_until(lambda: sentinel_blocked(sents, "g1"), 20,
+                              what="a sentinel refuses the failover and says why")
+            assert code == "not-enough-replicas"
+            info = next(s.client().info("sentinel") for s in sents
+                        if sentinel_blocked([s], "g1"))
+            assert info["master0"]["failover_blocked"] == "not-enough-replicas"
+            assert role(r2) == "slave", "r2 was promoted without r1's position"
+        else:
+            wait_until(lambda: role(r2) == "master", 15, what="r2 promoted")
+            t_promoted = time.monotonic()
+            wait_master(sents, "g1", f"{host}:{r2.port}")
         ok = [ln for ln in read_lines(out) if ln[0] == "ok"]
         late = [ln for ln in ok if float(ln[2]) > t_fence]
         assert not late, f"the fenced master acknowledged writes: {late[:3]}"
-        # Heal: the old master and r1 follow r2.
+        # Heal.
         sh("ip", "netns", "exec", ns, "ip", "link", "set", netns["vb"], "up")
-        for p in (master, r1):
+        if mode == "safe":
+            # Whoever ends up master (the old one resuming its lease, or r1
+            # promoted now that its position is heard), it takes writes.
+            def writable_master():
+                for p in (master, r1, r2):
+                    try:
+                        if role(p) == "master" and p.client().set("after-heal", "1"):
+                            return p
+                    except redis.RedisError:
+                        pass
+                return None
+            final = wait_until(writable_master, 30, what="a writable master after healing")
+        else:
+            final = r2
+        others = [p for p in (master, r1, r2) if p is not final]
+        for p in others:
             wait_until(lambda p=p: role(p) == "slave" and
-                       p.client().info("replication")["master_port"] == r2.port and
+                       p.client().info("replication")["master_port"] == final.port and
                        p.client().info("replication")["master_link_status"] == "up", 20,
-                       what=f"{p.name} follows r2")
-        wait_until(lambda: r2.client().set("after-promotion", "1"), 10, what="r2 takes writes")
+                       what=f"{p.name} follows {final.name}")
+        wait_until(lambda: final.client().set("after-promotion", "1"), 10,
+                   what=f"{final.name} takes writes")
     finally:
         stop_ns_writer(nsw, stop)
-    print(f"\nmaster+r1 cut off: fenced {1000 * (t_fence - t_cut):.0f} ms after the cut "
-          f"(fence_lease_ms {LEASE_MS}), r2 promoted {1000 * (t_promoted - t_cut):.0f} ms after it")
     assert t_fence - t_cut <= LEASE_MS / 1000 + 1.0
-    assert t_promoted > t_fence
     acked = {f"ns:{ln[1]}": (ln[1], float(ln[2])) for ln in read_lines(out) if ln[0] == "ok"}
     keys = list(acked)
-    vals = r2.client().mget(keys) if keys else []
+    vals = final.client().mget(keys) if keys else []
     lost = [(k, acked[k][1]) for k, v in zip(keys, vals) if v is None or int(v) < int(acked[k][0])]
-    before_cut = [k for k, t in lost if t <= t_cut]
-    assert not before_cut, f"writes acknowledged before the cut are lost: {before_cut[:5]}"
-    outside = [k for k, t in lost if t > t_fence]
-    assert not outside, f"lost writes acknowledged after the fence: {outside[:5]}"
     window = [k for k, t in acked.values() if t_cut < t <= t_fence]
-    print(f"acknowledged by the old master between the cut and its fence: {len(window)}, "
-          f"of which not on r2: {len(lost)}")
-    # Everyone ends identical to r2.
-    for p in (master, r1):
-        wait_synced(r2, p)
-        assert logical_dump(p.client()) == logical_dump(r2.client())
+    print(f"\n{mode}: master+r1 cut off: fenced {1000 * (t_fence - t_cut):.0f} ms after the cut "
+          f"(fence_lease_ms {LEASE_MS}); acknowledged between the cut and the fence: "
+          f"{len(window)}; lost: {len(lost)}; final master {final.name}")
+    if mode == "safe":
+        assert not lost, f"{len(lost)} acknowledged writes lost: {lost[:5]}"
+    else:
+        assert t_promoted > t_fence
+        before_cut = [k for k, t in lost if t <= t_cut]
+        assert not before_cut, f"writes acknowledged before the cut are lost: {before_cut[:5]}"
+        outside = [k for k, t in lost if t > t_fence]
+        assert not outside, f"lost writes acknowledged after the fence: {outside[:5]}"
+    # Everyone ends identical to the final master.
+    for p in others:
+        wait_synced(final, p)
+        assert logical_dump(p.client()) == logical_dump(final.client())
 
 
 def r1_link_up(r1, ns, peer):

@@ -238,3 +238,109 @@ def test_delayed_lease_renewal_is_ignored(cluster):
     assert _write_refused(c)
     renew()                                 # on time again
     assert c.set("k", "2")
+
+
+def test_slow_disk_hook(cluster, monkeypatch, tmp_path):
+    """The slow-disk test hook (tests/nemesis: the slow-disk fault): while
+    the file holds N, every write to LevelDB waits N ms; without the file,
+    or without STRATA_TEST_HOOKS=1, nothing waits."""
+    delay = tmp_path / "disk-delay-ms"
+    monkeypatch.setenv("STRATA_TEST_HOOKS", "1")
+    monkeypatch.setenv("STRATA_TEST_DISK_DELAY_FILE", str(delay))
+    c = cluster.node("master").client()
+
+    def set_time(key):
+        t = time.monotonic()
+        assert c.set(key, "v")
+        return time.monotonic() - t
+
+    assert min(set_time(f"fast{i}") for i in range(5)) < 0.1
+    delay.write_text("300\n")
+    time.sleep(0.3)  # the node re-reads the file every 100 ms
+    assert min(set_time(f"slow{i}") for i in range(3)) >= 0.3
+    delay.unlink()
+    time.sleep(0.3)
+    assert min(set_time(f"again{i}") for i in range(5)) < 0.1
+    assert c.get("slow0") == b"v"
+    # Without STRATA_TEST_HOOKS=1 the file is ignored.
+    monkeypatch.delenv("STRATA_TEST_HOOKS")
+    delay.write_text("300\n")
+    c2 = cluster.node("other").client()
+    t = time.monotonic()
+    for i in range(3):
+        c2.set(f"k{i}", "v")
+    assert time.monotonic() - t < 0.5
+
+
+def test_acked_reads_never_show_an_unacknowledged_write(cluster):
+    """acked_reads: yes.  A write the replicas did not acknowledge stays on
+    the master (a failover may still lose it): a read that could show it
+    waits for the acks, and answers -NOREPLICAS on the ack timeout instead
+    of the value.  Without the option the same read shows the write."""
+    m = cluster.node("master", args=["--min_replica_acks", "1", "--replica_ack_timeout_ms", "300",
+                                      "--acked_reads", "yes"])
+    mc = m.client()
+    r = start_replica(cluster, m)
+    wait_until(lambda: info(m)["connected_slaves"] == 1, 15, what="replica attached")
+    wait_until(lambda: mc.set("k", "acked"), 15, what="semi-sync write acknowledged")
+    t0 = time.monotonic()
+    assert mc.get("k") == b"acked"        # nothing unacknowledged: no wait
+    assert time.monotonic() - t0 < 0.25
+    r.proc.send_signal(signal.SIGSTOP)
+    try:
+        with pytest.raises(redis.ResponseError, match="^NOREPLICAS"):
+            mc.set("k", "unacked")
+        t0 = time.monotonic()
+        with pytest.raises(redis.ResponseError, match="^NOREPLICAS Not enough good replicas"):
+            mc.get("k")
+        assert time.monotonic() - t0 >= 0.29
+        # In a pipeline, every read after the unacknowledged write is held.
+        p = m.client().pipeline(transaction=False)
+        p.get("k").exists("k").lrange("nothing", 0, -1)
+        res = p.execute(raise_on_error=False)
+        assert all(isinstance(x, redis.ResponseError) for x in res), res
+        # A transaction or a script that only reads is a read too.
+        p = m.client().pipeline(transaction=True)
+        p.get("k")
+        with pytest.raises(redis.ResponseError, match="NOREPLICAS"):
+            p.execute()
+        with pytest.raises(redis.ResponseError, match="NOREPLICAS"):
+            mc.eval("return redis.call('GET', KEYS[1])", 1, "k")
+        # Commands that are not reads (PING, INFO: the sentinels' probes) are not held.
+        t0 = time.monotonic()
+        assert mc.ping() and info(m)["role"] == "master"
+        assert time.monotonic() - t0 < 0.25
+        mc.config_set("acked_reads", "no")
+        assert mc.get("k") == b"unacked"  # the dirty read acked_reads prevents
+        mc.config_set("acked_reads", "yes")
+    finally:
+        r.proc.send_signal(signal.SIGCONT)
+    wait_synced(m, r)
+    # Once the replica has it, the read answers at once.
+    wait_until(lambda: mc.get("k") == b"unacked", 10, what="read after the replica caught up")
+    t0 = time.monotonic()
+    assert mc.get("k") == b"unacked"
+    assert time.monotonic() - t0 < 0.25
+
+
+def test_acked_reads_refused_while_fenced(cluster):
+    m = cluster.node("master", args=["--min_replica_acks", "1", "--replica_ack_timeout_ms", "300",
+                                      "--fence_lease_ms", "500", "--acked_reads", "yes"])
+    r = start_replica(cluster, m)
+    mc = m.client()
+    wait_until(lambda: mc.set("k", "1"), 15, what="semi-sync write acknowledged")
+    r.stop()
+    # No replica and no sentinel heard for fence_lease_ms: reads refused too.
+    wait_until(lambda: _read_refused(mc), 10, what="fenced master refuses reads")
+    # redis-py turns -READONLY into ReadOnlyError, without the code.
+    with pytest.raises(redis.ReadOnlyError, match="^Reads refused: this master lost its lease"):
+        mc.get("k")
+    assert mc.ping()
+
+
+def _read_refused(c):
+    try:
+        c.get("k")
+        return False
+    except redis.ResponseError as e:
+        return str(e).startswith("Reads refused")

@@ -89,6 +89,55 @@ static void test_ties_priority_then_name_then_port(void **state)
             if (i != j) assert_false(failover_better(&n[i], &n[j]) && failover_better(&n[j], &n[i]));
 }
 
+/* Safe promotion: N - K + 1 positions, K clamped to 1..N (K = 0, unknown
+ * or a degraded master count as 1). */
+static void test_positions_needed(void **state)
+{
+    (void)state;
+    assert_int_equal(failover_positions_needed(2, 1, 1, 0), 2);
+    assert_int_equal(failover_positions_needed(2, 1, 2, 0), 1);
+    assert_int_equal(failover_positions_needed(3, 1, 2, 0), 2);
+    assert_int_equal(failover_positions_needed(2, 1, 5, 0), 1);
+    assert_int_equal(failover_positions_needed(2, 1, 0, 0), 2);
+    assert_int_equal(failover_positions_needed(2, 0, 2, 0), 2);   /* unknown */
+    assert_int_equal(failover_positions_needed(2, 1, 2, 1), 2);   /* degraded */
+    assert_int_equal(failover_positions_needed(1, 1, 1, 0), 1);
+    assert_int_equal(failover_positions_needed(0, 1, 1, 0), 0);
+}
+
+static void test_choose_safe(void **state)
+{
+    (void)state;
+    struct snode n[4];
+    node(&n[0], "10.0.0.1", 7000, 100, 3, 90);   /* the old master, excluded */
+    node(&n[1], "10.0.0.2", 7000, 100, 3, 50);
+    node(&n[2], "10.0.0.3", 7000, 100, 3, 70);
+    node(&n[3], "10.0.0.4", 7000, 100, 3, 60);
+    int heard[4] = { 1, 1, 0, 1 };
+    int nh = -1;
+    const char *code = NULL;
+    /* 2 of 3 heard, 3 needed: refused, even though one is reachable. */
+    assert_int_equal(failover_choose_safe(n, 4, 0, heard, 3, &nh, &code), -1);
+    assert_int_equal(nh, 2);
+    assert_string_equal(code, "not-enough-replicas");
+    /* 2 needed: the best of those heard. */
+    assert_int_equal(failover_choose_safe(n, 4, 0, heard, 2, &nh, &code), 3);
+    heard[2] = 1;
+    assert_int_equal(failover_choose_safe(n, 4, 0, heard, 3, &nh, &code), 2);
+    /* The newest cannot be promoted: refused rather than lose its writes. */
+    n[2].priority = 0;
+    code = NULL;
+    assert_int_equal(failover_choose_safe(n, 4, 0, heard, 2, &nh, &code), -1);
+    assert_string_equal(code, "newest-replica-not-promotable");
+    /* A newer epoch wins over more records. */
+    n[2].priority = 100;
+    n[1].last_epoch = 4;
+    assert_int_equal(failover_choose_safe(n, 4, 0, heard, 3, &nh, &code), 1);
+    /* Nobody heard, nothing needed (no replicas): still nothing to promote. */
+    int none[4] = { 0, 0, 0, 0 };
+    assert_int_equal(failover_choose_safe(n, 4, 0, none, 0, &nh, &code), -1);
+}
+
 static void test_needed_votes(void **state)
 {
     (void)state;
@@ -156,6 +205,8 @@ int main(void)
         cmocka_unit_test(test_highest_epoch_then_lsn),
         cmocka_unit_test(test_priority_zero_and_unreachable_excluded),
         cmocka_unit_test(test_ties_priority_then_name_then_port),
+        cmocka_unit_test(test_positions_needed),
+        cmocka_unit_test(test_choose_safe),
         cmocka_unit_test(test_needed_votes),
         cmocka_unit_test(test_fence_wait),
         cmocka_unit_test(test_role_reply),

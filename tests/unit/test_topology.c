@@ -360,8 +360,24 @@ static void test_group_shapes(void **state)
                  "    slots: 0-16383\n"
                  "    name: g1\n"
                  "    name: g2\n",
-                 "t.yaml:3: group g1: unknown key 'master' (expected name, slots, nodes)\n"
+                 "t.yaml:3: group g1: unknown key 'master' (expected name, slots, nodes, "
+                 "promotion)\n"
                  "t.yaml:6: group g1: key 'name' given twice (first at line 5)\n");
+    expect_error("groups:\n"
+                 "  - {name: g1, slots: 0-16383, nodes: [h:1], promotion: fast}\n",
+                 "t.yaml:2: group g1: promotion 'fast' must be safe or available\n");
+    assert_int_equal(load("groups:\n"
+                          "  - {name: g1, slots: 0-8191, nodes: [h:1]}\n"
+                          "  - {name: g2, slots: 8192-16383, nodes: [h:2], promotion: available}\n"),
+                     0);
+    assert_int_equal(T.groups[0].promotion_available, 0);
+    assert_int_equal(T.groups[1].promotion_available, 1);
+    topo_free(&T);
+    assert_int_equal(load("groups:\n"
+                          "  - {name: g1, slots: 0-16383, nodes: [h:1], promotion: safe}\n"),
+                     0);
+    assert_int_equal(T.groups[0].promotion_available, 0);
+    topo_free(&T);
     expect_error("groups:\n"
                  "  - {name: \"g 1\", slots: 0-16383, nodes: [h:1]}\n",
                  "t.yaml:2: group #1: name 'g 1' must be non-empty, without spaces or control "
