@@ -214,6 +214,30 @@ int cl_read_map(const struct topology *t, struct cl_master *m, struct slotmap *m
     return conflicts;
 }
 
+int cl_sentinel_map(const struct topology *t, struct slotmap *map)
+{
+    int answered = 0;
+    for (int i = 0; i < t->nsentinels; i++) {
+        char err[256];
+        const char *argv[] = { "SENTINEL", "SLOTS" };
+        redisReply *r = cl_command(t->sentinels[i].host, t->sentinels[i].port, err, sizeof err, 2, argv);
+        if (!r) continue;
+        if (r->type == REDIS_REPLY_ARRAY) {
+            answered++;
+            for (size_t k = 0; k < r->elements; k++) {
+                const redisReply *e = r->element[k];
+                if (e->type == REDIS_REPLY_ARRAY && e->elements >= 4 && e->element[0]->type == REDIS_REPLY_INTEGER &&
+                    e->element[1]->type == REDIS_REPLY_INTEGER && e->element[2]->type == REDIS_REPLY_STRING &&
+                    e->element[3]->type == REDIS_REPLY_INTEGER)
+                    slotmap_claim(map, (int)e->element[0]->integer, (int)e->element[1]->integer, e->element[2]->str,
+                                  (uint64_t)e->element[3]->integer, NULL);
+            }
+        }
+        freeReplyObject(r);
+    }
+    return answered;
+}
+
 int cl_state_final(const char *state)
 {
     return !strcmp(state, "done") || !strcmp(state, "aborted") || !strcmp(state, "failed");

@@ -54,6 +54,11 @@ int cl_find_masters(const struct topology *t, struct cl_master *m);
  * gets a line per problem. */
 int cl_read_map(const struct topology *t, struct cl_master *m, struct slotmap *map, buf *warn);
 
+/* Merge the sentinels' maps (SENTINEL SLOTS, sentinel/slotagg.h) into
+ * map: they also know groups the file no longer lists.  Returns how many
+ * sentinels answered. */
+int cl_sentinel_map(const struct topology *t, struct slotmap *map);
+
 /* STRATA MIGRATE STATUS of one master: jobs into out (up to max).
  * Returns the number, or -1 if it could not be asked (err). */
 int cl_status(const struct cl_master *m, struct cl_job *out, int max, char *err, size_t errlen);

@@ -112,6 +112,9 @@ static void read_cluster(int *current, int need_all)
     struct slotmap map;
     slotmap_init(&map);
     int conflicts = cl_read_map(&topo, masters, &map, &warn);
+    /* The sentinels' map adds the claims of groups the file lacks (and of
+     * masters that did not answer now). */
+    cl_sentinel_map(&topo, &map);
     if (warn.len) fprintf(stderr, "%.*s", (int)warn.len, warn.data);
     buf_free(&warn);
     if (conflicts) die("%d slots are claimed by two groups at the same epoch: resolve that first", conflicts);
