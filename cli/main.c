@@ -12,9 +12,10 @@
  * ones included) with the fewest moved (plan.h).  Both print the plan with
  * keys and bytes (STRATA SLOTSINFO on the sources) and an estimated time,
  * ask on a terminal (or take --yes), then run it: STRATA MIGRATE START on
- * each source master, at most one export and one import per group at a
- * time, polling STRATA MIGRATE STATUS for progress.  The source and target
- * settle each move between themselves, so this program holds no state: a
+ * each source master, one job per group at a time (a node runs one
+ * export or one import), polling STRATA MIGRATE STATUS for progress, and
+ * STRATA MIGRATE TARGET when the sentinels name a new master for a job's
+ * target group.  The source and target settle each move between themselves, so this program holds no state: a
  * rerun recomputes the plan from the map (finished moves are gone from it),
  * watches jobs still running on the nodes instead of starting them again,
  * and restarts failed or aborted ones.
@@ -38,13 +39,13 @@
 #define CLI_MAX_JOBS 64
 #define CLI_MAX_GROUPS 1024
 #define CLI_POLL_MS 200
-#define CLI_RETRIES 3
+#define CLI_RETRIES 5
 #define CLI_DEFAULT_RATE_MB 64
 
 struct opts {
     const char *cmd, *config, *job;
-    int dry_run, yes;
-    long long rate_mb;
+    int dry_run, yes, rate_given;
+    double rate_mb;
 };
 
 static struct topology topo;
@@ -150,13 +151,17 @@ struct job_run {
     int started, done, tries;
     int from, to;
     char id[128];
+    char thost[256];             /* the target address the job was given */
+    int tport;
+    int unseen;                  /* polls its source did not list it */
+    uint64_t retry_at;           /* not before (a node answered BUSY) */
     struct cl_job st;
     long long keys, bytes;       /* estimate from SLOTSINFO */
 };
 
 static struct job_run runs[CLI_MAX_JOBS];
 
-static void print_plan(const struct plan *p, long long rate_mb)
+static void print_plan(const struct plan *p, double rate_mb)
 {
     char b1[32], b2[32];
     long long tk = 0, tb = 0;
@@ -177,8 +182,8 @@ static void print_plan(const struct plan *p, long long rate_mb)
                ok ? (snprintf(b2, sizeof b2, "%lld keys, %s", k, plan_fmt_bytes((double)b, b1, sizeof b1)), b2)
                   : "size unknown");
     }
-    double secs = (double)tb / ((double)rate_mb * 1e6);
-    printf("total: %lld keys, %s; about %.0f s at %lld MB/s per job\n", tk,
+    double secs = (double)tb / (rate_mb * 1e6);
+    printf("total: %lld keys, %s; about %.0f s at %g MB/s per job\n", tk,
            plan_fmt_bytes((double)tb, b1, sizeof b1), secs < 1 ? 1 : secs, rate_mb);
     if (p->unknown)
         printf("note: %d slots have no known owner (their group's master is down): they are not in the plan\n",
@@ -230,6 +235,8 @@ static int adopt(struct job_run *r, const struct plan_job *j)
             ranges_overlap(jobs[i].ranges, j->ranges)) {
             snprintf(r->id, sizeof r->id, "%s", jobs[i].job);
             r->st = jobs[i];
+            r->thost[0] = '\0'; /* unknown: MIGRATE TARGET if the target's master moved */
+            r->tport = 0;
             printf("job %s (%s -> %s, slots %s) is already running: watching it\n", r->id,
                    topo.groups[j->from].name, topo.groups[j->to].name, jobs[i].ranges);
             return 1;
@@ -237,13 +244,37 @@ static int adopt(struct job_run *r, const struct plan_job *j)
     return 0;
 }
 
-static int start_job(struct job_run *r, const struct plan_job *j, long long rate_mb, char *err, size_t errlen)
+/* 1 if group g's master runs a job (an export not finished, trim
+ * included, or an import being copied) other than `except`, or cannot be
+ * asked. */
+static int group_busy(int g, const char *except)
+{
+    struct cl_job jobs[32];
+    char err[256];
+    if (!masters[g].port) return 1;
+    int n = cl_status(&masters[g], jobs, 32, err, sizeof err);
+    if (n < 0) return 1;
+    for (int i = 0; i < n; i++) {
+        if (except && !strcmp(jobs[i].job, except)) continue;
+        if (!strcmp(jobs[i].role, "export") && !cl_state_final(jobs[i].state)) return 1;
+        if (!strcmp(jobs[i].role, "import") && !cl_state_final(jobs[i].state)) return 1;
+    }
+    return 0;
+}
+
+/* 1 if a node's error means "busy now, ask again later". */
+static int is_busy_error(const char *e)
+{
+    return strstr(e, "BUSY") != NULL;
+}
+
+static int start_job(struct job_run *r, const struct plan_job *j, double rate_mb, char *err, size_t errlen)
 {
     snprintf(r->id, sizeof r->id, "%s-%s-%d-%lx%d", topo.groups[j->from].name, topo.groups[j->to].name,
              j->moves[0].first, (unsigned long)time(NULL), r->tries);
     char port[16], rate[32];
     snprintf(port, sizeof port, "%d", masters[j->to].port);
-    snprintf(rate, sizeof rate, "%lld", rate_mb);
+    snprintf(rate, sizeof rate, "%g", rate_mb);
     const char *argv[12] = { "STRATA", "MIGRATE", "START", r->id, topo.groups[j->to].name, masters[j->to].host,
                              port, j->ranges, "RATE", rate };
     int argc = 10;
@@ -259,6 +290,11 @@ static int start_job(struct job_run *r, const struct plan_job *j, long long rate
         rc = -1;
     }
     freeReplyObject(rep);
+    if (rc == 0) {
+        snprintf(r->thost, sizeof r->thost, "%s", masters[j->to].host);
+        r->tport = masters[j->to].port;
+        r->unseen = 0;
+    }
     if (rc == 0)
         printf("job %s: %s -> %s, slots %s: started\n", r->id, topo.groups[j->from].name, topo.groups[j->to].name,
                j->ranges);
@@ -308,13 +344,65 @@ static void progress(const struct plan *p, int tty, uint64_t t0, int force)
     }
 }
 
+/* STRATA MIGRATE RATE on a job this run adopted (the rate it was
+ * started with was another run's). */
+static void set_rate(const struct job_run *r, double rate_mb)
+{
+    char rate[32], err[256];
+    snprintf(rate, sizeof rate, "%g", rate_mb);
+    const char *argv[] = { "STRATA", "MIGRATE", "RATE", r->id, rate };
+    redisReply *rep = cl_command(masters[r->from].host, masters[r->from].port, err, sizeof err, 5, argv);
+    if (rep && rep->type != REDIS_REPLY_ERROR) printf("job %s: rate set to %s MB/s\n", r->id, rate);
+    if (rep) freeReplyObject(rep);
+}
+
+/* The target group of a running job failed over (the sentinels name
+ * another master): tell the source (STRATA MIGRATE TARGET), which then
+ * asks the new master for the verdict or carries on with it. */
+static void follow_target(struct job_run *r)
+{
+    const struct cl_master *t = &masters[r->to];
+    if (!t->port || (r->tport == t->port && !strcmp(r->thost, t->host))) return;
+    char port[16], err[256];
+    snprintf(port, sizeof port, "%d", t->port);
+    const char *argv[] = { "STRATA", "MIGRATE", "TARGET", r->id, t->host, port };
+    redisReply *rep = cl_command(masters[r->from].host, masters[r->from].port, err, sizeof err, 6, argv);
+    if (!rep) return; /* the source is not reachable now: next poll */
+    if (rep->type == REDIS_REPLY_ERROR) {
+        /* The job is over (or in no state to change): its STATUS says how. */
+        snprintf(err, sizeof err, "%s", rep->str);
+        if (r->tport) printf("job %s: STRATA MIGRATE TARGET: %s\n", r->id, err);
+    } else if (r->tport) {
+        printf("job %s: group %s failed over: its master is now %s:%d\n", r->id, topo.groups[r->to].name,
+               t->host, t->port);
+    }
+    snprintf(r->thost, sizeof r->thost, "%s", t->host);
+    r->tport = t->port;
+    freeReplyObject(rep);
+}
+
+/* A job ended without moving anything: start it again later, or give up
+ * after CLI_RETRIES tries (a node's BUSY does not count). */
+static void job_retry(struct job_run *r, unsigned char *started, int i, int *failed, int busy)
+{
+    r->started = 0;
+    started[i] = 0;
+    /* Back off (0.5, 1, 2, 4 s): a failover takes seconds to settle. */
+    r->retry_at = now_ms() + (busy ? 1000 : 500u << (r->tries < 4 ? r->tries : 4));
+    if (!busy && ++r->tries >= CLI_RETRIES) {
+        r->done = 1;
+        started[i] = 1;
+        (*failed)++;
+    }
+}
+
 /* Run every job of p; returns 0 when all are done. */
-static int run_plan(const struct plan *p, long long rate_mb)
+static int run_plan(const struct plan *p, const struct opts *o)
 {
     int tty = isatty(1);
-    uint64_t t0 = now_ms();
+    uint64_t t0 = now_ms(), refreshed = now_ms();
     unsigned char started[CLI_MAX_JOBS] = { 0 };
-    int failed = 0;
+    int failed = 0, cancelled = 0;
     for (;;) {
         if (interrupted) {
             if (tty) printf("\n");
@@ -322,66 +410,94 @@ static int run_plan(const struct plan *p, long long rate_mb)
                    "command to watch them, or `strata-cli cancel` them\n");
             return 1;
         }
-        unsigned char busy_exp[CLI_MAX_GROUPS] = { 0 }, busy_imp[CLI_MAX_GROUPS] = { 0 };
-        int pending = 0;
+        /* Masters move on failover: ask the sentinels again each second. */
+        if (now_ms() - refreshed >= 1000) {
+            cl_find_masters(&topo, masters);
+            refreshed = now_ms();
+        }
+        unsigned char busy[CLI_MAX_GROUPS] = { 0 };
         for (int i = 0; i < p->njobs; i++) {
             struct job_run *r = &runs[i];
             if (r->done || !r->started) continue;
-            pending++;
-            busy_exp[r->from] = busy_imp[r->to] = 1;
+            busy[r->from] = busy[r->to] = 1;
+            if (!masters[r->from].port) continue; /* the source is failing over */
             struct cl_job jobs[32];
             char err[256];
             int n = cl_status(&masters[r->from], jobs, 32, err, sizeof err);
             if (n < 0) continue; /* not reachable now: the job goes on without us */
             int found = 0;
             for (int k = 0; k < n; k++) {
-                if (strcmp(jobs[k].job, r->id) != 0) continue;
+                if (strcmp(jobs[k].job, r->id) != 0 || strcmp(jobs[k].role, "export") != 0) continue;
                 found = 1;
                 r->st = jobs[k];
             }
-            if (!found) continue;
+            if (!found) {
+                /* A new master of the source that never heard of it. */
+                if (++r->unseen >= 25) {
+                    printf("job %s: no longer known on %s:%d (group %s failed over?): starting it again\n", r->id,
+                           masters[r->from].host, masters[r->from].port, topo.groups[r->from].name);
+                    job_retry(r, started, i, &failed, 0);
+                }
+                continue;
+            }
+            r->unseen = 0;
             if (!strcmp(r->st.state, "done")) {
                 r->done = 1;
-                busy_exp[r->from] = busy_imp[r->to] = 0;
+                busy[r->from] = busy[r->to] = 0;
                 if (tty) printf("\n");
-                printf("job %s: done (%lld keys, fence %lld ms, %lld ms)\n", r->id, r->st.keys_copied,
-                       r->st.fence_ms, r->st.elapsed_ms);
+                printf("job %s: done (%lld keys, %lld bytes, fence %lld ms, %lld ms)\n", r->id, r->st.keys_copied,
+                       r->st.bytes_copied, r->st.fence_ms, r->st.elapsed_ms);
             } else if (!strcmp(r->st.state, "aborted") || !strcmp(r->st.state, "failed")) {
                 if (tty) printf("\n");
                 printf("job %s: %s%s%s\n", r->id, r->st.state, r->st.last_error[0] ? ": " : "", r->st.last_error);
-                busy_exp[r->from] = busy_imp[r->to] = 0;
-                if (++r->tries >= CLI_RETRIES) {
-                    r->done = 1;
-                    failed++;
+                busy[r->from] = busy[r->to] = 0;
+                if (!strcmp(r->st.last_error, "cancelled")) {
+                    r->done = 1; /* strata-cli cancel: not started again */
+                    cancelled++;
                 } else {
-                    r->started = 0;
-                    started[i] = 0;
+                    job_retry(r, started, i, &failed, is_busy_error(r->st.last_error));
                 }
+            } else {
+                follow_target(r);
             }
         }
         for (;;) {
-            int i = plan_next_job(p, started, busy_exp, busy_imp);
+            int i = plan_next_job(p, started, busy);
             if (i < 0) break;
             struct job_run *r = &runs[i];
             const struct plan_job *j = &p->jobs[i];
             r->from = j->from;
             r->to = j->to;
+            /* Not yet, or a node still busy (a trim, another coordinator's
+             * job): leave both groups for this turn. */
+            if (now_ms() < r->retry_at || !masters[j->from].port || !masters[j->to].port) {
+                busy[j->from] = busy[j->to] = 1;
+                continue;
+            }
             started[i] = 1;
             char err[256];
-            if (adopt(r, j) || start_job(r, j, rate_mb, err, sizeof err) == 0) {
+            if (adopt(r, j)) {
+                if (o->rate_given) set_rate(r, o->rate_mb);
                 r->started = 1;
-                busy_exp[j->from] = busy_imp[j->to] = 1;
-                pending++;
+                busy[j->from] = busy[j->to] = 1;
+                continue;
+            }
+            if (group_busy(j->from, NULL) || group_busy(j->to, NULL)) {
+                started[i] = 0;
+                r->retry_at = now_ms() + 1000;
+                busy[j->from] = busy[j->to] = 1;
+                continue;
+            }
+            if (start_job(r, j, o->rate_mb, err, sizeof err) == 0) {
+                r->started = 1;
+                busy[j->from] = busy[j->to] = 1;
             } else {
-                fprintf(stderr, "strata-cli: job %s -> %s (slots %s) did not start: %s\n", topo.groups[j->from].name,
-                        topo.groups[j->to].name, j->ranges, err);
-                if (++r->tries >= CLI_RETRIES) {
-                    r->done = 1;
-                    failed++;
-                } else {
-                    started[i] = 0;
-                    break; /* try again at the next poll */
-                }
+                int b = is_busy_error(err);
+                if (!b)
+                    fprintf(stderr, "strata-cli: job %s -> %s (slots %s) did not start: %s\n",
+                            topo.groups[j->from].name, topo.groups[j->to].name, j->ranges, err);
+                job_retry(r, started, i, &failed, b);
+                busy[j->from] = busy[j->to] = 1;
             }
         }
         int all = 1;
@@ -389,15 +505,17 @@ static int run_plan(const struct plan *p, long long rate_mb)
         progress(p, tty, t0, all);
         if (all) break;
         usleep(CLI_POLL_MS * 1000);
-        (void)pending;
     }
     if (tty) printf("\n");
+    if (cancelled)
+        fprintf(stderr, "strata-cli: %d job%s cancelled (`strata-cli cancel`): rerun the command to move "
+                        "them again\n", cancelled, cancelled == 1 ? "" : "s");
     if (failed) {
         fprintf(stderr, "strata-cli: %d job%s failed %d times: rerun the command to retry\n", failed,
                 failed == 1 ? "" : "s", CLI_RETRIES);
         return 1;
     }
-    return 0;
+    return cancelled ? 1 : 0;
 }
 
 static int cmd_move(const struct opts *o, int rebalance)
@@ -442,7 +560,7 @@ static int cmd_move(const struct opts *o, int rebalance)
         printf("nothing moved\n");
         rc = 1;
     } else {
-        rc = run_plan(&p, o->rate_mb);
+        rc = run_plan(&p, o);
         if (rc == 0) {
             read_cluster(current, 0);
             int left = 0;
@@ -544,10 +662,11 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--dry-run")) o.dry_run = 1;
         else if (!strcmp(argv[i], "--yes") || !strcmp(argv[i], "-y")) o.yes = 1;
         else if (!strcmp(argv[i], "--rate-mb") && i + 1 < argc) {
-            if (str2ll(argv[i + 1], strlen(argv[i + 1]), &o.rate_mb) < 0 || o.rate_mb <= 0) {
+            if (str2d(argv[i + 1], strlen(argv[i + 1]), &o.rate_mb) < 0 || !(o.rate_mb > 0) || o.rate_mb > 1e6) {
                 fprintf(stderr, "strata-cli: --rate-mb wants a positive number of MB/s\n");
                 return 2;
             }
+            o.rate_given = 1;
             i++;
         } else if (argv[i][0] != '-' && !o.job) o.job = argv[i];
         else {

@@ -120,11 +120,10 @@ int plan_rebalance(int ngroups, const int *current, int *target)
     return moved;
 }
 
-int plan_next_job(const struct plan *p, const unsigned char *started, const unsigned char *busy_export,
-                  const unsigned char *busy_import)
+int plan_next_job(const struct plan *p, const unsigned char *started, const unsigned char *busy)
 {
     for (int i = 0; i < p->njobs; i++)
-        if (!started[i] && !busy_export[p->jobs[i].from] && !busy_import[p->jobs[i].to]) return i;
+        if (!started[i] && !busy[p->jobs[i].from] && !busy[p->jobs[i].to]) return i;
     return -1;
 }
 

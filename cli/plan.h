@@ -60,12 +60,12 @@ int plan_rebalance(int ngroups, const int *current, int *target);
 /* Number of slots owned by group g in owner[]. */
 int plan_count(const int *owner, int g);
 
-/* Scheduling: jobs run so that each group has at most one export and one
- * import at a time.  `busy_export[g]` / `busy_import[g]` say what runs;
- * returns the index of the first job not yet started (started[i] == 0)
- * whose groups are free, or -1. */
-int plan_next_job(const struct plan *p, const unsigned char *started, const unsigned char *busy_export,
-                  const unsigned char *busy_import);
+/* Scheduling: a node runs one job at a time, export or import (STRATA
+ * MIGRATE START and IMPORT PREPARE answer BUSY otherwise), so a group
+ * takes part in at most one job at a time.  `busy[g]` says which groups
+ * do; returns the index of the first job not yet started (started[i] ==
+ * 0) whose two groups are free, or -1. */
+int plan_next_job(const struct plan *p, const unsigned char *started, const unsigned char *busy);
 
 /* "12.3 MB", "870 KB", "12 B" into out. */
 const char *plan_fmt_bytes(double bytes, char *out, size_t size);

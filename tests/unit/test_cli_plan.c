@@ -132,7 +132,7 @@ static void test_schedule(void **state)
 {
     (void)state;
     struct plan p;
-    /* g0 -> g1, g0 -> g2, g1 -> g2: one export and one import per group. */
+    /* g0 -> g1, g0 -> g2, g1 -> g2: one job per group at a time. */
     fill(current, 0, 16383, 0);
     fill(current, 10000, 16383, 1);
     memcpy(intent, current, sizeof intent);
@@ -141,20 +141,24 @@ static void test_schedule(void **state)
     fill(intent, 10000, 10099, 2);
     plan_diff(3, intent, current, &p);
     assert_int_equal(p.njobs, 3);
-    unsigned char started[8] = { 0 }, be[3] = { 0 }, bi[3] = { 0 };
-    int a = plan_next_job(&p, started, be, bi);
+    unsigned char started[8] = { 0 }, busy[3] = { 0 };
+    int a = plan_next_job(&p, started, busy);
     assert_int_equal(a, 0);                  /* g0 -> g1 */
     started[a] = 1;
-    be[p.jobs[a].from] = bi[p.jobs[a].to] = 1;
-    int b = plan_next_job(&p, started, be, bi);
-    assert_int_equal(b, 2);                  /* g1 -> g2 (g0 already exports) */
+    busy[p.jobs[a].from] = busy[p.jobs[a].to] = 1;
+    /* g0 -> g2 waits for g0, g1 -> g2 for g1 (a node runs one job). */
+    assert_int_equal(plan_next_job(&p, started, busy), -1);
+    busy[0] = busy[1] = 0;                   /* g0 -> g1 done */
+    int b = plan_next_job(&p, started, busy);
+    assert_int_equal(b, 1);                  /* g0 -> g2 */
     started[b] = 1;
-    be[p.jobs[b].from] = bi[p.jobs[b].to] = 1;
-    assert_int_equal(plan_next_job(&p, started, be, bi), -1);
-    be[0] = bi[1] = 0;                       /* g0 -> g1 done; g2 still imports */
-    assert_int_equal(plan_next_job(&p, started, be, bi), -1);
-    bi[2] = 0;
-    assert_int_equal(plan_next_job(&p, started, be, bi), 1);
+    busy[0] = busy[2] = 1;
+    assert_int_equal(plan_next_job(&p, started, busy), -1);
+    busy[1] = 1;                             /* g1 busy with something else */
+    busy[0] = busy[2] = 0;
+    assert_int_equal(plan_next_job(&p, started, busy), -1);
+    busy[1] = 0;
+    assert_int_equal(plan_next_job(&p, started, busy), 2);
     plan_free(&p);
 }
 
