@@ -325,7 +325,7 @@ static void progress(const struct plan *p, int tty, uint64_t t0, int force)
     uint64_t el = now_ms() - t0;
     if (el) rate_bytes = (long long)((double)copied * 1000.0 / (double)el);
     double eta = rate_bytes > 0 ? (double)(total - copied) / (double)rate_bytes : 0;
-    char b1[32], b2[32];
+    char b1[32], b2[32], b3[32];
     if (tty) {
         int width = 30, fill = slots_total ? (int)((long long)width * slots_done / slots_total) : width;
         char bar[64];
@@ -339,7 +339,7 @@ static void progress(const struct plan *p, int tty, uint64_t t0, int force)
         printf("progress: %d/%d jobs done, %d/%d slots, %s of %s copied, %.1f MB/s, lag %s\n", done, p->njobs,
                slots_done, slots_total, plan_fmt_bytes((double)copied, b1, sizeof b1),
                plan_fmt_bytes((double)total, b2, sizeof b2), (double)rate_bytes / 1e6,
-               plan_fmt_bytes((double)lag, b1, sizeof b1));
+               plan_fmt_bytes((double)lag, b3, sizeof b3));
         fflush(stdout);
     }
 }
