@@ -232,8 +232,9 @@ static void sw_apply_map(const struct slotmap *m)
 }
 
 /* The sentinels' slot map (sentwatch.h).  Returns 1 if a majority
- * answered and the map was applied. */
-static int sw_sentinel_map(void)
+ * answered and the map was applied (merged into `into` instead when it is
+ * not NULL). */
+static int sw_sentinel_map(struct slotmap *into)
 {
     if (sw.n == 0) return 0;
     struct slotmap m;
@@ -264,7 +265,8 @@ static int sw_sentinel_map(void)
     }
     int ok = answered > sw.n / 2 && slotmap_claimed(&m) > 0;
     if (ok) {
-        sw_apply_map(&m);
+        if (into) slotmap_merge(into, &m, NULL);
+        else sw_apply_map(&m);
         uint64_t sum = 0;
         for (int s = 0; s < SLOT_COUNT; s++) sum = sum * 31 + m.epoch[s] * 1024 + (uint64_t)(m.owner[s] + 1);
         if (sw.cache[0] && sum != sw.map_epoch_sum) {
@@ -300,21 +302,33 @@ static void sw_cached_map(void)
  * owns only some of their slots) are split right. */
 static void sw_tables(void)
 {
-    sw_sentinel_map();
+    /* One map of every claim, highest epoch per slot, applied once: the
+     * sentinels' map (it lags the tables by a poll) and each master's own
+     * ranges.  During a move's switch the target's table already claims
+     * the range at epoch + 1 while the source's (and the sentinels') still
+     * say epoch; applying them one after the other made the route flap. */
+    struct slotmap m;
+    slotmap_init(&m);
+    sw_sentinel_map(&m);
     unsigned char owned[SLOT_COUNT / 8];
     char self[128];
     for (int g = 0; g < sw.ngroups; g++) {
-        const struct route_master *m = &sw.cur[g];
-        if (!m->addr.port) continue;
-        if (slotcheck_ask(m->addr.host, m->addr.port, sw.password, 300, self, sizeof self, owned) != 1)
-            continue;
-        if (strcmp(self, sw.groups[g]) != 0) {
-            log_warn("group %s: its master %s:%d says it belongs to group %s", sw.groups[g], m->addr.host,
-                     m->addr.port, self);
-            continue;
+        const struct route_master *rm = &sw.cur[g];
+        if (!rm->addr.port) continue;
+        struct slotmap one;
+        slotmap_init(&one);
+        if (slotcheck_ask_claims(rm->addr.host, rm->addr.port, sw.password, 300, self, sizeof self, owned, &one) ==
+            1) {
+            if (strcmp(self, sw.groups[g]) != 0)
+                log_warn("group %s: its master %s:%d says it belongs to group %s", sw.groups[g], rm->addr.host,
+                         rm->addr.port, self);
+            else
+                slotmap_merge(&m, &one, NULL);
         }
-        proxy_apply_claims(self, owned);
+        slotmap_free(&one);
     }
+    if (slotmap_claimed(&m) > 0) sw_apply_map(&m);
+    slotmap_free(&m);
 }
 
 /* Read pending pub/sub messages; returns 1 if a +switch-master came. */
@@ -418,7 +432,7 @@ int sentwatch_start(void)
     if (pipe2(sw.pipe, O_NONBLOCK | O_CLOEXEC) < 0) return -1;
     if (sw_sync_conf() > 0) {
         sw_query();
-        if (!sw_sentinel_map()) sw_cached_map();
+        if (!sw_sentinel_map(NULL)) sw_cached_map();
         sw_tables();
     }
     if (pthread_create(&sw.thread, NULL, sw_main, NULL) != 0) return -1;

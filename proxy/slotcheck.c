@@ -57,6 +57,12 @@ int slotcheck_reload(const struct topology *cur, struct topology *next, const ch
 int slotcheck_ask(const char *host, int port, const char *password, long long timeout_ms, char *group,
                   size_t gsize, unsigned char *owned)
 {
+    return slotcheck_ask_claims(host, port, password, timeout_ms, group, gsize, owned, NULL);
+}
+
+int slotcheck_ask_claims(const char *host, int port, const char *password, long long timeout_ms, char *group,
+                         size_t gsize, unsigned char *owned, struct slotmap *claims)
+{
     struct timeval tv = { (time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000) * 1000 };
     redisContext *ctx = redisConnectWithTimeout(host, port, tv);
     int rc = -1;
@@ -86,6 +92,9 @@ int slotcheck_ask(const char *host, int port, const char *password, long long ti
                 long long lo = e->element[0]->integer, hi = e->element[1]->integer;
                 for (long long s = lo < 0 ? 0 : lo; s <= hi && s < SLOT_COUNT; s++)
                     owned[s >> 3] |= (unsigned char)(1u << (s & 7));
+                if (claims && e->elements >= 4 && e->element[3]->type == REDIS_REPLY_INTEGER && lo >= 0 &&
+                    hi < SLOT_COUNT && lo <= hi)
+                    slotmap_claim(claims, (int)lo, (int)hi, self->str, (uint64_t)e->element[3]->integer, NULL);
             }
         }
     }

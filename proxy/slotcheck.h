@@ -21,6 +21,7 @@
 #define STRATA_PROXY_SLOTCHECK_H
 
 #include "buf.h"
+#include "slotmap.h"
 #include "topology.h"
 
 /* A reload from `cur` (the running map) to `next` (the new file, read
@@ -45,5 +46,9 @@ int slotcheck_nodes(const struct topology *t, const char *path, long long timeou
  * table (or is a redis-server), -1 if it could not be asked. */
 int slotcheck_ask(const char *host, int port, const char *password, long long timeout_ms, char *group,
                   size_t gsize, unsigned char *owned);
+/* The same, with the node's own ranges also claimed in `claims` at their
+ * epochs (slotmap_claim), when claims is not NULL. */
+int slotcheck_ask_claims(const char *host, int port, const char *password, long long timeout_ms, char *group,
+                         size_t gsize, unsigned char *owned, struct slotmap *claims);
 
 #endif
