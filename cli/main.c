@@ -46,6 +46,7 @@ struct opts {
     const char *cmd, *config, *job;
     int dry_run, yes, rate_given;
     double rate_mb;
+    long long debug_fence_ms; /* tests: DEBUG-FENCE-MS on START (hold the switch) */
 };
 
 static struct topology topo;
@@ -160,6 +161,7 @@ struct job_run {
 };
 
 static struct job_run runs[CLI_MAX_JOBS];
+static long long debug_fence_ms;
 
 static void print_plan(const struct plan *p, double rate_mb)
 {
@@ -275,9 +277,15 @@ static int start_job(struct job_run *r, const struct plan_job *j, double rate_mb
     char port[16], rate[32];
     snprintf(port, sizeof port, "%d", masters[j->to].port);
     snprintf(rate, sizeof rate, "%g", rate_mb);
-    const char *argv[12] = { "STRATA", "MIGRATE", "START", r->id, topo.groups[j->to].name, masters[j->to].host,
+    char fence[32];
+    const char *argv[14] = { "STRATA", "MIGRATE", "START", r->id, topo.groups[j->to].name, masters[j->to].host,
                              port, j->ranges, "RATE", rate };
     int argc = 10;
+    if (debug_fence_ms > 0) {
+        snprintf(fence, sizeof fence, "%lld", debug_fence_ms);
+        argv[argc++] = "DEBUG-FENCE-MS";
+        argv[argc++] = fence;
+    }
     if (topo.password[0]) {
         argv[argc++] = "AUTH";
         argv[argc++] = topo.password;
@@ -667,6 +675,11 @@ int main(int argc, char **argv)
                 return 2;
             }
             o.rate_given = 1;
+            i++;
+        } else if (!strcmp(argv[i], "--debug-fence-ms") && i + 1 < argc) {
+            /* For tests, not in the usage: the nodes hold each switch this long. */
+            if (str2ll(argv[i + 1], strlen(argv[i + 1]), &o.debug_fence_ms) < 0 || o.debug_fence_ms < 0) return usage();
+            debug_fence_ms = o.debug_fence_ms;
             i++;
         } else if (argv[i][0] != '-' && !o.job) o.job = argv[i];
         else {

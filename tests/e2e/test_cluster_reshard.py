@@ -416,11 +416,16 @@ def test_status_pause_resume_cancel_and_killed_cli(cluster, two_groups):
     assert "g2" in out and "0-4095,8192-16383" in out and "to other groups" not in out, out
 
 
-def test_target_failover_mid_move(cluster):
-    """g2 (the target) loses its master mid-copy: the sentinels promote its
-    replica, strata-cli asks them for the new master and the move finishes
-    there; every key and every acknowledged write is readable through the
-    proxy."""
+@pytest.mark.parametrize("phase", ["copy", "fence"])
+def test_target_failover_mid_move(cluster, phase):
+    """g2 (the target) loses its master mid-copy or mid-switch (the nodes
+    hold the fence 6 s): the sentinels promote its replica and strata-cli
+    finds it through them.  Mid-copy the source fails the job and
+    strata-cli starts it again against the new master; mid-switch the
+    source waits for the target's verdict, strata-cli names the new master
+    (STRATA MIGRATE TARGET), which aborted the uncommitted import, and the
+    job is started again.  Either way the move finishes there, and every
+    key is readable through the proxy."""
     semi = ["--min_replica_acks", "1", "--replica_ack_timeout_ms", "500", "--replica_ack_fallback", "async"]
     g1 = start_group(cluster, "g1", node_args=semi)
     g2 = start_group(cluster, "g2", node_args=semi)
@@ -432,11 +437,17 @@ def test_target_failover_mid_move(cluster):
                    what="map")
     proxy = cluster.proxy(topo)
     r = proxy.client(socket_timeout=20)
-    exp = load_every_type(r, 40_000)
+    exp = load_every_type(r, 40_000 if phase == "copy" else 3_000)
     edit(cluster, g1, g2, ports)
-    p = cli_bg("reshard", "--config", topo, "--yes", "--rate-mb", "0.3")
+    if phase == "copy":
+        p = cli_bg("reshard", "--config", topo, "--yes", "--rate-mb", "0.3")
+    else:
+        p = cli_bg("reshard", "--config", topo, "--yes", "--debug-fence-ms", "6000")
     try:
-        wait_until(lambda: [j for j in export_jobs(g1[0]) if j["keys_copied"] > 0], 30, what="copy under way")
+        if phase == "copy":
+            wait_until(lambda: [j for j in export_jobs(g1[0]) if j["keys_copied"] > 0], 30, what="copy under way")
+        else:
+            wait_until(lambda: [j for j in export_jobs(g1[0]) if j["state"] == "fence"], 30, what="fence")
         g2[0].kill()
         out = p.communicate(timeout=240)[0].decode()
     finally:
@@ -445,6 +456,9 @@ def test_target_failover_mid_move(cluster):
             p.wait()
     assert p.returncode == 0, out
     assert "done: the slot map matches the plan" in out, out
+    if phase == "fence":
+        assert f"group g2 failed over: its master is now 127.0.0.1:{g2[1].port}" in out, out
+        assert "aborted: the target aborted the import" in out, out
     new = g2[1]
     assert new.client().execute_command("ROLE")[0] == b"master"
     assert owns(new, 0, 4095, "g2", 2)
