@@ -160,7 +160,7 @@ def main():
         probe_key = next(f"probe:{i}" for i in range(100000) if key_slot(f"probe:{i}") < 4096 // STEPS)
         probe = Probe(proxy.port, probe_key)
         probe.th.start()
-        batches, jobs = [], []
+        batches, jobs, events = [], [], []
         stop = threading.Event()
 
         def load_loop():
@@ -178,10 +178,17 @@ def main():
             write_topology(c, [("g1", f"{hi + 1}-8191", g1), ("g2", g2_slots, g2)], ports, proxy=PROXY,
                            down_after=DOWN_AFTER)
             j0 = time.monotonic()
-            p = subprocess.run([binary("strata-cli"), "reshard", "--config", topo, "--yes", "--rate-mb", RATE],
-                               capture_output=True, timeout=7200, stdin=subprocess.DEVNULL)
+            p = subprocess.Popen([binary("strata-cli"), "reshard", "--config", topo, "--yes", "--rate-mb", RATE],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            lines = []
+            for line in p.stdout:
+                lines.append((time.monotonic(), line.decode(errors="replace")))
+            p.wait(7200)
             j1 = time.monotonic()
-            out = p.stdout.decode() + p.stderr.decode()
+            out = "".join(x for _, x in lines)
+            for t, x in lines:
+                if ": started" in x or ": done (" in x:
+                    events.append((t - move_t0, x.split(":")[0] + (" started" if ": started" in x else " done")))
             m = re.search(r"done \((\d+) keys, (\d+) bytes, fence (\d+) ms, (\d+) ms\)", out)
             if p.returncode != 0 or not m:
                 print(out)
@@ -210,6 +217,12 @@ def main():
               f"jobs' own time ({tj:.1f} s; {move_s:.1f} s with strata-cli's planning)")
         print(f"  longest single probe SET during the move: {probe.worst(move_t0, move_t0 + move_s) * 1000:.1f} ms "
               f"({len(probe.samples)} probes, {probe.errors} errors)")
+        slow = sorted(((t - move_t0, lat) for t, lat in probe.samples if move_t0 <= t <= move_t0 + move_s),
+                      key=lambda x: -x[1])[:5]
+        print("  slowest probe SETs (s since the move began: ms), and the jobs' events as strata-cli saw them "
+              "(it polls every 200 ms):")
+        print("    " + ", ".join(f"{t:.2f}: {lat * 1000:.0f}" for t, lat in sorted(slow)))
+        print("    " + ", ".join(f"{t:.2f} {what}" for t, what in events))
         print(f"\nredis-benchmark through the proxy (SET/GET, -c {CLIENTS}; during: {len(batches)} batches of "
               f"{BATCH_N}, medians of rps and p50, worst p99 and max):")
         print("  before  " + fmt(before))
