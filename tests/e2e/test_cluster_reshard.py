@@ -21,8 +21,10 @@ sentinels' slot map, and what a proxy does with an edited file.
   file route by the new map without -MOVED.
 - status, pause/resume and cancel while a job runs; strata-cli killed with
   SIGKILL mid-move, then run again, adopts the job and finishes it.
-- The target group fails over mid-move: strata-cli finds its new master
-  through the sentinels and the move finishes there."""
+- The target group fails over mid-copy or mid-switch: strata-cli finds its
+  new master through the sentinels (STRATA MIGRATE TARGET mid-switch) and
+  the move finishes there; the source group failing over mid-copy: the job
+  is started again on its new master."""
 import os
 import signal
 import subprocess
@@ -416,8 +418,8 @@ def test_status_pause_resume_cancel_and_killed_cli(cluster, two_groups):
     assert "g2" in out and "0-4095,8192-16383" in out and "to other groups" not in out, out
 
 
-@pytest.mark.parametrize("phase", ["copy", "fence"])
-def test_target_failover_mid_move(cluster, phase):
+@pytest.mark.parametrize("side,phase", [("target", "copy"), ("target", "fence"), ("source", "copy")])
+def test_failover_mid_move(cluster, side, phase):
     """g2 (the target) loses its master mid-copy or mid-switch (the nodes
     hold the fence 6 s): the sentinels promote its replica and strata-cli
     finds it through them.  Mid-copy the source fails the job and
@@ -425,7 +427,9 @@ def test_target_failover_mid_move(cluster, phase):
     source waits for the target's verdict, strata-cli names the new master
     (STRATA MIGRATE TARGET), which aborted the uncommitted import, and the
     job is started again.  Either way the move finishes there, and every
-    key is readable through the proxy."""
+    key is readable through the proxy.  When g1 (the source) fails over
+    mid-copy, its new master fails the job (it was promoted) and strata-cli
+    starts it again from there."""
     semi = ["--min_replica_acks", "1", "--replica_ack_timeout_ms", "500", "--replica_ack_fallback", "async"]
     g1 = start_group(cluster, "g1", node_args=semi)
     g2 = start_group(cluster, "g2", node_args=semi)
@@ -448,7 +452,7 @@ def test_target_failover_mid_move(cluster, phase):
             wait_until(lambda: [j for j in export_jobs(g1[0]) if j["keys_copied"] > 0], 30, what="copy under way")
         else:
             wait_until(lambda: [j for j in export_jobs(g1[0]) if j["state"] == "fence"], 30, what="fence")
-        g2[0].kill()
+        (g2 if side == "target" else g1)[0].kill()
         out = p.communicate(timeout=240)[0].decode()
     finally:
         if p.poll() is None:
@@ -459,6 +463,13 @@ def test_target_failover_mid_move(cluster, phase):
     if phase == "fence":
         assert f"group g2 failed over: its master is now 127.0.0.1:{g2[1].port}" in out, out
         assert "aborted: the target aborted the import" in out, out
+    if side == "source":
+        assert "promoted" in out, out
+        assert g1[1].client().execute_command("ROLE")[0] == b"master"
+        assert owns(g1[1], 4096, 8191, "g1", 1) and owns(g2[0], 0, 4095, "g2", 2)
+        for k, want in exp.items():
+            check_key(r, k, want)
+        return
     new = g2[1]
     assert new.client().execute_command("ROLE")[0] == b"master"
     assert owns(new, 0, 4095, "g2", 2)
