@@ -150,6 +150,7 @@ static void print_ranges_of(const int *owner, int g, char *out, size_t size)
 
 struct job_run {
     int started, done, tries;
+    int moved;                   /* done, and its slots moved (not failed or cancelled) */
     int from, to;
     char id[128];
     char thost[256];             /* the target address the job was given */
@@ -317,10 +318,13 @@ static void progress(const struct plan *p, int tty, uint64_t t0, int force)
     for (int i = 0; i < p->njobs; i++) {
         slots_total += p->jobs[i].nslots;
         if (runs[i].done) {
-            done++;
-            slots_done += p->jobs[i].nslots;
-            copied += runs[i].bytes;
-            total += runs[i].bytes;
+            long long b = runs[i].moved && runs[i].st.bytes_copied ? runs[i].st.bytes_copied : runs[i].bytes;
+            if (runs[i].moved) {
+                done++;
+                slots_done += p->jobs[i].nslots;
+                copied += b;
+            }
+            total += b;
             continue;
         }
         long long tb = runs[i].st.bytes_total ? runs[i].st.bytes_total : runs[i].bytes;
@@ -450,7 +454,7 @@ static int run_plan(const struct plan *p, const struct opts *o)
             }
             r->unseen = 0;
             if (!strcmp(r->st.state, "done")) {
-                r->done = 1;
+                r->done = r->moved = 1;
                 busy[r->from] = busy[r->to] = 0;
                 if (tty) printf("\n");
                 printf("job %s: done (%lld keys, %lld bytes, fence %lld ms, %lld ms)\n", r->id, r->st.keys_copied,
