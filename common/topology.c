@@ -198,6 +198,11 @@ int topo_parse_slots(const char *s, void (*cb)(void *ud, int lo, int hi), void *
     char dummy[8];
     if (!err || errlen == 0) { err = dummy; errlen = sizeof dummy; }
     err[0] = '\0';
+    /* An empty list (or only blanks): no slots.  A group that owns none
+     * (a new group waiting for `strata-cli rebalance`) says slots: "". */
+    const char *q = s;
+    while (topo_is_space(*q)) q++;
+    if (!*q) return 0;
     if (topo_slots_pass(s, NULL, NULL, err, errlen) < 0) return -1;
     return topo_slots_pass(s, cb, ud, err, errlen);
 }

@@ -95,7 +95,8 @@ void topo_free(struct topology *t);
 void topo_default(struct topology *t);
 
 /* Parse "0-100,200,300-400" (spaces around items allowed); exposed for
- * tests.  The whole list is checked first: cb is called once per item, in
+ * tests.  "" (or only blanks) is the empty list: cb is never called (a
+ * group with slots: "" owns no slot).  The whole list is checked first: cb is called once per item, in
  * order, only if every item is valid (0 <= lo <= hi <= 16383).
  * Returns 0, or -1 with a NUL-terminated message in err. */
 int topo_parse_slots(const char *s, void (*cb)(void *ud, int lo, int hi), void *ud,

@@ -5,6 +5,12 @@
 #   deploy/run.sh stop      stop everything started here (SIGTERM, then SIGKILL)
 #   deploy/run.sh status    show what runs, with pids, ports and a PING
 #   deploy/run.sh restart   stop, then start
+#   deploy/run.sh add-group [--yes]
+#                           grow the cluster: start g3 (strata-node on 7005 + 7006),
+#                           add it to run/topology.yaml with no slots, reload the
+#                           sentinels and the proxy, run `strata-cli rebalance`
+#                           onto it (asks first unless --yes), then write the new
+#                           map's slots: into run/topology.yaml and reload again
 #
 # Everything lives under run/ at the repository root (git ignores it):
 #   run/<service>/        working directory and data of each service
@@ -16,17 +22,21 @@
 #                  + 7002 (replica), g2 = 7003 + 7004
 #   sentinel1..3   strata-sentinel on 127.0.0.1:26379..26381
 #   proxy          strata-proxy on 127.0.0.1:6379, the Redis endpoint
-# All read deploy/examples/local.yaml.  Nodes run with min_replica_acks 1
+#   node5, node6   after `add-group`: group g3 = 7005 (master) + 7006 (replica)
+# All read run/topology.yaml, copied from deploy/examples/local.yaml at the
+# first start (edit the copy: it is the running cluster's intent).  Nodes run with min_replica_acks 1
 # (a write is answered once the replica has it) falling back to
 # asynchronous after 500 ms without a replica (with one replica per group,
 # a promoted master would otherwise refuse writes until the old one
 # returns), and fence_lease_ms 500.
 #
-# Environment: STRATA_SKIP_BUILD=1 skips install and build (use build/ as is).
+# Environment: STRATA_SKIP_BUILD=1 skips install and build (use build/ as is);
+# STRATA_BUILD_DIR=DIR uses DIR instead of build/ (e.g. a test build).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BUILD="$ROOT/build"
+BUILD="${STRATA_BUILD_DIR:-$ROOT/build}"
+case "$BUILD" in /*) ;; *) BUILD="$ROOT/$BUILD" ;; esac
 BIN="$BUILD/bin"
 RUN="$ROOT/run"
 LOGS="$RUN/logs"
@@ -47,13 +57,16 @@ add_service() {  # name port binary args...
   SVC_CMD[$name]="$(printf '%q ' "$@")"
 }
 
-TOPOLOGY="$ROOT/deploy/examples/local.yaml"
+TOPOLOGY="$RUN/topology.yaml"
+EXAMPLE_TOPOLOGY="$ROOT/deploy/examples/local.yaml"
 NODE_OPTS=(--min_replica_acks 1 --replica_ack_timeout_ms 500 --replica_ack_fallback async
            --fence_lease_ms 500)
 
 define_services() {
-  local i port
-  for i in 1 2 3 4; do
+  local i port last=4
+  [ -f "$RUN/g3.added" ] && last=6
+  SVC_NAMES=()
+  for i in $(seq 1 "$last"); do
     port=$((7000 + i))
     if [ $((i % 2)) -eq 1 ]; then
       add_service "node$i" "$port" "$BIN/strata-node" \
@@ -171,13 +184,59 @@ status() {
   return "$rc"
 }
 
+# Grow the local cluster by one group, g3, and rebalance onto it.
+add_group() {
+  [ -f "$TOPOLOGY" ] || die "the cluster was never started (no $TOPOLOGY): run deploy/run.sh start first"
+  live_pid proxy >/dev/null || die "the cluster is not running: deploy/run.sh start first"
+  touch "$RUN/g3.added"
+  define_services
+  start_service node5
+  start_service node6
+  if ! grep -q 'name: g3' "$TOPOLOGY"; then
+    # A group with no slots: the sentinels seed its master with an empty table.
+    awk '/^proxy:/ && !done { print "  - name: g3\n    slots: \"\"\n    nodes: [127.0.0.1:7005, 127.0.0.1:7006]"; done=1 } { print }' \
+      "$TOPOLOGY" >"$TOPOLOGY.tmp" && mv "$TOPOLOGY.tmp" "$TOPOLOGY"
+    say "added group g3 (no slots) to $TOPOLOGY"
+  fi
+  "$BIN/strata-proxy" --config "$TOPOLOGY" -t
+  local name pid
+  for name in sentinel1 sentinel2 sentinel3 proxy; do
+    pid="$(live_pid "$name")" && kill -HUP "$pid"
+  done
+  local i
+  for i in $(seq 1 100); do  # up to 10 s for the seeding of g3's master
+    redis-cli -p 7005 STRATA SLOTS 2>/dev/null | grep -qx g3 && break
+    sleep 0.1
+  done
+  say "g3 is in the cluster; rebalancing onto it"
+  local out="$RUN/rebalance.out" rc=0
+  "$BIN/strata-cli" rebalance --config "$TOPOLOGY" "$@" | tee "$out" || rc=$?
+  [ "$rc" -eq 0 ] || die "strata-cli rebalance exited $rc: rerun deploy/run.sh add-group to carry on"
+  # The intent follows the map: the slots: lines rebalance printed.
+  if grep -q "^done: the slot map matches the plan" "$out"; then
+    awk -v lines="$(grep '^  [^ ]*: slots: "' "$out")" '
+      BEGIN { n = split(lines, l, "\n")
+              for (i = 1; i <= n; i++) { g = l[i]; sub(/^ +/, "", g); sub(/:.*/, "", g)
+                                         v = l[i]; sub(/^[^"]*/, "", v); want[g] = v } }
+      /^  - name: / { g = $3 }
+      /^    slots: / && (g in want) { print "    slots: " want[g]; next }
+      { print }' "$TOPOLOGY" >"$TOPOLOGY.tmp" && mv "$TOPOLOGY.tmp" "$TOPOLOGY"
+    say "set the slots: of $TOPOLOGY to the new map"
+    for name in sentinel1 sentinel2 sentinel3 proxy; do
+      pid="$(live_pid "$name")" && kill -HUP "$pid"
+    done
+  fi
+}
+
 usage() {
   cat <<USAGE
-usage: deploy/run.sh [start|stop|status|restart]
+usage: deploy/run.sh [start|stop|status|restart|add-group [--yes]]
   start    install dependencies, build into build/, start the local cluster (default)
   stop     stop the local cluster
   status   show the state of each service
   restart  stop, then start
+  add-group  start group g3 (7005 + 7006), add it to run/topology.yaml and
+             rebalance the slots onto it with strata-cli (asks unless --yes)
 USAGE
 }
 
@@ -190,6 +249,7 @@ case "$cmd" in
     [ "${STRATA_SKIP_BUILD:-0}" = 1 ] || build
     # Keep run/ out of git even in a tree whose .gitignore lacks it.
     mkdir -p "$RUN" && { [ -f "$RUN/.gitignore" ] || echo '*' >"$RUN/.gitignore"; }
+    [ -f "$TOPOLOGY" ] || cp "$EXAMPLE_TOPOLOGY" "$TOPOLOGY"
     for name in "${SVC_NAMES[@]}"; do start_service "$name"; done
     echo
     echo "Strata is running:"
@@ -199,6 +259,8 @@ case "$cmd" in
     echo "  masters:  redis-cli -p 26379 SENTINEL masters"
     echo "  events:   redis-cli -p 26379 PSUBSCRIBE '*'   (+sdown, +switch-master, ...)"
     echo "  failover: redis-cli -p 26379 SENTINEL failover g1"
+    echo "  slots:    redis-cli -p 26379 SENTINEL SLOTS;  $BIN/strata-cli status --config $TOPOLOGY"
+    echo "  grow:     deploy/run.sh add-group     (a third group, then strata-cli rebalance)"
     echo "  logs:     $LOGS/"
     echo "  data:     $RUN/<service>/"
     echo "  status:   deploy/run.sh status"
@@ -209,6 +271,10 @@ case "$cmd" in
     ;;
   status)
     status
+    ;;
+  add-group)
+    shift
+    add_group "$@"
     ;;
   restart)
     bash "$ROOT/deploy/run.sh" stop

@@ -69,13 +69,16 @@ int main(int argc, char **argv)
          * (slotcheck.h): a warning, the file itself is valid. */
         buf warn;
         buf_init(&warn);
-        if (proxy_g.conf.config_path && slotcheck_nodes(&proxy_g.conf.topo, 200, &warn) > 0)
-            printf("warning: the file moves slots that nodes own:\n");
+        int differ = proxy_g.conf.config_path
+                         ? slotcheck_nodes(&proxy_g.conf.topo, proxy_g.conf.config_path, 200, &warn)
+                         : 0;
+        if (differ < 0) printf("error: a group that owns slots is missing from the file:\n");
+        else if (differ > 0) printf("warning: the file moves slots that nodes own:\n");
         if (warn.len) printf("%.*s", (int)warn.len, warn.data);
         buf_free(&warn);
         pconf_free(&proxy_g.conf);
         buf_free(&errs);
-        return 0;
+        return differ < 0 ? 1 : 0;
     }
     if (log_init("proxy", proxy_g.conf.log_path, proxy_g.conf.s.log_level) < 0) {
         fprintf(stderr, "cannot open log file %s\n", proxy_g.conf.log_path);

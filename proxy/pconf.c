@@ -30,6 +30,8 @@ static const struct conf_field proxy_fields[] = {
       "client connections beyond this are refused with -ERR" },
     { "sentinel_poll_ms", CONF_INT, F(sentinel_poll_ms), "1000", 50, 600000, NULL, 1,
       "how often the sentinels are asked for each group's master" },
+    { "slots_cache", CONF_STR, F(slots_cache), "", 0, 0, NULL, 0,
+      "file keeping the last slot map from the sentinels, read at start when none answers (empty: none)" },
     { "log_level", CONF_ENUM, F(log_level), "info", 0, 0, level_names, 1,
       "debug, info, warning or error" },
     { NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL },

@@ -24,6 +24,7 @@ struct proxy_settings {
     char *metrics_listen;      /* host:port of /metrics, "" = off */
     long long max_clients;     /* beyond this, new clients get an error */
     long long sentinel_poll_ms;/* fallback poll of the sentinels */
+    char *slots_cache;         /* slot map cache file, "" = none (sentwatch.h) */
     int log_level;             /* LOG_LVL_*: the enum's names are in that order */
 };
 

@@ -50,11 +50,18 @@ int proxy_reload(void)
         next.s.threads != proxy_g.conf.s.threads)
         log_warn("reload: listen address and threads change only at restart");
     pthread_mutex_lock(&proxy_g.lock);
-    /* The stop-gap of slotcheck.h: slots the file moves stay with the
-     * group that holds their keys. */
+    /* Slots the file moves stay with the group that holds their keys
+     * until strata-cli has moved them (slotcheck.h). */
     buf warn;
     buf_init(&warn);
-    int kept = slotcheck_reload(&proxy_g.conf.topo, &next.topo, &warn);
+    int kept = slotcheck_reload(&proxy_g.conf.topo, &next.topo, proxy_g.config_file, &warn);
+    if (kept < 0) {
+        pthread_mutex_unlock(&proxy_g.lock);
+        log_error("reload refused, keeping the running configuration:\n%.*s", (int)warn.len, warn.data);
+        buf_free(&warn);
+        pconf_free(&next);
+        return -1;
+    }
     if (warn.len)
         log_warn("reload: the file moves slots between groups:\n%.*s", (int)warn.len, warn.data);
     buf_free(&warn);

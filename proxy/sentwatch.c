@@ -17,6 +17,7 @@
 #include "log.h"
 #include "proxy.h"
 #include "slotcheck.h"
+#include "slotmap.h"
 #include "util.h"
 
 #define SW_MAX 32
@@ -42,6 +43,8 @@ static struct {
     int ngroups;
     char (*groups)[128];
     struct route_master *cur;   /* last decision per group (addr.port 0: none) */
+    char cache[1024];           /* proxy.slots_cache, "" = none */
+    uint64_t map_epoch_sum;     /* of the last map written to the cache */
 } sw = { .pipe = { -1, -1 } };
 
 static const struct timeval connect_tv = { 0, 300 * 1000 };
@@ -98,6 +101,7 @@ static int sw_sync_conf(void)
     }
     snprintf(sw.password, sizeof sw.password, "%s", t->password ? t->password : "");
     sw.poll_ms = proxy_g.conf.s.sentinel_poll_ms;
+    snprintf(sw.cache, sizeof sw.cache, "%s", proxy_g.conf.s.slots_cache ? proxy_g.conf.s.slots_cache : "");
     /* Groups: keep the decisions of groups that still exist. */
     struct route_master *cur = xcalloc((size_t)(t->ngroups ? t->ngroups : 1), sizeof *cur);
     char (*groups)[128] = xcalloc((size_t)(t->ngroups ? t->ngroups : 1), sizeof *groups);
@@ -215,6 +219,81 @@ static void sw_query(void)
     free(out);
 }
 
+/* Route every claim of m. */
+static void sw_apply_map(const struct slotmap *m)
+{
+    unsigned char owned[SLOT_COUNT / 8];
+    for (int g = 0; g < m->ngroups; g++) {
+        memset(owned, 0, sizeof owned);
+        for (int s = 0; s < SLOT_COUNT; s++)
+            if (m->owner[s] == g) owned[s >> 3] |= (unsigned char)(1u << (s & 7));
+        proxy_apply_claims(m->names[g], owned);
+    }
+}
+
+/* The sentinels' slot map (sentwatch.h).  Returns 1 if a majority
+ * answered and the map was applied (merged into `into` instead when it is
+ * not NULL). */
+static int sw_sentinel_map(struct slotmap *into)
+{
+    if (sw.n == 0) return 0;
+    struct slotmap m;
+    slotmap_init(&m);
+    int answered = 0;
+    for (int i = 0; i < sw.n; i++) {
+        struct sw_sentinel *s = &sw.s[i];
+        if (!s->q) s->q = sw_connect(s);
+        if (!s->q) continue;
+        redisReply *r = redisCommand(s->q, "SENTINEL SLOTS");
+        if (!r) {
+            redisFree(s->q);
+            s->q = NULL;
+            continue;
+        }
+        if (r->type == REDIS_REPLY_ARRAY) {
+            answered++;
+            for (size_t k = 0; k < r->elements; k++) {
+                redisReply *e = r->element[k];
+                if (e->type == REDIS_REPLY_ARRAY && e->elements >= 4 && e->element[0]->type == REDIS_REPLY_INTEGER &&
+                    e->element[1]->type == REDIS_REPLY_INTEGER && e->element[2]->type == REDIS_REPLY_STRING &&
+                    e->element[3]->type == REDIS_REPLY_INTEGER)
+                    slotmap_claim(&m, (int)e->element[0]->integer, (int)e->element[1]->integer, e->element[2]->str,
+                                  (uint64_t)e->element[3]->integer, NULL);
+            }
+        }
+        freeReplyObject(r);
+    }
+    int ok = answered > sw.n / 2 && slotmap_claimed(&m) > 0;
+    if (ok) {
+        if (into) slotmap_merge(into, &m, NULL);
+        else sw_apply_map(&m);
+        uint64_t sum = 0;
+        for (int s = 0; s < SLOT_COUNT; s++) sum = sum * 31 + m.epoch[s] * 1024 + (uint64_t)(m.owner[s] + 1);
+        if (sw.cache[0] && sum != sw.map_epoch_sum) {
+            if (slotmap_save(&m, sw.cache) < 0) log_warn("cannot write the slot map cache %s", sw.cache);
+            else sw.map_epoch_sum = sum;
+        }
+    }
+    slotmap_free(&m);
+    return ok;
+}
+
+/* At start without the sentinels' map: the cache file's. */
+static void sw_cached_map(void)
+{
+    if (!sw.cache[0]) return;
+    struct slotmap m;
+    char err[300];
+    slotmap_init(&m);
+    int rc = slotmap_load(&m, sw.cache, err, sizeof err);
+    if (rc < 0) log_warn("slot map cache: %s", err);
+    if (rc == 1) {
+        log_info("no majority of sentinels gave a slot map: routing by the cached one in %s", sw.cache);
+        sw_apply_map(&m);
+    }
+    slotmap_free(&m);
+}
+
 /* The slot tables of the masters (node/cluster/slots.h) are where slots
  * really are: each group's master is asked for the slots it owns, and
  * the route follows them (proxy_apply_claims), so a proxy started with a
@@ -223,20 +302,33 @@ static void sw_query(void)
  * owns only some of their slots) are split right. */
 static void sw_tables(void)
 {
+    /* One map of every claim, highest epoch per slot, applied once: the
+     * sentinels' map (it lags the tables by a poll) and each master's own
+     * ranges.  During a move's switch the target's table already claims
+     * the range at epoch + 1 while the source's (and the sentinels') still
+     * say epoch; applying them one after the other made the route flap. */
+    struct slotmap m;
+    slotmap_init(&m);
+    sw_sentinel_map(&m);
     unsigned char owned[SLOT_COUNT / 8];
     char self[128];
     for (int g = 0; g < sw.ngroups; g++) {
-        const struct route_master *m = &sw.cur[g];
-        if (!m->addr.port) continue;
-        if (slotcheck_ask(m->addr.host, m->addr.port, sw.password, 300, self, sizeof self, owned) != 1)
-            continue;
-        if (strcmp(self, sw.groups[g]) != 0) {
-            log_warn("group %s: its master %s:%d says it belongs to group %s", sw.groups[g], m->addr.host,
-                     m->addr.port, self);
-            continue;
+        const struct route_master *rm = &sw.cur[g];
+        if (!rm->addr.port) continue;
+        struct slotmap one;
+        slotmap_init(&one);
+        if (slotcheck_ask_claims(rm->addr.host, rm->addr.port, sw.password, 300, self, sizeof self, owned, &one) ==
+            1) {
+            if (strcmp(self, sw.groups[g]) != 0)
+                log_warn("group %s: its master %s:%d says it belongs to group %s", sw.groups[g], rm->addr.host,
+                         rm->addr.port, self);
+            else
+                slotmap_merge(&m, &one, NULL);
         }
-        proxy_apply_claims(self, owned);
+        slotmap_free(&one);
     }
+    if (slotmap_claimed(&m) > 0) sw_apply_map(&m);
+    slotmap_free(&m);
 }
 
 /* Read pending pub/sub messages; returns 1 if a +switch-master came. */
@@ -254,7 +346,8 @@ static int sw_read_sub(struct sw_sentinel *s)
         if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
             r->element[0]->type == REDIS_REPLY_STRING && !strcmp(r->element[0]->str, "message") &&
             r->element[2]->type == REDIS_REPLY_STRING) {
-            log_info("sentinel %s:%d: +switch-master %s", s->host, s->port, r->element[2]->str);
+            log_info("sentinel %s:%d: %s %s", s->host, s->port,
+                     r->element[1]->type == REDIS_REPLY_STRING ? r->element[1]->str : "?", r->element[2]->str);
             switched = 1;
         }
         freeReplyObject(r);
@@ -267,12 +360,20 @@ static void sw_subscribe(struct sw_sentinel *s, uint64_t now)
     if (s->sub || now < s->sub_retry_ms) return;
     s->sub = sw_connect(s);
     if (s->sub) {
-        redisReply *r = redisCommand(s->sub, "SUBSCRIBE +switch-master");
+        redisReply *r = redisCommand(s->sub, "SUBSCRIBE +switch-master +slots");
         if (!r) {
             redisFree(s->sub);
             s->sub = NULL;
         } else {
             freeReplyObject(r);
+            /* The second subscription's confirmation. */
+            void *more = NULL;
+            if (redisGetReply(s->sub, &more) != REDIS_OK) {
+                redisFree(s->sub);
+                s->sub = NULL;
+            } else if (more) {
+                freeReplyObject(more);
+            }
         }
     }
     if (!s->sub) s->sub_retry_ms = now + 1000;
@@ -331,6 +432,7 @@ int sentwatch_start(void)
     if (pipe2(sw.pipe, O_NONBLOCK | O_CLOEXEC) < 0) return -1;
     if (sw_sync_conf() > 0) {
         sw_query();
+        if (!sw_sentinel_map(NULL)) sw_cached_map();
         sw_tables();
     }
     if (pthread_create(&sw.thread, NULL, sw_main, NULL) != 0) return -1;

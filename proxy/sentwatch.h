@@ -11,7 +11,17 @@
  * Decision per group: only when a majority of the sentinels answered; the
  * address reported with the highest config-epoch wins (ties: the most
  * votes).  Without a majority the last decision stands: a proxy cut off
- * from most sentinels keeps routing where it did. */
+ * from most sentinels keeps routing where it did.
+ *
+ * The slot map (where each slot is now, sentinel/slotagg.h): with each
+ * table read (every SW_TABLES_MS, at once on +slots, which the thread
+ * also subscribes to, and on -MOVED) the thread asks every sentinel for
+ * SENTINEL SLOTS; when a majority answered, their claims are merged
+ * (highest epoch per slot wins) and routed (proxy_apply_claims), then the
+ * masters' own tables are read as before.  With proxy.slots_cache set,
+ * the merged map is written there on change, and read at start when no
+ * majority of sentinels answers, so a restarted proxy routes by the last
+ * map it knew rather than by the file; -MOVED corrects whatever is stale. */
 #ifndef STRATA_PROXY_SENTWATCH_H
 #define STRATA_PROXY_SENTWATCH_H
 

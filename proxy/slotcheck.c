@@ -16,9 +16,10 @@ static int group_index(const struct topology *t, const char *name)
     return -1;
 }
 
-int slotcheck_reload(const struct topology *cur, struct topology *next, buf *warn)
+int slotcheck_reload(const struct topology *cur, struct topology *next, const char *path, buf *warn)
 {
-    int kept = 0;
+    int kept = 0, removed = 0;
+    const char *file = path && path[0] ? path : "<topology file>";
     for (int s = 0; s < SLOT_COUNT;) {
         const char *from = cur->groups[cur->slot_group[s]].name;
         const char *to = next->groups[next->slot_group[s]].name;
@@ -37,22 +38,30 @@ int slotcheck_reload(const struct topology *cur, struct topology *next, buf *war
             kept += e - s + 1;
             buf_printf(warn,
                        "slots %d-%d: the file moves them from group %s to group %s, which needs a "
-                       "slot migration (Strata has none yet); they stay on %s, whose nodes hold "
-                       "their keys\n",
-                       s, e, from, to, from);
+                       "slot migration: run `strata-cli reshard --config %s`; until it is done they "
+                       "stay on %s, whose nodes hold their keys\n",
+                       s, e, from, to, file, from);
         } else {
+            removed++;
             buf_printf(warn,
-                       "slots %d-%d: group %s is no longer in the file; they go to group %s, and "
-                       "keys %s stored for them are not reachable\n",
-                       s, e, from, to, from);
+                       "slots %d-%d: group %s still owns them, so it cannot be removed from the file: "
+                       "put it back, give its slots to other groups and run `strata-cli reshard "
+                       "--config %s`, then remove it\n",
+                       s, e, from, file);
         }
         s = e + 1;
     }
-    return kept;
+    return removed ? -1 : kept;
 }
 
 int slotcheck_ask(const char *host, int port, const char *password, long long timeout_ms, char *group,
                   size_t gsize, unsigned char *owned)
+{
+    return slotcheck_ask_claims(host, port, password, timeout_ms, group, gsize, owned, NULL);
+}
+
+int slotcheck_ask_claims(const char *host, int port, const char *password, long long timeout_ms, char *group,
+                         size_t gsize, unsigned char *owned, struct slotmap *claims)
 {
     struct timeval tv = { (time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000) * 1000 };
     redisContext *ctx = redisConnectWithTimeout(host, port, tv);
@@ -83,6 +92,9 @@ int slotcheck_ask(const char *host, int port, const char *password, long long ti
                 long long lo = e->element[0]->integer, hi = e->element[1]->integer;
                 for (long long s = lo < 0 ? 0 : lo; s <= hi && s < SLOT_COUNT; s++)
                     owned[s >> 3] |= (unsigned char)(1u << (s & 7));
+                if (claims && e->elements >= 4 && e->element[3]->type == REDIS_REPLY_INTEGER && lo >= 0 &&
+                    hi < SLOT_COUNT && lo <= hi)
+                    slotmap_claim(claims, (int)lo, (int)hi, self->str, (uint64_t)e->element[3]->integer, NULL);
             }
         }
     }
@@ -92,8 +104,50 @@ out:
     return rc;
 }
 
-int slotcheck_nodes(const struct topology *t, long long timeout_ms, buf *warn)
+/* The sentinels' map (SENTINEL SLOTS, sentinel/slotagg.h): ranges owned
+ * by groups the file does not have.  Returns how many slots, -1 when no
+ * sentinel answered. */
+static int slotcheck_sentinels(const struct topology *t, long long timeout_ms, const char *file, buf *warn)
 {
+    struct timeval tv = { (time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000) * 1000 };
+    for (int i = 0; i < t->nsentinels; i++) {
+        redisContext *ctx = redisConnectWithTimeout(t->sentinels[i].host, t->sentinels[i].port, tv);
+        if (!ctx || ctx->err) {
+            if (ctx) redisFree(ctx);
+            continue;
+        }
+        redisSetTimeout(ctx, tv);
+        if (t->password && t->password[0]) {
+            redisReply *a = redisCommand(ctx, "AUTH %s", t->password);
+            if (a) freeReplyObject(a);
+        }
+        redisReply *r = redisCommand(ctx, "SENTINEL SLOTS");
+        int n = -1;
+        if (r && r->type == REDIS_REPLY_ARRAY) {
+            n = 0;
+            for (size_t k = 0; k < r->elements; k++) {
+                redisReply *e = r->element[k];
+                if (e->type != REDIS_REPLY_ARRAY || e->elements < 4 || e->element[2]->type != REDIS_REPLY_STRING ||
+                    group_index(t, e->element[2]->str) >= 0)
+                    continue;
+                buf_printf(warn,
+                           "slots %lld-%lld: group %s owns them (sentinels' map) but the file no longer "
+                           "has it: a group that owns slots cannot be removed; put it back, give its "
+                           "slots to other groups and run `strata-cli reshard --config %s`, then remove it\n",
+                           e->element[0]->integer, e->element[1]->integer, e->element[2]->str, file);
+                n += (int)(e->element[1]->integer - e->element[0]->integer + 1);
+            }
+        }
+        if (r) freeReplyObject(r);
+        redisFree(ctx);
+        if (n >= 0) return n;
+    }
+    return -1;
+}
+
+int slotcheck_nodes(const struct topology *t, const char *path, long long timeout_ms, buf *warn)
+{
+    const char *file = path && path[0] ? path : "<topology file>";
     int owner[SLOT_COUNT];
     int differ = 0;
     for (int s = 0; s < SLOT_COUNT; s++) owner[s] = -1;
@@ -123,10 +177,12 @@ int slotcheck_nodes(const struct topology *t, long long timeout_ms, buf *warn)
         while (e + 1 < SLOT_COUNT && owner[e + 1] == o && t->slot_group[e + 1] == t->slot_group[s]) e++;
         buf_printf(warn,
                    "slots %d-%d: the file gives them to group %s but group %s owns them; moving them "
-                   "needs a slot migration (Strata has none yet): a running proxy keeps them on %s\n",
-                   s, e, t->groups[t->slot_group[s]].name, t->groups[o].name, t->groups[o].name);
+                   "needs a slot migration: run `strata-cli reshard --config %s` (a running proxy "
+                   "keeps them on %s until then)\n",
+                   s, e, t->groups[t->slot_group[s]].name, t->groups[o].name, file, t->groups[o].name);
         differ += e - s + 1;
         s = e + 1;
     }
+    if (t->nsentinels && slotcheck_sentinels(t, timeout_ms, file, warn) > 0) return -1;
     return differ;
 }

@@ -16,6 +16,7 @@
 #include "resp.h"
 #include "sentinel.h"
 #include "server.h"
+#include "slotagg.h"
 #include "util.h"
 
 /* ---- helpers for the field/value maps of SENTINEL replies ----
@@ -401,6 +402,11 @@ static void sn_strata_hello(struct cmd_ctx *x)
     else resp_add_ok(x->out);
 }
 
+static void sn_slots(struct cmd_ctx *x)
+{
+    slotagg_reply(x->out);
+}
+
 static void sn_reset(struct cmd_ctx *x)
 {
     resp_add_int(x->out, 0);
@@ -419,6 +425,7 @@ static const struct scmd sentinel_subs[] = {
     { "is-master-down-by-addr", 6, sn_is_master_down, 0, NULL },
     { "strata-hello", -2, sn_strata_hello, 0, NULL },
     { "reset", 3, sn_reset, 0, NULL },
+    { "slots", 2, sn_slots, 0, NULL },
     { NULL, 0, NULL, 0, NULL },
 };
 

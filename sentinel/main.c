@@ -23,6 +23,7 @@
 #include "mon.h"
 #include "peer.h"
 #include "sentinel.h"
+#include "slotagg.h"
 #include "server.h"
 #include "state.h"
 #include "util.h"
@@ -180,7 +181,7 @@ int main(int argc, char **argv)
     snt.base = event_base_new();
     build(NULL, 0, NULL, 0);
 
-    int ok = state_load() == 0 && server_start(snt.conf.bind, snt.conf.port, &errs) == 0;
+    int ok = state_load() == 0 && slotagg_load() == 0 && server_start(snt.conf.bind, snt.conf.port, &errs) == 0;
     struct event *sigs[3] = { NULL, NULL, NULL };
     struct event *tick = NULL;
     if (ok) {

@@ -10,6 +10,7 @@
 #include "link.h"
 #include "log.h"
 #include "server.h"
+#include "slotagg.h"
 #include "slotseed.h"
 #include "util.h"
 
@@ -384,5 +385,6 @@ void mon_tick(uint64_t now)
         mon_renew_lease(g, now);
         mon_reconf(g, now);
         slotseed_tick(g, now);
+        slotagg_tick(g, now);
     }
 }

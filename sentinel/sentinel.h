@@ -12,6 +12,7 @@
  *   server.c    the RESP listener, clients and pub/sub
  *   cmd.c       the commands clients send (SENTINEL ..., INFO, PING, ...)
  *   slotseed.c  first slot table of each master, from the topology
+ *   slotagg.c   the cluster's slot map, aggregated from the masters' tables
  *
  * Words: the *config master* of a group is the node this sentinel believes
  * to be its master (persisted with the group's config epoch); a node's
@@ -74,6 +75,9 @@ struct snode {
     int slots_pending;            /* STRATA SLOTS / SETSLOTS in flight */
     int has_table;                /* the node said it has a slot table */
     uint64_t slots_checked_ms;
+    /* Slot map aggregation (slotagg.c). */
+    int agg_pending;              /* STRATA SLOTS in flight */
+    uint64_t agg_ms;              /* when it was last sent */
 };
 
 enum fo_state {

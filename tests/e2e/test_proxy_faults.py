@@ -169,13 +169,13 @@ def test_config_ok_and_missing_file(cluster):
 
 
 def test_transactions_across_a_reload(cluster):
-    """A reload that moves the slot of a watched or queued key ends those
-    transactions: EXEC after a WATCH answers as a failed WATCH (the client
-    retries), a MULTI without WATCH gets EXECABORT; nothing reaches the
-    group that no longer owns the key.  A new transaction goes to the new
-    owner.  (The key's group leaves the file: a slot move between groups
-    that both stay is not applied without a migration, see
-    test_sighup_keeps_moved_slot_range.)"""
+    """A reload that changes where a watched or queued key is routed ends
+    those transactions: EXEC after a WATCH answers as a failed WATCH (the
+    client retries), a MULTI without WATCH gets EXECABORT; nothing reaches
+    the old server.  A new transaction goes to the new one.  (The key's
+    group gets another node in the file: a reload never moves a slot to
+    another group, nor drops a group that owns slots, see
+    test_sighup_keeps_moved_slot_range and test_cluster_reshard.py.)"""
     s = ProxySetup(cluster, 2)
     k = keys_for_group(s.ranges, 0, 1, "tx")[0]
     from proxy_util import key_slot
@@ -188,15 +188,18 @@ def test_transactions_across_a_reload(cluster):
     assert q.call(b"MULTI") == "OK"
     assert q.call(b"SET", k.encode(), b"q") == "QUEUED"
     from proxy_util import topology_text
+    moved_to = cluster.redis(name="redis-g1-new")
+    (lo0, hi0), (lo1, hi1) = s.ranges
     with open(s.topo, "w") as f:
-        f.write(topology_text([("g2", "0-16383", [f"127.0.0.1:{s.backends[1].port}"])],
+        f.write(topology_text([("g1", f"{lo0}-{hi0}", [f"127.0.0.1:{moved_to.port}"]),
+                               ("g2", f"{lo1}-{hi1}", [f"127.0.0.1:{s.backends[1].port}"])],
                               proxy=s.proxy_opts))
     s.proxy.proc.send_signal(signal.SIGHUP)
     wait_until(lambda: r.info("server")["reloads"] >= 1, 10, what="reload")
 
     def probe_moved():
         r.set(probes[-1], "p")
-        return s.direct(1).get(probes[-1]) == b"p"
+        return moved_to.client().get(probes[-1]) == b"p"
     wait_until(probe_moved, 10, what="worker on the new routing")
     w.multi()
     w.set(k, "w")
@@ -204,10 +207,10 @@ def test_transactions_across_a_reload(cluster):
         w.execute()
     reply = q.call(b"EXEC")
     assert isinstance(reply, Error) and reply.startswith(b"EXECABORT"), reply
-    assert s.direct(0).get(k) is None and s.direct(1).get(k) is None
+    assert s.direct(0).get(k) is None and moved_to.client().get(k) is None
     p = r.pipeline(transaction=True)
     p.watch(k)
     p.multi()
     p.set(k, "new")
     assert p.execute() == [True]
-    assert s.direct(1).get(k) == b"new"
+    assert moved_to.client().get(k) == b"new"

@@ -42,7 +42,7 @@ static void test_reload_keeps_moved_slots(void **state)
                 "  - {name: g3, slots: \"0-99\", nodes: [127.0.0.1:7003]}\n"
                 "  - {name: g1, slots: \"100-7999,16000-16383\", nodes: [127.0.0.1:7001]}\n"
                 "  - {name: g2, slots: \"8000-15999\", nodes: [127.0.0.1:7002]}\n");
-    int kept = slotcheck_reload(&cur, &next, &warn);
+    int kept = slotcheck_reload(&cur, &next, "t.yaml", &warn);
     assert_int_equal(kept, 100 + 192 + 384);
     for (int s = 0; s < 8192; s++) assert_string_equal(next.groups[next.slot_group[s]].name, "g1");
     for (int s = 8192; s < 16384; s++) assert_string_equal(next.groups[next.slot_group[s]].name, "g2");
@@ -50,20 +50,21 @@ static void test_reload_keeps_moved_slots(void **state)
     assert_non_null(strstr(warn.data, "slots 0-99: the file moves them from group g1 to group g3"));
     assert_non_null(strstr(warn.data, "slots 8000-8191: the file moves them from group g1 to group g2"));
     assert_non_null(strstr(warn.data, "slots 16000-16383: the file moves them from group g2 to group g1"));
-    assert_non_null(strstr(warn.data, "needs a slot migration"));
+    assert_non_null(strstr(warn.data, "needs a slot migration: run `strata-cli reshard --config t.yaml`"));
     topo_free(&next);
     /* The same file again: nothing to say. */
     buf_clear(&warn);
     load(&next, cur_yaml);
-    assert_int_equal(slotcheck_reload(&cur, &next, &warn), 0);
+    assert_int_equal(slotcheck_reload(&cur, &next, "t.yaml", &warn), 0);
     assert_int_equal(warn.len, 0);
     topo_free(&next);
-    /* g2 leaves the file: its slots have nowhere else to go. */
+    /* g2 leaves the file while it owns slots: refused. */
     load(&next, "groups:\n  - {name: g1, slots: \"0-16383\", nodes: [127.0.0.1:7001]}\n");
-    assert_int_equal(slotcheck_reload(&cur, &next, &warn), 0);
-    for (int s = 0; s < 16384; s++) assert_int_equal(next.slot_group[s], 0);
+    assert_int_equal(slotcheck_reload(&cur, &next, "t.yaml", &warn), -1);
     buf_append(&warn, "", 1);
-    assert_non_null(strstr(warn.data, "slots 8192-16383: group g2 is no longer in the file"));
+    assert_non_null(strstr(warn.data, "slots 8192-16383: group g2 still owns them, so it cannot be "
+                                      "removed from the file"));
+    assert_non_null(strstr(warn.data, "`strata-cli reshard --config t.yaml`"));
     topo_free(&next);
     topo_free(&cur);
     buf_free(&warn);
