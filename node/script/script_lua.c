@@ -755,6 +755,8 @@ static int redis_call_generic(lua_State *L, int raise)
                    (!(sub = subcmd_lookup(cmd->name, argv[1], lens[1])) || !subcmd_arity_ok(sub, argc))) {
             err = sub ? "Wrong number of args calling Redis command from script"
                       : "Unknown Redis command called from script";
+        } else if ((err = node_acl_script_check(srv.current, argc, argv, lens)) != NULL) {
+            /* refused by the caller's ACL user (t_acl.c) */
         } else if (r->ro && ((cmd->flags & CF_WRITE) || cmd->id == CMD_PUBLISH)) {
             err = "Write commands are not allowed from read-only scripts.";
         } else if ((err = script_cluster_check(r, cmd, argc, argv, lens)) != NULL) {
