@@ -112,6 +112,8 @@ void client_destroy(struct client *c)
     c->head = c->tail = NULL;
     c->tunnel = NULL;
     c->push_wait = NULL;
+    if (c->moved_ev) event_free(c->moved_ev);
+    c->moved_msg = NULL;
     if (c->priv) {
         struct backend *b = c->priv;
         c->priv = NULL;
@@ -245,6 +247,22 @@ static void reply_raw(struct client *c, int cmd, const char *raw, size_t len)
 static void send_frag(struct client *c, struct msg *m, int idx, int g, struct backend *b,
                       const char *req, size_t len, int blocking);
 static struct backend *link_for(struct client *c, int g, int is_read);
+static struct backend *priv_for(struct client *c, int g);
+
+/* The -MOVED hop of a blocking command: its private link to the old group
+ * may not be closed from inside that link's reply callback, so the new
+ * private link is opened from here, on the next loop turn. */
+static void moved_resend_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct client *c = arg;
+    struct msg *m = c->moved_msg;
+    (void)fd;
+    (void)what;
+    c->moved_msg = NULL;
+    if (!m || c->closing) return;
+    send_frag(c, m, 0, c->moved_group, priv_for(c, c->moved_group), m->fwd_req.data,
+              m->fwd_req.len, 1);
+}
 
 /* A forwarded request got "-MOVED <slot> <group>:<epoch>" (node/cluster/
  * slots.h): the node does not own the slot and names the group that does.
@@ -263,6 +281,14 @@ static int follow_moved(struct client *c, struct msg *m, struct frag *f, const c
     if (gi < 0 || gi == f->gidx) return 0;
     m->moved = 1;
     atomic_fetch_add(&proxy_g.moved_resent, 1);
+    if (m->fwd_blocking) {
+        static const struct timeval now = { 0, 0 };
+        if (!c->moved_ev) c->moved_ev = evtimer_new(c->w->base, moved_resend_cb, c);
+        c->moved_msg = m;
+        c->moved_group = gi;
+        evtimer_add(c->moved_ev, &now);
+        return 1;
+    }
     send_frag(c, m, 0, gi, link_for(c, gi, m->fwd_is_read), m->fwd_req.data, m->fwd_req.len, 0);
     return 1;
 }
@@ -1491,6 +1517,11 @@ static void dispatch(struct client *c, int argc, char **argv, size_t *lens, cons
         struct backend *b = priv_for(c, g);
         struct msg *m = msg_new(c, spec, MSG_FORWARD);
         msg_set_frags(m, 1);
+        /* Kept for a -MOVED hop: a node gives a blocked client -MOVED when
+         * its slot leaves the group (a migration's switch); the command
+         * then blocks again on the new owner, with its full timeout. */
+        if (len <= CLIENT_FWD_KEEP_MAX) buf_append(&m->fwd_req, req, len);
+        m->fwd_blocking = 1;
         send_frag(c, m, 0, g, b, req, len, 1);
         return;
     }

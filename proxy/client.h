@@ -75,6 +75,11 @@ struct client {
     uint64_t created_ms;
 
     struct backend *priv;        /* private link, owned */
+    struct event *moved_ev;      /* resends moved_msg (a blocking command that
+                                  * got -MOVED) on a private link to
+                                  * moved_group, out of the old link's callback */
+    struct msg *moved_msg;
+    int moved_group;
     int priv_group;              /* group of priv's server when created */
     enum tx_state tx;
     buf tx_buf;                  /* queued commands of MULTI */

@@ -84,6 +84,8 @@ struct msg {
                               * after -MOVED (empty: too big to keep) */
     int fwd_is_read;
     int moved;               /* already resent after a -MOVED */
+    int fwd_blocking;        /* a blocking command on the private link: the
+                              * -MOVED hop opens one to the new group */
     char sha[41];            /* MSG_EVAL of EVALSHA*: its sha, lower case ("":
                               * not an EVALSHA); fwd_req is sent again after
                               * healing a NOSCRIPT */

@@ -315,6 +315,25 @@ unsigned long block_unblock_all(const char *msg)
     return n;
 }
 
+unsigned long block_unblock_keys(int (*reply)(client *c, const char *key, size_t klen))
+{
+    unsigned long n = 0;
+    if (!bk.nblocked) return 0;
+    for (client *c = srv.clients; c; c = c->next) {
+        struct block_state *b = c->bstate;
+        if (!b) continue;
+        for (int i = 0; i < b->nwaiters; i++) {
+            struct bkey *e = b->waiters[i].key;
+            if (!reply(c, e->key, e->klen)) continue;
+            block_detach(c);
+            block_resume(c);
+            n++;
+            break;
+        }
+    }
+    return n;
+}
+
 unsigned long block_count(void)
 {
     return bk.nblocked;

@@ -99,6 +99,13 @@ int block_unblock(client *c, int error);
  * e.g. when the node becomes a replica).  Returns how many. */
 unsigned long block_unblock_all(const char *msg);
 
+/* Unblock every client for which reply(c, key, klen) returns 1 for one of
+ * the keys it waits on (reply has written c's reply: an error).  The slot
+ * table calls it when slots leave the node, so clients blocked on them get
+ * -MOVED, as Redis Cluster redirects its blocked clients.  Returns how
+ * many were unblocked. */
+unsigned long block_unblock_keys(int (*reply)(client *c, const char *key, size_t klen));
+
 /* Number of blocked clients (INFO clients: blocked_clients). */
 unsigned long block_count(void);
 
