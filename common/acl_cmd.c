@@ -271,7 +271,11 @@ void acl_command(struct acl *a, const struct acl_user *me, int proto, int argc, 
             resp_add_error(out, "ERR unknown subcommand or wrong number of arguments for 'genpass'. Try ACL HELP.");
             return;
         }
-        if (argc == 3 && (str2ll(argv[2], lens[2], &bits) < 0 || bits <= 0 || bits > 4096)) {
+        if (argc == 3 && str2ll(argv[2], lens[2], &bits) < 0) {
+            resp_add_error(out, "ERR value is not an integer or out of range");
+            return;
+        }
+        if (bits <= 0 || bits > 4096) {
             resp_add_error(out, "ERR ACL GENPASS argument must be the number of bits for the output password, "
                                 "a positive number up to 4096");
             return;

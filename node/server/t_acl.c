@@ -79,8 +79,10 @@ int node_acl_auth(client *c, const char *user, size_t ulen, const char *pass, si
         buf ci;
         buf_init(&ci);
         client_info(c, &ci);
-        acl_log_add(acl, ACL_DENIED_AUTH, (c->flags & CLIENT_MULTI) ? ACL_CTX_MULTI : ACL_CTX_TOPLEVEL, "AUTH", 4,
-                    user, ulen, ci.data);
+        /* The object is the command as the client sent it (AUTH, auth,
+         * HELLO), as Redis 7.0 logs it. */
+        acl_log_add(acl, ACL_DENIED_AUTH, (c->flags & CLIENT_MULTI) ? ACL_CTX_MULTI : ACL_CTX_TOPLEVEL,
+                    c->argc ? c->argv[0] : "AUTH", c->argc ? c->argvlen[0] : 4, user, ulen, ci.data);
         buf_free(&ci);
         resp_add_error(&c->out, acl_err_wrongpass);
         return -1;

@@ -192,7 +192,7 @@ static void hello_command(client *c)
     }
     if (!c->authed) {
         resp_add_error(&c->out, "NOAUTH HELLO must be called with the client already authenticated, "
-                                "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+                                "otherwise the HELLO AUTH <user> <pass> option can be used to "
                                 "authenticate the client and select the RESP protocol version at the same time");
         return;
     }
