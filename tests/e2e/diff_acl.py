@@ -14,7 +14,7 @@ What may differ and is normalised (normalise()):
 """
 import re
 
-from difftest import Error, Map
+from difftest import Double, Error, Map, Push, Set
 
 USERS = [b"alice", b"bob", b"carol", b"default"]
 PASSWORDS = [b"pw1", b"pw2", b"", b"p w"]
@@ -65,7 +65,27 @@ def gen_step(r):
         # CLIENT LIST: ids and buffer sizes differ)
         return [[b"@as", u, r.choice(PASSWORDS)] + r.choice([p for p in PROBES if p[0] != b"client" and
                                                              p != [b"select", b"1"]])]
-    return [[b"acl", b"log", r.choice([b"5", b"1", b"-1", b"x"])]]
+    if x < 0.97:
+        return [[b"acl", b"log"] + r.choice([[b"5"], [b"1"], [b"-1"], [b"x"], [], [b"reset"], [b"reset", b"x"]])]
+    return [r.choice([[b"acl", b"help"], [b"acl", b"nosuch"], [b"acl", b"whoami"], [b"acl", b"whoami", b"x"],
+                      [b"acl", b"deluser", b"alice", b"bob"], [b"acl", b"dryrun", b"alice"],
+                      [b"acl", b"save"], [b"acl", b"load"], [b"acl", b"save"], [b"acl", b"load"]])]
+
+
+def shape(v):
+    """The RESP types of a reply (RESP3 map, set, double, simple or bulk
+    string...), with the element types of an array as a set: compared
+    exactly where the values themselves are normalised."""
+    for t, name in ((Map, "map"), (Set, "set"), (Push, "push")):
+        if isinstance(v, t):
+            return (name, [shape(x) for x in v])
+    if isinstance(v, list):
+        return ("array", sorted({repr(shape(x)) for x in v}))
+    for t, name in ((Error, "error"), (Double, "double"), (bytes, "bulk"), (str, "simple"), (bool, "bool"),
+                    (int, "int")):
+        if isinstance(v, t):
+            return name
+    return "null" if v is None else type(v).__name__
 
 
 RULES_RE = re.compile(rb"(?:^| )([+-]@all(?: [+-][^ ()]+)*)")

@@ -23,16 +23,20 @@ def _flatten(v):
 
 
 def _as_user(proc, proto, user, pw, argv):
-    # RESP2 first: HELLO 3 needs an authenticated client when the default
-    # user has a password.
+    """AUTH (RESP2) or HELLO 3 AUTH (RESP3) as a user on a new connection,
+    then ACL WHOAMI and the command: their replies (HELLO's map by its
+    shape and the user's name in ACL LOG, its values hold ids and
+    versions)."""
     c = RespConn("127.0.0.1", proc.port, proto=2)
     try:
-        a = c.call(b"auth", user, pw)
         if proto == 3:
-            h = c.call(b"hello", b"3")
-            a = [a, isinstance(h, Error) and bytes(h)]
+            h = c.call(b"hello", b"3", b"auth", user, pw)
+            a = h if isinstance(h, Error) else ("hello", diff_acl.shape(h))
+        else:
+            a = c.call(b"auth", user, pw)
+        w = c.call(b"acl", b"whoami")
         r = c.call(*argv)
-        return [a, r]
+        return [a, w, r, diff_acl.shape(r)]
     finally:
         c.close()
 
@@ -46,8 +50,16 @@ def _probe(conn, users):
 
 
 @pytest.mark.parametrize("proto", [2, 3])
-def test_acl_diff(pair, proto):
-    node, red = pair
+def test_acl_diff(cluster, tmp_path, proto):
+    # Both servers read and write an ACL file of their own (ACL SAVE and
+    # ACL LOAD are steps of the sequence); each file starts the same.
+    files = []
+    for name in ("node", "redis"):
+        f = tmp_path / (name + ".acl")
+        f.write_text("user default on nopass ~* &* +@all\nuser carol off resetchannels -@all\n")
+        files.append(f)
+    node = cluster.node(args=["--aclfile", str(files[0])])
+    red = cluster.redis(args=["--aclfile", str(files[1])])
     seed = SEED + proto
     print(f"ACL diff seed {seed} (STRATA_SEED={SEED})")
     r = random.Random(seed)
@@ -60,8 +72,11 @@ def test_acl_diff(pair, proto):
                 ra = _as_user(node, proto, cmd[1], cmd[2], cmd[3:])
                 rb = _as_user(red, proto, cmd[1], cmd[2], cmd[3:])
             else:
-                ra = _flatten(a.call(*cmd))
-                rb = _flatten(b.call(*cmd))
+                ra, rb = a.call(*cmd), b.call(*cmd)
+                sa, sb = diff_acl.shape(ra), diff_acl.shape(rb)
+                assert sa == sb, (f"seed {seed} step {i}: {cmd!r}: reply types differ\n strata: {ra!r}\n"
+                                  f" redis:  {rb!r}")
+                ra, rb = _flatten(ra), _flatten(rb)
             history.append(cmd)
             na, nb = diff_acl.normalise(cmd, ra), diff_acl.normalise(cmd, rb)
             assert na == nb, (f"seed {seed} step {i}: {cmd!r}\n strata: {ra!r}\n redis:  {rb!r}\n"
@@ -71,6 +86,10 @@ def test_acl_diff(pair, proto):
             pa, pb = _probe(a, users), _probe(b, users)
             assert pa == pb, f"seed {seed} step {i}: DRYRUN differs: " + repr(
                 {k: (pa[k], pb.get(k)) for k in pa if pa[k] != pb.get(k)})
+            # what ACL SAVE wrote, user by user, commands as their DRYRUN above
+            fa, fb = ([diff_acl.RULES_RE.sub(b" <rules>", ln) for ln in f.read_bytes().splitlines()]
+                      for f in files)
+            assert sorted(fa) == sorted(fb), f"seed {seed} step {i}: ACL files differ"
     a.close()
     b.close()
 
