@@ -44,6 +44,11 @@ static const struct subcmd subcmds[] = {
     { "function", "delete", 3 },     { "function", "dump", 2 },   { "function", "flush", -2 },
     { "function", "help", 2 },       { "function", "kill", 2 },   { "function", "list", -2 },
     { "function", "load", -3 },      { "function", "restore", -3 }, { "function", "stats", 2 },
+    { "acl", "cat", -2 },            { "acl", "deluser", -3 },    { "acl", "dryrun", -4 },
+    { "acl", "genpass", -2 },        { "acl", "getuser", 3 },     { "acl", "help", 2 },
+    { "acl", "list", 2 },            { "acl", "load", 2 },        { "acl", "log", -2 },
+    { "acl", "save", 2 },            { "acl", "setuser", -3 },    { "acl", "users", 2 },
+    { "acl", "whoami", 2 },
 };
 
 #define NSUBCMDS (sizeof subcmds / sizeof subcmds[0])

@@ -144,7 +144,7 @@ static int do_hello(struct client *c, int argc, char **argv, const size_t *lens,
     }
     if (!c->authed) {
         resp_add_error(out, "NOAUTH HELLO must be called with the client already authenticated, "
-                            "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+                            "otherwise the HELLO AUTH <user> <pass> option can be used to "
                             "authenticate the client and select the RESP protocol version at the "
                             "same time");
         return 1;

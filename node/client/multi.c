@@ -574,6 +574,7 @@ static void exec_command(client *c)
         c->argv = q->argv;
         c->argvlen = q->argvlen;
         c->cmd = q->cmd;
+        if (node_acl_exec_check(c)) continue;
         server_call(c);
     }
     c->flags &= ~CLIENT_IN_EXEC;

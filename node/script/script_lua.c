@@ -767,6 +767,8 @@ static int redis_call_generic(lua_State *L, int raise)
                       : "Unknown Redis command called from script";
         } else if (call_flags(cmd, sub, argc, argv, lens) & CF_NOSCRIPT) {
             err = "This Redis command is not allowed from script";
+        } else if ((err = node_acl_script_check(srv.current, argc, argv, lens)) != NULL) {
+            /* refused by the caller's ACL user (t_acl.c), after NOSCRIPT as in Redis's scriptCall */
         } else if (r->ro && ((call_flags(cmd, sub, argc, argv, lens) & CF_WRITE) ||
                              cmd->id == CMD_PUBLISH)) {
             err = "Write commands are not allowed from read-only scripts.";

@@ -25,6 +25,7 @@ const struct conf_field node_config_fields[] = {
       "durability: always (reply after fsync), everysec, no"),
     F("maxclients", CONF_INT, maxclients, "10000", 1, 1000000, NULL, 1, "client limit"),
     F("requirepass", CONF_STR, requirepass, "", 0, 0, NULL, 1, "password clients must AUTH with"),
+    F("aclfile", CONF_STR, aclfile, "", 0, 0, NULL, 0, "ACL file of users (read at start and by ACL LOAD)"),
     F("timeout", CONF_INT, timeout, "0", 0, 100000000, NULL, 1, "close idle clients after N seconds (0: never)"),
     F("log", CONF_STR, log, "", 0, 0, NULL, 0, "log file (default: stderr)"),
     F("loglevel", CONF_ENUM, loglevel, "info", 0, 0, loglevel_names, 1, "log level"),
@@ -129,7 +130,8 @@ int node_config_check_all(buf *why)
 
 void node_config_applied(const char *name)
 {
-    if (!strcmp(name, "loglevel")) log_level_current = srv.cfg.loglevel;
+    if (!strcmp(name, "requirepass")) node_acl_requirepass_changed();
+    else if (!strcmp(name, "loglevel")) log_level_current = srv.cfg.loglevel;
     else if (!strcmp(name, "hz")) server_apply_hz();
     else if (!strcmp(name, "notify_keyspace_events")) notify_sync();
 }

@@ -156,7 +156,7 @@ client *client_create(int fd)
     c->id = ++srv.next_client_id;
     c->fd = fd;
     c->resp = 2;
-    c->authed = !(srv.cfg.requirepass && *srv.cfg.requirepass);
+    node_acl_client_init(c);
     buf_init(&c->qbuf);
     buf_init(&c->out);
     resp_parser_init(&c->parser);
@@ -1036,6 +1036,7 @@ int server_init(void)
     t_bitmap_register();
     t_keys_register();
     t_server_register();
+    t_acl_register();
     t_command_register();
     server_register_modules();
     log_info("strata-node %s listening on %s:%lld, data in %s, fsync %s", STRATA_VERSION,

@@ -30,6 +30,7 @@ struct node_config {
     int fsync;
     long long maxclients;
     char *requirepass;
+    char *aclfile;                /* t_acl.c: the ACL file, or empty */
     long long timeout;            /* idle client timeout, seconds; 0 = never */
     char *log;
     int loglevel;
@@ -97,6 +98,7 @@ typedef struct client {
     char *name;                   /* CLIENT SETNAME, owned, or NULL */
     unsigned flags;
     int authed;
+    struct acl_user *user;        /* t_acl.c: the ACL user (NULL: deleted, closing) */
     int resp;                     /* protocol version (2) */
 
     buf qbuf;                     /* unparsed input */
@@ -301,6 +303,21 @@ void t_string_register(void);
 void t_bitmap_register(void);
 void t_keys_register(void);
 void t_server_register(void);
+/* t_acl.c: ACL users (see its top comment) */
+void t_acl_register(void);
+struct acl *node_acl(void);
+void node_acl_client_init(client *c);
+int node_acl_authed_by_default(void);
+const char *node_acl_username(const client *c);
+/* AUTH user pass: 0, or -1 after replying -WRONGPASS (and logging it). */
+int node_acl_auth(client *c, const char *user, size_t ulen, const char *pass, size_t plen);
+/* At EXEC, per queued command: 0, or 1 after replying the refusal. */
+int node_acl_exec_check(client *c);
+/* redis.call of a script run by caller: NULL, or the error to raise. */
+const char *node_acl_script_check(client *caller, int argc, char **argv, size_t *lens);
+void node_acl_requirepass_changed(void);
+/* t_server.c: the CLIENT LIST line of a client (with its newline). */
+void node_client_info_line(buf *o, client *x);
 void t_command_register(void);      /* t_command.c: COMMAND */
 void t_hash_register(void);
 void t_set_register(void);

@@ -16,6 +16,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "blocking.h"
 #include "cmdstats.h"
 #include "cmd.h"
@@ -103,7 +104,7 @@ static void reset_command(client *c)
     c->resp = 2;
     free(c->name);
     c->name = NULL;
-    c->authed = !(srv.cfg.requirepass && *srv.cfg.requirepass);
+    node_acl_client_init(c);
     resp_add_simple(&c->out, "RESET");
 }
 
@@ -122,35 +123,20 @@ static void select_command(client *c)
     resp_add_ok(&c->out);
 }
 
-static int password_ok(const char *p, size_t len)
-{
-    const char *want = srv.cfg.requirepass;
-    size_t wl = strlen(want);
-    /* Compare every byte regardless of where they differ. */
-    unsigned diff = (unsigned)(wl ^ len);
-    for (size_t i = 0; i < len; i++) diff |= (unsigned char)p[i] ^ (unsigned char)want[i % (wl ? wl : 1)];
-    return diff == 0;
-}
-
-/* Checks user/password as Redis's default user would; replies on error. */
+/* AUTH [user] pass and HELLO's AUTH, against the ACL users (t_acl.c):
+ * the one-argument form is the default user's, as in Redis 7.0. */
 static int auth_check(client *c, int user_arg, int pass_arg)
 {
-    if (!srv.cfg.requirepass || !*srv.cfg.requirepass) {
-        if (user_arg == 0) {
+    if (user_arg == 0) {
+        const struct acl_user *d = acl_default_user(node_acl());
+        if ((d->flags & ACL_USER_NOPASS) && (d->flags & ACL_USER_ON)) {
             resp_add_error(&c->out, "ERR AUTH <password> called without any password configured "
                                     "for the default user. Are you sure your configuration is correct?");
             return -1;
         }
-        if (ARG_IS(c, user_arg, "default")) return 0;
-        resp_add_error(&c->out, "WRONGPASS invalid username-password pair or user is disabled.");
-        return -1;
+        return node_acl_auth(c, "default", 7, ARG(c, pass_arg));
     }
-    if ((user_arg && !ARG_IS(c, user_arg, "default")) || !password_ok(ARG(c, pass_arg))) {
-        resp_add_error(&c->out, "WRONGPASS invalid username-password pair or user is disabled.");
-        return -1;
-    }
-    c->authed = 1;
-    return 0;
+    return node_acl_auth(c, ARG(c, user_arg), ARG(c, pass_arg));
 }
 
 static void auth_command(client *c)
@@ -206,7 +192,7 @@ static void hello_command(client *c)
     }
     if (!c->authed) {
         resp_add_error(&c->out, "NOAUTH HELLO must be called with the client already authenticated, "
-                                "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+                                "otherwise the HELLO AUTH <user> <pass> option can be used to "
                                 "authenticate the client and select the RESP protocol version at the same time");
         return;
     }
@@ -683,7 +669,7 @@ static void config_command(client *c)
  *   obl / oll / omem   unsent reply bytes / 0 / 0 (one flat output buffer)
  *   tot-mem            the client structure plus its buffers
  * user is always "default" (no ACL users). */
-static void client_info_line(buf *o, client *x)
+void node_client_info_line(buf *o, client *x)
 {
     uint64_t now = now_ms();
     char flags[24], *p = flags, events[3], *e = events;
@@ -716,12 +702,12 @@ static void client_info_line(buf *o, client *x)
     size_t tot = sizeof *x + x->qbuf.cap + x->out.cap + argv_mem + qbytes;
     buf_printf(o, "id=%llu addr=%s laddr=%s fd=%d name=%s age=%llu idle=%llu flags=%s db=0 sub=%lu psub=%lu "
                   "ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=%zu multi-mem=%zu rbs=%zu rbp=%zu obl=%zu "
-                  "oll=0 omem=0 tot-mem=%zu events=%s cmd=%s user=default redir=%lld resp=%d\n",
+                  "oll=0 omem=0 tot-mem=%zu events=%s cmd=%s user=%s redir=%lld resp=%d\n",
                (unsigned long long)x->id, x->addr, x->laddr, x->fd, x->name ? x->name : "",
                (unsigned long long)((now - x->ctime_ms) / 1000), (unsigned long long)((now - x->last_ms) / 1000),
                flags, pubsub_client_channels(x), pubsub_client_patterns(x), (x->flags & CLIENT_MULTI) ? nq : -1,
                x->qbuf.len, x->qbuf.cap - x->qbuf.len, argv_mem, qbytes, x->out.cap, x->out.len,
-               x->out.len - x->out_sent, tot, events, cmdname, tracking_redirect_id(x), x->resp);
+               x->out.len - x->out_sent, tot, events, cmdname, node_acl_username(x), tracking_redirect_id(x), x->resp);
 }
 
 /* Redis's client types: 0 normal, 1 master, 2 replica, 3 pubsub; -1 if
@@ -762,7 +748,7 @@ static void client_list(client *c)
                 return;
             }
             client *x = id > 0 ? server_client_by_id((uint64_t)id) : NULL;
-            if (x && x->fd >= 0) client_info_line(&o, x);
+            if (x && x->fd >= 0) node_client_info_line(&o, x);
         }
         resp_add_verbatim(&c->out, c->resp, o.data ? o.data : "", o.len);
         buf_free(&o);
@@ -776,7 +762,7 @@ static void client_list(client *c)
     for (client *x = last; x; x = x->prev) {
         if (x->fd < 0) continue;
         if (type >= 0 && client_type(x) != type) continue;
-        client_info_line(&o, x);
+        node_client_info_line(&o, x);
     }
     resp_add_verbatim(&c->out, c->resp, o.data ? o.data : "", o.len);
     buf_free(&o);
@@ -1039,7 +1025,7 @@ static void client_command(client *c)
     } else if (ARG_IS(c, 1, "info") && c->argc == 2) {
         buf o;
         buf_init(&o);
-        client_info_line(&o, c);
+        node_client_info_line(&o, c);
         resp_add_verbatim(&c->out, c->resp, o.data, o.len);
         buf_free(&o);
     } else if (ARG_IS(c, 1, "kill") && c->argc >= 3) {
