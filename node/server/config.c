@@ -61,7 +61,21 @@ const struct conf_field node_config_fields[] = {
      * ZADD against 3.9-4.0), but the event loop took 0.8-1.0 us more (a
      * deeper memtable skiplist): a wash, and 8mb stays. */
     F("write_buffer", CONF_SIZE, write_buffer, "8mb", 1 << 20, 1LL << 32, NULL, 0, "LevelDB memtable size"),
-    F("max_open_files", CONF_INT, max_open_files, "128", 32, 1000000, NULL, 0, "LevelDB open files (each is memory-mapped)"),
+    /* LevelDB's table cache: max_open_files - 10 table files kept open.
+     * 128 thrashed once the data passed 128 files of 2 MB (issue 20: 12.6M
+     * keys, 280 MB, 138 files: every random GET reopened a table, reading
+     * its index and filter blocks again: 34k GET/s at pipeline 16 against
+     * 77-109k at 1000).  Cost: an open table holds its index block in
+     * anonymous memory (about 25 bytes a 4 KiB block of uncompressed
+     * data) and, past the 1000 tables LevelDB maps, its bloom filter (10
+     * bits a key); its mapped data pages are page cache (RssFile), which
+     * the kernel reclaims.  For 2 MB files of incompressible 100-byte
+     * values that is about 13 KB of index and 20 KB of filter a file, so
+     * at most about 130 MB at 4096 files (8 GB of tables); values that
+     * compress put more keys, and more index, in a file (README, "Sizing
+     * a node").  File descriptors: LevelDB keeps none for a mapped file
+     * and limits the others itself to a fifth of RLIMIT_NOFILE. */
+    F("max_open_files", CONF_INT, max_open_files, "4096", 32, 1000000, NULL, 0, "LevelDB open files (table cache)"),
     /* Every write reads the key's metadata first; a miss here is a LevelDB
      * point read, several times the cost of the rest of a SET.  With 64k
      * entries, a 100k-key SET load missed 46% of the time; 1M entries
