@@ -33,6 +33,7 @@ static const struct subcmd subcmds[] = {
     { "pubsub", "shardnumsub", -2 },
     /* Strata's own (not Redis's): see node/cluster/slots.h. */
     { "strata", "help", 2 },         { "strata", "setslots", -6 }, { "strata", "slots", 2 },
+    { "strata", "migrate", -3 },     { "strata", "import", -4 },  { "strata", "slotsinfo", 3 },
     { "xgroup", "create", -5 },      { "xgroup", "createconsumer", 5 },
     { "xgroup", "delconsumer", 5 },  { "xgroup", "destroy", 4 },  { "xgroup", "help", 2 },
     { "xgroup", "setid", -5 },

@@ -100,9 +100,37 @@ void client_eval(struct client *c, const struct cmd_spec *spec, int argc, char *
     client_send(c, m, 0, g, b, req, len);
 }
 
+/* An FCALL answered "Function not found": load every library the proxy
+ * keeps in front of it (script.h) and send it again, once. */
+static int fcall_heal(struct client *c, struct msg *m, int gidx)
+{
+    buf req;
+    buf_init(&req);
+    int n = script_lib_load_all(&req);
+    if (!n) {
+        buf_free(&req);
+        return 0;
+    }
+    log_info("group %s has no function for an FCALL: loading the %d librar%s kept here and retrying",
+             c->w->route->groups[gidx].name, n, n == 1 ? "y" : "ies");
+    buf_append(&req, m->fwd_req.data, m->fwd_req.len);
+    m->retried = 1;
+    atomic_fetch_add(&proxy_g.function_heals, 1);
+    /* The loads' replies are dropped: OK where the library was missing,
+     * "already exists" where it was there. */
+    client_send_skip(c, m, 0, gidx, client_link_for(c, gidx, 0), req.data, req.len, n);
+    buf_free(&req);
+    return 1;
+}
+
 int client_eval_heal(struct client *c, struct msg *m, int gidx, const char *raw, size_t len)
 {
     struct route *r = c->w->route;
+    static const char not_found[] = "-ERR Function not found";
+    if ((m->cmd == CMD_FCALL || m->cmd == CMD_FCALL_RO) && !m->retried && m->fwd_req.len &&
+        len >= sizeof not_found - 1 && !memcmp(raw, not_found, sizeof not_found - 1) && gidx >= 0 &&
+        gidx < r->ngroups)
+        return fcall_heal(c, m, gidx);
     if (m->retried || !m->sha[0] || !m->fwd_req.len || len < 10 || memcmp(raw, "-NOSCRIPT", 9) != 0 ||
         gidx < 0 || gidx >= r->ngroups)
         return 0;
@@ -189,6 +217,22 @@ static void script_kill(struct client *c, const struct cmd_spec *spec, const cha
         client_send_skip(c, m, g, g, admin_for(c, g), req, len, 0);
 }
 
+/* What a broadcast FUNCTION subcommand (index into client_script's
+ * bcast) does to the proxy's library cache: LOAD keeps its code in
+ * m->fwd_req until every group has answered (client_merge_identical
+ * keeps it if any group loaded it); DELETE and FLUSH forget at once. */
+static void lib_note(struct msg *m, int sub, int argc, char **argv, const size_t *lens)
+{
+    if (sub == 0 && (argc == 3 || argc == 4)) {
+        buf_clear(&m->fwd_req);
+        buf_append(&m->fwd_req, argv[argc - 1], lens[argc - 1]);
+    } else if (sub == 1 && argc == 3) {
+        script_lib_del(argv[2], lens[2]);
+    } else if (sub == 2 || (sub == 3 && argc == 4 && str_eq_nocase(argv[3], lens[3], "flush"))) {
+        script_lib_clear();
+    }
+}
+
 void client_merge_identical(struct client *c, struct msg *m, buf *out)
 {
     struct route *r = c->w->route;
@@ -198,6 +242,14 @@ void client_merge_identical(struct client *c, struct msg *m, buf *out)
     const char *what = m->text ? m->text : "FUNCTION";
     if (merge_identical(out, m->replies, m->nfrags, what, names, diverged, sizeof diverged) < 0)
         log_warn("%s diverged across groups: %s", what, diverged);
+    /* Keep a loaded library's code if any group took it: a group that
+     * was down is just the one to heal later. */
+    if (m->fwd_req.len && !strcmp(what, "FUNCTION LOAD"))
+        for (int j = 0; j < m->nfrags; j++)
+            if (m->replies[j].len && m->replies[j].data[0] != '-') {
+                script_lib_put(m->fwd_req.data, m->fwd_req.len);
+                break;
+            }
     free(names);
 }
 
@@ -241,6 +293,7 @@ void client_script(struct client *c, const struct cmd_spec *spec, int argc, char
             if (!str_eq_nocase(sub, sl, bcast[i])) continue;
             struct msg *m = client_msg_new(c, spec, MSG_IDENTICAL);
             m->text = xstrdup(upper[i]);
+            lib_note(m, i, argc, argv, lens);
             struct route *r = c->w->route;
             msg_set_frags(m, r->ngroups);
             for (int g = 0; g < r->ngroups; g++)

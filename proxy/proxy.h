@@ -38,6 +38,7 @@ struct proxy {
     atomic_ulong script_loads;      /* SCRIPT LOADs sent in front of an EVALSHA or
                                      * EXEC (client_script.c) */
     atomic_ulong noscript_retries;  /* EVALSHAs sent again after healing a NOSCRIPT */
+    atomic_ulong function_heals;    /* FCALLs sent again after loading kept libraries */
     atomic_ulong slots_kept;        /* slots a reload kept on their group (slotcheck.h) */
 };
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "merge.h"
 #include "sha1.h"
 #include "util.h"
 
@@ -134,6 +135,107 @@ size_t script_cache_count(void)
 void script_cache_free(void)
 {
     script_cache_clear();
+    script_lib_clear();
+}
+
+/* ---- function libraries: a small array, most recently loaded last ---- */
+
+struct lib {
+    size_t nlen, len;
+    const char *name;     /* points into body */
+    char *body;
+};
+
+static pthread_mutex_t lib_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct lib libs[SCRIPT_LIB_MAX];
+static int nlibs;
+static size_t lib_bytes;
+
+size_t script_lib_name(const char *body, size_t len, const char **name)
+{
+    if (len < 2 || body[0] != '#' || body[1] != '!') return 0;
+    const char *end = memchr(body, '\n', len);
+    if (!end) end = body + len;
+    const char *p = body + 2;
+    while (p < end) {
+        while (p < end && *p == ' ') p++;
+        const char *w = p;
+        while (p < end && *p != ' ') p++;
+        if (p - w > 5 && !memcmp(w, "name=", 5)) {
+            *name = w + 5;
+            return (size_t)(p - w - 5);
+        }
+    }
+    return 0;
+}
+
+static void lib_drop(int i)
+{
+    lib_bytes -= libs[i].len;
+    free(libs[i].body);
+    memmove(&libs[i], &libs[i + 1], sizeof *libs * (size_t)(nlibs - i - 1));
+    nlibs--;
+}
+
+static int lib_find(const char *name, size_t nlen)
+{
+    for (int i = 0; i < nlibs; i++)
+        if (libs[i].nlen == nlen && !memcmp(libs[i].name, name, nlen)) return i;
+    return -1;
+}
+
+void script_lib_put(const char *body, size_t len)
+{
+    const char *name;
+    size_t nlen = script_lib_name(body, len, &name);
+    if (!nlen || len > SCRIPT_CACHE_BYTES) return;
+    pthread_mutex_lock(&lib_lock);
+    int i = lib_find(name, nlen);
+    if (i >= 0) lib_drop(i);
+    while (nlibs && (nlibs >= SCRIPT_LIB_MAX || lib_bytes + len > SCRIPT_CACHE_BYTES)) lib_drop(0);
+    struct lib *l = &libs[nlibs++];
+    l->body = xmalloc(len);
+    memcpy(l->body, body, len);
+    l->len = len;
+    l->name = l->body + (name - body);
+    l->nlen = nlen;
+    lib_bytes += len;
+    pthread_mutex_unlock(&lib_lock);
+}
+
+void script_lib_del(const char *name, size_t len)
+{
+    pthread_mutex_lock(&lib_lock);
+    int i = lib_find(name, len);
+    if (i >= 0) lib_drop(i);
+    pthread_mutex_unlock(&lib_lock);
+}
+
+void script_lib_clear(void)
+{
+    pthread_mutex_lock(&lib_lock);
+    while (nlibs) lib_drop(nlibs - 1);
+    pthread_mutex_unlock(&lib_lock);
+}
+
+int script_lib_load_all(buf *out)
+{
+    pthread_mutex_lock(&lib_lock);
+    for (int i = 0; i < nlibs; i++) {
+        buf_append_str(out, "*3\r\n$8\r\nFUNCTION\r\n$4\r\nLOAD\r\n");
+        merge_add_arg(out, libs[i].body, libs[i].len);
+    }
+    int n = nlibs;
+    pthread_mutex_unlock(&lib_lock);
+    return n;
+}
+
+size_t script_lib_count(void)
+{
+    pthread_mutex_lock(&lib_lock);
+    size_t n = (size_t)nlibs;
+    pthread_mutex_unlock(&lib_lock);
+    return n;
 }
 
 /* ---- per-link sets: open addressing over the 40 hex digits ---- */

@@ -59,4 +59,33 @@ void script_set_add(struct script_set **s, const char *sha);
 void script_set_clear(struct script_set *s);
 void script_set_free(struct script_set *s);
 
+/* Function libraries, the FCALL counterpart of the sha cache.  A library
+ * is replicated data within its group (node/script/function.c), but a
+ * group that was down when FUNCTION LOAD was broadcast never got it, and
+ * Redis has no way to fetch a library from elsewhere.  So the proxy keeps
+ * the code of every library a FUNCTION LOAD through it loaded on every
+ * group (by name, the latest wins); when a group answers an FCALL or
+ * FCALL_RO with "Function not found", the proxy sends that group FUNCTION
+ * LOAD of every kept library (without REPLACE: libraries the group has
+ * stay as they are, and their "already exists" replies are dropped) and
+ * the FCALL again, once.  FUNCTION DELETE and FUNCTION FLUSH through the
+ * proxy forget libraries, as does FUNCTION RESTORE with FLUSH (the
+ * restored libraries themselves are not kept: their code is inside an
+ * RDB payload).  A change made straight on a node is not seen.  Bounded
+ * to SCRIPT_LIB_MAX libraries and SCRIPT_CACHE_BYTES of code. */
+#define SCRIPT_LIB_MAX 256
+/* The library name of a FUNCTION LOAD body: its first line is
+ * "#!<engine> name=<name> ...".  Returns the name's length (*name points
+ * into body), or 0 when the body declares none. */
+size_t script_lib_name(const char *body, size_t len, const char **name);
+/* Keep body (copied) as the code of its library. */
+void script_lib_put(const char *body, size_t len);
+/* Forget library `name` (FUNCTION DELETE), or every library. */
+void script_lib_del(const char *name, size_t len);
+void script_lib_clear(void);
+/* Append "FUNCTION LOAD <code>" for every kept library to out; returns
+ * how many commands were appended. */
+int script_lib_load_all(buf *out);
+size_t script_lib_count(void);
+
 #endif

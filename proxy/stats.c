@@ -119,7 +119,8 @@ void stats_info(buf *out, const char *sec, size_t seclen)
                    "uptime_in_seconds:%llu\r\nuptime_in_days:%llu\r\nthreads:%d\r\n"
                    "config_file:%s\r\ntopology_version:%llu\r\nreloads:%lu\r\nfailovers:%lu\r\n"
                    "sentinel_mode:%s\r\nmoved:%lu\r\nmoved_resent:%lu\r\nslots_kept:%lu\r\n"
-                   "scripts_cached:%zu\r\nscript_loads:%lu\r\nnoscript_retries:%lu\r\n",
+                   "scripts_cached:%zu\r\nscript_loads:%lu\r\nnoscript_retries:%lu\r\n"
+                   "libraries_kept:%zu\r\nfunction_heals:%lu\r\n",
                    STRATA_VERSION, (int)getpid(), proxy_g.conf.listen_port,
                    (unsigned long long)up, (unsigned long long)(up / 86400), proxy_g.nworkers,
                    proxy_g.config_file,
@@ -127,7 +128,8 @@ void stats_info(buf *out, const char *sec, size_t seclen)
                    atomic_load(&proxy_g.failovers), r->has_sentinel ? "yes" : "no",
                    atomic_load(&proxy_g.moved), atomic_load(&proxy_g.moved_resent),
                    atomic_load(&proxy_g.slots_kept), script_cache_count(),
-                   atomic_load(&proxy_g.script_loads), atomic_load(&proxy_g.noscript_retries));
+                   atomic_load(&proxy_g.script_loads), atomic_load(&proxy_g.noscript_retries),
+                   script_lib_count(), atomic_load(&proxy_g.function_heals));
     }
     if (stats_info_wants(sec, seclen, "clients")) {
         SECTION("Clients");
@@ -235,9 +237,13 @@ void stats_prometheus(buf *out)
                     "# HELP strata_proxy_noscript_retries_total EVALSHAs sent again after a NOSCRIPT "
                     "was healed.\n"
                     "# TYPE strata_proxy_noscript_retries_total counter\n"
-                    "strata_proxy_noscript_retries_total %lu\n",
+                    "strata_proxy_noscript_retries_total %lu\n"
+                    "# HELP strata_proxy_function_heals_total FCALLs sent again after loading "
+                    "the function libraries the proxy keeps into a group that lacked one.\n"
+                    "# TYPE strata_proxy_function_heals_total counter\n"
+                    "strata_proxy_function_heals_total %lu\n",
                script_cache_count(), atomic_load(&proxy_g.script_loads),
-               atomic_load(&proxy_g.noscript_retries));
+               atomic_load(&proxy_g.noscript_retries), atomic_load(&proxy_g.function_heals));
 
     buf_append_str(out, "# HELP strata_proxy_commands_total Commands answered, by command.\n"
                         "# TYPE strata_proxy_commands_total counter\n");

@@ -9,6 +9,7 @@
 #include "cmd.h"
 #include "db.h"
 #include "log.h"
+#include "migrate.h"
 #include "resp.h"
 #include "server.h"
 #include "slot.h"
@@ -328,6 +329,9 @@ const char *cluster_script_check_key(const char *key, size_t len, int *script_sl
     if (!cluster_has_table()) return NULL;
     unsigned s = slot_of_key(key, len);
     if (!cluster_owns_slot(s)) return CLUSTER_ERR_SCRIPT_NONLOCAL;
+    /* A key the script did not declare, in a slot a migration has fenced
+     * (migrate.h): its write would come after what the target gets. */
+    if (migrate_key_frozen(key, len)) return CLUSTER_ERR_SCRIPT_MIGRATING;
     if (!allow_cross_slot) {
         if (*script_slot < 0) *script_slot = (int)s;
         else if ((unsigned)*script_slot != s) return CLUSTER_ERR_SCRIPT_CROSSSLOT;
@@ -394,6 +398,94 @@ static long long count_unowned(void)
     return n;
 }
 
+/* ---- changes by migration (migrate.c) ---- */
+
+int cluster_table_reassign(const unsigned char *bits, const char *group, uint64_t epoch,
+                           long long unowned_delta)
+{
+    if (!cluster_has_table()) return -1;
+    const struct cluster_table *t = &tab.t;
+    /* Group names: the table's, then `group` if new; self keeps its name. */
+    const char *names[CLUSTER_MAX_GROUPS + 1];
+    unsigned ngroups = 0;
+    uint16_t *gi = xmalloc(SLOT_COUNT * sizeof *gi);
+    uint64_t *ep = xmalloc(SLOT_COUNT * sizeof *ep);
+    const char *want[2] = { t->self, group };
+    for (int i = -2; i < t->nranges; i++) {
+        const char *n = i < 0 ? want[i + 2] : t->ranges[i].group;
+        unsigned j = 0;
+        while (j < ngroups && strcmp(names[j], n)) j++;
+        if (j == ngroups) {
+            if (ngroups == CLUSTER_MAX_GROUPS) {
+                free(gi);
+                free(ep);
+                return -1;
+            }
+            names[ngroups++] = n;
+        }
+    }
+    for (int i = 0; i < t->nranges; i++) {
+        unsigned j = 0;
+        while (strcmp(names[j], t->ranges[i].group)) j++;
+        for (unsigned sl = t->ranges[i].first; sl <= t->ranges[i].last; sl++) {
+            gi[sl] = (uint16_t)j;
+            ep[sl] = t->ranges[i].epoch;
+        }
+    }
+    for (unsigned sl = 0; sl < SLOT_COUNT; sl++)
+        if ((bits[sl >> 3] >> (sl & 7)) & 1) {
+            gi[sl] = 1; /* names[1] is `group` (or self, when group is self) */
+            if (!strcmp(group, t->self)) gi[sl] = 0;
+            ep[sl] = epoch;
+        }
+    buf v;
+    unsigned char h[14];
+    buf_init(&v);
+    h[0] = TABLE_VERSION;
+    put_u16be(h + 1, 0);
+    put_u16be(h + 3, ngroups);
+    buf_append(&v, h, 5);
+    for (unsigned g = 0; g < ngroups; g++) {
+        unsigned char l = (unsigned char)strlen(names[g]);
+        buf_append(&v, &l, 1);
+        buf_append(&v, names[g], l);
+    }
+    size_t nmark = v.len;
+    buf_append(&v, h, 2);
+    unsigned n = 0;
+    for (unsigned sl = 0; sl < SLOT_COUNT;) {
+        unsigned e = sl;
+        while (e + 1 < SLOT_COUNT && gi[e + 1] == gi[sl] && ep[e + 1] == ep[sl]) e++;
+        put_u16be(h, sl);
+        put_u16be(h + 2, e);
+        put_u16be(h + 4, gi[sl]);
+        put_u64be(h + 6, ep[sl]);
+        buf_append(&v, h, 14);
+        n++;
+        sl = e + 1;
+    }
+    put_u16be((unsigned char *)v.data + nmark, n);
+    free(gi);
+    free(ep);
+    unowned_load();
+    long long unowned = tab.unowned + unowned_delta;
+    store_put(srv.st, TABLE_KEY, sizeof TABLE_KEY - 1, v.data, v.len);
+    buf_free(&v);
+    cluster_invalidate();
+    tab.unowned = unowned < 0 ? 0 : unowned;
+    unowned_store();
+    return 0;
+}
+
+uint64_t cluster_max_epoch(void)
+{
+    uint64_t m = 0;
+    if (!cluster_has_table()) return 0;
+    for (int i = 0; i < tab.t.nranges; i++)
+        if (tab.t.ranges[i].epoch > m) m = tab.t.ranges[i].epoch;
+    return m;
+}
+
 /* ---- commands ---- */
 
 static void reply_table(client *c)
@@ -453,6 +545,7 @@ static void setslots(client *c)
     store_put(srv.st, TABLE_KEY, sizeof TABLE_KEY - 1, v.data, v.len);
     buf_free(&v);
     cluster_invalidate();
+    cluster_has_table(); /* load it: the log line below names it */
     tab.unowned = count_unowned();
     unowned_store();
     log_info("slot table set: this node's group is '%s', %d ranges, %lld stored keys in slots it "
@@ -466,6 +559,8 @@ static void strata_command(client *c)
         reply_table(c);
     } else if (ARG_IS(c, 1, "setslots")) {
         setslots(c);
+    } else if (migrate_command(c)) {
+        /* STRATA MIGRATE / IMPORT / SLOTSINFO (migrate.c) */
     } else if (ARG_IS(c, 1, "help")) {
         static const char *const help[] = {
             "STRATA <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -475,6 +570,14 @@ static void strata_command(client *c)
             "SETSLOTS <self-group> <epoch> <group> <ranges> [<group> <ranges> ...]",
             "    Set the initial slot table (masters only, once): every slot must be given",
             "    to exactly one group, ranges as in topology.yaml (\"0-100,200\").",
+            "MIGRATE START <job> <target-group> <host> <port> <ranges> [RATE <mb>] [AUTH <pw>]",
+            "    Move the given slots' keys to the master of another group, online (migrate.h).",
+            "MIGRATE STATUS | PAUSE <job> | RESUME <job> | CANCEL <job> | RATE <job> <mb>",
+            "    Show or steer this node's migration jobs.",
+            "SLOTSINFO <ranges>",
+            "    Keys and estimated bytes stored in each range.",
+            "IMPORT PREPARE|APPLY|COMMIT|ABORT|VERDICT ...",
+            "    The target side of a migration (sent by the source node).",
             "HELP",
             "    Print this help.",
         };
@@ -505,4 +608,5 @@ void cluster_register(void)
     buf_init(&tab.raw);
     server_register(CMD_STRATA, strata_command);
     server_add_dispatch_hook(cluster_dispatch_check);
+    migrate_register(); /* its dispatch check runs after the table's */
 }

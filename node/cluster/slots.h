@@ -41,7 +41,8 @@
  * never on the replication link.
  *
  * Keyspace views.  Keys of unowned slots exist only when they were stored
- * before the table (or, later, between a migration's commit and its trim).
+ * before the table, between a migration's commit and its trim (source),
+ * or while an import is staged (target; migrate.h).
  * DBSIZE is "Rkeys" - "Rslotsx", O(1).  KEYS, SCAN and RANDOMKEY skip such
  * keys with a CRC16 per 'M' key visited, and only while "Rslotsx" > 0, so
  * a table costs them nothing in the usual case.  With the current
@@ -64,6 +65,7 @@
  * code: Redis returns them to the script as "ERR <text>". */
 #define CLUSTER_ERR_SCRIPT_NONLOCAL "Script attempted to access a non local key in a cluster node"
 #define CLUSTER_ERR_SCRIPT_CROSSSLOT "Script attempted to access keys that do not hash to the same slot"
+#define CLUSTER_ERR_SCRIPT_MIGRATING "Script attempted to access a key in a slot being migrated: try again"
 #define CLUSTER_ERR_CROSSSLOT "CROSSSLOT Keys in request don't hash to the same slot"
 
 struct cluster_range {
@@ -144,6 +146,17 @@ void cluster_table_free(struct cluster_table *t);
  * replication, a rolled-back command, a reopened store).  db.c's
  * db_invalidate_counters calls it. */
 void cluster_invalidate(void);
+
+/* Slot migration (migrate.c): give the slots set in `bits` (a
+ * SLOT_COUNT-bit map) to `group` at `epoch`, in the same pending batch as
+ * the running command, and add `unowned_delta` to the count of stored
+ * keys in unowned slots (the keys those slots hold here: + when they are
+ * given away, - when this node takes them).  Returns 0, or -1 without a
+ * table (or with too many groups). */
+int cluster_table_reassign(const unsigned char *bits, const char *group, uint64_t epoch,
+                           long long unowned_delta);
+/* The highest epoch in the table (0 without one). */
+uint64_t cluster_max_epoch(void);
 
 /* Register STRATA and the dispatch check (node/server/modules.c). */
 void cluster_register(void);

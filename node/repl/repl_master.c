@@ -32,6 +32,7 @@
 #include "cmd.h"
 #include "dump.h"
 #include "log.h"
+#include "migrate.h"
 #include "pause.h"
 #include "util.h"
 #include "wal.h"
@@ -574,7 +575,8 @@ static void keep_log(uint64_t now)
 {
     if (replicas.n > 0 || srv.is_replica) replica_seen_ms = now;
     uint64_t ttl = (uint64_t)srv.cfg.wal_retention_ms;
-    wal_keep(replica_seen_ms && (ttl == 0 || now - replica_seen_ms <= ttl));
+    /* A slot migration reads its catch-up from the log (migrate.h). */
+    wal_keep(migrate_needs_log() || (replica_seen_ms && (ttl == 0 || now - replica_seen_ms <= ttl)));
 }
 
 static uint64_t record_time(uint64_t lsn)
@@ -609,6 +611,7 @@ void repl_master_cron(void)
             client_pending(c);
         }
     }
+    if (migrate_pin_lsn() < pin) pin = migrate_pin_lsn();
     keep_log(now);
     /* After a failed commit nothing is written until the store is reopened
      * (server_commit): a trim then would only be discarded, and would take

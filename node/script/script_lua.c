@@ -42,6 +42,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "cmdmeta.h"
 #include "log.h"
 #include "lua_cmsgpack.h"
 #include "lua_struct.h"
@@ -693,6 +694,17 @@ static const char *script_cluster_check(struct script_run *r, const struct cmd_s
     return err;
 }
 
+/* The flags Redis checks for a command a script calls: a container's
+ * are its subcommand's (CONFIG HELP may run in a script, CONFIG GET may
+ * not), as Redis looks up the subcommand first. */
+static unsigned call_flags(const struct cmd_spec *cmd, const struct subcmd *sub, int argc,
+                           char **argv, const size_t *lens)
+{
+    if (!sub) return cmd->flags;
+    const struct cmd_meta *m = cmdmeta_lookup_argv(argc, argv, lens);
+    return m ? m->flags : cmd->flags;
+}
+
 /* subcmd_is_container walks the subcommand table: cached by command id. */
 static int is_container(const struct cmd_spec *cmd)
 {
@@ -749,13 +761,14 @@ static int redis_call_generic(lua_State *L, int raise)
             err = "Unknown Redis command called from script";
         } else if (!cmd_arity_ok(cmd, argc)) {
             err = "Wrong number of args calling Redis command from script";
-        } else if (cmd->flags & CF_NOSCRIPT) {
-            err = "This Redis command is not allowed from script";
         } else if (argc >= 2 && is_container(cmd) &&
                    (!(sub = subcmd_lookup(cmd->name, argv[1], lens[1])) || !subcmd_arity_ok(sub, argc))) {
             err = sub ? "Wrong number of args calling Redis command from script"
                       : "Unknown Redis command called from script";
-        } else if (r->ro && ((cmd->flags & CF_WRITE) || cmd->id == CMD_PUBLISH)) {
+        } else if (call_flags(cmd, sub, argc, argv, lens) & CF_NOSCRIPT) {
+            err = "This Redis command is not allowed from script";
+        } else if (r->ro && ((call_flags(cmd, sub, argc, argv, lens) & CF_WRITE) ||
+                             cmd->id == CMD_PUBLISH)) {
             err = "Write commands are not allowed from read-only scripts.";
         } else if ((err = script_cluster_check(r, cmd, argc, argv, lens)) != NULL) {
             /* err is the text raised in the script */

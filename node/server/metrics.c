@@ -17,6 +17,7 @@
 #include "cmdtable.h"
 #include "db.h"
 #include "log.h"
+#include "migrate.h"
 #include "promhttp.h"
 #include "repl.h"
 #include "server.h"
@@ -155,6 +156,7 @@ void metrics_render(buf *o)
     render_commands(o);
     render_storage(o);
     render_replication(o);
+    migrate_metrics(o);
 }
 
 void metrics_register(void)

@@ -36,6 +36,7 @@
 #include "eval.h"
 #include "latency.h"
 #include "log.h"
+#include "migrate.h"
 #include "monitor.h"
 #include "multi.h"
 #include "tracking.h"
@@ -1031,6 +1032,7 @@ void server_cleanup(void)
     }
     srv.pending = NULL;
     if (srv.st) {
+        migrate_release_store(); /* its snapshot and iterators, before LevelDB closes */
         if (store_dirty(srv.st)) store_commit(srv.st, 1, NULL);
         else store_sync(srv.st);
         store_close(srv.st);

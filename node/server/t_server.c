@@ -22,6 +22,7 @@
 #include "conf.h"
 #include "promhttp.h"
 #include "log.h"
+#include "migrate.h"
 #include "monitor.h"
 #include "multi.h"
 #include "pause.h"
@@ -368,6 +369,14 @@ static void info_command(client *c)
         unsigned long long keys = cluster_key_count(); /* as DBSIZE: owned slots only */
         if (keys) buf_printf(&o, "db0:keys=%llu,expires=%llu,avg_ttl=0\r\n", keys, db_expire_count());
     }
+    /* Strata's own section (slot migration, migrate.h): only when named,
+     * so "all" and "everything" list Redis's sections alone. */
+    for (int i = 1; i < c->argc; i++)
+        if (ARG_IS(c, i, "migration")) {
+            if (o.len) buf_append(&o, "\r\n", 2);
+            migrate_info(&o);
+            break;
+        }
     resp_add_verbatim(&c->out, c->resp, o.data ? o.data : "", o.len);
     buf_free(&o);
 }

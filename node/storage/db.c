@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "migrate.h"
 #include "notify.h"
 #include "server.h"
 #include "slots.h"
@@ -485,6 +486,10 @@ int db_expire_cycle(int max_keys)
         buf_clear(&key);
         buf_append(&key, k + 9, kl - 9);
         scanned++;
+        if (migrate_key_frozen(key.data, key.len)) { /* being migrated (migrate.h) */
+            store_iter_next(it);
+            continue;
+        }
         int t = db_lookup_raw(key.data, key.len, &m);
         if (t == T_NONE && m.expired && m.expire == exp) {
             db_delete(key.data, key.len, &m);
@@ -759,4 +764,49 @@ uint64_t server_new_version(void)
     put_u64be(v, srv.next_version);
     store_put(srv.st, VERSION_KEY, sizeof VERSION_KEY - 1, (const char *)v, 8);
     return srv.next_version;
+}
+
+/* ---------------- slot migration (node/cluster/migrate.c) ---------------- */
+
+int db_import_meta(const char *key, size_t klen, const char *val, size_t vl, int keep_old)
+{
+    struct meta old;
+    meta_init(&old);
+    if (db_lookup_raw(key, klen, &old) < 0) {
+        meta_free(&old);
+        return -1;
+    }
+    int t = old.type != T_NONE ? old.type : old.expired ? old.old_type : T_NONE;
+    uint64_t old_exp = t != T_NONE ? old.expire : 0;
+    uint64_t new_exp = vl >= META_HDR ? get_u64be((const unsigned char *)val + 1) : 0;
+    uint64_t new_ver = 0;
+    if (vl >= META_COLL && (unsigned char)val[0] != T_STRING) new_ver = get_u64be((const unsigned char *)val + 9);
+    expire_index(key, klen, old_exp, new_exp, new_ver);
+    if (t != T_NONE && !keep_old && old.version != new_ver) gc_queue(t, old.version, old.count);
+    if (t == T_NONE) {
+        counter_add(&key_count, KEYS_KEY, sizeof KEYS_KEY - 1, 1);
+        cluster_note_key(key, klen, 1);
+    }
+    char stack[META_KEY_STACK], *heap;
+    const char *k = meta_key(stack, key, klen, &heap);
+    store_put(srv.st, k, klen + 1, val, vl);
+    free(heap);
+    meta_free(&old);
+    return t == T_NONE ? 1 : 0;
+}
+
+int db_import_delete(const char *key, size_t klen, int keep_subkeys)
+{
+    struct meta old;
+    meta_init(&old);
+    int r = db_lookup_raw(key, klen, &old);
+    int t = old.type != T_NONE ? old.type : old.expired ? old.old_type : T_NONE;
+    if (r < 0 || t == T_NONE) {
+        meta_free(&old);
+        return r < 0 ? -1 : 0;
+    }
+    if (keep_subkeys) old.version = 0; /* gc_queue skips version 0 */
+    db_delete(key, klen, &old);
+    meta_free(&old);
+    return 1;
 }

@@ -150,4 +150,14 @@ unsigned long long db_expire_count(void);
 /* Forget cached counters (after data arrives by replication). */
 void db_invalidate_counters(void);
 
+/* Slot migration's target (node/cluster/migrate.c) writes the source's
+ * records verbatim, with the bookkeeping of a normal write: the expiry
+ * index, the key counters, and a 'G' entry for a collection it replaces
+ * (unless `keep_old`: a RENAME moves the version to another key).
+ * db_import_meta returns 1 if the key is new, 0 if it replaced one, -1
+ * on a storage error; db_import_delete returns 1 if a key was deleted,
+ * 0 if there was none, -1 on error. */
+int db_import_meta(const char *key, size_t klen, const char *val, size_t vl, int keep_old);
+int db_import_delete(const char *key, size_t klen, int keep_subkeys);
+
 #endif

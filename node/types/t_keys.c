@@ -7,6 +7,7 @@
 #include "cmd.h"
 #include "notify.h"
 #include "cursor.h"
+#include "migrate.h"
 #include "multi.h"
 #include "slots.h"
 #include "store.h"
@@ -412,6 +413,9 @@ static void flushall_command(client *c)
         size_t kl;
         const char *k = store_iter_key(it, &kl);
         if (kl < 1 || k[0] != 'M') break;
+        /* Keys a slot migration is moving stay: on the target they are not
+         * this node's yet, on a fenced source they are already shipped. */
+        if (migrate_key_frozen(k + 1, kl - 1)) continue;
         buf_clear(&key);
         buf_append(&key, k + 1, kl - 1);
         if (db_lookup(key.data, key.len, &m) > 0) db_delete(key.data, key.len, &m);

@@ -10,6 +10,7 @@ fixed cases sent to both servers.
 """
 import random
 import socket
+import signal
 import threading
 import time
 
@@ -148,6 +149,17 @@ FIXED = [
     ["EVAL", "redis.call('zadd', 'zz', 1.5, 'm') redis.setresp(3) return redis.call('zscore', 'zz', 'm')", "0"],
     ["EVAL", "redis.setresp(3) return {redis.call('zscore', 'zz', 'm')}", "0"],
     ["EVAL", "return redis.call('zscore', 'zz', 'm')", "0"],
+    # containers: a script may run the subcommands Redis does not flag noscript
+    ["EVAL", "return redis.call('config', 'help')[1]", "0"],
+    ["EVAL", "return redis.call('config', 'get', 'maxmemory')", "0"],
+    ["EVAL", "return redis.call('client', 'help')[1]", "0"],
+    ["EVAL", "return redis.call('client', 'list')", "0"],
+    ["EVAL", "return redis.call('latency', 'help')[1]", "0"],
+    ["EVAL", "return redis.call('function', 'help')[1]", "0"],
+    ["EVAL", "return redis.call('script', 'help')[1]", "0"],
+    ["EVAL", "return redis.call('script', 'flush')", "0"],
+    ["EVAL", "return redis.call('config', 'nosuch')", "0"],
+    ["EVAL", "return redis.call('config', 'get')", "0"],
     ["EVAL", "return redis.set_repl(redis.REPL_ALL)", "0"],
     ["EVAL", "return redis.set_repl(99)", "0"],
     ["EVAL", "return redis.replicate_commands()", "0"],
@@ -403,6 +415,41 @@ def test_busy_script_kill_and_node_stays_up(cluster):
     node.start()
     assert node.client().get("w") is None
     assert node.client().get("k") == b"v"
+
+
+LEASE_SCRIPT = """
+redis.call('set', 'before', '1')
+local t0 = redis.call('time')
+local start = t0[1] * 1000 + math.floor(t0[2] / 1000)
+while true do
+  local t = redis.call('time')
+  if t[1] * 1000 + math.floor(t[2] / 1000) - start > tonumber(ARGV[1]) then break end
+end
+return redis.pcall('set', 'after', '1')
+"""
+
+
+def test_lease_lost_during_busy_script(cluster):
+    """A master whose fencing lease runs out while a script loops refuses
+    the script's later writes (-READONLY raised in the script, as Redis
+    raises -NOREPLICAS there); the writes made before stay, as Redis keeps
+    a script's writes before an error."""
+    master = cluster.node("master", args=["--fence_lease_ms", "500"])
+    replica = start_replica(cluster, master)
+    c = master.client(socket_timeout=30)
+    wait_synced(master, replica)
+    assert c.eval(LEASE_SCRIPT, 0, 50) == b"OK"     # the lease is held: both writes
+    assert c.get("after") == b"1"
+    c.delete("before", "after")
+    replica.proc.send_signal(signal.SIGSTOP)         # no more acks
+    try:
+        with pytest.raises(redis.exceptions.ReadOnlyError) as e:
+            c.eval(LEASE_SCRIPT, 0, 1500)
+        assert str(e.value).startswith("Writes refused: this master lost its lease")
+        assert c.get("before") == b"1" and c.get("after") is None
+    finally:
+        replica.proc.send_signal(signal.SIGCONT)
+    wait_until(lambda: c.set("again", "1"), 10, what="the lease is back once the replica acks")
 
 
 def test_busy_function_kill(cluster):

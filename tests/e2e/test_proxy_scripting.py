@@ -179,6 +179,45 @@ def test_noscript_healed(two, cluster):
     assert tx.execute() == [b"OK", b"in-multi"]
 
 
+def test_function_healed(two):
+    """A group that was down during FUNCTION LOAD gets the library from the
+    proxy at its first FCALL (proxy/script.h); libraries deleted through
+    the proxy are not brought back."""
+    p = two.client()
+    k1 = keys_for_group(two.ranges, 0, 1, "fnheal")[0]
+    k2 = keys_for_group(two.ranges, 1, 1, "fnheal")[0]
+    b = two.backends[1]
+    b.stop()
+    assert err(p.execute_command, "FUNCTION", "LOAD", LIB)   # the down group's error
+    b.start()
+    wait_until(lambda: p.set(k2, "warm") and True, 10, what="proxy reconnected to g2")
+    assert two.direct(1).execute_command("FUNCTION", "LIST") == []
+    assert p.execute_command("FCALL", "myset", 1, k1, "a") == b"OK"
+    assert p.execute_command("FCALL", "myset", 1, k2, "b") == b"OK"
+    assert two.direct(1).get(k2) == b"b"
+    assert len(two.direct(1).execute_command("FUNCTION", "LIST")) == 1
+    assert "loading the 1 library kept here and retrying" in two.proxy.tail(50)
+    info = p.info("server")
+    assert info["function_heals"] == 1 and info["libraries_kept"] == 1
+    # a library the group already has is left as it is (no REPLACE): a
+    # newer version loaded straight on g2 survives a heal of another one
+    lib2 = "#!lua name=lib2\nredis.register_function('f2', function() return 2 end)\n"
+    assert p.execute_command("FUNCTION", "LOAD", lib2) == b"lib2"
+    two.direct(1).execute_command("FUNCTION", "DELETE", "lib2")
+    mine = LIB.replace("return redis.call('get', keys[1])", "return 'mine'")
+    two.direct(1).execute_command("FUNCTION", "LOAD", "REPLACE", mine)
+    assert p.execute_command("FCALL", "f2", 1, k2) == 2              # healed on g2
+    assert p.execute_command("FCALL_RO", "myget", 1, k2) == b"mine"  # not replaced
+    assert p.info("server")["function_heals"] == 2
+    # FUNCTION DELETE through the proxy: nothing is brought back
+    assert p.execute_command("FUNCTION", "DELETE", "mylib") == b"OK"
+    assert err(p.execute_command, "FCALL", "myset", 1, k2, "c") == "Function not found"
+    assert p.info("server")["libraries_kept"] == 1
+    # FUNCTION FLUSH forgets them all
+    assert p.execute_command("FUNCTION", "FLUSH") == b"OK"
+    assert p.info("server")["libraries_kept"] == 0
+
+
 def test_function_broadcast(two):
     function_broadcast(two.client(), two.direct, two.ranges, two.proxy)
 
