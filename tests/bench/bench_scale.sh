@@ -28,7 +28,9 @@
 #      memory.max (which charges page cache too) is a quarter of the data
 #      directory's size, and GET/SET at pipeline 1 and 16 again.  Needs a
 #      cgroup2 mount with the memory controller (SCALE_CGROUP2, default:
-#      found in /proc/mounts); skipped, saying why, when there is none.
+#      found in /proc/mounts), or else a cgroup v1 memory hierarchy
+#      (memory.limit_in_bytes, SCALE_CGROUP1); skipped, saying why, when
+#      there is neither.
 #
 # Environment:
 #   SCALE_KEYS     SETs loaded and the key space (default 20000000)
@@ -39,10 +41,12 @@
 #   FLOOR_GETS     gets per floor pass (default 2000000)
 #   SCALE_CGROUP   0 skips the cgroup case (default 1)
 #   SCALE_CGROUP2  a cgroup2 mount point with the memory controller
+#   SCALE_CGROUP1  a cgroup v1 memory hierarchy (used when v2 has none)
+#   BENCH_BUILD    the Release build directory (default build-bench)
 set -euo pipefail
 # shellcheck source=tests/bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-BUILD="$ROOT/build-bench"
+BUILD="${BENCH_BUILD:-$ROOT/build-bench}"
 KEYS="${SCALE_KEYS:-20000000}"
 N="${SCALE_N:-200000}"
 CLIENTS="${BENCH_CLIENTS:-50}"
@@ -180,21 +184,47 @@ echo "floor (block cache $BC MiB, max_open_files $MOF, bloom 10, compression $CO
 
 [ "${SCALE_CGROUP:-1}" = 1 ] || exit 0
 echo
+# cgroup v2's memory.max, or where the memory controller is on v1 only
+# (as on hosts that mount cgroup2 for other controllers), v1's
+# memory.limit_in_bytes: both charge the page cache the group's reads
+# bring in, so the table files the node maps count against the limit.
 CG2="${SCALE_CGROUP2:-$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)}"
-if [ -z "$CG2" ] || ! grep -qw memory "$CG2/cgroup.controllers" 2>/dev/null; then
-  echo "cgroup case skipped: no cgroup2 mount with the memory controller (cgroup2 at '${CG2:-none}' has: $(cat "$CG2/cgroup.controllers" 2>/dev/null || echo nothing))"
-  exit 0
-fi
+CG1="${SCALE_CGROUP1:-$(awk '$3 == "cgroup" && $4 ~ /(^|,)memory(,|$)/ { print $2; exit }' /proc/mounts)}"
 DATA=$(du -sb "$TMP/node" | cut -f1)
 LIMIT=$((DATA / 4))
-CGDIR="$CG2/strata-bench-scale.$$"
-grep -qw memory "$CG2/cgroup.subtree_control" || echo +memory >"$CG2/cgroup.subtree_control"
-mkdir "$CGDIR"
-echo "$LIMIT" >"$CGDIR/memory.max"
-echo 0 >"$CGDIR/memory.swap.max" 2>/dev/null || true
+if [ -n "$CG2" ] && grep -qw memory "$CG2/cgroup.controllers" 2>/dev/null; then
+  CGDIR="$CG2/strata-bench-scale.$$"
+  grep -qw memory "$CG2/cgroup.subtree_control" || echo +memory >"$CG2/cgroup.subtree_control"
+  mkdir "$CGDIR"
+  echo "$LIMIT" >"$CGDIR/memory.max"
+  echo 0 >"$CGDIR/memory.swap.max" 2>/dev/null || true
+  CGV=2
+elif [ -n "$CG1" ] && mkdir "$CG1/strata-bench-scale.$$" 2>/dev/null; then
+  CGDIR="$CG1/strata-bench-scale.$$"
+  echo "$LIMIT" >"$CGDIR/memory.limit_in_bytes"
+  echo 0 >"$CGDIR/memory.swappiness" 2>/dev/null || true
+  CGV=1
+else
+  echo "cgroup case skipped: no cgroup2 mount with the memory controller (cgroup2 at '${CG2:-none}' has: $(cat "$CG2/cgroup.controllers" 2>/dev/null || echo nothing)) and no writable cgroup v1 memory hierarchy ('${CG1:-none}')"
+  exit 0
+fi
 cg_cleanup() { bench_cleanup; rmdir "$CGDIR" 2>/dev/null || true; }
 trap cg_cleanup EXIT
-echo "cgroup $CGDIR: memory.max $((LIMIT >> 20)) MiB (a quarter of $((DATA >> 20)) MiB of data)"
+echo "cgroup v$CGV $CGDIR: memory limit $((LIMIT >> 20)) MiB (a quarter of $((DATA >> 20)) MiB of data)"
+# Start cold: the node's files are dropped from the page cache
+# (POSIX_FADV_DONTNEED on each, nothing else on the machine), so the reads
+# in the group fault them in again and are charged to it: pages already
+# cached stay charged to whoever read them first.
+sync
+"$PY" - "$TMP/node" <<'EOF'
+import os, sys
+for name in os.listdir(sys.argv[1]):
+    path = os.path.join(sys.argv[1], name)
+    if os.path.isfile(path):
+        fd = os.open(path, os.O_RDONLY)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        os.close(fd)
+EOF
 PORT="$(free_port)"
 # shellcheck disable=SC2086
 sh -c 'echo $$ >"$1/cgroup.procs"; shift; exec "$@"' sh "$CGDIR" "$BUILD/bin/strata-node" --port "$PORT" \
@@ -204,4 +234,8 @@ wait_ping "$PORT" "$PID" cg
 CG_PORT=$PORT; CG_PID=$PID
 echo "node flags in the cgroup: ${NODE_ARGS:-} ${CGROUP_NODE_ARGS:-}"
 throughput_table "$CG_PORT" "$REDIS_PORT" "$KEYS" "$CG_PID" gs
-echo "cgroup memory.events: $(tr '\n' ' ' <"$CGDIR/memory.events"); memory.peak $(cat "$CGDIR/memory.peak" 2>/dev/null || echo n/a)"
+if [ "$CGV" = 2 ]; then
+  echo "cgroup memory.events: $(tr '\n' ' ' <"$CGDIR/memory.events"); memory.peak $(cat "$CGDIR/memory.peak" 2>/dev/null || echo n/a)"
+else
+  echo "cgroup memory.failcnt $(cat "$CGDIR/memory.failcnt"), memory.max_usage_in_bytes $(( $(cat "$CGDIR/memory.max_usage_in_bytes") >> 20 )) MiB; $(awk '$1 == "cache" || $1 == "rss" || $1 == "mapped_file" || $1 == "pgmajfault" { printf "%s %s ", $1, $1 == "pgmajfault" ? $2 : int($2 / 1048576) " MiB" }' "$CGDIR/memory.stat")"
+fi
