@@ -30,6 +30,15 @@ const struct conf_field node_config_fields[] = {
     F("log", CONF_STR, log, "", 0, 0, NULL, 0, "log file (default: stderr)"),
     F("loglevel", CONF_ENUM, loglevel, "info", 0, 0, loglevel_names, 1, "log level"),
     F("replicaof", CONF_STR, replicaof, "", 0, 0, NULL, 0, "HOST:PORT of the master to replicate"),
+    /* LevelDB keeps blocks here uncompressed; a miss reads the block from
+     * the mapped table file (page cache) and, compressed, decompresses it
+     * (snappy: about 7% of the event loop's time a GET at 12.6M keys).
+     * Sized for the hot blocks, not the data: issue 20's 12.6M keys are
+     * 279 MB of tables but 1.59 GB uncompressed, and 256mb did no better
+     * than 64mb there (GET at pipeline 16, two rounds each side by side:
+     * 102k/72k against 108k/112k rps, 8.5-9.0 against 7.6 us of event
+     * loop CPU a GET, on a loaded machine), for 200 MB more RssAnon.
+     * Cost: this many bytes of anonymous memory once the cache is full. */
     F("block_cache", CONF_SIZE, block_cache, "64mb", 0, 1LL << 40, NULL, 0, "LevelDB block cache"),
     /* Memory: LevelDB maps every open table file, and the kernel counts the
      * mapped pages it touched in the process's RSS.  A memtable flush makes
@@ -63,15 +72,41 @@ const struct conf_field node_config_fields[] = {
      * ZADD against 3.9-4.0), but the event loop took 0.8-1.0 us more (a
      * deeper memtable skiplist): a wash, and 8mb stays. */
     F("write_buffer", CONF_SIZE, write_buffer, "8mb", 1 << 20, 1LL << 32, NULL, 0, "LevelDB memtable size"),
-    F("max_open_files", CONF_INT, max_open_files, "128", 32, 1000000, NULL, 0, "LevelDB open files (each is memory-mapped)"),
+    /* LevelDB's table cache: max_open_files - 10 table files kept open.
+     * 128 thrashed once the data passed 128 files of 2 MB (issue 20: 12.6M
+     * keys, 280 MB, 138 files: every random GET reopened a table, reading
+     * its index and filter blocks again: 34k GET/s at pipeline 16 against
+     * 77-109k at 1000).  Cost: an open table holds its index block in
+     * anonymous memory (about 25 bytes a 4 KiB block of uncompressed
+     * data) and, past the 1000 tables LevelDB maps, its bloom filter (10
+     * bits a key); its mapped data pages are page cache (RssFile), which
+     * the kernel reclaims.  For 2 MB files of incompressible 100-byte
+     * values that is about 13 KB of index and 20 KB of filter a file, so
+     * at most about 130 MB at 4096 files (8 GB of tables); values that
+     * compress put more keys, and more index, in a file (README, "Sizing
+     * a node").  File descriptors: LevelDB keeps none for a mapped file
+     * and limits the others itself to a fifth of RLIMIT_NOFILE. */
+    F("max_open_files", CONF_INT, max_open_files, "4096", 32, 1000000, NULL, 0, "LevelDB open files (table cache)"),
     /* Every write reads the key's metadata first; a miss here is a LevelDB
      * point read, several times the cost of the rest of a SET.  With 64k
      * entries, a 100k-key SET load missed 46% of the time; 1M entries
      * missed only on first touch.  Memory: 16 bytes an entry plus copies
      * of at most 64 bytes an entry on average, so about 80 MiB at most
-     * for 1M, less while the cache fills (INFO meta_cache_hits/misses). */
+     * for 1M, less while the cache fills (INFO meta_cache_hits/misses).
+     * It pays for keys touched again while they are cached: at 12.6M keys
+     * read and written uniformly at random it hit 3% of the time (94k
+     * hits, 3.1M misses over GET and SET rounds; issue 20), about its
+     * share of the keys, and a miss costs it a probe and a copy of the
+     * record, small next to the LevelDB read (~2% of a SET's profile).
+     * 1M stays: lower it first where memory is short (README). */
     F("meta_cache_entries", CONF_INT, meta_cache_entries, "1048576", 0, 1 << 24, NULL, 0,
       "entries of the metadata read cache (records up to 256 bytes; 0: off)"),
+    /* snappy: issue 20's 12.6M keys took 273 MB compacted against 1589 MB
+     * uncompressed (redis-benchmark's values compress 6x; real ones less),
+     * and a random leveldb_get on the two cost the same CPU (floor, two
+     * rounds: 4.9-5.3 against 5.0-5.1 us).  Smaller tables are less page
+     * cache and disk for the same reads: it matters most when the data
+     * does not fit in memory. */
     F("compression", CONF_ENUM, compression, "snappy", 0, 0, compression_names, 0, "LevelDB block compression"),
     F("client_query_buffer_limit", CONF_SIZE, client_query_buffer_limit, "1gb", 1 << 20, 1LL << 40, NULL, 1,
       "largest unparsed input per client"),
