@@ -8,6 +8,7 @@
  *                                the replies, status 200
  *   POST|PUT /set/{key}  {"value": v}   SET key v
  *   GET /get/{key}                 GET key (404 with null when missing)
+ *   (these three routes are lower case exactly: /GET/k is the command)
  *   DELETE /delete/{key}           DEL key
  *   OPTIONS *                      CORS preflight
  * A JSON argument is a string, a number (its text) or {"base64": "..."}. */
@@ -160,6 +161,13 @@ static void cmd_push(struct hcmd *c, char *p, size_t len)
     c->argvlen = xrealloc(c->argvlen, (size_t)(c->argc + 1) * sizeof *c->argvlen);
     c->argv[c->argc] = p;
     c->argvlen[c->argc++] = len;
+}
+
+/* The key-value routes are lower case exactly: /GET/k is the command GET
+ * (null when missing), /get/k the route (404 when missing). */
+static int kv_route(const struct hcmd *c, const char *s)
+{
+    return c->argc == 2 && c->argvlen[0] == strlen(s) && !memcmp(c->argv[0], s, c->argvlen[0]);
 }
 
 static int arg_is(const struct hcmd *c, int i, const char *s)
@@ -624,7 +632,7 @@ static void main_cb(struct evhttp_request *req, void *arg)
     }
     enum route_kind kind = ROUTE_CMD;
     struct hcmd *cmd = xcalloc(1, sizeof *cmd);
-    if (pc.argc == 2 && arg_is(&pc, 0, "set") && (method == EVHTTP_REQ_PUT || (method == EVHTTP_REQ_POST && blen))) {
+    if (kv_route(&pc, "set") && (method == EVHTTP_REQ_PUT || (method == EVHTTP_REQ_POST && blen))) {
         json *j = json_parse(body, blen, jerr, sizeof jerr);
         const json *v = json_get(j, "value");
         if (!v) {
@@ -637,7 +645,7 @@ static void main_cb(struct evhttp_request *req, void *arg)
         }
         json_free(j);
     } else if (method == EVHTTP_REQ_DELETE) {
-        if (pc.argc == 2 && arg_is(&pc, 0, "delete")) {
+        if (kv_route(&pc, "delete")) {
             cmd_push(cmd, xstrdup("DEL"), 3);
             cmd_push(cmd, pc.argv[1], pc.argvlen[1]);
             pc.argv[1] = NULL;
@@ -647,7 +655,7 @@ static void main_cb(struct evhttp_request *req, void *arg)
     } else if (method == EVHTTP_REQ_PUT) {
         err = "ERR PUT is for /set/{key}";
     } else {
-        if (pc.argc == 2 && arg_is(&pc, 0, "get") && method == EVHTTP_REQ_GET) kind = ROUTE_KV_GET;
+        if (kv_route(&pc, "get") && method == EVHTTP_REQ_GET) kind = ROUTE_KV_GET;
         *cmd = pc;
         pc.argc = 0;
         pc.argv = NULL;
