@@ -268,12 +268,18 @@ def test_limits(cluster):
     assert s == 413
     assert curl(port, "/set/k", method="POST", body={"value": "x" * 1024 * 1024})[::2] == (200, "OK")
     assert n.client().strlen("k") == 1024 * 1024
-    n.client().config_set("maxclients", "1")
-    s, _, j = curl(port, "/PING")
-    # links already open are kept; a request that needs a new one is refused
-    assert s in (200, 503)
-    if s == 503:
-        assert j == {"error": "ERR max number of clients reached"}
+    # HTTP links count against maxclients: with every slot taken by this
+    # RESP client and one idle link, a second request at the same time
+    # needs a new link and is refused
+    r = n.client()
+    assert ok(port, "/PING") == "PONG"
+    r.config_set("maxclients", len(r.client_list()))
+    proc = subprocess.Popen(["curl", "-s", "--max-time", "10", f"http://127.0.0.1:{port}/BLPOP/q/1"],
+                            stdout=subprocess.PIPE)
+    time.sleep(0.3)
+    assert curl(port, "/PING")[::2] == (503, {"error": "ERR max number of clients reached"})
+    assert json.loads(proc.communicate(timeout=10)[0]) is None
+    assert ok(port, "/PING") == "PONG"   # the link is free again
 
 
 def test_cors(cluster, node):
