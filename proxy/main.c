@@ -16,6 +16,7 @@
 
 #include "cmdtable.h"
 #include "log.h"
+#include "http.h"
 #include "metrics.h"
 #include "pconf.h"
 #include "proxy.h"
@@ -114,6 +115,9 @@ int main(int argc, char **argv)
     if (ok && proxy_g.conf.s.metrics_listen && proxy_g.conf.s.metrics_listen[0] &&
         metrics_start(main_base, proxy_g.conf.s.metrics_listen, &errs) < 0)
         ok = 0;
+    if (ok && proxy_g.conf.s.http_listen && proxy_g.conf.s.http_listen[0] &&
+        http_start(main_base, &errs) < 0)
+        ok = 0;
 
     if (ok) {
         int signums[3] = { SIGINT, SIGTERM, SIGHUP };
@@ -142,6 +146,7 @@ int main(int argc, char **argv)
 
     sentwatch_stop();
     metrics_stop();
+    http_stop();
     for (int i = 0; i < 3; i++)
         if (sigs[i]) event_free(sigs[i]);
     for (int i = 0; i < started; i++) worker_free(&proxy_g.workers[i]);

@@ -22,6 +22,8 @@ struct proxy_settings {
     long long switch_wait_ms;  /* how long requests wait for a group whose
                                 * master is unreachable (failover) */
     char *metrics_listen;      /* host:port of /metrics, "" = off */
+    char *http_listen;         /* host:port of the HTTP API (http.c), "" = off */
+    char *http_cors_origin;    /* its Access-Control-Allow-Origin, "" = no CORS */
     long long max_clients;     /* beyond this, new clients get an error */
     long long sentinel_poll_ms;/* fallback poll of the sentinels */
     char *slots_cache;         /* slot map cache file, "" = none (sentwatch.h) */

@@ -143,6 +143,10 @@ const struct conf_field node_config_fields[] = {
       "keys remembered for client-side caching before some are invalidated (tracking.c; 0: no limit)"),
     F("metrics_listen", CONF_STR, metrics_listen, "", 0, 0, NULL, 0,
       "HOST:PORT for the Prometheus /metrics endpoint (empty: off)"),
+    F("http_listen", CONF_STR, http_listen, "", 0, 0, NULL, 0,
+      "HOST:PORT (or PORT, on 127.0.0.1) for the HTTP API, every command in JSON (empty: off)"),
+    F("http_cors_origin", CONF_STR, http_cors_origin, "", 0, 0, NULL, 0,
+      "Access-Control-Allow-Origin of the HTTP API's replies, \"*\" or an origin (empty: no CORS)"),
     { NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL },
 };
 

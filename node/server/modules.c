@@ -25,6 +25,7 @@ void server_register_modules(void)
     pubsub_register();
     pause_register();
     metrics_register();
+    http_register();
     notify_register();
     tracking_register();
     slowlog_register();

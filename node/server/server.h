@@ -57,6 +57,8 @@ struct node_config {
     char *notify_keyspace_events; /* notify.c: enabled classes, canonical text */
     long long tracking_table_max_keys; /* tracking.c */
     char *metrics_listen;         /* "host:port" of /metrics (metrics.c), or empty: off */
+    char *http_listen;            /* "host:port" of the HTTP API (http.c), or empty: off */
+    char *http_cors_origin;       /* its Access-Control-Allow-Origin, or empty: no CORS */
 };
 
 extern const struct conf_field node_config_fields[];
@@ -333,6 +335,7 @@ void t_list_register(void);         /* t_list.c: lists and blocking pops */
 void pubsub_register(void);         /* pubsub.c: SUBSCRIBE, PUBLISH, PUBSUB */
 void pause_register(void);          /* pause.c: CLIENT PAUSE's held clients */
 void metrics_register(void);        /* metrics.c: Prometheus /metrics (metrics_listen) */
+void http_register(void);           /* http.c: the HTTP API (http_listen) */
 void notify_register(void);         /* notify.c: keyspace notifications */
 void tracking_register(void);       /* tracking.c: CLIENT TRACKING, client-side caching */
 void t_memory_register(void);       /* t_memory.c: MEMORY */
