@@ -49,7 +49,16 @@ struct hlink {
     struct hreq *r;             /* request using the link, or NULL (idle) */
     reply_scanner sc;
     int hello;                  /* the HELLO reply is still due */
+    int auth_wait;              /* ... and the commands wait for it (r->held) */
+    int single;                 /* one request's (its own user): closed after */
     int broken;                 /* do not keep it */
+};
+
+/* Credentials the program itself must check (a fresh link says HELLO 3
+ * AUTH with them), or none (a pooled link). */
+struct creds {
+    char *user, *pass;          /* owned, NUL-terminated */
+    size_t ulen, plen;
 };
 
 struct hreq {
@@ -61,6 +70,7 @@ struct hreq {
     int status;                 /* of a single reply */
     buf body;                   /* JSON of the replies so far */
     char *fail;                 /* an error replacing the replies (HELLO's), owned */
+    struct evbuffer *held;      /* the commands, until a fresh link's AUTH is accepted */
     struct hreq *prev, *next;   /* waiting requests */
 };
 
@@ -322,6 +332,7 @@ static void req_free(struct hreq *r)
     req_unlink(r);
     buf_free(&r->body);
     free(r->fail);
+    if (r->held) evbuffer_free(r->held);
     free(r);
 }
 
@@ -342,7 +353,7 @@ static void req_finish(struct hreq *r)
     }
     req_free(r);
     l->r = NULL;
-    if (l->broken || H.nidle >= HTTPAPI_MAX_IDLE ||
+    if (l->broken || l->single || H.nidle >= HTTPAPI_MAX_IDLE ||
         evbuffer_get_length(bufferevent_get_input(l->bev))) {
         link_free(l);
         return;
@@ -398,6 +409,18 @@ static void link_read_cb(struct bufferevent *bev, void *arg)
                 r->fail = reply_header(data, end, &h) == 0 ? xmemdup(h.str, h.len) : xstrdup("ERR HELLO failed");
                 l->broken = 1;
             }
+            if (l->auth_wait) {
+                /* The commands go only once the program accepted the
+                 * credentials: refused ones run nothing. */
+                l->auth_wait = 0;
+                evbuffer_drain(in, end);
+                if (r->fail) {
+                    req_finish(r);
+                    return;
+                }
+                bufferevent_write_buffer(l->bev, r->held);
+                continue;
+            }
         } else {
             if (r->pipeline && r->got) buf_append_char(&r->body, ',');
             size_t mark = r->body.len;
@@ -438,7 +461,8 @@ static void put_arg(struct evbuffer *out, const char *p, size_t len)
 
 static struct event_base *api_base;
 
-static void run_cmds(struct evhttp_request *req, struct hcmd *c, int n, int pipeline, enum route_kind kind)
+static void run_cmds(struct evhttp_request *req, struct hcmd *c, int n, int pipeline, enum route_kind kind,
+                     const struct creds *cr)
 {
     char tmp[256];
     const char *why = check_cmds(c, n, H.conf.max_bulk(), tmp, sizeof tmp);
@@ -447,7 +471,7 @@ static void run_cmds(struct evhttp_request *req, struct hcmd *c, int n, int pipe
         return;
     }
     struct hlink *l;
-    if (H.idle) {
+    if (H.idle && !cr->user) {
         l = H.idle;
         H.idle = l->next;
         H.nidle--;
@@ -472,7 +496,16 @@ static void run_cmds(struct evhttp_request *req, struct hcmd *c, int n, int pipe
         bufferevent_enable(l->bev, EV_READ | EV_WRITE);
         struct evbuffer *out = bufferevent_get_output(l->bev);
         const char *pw = H.conf.password();
-        if (pw && *pw) {
+        if (cr->user) {
+            evbuffer_add(out, "*5\r\n", 4);
+            put_arg(out, "HELLO", 5);
+            put_arg(out, "3", 1);
+            put_arg(out, "AUTH", 4);
+            put_arg(out, cr->user, cr->ulen);
+            put_arg(out, cr->pass, cr->plen);
+            l->auth_wait = 1;
+            l->single = 1;
+        } else if (pw && *pw) {
             evbuffer_add(out, "*5\r\n", 4);
             put_arg(out, "HELLO", 5);
             put_arg(out, "3", 1);
@@ -500,14 +533,20 @@ static void run_cmds(struct evhttp_request *req, struct hcmd *c, int n, int pipe
     H.waiting = r;
     l->r = r;
     struct evbuffer *out = bufferevent_get_output(l->bev);
+    if (l->auth_wait) out = r->held = evbuffer_new();
     for (int i = 0; i < n; i++) {
         evbuffer_add_printf(out, "*%d\r\n", c[i].argc);
         for (int j = 0; j < c[i].argc; j++) put_arg(out, c[i].argv[j], c[i].argvlen[j]);
     }
 }
 
-/* 0: allowed; else the error sent. */
-static int check_auth(struct evhttp_request *req)
+/* 0: allowed, with cr->user set when the program itself must check the
+ * credentials on a fresh link; -1: the error was sent.  The default user
+ * with the program's password is checked here, at each request, against
+ * the current one (pooled links said AUTH when they opened); a named user,
+ * or any credentials while the program has no password (an ACL file may
+ * still give the default user one), go to the program as HELLO 3 AUTH. */
+static int check_auth(struct evhttp_request *req, struct creds *cr)
 {
     const char *pw = H.conf.password();
     if (!pw) pw = "";
@@ -518,12 +557,12 @@ static int check_auth(struct evhttp_request *req)
         return -1;
     }
     static const char wrongpass[] = "WRONGPASS invalid username-password pair or user is disabled.";
-    char *user = NULL, *pass = NULL;
-    size_t ulen = 0, plen = 0;
+    const char *user = "default", *pass;
+    size_t ulen = 7, plen;
     char *decoded = NULL;
     while (*h == ' ') h++;
     if (!strncasecmp(h, "Bearer ", 7)) {
-        pass = (char *)h + 7;
+        pass = h + 7;
         while (*pass == ' ') pass++;
         plen = strlen(pass);
     } else if (!strncasecmp(h, "Basic ", 6)) {
@@ -537,25 +576,31 @@ static int check_auth(struct evhttp_request *req)
             send_error(req, 401, "ERR Authorization: Basic needs base64 of user:password");
             return -1;
         }
-        user = decoded;
-        ulen = (size_t)(colon - decoded);
+        if (colon > decoded) {
+            user = decoded;
+            ulen = (size_t)(colon - decoded);
+        }
         pass = colon + 1;
-        plen = n - ulen - 1;
+        plen = n - (size_t)(pass - decoded);
     } else {
         send_error(req, 401, "ERR Authorization must be Basic or Bearer");
         return -1;
     }
-    int ok = 1;
-    if (ulen && !(ulen == 7 && !strncasecmp(user, "default", 7))) ok = 0;
-    if (ok && *pw) {
-        /* Compare every byte regardless of where they differ. */
-        size_t wl = strlen(pw);
-        unsigned diff = (unsigned)(wl ^ plen);
-        for (size_t i = 0; i < plen; i++) diff |= (unsigned char)pass[i] ^ (unsigned char)pw[i % (wl ? wl : 1)];
-        ok = diff == 0;
+    int is_default = ulen == 7 && !strncasecmp(user, "default", 7);
+    if (!is_default || !*pw) {
+        cr->user = xmemdup(user, ulen);
+        cr->ulen = ulen;
+        cr->pass = xmemdup(pass, plen);
+        cr->plen = plen;
+        free(decoded);
+        return 0;
     }
+    /* Compare every byte regardless of where they differ. */
+    size_t wl = strlen(pw);
+    unsigned diff = (unsigned)(wl ^ plen);
+    for (size_t i = 0; i < plen; i++) diff |= (unsigned char)pass[i] ^ (unsigned char)pw[i % wl];
     free(decoded);
-    if (!ok) {
+    if (diff) {
         send_error(req, 401, wrongpass);
         return -1;
     }
@@ -584,6 +629,8 @@ static int path_cmd(const char *path, struct hcmd *c)
     return 0;
 }
 
+static void serve(struct evhttp_request *req, enum evhttp_cmd_type method, const struct creds *cr);
+
 static void main_cb(struct evhttp_request *req, void *arg)
 {
     (void)arg;
@@ -593,7 +640,16 @@ static void main_cb(struct evhttp_request *req, void *arg)
         evhttp_send_reply(req, 204, "No Content", NULL);
         return;
     }
-    if (check_auth(req) < 0) return;
+    struct creds cr = { NULL, NULL, 0, 0 };
+    if (check_auth(req, &cr) < 0) return;
+    serve(req, method, &cr);
+    free(cr.user);
+    free(cr.pass);
+}
+
+/* One authenticated request: its commands from the path or the body. */
+static void serve(struct evhttp_request *req, enum evhttp_cmd_type method, const struct creds *cr)
+{
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     if (!path) path = "/";
@@ -626,7 +682,7 @@ static void main_cb(struct evhttp_request *req, void *arg)
         for (int i = 0; i < n && !err; i++) json_cmd(&cmds[i], pipeline ? j->items[i] : j, &err);
         json_free(j);
         if (err) send_error(req, 400, err);
-        else run_cmds(req, cmds, n, pipeline, ROUTE_CMD);
+        else run_cmds(req, cmds, n, pipeline, ROUTE_CMD, cr);
         cmds_free(cmds, n);
         return;
     }
@@ -663,7 +719,7 @@ static void main_cb(struct evhttp_request *req, void *arg)
     }
     cmd_free(&pc);
     if (err) send_error(req, err[0] == 'E' && strstr(err, "DELETE is") ? 405 : 400, err);
-    else run_cmds(req, cmd, 1, 0, kind);
+    else run_cmds(req, cmd, 1, 0, kind, cr);
     cmds_free(cmd, 1);
 }
 

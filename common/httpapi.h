@@ -14,8 +14,11 @@
  * HELLO 3 [AUTH default <password>] first; idle links are kept for the
  * next request (a request has a link to itself until its last reply).
  *
- * The HTTP credentials (Basic, or Bearer <password>) are checked here
- * against the program's current password, as AUTH would check them.
+ * The default user's credentials (Basic, or Bearer <password>) are
+ * checked here against the program's current password, as AUTH would
+ * check them; a named user's go to the program on a fresh link of the
+ * request's own (HELLO 3 AUTH first, the commands only once it is
+ * accepted; the link is closed afterwards).
  * Commands that need a connection of their own across requests (SUBSCRIBE,
  * MONITOR, HELLO, AUTH, QUIT, RESET, SELECT, WATCH, CLIENT REPLY/TRACKING/
  * SETNAME..., a MULTI not closed in the same pipeline, blocking commands

@@ -256,6 +256,38 @@ def test_auth(cluster):
     assert curl(port, "/PING", user="alice:x")[::2] == (401, wrong)
 
 
+def test_acl_users(node):
+    """A named user is checked by the node itself (HELLO 3 AUTH on a fresh
+    link), with its rights; refused credentials run nothing."""
+    c = node.client()
+    c.execute_command("ACL", "SETUSER", "alice", "on", ">pw1", "~app:*", "+@all", "-flushall")
+    port = node.http
+    wrong = {"error": "WRONGPASS invalid username-password pair or user is disabled."}
+    assert curl(port, "/SET/app:1/v", user="alice:pw1")[::2] == (200, "OK")
+    assert curl(port, "/ACL/WHOAMI", user="alice:pw1")[::2] == (200, "alice")
+    s, _, j = curl(port, "/SET/other/v", user="alice:pw1")
+    assert s == 403 and j["error"].startswith("NOPERM")
+    s, _, j = post(port, [["SET", "app:2", "x"], ["FLUSHALL"]], user="alice:pw1")
+    assert s == 200 and j[0] == "OK" and j[1]["error"].startswith("NOPERM")
+    assert c.get("app:2") == b"x"
+    # a wrong password, a user turned off and a changed password: 401 and
+    # none of the request's commands ran
+    assert curl(port, "/SET/app:3/v", user="alice:nope")[::2] == (401, wrong)
+    assert post(port, [["SET", "app:3", "v"]], user="alice:nope")[::2] == (401, wrong)
+    c.execute_command("ACL", "SETUSER", "alice", "resetpass", ">pw2")
+    assert curl(port, "/SET/app:3/v", user="alice:pw1")[::2] == (401, wrong)
+    assert c.exists("app:3") == 0
+    assert curl(port, "/GET/app:1", user="alice:pw2")[::2] == (200, "v")
+    c.execute_command("ACL", "SETUSER", "alice", "off")
+    assert curl(port, "/GET/app:1", user="alice:pw2")[::2] == (401, wrong)
+    # the default user with no password: requests without credentials run as it
+    assert curl(port, "/ACL/WHOAMI")[::2] == (200, "default")
+    # ACL LOG recorded the refusals made on HTTP's links
+    log = c.execute_command("ACL", "LOG")
+    reasons = {dict(zip(e[0::2], e[1::2]))[b"reason"] for e in log}
+    assert {b"auth", b"key", b"command"} <= reasons
+
+
 def test_limits(cluster):
     port = free_port()
     n = cluster.node(args=["--http_listen", f"127.0.0.1:{port}", "--client_query_buffer_limit", "2mb",
