@@ -457,6 +457,18 @@ static void put_arg(struct evbuffer *out, const char *p, size_t len)
     evbuffer_add(out, "\r\n", 2);
 }
 
+/* HELLO 3, with AUTH user pass when user is given. */
+static void put_hello(struct evbuffer *out, const char *user, size_t ulen, const char *pass, size_t plen)
+{
+    evbuffer_add(out, user ? "*5\r\n" : "*2\r\n", 4);
+    put_arg(out, "HELLO", 5);
+    put_arg(out, "3", 1);
+    if (!user) return;
+    put_arg(out, "AUTH", 4);
+    put_arg(out, user, ulen);
+    put_arg(out, pass, plen);
+}
+
 /* ---- requests ---- */
 
 static struct event_base *api_base;
@@ -497,25 +509,13 @@ static void run_cmds(struct evhttp_request *req, struct hcmd *c, int n, int pipe
         struct evbuffer *out = bufferevent_get_output(l->bev);
         const char *pw = H.conf.password();
         if (cr->user) {
-            evbuffer_add(out, "*5\r\n", 4);
-            put_arg(out, "HELLO", 5);
-            put_arg(out, "3", 1);
-            put_arg(out, "AUTH", 4);
-            put_arg(out, cr->user, cr->ulen);
-            put_arg(out, cr->pass, cr->plen);
+            put_hello(out, cr->user, cr->ulen, cr->pass, cr->plen);
             l->auth_wait = 1;
             l->single = 1;
         } else if (pw && *pw) {
-            evbuffer_add(out, "*5\r\n", 4);
-            put_arg(out, "HELLO", 5);
-            put_arg(out, "3", 1);
-            put_arg(out, "AUTH", 4);
-            put_arg(out, "default", 7);
-            put_arg(out, pw, strlen(pw));
+            put_hello(out, "default", 7, pw, strlen(pw));
         } else {
-            evbuffer_add(out, "*2\r\n", 4);
-            put_arg(out, "HELLO", 5);
-            put_arg(out, "3", 1);
+            put_hello(out, NULL, 0, NULL, 0);
         }
         l->hello = 1;
     }
