@@ -21,6 +21,7 @@
 #include "cmdmeta.h"
 #include "cmdtable.h"
 #include "local.h"
+#include "pacl.h"
 #include "log.h"
 #include "merge.h"
 #include "msg.h"
@@ -88,7 +89,7 @@ void client_create(struct worker *w, int fd, const char *addr)
     c->proto = RESP2;
     c->tx_group = c->watch_group = -1;
     c->created_ms = now_ms();
-    c->authed = w->route->password[0] == '\0';
+    pacl_client_init(c);
     c->rev = event_new(w->base, fd, EV_READ | EV_PERSIST, read_cb, c);
     c->wev = event_new(w->base, fd, EV_WRITE, write_cb, c);
     c->next = w->clients;
@@ -103,6 +104,7 @@ void client_create(struct worker *w, int fd, const char *addr)
 void client_destroy(struct client *c)
 {
     struct worker *w = c->w;
+    pacl_client_free(c);
     struct msg *m = c->head;
     while (m) {
         struct msg *next = m->next;
@@ -1378,7 +1380,8 @@ static void do_reset(struct client *c)
     free(c->name);
     c->name = NULL;
     c->proto = RESP2;
-    c->authed = c->w->route->password[0] == '\0';
+    pacl_client_free(c);
+    pacl_client_init(c);
     reply_raw(c, CMD_RESET, "+RESET\r\n", 8);
     if (c->head) drain(c);
 }
@@ -1397,7 +1400,22 @@ static void dispatch(struct client *c, int argc, char **argv, size_t *lens, cons
         return;
     }
     if (c->tunnel) {
-        /* pub/sub mode: the server answers everything, in order. */
+        /* pub/sub mode: the server answers everything, in order.  A
+         * (P|S)SUBSCRIBE to channels the user may not use is refused here
+         * (its error joins the tunnel's bytes: after the replies already
+         * in, before those of commands still at the server). */
+        if (argc >= 1) {
+            buf_clear(&scratch);
+            int r = pacl_check(c, argc, argv, lens, &scratch);
+            if (r < 0) {
+                c->closing = 1;
+                return;
+            }
+            if (r > 0) {
+                client_tunnel_data(c, NULL, scratch.data, scratch.len);
+                return;
+            }
+        }
         request_bytes(argv, lens, argc, raw, rawlen, &scratch, &req, &len);
         if (c->priv) backend_send_raw(c->priv, req, len);
         const struct cmd_spec *ps = argc >= 1 ? cmd_lookup(argv[0], lens[0]) : NULL;
@@ -1435,6 +1453,28 @@ static void dispatch(struct client *c, int argc, char **argv, size_t *lens, cons
         reply_error(c, spec->id, "NOAUTH Authentication required.");
         if (c->tx) c->tx_dirty = 1;
         return;
+    }
+    if (c->authed) {
+        /* The client's ACL user (pacl.h), as Redis's processCommand checks
+         * it: before queueing in MULTI, which then fails at EXEC. */
+        buf noperm;
+        buf_init(&noperm);
+        int r = pacl_check(c, argc, argv, lens, &noperm);
+        if (r < 0) {
+            buf_free(&noperm);
+            c->closing = 1;
+            return;
+        }
+        if (r > 0) {
+            struct msg *m;
+            buf *out = local_begin(c, &m);
+            buf_append(out, noperm.data, noperm.len);
+            local_end(c, m, spec->id, 1);
+            buf_free(&noperm);
+            if (c->tx) c->tx_dirty = 1;
+            return;
+        }
+        buf_free(&noperm);
     }
     const char *sort_err = sort_cluster_check(spec, argc, argv, lens);
     if (sort_err) {

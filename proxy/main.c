@@ -18,6 +18,7 @@
 #include "log.h"
 #include "http.h"
 #include "metrics.h"
+#include "pacl.h"
 #include "pconf.h"
 #include "proxy.h"
 #include "route.h"
@@ -84,6 +85,15 @@ int main(int argc, char **argv)
     if (log_init("proxy", proxy_g.conf.log_path, proxy_g.conf.s.log_level) < 0) {
         fprintf(stderr, "cannot open log file %s\n", proxy_g.conf.log_path);
         pconf_free(&proxy_g.conf);
+        return 1;
+    }
+
+    if (pacl_init(proxy_g.conf.s.aclfile, proxy_g.conf.topo.password, &errs) < 0) {
+        log_error("%.*s", (int)errs.len, errs.data);
+        fprintf(stderr, "%.*s", (int)errs.len, errs.data);
+        pacl_shutdown();
+        pconf_free(&proxy_g.conf);
+        buf_free(&errs);
         return 1;
     }
 
@@ -158,6 +168,7 @@ int main(int argc, char **argv)
     proxy_g.route = NULL;
     pthread_mutex_unlock(&proxy_g.lock);
     free(proxy_g.masters);
+    pacl_shutdown();
     pconf_free(&proxy_g.conf);
     buf_free(&errs);
     libevent_global_shutdown();
