@@ -20,6 +20,8 @@ static uintptr_t next_tag;
 /* 1 while the default user is "on nopass ~* &* +@all" and alone in its
  * selectors: its clients then skip the lock. */
 static atomic_int open_default;
+/* The topology password applied to the default user (no aclfile), owned */
+static char *applied_password;
 
 /* Under the lock. */
 static uintptr_t tag_of(struct acl_user *u)
@@ -44,7 +46,8 @@ static void recompute_open(void)
 int pacl_init(const char *aclfile, const char *password, buf *errs)
 {
     acl = acl_create();
-    if (password && *password) acl_set_requirepass(acl, password);
+    applied_password = xstrdup(password ? password : "");
+    if (*applied_password) acl_set_requirepass(acl, applied_password);
     if (aclfile && *aclfile) {
         acl->aclfile = xstrdup(aclfile);
         buf err;
@@ -65,6 +68,21 @@ void pacl_shutdown(void)
 {
     if (acl) acl_destroy(acl);
     acl = NULL;
+    free(applied_password);
+    applied_password = NULL;
+}
+
+void pacl_set_password(const char *password)
+{
+    if (!password) password = "";
+    pthread_mutex_lock(&lock);
+    if (acl && !acl->aclfile && strcmp(password, applied_password) != 0) {
+        free(applied_password);
+        applied_password = xstrdup(password);
+        acl_set_requirepass(acl, applied_password);
+        recompute_open();
+    }
+    pthread_mutex_unlock(&lock);
 }
 
 static int is_default(const struct client *c)

@@ -25,6 +25,10 @@ struct client;
  * "".  Returns 0, or -1 with a message in errs. */
 int pacl_init(const char *aclfile, const char *password, buf *errs);
 void pacl_shutdown(void);
+/* The topology's password after a reload (SIGHUP): without an aclfile it
+ * becomes the default user's, as CONFIG SET requirepass (clients already
+ * authenticated stay so). */
+void pacl_set_password(const char *password);
 
 /* A new client: the default user; authed when that user needs no
  * password. */

@@ -17,6 +17,7 @@ import redis
 
 import diff_acl
 from difftest import Error, RespConn
+from harness import wait_until
 from proxy_util import ProxySetup
 
 SEED = int(os.environ.get("STRATA_SEED", "0") or 0) or random.randrange(1, 1 << 30)
@@ -250,3 +251,13 @@ def test_proxy_topology_password_is_default_users(cluster):
     assert adm.execute_command("acl", "users") == ["default"]
     with pytest.raises(redis.ResponseError, match="This Redis instance is not configured to use an ACL file"):
         adm.execute_command("acl", "save")
+    # a new password in the topology (SIGHUP) is the default user's from
+    # then on; a client already in stays in
+    for b in ps.backends:
+        b.client(password="topw").config_set("requirepass", "newpw")
+    ps.password = "newpw"
+    ps.reload(ps.ranges)
+    wait_until(lambda: redis.Redis(port=port, password="newpw", socket_timeout=5).ping(), 10,
+               what="the new password")
+    _wrongpass(port=port, password="topw")
+    assert adm.execute_command("acl", "whoami") == "default"
