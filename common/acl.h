@@ -154,6 +154,10 @@ void acl_log_add(struct acl *a, int reason, int context, const char *object, siz
                  size_t ulen, const char *cinfo);
 void acl_log_reset(struct acl *a);
 
+/* Whether the default user is on and needs no password: anyone who can
+ * connect may run its commands (what protected mode guards against). */
+int acl_default_open(const struct acl *a);
+
 /* Whether any user other than the default one exists, or the default
  * user needs a password: a server that is "protected". */
 int acl_has_auth(const struct acl *a);

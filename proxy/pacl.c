@@ -85,6 +85,14 @@ void pacl_set_password(const char *password)
     pthread_mutex_unlock(&lock);
 }
 
+int pacl_default_open(void)
+{
+    pthread_mutex_lock(&lock);
+    int open = acl_default_open(acl);
+    pthread_mutex_unlock(&lock);
+    return open;
+}
+
 static int is_default(const struct client *c)
 {
     return c->user && !strcmp(c->user, "default");

@@ -30,6 +30,9 @@ void pacl_shutdown(void);
  * authenticated stay so). */
 void pacl_set_password(const char *password);
 
+/* Is the default user on with nopass (protmode.h)? */
+int pacl_default_open(void);
+
 /* A new client: the default user; authed when that user needs no
  * password. */
 void pacl_client_init(struct client *c);
