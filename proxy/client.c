@@ -1063,6 +1063,57 @@ static int tx_overtaken(const struct client *c)
     return (c->tx_route && c->tx_route != c->w->route->version) || c->watch_lost;
 }
 
+/* The client's ACL rules may have changed since its commands were queued:
+ * Redis checks each again at EXEC and answers a refused one with NOPERM
+ * in its place in EXEC's reply while the others run.  Here a refused
+ * command is replaced by a script returning that error, so the node's
+ * EXEC reply carries it at the same index.  Returns 0, or -1 when the
+ * client's user was deleted (close it). */
+static int tx_acl_recheck(struct client *c)
+{
+    static const char script[] = "return {err=ARGV[1]}";
+    if (pacl_open(c) || !c->tx_buf.len) return 0;
+    resp_parser p;
+    resp_parser_init(&p);
+    buf nb, text;
+    buf_init(&nb);
+    buf_init(&text);
+    size_t off = 0, kept = 0;   /* tx_buf[kept, off) is copied as it is */
+    int changed = 0, rc = 0;
+    while (off < c->tx_buf.len) {
+        size_t used = 0;
+        /* (the proxy wrote these bytes: always whole commands) */
+        if (resp_parse(&p, c->tx_buf.data + off, c->tx_buf.len - off, &used) != RESP_OK) break;
+        buf_clear(&text);
+        int r = pacl_exec_check(c, p.argc, p.argv, p.argvlen, &text);
+        if (r < 0) {
+            rc = -1;
+            break;
+        }
+        if (r > 0) {
+            buf_append(&nb, c->tx_buf.data + kept, off - kept);
+            merge_add_header(&nb, 4);
+            merge_add_arg(&nb, "EVAL", 4);
+            merge_add_arg(&nb, script, sizeof script - 1);
+            merge_add_arg(&nb, "0", 1);
+            merge_add_arg(&nb, text.data, text.len);
+            kept = off + used;
+            changed = 1;
+        }
+        off += used;
+    }
+    if (changed && rc == 0) {
+        buf_append(&nb, c->tx_buf.data + kept, c->tx_buf.len - kept);
+        buf tmp = c->tx_buf;
+        c->tx_buf = nb;
+        nb = tmp;
+    }
+    buf_free(&nb);
+    buf_free(&text);
+    resp_parser_free(&p);
+    return rc;
+}
+
 static void tx_exec(struct client *c, const struct cmd_spec *spec)
 {
     if (c->tx_dirty) {
@@ -1089,6 +1140,13 @@ static void tx_exec(struct client *c, const struct cmd_spec *spec)
             local_end(c, m, spec->id, 0);
         }
         else reply_error(c, spec->id, "EXECABORT Transaction discarded because of previous errors.");
+        return;
+    }
+    if (tx_acl_recheck(c) < 0) {
+        tx_reset(c);
+        priv_unwatch(c);
+        tx_forget(c);
+        c->closing = 1;
         return;
     }
     int g = c->tx_group >= 0 ? c->tx_group : c->watch_group >= 0 ? c->watch_group

@@ -163,11 +163,18 @@ int pacl_auth(struct client *c, const char *cmdname, size_t cnlen, const char *u
     return 0;
 }
 
-int pacl_check(struct client *c, int argc, char **argv, const size_t *lens, buf *out)
+int pacl_open(const struct client *c)
 {
-    if (is_default(c) && atomic_load(&open_default)) return 0;
+    return is_default(c) && atomic_load(&open_default);
+}
+
+/* Check and log a refusal: ACL_OK or ACL_DENIED_*, -1 if the user is gone.
+ * *mp gets the command's entry. */
+static int check_logged(struct client *c, int argc, char **argv, const size_t *lens, const struct cmd_meta **mp)
+{
     const struct cmd_meta *m = cmdmeta_lookup_argv(argc, argv, lens);
-    if (!m) return 0;
+    *mp = m;
+    if (!m) return ACL_OK;
     pthread_mutex_lock(&lock);
     struct acl_user *u = user_of(c);
     if (!u) {
@@ -191,8 +198,35 @@ int pacl_check(struct client *c, int argc, char **argv, const size_t *lens, buf 
         buf_free(&ci);
     }
     pthread_mutex_unlock(&lock);
+    return r;
+}
+
+int pacl_check(struct client *c, int argc, char **argv, const size_t *lens, buf *out)
+{
+    if (pacl_open(c)) return 0;
+    const struct cmd_meta *m;
+    int r = check_logged(c, argc, argv, lens, &m);
+    if (r < 0) return -1;
     if (r == ACL_OK) return 0;
     acl_add_noperm(out, r, m);
+    return 1;
+}
+
+int pacl_exec_check(struct client *c, int argc, char **argv, const size_t *lens, buf *text)
+{
+    if (pacl_open(c)) return 0;
+    const struct cmd_meta *m;
+    int r = check_logged(c, argc, argv, lens, &m);
+    if (r < 0) return -1;
+    if (r == ACL_OK) return 0;
+    /* Redis 7.0's execCommand text */
+    buf_printf(text,
+               "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. "
+               "This command is no longer allowed for the following reason: %s",
+               r == ACL_DENIED_CMD     ? "no permission to execute the command or subcommand"
+               : r == ACL_DENIED_KEY   ? "no permission to touch the specified keys"
+               : r == ACL_DENIED_CHANNEL ? "no permission to access one of the channels used as arguments"
+                                       : "no permission");
     return 1;
 }
 

@@ -47,6 +47,15 @@ int pacl_auth(struct client *c, const char *cmdname, size_t cnlen, const char *u
  * LOG entry added).  -1: the client's user was deleted: close it. */
 int pacl_check(struct client *c, int argc, char **argv, const size_t *lens, buf *out);
 
+/* The same at EXEC for a queued command (the rules may have changed
+ * since): 0 allowed; 1 refused, Redis's EXEC-time NOPERM text (without
+ * '-') appended to text, ACL LOG entry added; -1 the user was deleted. */
+int pacl_exec_check(struct client *c, int argc, char **argv, const size_t *lens, buf *text);
+
+/* Is c's user the default one with every right and no password (no
+ * check needed)? */
+int pacl_open(const struct client *c);
+
 /* ACL ... (argv[0] is "acl"). */
 void pacl_command(struct client *c, int argc, char **argv, const size_t *lens, buf *out);
 

@@ -163,8 +163,19 @@ def test_proxy_noperm_multi_pubsub_diff(cluster):
                 out.append(conn.read_response())
             except redis.ResponseError as e:
                 out.append(("err", str(e)))
+        # a rule change between MULTI and EXEC: the command no longer
+        # allowed fails inside EXEC's reply, the others run
+        for args in (("multi",), ("set", "k{t}1", "v2"), ("get", "k{t}2"), ("incr", "k{t}n")):
+            conn.send_command(*args)
+            out.append(conn.read_response())
+        adm.execute_command("acl", "setuser", "t1", "-set")
+        conn.send_command("exec")
+        out.append([str(x) for x in conn.read_response()])
+        adm.execute_command("acl", "setuser", "t1", "+set")
         c.connection_pool.release(conn)
         out.append(c.get("k1"))
+        out.append(c.get("k{t}1"))
+        out.append(c.get("k{t}n"))
         # RESP2 pub/sub mode: a refused SUBSCRIBE among allowed ones
         s = RespConn("127.0.0.1", port, proto=2)
         out.append(s.call(b"auth", b"t1", b"p"))
