@@ -1454,6 +1454,26 @@ static void dispatch(struct client *c, int argc, char **argv, size_t *lens, cons
     struct worker *w = c->w;
 
     if (argc == 1 && str_eq_nocase(argv[0], lens[0], "reset")) {
+        /* (a user without +reset is refused, as by Redis) */
+        if (c->authed) {
+            buf_clear(&scratch);
+            int r = pacl_check(c, argc, argv, lens, &scratch);
+            if (r < 0) {
+                c->closing = 1;
+                return;
+            }
+            if (r > 0) {
+                if (c->tunnel) {
+                    client_tunnel_data(c, NULL, scratch.data, scratch.len);
+                } else {
+                    struct msg *m;
+                    buf *out = local_begin(c, &m);
+                    buf_append(out, scratch.data, scratch.len);
+                    local_end(c, m, CMD_RESET, 1);
+                }
+                return;
+            }
+        }
         do_reset(c);
         return;
     }
