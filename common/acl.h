@@ -23,7 +23,7 @@
  * Redis 7.0 does.
  *
  * Not thread-safe: the node has one thread; the proxy serialises ACL
- * changes and checks with its own lock (see proxy/README). */
+ * changes and checks with its own lock (proxy/pacl.h). */
 #ifndef STRATA_ACL_H
 #define STRATA_ACL_H
 
