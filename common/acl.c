@@ -683,6 +683,12 @@ int acl_auth(const struct acl_user *u, const char *pass, size_t len)
     return ok;
 }
 
+int acl_default_open(const struct acl *a)
+{
+    const struct acl_user *d = acl_default_user(a);
+    return d && (d->flags & ACL_USER_ON) && (d->flags & ACL_USER_NOPASS);
+}
+
 int acl_has_auth(const struct acl *a)
 {
     for (int i = 0; i < a->nusers; i++) {

@@ -23,7 +23,7 @@
  * Redis 7.0 does.
  *
  * Not thread-safe: the node has one thread; the proxy serialises ACL
- * changes and checks with its own lock (see proxy/README). */
+ * changes and checks with its own lock (proxy/pacl.h). */
 #ifndef STRATA_ACL_H
 #define STRATA_ACL_H
 
@@ -153,6 +153,10 @@ void acl_describe_rules(const struct acl_sel *s, buf *out);
 void acl_log_add(struct acl *a, int reason, int context, const char *object, size_t olen, const char *username,
                  size_t ulen, const char *cinfo);
 void acl_log_reset(struct acl *a);
+
+/* Whether the default user is on and needs no password: anyone who can
+ * connect may run its commands (what protected mode guards against). */
+int acl_default_open(const struct acl *a);
 
 /* Whether any user other than the default one exists, or the default
  * user needs a password: a server that is "protected". */

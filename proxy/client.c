@@ -21,6 +21,7 @@
 #include "cmdmeta.h"
 #include "cmdtable.h"
 #include "local.h"
+#include "pacl.h"
 #include "log.h"
 #include "merge.h"
 #include "msg.h"
@@ -88,7 +89,7 @@ void client_create(struct worker *w, int fd, const char *addr)
     c->proto = RESP2;
     c->tx_group = c->watch_group = -1;
     c->created_ms = now_ms();
-    c->authed = w->route->password[0] == '\0';
+    pacl_client_init(c);
     c->rev = event_new(w->base, fd, EV_READ | EV_PERSIST, read_cb, c);
     c->wev = event_new(w->base, fd, EV_WRITE, write_cb, c);
     c->next = w->clients;
@@ -103,6 +104,7 @@ void client_create(struct worker *w, int fd, const char *addr)
 void client_destroy(struct client *c)
 {
     struct worker *w = c->w;
+    pacl_client_free(c);
     struct msg *m = c->head;
     while (m) {
         struct msg *next = m->next;
@@ -1061,6 +1063,57 @@ static int tx_overtaken(const struct client *c)
     return (c->tx_route && c->tx_route != c->w->route->version) || c->watch_lost;
 }
 
+/* The client's ACL rules may have changed since its commands were queued:
+ * Redis checks each again at EXEC and answers a refused one with NOPERM
+ * in its place in EXEC's reply while the others run.  Here a refused
+ * command is replaced by a script returning that error, so the node's
+ * EXEC reply carries it at the same index.  Returns 0, or -1 when the
+ * client's user was deleted (close it). */
+static int tx_acl_recheck(struct client *c)
+{
+    static const char script[] = "return {err=ARGV[1]}";
+    if (pacl_open(c) || !c->tx_buf.len) return 0;
+    resp_parser p;
+    resp_parser_init(&p);
+    buf nb, text;
+    buf_init(&nb);
+    buf_init(&text);
+    size_t off = 0, kept = 0;   /* tx_buf[kept, off) is copied as it is */
+    int changed = 0, rc = 0;
+    while (off < c->tx_buf.len) {
+        size_t used = 0;
+        /* (the proxy wrote these bytes: always whole commands) */
+        if (resp_parse(&p, c->tx_buf.data + off, c->tx_buf.len - off, &used) != RESP_OK) break;
+        buf_clear(&text);
+        int r = pacl_exec_check(c, p.argc, p.argv, p.argvlen, &text);
+        if (r < 0) {
+            rc = -1;
+            break;
+        }
+        if (r > 0) {
+            buf_append(&nb, c->tx_buf.data + kept, off - kept);
+            merge_add_header(&nb, 4);
+            merge_add_arg(&nb, "EVAL", 4);
+            merge_add_arg(&nb, script, sizeof script - 1);
+            merge_add_arg(&nb, "0", 1);
+            merge_add_arg(&nb, text.data, text.len);
+            kept = off + used;
+            changed = 1;
+        }
+        off += used;
+    }
+    if (changed && rc == 0) {
+        buf_append(&nb, c->tx_buf.data + kept, c->tx_buf.len - kept);
+        buf tmp = c->tx_buf;
+        c->tx_buf = nb;
+        nb = tmp;
+    }
+    buf_free(&nb);
+    buf_free(&text);
+    resp_parser_free(&p);
+    return rc;
+}
+
 static void tx_exec(struct client *c, const struct cmd_spec *spec)
 {
     if (c->tx_dirty) {
@@ -1087,6 +1140,13 @@ static void tx_exec(struct client *c, const struct cmd_spec *spec)
             local_end(c, m, spec->id, 0);
         }
         else reply_error(c, spec->id, "EXECABORT Transaction discarded because of previous errors.");
+        return;
+    }
+    if (tx_acl_recheck(c) < 0) {
+        tx_reset(c);
+        priv_unwatch(c);
+        tx_forget(c);
+        c->closing = 1;
         return;
     }
     int g = c->tx_group >= 0 ? c->tx_group : c->watch_group >= 0 ? c->watch_group
@@ -1378,7 +1438,8 @@ static void do_reset(struct client *c)
     free(c->name);
     c->name = NULL;
     c->proto = RESP2;
-    c->authed = c->w->route->password[0] == '\0';
+    pacl_client_free(c);
+    pacl_client_init(c);
     reply_raw(c, CMD_RESET, "+RESET\r\n", 8);
     if (c->head) drain(c);
 }
@@ -1393,11 +1454,46 @@ static void dispatch(struct client *c, int argc, char **argv, size_t *lens, cons
     struct worker *w = c->w;
 
     if (argc == 1 && str_eq_nocase(argv[0], lens[0], "reset")) {
+        /* (a user without +reset is refused, as by Redis) */
+        if (c->authed) {
+            buf_clear(&scratch);
+            int r = pacl_check(c, argc, argv, lens, &scratch);
+            if (r < 0) {
+                c->closing = 1;
+                return;
+            }
+            if (r > 0) {
+                if (c->tunnel) {
+                    client_tunnel_data(c, NULL, scratch.data, scratch.len);
+                } else {
+                    struct msg *m;
+                    buf *out = local_begin(c, &m);
+                    buf_append(out, scratch.data, scratch.len);
+                    local_end(c, m, CMD_RESET, 1);
+                }
+                return;
+            }
+        }
         do_reset(c);
         return;
     }
     if (c->tunnel) {
-        /* pub/sub mode: the server answers everything, in order. */
+        /* pub/sub mode: the server answers everything, in order.  A
+         * (P|S)SUBSCRIBE to channels the user may not use is refused here
+         * (its error joins the tunnel's bytes: after the replies already
+         * in, before those of commands still at the server). */
+        if (argc >= 1) {
+            buf_clear(&scratch);
+            int r = pacl_check(c, argc, argv, lens, &scratch);
+            if (r < 0) {
+                c->closing = 1;
+                return;
+            }
+            if (r > 0) {
+                client_tunnel_data(c, NULL, scratch.data, scratch.len);
+                return;
+            }
+        }
         request_bytes(argv, lens, argc, raw, rawlen, &scratch, &req, &len);
         if (c->priv) backend_send_raw(c->priv, req, len);
         const struct cmd_spec *ps = argc >= 1 ? cmd_lookup(argv[0], lens[0]) : NULL;
@@ -1435,6 +1531,28 @@ static void dispatch(struct client *c, int argc, char **argv, size_t *lens, cons
         reply_error(c, spec->id, "NOAUTH Authentication required.");
         if (c->tx) c->tx_dirty = 1;
         return;
+    }
+    if (c->authed) {
+        /* The client's ACL user (pacl.h), as Redis's processCommand checks
+         * it: before queueing in MULTI, which then fails at EXEC. */
+        buf noperm;
+        buf_init(&noperm);
+        int r = pacl_check(c, argc, argv, lens, &noperm);
+        if (r < 0) {
+            buf_free(&noperm);
+            c->closing = 1;
+            return;
+        }
+        if (r > 0) {
+            struct msg *m;
+            buf *out = local_begin(c, &m);
+            buf_append(out, noperm.data, noperm.len);
+            local_end(c, m, spec->id, 1);
+            buf_free(&noperm);
+            if (c->tx) c->tx_dirty = 1;
+            return;
+        }
+        buf_free(&noperm);
     }
     const char *sort_err = sort_cluster_check(spec, argc, argv, lens);
     if (sort_err) {

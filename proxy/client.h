@@ -68,6 +68,8 @@ struct client {
     struct msg *head, *tail;     /* requests in order */
     long nmsgs;
     int authed;
+    char *user;                  /* ACL user name (pacl.h), owned */
+    uintptr_t user_tag;          /* its tag when the client authenticated */
     int closing;                 /* QUIT or protocol error: close once flushed */
     int in_flush;
     int write_blocked;           /* waiting for EV_WRITE */

@@ -13,6 +13,7 @@
 #include "client.h"
 #include "cmdreply.h"
 #include "merge.h"
+#include "pacl.h"
 #include "reply.h"
 #include "resp.h"
 #include "route.h"
@@ -57,43 +58,12 @@ void local_unsubscribe(buf *out, const char *kind, int argc, char **argv, const 
     }
 }
 
-/* Compare without an early exit, so the time taken does not reveal how
- * much of a guessed password was right. */
-static int password_ok(const char *want, const char *got, size_t glen)
+/* AUTH [user] pass and HELLO's AUTH against the ACL users (pacl.h).
+ * Returns 1 on error (reply written). */
+static int check_auth(struct client *c, const char *cmd, size_t cmdlen, const char *user, size_t ulen,
+                      const char *pass, size_t plen, buf *out)
 {
-    size_t wlen = strlen(want);
-    unsigned diff = (unsigned)(wlen ^ glen);
-    for (size_t i = 0; i < glen; i++) diff |= (unsigned char)got[i] ^ (unsigned char)want[i % (wlen ? wlen : 1)];
-    return diff == 0;
-}
-
-static const char err_wrongpass[] =
-    "WRONGPASS invalid username-password pair or user is disabled.";
-
-/* AUTH [user] pass.  Returns 1 on error (reply written). */
-static int check_auth(struct client *c, const char *user, size_t ulen, const char *pass,
-                      size_t plen, buf *out)
-{
-    const char *pw = c->w->route->password;
-    if (!pw[0]) {
-        if (user && !(ulen == 7 && !strncasecmp(user, "default", 7))) {
-            resp_add_error(out, err_wrongpass);
-            return 1;
-        }
-        if (!user) {
-            resp_add_error(out, "ERR AUTH <password> called without any password configured "
-                                "for the default user. Are you sure your configuration is correct?");
-            return 1;
-        }
-        c->authed = 1;
-        return 0;
-    }
-    if ((user && !(ulen == 7 && !memcmp(user, "default", 7))) || !password_ok(pw, pass, plen)) {
-        resp_add_error(out, err_wrongpass);
-        return 1;
-    }
-    c->authed = 1;
-    return 0;
+    return pacl_auth(c, cmd, cmdlen, user, ulen, pass, plen, out);
 }
 
 /* CLIENT SETNAME and HELLO SETNAME: Redis's clientSetName.  An empty name
@@ -127,7 +97,8 @@ static int do_hello(struct client *c, int argc, char **argv, const size_t *lens,
     for (; i < argc; i++) {
         int more = argc - i - 1;
         if (str_eq_nocase(argv[i], lens[i], "auth") && more >= 2) {
-            if (check_auth(c, argv[i + 1], lens[i + 1], argv[i + 2], lens[i + 2], out)) return 1;
+            if (check_auth(c, argv[0], lens[0], argv[i + 1], lens[i + 1], argv[i + 2], lens[i + 2], out))
+                return 1;
             i += 2;
         } else if (str_eq_nocase(argv[i], lens[i], "setname") && more >= 1) {
             setname = argv[i + 1];
@@ -175,13 +146,13 @@ static int do_hello(struct client *c, int argc, char **argv, const size_t *lens,
     return 0;
 }
 
-static void client_line(buf *b, const struct client *c)
+void local_client_line(buf *b, const struct client *c)
 {
     uint64_t now = now_ms();
-    buf_printf(b, "id=%llu addr=%s fd=%d name=%s age=%llu db=0 multi=%d sub=%d resp=%d\n",
+    buf_printf(b, "id=%llu addr=%s fd=%d name=%s age=%llu db=0 multi=%d sub=%d user=%s resp=%d\n",
                (unsigned long long)c->id, c->addr, c->fd, c->name ? c->name : "",
                (unsigned long long)((now - c->created_ms) / 1000), c->tx ? (int)c->tx_count : -1,
-               c->tunnel || c->nsub > 0 ? 1 : 0, c->proto);
+               c->tunnel || c->nsub > 0 ? 1 : 0, c->user ? c->user : "default", c->proto);
 }
 
 /* Does one of two byte strings start with the other (PREFIX overlap)? */
@@ -387,7 +358,7 @@ static int do_client(struct client *c, int argc, char **argv, const size_t *lens
     if (str_eq_nocase(argv[1], lens[1], "info") && argc == 2) {
         buf b;
         buf_init(&b);
-        client_line(&b, c);
+        local_client_line(&b, c);
         resp_add_verbatim(out, c->proto, b.data, b.len);
         buf_free(&b);
         return 0;
@@ -396,7 +367,7 @@ static int do_client(struct client *c, int argc, char **argv, const size_t *lens
         /* The clients of this worker thread (each worker has its own). */
         buf b;
         buf_init(&b);
-        for (const struct client *o = c->w->clients; o; o = o->next) client_line(&b, o);
+        for (const struct client *o = c->w->clients; o; o = o->next) local_client_line(&b, o);
         resp_add_verbatim(out, c->proto, b.data ? b.data : "", b.len);
         buf_free(&b);
         return 0;
@@ -520,8 +491,8 @@ int local_exec(struct client *c, const struct cmd_spec *spec, int argc, char **a
             return 1;
         }
         if (argc == 3) {
-            if (check_auth(c, argv[1], lens[1], argv[2], lens[2], out)) return 1;
-        } else if (check_auth(c, NULL, 0, argv[1], lens[1], out)) {
+            if (check_auth(c, argv[0], lens[0], argv[1], lens[1], argv[2], lens[2], out)) return 1;
+        } else if (check_auth(c, argv[0], lens[0], NULL, 0, argv[1], lens[1], out)) {
             return 1;
         }
         resp_add_ok(out);
@@ -541,6 +512,11 @@ int local_exec(struct client *c, const struct cmd_spec *spec, int argc, char **a
         return cmdreply_command(out, c->proto, argc, argv, lens);
     case CMD_CLIENT:
         return do_client(c, argc, argv, lens, out);
+    case CMD_ACL: {
+        size_t at = out->len;
+        pacl_command(c, argc, argv, lens, out);
+        return out->len > at && out->data[at] == '-';
+    }
     case CMD_TIME: {
         struct timeval tv;
         gettimeofday(&tv, NULL);

@@ -15,6 +15,8 @@ struct client;
  * reply is an error, else 0.  May set c->closing (QUIT) or c->authed. */
 int local_exec(struct client *c, const struct cmd_spec *spec, int argc, char **argv,
                const size_t *lens, buf *out);
+/* The client's CLIENT LIST line (with its newline). */
+void local_client_line(buf *b, const struct client *c);
 /* Redis 7.0's "ERR unknown command 'x', with args beginning with: 'a' ". */
 void local_unknown_command(buf *out, int argc, char **argv, const size_t *lens);
 /* UNSUBSCRIBE / PUNSUBSCRIBE outside pub/sub mode: one reply per

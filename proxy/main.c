@@ -18,7 +18,9 @@
 #include "log.h"
 #include "http.h"
 #include "metrics.h"
+#include "pacl.h"
 #include "pconf.h"
+#include "protmode.h"
 #include "proxy.h"
 #include "route.h"
 #include "sentwatch.h"
@@ -85,6 +87,36 @@ int main(int argc, char **argv)
         fprintf(stderr, "cannot open log file %s\n", proxy_g.conf.log_path);
         pconf_free(&proxy_g.conf);
         return 1;
+    }
+
+    if (pacl_init(proxy_g.conf.s.aclfile, proxy_g.conf.topo.password, &errs) < 0) {
+        log_error("%.*s", (int)errs.len, errs.data);
+        fprintf(stderr, "%.*s", (int)errs.len, errs.data);
+        pacl_shutdown();
+        pconf_free(&proxy_g.conf);
+        buf_free(&errs);
+        return 1;
+    }
+
+    if (proxy_g.conf.s.protected_mode) {
+        /* protected mode (protmode.h): the client port and the HTTP API */
+        static const char fix[] = "password: in the topology (or an aclfile whose default user has a password "
+                                  "or is off)";
+        int open = pacl_default_open();
+        int rc = protmode_check("strata-proxy", "listen", proxy_g.conf.listen_host, open, 1, fix, &errs);
+        if (rc == 0 && proxy_g.conf.s.http_listen && *proxy_g.conf.s.http_listen) {
+            char host[256];
+            protmode_listen_host(proxy_g.conf.s.http_listen, host, sizeof host);
+            rc = protmode_check("strata-proxy", "http_listen", host, open, 1, fix, &errs);
+        }
+        if (rc < 0) {
+            log_error("%.*s", (int)errs.len - 1, errs.data);
+            if (proxy_g.conf.log_path) fprintf(stderr, "%.*s", (int)errs.len, errs.data);
+            pacl_shutdown();
+            pconf_free(&proxy_g.conf);
+            buf_free(&errs);
+            return 1;
+        }
     }
 
     proxy_g.argc = argc;
@@ -158,6 +190,7 @@ int main(int argc, char **argv)
     proxy_g.route = NULL;
     pthread_mutex_unlock(&proxy_g.lock);
     free(proxy_g.masters);
+    pacl_shutdown();
     pconf_free(&proxy_g.conf);
     buf_free(&errs);
     libevent_global_shutdown();

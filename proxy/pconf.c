@@ -36,6 +36,11 @@ static const struct conf_field proxy_fields[] = {
       "how often the sentinels are asked for each group's master" },
     { "slots_cache", CONF_STR, F(slots_cache), "", 0, 0, NULL, 0,
       "file keeping the last slot map from the sentinels, read at start when none answers (empty: none)" },
+    { "aclfile", CONF_STR, F(aclfile), "", 0, 0, NULL, 0,
+      "ACL file of the client users (read at start and by ACL LOAD); empty: the default user only, "
+      "with the topology's password" },
+    { "protected_mode", CONF_BOOL, F(protected_mode), "yes", 0, 0, NULL, 0,
+      "refuse to start on a non-loopback listen or http_listen while the default user needs no password" },
     { "log_level", CONF_ENUM, F(log_level), "info", 0, 0, level_names, 1,
       "debug, info, warning or error" },
     { NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL },

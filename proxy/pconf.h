@@ -28,6 +28,8 @@ struct proxy_settings {
     long long sentinel_poll_ms;/* fallback poll of the sentinels */
     char *slots_cache;         /* slot map cache file, "" = none (sentwatch.h) */
     int log_level;             /* LOG_LVL_*: the enum's names are in that order */
+    char *aclfile;             /* the ACL users of clients (pacl.h), "" = none */
+    int protected_mode;        /* refuse to start open on a non-loopback address */
 };
 
 struct pconf {

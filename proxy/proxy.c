@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "pacl.h"
 #include "sentwatch.h"
 #include "slotcheck.h"
 #include "worker.h"
@@ -76,6 +77,7 @@ int proxy_reload(void)
     proxy_publish_locked();
     pthread_mutex_unlock(&proxy_g.lock);
     log_level_current = proxy_g.conf.s.log_level;
+    pacl_set_password(proxy_g.conf.topo.password);
     pconf_free(&old);
     atomic_fetch_add(&proxy_g.reloads, 1);
     log_info("reloaded %s: %d groups, snapshot %llu", proxy_g.config_file,

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "mon.h"
 #include "peer.h"
+#include "protmode.h"
 #include "sentinel.h"
 #include "slotagg.h"
 #include "server.h"
@@ -175,6 +176,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "cannot open log file %s\n", snt.conf.log_path);
         sconf_free(&snt.conf);
         return 1;
+    }
+    {
+        /* protected mode (protmode.h): clients of a sentinel AUTH with
+         * the topology's password */
+        const char *pw = snt.conf.topo.password;
+        if (protmode_check("strata-sentinel", "--bind", snt.conf.bind, !pw || !*pw, snt.conf.s.protected_mode,
+                           "password: in the topology", &errs) < 0) {
+            log_error("%.*s", (int)errs.len - 1, errs.data);
+            if (snt.conf.log_path) fprintf(stderr, "%.*s", (int)errs.len, errs.data);
+            sconf_free(&snt.conf);
+            buf_free(&errs);
+            return 1;
+        }
     }
     srandom((unsigned)(now_us() ^ ((uint64_t)getpid() << 16)));
     snt.start_ms = now_ms();

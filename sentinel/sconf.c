@@ -24,6 +24,8 @@ static const struct conf_field sentinel_fields[] = {
       "period of PING and INFO replication towards nodes and of PING towards peers" },
     { "timeout_ms", CONF_INT, F(timeout_ms), "500", 10, 60000, NULL, 0,
       "a link that connects or answers slower than this is closed and reopened" },
+    { "protected_mode", CONF_BOOL, F(protected_mode), "yes", 0, 0, NULL, 0,
+      "refuse to start on a non-loopback --bind while the topology has no password" },
     { "log_level", CONF_ENUM, F(log_level), "info", 0, 0, level_names, 0,
       "debug, info, warning or error" },
     { NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL },

@@ -25,6 +25,7 @@ struct sentinel_settings {
     long long ping_ms;             /* PING / INFO period towards nodes and peers */
     long long timeout_ms;          /* connect / reply timeout of one link */
     int log_level;
+    int protected_mode;            /* refuse to start open on a non-loopback --bind */
 };
 
 struct sconf {

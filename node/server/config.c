@@ -26,6 +26,8 @@ const struct conf_field node_config_fields[] = {
     F("maxclients", CONF_INT, maxclients, "10000", 1, 1000000, NULL, 1, "client limit"),
     F("requirepass", CONF_STR, requirepass, "", 0, 0, NULL, 1, "password clients must AUTH with"),
     F("aclfile", CONF_STR, aclfile, "", 0, 0, NULL, 0, "ACL file of users (read at start and by ACL LOAD)"),
+    F("protected_mode", CONF_BOOL, protected_mode, "yes", 0, 0, NULL, 0,
+      "refuse to start on a non-loopback bind or http_listen while the default user needs no password"),
     F("timeout", CONF_INT, timeout, "0", 0, 100000000, NULL, 1, "close idle clients after N seconds (0: never)"),
     F("log", CONF_STR, log, "", 0, 0, NULL, 0, "log file (default: stderr)"),
     F("loglevel", CONF_ENUM, loglevel, "info", 0, 0, loglevel_names, 1, "log level"),

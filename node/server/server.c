@@ -39,6 +39,8 @@
 #include "migrate.h"
 #include "monitor.h"
 #include "multi.h"
+#include "protmode.h"
+#include "rconfig.h"
 #include "tracking.h"
 #include "slowlog.h"
 #include "subcmd.h"
@@ -988,6 +990,29 @@ static void recover_interrupted_swap(void)
     }
 }
 
+/* Protected mode (protmode.h), before anything is opened: the client
+ * port and the HTTP API, while the default user needs no password.
+ * CONFIG GET protected-mode then gives the setting. */
+static int server_protected_check(void)
+{
+    const struct rconf_param *p = rconf_find("protected-mode", 14);
+    if (p) rconf_apply(p, srv.cfg.protected_mode ? "yes" : "no", srv.cfg.protected_mode ? 3 : 2);
+    if (!srv.cfg.protected_mode) return 0;
+    int open = node_acl_default_open();
+    static const char fix[] = "requirepass (or an aclfile whose default user has a password or is off)";
+    buf errs;
+    buf_init(&errs);
+    int rc = protmode_check("strata-node", "bind", srv.cfg.bind, open, 1, fix, &errs);
+    if (rc == 0 && srv.cfg.http_listen && *srv.cfg.http_listen) {
+        char host[256];
+        protmode_listen_host(srv.cfg.http_listen, host, sizeof host);
+        rc = protmode_check("strata-node", "http_listen", host, open, 1, fix, &errs);
+    }
+    if (rc < 0) log_error("%.*s", (int)(errs.len && errs.data[errs.len - 1] == '\n' ? errs.len - 1 : errs.len), errs.data);
+    buf_free(&errs);
+    return rc;
+}
+
 int server_init(void)
 {
     char *err = NULL;
@@ -995,6 +1020,7 @@ int server_init(void)
     signal(SIGPIPE, SIG_IGN);
     crc32c_init();
     cmd_table_init();
+    if (server_protected_check() < 0) return -1;
     srv.start_ms = now_ms();
     if (random_hex(srv.run_id, sizeof srv.run_id - 1) < 0) {
         /* Not worth refusing to start over: still unique per start. */

@@ -31,6 +31,7 @@ struct node_config {
     long long maxclients;
     char *requirepass;
     char *aclfile;                /* t_acl.c: the ACL file, or empty */
+    int protected_mode;           /* refuse to start open on a non-loopback address (protmode.h) */
     long long timeout;            /* idle client timeout, seconds; 0 = never */
     char *log;
     int loglevel;
@@ -318,6 +319,9 @@ int node_acl_exec_check(client *c);
 /* redis.call of a script run by caller: NULL, or the error to raise. */
 const char *node_acl_script_check(client *caller, int argc, char **argv, size_t *lens);
 void node_acl_requirepass_changed(void);
+/* t_acl.c: the default user is on with nopass (the ACL users are read
+ * from requirepass / aclfile on the first call). */
+int node_acl_default_open(void);
 /* t_server.c: the CLIENT LIST line of a client (with its newline). */
 void node_client_info_line(buf *o, client *x);
 void t_command_register(void);      /* t_command.c: COMMAND */

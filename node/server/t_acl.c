@@ -165,7 +165,7 @@ static void acl_command_proc(client *c)
     acl_command(acl, c->user, c->resp, c->argc, c->argv, c->argvlen, &c->out);
 }
 
-void t_acl_register(void)
+static void node_acl_init(void)
 {
     if (!acl) {
         acl = acl_create();
@@ -187,6 +187,17 @@ void t_acl_register(void)
             buf_free(&err);
         }
     }
+}
+
+int node_acl_default_open(void)
+{
+    node_acl_init();
+    return acl_default_open(acl);
+}
+
+void t_acl_register(void)
+{
+    node_acl_init();
     server_register(CMD_ACL, acl_command_proc);
     server_add_dispatch_hook(acl_filter);
 }

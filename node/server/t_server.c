@@ -461,7 +461,9 @@ static void config_get(client *c)
             if (!glob_match(pat, plen, dashed, strlen(dashed), 1) && !glob_match(pat, plen, f->name, strlen(f->name), 1))
                 continue;
             int dup = 0;
-            for (size_t i = 0; i < n && !dup; i++) dup = m[i].ref.field == f;
+            /* (a Redis name answered by rconfig, protected-mode, shadows
+             * the node setting of the same name) */
+            for (size_t i = 0; i < n && !dup; i++) dup = m[i].ref.field == f || !strcasecmp(m[i].name, dashed);
             if (dup) continue;
             if (n == cap) m = xrealloc(m, (cap = cap ? cap * 2 : 16) * sizeof *m);
             snprintf(m[n].name, sizeof m[n].name, "%s", dashed);

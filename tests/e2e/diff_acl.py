@@ -12,10 +12,13 @@ What may differ and is normalised (normalise()):
     count, reason, context, object and username are compared.
   - ACL GENPASS: the length only.
 """
+import random
 import re
 
-from difftest import Double, Error, Map, Push, Set
+from difftest import Double, Error, Map, Push, RespConn, Set
 
+# What both servers' ACL files hold at the start.
+START_FILE = "user default on nopass ~* &* +@all\nuser carol off resetchannels -@all\n"
 USERS = [b"alice", b"bob", b"carol", b"default"]
 PASSWORDS = [b"pw1", b"pw2", b"", b"p w"]
 KEYS = [b"k1", b"k2", b"r1", b"w1", b"x"]
@@ -124,3 +127,90 @@ def _getuser(reply):
             v = sorted(v)
         out.append((k, v))
     return out
+
+
+def _flatten(v):
+    if isinstance(v, (Map, list)):
+        return [_flatten(x) for x in v]
+    return v
+
+
+def _as_user(port, proto, user, pw, argv):
+    """AUTH (RESP2) or HELLO 3 AUTH (RESP3) as a user on a new connection,
+    then ACL WHOAMI and the command: their replies (HELLO's map by its
+    shape and the user's name in ACL LOG, its values hold ids and
+    versions)."""
+    c = RespConn("127.0.0.1", port, proto=2)
+    try:
+        if proto == 3:
+            h = c.call(b"hello", b"3", b"auth", user, pw)
+            a = h if isinstance(h, Error) else ("hello", shape(h))
+        else:
+            a = c.call(b"auth", user, pw)
+        w = c.call(b"acl", b"whoami")
+        r = c.call(*argv)
+        return [a, w, r, shape(r)]
+    finally:
+        c.close()
+
+
+def _probe(conn, users):
+    out = {}
+    for u in users:
+        for p in PROBES:
+            out[(u, tuple(p))] = conn.call(b"acl", b"dryrun", u, *p)
+    return out
+
+
+def _proxy_limit(reply):
+    """A refusal of strata-proxy's that is no ACL matter: keys of two
+    slots, or a command it does not serve."""
+    return isinstance(reply, Error) and (reply.startswith(b"CROSSSLOT") or b"not supported by strata-proxy" in reply)
+
+
+def run(a_port, b_port, files, seed, proto, steps, proxy=False):
+    """The differential: `steps` seeded steps sent to a Strata program
+    (a_port) and to redis-server (b_port), replies compared after
+    normalise(); every 25 steps the users' rules are compared through ACL
+    DRYRUN of PROBES, and the ACL files (files[0] a's, files[1] b's) as
+    the last ACL SAVE left them.  proxy: a_port is strata-proxy, whose own
+    limits (_proxy_limit) may answer a command a user may run (one redis
+    refuses with NOPERM the proxy refuses so too: it checks the user
+    first)."""
+    print(f"ACL diff seed {seed}")
+    r = random.Random(seed)
+    a = RespConn("127.0.0.1", a_port, proto=proto)
+    b = RespConn("127.0.0.1", b_port, proto=proto)
+    history = []
+    for i in range(steps):
+        for cmd in gen_step(r):
+            if cmd[0] == b"@as":
+                ra = _as_user(a_port, proto, cmd[1], cmd[2], cmd[3:])
+                rb = _as_user(b_port, proto, cmd[1], cmd[2], cmd[3:])
+                if proxy and _proxy_limit(ra[2]):
+                    assert not (isinstance(rb[2], Error) and rb[2].startswith(b"NOPERM")), (
+                        f"seed {seed} step {i}: {cmd!r}\n strata: {ra!r}\n redis:  {rb!r}")
+                    ra, rb = ra[:2], rb[:2]
+            else:
+                ra, rb = a.call(*cmd), b.call(*cmd)
+                sa, sb = shape(ra), shape(rb)
+                assert sa == sb, (f"seed {seed} step {i}: {cmd!r}: reply types differ\n strata: {ra!r}\n"
+                                  f" redis:  {rb!r}")
+                ra, rb = _flatten(ra), _flatten(rb)
+            history.append(cmd)
+            na, nb = normalise(cmd, ra), normalise(cmd, rb)
+            assert na == nb, (f"seed {seed} step {i}: {cmd!r}\n strata: {ra!r}\n redis:  {rb!r}\n"
+                              f" history: {history[-15:]!r}")
+        if i % 25 == 24:
+            users = [u for u in USERS if a.call(b"acl", b"getuser", u) is not None]
+            pa, pb = _probe(a, users), _probe(b, users)
+            assert pa == pb, f"seed {seed} step {i}: DRYRUN differs: " + repr(
+                {k: (pa[k], pb.get(k)) for k in pa if pa[k] != pb.get(k)})
+            # what ACL SAVE wrote, user by user, commands as their DRYRUN above
+            fa, fb = ([RULES_RE.sub(b" <rules>", ln) for ln in f.read_bytes().splitlines()]
+                      for f in files)
+            assert sorted(fa) == sorted(fb), f"seed {seed} step {i}: ACL files differ"
+    a.close()
+    b.close()
+
+

@@ -11,42 +11,9 @@ import pytest
 import redis
 
 import diff_acl
-from difftest import Error, Map, RespConn
+from difftest import Map, RespConn
 
 SEED = int(os.environ.get("STRATA_SEED", "0") or 0) or random.randrange(1, 1 << 30)
-
-
-def _flatten(v):
-    if isinstance(v, (Map, list)):
-        return [_flatten(x) for x in v]
-    return v
-
-
-def _as_user(proc, proto, user, pw, argv):
-    """AUTH (RESP2) or HELLO 3 AUTH (RESP3) as a user on a new connection,
-    then ACL WHOAMI and the command: their replies (HELLO's map by its
-    shape and the user's name in ACL LOG, its values hold ids and
-    versions)."""
-    c = RespConn("127.0.0.1", proc.port, proto=2)
-    try:
-        if proto == 3:
-            h = c.call(b"hello", b"3", b"auth", user, pw)
-            a = h if isinstance(h, Error) else ("hello", diff_acl.shape(h))
-        else:
-            a = c.call(b"auth", user, pw)
-        w = c.call(b"acl", b"whoami")
-        r = c.call(*argv)
-        return [a, w, r, diff_acl.shape(r)]
-    finally:
-        c.close()
-
-
-def _probe(conn, users):
-    out = {}
-    for u in users:
-        for p in diff_acl.PROBES:
-            out[(u, tuple(p))] = conn.call(b"acl", b"dryrun", u, *p)
-    return out
 
 
 @pytest.mark.parametrize("proto", [2, 3])
@@ -56,42 +23,12 @@ def test_acl_diff(cluster, tmp_path, proto):
     files = []
     for name in ("node", "redis"):
         f = tmp_path / (name + ".acl")
-        f.write_text("user default on nopass ~* &* +@all\nuser carol off resetchannels -@all\n")
+        f.write_text(diff_acl.START_FILE)
         files.append(f)
     node = cluster.node(args=["--aclfile", str(files[0])])
     red = cluster.redis(args=["--aclfile", str(files[1])])
-    seed = SEED + proto
-    print(f"ACL diff seed {seed} (STRATA_SEED={SEED})")
-    r = random.Random(seed)
-    a = RespConn("127.0.0.1", node.port, proto=proto)
-    b = RespConn("127.0.0.1", red.port, proto=proto)
-    history = []
-    for i in range(250):
-        for cmd in diff_acl.gen_step(r):
-            if cmd[0] == b"@as":
-                ra = _as_user(node, proto, cmd[1], cmd[2], cmd[3:])
-                rb = _as_user(red, proto, cmd[1], cmd[2], cmd[3:])
-            else:
-                ra, rb = a.call(*cmd), b.call(*cmd)
-                sa, sb = diff_acl.shape(ra), diff_acl.shape(rb)
-                assert sa == sb, (f"seed {seed} step {i}: {cmd!r}: reply types differ\n strata: {ra!r}\n"
-                                  f" redis:  {rb!r}")
-                ra, rb = _flatten(ra), _flatten(rb)
-            history.append(cmd)
-            na, nb = diff_acl.normalise(cmd, ra), diff_acl.normalise(cmd, rb)
-            assert na == nb, (f"seed {seed} step {i}: {cmd!r}\n strata: {ra!r}\n redis:  {rb!r}\n"
-                              f" history: {history[-15:]!r}")
-        if i % 25 == 24:
-            users = [u for u in diff_acl.USERS if a.call(b"acl", b"getuser", u) is not None]
-            pa, pb = _probe(a, users), _probe(b, users)
-            assert pa == pb, f"seed {seed} step {i}: DRYRUN differs: " + repr(
-                {k: (pa[k], pb.get(k)) for k in pa if pa[k] != pb.get(k)})
-            # what ACL SAVE wrote, user by user, commands as their DRYRUN above
-            fa, fb = ([diff_acl.RULES_RE.sub(b" <rules>", ln) for ln in f.read_bytes().splitlines()]
-                      for f in files)
-            assert sorted(fa) == sorted(fb), f"seed {seed} step {i}: ACL files differ"
-    a.close()
-    b.close()
+    print(f"STRATA_SEED={SEED}")
+    diff_acl.run(node.port, red.port, files, SEED + proto, proto, 250)
 
 
 def test_noperm_texts_multi_and_scripts(pair):

@@ -116,7 +116,7 @@ def cut_and_wait_for_fence(netns, out):
 def test_partitioned_master_fences_then_rejoins(cluster, netns):
     ns, host, peer = netns["ns"], netns["host"], netns["peer"]
     node_args = ["--min_replica_acks", "1", "--replica_ack_timeout_ms", "500",
-                 "--fence_lease_ms", str(LEASE_MS)]
+                 "--fence_lease_ms", str(LEASE_MS), "--protected-mode", "no"]
     # The master inside the namespace.
     mport = free_port()
     mdir = cluster.path("g1-n0", "data")
@@ -223,7 +223,7 @@ def test_master_cut_off_with_one_replica(cluster, netns, mode):
     (the loss `promotion: available` accepts)."""
     ns, host, peer = netns["ns"], netns["host"], netns["peer"]
     node_args = ["--min_replica_acks", "1", "--replica_ack_timeout_ms", "500",
-                 "--fence_lease_ms", str(LEASE_MS)]
+                 "--fence_lease_ms", str(LEASE_MS), "--protected-mode", "no"]
 
     def ns_node(name, extra):
         port = free_port()

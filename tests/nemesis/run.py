@@ -240,11 +240,14 @@ class Cluster:
                 lo, hi = gi * 8192, gi * 8192 + 8191
                 lines += [f"  - name: {g}", f'    slots: "{lo}-{hi}"', "    nodes:"]
                 lines += [f"      - {a}" for a in node_addrs[g]]
+            # (the namespaces' addresses are not loopback and the run has
+            # no password: protected mode off, as for the redis-servers)
             lines += ["proxy:", f"  listen: {self.ip_of('proxy')}:6379", "  timeout_ms: 2000",
+                      "  protected_mode: no",
                       "  switch_wait_ms: 5000", "  sentinel_poll_ms: 500",
                       "sentinel:", "  addrs: [" + ", ".join(sent_addrs) + "]", "  quorum: 2",
                       "  down_after_ms: 1000", "  failover_timeout_ms: 3000", "  ping_ms: 100",
-                      "  timeout_ms: 500"]
+                      "  timeout_ms: 500", "  protected_mode: no"]
             with open(topo, "w") as f:
                 f.write("\n".join(lines) + "\n")
         for name, kind, g, idx in self.layout:
@@ -261,7 +264,7 @@ class Cluster:
                     argv = [os.path.join(self.bindir, "strata-node"), "--bind", ip, "--port", "7000",
                             "--dir", os.path.join(d, "data"), "--min_replica_acks", "1",
                             "--replica_ack_timeout_ms", "1000", "--replica_ack_fallback", "error",
-                            "--fence_lease_ms", "1000", "--acked_reads", "yes"]
+                            "--fence_lease_ms", "1000", "--acked_reads", "yes", "--protected-mode", "no"]
                     if not first:
                         argv += ["--replicaof", master]
                 else:
