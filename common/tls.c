@@ -26,6 +26,7 @@ struct tls_conn {
     int wants;        /* TLS_WANT_*, after EAGAIN */
     int established;  /* the handshake is done */
     int failed;       /* a fatal error: no close_notify, no more I/O */
+    int eof;          /* the peer's end of stream was read */
     char err[160];
 };
 
@@ -206,7 +207,7 @@ tls_conn *tls_conn_connect(tls_ctx *ctx, int fd, const char *sni)
 void tls_conn_destroy(tls_conn *t)
 {
     if (!t) return;
-    if (t->established && !t->failed) {
+    if (t->established && !t->failed && !t->eof) {
         ERR_clear_error();
         SSL_shutdown(t->ssl); /* one non-blocking try: our close_notify */
         ERR_clear_error();
@@ -232,6 +233,7 @@ static int fail(tls_conn *t, int r, const char *op)
         return -1;
     case SSL_ERROR_ZERO_RETURN:
         /* close_notify (or, by SSL_OP_IGNORE_UNEXPECTED_EOF, a plain EOF) */
+        t->eof = 1;
         return 0;
     case SSL_ERROR_SYSCALL:
         t->failed = 1;

@@ -27,6 +27,9 @@
  * same start (more may follow them; the buffer may have moved), as a
  * reply buffer that only grows until sent naturally does.
  *
+ * Writes go to the socket with write(2): the program ignores SIGPIPE (every
+ * Strata program does), so a peer gone away is an error, not a signal.
+ *
  * This file knows no program: options come in a struct tls_opts. */
 #ifndef STRATA_TLS_H
 #define STRATA_TLS_H
