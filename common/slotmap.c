@@ -178,37 +178,13 @@ int slotmap_parse(struct slotmap *m, const char *text, size_t len, char *err, si
 
 int slotmap_save(const struct slotmap *m, const char *path)
 {
-    char tmp[4096], dir[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
     buf b;
     buf_init(&b);
     slotmap_format(m, &b);
-    int rc = -1, saved = 0;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-        size_t off = 0;
-        while (off < b.len) {
-            ssize_t w = write(fd, b.data + off, b.len - off);
-            if (w < 0 && errno == EINTR) continue;
-            if (w <= 0) break;
-            off += (size_t)w;
-        }
-        if (off == b.len && fsync(fd) == 0) rc = 0;
-        saved = errno;
-        if (close(fd) < 0) rc = -1;
-    }
-    if (rc == 0 && rename(tmp, path) < 0) rc = -1;
-    if (rc == 0) {
-        snprintf(dir, sizeof dir, "%s", path);
-        char *slash = strrchr(dir, '/');
-        if (slash) *slash = '\0';
-        else snprintf(dir, sizeof dir, ".");
-        int dfd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0 || fsync(dfd) < 0) rc = -1;
-        if (dfd >= 0) close(dfd);
-    }
-    if (rc < 0 && !errno) errno = saved ? saved : EIO;
+    int rc = write_file_durable(path, b.data, b.len);
+    int saved = errno;
     buf_free(&b);
+    errno = saved;
     return rc;
 }
 

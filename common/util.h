@@ -75,6 +75,11 @@ uint64_t hash_seed(void);
 /* mkdir -p: create a directory and its parents (mode 0755).  0 or -1. */
 int mkdir_p(const char *path);
 
+/* Replace the file at path by len bytes of data so that a crash leaves the
+ * old file or the new one: written to path.tmp, fsynced, renamed over path,
+ * and the directory fsynced.  0, or -1 with errno set. */
+int write_file_durable(const char *path, const void *data, size_t len);
+
 /* CRC-32C (Castagnoli), for record checksums.  Not thread-safe on first call
  * before crc32c_init() has run; call it once at start-up. */
 void crc32c_init(void);

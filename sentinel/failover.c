@@ -427,6 +427,20 @@ static void fo_block(int gi, const char *code, const char *why)
     fo_abort(gi, why, (uint64_t)snt.conf.s.failover_timeout_ms / 2);
 }
 
+/* failover_pick's choice, or -1 after aborting the failover for want of a
+ * replica to promote. */
+static int pick_or_abort(int gi, int old, uint64_t now)
+{
+    struct sgroup *g = &snt.groups[gi];
+    int chosen = failover_pick(gi, old, now);
+    if (chosen < 0) {
+        server_publish("-failover-abort-no-good-slave", "master %s %s %d", g->name,
+                       g->master_host, g->master_port);
+        fo_abort(gi, "no replica can be promoted", (uint64_t)snt.conf.s.failover_timeout_ms / 2);
+    }
+    return chosen;
+}
+
 /* FENCING is over (the old master acknowledges nothing any more): promote
  * the replica holding every acknowledged write, or wait for the positions
  * that prove one does, or give up (failover.h, safe promotion). */
@@ -435,13 +449,8 @@ static void fo_auto_promote(int gi, uint64_t now)
     struct sgroup *g = &snt.groups[gi];
     int old = g->fo.old_master;
     if (g->promotion_available || g->fo.manual) {
-        int chosen = failover_pick(gi, old, now);
-        if (chosen < 0) {
-            server_publish("-failover-abort-no-good-slave", "master %s %s %d", g->name,
-                           g->master_host, g->master_port);
-            fo_abort(gi, "no replica can be promoted", (uint64_t)snt.conf.s.failover_timeout_ms / 2);
-            return;
-        }
+        int chosen = pick_or_abort(gi, old, now);
+        if (chosen < 0) return;
         g->fo.chosen = chosen;
         fo_selected(gi);
         fo_promote(gi);
@@ -512,13 +521,8 @@ static void fo_elected(int gi)
     }
     int old = g->fo.old_master;
     if (g->fo.manual) {
-        int chosen = failover_pick(gi, old, now);
-        if (chosen < 0) {
-            server_publish("-failover-abort-no-good-slave", "master %s %s %d", g->name,
-                           g->master_host, g->master_port);
-            fo_abort(gi, "no replica can be promoted", (uint64_t)snt.conf.s.failover_timeout_ms / 2);
-            return;
-        }
+        int chosen = pick_or_abort(gi, old, now);
+        if (chosen < 0) return;
         if (old >= 0 && mon_node_fresh(&g->nodes[old], now) && g->nodes[old].role == SNODE_MASTER) {
             g->fo.chosen = chosen;
             fo_selected(gi);

@@ -124,9 +124,8 @@ int state_load(void)
 
 int state_save(void)
 {
-    char path[4096], tmp[4096];
+    char path[4096];
     state_path(path, sizeof path, STATE_FILE);
-    state_path(tmp, sizeof tmp, STATE_FILE ".tmp");
     buf b;
     buf_init(&b);
     buf_printf(&b, "%s\nmyid %s\n", STATE_MAGIC, snt.myid);
@@ -136,25 +135,7 @@ int state_save(void)
                    g->master_host, g->master_port, (unsigned long long)g->vote_epoch,
                    g->vote_leader[0] ? g->vote_leader : "-");
     }
-    int rc = -1;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-        size_t off = 0;
-        while (off < b.len) {
-            ssize_t w = write(fd, b.data + off, b.len - off);
-            if (w < 0 && errno == EINTR) continue;
-            if (w <= 0) break;
-            off += (size_t)w;
-        }
-        if (off == b.len && fsync(fd) == 0) rc = 0;
-        if (close(fd) < 0) rc = -1;
-    }
-    if (rc == 0 && rename(tmp, path) < 0) rc = -1;
-    if (rc == 0) {
-        int dfd = open(snt.conf.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0 || fsync(dfd) < 0) rc = -1;
-        if (dfd >= 0) close(dfd);
-    }
+    int rc = write_file_durable(path, b.data, b.len);
     if (rc < 0) log_error("cannot write the sentinel state %s: %s", path, strerror(errno));
     buf_free(&b);
     return rc;

@@ -499,6 +499,23 @@ void repl_master_after_commit(void)
     }
 }
 
+/* Hold the reply the client has just been given (its output up to here)
+ * until the replicas ack: the first held reply puts it on the holding list. */
+static void hold_reply(client *c, struct repl_client *r)
+{
+    if (r->hold == HOLD_NONE) {
+        r->hold = HOLD_PENDING;
+        clist_add(&holding, c);
+    }
+    if (r->hold == HOLD_PENDING) {
+        if (r->nends == r->ends_cap) {
+            r->ends_cap = r->ends_cap ? r->ends_cap * 2 : 8;
+            r->ends = xrealloc(r->ends, sizeof(size_t) * r->ends_cap);
+        }
+        r->ends[r->nends++] = c->out.len;
+    }
+}
+
 /* ---------------- hooks ---------------- */
 
 void repl_master_write_hook(client *c, size_t mark)
@@ -528,17 +545,7 @@ void repl_master_write_hook(client *c, size_t mark)
         (c->flags & (CLIENT_MASTER | CLIENT_REPLICA)))
         return;
     struct repl_client *r = repl_get(c);
-    if (r->hold == HOLD_NONE) {
-        r->hold = HOLD_PENDING;
-        clist_add(&holding, c);
-    }
-    if (r->hold == HOLD_PENDING) {
-        if (r->nends == r->ends_cap) {
-            r->ends_cap = r->ends_cap ? r->ends_cap * 2 : 8;
-            r->ends = xrealloc(r->ends, sizeof(size_t) * r->ends_cap);
-        }
-        r->ends[r->nends++] = c->out.len;
-    }
+    hold_reply(c, r);
 }
 
 void repl_master_client_freed(client *c)
@@ -810,17 +817,7 @@ void repl_master_read_hook(client *c)
     if (r->hold == HOLD_NONE && last <= kth_acked(k)) return; /* all it may show is acked */
     if (r->hold == HOLD_WAIT) return;
     if (c->wait_lsn < last) c->wait_lsn = last;
-    if (r->hold == HOLD_NONE) {
-        r->hold = HOLD_PENDING;
-        clist_add(&holding, c);
-    }
-    if (r->hold == HOLD_PENDING) {
-        if (r->nends == r->ends_cap) {
-            r->ends_cap = r->ends_cap ? r->ends_cap * 2 : 8;
-            r->ends = xrealloc(r->ends, sizeof(size_t) * r->ends_cap);
-        }
-        r->ends[r->nends++] = c->out.len;
-    }
+    hold_reply(c, r);
 }
 
 /* ---------------- INFO, ROLE ---------------- */

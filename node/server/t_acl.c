@@ -93,13 +93,22 @@ int node_acl_auth(client *c, const char *user, size_t ulen, const char *pass, si
 }
 
 /* The check processCommand makes: refuse before running or queueing. */
+/* The client's user's verdict on its current command (ACL_OK for the
+ * master's link and for commands the table lacks), with the command's
+ * metadata and the denied argument's position. */
+static int check_current(client *c, const struct cmd_meta **mp, int *pos)
+{
+    if (!c->user || (c->flags & CLIENT_MASTER)) return ACL_OK;
+    *mp = cmdmeta_lookup_argv(c->argc, c->argv, c->argvlen);
+    if (!*mp) return ACL_OK;
+    return acl_check(c->user, *mp, c->argc, c->argv, c->argvlen, pos);
+}
+
 static int acl_filter(client *c)
 {
-    if (!c->user || (c->flags & CLIENT_MASTER)) return 0;
-    const struct cmd_meta *m = cmdmeta_lookup_argv(c->argc, c->argv, c->argvlen);
-    if (!m) return 0;
-    int pos;
-    int r = acl_check(c->user, m, c->argc, c->argv, c->argvlen, &pos);
+    const struct cmd_meta *m = NULL;
+    int pos = 0;
+    int r = check_current(c, &m, &pos);
     if (r == ACL_OK) return 0;
     log_denied(c, r, (c->flags & CLIENT_MULTI) ? ACL_CTX_MULTI : ACL_CTX_TOPLEVEL, m, pos, c->argv, c->argvlen);
     acl_add_noperm(&c->out, r, m);
@@ -109,11 +118,9 @@ static int acl_filter(client *c)
 
 int node_acl_exec_check(client *c)
 {
-    if (!c->user || (c->flags & CLIENT_MASTER)) return 0;
-    const struct cmd_meta *m = cmdmeta_lookup_argv(c->argc, c->argv, c->argvlen);
-    if (!m) return 0;
-    int pos;
-    int r = acl_check(c->user, m, c->argc, c->argv, c->argvlen, &pos);
+    const struct cmd_meta *m = NULL;
+    int pos = 0;
+    int r = check_current(c, &m, &pos);
     if (r == ACL_OK) return 0;
     log_denied(c, r, ACL_CTX_MULTI, m, pos, c->argv, c->argvlen);
     const char *reason = r == ACL_DENIED_CMD   ? "no permission to execute the command or subcommand"

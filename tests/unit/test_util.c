@@ -17,6 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "buf.h"
 #include "util.h"
 
@@ -456,6 +460,51 @@ static void test_hash_bytes(void **state)
     assert_int_equal(hash_seed(), hash_seed());
 }
 
+static void slurp(const char *path, char *out, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    size_t n = fread(out, 1, cap - 1, f);
+    out[n] = '\0';
+    fclose(f);
+}
+
+static void test_write_file_durable(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/strata-test-util-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256], tmp[300], got[64];
+    snprintf(path, sizeof path, "%s/f", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    assert_int_equal(write_file_durable(path, "one\n", 4), 0);
+    slurp(path, got, sizeof got);
+    assert_string_equal(got, "one\n");
+    assert_int_equal(write_file_durable(path, "second\n", 7), 0); /* replaced, not appended */
+    slurp(path, got, sizeof got);
+    assert_string_equal(got, "second\n");
+    assert_int_equal(access(tmp, F_OK), -1);                     /* no temp file left */
+    assert_int_equal(write_file_durable(path, "", 0), 0);
+    slurp(path, got, sizeof got);
+    assert_string_equal(got, "");
+    /* A directory that does not exist: -1 with errno, nothing created. */
+    char bad[300];
+    snprintf(bad, sizeof bad, "%s/none/f", dir);
+    errno = 0;
+    assert_int_equal(write_file_durable(bad, "x", 1), -1);
+    assert_int_equal(errno, ENOENT);
+    /* The path is a directory: the rename fails and the temp file goes. */
+    char sub[300], subtmp[320];
+    snprintf(sub, sizeof sub, "%s/d", dir);
+    snprintf(subtmp, sizeof subtmp, "%s.tmp", sub);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    assert_int_equal(write_file_durable(sub, "x", 1), -1);
+    assert_int_equal(access(subtmp, F_OK), -1);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rmdir(sub), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -472,6 +521,7 @@ int main(void)
         cmocka_unit_test(test_crc32c),
         cmocka_unit_test(test_codecs_and_misc),
         cmocka_unit_test(test_hash_bytes),
+        cmocka_unit_test(test_write_file_durable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
