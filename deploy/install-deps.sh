@@ -11,6 +11,8 @@ PACKAGES=(
   # libraries
   libevent-dev libhiredis-dev libleveldb-dev libyaml-dev libcmocka-dev
   liblua5.1-0-dev lua-cjson-dev lua-bitop-dev
+  # TLS (common/tls.c) and the openssl CLI its tests make certificates with
+  libssl-dev openssl
   # reference servers and clients used by tests and benchmarks
   redis-server redis-tools nutcracker python3-redis python3-pytest
   # a script-using client library (tests/e2e/test_client_libs.py)

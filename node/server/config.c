@@ -7,6 +7,7 @@
 #include "log.h"
 #include "notify.h"
 #include "server.h"
+#include "tls.h"
 
 static const char *const fsync_names[] = { "always", "everysec", "no", NULL };
 static const char *const loglevel_names[] = { "debug", "info", "warning", "error", NULL };
@@ -149,6 +150,23 @@ const struct conf_field node_config_fields[] = {
       "HOST:PORT (or PORT, on 127.0.0.1) for the HTTP API, every command in JSON (empty: off)"),
     F("http_cors_origin", CONF_STR, http_cors_origin, "", 0, 0, NULL, 0,
       "Access-Control-Allow-Origin of the HTTP API's replies, \"*\" or an origin (empty: no CORS)"),
+    /* TLS (tls.h): Redis's names, tls-port and so on, also accepted with
+     * '-' (conf.c matches '-' and '_' alike).  A node with tls_port keeps
+     * its plain port too. */
+    F("tls_port", CONF_INT, tls_port, "0", 0, 65535, NULL, 0, "TCP port of TLS clients (0: none)"),
+    F("tls_cert_file", CONF_STR, tls_cert_file, "", 0, 0, NULL, 0, "PEM certificate (chain) of the TLS port"),
+    F("tls_key_file", CONF_STR, tls_key_file, "", 0, 0, NULL, 0, "PEM private key of tls_cert_file"),
+    F("tls_ca_cert_file", CONF_STR, tls_ca_cert_file, "", 0, 0, NULL, 0,
+      "PEM CA certificates client certificates must chain to"),
+    F("tls_ca_cert_dir", CONF_STR, tls_ca_cert_dir, "", 0, 0, NULL, 0, "or a hashed directory of them"),
+    F("tls_auth_clients", CONF_ENUM, tls_auth_clients, "yes", 0, 0, tls_auth_names, 0,
+      "client certificates: yes (required), optional (checked if sent), no"),
+    F("tls_protocols", CONF_STR, tls_protocols, "", 0, 0, NULL, 0,
+      "TLS versions allowed, e.g. \"TLSv1.2 TLSv1.3\" (empty: those two)"),
+    F("tls_ciphers", CONF_STR, tls_ciphers, "", 0, 0, NULL, 0, "TLSv1.2 ciphers, OpenSSL's syntax (empty: OpenSSL's)"),
+    F("tls_ciphersuites", CONF_STR, tls_ciphersuites, "", 0, 0, NULL, 0, "TLSv1.3 ciphersuites (empty: OpenSSL's)"),
+    F("tls_prefer_server_ciphers", CONF_BOOL, tls_prefer_server_ciphers, "no", 0, 0, NULL, 0,
+      "the server's cipher order wins"),
     { NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL },
 };
 

@@ -44,6 +44,7 @@
 #include "tracking.h"
 #include "slowlog.h"
 #include "subcmd.h"
+#include "tls.h"
 #include "util.h"
 #include "wal.h"
 
@@ -181,6 +182,7 @@ static void client_free(client *c)
     for (int i = 0; i < nfree_hooks; i++) free_hooks[i](c);
     if (c->rev) event_free(c->rev);
     if (c->wev) event_free(c->wev);
+    tls_conn_destroy(c->tls); /* its close_notify, before the fd goes */
     if (c->fd >= 0) close(c->fd);
     if (c->prev) c->prev->next = c->next;
     else srv.clients = c->next;
@@ -233,6 +235,17 @@ void client_process_input(client *c)
     if (c->qbuf.len == 0 && c->qbuf.cap > (1u << 20)) buf_shrink(&c->qbuf, 0);
 }
 
+static int client_flush(client *c);
+
+/* A TLS flush that waited for the fd to be readable: the read it waited
+ * for has happened, try the flush again. */
+static void client_tls_resume_flush(client *c)
+{
+    if (!(c->tls_wait & TLS_WRITE_WANTS_READ) || (c->flags & CLIENT_CLOSE_ASAP)) return;
+    c->tls_wait &= ~TLS_WRITE_WANTS_READ;
+    client_flush(c);
+}
+
 static void client_read_cb(evutil_socket_t fd, short what, void *arg)
 {
     client *c = arg;
@@ -243,14 +256,26 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
         want = c->parser.need - c->qbuf.len;
     if (want > (64u << 20)) want = 64u << 20;
     buf_reserve(&c->qbuf, want);
-    ssize_t n = read(fd, c->qbuf.data + c->qbuf.len, want);
+    c->tls_wait &= ~TLS_READ_WANTS_WRITE;
+    ssize_t n = conn_read(fd, c->tls, c->qbuf.data + c->qbuf.len, want);
     if (n == 0) {
         client_close(c);
         return;
     }
     if (n < 0) {
-        if (errno == EAGAIN || errno == EINTR) return;
-        log_debug("read from client %llu: %s", (unsigned long long)c->id, strerror(errno));
+        if (errno == EAGAIN || errno == EINTR) {
+            if (c->tls && tls_conn_wants(c->tls) == TLS_WANT_WRITE) {
+                c->tls_wait |= TLS_READ_WANTS_WRITE; /* client_write_cb reads again */
+                event_add(c->wev, NULL);
+            }
+            client_tls_resume_flush(c);
+            return;
+        }
+        if (c->tls)
+            log_info("client id=%llu addr=%s: %s", (unsigned long long)c->id, c->addr,
+                     tls_conn_error(c->tls));
+        else
+            log_debug("read from client %llu: %s", (unsigned long long)c->id, strerror(errno));
         client_close(c);
         return;
     }
@@ -264,6 +289,12 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg)
         return;
     }
     client_process_input(c);
+    if (c->tls && !(c->flags & CLIENT_CLOSE_ASAP)) {
+        /* Decrypted bytes OpenSSL holds make no readiness event: come
+         * back for them on this loop iteration (fairly, after others). */
+        if (conn_pending(c->tls) && event_pending(c->rev, EV_READ, NULL)) event_active(c->rev, EV_READ, 1);
+        client_tls_resume_flush(c);
+    }
 }
 
 int client_close_if_over_limit(client *c, size_t pending)
@@ -282,13 +313,19 @@ static int client_flush(client *c)
     int steps = 0, streamed = 0;
     for (;;) {
         while (c->out_sent < c->out.len) {
-            ssize_t n = write(c->fd, c->out.data + c->out_sent, c->out.len - c->out_sent);
+            ssize_t n = conn_write(c->fd, c->tls, c->out.data + c->out_sent, c->out.len - c->out_sent);
             if (n < 0) {
                 if (errno == EINTR) continue;
                 if (errno == EAGAIN) {
-                    event_add(c->wev, NULL);
+                    /* TLS may need the fd readable first (client_read_cb
+                     * flushes again after its read). */
+                    if (c->tls && tls_conn_wants(c->tls) == TLS_WANT_READ) c->tls_wait |= TLS_WRITE_WANTS_READ;
+                    else event_add(c->wev, NULL);
                     return client_close_if_over_limit(c, c->out.len - c->out_sent) ? -1 : 0;
                 }
+                if (c->tls)
+                    log_info("client id=%llu addr=%s: %s", (unsigned long long)c->id, c->addr,
+                             tls_conn_error(c->tls));
                 client_close(c);
                 return -1;
             }
@@ -309,7 +346,7 @@ static int client_flush(client *c)
     if (c->out.cap > (1u << 20)) buf_shrink(&c->out, 0);
     /* A stream just ended with commands waiting: the writable event runs
      * them (client_write_cb), whoever called this. */
-    if (streamed && c->qbuf.len) event_add(c->wev, NULL);
+    if ((streamed && c->qbuf.len) || (c->tls_wait & TLS_READ_WANTS_WRITE)) event_add(c->wev, NULL);
     else event_del(c->wev);
     if (c->flags & CLIENT_CLOSE_AFTER_REPLY) {
         client_close(c);
@@ -328,14 +365,20 @@ static void client_write_cb(evutil_socket_t fd, short what, void *arg)
     client *c = arg;
     (void)fd;
     (void)what;
-    if (c->flags & (CLIENT_CLOSE_ASAP | CLIENT_WAIT_ACK)) return;
+    if (c->flags & CLIENT_CLOSE_ASAP) return;
+    if (c->tls_wait & TLS_READ_WANTS_WRITE) {
+        client_read_cb(c->fd, EV_READ, c); /* the read that waited for this */
+        if (c->flags & CLIENT_CLOSE_ASAP) return;
+    }
+    if (c->flags & CLIENT_WAIT_ACK) return;
     if (client_flush(c) == 0 && c->qbuf.len && c->out.len == 0) client_process_input(c);
 }
 
+/* arg: non-NULL on the TLS port. */
 static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
     (void)what;
-    (void)arg;
+    int tls = arg != NULL;
     for (int i = 0; i < 64; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
@@ -349,14 +392,23 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         if ((long long)srv.nclients >= srv.cfg.maxclients) {
+            /* Plain text only where the client speaks it: a TLS client
+             * just sees the connection close. */
             static const char msg[] = "-ERR max number of clients reached\r\n";
-            ssize_t w = write(fd, msg, sizeof msg - 1);
+            ssize_t w = tls ? 0 : write(fd, msg, sizeof msg - 1);
             (void)w;
             close(fd);
             srv.stats.rejected++;
             continue;
         }
+        tls_conn *t = NULL;
+        if (tls && !(t = tls_conn_accept(srv.tls_ctx, fd))) {
+            log_warn("accept: no memory for a TLS connection");
+            close(fd);
+            continue;
+        }
         client *c = client_create(fd);
+        c->tls = t;
         char host[INET6_ADDRSTRLEN] = "?";
         int port = 0;
         if (ss.ss_family == AF_INET) {
@@ -370,7 +422,7 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
             port = ntohs(a->sin6_port);
             snprintf(c->addr, sizeof c->addr, "%s:%d", host, port);
         }
-        snprintf(c->laddr, sizeof c->laddr, "%s:%lld", srv.cfg.bind, srv.cfg.port);
+        snprintf(c->laddr, sizeof c->laddr, "%s:%lld", srv.cfg.bind, tls ? srv.cfg.tls_port : srv.cfg.port);
         srv.stats.connections++;
     }
 }
@@ -383,12 +435,14 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
  * happens; replicas' acks (REPLCONF) are read. */
 void server_poll_busy(client *skip)
 {
-    size_t n = 1, cap = 64;
+    size_t n = 2, cap = 64;
     struct pollfd *pf = xmalloc(sizeof *pf * cap);
     client **who = xmalloc(sizeof *who * cap);
     pf[0].fd = srv.listen_fd;
     pf[0].events = POLLIN;
-    who[0] = NULL;
+    pf[1].fd = srv.tls_listen_fd; /* -1: ignored by poll */
+    pf[1].events = POLLIN;
+    who[0] = who[1] = NULL;
     for (client *c = srv.clients; c; c = c->next) {
         if (c == skip || c->fd < 0 || (c->flags & CLIENT_CLOSE_ASAP) || (c->flags & CLIENT_MASTER)) continue;
         if (n == cap) {
@@ -400,12 +454,17 @@ void server_poll_busy(client *skip)
         pf[n].events = POLLIN | (c->out.len > c->out_sent ? POLLOUT : 0);
         who[n++] = c;
     }
-    if (poll(pf, (nfds_t)n, 0) > 0) {
+    int ready = poll(pf, (nfds_t)n, 0);
+    for (size_t i = 2; i < n && ready == 0; i++)
+        if (conn_pending(who[i]->tls)) ready = 1;
+    if (ready > 0) {
         if (pf[0].revents & POLLIN) accept_cb(srv.listen_fd, EV_READ, NULL);
-        for (size_t i = 1; i < n; i++) {
+        if (pf[1].revents & POLLIN) accept_cb(srv.tls_listen_fd, EV_READ, srv.tls_ctx);
+        for (size_t i = 2; i < n; i++) {
             client *c = who[i];
             if (c->flags & CLIENT_CLOSE_ASAP) continue;
-            if (pf[i].revents & (POLLIN | POLLHUP | POLLERR)) client_read_cb(c->fd, EV_READ, c);
+            if ((pf[i].revents & (POLLIN | POLLHUP | POLLERR)) || conn_pending(c->tls))
+                client_read_cb(c->fd, EV_READ, c);
             if (!(c->flags & CLIENT_CLOSE_ASAP) && (pf[i].revents & POLLOUT)) client_write_cb(c->fd, EV_WRITE, c);
         }
     }
@@ -896,6 +955,40 @@ static int listen_on(const char *host, int port)
     return fd;
 }
 
+/* tls_port: the context from the tls_* settings and the second listener. */
+static int server_tls_listen(void)
+{
+    if (!srv.cfg.tls_port) return 0;
+    if (srv.cfg.tls_port == srv.cfg.port) {
+        log_error("tls-port %lld is also the plain port", srv.cfg.tls_port);
+        return -1;
+    }
+    struct tls_opts o = {
+        .cert_file = srv.cfg.tls_cert_file,
+        .key_file = srv.cfg.tls_key_file,
+        .ca_cert_file = srv.cfg.tls_ca_cert_file,
+        .ca_cert_dir = srv.cfg.tls_ca_cert_dir,
+        .protocols = srv.cfg.tls_protocols,
+        .ciphers = srv.cfg.tls_ciphers,
+        .ciphersuites = srv.cfg.tls_ciphersuites,
+        .auth_clients = srv.cfg.tls_auth_clients,
+        .prefer_server_ciphers = srv.cfg.tls_prefer_server_ciphers,
+    };
+    char err[512];
+    srv.tls_ctx = tls_ctx_create(&o, 1, err, sizeof err);
+    if (!srv.tls_ctx) {
+        log_error("TLS: %s", err);
+        return -1;
+    }
+    srv.tls_listen_fd = listen_on(srv.cfg.bind, (int)srv.cfg.tls_port);
+    if (srv.tls_listen_fd < 0) return -1;
+    srv.tls_listen_ev = event_new(srv.base, srv.tls_listen_fd, EV_READ | EV_PERSIST, accept_cb, srv.tls_ctx);
+    event_add(srv.tls_listen_ev, NULL);
+    log_info("TLS clients on %s:%lld (client certificates: %s)", srv.cfg.bind, srv.cfg.tls_port,
+             tls_auth_names[srv.cfg.tls_auth_clients]);
+    return 0;
+}
+
 static struct store_opts server_store_opts(void)
 {
     struct store_opts so = {
@@ -1030,6 +1123,7 @@ int server_init(void)
     srv.last_sync_us = mono_us();
     srv.last_save_ms = now_ms();   /* what LevelDB recovers at open is on disk */
     srv.listen_fd = -1;
+    srv.tls_listen_fd = -1;
 
     recover_interrupted_swap();
     if (mkdir_p(srv.cfg.dir) < 0) {
@@ -1049,6 +1143,7 @@ int server_init(void)
     if (srv.listen_fd < 0) return -1;
     srv.listen_ev = event_new(srv.base, srv.listen_fd, EV_READ | EV_PERSIST, accept_cb, NULL);
     event_add(srv.listen_ev, NULL);
+    if (server_tls_listen() < 0) return -1;
     srv.cron_ev = event_new(srv.base, -1, EV_PERSIST, cron_cb, NULL);
     server_apply_hz();
     gc_ev = evtimer_new(srv.base, gc_cb, NULL);
@@ -1086,7 +1181,7 @@ void server_cleanup(void)
         client *c = srv.clients;
         if (c->out.len > c->out_sent && !(c->flags & CLIENT_CLOSE_ASAP)) {
             /* best effort: the final replies (SHUTDOWN has none) */
-            ssize_t w = write(c->fd, c->out.data + c->out_sent, c->out.len - c->out_sent);
+            ssize_t w = conn_write(c->fd, c->tls, c->out.data + c->out_sent, c->out.len - c->out_sent);
             (void)w;
         }
         client_free(c);
@@ -1105,6 +1200,12 @@ void server_cleanup(void)
     nshutdown_hooks = 0;
     if (srv.listen_ev) event_free(srv.listen_ev);
     if (srv.listen_fd >= 0) close(srv.listen_fd);
+    if (srv.tls_listen_ev) event_free(srv.tls_listen_ev);
+    if (srv.tls_listen_fd >= 0) close(srv.tls_listen_fd);
+    srv.tls_listen_ev = NULL;
+    srv.tls_listen_fd = -1;
+    tls_ctx_destroy(srv.tls_ctx);
+    srv.tls_ctx = NULL;
     if (srv.cron_ev) event_free(srv.cron_ev);
     if (gc_ev) event_free(gc_ev);
     gc_ev = NULL;

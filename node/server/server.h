@@ -60,6 +60,17 @@ struct node_config {
     char *metrics_listen;         /* "host:port" of /metrics (metrics.c), or empty: off */
     char *http_listen;            /* "host:port" of the HTTP API (http.c), or empty: off */
     char *http_cors_origin;       /* its Access-Control-Allow-Origin, or empty: no CORS */
+    /* TLS on the client port (common/tls.h), Redis's names */
+    long long tls_port;           /* 0: no TLS listener */
+    char *tls_cert_file;
+    char *tls_key_file;
+    char *tls_ca_cert_file;
+    char *tls_ca_cert_dir;
+    int tls_auth_clients;         /* enum tls_auth */
+    char *tls_protocols;          /* empty: "TLSv1.2 TLSv1.3" */
+    char *tls_ciphers;
+    char *tls_ciphersuites;
+    int tls_prefer_server_ciphers;
 };
 
 extern const struct conf_field node_config_fields[];
@@ -92,9 +103,15 @@ void node_config_applied(const char *name);
 #define CLIENT_KEEP_WRITES       (1u << 16) /* script.c: an error reply keeps the command's writes (EVAL, FCALL) */
 #define CLIENT_NO_EVICT          (1u << 24) /* CLIENT NO-EVICT on (shown as 'e'; nothing is evicted) */
 
+/* c->tls_wait: a TLS operation that waits on the other direction */
+#define TLS_READ_WANTS_WRITE 1u   /* a read resumes when the fd is writable */
+#define TLS_WRITE_WANTS_READ 2u   /* a flush resumes when the fd is readable */
+
 typedef struct client {
     uint64_t id;
     int fd;
+    struct tls_conn *tls;         /* NULL: a plain connection (tls.h) */
+    unsigned tls_wait;            /* TLS_*_WANTS_* */
     struct event *rev, *wev;
     char addr[64];
     char laddr[64];
@@ -153,6 +170,9 @@ struct server {
     struct event_base *base;
     int listen_fd;
     struct event *listen_ev;
+    int tls_listen_fd;            /* tls_port's, or -1 */
+    struct event *tls_listen_ev;
+    struct tls_ctx *tls_ctx;      /* from the tls_* settings, or NULL */
     struct event *cron_ev;
     struct event *sig_ev[3];
     store *st;
