@@ -723,19 +723,24 @@ static void serve(struct evhttp_request *req, enum evhttp_cmd_type method, const
     cmds_free(cmd, 1);
 }
 
+int httpapi_listen_addr(const char *listen, char *host, size_t hostlen, int *port)
+{
+    if (parse_hostport(listen, host, hostlen, port) == 0) return 0;
+    char *end;
+    long p = strtol(listen, &end, 10);
+    if (*end || p < 0 || p > 65535 || end == listen) return -1;
+    snprintf(host, hostlen, "127.0.0.1");
+    *port = (int)p;
+    return 0;
+}
+
 int httpapi_start(struct event_base *base, const struct httpapi_conf *conf, buf *errs)
 {
     char host[256];
     int port;
-    if (parse_hostport(conf->listen, host, sizeof host, &port) < 0) {
-        char *end;
-        long p = strtol(conf->listen, &end, 10);
-        if (*end || p < 0 || p > 65535 || end == conf->listen) {
-            buf_printf(errs, "http_listen: '%s' is not HOST:PORT or PORT\n", conf->listen);
-            return -1;
-        }
-        snprintf(host, sizeof host, "127.0.0.1");
-        port = (int)p;
+    if (httpapi_listen_addr(conf->listen, host, sizeof host, &port) < 0) {
+        buf_printf(errs, "http_listen: '%s' is not HOST:PORT or PORT\n", conf->listen);
+        return -1;
     }
     H.http = evhttp_new(base);
     errno = 0;

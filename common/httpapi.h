@@ -50,6 +50,10 @@ struct httpapi_conf {
 /* Listen with base; the strings of conf are copied.  Returns 0, or -1 with
  * one line in errs.  One API per process. */
 int httpapi_start(struct event_base *base, const struct httpapi_conf *conf, buf *errs);
+
+/* http_listen ("HOST:PORT", "[V6]:PORT" or "PORT", which means 127.0.0.1)
+ * into host and port; -1 if it is none of those. */
+int httpapi_listen_addr(const char *listen, char *host, size_t hostlen, int *port);
 /* Stop listening, close the links, free everything (safe when not
  * started).  Requests still waiting are answered 503. */
 void httpapi_stop(void);

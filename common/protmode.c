@@ -44,28 +44,6 @@ int protmode_is_loopback(const char *host)
     return all;
 }
 
-void protmode_listen_host(const char *listen, char *out, size_t outlen)
-{
-    if (!outlen) return;
-    out[0] = '\0';
-    if (!listen) return;
-    const char *colon = strrchr(listen, ':');
-    if (!colon) {
-        /* "PORT" alone: the HTTP API listens on 127.0.0.1 */
-        snprintf(out, outlen, "127.0.0.1");
-        return;
-    }
-    const char *h = listen;
-    size_t n = (size_t)(colon - listen);
-    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
-        h++;
-        n -= 2;
-    }
-    if (n >= outlen) n = outlen - 1;
-    memcpy(out, h, n);
-    out[n] = '\0';
-}
-
 int protmode_check(const char *program, const char *setting, const char *host, int open, int protected_mode,
                    const char *fix, buf *errs)
 {

@@ -18,10 +18,6 @@
  * "*" (every interface) are not.  1 or 0. */
 int protmode_is_loopback(const char *host);
 
-/* The host part of a listen setting: "HOST:PORT", "[V6]:PORT", or "PORT"
- * alone (which the HTTP API takes as 127.0.0.1).  Writes into out. */
-void protmode_listen_host(const char *listen, char *out, size_t outlen);
-
 /* May a program start listening on host (named by `setting` in the
  * message) when `open` (clients may run commands without a password)?
  * Returns 0, or -1 with a one-line message in errs naming the program,

@@ -20,6 +20,7 @@
 #include "metrics.h"
 #include "pacl.h"
 #include "pconf.h"
+#include "httpapi.h"
 #include "protmode.h"
 #include "proxy.h"
 #include "route.h"
@@ -106,8 +107,10 @@ int main(int argc, char **argv)
         int rc = protmode_check("strata-proxy", "listen", proxy_g.conf.listen_host, open, 1, fix, &errs);
         if (rc == 0 && proxy_g.conf.s.http_listen && *proxy_g.conf.s.http_listen) {
             char host[256];
-            protmode_listen_host(proxy_g.conf.s.http_listen, host, sizeof host);
-            rc = protmode_check("strata-proxy", "http_listen", host, open, 1, fix, &errs);
+            int hport;
+            /* an address that does not parse is httpapi_start's error to give */
+            if (httpapi_listen_addr(proxy_g.conf.s.http_listen, host, sizeof host, &hport) == 0)
+                rc = protmode_check("strata-proxy", "http_listen", host, open, 1, fix, &errs);
         }
         if (rc < 0) {
             log_error("%.*s", (int)errs.len - 1, errs.data);

@@ -39,6 +39,7 @@
 #include "migrate.h"
 #include "monitor.h"
 #include "multi.h"
+#include "httpapi.h"
 #include "protmode.h"
 #include "rconfig.h"
 #include "tracking.h"
@@ -1098,8 +1099,10 @@ static int server_protected_check(void)
     int rc = protmode_check("strata-node", "bind", srv.cfg.bind, open, 1, fix, &errs);
     if (rc == 0 && srv.cfg.http_listen && *srv.cfg.http_listen) {
         char host[256];
-        protmode_listen_host(srv.cfg.http_listen, host, sizeof host);
-        rc = protmode_check("strata-node", "http_listen", host, open, 1, fix, &errs);
+        int hport;
+        /* an address that does not parse is httpapi_start's error to give */
+        if (httpapi_listen_addr(srv.cfg.http_listen, host, sizeof host, &hport) == 0)
+            rc = protmode_check("strata-node", "http_listen", host, open, 1, fix, &errs);
     }
     if (rc < 0) log_error("%.*s", (int)(errs.len && errs.data[errs.len - 1] == '\n' ? errs.len - 1 : errs.len), errs.data);
     buf_free(&errs);
