@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "cmdmeta.h"
+#include "subcmd.h"
 #include "util.h"
 
 const struct cmd_spec cmd_table[CMD__COUNT] = {
@@ -30,6 +31,10 @@ static unsigned name_hash(const char *s, size_t len)
     return h;
 }
 
+/* 1 for a container command (subcmd.h), by id: dispatch asks for every
+ * command line, and subcmd_is_container walks the subcommand table. */
+static unsigned char cmd_container[CMD__COUNT];
+
 void cmd_table_init(void)
 {
     if (cmd_index_ready) return;
@@ -39,9 +44,16 @@ void cmd_table_init(void)
         unsigned h = name_hash(cmd_table[i].name, strlen(cmd_table[i].name));
         while (cmd_index[h & (CMD_INDEX_SIZE - 1)] >= 0) h++;
         cmd_index[h & (CMD_INDEX_SIZE - 1)] = (short)i;
+        cmd_container[i] = (unsigned char)subcmd_is_container(cmd_table[i].name);
     }
     cmd_index_ready = 1;
     cmdmeta_init();
+}
+
+int cmd_is_container(const struct cmd_spec *c)
+{
+    if (!cmd_index_ready) cmd_table_init();
+    return cmd_container[c->id];
 }
 
 const struct cmd_spec *cmd_lookup(const char *name, size_t len)

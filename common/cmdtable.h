@@ -83,6 +83,8 @@ extern const struct cmd_spec cmd_table[CMD__COUNT];
 void cmd_table_init(void);
 /* Case-insensitive lookup; NULL when unknown. */
 const struct cmd_spec *cmd_lookup(const char *name, size_t len);
+/* 1 if c is a container of subcommands (CLIENT, CONFIG...: subcmd.h). */
+int cmd_is_container(const struct cmd_spec *c);
 /* 1 if argc fits the arity, else 0. */
 int cmd_arity_ok(const struct cmd_spec *c, int argc);
 /* Positions of the key arguments of a command line.  Writes up to `max`

@@ -439,7 +439,7 @@ static int pubsub_filter(client *c)
     }
     char name[96];
     snprintf(name, sizeof name, "%s", c->cmd->name);
-    if (c->argc >= 2 && subcmd_is_container(c->cmd->name)) {
+    if (c->argc >= 2 && cmd_is_container(c->cmd)) {
         /* Redis resolves the subcommand (and its arity) before this check
          * and names it "container|sub". */
         if (subcmd_check(&c->out, c->cmd->name, ARG(c, 1), c->argc) < 0) goto refused;

@@ -705,14 +705,6 @@ static unsigned call_flags(const struct cmd_spec *cmd, const struct subcmd *sub,
     return m ? m->flags : cmd->flags;
 }
 
-/* subcmd_is_container walks the subcommand table: cached by command id. */
-static int is_container(const struct cmd_spec *cmd)
-{
-    static signed char known[CMD__COUNT]; /* 0 unknown, 1 no, 2 yes */
-    if (!known[cmd->id]) known[cmd->id] = subcmd_is_container(cmd->name) ? 2 : 1;
-    return known[cmd->id] == 2;
-}
-
 static int redis_call_generic(lua_State *L, int raise)
 {
     struct script_run *r = script_cur;
@@ -761,7 +753,7 @@ static int redis_call_generic(lua_State *L, int raise)
             err = "Unknown Redis command called from script";
         } else if (!cmd_arity_ok(cmd, argc)) {
             err = "Wrong number of args calling Redis command from script";
-        } else if (argc >= 2 && is_container(cmd) &&
+        } else if (argc >= 2 && cmd_is_container(cmd) &&
                    (!(sub = subcmd_lookup(cmd->name, argv[1], lens[1])) || !subcmd_arity_ok(sub, argc))) {
             err = sub ? "Wrong number of args calling Redis command from script"
                       : "Unknown Redis command called from script";

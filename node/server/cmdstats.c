@@ -42,7 +42,6 @@ struct cmdstat {
 
 static struct cmdstat *by_id[CMD__COUNT];  /* commands without subcommands */
 static struct cmdstat *all, **all_tail = &all;
-static signed char is_container[CMD__COUNT]; /* 0 unknown, 1 yes, -1 no */
 
 /* Error codes, sorted by name (Redis keeps them in a radix tree). */
 #define MAX_ERROR_CODES 128
@@ -61,8 +60,7 @@ static void full_name(const struct cmdstat *s, char *out, size_t size)
 
 const struct subcmd *cmdstats_subcmd(const struct cmd_spec *cmd, int argc, const char *arg1, size_t arg1len)
 {
-    if (!is_container[cmd->id]) is_container[cmd->id] = subcmd_is_container(cmd->name) ? 1 : -1;
-    if (is_container[cmd->id] < 0 || argc < 2) return NULL;
+    if (argc < 2 || !cmd_is_container(cmd)) return NULL;
     return subcmd_lookup(cmd->name, arg1, arg1len);
 }
 

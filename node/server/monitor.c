@@ -56,7 +56,7 @@ static int is_admin(const client *c)
         return 0;
     }
     if (!(c->cmd->flags & CF_ADMIN)) return 0;
-    if (c->argc >= 2 && ARG_IS(c, 1, "help") && subcmd_is_container(c->cmd->name)) return 0;
+    if (c->argc >= 2 && ARG_IS(c, 1, "help") && cmd_is_container(c->cmd)) return 0;
     return 1;
 }
 

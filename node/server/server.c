@@ -534,7 +534,7 @@ static void dispatch_command(client *c)
     const struct subcmd *sub = cmdstats_subcmd(cmd, c->argc, c->argc >= 2 ? c->argv[1] : NULL,
                                                c->argc >= 2 ? c->argvlen[1] : 0);
     c->lastsub = sub;
-    if (c->argc >= 2 && !sub && subcmd_is_container(cmd->name)) {
+    if (c->argc >= 2 && !sub && cmd_is_container(cmd)) {
         c->lastcmd = NULL;
         subcmd_check(&c->out, cmd->name, c->argv[1], c->argvlen[1], c->argc);
         reject(c, from, NULL);
