@@ -104,10 +104,7 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
             close(fd);
             continue;
         }
-        char laddr[300];
-        snprintf(laddr, sizeof laddr, "%s:%d", proxy_g.conf.listen_host,
-                 tls ? (int)proxy_g.conf.s.tls_port : proxy_g.conf.listen_port);
-        client_create(w, fd, addr, laddr, t);
+        client_create(w, fd, addr, tls ? w->tls_laddr : w->laddr, t);
     }
 }
 
@@ -260,6 +257,8 @@ int worker_init(struct worker *w, int id, const char *host, int port, int tls_po
     }
     w->lfd = listen_on(host, port, reuseport, errs);
     if (w->lfd < 0) return -1;
+    snprintf(w->laddr, sizeof w->laddr, "%s:%d", host, port);
+    snprintf(w->tls_laddr, sizeof w->tls_laddr, "%s:%d", host, tls_port);
     if (tls_port) {
         w->tls_lfd = listen_on(host, tls_port, reuseport, errs);
         if (w->tls_lfd < 0) return -1;

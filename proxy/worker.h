@@ -30,6 +30,7 @@ struct worker {
     struct event_base *base;
     int lfd;                        /* listening socket, owned */
     int tls_lfd;                    /* tls_port's, owned, or -1 */
+    char laddr[272], tls_laddr[272];/* host:port of each, for CLIENT LIST */
     struct event *accept_ev, *tls_accept_ev, *tick_ev, *notify_ev;
     atomic_int stop;
 
