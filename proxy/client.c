@@ -30,6 +30,7 @@
 #include "route.h"
 #include "slot.h"
 #include "stats.h"
+#include "tls.h"
 #include "util.h"
 #include "worker.h"
 
@@ -73,13 +74,15 @@ static struct backend *link_open(struct client *c, int g, int proto)
     return b;
 }
 
-void client_create(struct worker *w, int fd, const char *addr)
+void client_create(struct worker *w, int fd, const char *addr, const char *laddr, tls_conn *tls)
 {
     struct client *c = xcalloc(1, sizeof *c);
     c->w = w;
     c->fd = fd;
+    c->tls = tls;
     c->id = ++w->next_client_id * 64 + (uint64_t)w->id;
     snprintf(c->addr, sizeof c->addr, "%s", addr);
+    snprintf(c->laddr, sizeof c->laddr, "%s", laddr);
     resp_parser_init(&c->parser);
     buf_init(&c->in);
     buf_init(&c->out);
@@ -141,6 +144,7 @@ void client_destroy(struct client *c)
     STAT_ADD(w->stats.clients, (uint64_t)-1);
     event_free(c->rev);
     event_free(c->wev);
+    tls_conn_destroy(c->tls); /* its close_notify, before the fd goes */
     close(c->fd);
     resp_parser_free(&c->parser);
     buf_free(&c->in);
@@ -1687,45 +1691,91 @@ static void process_input(struct client *c)
     if (off) buf_consume(&c->in, off);
 }
 
-static void read_cb(evutil_socket_t fd, short what, void *arg)
+/* A TLS flush that waited for the fd to be readable: the read it waited
+ * for has happened, try the flush again.  Returns -1 if c was destroyed. */
+static int tls_resume_flush(struct client *c)
 {
-    struct client *c = arg;
+    if (!(c->tls_wait & CLIENT_TLS_WRITE_WANTS_READ)) return 0;
+    c->tls_wait &= ~CLIENT_TLS_WRITE_WANTS_READ;
+    return client_flush(c);
+}
+
+/* Read what the socket (or OpenSSL) has and run the complete requests.
+ * Returns -1 if c was destroyed. */
+static int client_read(struct client *c)
+{
     struct worker *w = c->w;
     if (c->closing) {
-        /* Stop reading; the connection closes once replies are out. */
+        /* Stop reading; the connection closes once replies are out.  A
+         * TLS flush that waits for readability still needs the event. */
+        if (c->tls_wait & CLIENT_TLS_WRITE_WANTS_READ) return tls_resume_flush(c);
         event_del(c->rev);
-        return;
+        return 0;
     }
     w->now_us = mono_us();
     size_t want = CLIENT_READ_CHUNK;
     if (c->parser.need > c->in.len && c->parser.need - c->in.len > want)
         want = c->parser.need - c->in.len;
     buf_reserve(&c->in, want);
-    ssize_t n = read(fd, c->in.data + c->in.len, c->in.cap - c->in.len);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-        client_destroy(c);
-        return;
+    c->tls_wait &= ~CLIENT_TLS_READ_WANTS_WRITE;
+    ssize_t n = conn_read(c->fd, c->tls, c->in.data + c->in.len, c->in.cap - c->in.len);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        if (c->tls && tls_conn_wants(c->tls) == TLS_WANT_WRITE) {
+            /* write_cb reads again */
+            c->tls_wait |= CLIENT_TLS_READ_WANTS_WRITE;
+            c->write_blocked = 1;
+            event_add(c->wev, NULL);
+        }
+        return tls_resume_flush(c);
     }
-    if (n < 0) return;
+    if (n <= 0) {
+        if (n < 0 && c->tls)
+            log_info("client id=%llu addr=%s: %s", (unsigned long long)c->id, c->addr,
+                     tls_conn_error(c->tls));
+        client_destroy(c);
+        return -1;
+    }
     c->in.len += (size_t)n;
     STAT_ADD(w->stats.net_in, (uint64_t)n);
     process_input(c);
     if (c->closing) want_flush(c);
+    if (c->tls) {
+        /* Decrypted bytes OpenSSL holds make no readiness event: come
+         * back for them on this loop iteration (fairly, after others). */
+        if (conn_pending(c->tls) && event_pending(c->rev, EV_READ, NULL)) event_active(c->rev, EV_READ, 1);
+        return tls_resume_flush(c);
+    }
+    return 0;
+}
+
+static void read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    client_read(arg);
 }
 
 int client_flush(struct client *c)
 {
     while (c->out_off < c->out.len) {
-        ssize_t n = write(c->fd, c->out.data + c->out_off, c->out.len - c->out_off);
+        /* A TLS write that stopped is retried from the same byte, with
+         * more appended behind it perhaps (tls.h allows both). */
+        ssize_t n = conn_write(c->fd, c->tls, c->out.data + c->out_off, c->out.len - c->out_off);
         if (n < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                if (!c->write_blocked) {
+                if (c->tls && tls_conn_wants(c->tls) == TLS_WANT_READ) {
+                    /* client_read flushes again after its read; the read
+                     * event may have been taken off by `closing` */
+                    c->tls_wait |= CLIENT_TLS_WRITE_WANTS_READ;
+                    event_add(c->rev, NULL);
+                } else if (!c->write_blocked) {
                     c->write_blocked = 1;
                     event_add(c->wev, NULL);
                 }
                 return 0;
             }
+            if (c->tls)
+                log_info("client id=%llu addr=%s: %s", (unsigned long long)c->id, c->addr,
+                         tls_conn_error(c->tls));
             client_destroy(c);
             return -1;
         }
@@ -1745,5 +1795,10 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct client *c = arg;
     c->write_blocked = 0;
+    if (c->tls_wait & CLIENT_TLS_READ_WANTS_WRITE) {
+        /* the read that waited for this */
+        c->tls_wait &= ~CLIENT_TLS_READ_WANTS_WRITE;
+        if (client_read(c) < 0) return;
+    }
     client_flush(c);
 }

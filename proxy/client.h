@@ -52,6 +52,12 @@ struct backend;
 struct msg;
 struct frag;
 struct event;
+struct tls_conn;
+
+/* c->tls_wait: a TLS operation that waits on the other direction of the
+ * fd (tls.h), as on the node (node/server/server.h) */
+#define CLIENT_TLS_READ_WANTS_WRITE 1u   /* a read resumes when the fd is writable */
+#define CLIENT_TLS_WRITE_WANTS_READ 2u   /* a flush resumes when the fd is readable */
 
 enum tx_state { TX_NONE, TX_QUEUING };
 
@@ -59,7 +65,10 @@ struct client {
     struct worker *w;
     uint64_t id;
     int fd;
+    struct tls_conn *tls;        /* owned; NULL: a plain connection (tls.h) */
+    unsigned tls_wait;           /* CLIENT_TLS_*_WANTS_* */
     char addr[64];
+    char laddr[272];             /* the proxy's end: listen host, port or tls_port */
     struct event *rev, *wev;
     buf in;
     resp_parser parser;
@@ -125,8 +134,10 @@ struct client {
     struct client *flush_next;
 };
 
-/* Take over an accepted socket. */
-void client_create(struct worker *w, int fd, const char *addr);
+/* Take over an accepted socket, and tls (NULL: plain), a TLS connection
+ * over it whose handshake runs in the first reads. */
+void client_create(struct worker *w, int fd, const char *addr, const char *laddr,
+                   struct tls_conn *tls);
 /* Close and free (orphans its fragments). */
 void client_destroy(struct client *c);
 /* Write pending output; returns -1 if the client was destroyed. */

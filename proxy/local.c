@@ -149,8 +149,8 @@ static int do_hello(struct client *c, int argc, char **argv, const size_t *lens,
 void local_client_line(buf *b, const struct client *c)
 {
     uint64_t now = now_ms();
-    buf_printf(b, "id=%llu addr=%s fd=%d name=%s age=%llu db=0 multi=%d sub=%d user=%s resp=%d\n",
-               (unsigned long long)c->id, c->addr, c->fd, c->name ? c->name : "",
+    buf_printf(b, "id=%llu addr=%s laddr=%s fd=%d name=%s age=%llu db=0 multi=%d sub=%d user=%s resp=%d\n",
+               (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
                (unsigned long long)((now - c->created_ms) / 1000), c->tx ? (int)c->tx_count : -1,
                c->tunnel || c->nsub > 0 ? 1 : 0, c->user ? c->user : "default", c->proto);
 }

@@ -26,10 +26,30 @@
 #include "route.h"
 #include "sentwatch.h"
 #include "slotcheck.h"
+#include "tls.h"
 #include "util.h"
 #include "worker.h"
 
 static struct event_base *main_base;
+
+/* The context of tls_port from the tls_* settings, or NULL with the reason
+ * in err (a certificate that cannot be read, a key that is not its
+ * certificate's, ...).  Owned by the caller. */
+static tls_ctx *proxy_tls_ctx(const struct proxy_settings *s, char *err, size_t errlen)
+{
+    struct tls_opts o = {
+        .cert_file = s->tls_cert_file,
+        .key_file = s->tls_key_file,
+        .ca_cert_file = s->tls_ca_cert_file,
+        .ca_cert_dir = s->tls_ca_cert_dir,
+        .protocols = s->tls_protocols,
+        .ciphers = s->tls_ciphers,
+        .ciphersuites = s->tls_ciphersuites,
+        .auth_clients = s->tls_auth_clients,
+        .prefer_server_ciphers = s->tls_prefer_server_ciphers,
+    };
+    return tls_ctx_create(&o, 1, err, errlen);
+}
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -66,6 +86,18 @@ int main(int argc, char **argv)
         return 1;
     }
     if (test_only) {
+        if (proxy_g.conf.s.tls_port) {
+            /* the certificates are part of the configuration to check */
+            char err[512];
+            tls_ctx *t = proxy_tls_ctx(&proxy_g.conf.s, err, sizeof err);
+            if (!t) {
+                printf("error: TLS: %s\n", err);
+                pconf_free(&proxy_g.conf);
+                buf_free(&errs);
+                return 1;
+            }
+            tls_ctx_destroy(t);
+        }
         printf("%s: configuration OK: %d groups, listen %s:%d\n",
                proxy_g.conf.config_path ? proxy_g.conf.config_path : "(defaults)",
                proxy_g.conf.topo.ngroups, proxy_g.conf.listen_host, proxy_g.conf.listen_port);
@@ -100,7 +132,8 @@ int main(int argc, char **argv)
     }
 
     if (proxy_g.conf.s.protected_mode) {
-        /* protected mode (protmode.h): the client port and the HTTP API */
+        /* protected mode (protmode.h): the client port and the HTTP API.
+         * tls_port listens on the host of listen: the same check covers it. */
         static const char fix[] = "password: in the topology (or an aclfile whose default user has a password "
                                   "or is off)";
         int open = pacl_default_open();
@@ -115,6 +148,19 @@ int main(int argc, char **argv)
         if (rc < 0) {
             log_error("%.*s", (int)errs.len - 1, errs.data);
             if (proxy_g.conf.log_path) fprintf(stderr, "%.*s", (int)errs.len, errs.data);
+            pacl_shutdown();
+            pconf_free(&proxy_g.conf);
+            buf_free(&errs);
+            return 1;
+        }
+    }
+
+    if (proxy_g.conf.s.tls_port) {
+        char err[512];
+        proxy_g.tls_ctx = proxy_tls_ctx(&proxy_g.conf.s, err, sizeof err);
+        if (!proxy_g.tls_ctx) {
+            log_error("TLS: %s", err);
+            if (proxy_g.conf.log_path) fprintf(stderr, "strata-proxy: TLS: %s\n", err);
             pacl_shutdown();
             pconf_free(&proxy_g.conf);
             buf_free(&errs);
@@ -139,7 +185,7 @@ int main(int argc, char **argv)
     int started = 0;
     for (int i = 0; i < proxy_g.nworkers && ok; i++) {
         if (worker_init(&proxy_g.workers[i], i, proxy_g.conf.listen_host, proxy_g.conf.listen_port,
-                        proxy_g.nworkers > 1, &errs) < 0)
+                        (int)proxy_g.conf.s.tls_port, proxy_g.nworkers > 1, &errs) < 0)
             ok = 0;
         else
             started = i + 1;
@@ -172,6 +218,9 @@ int main(int argc, char **argv)
         log_info("strata-proxy %s listening on %s:%d, %d thread(s), %d group(s)%s", STRATA_VERSION,
                  proxy_g.conf.listen_host, proxy_g.conf.listen_port, proxy_g.nworkers,
                  proxy_g.conf.topo.ngroups, proxy_g.conf.topo.has_sentinel ? ", sentinels" : "");
+        if (proxy_g.tls_ctx)
+            log_info("TLS clients on %s:%lld (client certificates: %s)", proxy_g.conf.listen_host,
+                     proxy_g.conf.s.tls_port, tls_auth_names[proxy_g.conf.s.tls_auth_clients]);
         event_base_dispatch(main_base);
         for (int i = 0; i < proxy_g.nworkers; i++) worker_stop(&proxy_g.workers[i]);
     } else {
@@ -187,6 +236,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < started; i++) worker_free(&proxy_g.workers[i]);
     if (!ok && started < proxy_g.nworkers) worker_free(&proxy_g.workers[started]);
     free(proxy_g.workers);
+    /* after the workers' clients: their connections hold references */
+    tls_ctx_destroy(proxy_g.tls_ctx);
+    proxy_g.tls_ctx = NULL;
     event_base_free(main_base);
     pthread_mutex_lock(&proxy_g.lock);
     route_release(proxy_g.route);

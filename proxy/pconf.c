@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "tls.h"
 #include "util.h"
 
 #define F(name) offsetof(struct pconf, s.name)
@@ -43,6 +44,27 @@ static const struct conf_field proxy_fields[] = {
       "refuse to start on a non-loopback listen or http_listen while the default user needs no password" },
     { "log_level", CONF_ENUM, F(log_level), "info", 0, 0, level_names, 1,
       "debug, info, warning or error" },
+    /* TLS on the client port (tls.h): the node's names (node/server/config.c),
+     * also spelt tls-port and so on.  The TLS listener is on the address of
+     * `listen`, next to the plain port, which stays.  Read at start only. */
+    { "tls_port", CONF_INT, F(tls_port), "0", 0, 65535, NULL, 0,
+      "TCP port of TLS clients, on the address of listen (0: none)" },
+    { "tls_cert_file", CONF_STR, F(tls_cert_file), "", 0, 0, NULL, 0,
+      "PEM certificate (chain) of the TLS port" },
+    { "tls_key_file", CONF_STR, F(tls_key_file), "", 0, 0, NULL, 0, "PEM private key of tls_cert_file" },
+    { "tls_ca_cert_file", CONF_STR, F(tls_ca_cert_file), "", 0, 0, NULL, 0,
+      "PEM CA certificates client certificates must chain to" },
+    { "tls_ca_cert_dir", CONF_STR, F(tls_ca_cert_dir), "", 0, 0, NULL, 0, "or a hashed directory of them" },
+    { "tls_auth_clients", CONF_ENUM, F(tls_auth_clients), "yes", 0, 0, tls_auth_names, 0,
+      "client certificates: yes (required), optional (checked if sent), no" },
+    { "tls_protocols", CONF_STR, F(tls_protocols), "", 0, 0, NULL, 0,
+      "TLS versions allowed, e.g. \"TLSv1.2 TLSv1.3\" (empty: those two)" },
+    { "tls_ciphers", CONF_STR, F(tls_ciphers), "", 0, 0, NULL, 0,
+      "TLSv1.2 ciphers, OpenSSL's syntax (empty: OpenSSL's)" },
+    { "tls_ciphersuites", CONF_STR, F(tls_ciphersuites), "", 0, 0, NULL, 0,
+      "TLSv1.3 ciphersuites (empty: OpenSSL's)" },
+    { "tls_prefer_server_ciphers", CONF_BOOL, F(tls_prefer_server_ciphers), "no", 0, 0, NULL, 0,
+      "the server's cipher order wins" },
     { NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL },
 };
 
@@ -127,6 +149,10 @@ int pconf_load(struct pconf *pc, int argc, char **argv, int *test_only, buf *err
     if (pc->bind_override)
         snprintf(pc->listen_host, sizeof pc->listen_host, "%s", pc->bind_override);
     if (pc->port_override) pc->listen_port = pc->port_override;
+    if (pc->s.tls_port && pc->s.tls_port == pc->listen_port) {
+        buf_printf(errs, "proxy.tls_port: %lld is also the plain port (listen)\n", pc->s.tls_port);
+        return -1;
+    }
     if (pc->s.metrics_listen && *pc->s.metrics_listen) {
         char h[256];
         int p;

@@ -30,6 +30,17 @@ struct proxy_settings {
     int log_level;             /* LOG_LVL_*: the enum's names are in that order */
     char *aclfile;             /* the ACL users of clients (pacl.h), "" = none */
     int protected_mode;        /* refuse to start open on a non-loopback address */
+    /* TLS on the client port (common/tls.h), the node's names */
+    long long tls_port;        /* 0: no TLS listener */
+    char *tls_cert_file;
+    char *tls_key_file;
+    char *tls_ca_cert_file;
+    char *tls_ca_cert_dir;
+    int tls_auth_clients;      /* enum tls_auth */
+    char *tls_protocols;       /* empty: "TLSv1.2 TLSv1.3" */
+    char *tls_ciphers;
+    char *tls_ciphersuites;
+    int tls_prefer_server_ciphers;
 };
 
 struct pconf {

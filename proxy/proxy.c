@@ -32,6 +32,26 @@ void proxy_publish_locked(void)
     for (int i = 0; i < proxy_g.nworkers; i++) worker_notify(&proxy_g.workers[i]);
 }
 
+/* Does any tls_* setting of b differ from a's?  They are read at start
+ * (proxy_g.tls_ctx, the workers' listeners), so a reload only says so. */
+static int tls_settings_differ(const struct pconf *a, const struct pconf *b)
+{
+    int differ = 0;
+    buf va, vb;
+    buf_init(&va);
+    buf_init(&vb);
+    for (const struct conf_field *f = pconf_fields(); f->name && !differ; f++) {
+        if (strncmp(f->name, "tls_", 4) != 0) continue;
+        va.len = vb.len = 0;
+        conf_get(pconf_fields(), a, f->name, &va);
+        conf_get(pconf_fields(), b, f->name, &vb);
+        differ = va.len != vb.len || (va.len && memcmp(va.data, vb.data, va.len) != 0);
+    }
+    buf_free(&va);
+    buf_free(&vb);
+    return differ;
+}
+
 int proxy_reload(void)
 {
     struct pconf next;
@@ -50,6 +70,8 @@ int proxy_reload(void)
         strcmp(next.listen_host, proxy_g.conf.listen_host) != 0 ||
         next.s.threads != proxy_g.conf.s.threads)
         log_warn("reload: listen address and threads change only at restart");
+    if (tls_settings_differ(&proxy_g.conf, &next))
+        log_warn("reload: the tls_* settings change only at restart");
     pthread_mutex_lock(&proxy_g.lock);
     /* Slots the file moves stay with the group that holds their keys
      * until strata-cli has moved them (slotcheck.h). */
@@ -73,6 +95,7 @@ int proxy_reload(void)
     proxy_g.conf.listen_port = old.listen_port;
     snprintf(proxy_g.conf.listen_host, sizeof proxy_g.conf.listen_host, "%s", old.listen_host);
     proxy_g.conf.s.threads = old.s.threads;
+    proxy_g.conf.s.tls_port = old.s.tls_port; /* its listeners and tls_ctx stay */
     /* Sentinel-reported masters stay valid for groups that still exist. */
     proxy_publish_locked();
     pthread_mutex_unlock(&proxy_g.lock);

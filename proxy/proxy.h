@@ -17,6 +17,7 @@
 #include "route.h"
 
 struct worker;
+struct tls_ctx;
 
 struct proxy {
     struct pconf conf;              /* current configuration (under lock) */
@@ -24,6 +25,9 @@ struct proxy {
     char **argv;                    /* to re-read the same flags on reload */
     int nworkers;
     struct worker *workers;
+    struct tls_ctx *tls_ctx;        /* tls_port's, shared by every worker's
+                                     * TLS listener; NULL without tls_port.
+                                     * Made at start, never replaced. */
     pthread_mutex_t lock;           /* route, conf, masters */
     struct route *route;            /* current snapshot (one reference held) */
     uint64_t version;

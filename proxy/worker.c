@@ -20,6 +20,7 @@
 #include "msg.h"
 #include "proxy.h"
 #include "route.h"
+#include "tls.h"
 #include "util.h"
 
 #define TICK_MS 10
@@ -61,6 +62,7 @@ static int listen_on(const char *host, int port, int reuseport, buf *errs)
 static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
     struct worker *w = arg;
+    int tls = lfd == w->tls_lfd;
     for (int i = 0; i < 64; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
@@ -88,13 +90,21 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
         for (int k = 0; k < proxy_g.nworkers; k++)
             total += (long)STAT_GET(proxy_g.workers[k].stats.clients);
         if (total >= proxy_g.conf.s.max_clients) {
+            /* Plain text only where the client speaks it: a TLS client
+             * just sees the connection close (as on the node). */
             static const char msg[] = "-ERR max number of clients reached\r\n";
             STAT_ADD(w->stats.rejected, 1);
-            if (write(fd, msg, sizeof msg - 1) < 0) { /* best effort */ }
+            if (!tls && write(fd, msg, sizeof msg - 1) < 0) { /* best effort */ }
             close(fd);
             continue;
         }
-        client_create(w, fd, addr);
+        tls_conn *t = NULL;
+        if (tls && !(t = tls_conn_accept(proxy_g.tls_ctx, fd))) {
+            log_warn("accept: no memory for a TLS connection");
+            close(fd);
+            continue;
+        }
+        client_create(w, fd, addr, tls ? w->tls_laddr : w->laddr, t);
     }
 }
 
@@ -233,11 +243,12 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-int worker_init(struct worker *w, int id, const char *host, int port, int reuseport, buf *errs)
+int worker_init(struct worker *w, int id, const char *host, int port, int tls_port, int reuseport,
+                buf *errs)
 {
     memset(w, 0, sizeof *w);
     w->id = id;
-    w->lfd = -1;
+    w->lfd = w->tls_lfd = -1;
     w->rnd = (unsigned)(now_us() ^ ((uint64_t)id << 16));
     w->base = event_base_new();
     if (!w->base) {
@@ -246,12 +257,22 @@ int worker_init(struct worker *w, int id, const char *host, int port, int reusep
     }
     w->lfd = listen_on(host, port, reuseport, errs);
     if (w->lfd < 0) return -1;
+    snprintf(w->laddr, sizeof w->laddr, "%s:%d", host, port);
+    snprintf(w->tls_laddr, sizeof w->tls_laddr, "%s:%d", host, tls_port);
+    if (tls_port) {
+        w->tls_lfd = listen_on(host, tls_port, reuseport, errs);
+        if (w->tls_lfd < 0) return -1;
+    }
     w->now_us = mono_us();
     apply_route(w, proxy_route_acquire());
     w->accept_ev = event_new(w->base, w->lfd, EV_READ | EV_PERSIST, accept_cb, w);
     w->tick_ev = event_new(w->base, -1, EV_PERSIST, tick_cb, w);
     w->notify_ev = event_new(w->base, -1, 0, notify_cb, w);
     event_add(w->accept_ev, NULL);
+    if (w->tls_lfd >= 0) {
+        w->tls_accept_ev = event_new(w->base, w->tls_lfd, EV_READ | EV_PERSIST, accept_cb, w);
+        event_add(w->tls_accept_ev, NULL);
+    }
     struct timeval tv = { 0, TICK_MS * 1000 };
     event_add(w->tick_ev, &tv);
     return 0;
@@ -322,6 +343,8 @@ void worker_free(struct worker *w)
         free(f);
     }
     if (w->accept_ev) event_free(w->accept_ev);
+    if (w->tls_accept_ev) event_free(w->tls_accept_ev);
+    if (w->tls_lfd >= 0) close(w->tls_lfd);
     if (w->tick_ev) event_free(w->tick_ev);
     if (w->notify_ev) event_free(w->notify_ev);
     if (w->lfd >= 0) close(w->lfd);

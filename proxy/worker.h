@@ -29,7 +29,9 @@ struct worker {
     pthread_t thread;
     struct event_base *base;
     int lfd;                        /* listening socket, owned */
-    struct event *accept_ev, *tick_ev, *notify_ev;
+    int tls_lfd;                    /* tls_port's, owned, or -1 */
+    char laddr[272], tls_laddr[272];/* host:port of each, for CLIENT LIST */
+    struct event *accept_ev, *tls_accept_ev, *tick_ev, *notify_ev;
     atomic_int stop;
 
     struct route *route;            /* retained snapshot in use */
@@ -59,8 +61,11 @@ struct worker {
 };
 
 /* Create the workers' listeners (all before any thread runs, so a bind
- * error stops start-up).  Returns 0 or -1 with a message in errs. */
-int worker_init(struct worker *w, int id, const char *host, int port, int reuseport, buf *errs);
+ * error stops start-up): `port` plain, and `tls_port` (0: none) whose
+ * connections are TLS from proxy_g.tls_ctx.  Returns 0 or -1 with a
+ * message in errs. */
+int worker_init(struct worker *w, int id, const char *host, int port, int tls_port, int reuseport,
+                buf *errs);
 int worker_start(struct worker *w);
 /* Ask the loop to stop (any thread) and wait for it. */
 void worker_stop(struct worker *w);

@@ -24,33 +24,6 @@ import redis
 from harness import free_port, wait_until
 
 
-def _openssl(*args, cwd):
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory):
-    d = tmp_path_factory.mktemp("tls")
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
-             "-days", "2", "-subj", "/CN=Strata Test CA", cwd=d)
-    (d / "server.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    for name, ext in (("server", "server.ext"), ("client", None)):
-        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
-                 "-subj", f"/CN={name}", cwd=d)
-        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-                 "-CAcreateserial", "-out", f"{name}.crt", "-days", "2",
-                 *(["-extfile", ext] if ext else []), cwd=d)
-    # A second CA and a client certificate from it: not trusted by the node.
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other.key", "-out", "other.crt",
-             "-days", "2", "-subj", "/CN=Other CA", cwd=d)
-    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "stranger.key", "-out", "stranger.csr",
-             "-subj", "/CN=stranger", cwd=d)
-    _openssl("x509", "-req", "-in", "stranger.csr", "-CA", "other.crt", "-CAkey", "other.key",
-             "-CAcreateserial", "-out", "stranger.crt", "-days", "2", cwd=d)
-    return {k: str(d / f"{k}") for k in ("ca.crt", "server.crt", "server.key", "client.crt",
-                                         "client.key", "stranger.crt", "stranger.key")}
-
-
 def tls_args(certs, tls_port, auth="yes"):
     return ["--tls-port", str(tls_port), "--tls-cert-file", certs["server.crt"],
             "--tls-key-file", certs["server.key"], "--tls-ca-cert-file", certs["ca.crt"],
