@@ -440,6 +440,26 @@ static void multi_discard(client *c)
     c->flags &= ~(CLIENT_MULTI | CLIENT_DIRTY_CAS | CLIENT_DIRTY_EXEC);
 }
 
+void multi_abort_exec(client *c, size_t from)
+{
+    if (c->out.len <= from || c->out.data[from] != '-') return;
+    const char *e = c->out.data + from + 1;
+    size_t n = c->out.len - from - 1;
+    if (n >= 2 && e[n - 2] == '\r' && e[n - 1] == '\n') n -= 2;
+    /* Redis words its generic refusals (arity) without the ERR code here */
+    if (n >= 4 && !memcmp(e, "ERR ", 4)) {
+        e += 4;
+        n -= 4;
+    }
+    char *why = xmalloc(n + 1);
+    memcpy(why, e, n);
+    why[n] = '\0';
+    c->out.len = from;
+    multi_discard(c);
+    resp_add_errorf(&c->out, "EXECABORT Transaction discarded because of: %s", why);
+    free(why);
+}
+
 /* server_multi_queue: called by the dispatcher for every command (already
  * checked for name, arity and auth) while CLIENT_MULTI is set. */
 static void multi_queue(client *c)

@@ -56,4 +56,11 @@ void multi_signal_flush(client *c);
  * queued since MULTI and the bytes the queue holds (0, 0 outside MULTI). */
 void multi_queue_stats(const client *c, int *count, size_t *bytes);
 
+/* EXEC was refused before it ran (a busy script, a lost lease, its
+ * arity...), its error appended to c->out at `from`: as Redis's
+ * execCommandAbort, the transaction is discarded and the reply becomes
+ * "-EXECABORT Transaction discarded because of: <error>".  Without it the
+ * connection would stay in MULTI and queue whatever came next. */
+void multi_abort_exec(client *c, size_t from);
+
 #endif

@@ -503,6 +503,8 @@ static int is_tx_control(enum cmd_id id)
 static void note_rejected(client *c, size_t from, struct cmdstat *st)
 {
     if (c->out.len <= from || c->out.data[from] != '-') return;
+    if (c->cmd && c->cmd->id == CMD_EXEC && (c->flags & CLIENT_MULTI) && !(c->flags & CLIENT_IN_EXEC))
+        multi_abort_exec(c, from);
     cmdstats_error(c->out.data + from, c->out.len - from);
     if (st) cmdstats_rejected(st);
 }

@@ -108,6 +108,13 @@ def test_queueing_errors_and_control_commands(side):
     d(0, "DEL", "r")
     d(0, "EXISTS", "r")
     assert d(0, "EXEC") == ["OK", 15, b"15", 1, 0]
+    # EXEC itself refused (its arity): Redis's execCommandAbort ends the
+    # transaction, so what follows is not queued
+    d(0, "MULTI")
+    d(0, "SET", "a", "3")
+    assert d(0, "EXEC", "x").startswith(b"EXECABORT Transaction discarded because of: wrong number")
+    assert d(0, "GET", "a") == b"2"
+    assert d(0, "EXEC").startswith(b"ERR EXEC without MULTI")
     # WATCH arity, UNWATCH anywhere
     assert d(0, "WATCH").startswith(b"ERR wrong number of arguments")
     assert d(0, "UNWATCH") == "OK"

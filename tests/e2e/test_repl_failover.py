@@ -9,6 +9,7 @@ import time
 import pytest
 import redis
 
+from difftest import RespConn
 from harness import wait_until
 from test_repl_common import (Writer, assert_identical, fill_all_types, info, logical_dump, lsn,
                               start_replica, wait_synced)
@@ -204,6 +205,30 @@ def test_fencing_lease(cluster):
     wait_synced(m, r)
     assert r.client().get("b") == b"1"
     wait_until(lambda: info(m, "stats")["expired_keys"] == 1, 5, what="expiry resumes")
+
+
+def test_fenced_exec_ends_the_transaction(cluster):
+    """With acked_reads, a fenced master refuses EXEC before it runs; the
+    transaction must end there (EXECABORT, as Redis's execCommandAbort),
+    or the connection stays in MULTI and queues whatever comes next: on a
+    proxy's shared link, other clients' commands answered +QUEUED (found
+    by the nemesis run)."""
+    m = cluster.node("master", args=["--fence_lease_ms", "400", "--acked_reads", "yes",
+                                     "--min_replica_acks", "1"])
+    mc = m.client()
+    wait_until(lambda: info(m)["fenced"] == 1, 5, what="fenced")
+    c = RespConn("127.0.0.1", m.port)
+    try:
+        assert c.call("MULTI") == "OK"
+        assert c.call("GET", "a") == "QUEUED"
+        r = c.call("EXEC")
+        assert isinstance(r, bytes) and r.startswith(
+            b"EXECABORT Transaction discarded because of: READONLY Reads refused"), r
+        r = c.call("GET", "a")
+        assert isinstance(r, bytes) and r.startswith(b"READONLY Reads refused"), r
+    finally:
+        c.close()
+    assert "errorstat_EXECABORT" in mc.info("errorstats")
 
 
 def _write_refused(c):
