@@ -571,23 +571,23 @@ static void topo_parse_user(struct topo_ctx *c, const char *link, yaml_node_t *v
 
 static void topo_parse_users(struct topo_ctx *c, yaml_node_t *v)
 {
-    static const char *const links[2] = { "proxy", "sentinel" };
-    struct topo_user *dst[2] = { &c->t->proxy_user, &c->t->sentinel_user };
+    static const char *const links[3] = { "proxy", "sentinel", "cli" };
+    struct topo_user *dst[3] = { &c->t->proxy_user, &c->t->sentinel_user, &c->t->cli_user };
     char shown[CONF_SHOW_SIZE];
 
     if (topo_is_empty(v)) return;
     if (v->type != YAML_MAPPING_NODE) {
-        topo_err(c, topo_line(v), "users must be a mapping of proxy:, sentinel:");
+        topo_err(c, topo_line(v), "users must be a mapping of proxy:, sentinel:, cli:");
         return;
     }
     for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
         yaml_node_t *k = topo_node(c, p->key), *x = topo_node(c, p->value);
         int which = -1;
         if (!k || !x) continue;
-        for (int i = 0; i < 2; i++)
+        for (int i = 0; i < 3; i++)
             if (topo_key_is(k, links[i])) which = i;
         if (which < 0)
-            topo_err(c, topo_line(k), "users: unknown link '%s' (expected proxy, sentinel)",
+            topo_err(c, topo_line(k), "users: unknown link '%s' (expected proxy, sentinel, cli)",
                      topo_show_node(shown, sizeof shown, k));
         else if (dst[which]->line)
             topo_err(c, topo_line(k), "users: key '%s' given twice (first at line %d)", links[which],
@@ -798,6 +798,8 @@ void topo_free(struct topology *t)
     free(t->proxy_user.password);
     free(t->sentinel_user.user);
     free(t->sentinel_user.password);
+    free(t->cli_user.user);
+    free(t->cli_user.password);
     for (int i = 0; t->groups && i < t->ngroups; i++) {
         free(t->groups[i].name);
         for (int j = 0; j < TOPO_MAX_NODES; j++) free(t->groups[i].nodes[j].host);
@@ -889,6 +891,7 @@ int topo_load_string(const char *name, const char *text, size_t len, struct topo
     topo_parse_root(&c, yaml_document_get_root_node(&doc), sec);
     topo_user_default(&t->proxy_user, t->password);
     topo_user_default(&t->sentinel_user, t->password);
+    topo_user_default(&t->cli_user, t->password);
     if (c.nerrs > TOPO_MAX_ERRORS && errs)
         buf_printf(errs, "%s: %d more errors not shown\n", name, c.nerrs - TOPO_MAX_ERRORS);
     free(c.ranges);
@@ -923,6 +926,7 @@ void topo_default(struct topology *t)
     t->password = xstrdup("");
     topo_user_default(&t->proxy_user, "");
     topo_user_default(&t->sentinel_user, "");
+    topo_user_default(&t->cli_user, "");
     t->ngroups = 1;
     t->groups = xcalloc(1, sizeof *t->groups);
     t->groups[0].name = xstrdup("default");

@@ -15,6 +15,7 @@
  *   users:                              # optional: internal links' own ACL users
  *     proxy:    {user: strata-proxy, password: "..."}     # proxy -> nodes
  *     sentinel: {user: strata-sentinel, password: "..."}  # sentinel -> nodes, -> sentinels
+ *     cli:      {user: strata-cli, password: "..."}       # strata-cli -> nodes
  *
  * Without users: (or without one of its entries) a link authenticates as
  * today: the default user with `password:` (no AUTH when that is empty).
@@ -75,6 +76,7 @@ struct topology {
                           * internal links without a user of their own) */
     struct topo_user proxy_user;     /* strata-proxy's links to the nodes */
     struct topo_user sentinel_user;  /* strata-sentinel's links to nodes and peers */
+    struct topo_user cli_user;       /* strata-cli's links to the nodes */
     int ngroups;
     struct topo_group *groups;       /* owned */
     uint16_t slot_group[16384];      /* slot -> index in groups */

@@ -445,6 +445,7 @@ static void test_users(void **state)
     assert_int_equal(T.proxy_user.line, 0);
     expect_auth(&T.proxy_user, 2, "pw", NULL);
     expect_auth(&T.sentinel_user, 2, "pw", NULL);
+    expect_auth(&T.cli_user, 2, "pw", NULL);
     assert_int_equal(load(TWO_GROUPS_HEAD), 0);
     expect_auth(&T.proxy_user, 0, NULL, NULL);
     expect_auth(&T.sentinel_user, 0, NULL, NULL);
@@ -459,15 +460,18 @@ static void test_users(void **state)
                                           "  proxy: {user: default, password: other}\n"), 0);
     expect_auth(&T.sentinel_user, 3, "s", "");
     expect_auth(&T.proxy_user, 2, "other", NULL);
+    assert_int_equal(load(TWO_GROUPS_HEAD "users: {cli: {user: c, password: cp}}\n"), 0);
+    expect_auth(&T.cli_user, 3, "c", "cp");
+    assert_int_equal(T.cli_user.line, 8);
     assert_int_equal(load(TWO_GROUPS_HEAD "users:\n"), 0);
     expect_auth(&T.proxy_user, 0, NULL, NULL);
     topo_free(&T);
     topo_default(&T);
     expect_auth(&T.sentinel_user, 0, NULL, NULL);
 
-    expect_error(TWO_GROUPS_HEAD "users: [a]\n", "t.yaml:8: users must be a mapping of proxy:, sentinel:\n");
+    expect_error(TWO_GROUPS_HEAD "users: [a]\n", "t.yaml:8: users must be a mapping of proxy:, sentinel:, cli:\n");
     expect_error(TWO_GROUPS_HEAD "users:\n  replica: {user: r, password: p}\n",
-                 "t.yaml:9: users: unknown link 'replica' (expected proxy, sentinel)\n");
+                 "t.yaml:9: users: unknown link 'replica' (expected proxy, sentinel, cli)\n");
     expect_error(TWO_GROUPS_HEAD "users:\n  proxy: p\n",
                  "t.yaml:9: users.proxy must be a mapping {user: NAME, password: PASS}\n");
     expect_error(TWO_GROUPS_HEAD "users:\n  proxy: {user: p}\n",
