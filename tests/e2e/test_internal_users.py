@@ -13,19 +13,20 @@ is ever refused anything (ACL LOG).  The application user cannot take
 part in replication: REPLICAOF, SLAVEOF, PSYNC, REPLCONF and CONFIG SET
 get -NOPERM, logged in ACL LOG."""
 import signal
+import subprocess
 import time
 
 import pytest
 import redis
 
-from harness import Proc, free_port, wait_until
+from harness import Proc, binary, free_port, wait_until
 from resp3 import Resp3Conn
-from proxy_util import keys_for_group, topology_text, write_file
+from proxy_util import key_slot, keys_for_group, topology_text, write_file
 from test_sentinel_common import addr, master_addr, wait_master
 
 RANGES = [(0, 8191), (8192, 16383)]
 CLIENT_PW = "client-pw"
-INTERNAL = ("strata-proxy", "strata-sentinel", "strata-repl")
+INTERNAL = ("strata-proxy", "strata-sentinel", "strata-repl", "strata-cli")
 
 # The README's recommended lines (section "Users and passwords (ACL)").
 ACL = """\
@@ -34,7 +35,8 @@ user admin on >admin-pw ~* &* +@all
 user app on >app-pw ~* &* +@all -@admin -@dangerous
 user strata-proxy on >proxy-pw ~* &* +@all -@admin +role +strata|slots
 user strata-sentinel on >sentinel-pw resetchannels -@all +ping +info +role +replicaof +replconf +strata|slots +strata|setslots
-user strata-repl on >repl-pw resetchannels -@all +psync +replconf
+user strata-repl on >repl-pw resetchannels -@all +psync +replconf +strata|import
+user strata-cli on >cli-pw resetchannels -@all +strata +role
 """
 
 
@@ -57,6 +59,20 @@ def with_password(p, password):
     return p
 
 
+def write_topology(cluster, g1, g2, ports, s1, s2, name="topology.yaml"):
+    text = topology_text(
+        [("g1", s1, [addr(p) for p in g1]), ("g2", s2, [addr(p) for p in g2])],
+        password=CLIENT_PW,
+        proxy={"timeout_ms": 2000, "switch_wait_ms": 8000, "sentinel_poll_ms": 200},
+        sentinel={"addrs": [f"127.0.0.1:{p}" for p in ports], "quorum": 2,
+                  "down_after_ms": 1000, "failover_timeout_ms": 3000})
+    text += ("users:\n"
+             "  proxy: {user: strata-proxy, password: proxy-pw}\n"
+             "  sentinel: {user: strata-sentinel, password: sentinel-pw}\n"
+             "  cli: {user: strata-cli, password: cli-pw}\n")
+    return write_file(cluster, name, text)
+
+
 def internal_refusals(nodes):
     """ACL LOG entries of the internal users, on every live node."""
     out = []
@@ -73,16 +89,7 @@ def test_internal_users(cluster):
     g2 = start_group(cluster, "g2", aclfile)
     nodes = g1 + g2
     ports = [free_port() for _ in range(3)]
-    text = topology_text(
-        [("g1", "0-8191", [addr(p) for p in g1]), ("g2", "8192-16383", [addr(p) for p in g2])],
-        password=CLIENT_PW,
-        proxy={"timeout_ms": 2000, "switch_wait_ms": 8000, "sentinel_poll_ms": 200},
-        sentinel={"addrs": [f"127.0.0.1:{p}" for p in ports], "quorum": 2,
-                  "down_after_ms": 1000, "failover_timeout_ms": 3000})
-    text += ("users:\n"
-             "  proxy: {user: strata-proxy, password: proxy-pw}\n"
-             "  sentinel: {user: strata-sentinel, password: sentinel-pw}\n")
-    topo = write_file(cluster, "topology.yaml", text)
+    topo = write_topology(cluster, g1, g2, ports, "0-8191", "8192-16383")
 
     sents = []
     for i, port in enumerate(ports):
@@ -165,6 +172,18 @@ def test_internal_users(cluster):
                what="the old master follows the new one")
     wait_until(lambda: admin(g1[0]).get("after-" + k1[1]) == b"new", 10, what="old master synced")
     assert master_addr(sents[0], "g2") == addr(g2[0])
+
+    # strata-cli (as strata-cli) moves slots 0-99 from g1 to g2; the
+    # source's link to the target authenticates as strata-repl.
+    moved = [k for k in k1[1:] if key_slot(k) <= 99]
+    assert moved
+    edited = write_topology(cluster, g1, g2, ports, "100-8191", "0-99,8192-16383", name="edited.yaml")
+    p = subprocess.run([binary("strata-cli"), "reshard", "--config", edited, "--yes"], capture_output=True,
+                       timeout=60, stdin=subprocess.DEVNULL)
+    out = (p.stdout + p.stderr).decode(errors="replace")
+    assert p.returncode == 0, out
+    assert admin(g2[0]).get(moved[0]) == moved[0].encode()
+    wait_until(lambda: r.mget(moved) == [k.encode() for k in moved], 10, what="moved keys through the proxy")
     # No internal link was ever refused a command.
     assert internal_refusals(nodes) == []
     for s in sents:
