@@ -12,6 +12,7 @@ replica (authenticating as the replication user), and no internal user
 is ever refused anything (ACL LOG).  The application user cannot take
 part in replication: REPLICAOF, SLAVEOF, PSYNC, REPLCONF and CONFIG SET
 get -NOPERM, logged in ACL LOG."""
+import os
 import signal
 import subprocess
 import time
@@ -19,7 +20,7 @@ import time
 import pytest
 import redis
 
-from harness import Proc, binary, free_port, wait_until
+from harness import ROOT, Proc, binary, free_port, wait_until
 from resp3 import Resp3Conn
 from proxy_util import key_slot, keys_for_group, topology_text, write_file
 from test_sentinel_common import addr, master_addr, wait_master
@@ -189,3 +190,12 @@ def test_internal_users(cluster):
     for s in sents:
         assert s.alive()
     assert proxy.alive()
+
+
+def test_production_example_checks():
+    """deploy/examples/production.yaml (which uses users:) passes -t."""
+    path = os.path.join(ROOT, "deploy", "examples", "production.yaml")
+    for argv in ([binary("strata-sentinel"), "--config", path, "--bind", "10.0.2.21", "--port", "26379", "-t"],
+                 [binary("strata-proxy"), "--config", path, "-t"]):
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        assert p.returncode == 0 and "configuration OK" in p.stdout + p.stderr, p.stdout + p.stderr
