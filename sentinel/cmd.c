@@ -484,14 +484,14 @@ static const struct scmd client_subs[] = {
 
 /* The users a sentinel knows: default, with the topology's password
  * (without one it takes any, Redis's "nopass"), and the sentinels' own
- * users.sentinel, which its peers authenticate as (sentinel/peer.c).
- * Both may do everything: a sentinel has no ACL. */
+ * users.sentinel, which its peers authenticate as (sentinel/peer.c; it
+ * may name default with another password).  Both may do everything: a
+ * sentinel has no ACL. */
 static int auth_ok(const char *user, const char *pass)
 {
     const char *pw = snt.conf.topo.password;
     const struct topo_user *su = &snt.conf.topo.sentinel_user;
-    if (su->user && strcmp(su->user, "default") != 0 && !strcmp(user, su->user))
-        return su->password && !strcmp(pass, su->password);
+    if (su->user && su->password && !strcmp(user, su->user) && !strcmp(pass, su->password)) return 1;
     return !strcmp(user, "default") && (!pw || !*pw || !strcmp(pass, pw));
 }
 
