@@ -11,7 +11,7 @@
 #define CL_MAX_CONNS 256
 
 static struct {
-    char password[256];
+    const struct topology *t;   /* borrowed, for the life of the process */
     long long timeout_ms;
     int n;
     struct {
@@ -21,10 +21,27 @@ static struct {
     } conns[CL_MAX_CONNS];
 } cl;
 
-void cl_init(const char *password, long long timeout_ms)
+void cl_init(const struct topology *t, long long timeout_ms)
 {
-    snprintf(cl.password, sizeof cl.password, "%s", password ? password : "");
+    cl.t = t;
     cl.timeout_ms = timeout_ms;
+}
+
+/* The AUTH for host:port: a sentinel takes the default user's password
+ * (it has no other users for clients), a node users.cli (topo_auth_argv:
+ * the default user with password: when the file has no users.cli). */
+static int cl_auth_argv(const char *host, int port, const char *argv[3])
+{
+    const struct topology *t = cl.t;
+    argv[0] = "AUTH";
+    if (!t) return 0;
+    for (int i = 0; i < t->nsentinels; i++)
+        if (t->sentinels[i].port == port && !strcmp(t->sentinels[i].host, host)) {
+            if (!t->password || !t->password[0]) return 0;
+            argv[1] = t->password;
+            return 2;
+        }
+    return topo_auth_argv(&t->cli_user, argv);
 }
 
 void cl_close_all(void)
@@ -60,14 +77,16 @@ static redisContext *cl_connect(const char *host, int port, char *err, size_t er
         return NULL;
     }
     redisSetTimeout(c, tv);
-    if (cl.password[0]) {
-        redisReply *r = redisCommand(c, "AUTH %s", cl.password);
+    const char *av[3];
+    int ac = cl_auth_argv(host, port, av);
+    if (ac) {
+        redisReply *r = redisCommandArgv(c, ac, av, NULL);
         if (!r) {
             snprintf(err, errlen, "%s:%d: %s", host, port, c->errstr);
             redisFree(c);
             return NULL;
         }
-        freeReplyObject(r); /* a sentinel without a password refuses AUTH: fine */
+        freeReplyObject(r); /* refused: the next reply says so (NOAUTH) */
     }
     cl.conns[slot].c = c;
     return c;

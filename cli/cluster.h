@@ -35,8 +35,9 @@ struct cl_job {
         fence_ms, elapsed_ms;
 };
 
-/* Set the password (AUTH) and the timeout of every connection. */
-void cl_init(const char *password, long long timeout_ms);
+/* Set the topology (its users.cli and password: say how connections
+ * authenticate; t must outlive them) and the timeout of every connection. */
+void cl_init(const struct topology *t, long long timeout_ms);
 void cl_close_all(void);
 
 /* A command on host:port; NULL if the node cannot be reached (err gets

@@ -287,7 +287,11 @@ static int start_job(struct job_run *r, const struct plan_job *j, double rate_mb
         argv[argc++] = "DEBUG-FENCE-MS";
         argv[argc++] = fence;
     }
-    if (topo.password[0]) {
+    /* The source's link to the target: with users.cli in the file the
+     * nodes authenticate as their own masteruser/masterauth (the
+     * node-to-node user, node_internal_auth); without it, as before, as
+     * the default user with password:. */
+    if (!topo.cli_user.line && topo.password[0]) {
         argv[argc++] = "AUTH";
         argv[argc++] = topo.password;
     }
@@ -715,7 +719,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     signal(SIGINT, on_int);
     signal(SIGTERM, on_int);
-    cl_init(topo.password, 1000);
+    cl_init(&topo, 1000);
     int rc = is_move ? cmd_move(&o, !strcmp(o.cmd, "rebalance")) : is_ctl ? cmd_control(&o) : cmd_status();
     cl_close_all();
     topo_free(&topo);

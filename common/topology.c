@@ -513,6 +513,113 @@ static void topo_parse_string_key(struct topo_ctx *c, const char *name, yaml_nod
     *out = xstrdup(s);
 }
 
+/* ---- users: the internal links' own ACL users ---- */
+
+static void topo_parse_user(struct topo_ctx *c, const char *link, yaml_node_t *v,
+                            struct topo_user *u)
+{
+    static const char *const ukeys[2] = { "user", "password" };
+    yaml_node_t *val[2] = { NULL, NULL };
+    int seen[2] = { 0, 0 };
+    char shown[CONF_SHOW_SIZE];
+
+    u->line = topo_line(v);
+    if (v->type != YAML_MAPPING_NODE) {
+        topo_err(c, topo_line(v), "users.%s must be a mapping {user: NAME, password: PASS}", link);
+        return;
+    }
+    for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = topo_node(c, p->key), *x = topo_node(c, p->value);
+        int which = -1;
+        if (!k || !x) continue;
+        for (int i = 0; i < 2; i++)
+            if (topo_key_is(k, ukeys[i])) which = i;
+        if (which < 0) {
+            topo_err(c, topo_line(k), "users.%s: unknown key '%s' (expected user, password)", link,
+                     topo_show_node(shown, sizeof shown, k));
+        } else if (seen[which]) {
+            topo_err(c, topo_line(k), "users.%s: key '%s' given twice (first at line %d)", link,
+                     ukeys[which], seen[which]);
+        } else {
+            seen[which] = topo_line(k);
+            val[which] = x;
+        }
+    }
+    if (!val[0]) {
+        topo_err(c, topo_line(v), "users.%s: missing 'user'", link);
+    } else {
+        const char *s = topo_text(val[0]);
+        /* A user name travels in AUTH and in ACL lines: one word. */
+        if (!topo_valid_name(s))
+            topo_err(c, topo_line(val[0]),
+                     "users.%s: user '%s' must be non-empty, without spaces or control characters",
+                     link, topo_show_node(shown, sizeof shown, val[0]));
+        else
+            u->user = xstrdup(s);
+    }
+    if (!val[1]) {
+        topo_err(c, topo_line(v), "users.%s: missing 'password'", link);
+    } else {
+        const char *s = topo_text(val[1]);
+        if (!s)
+            topo_err(c, topo_line(val[1]), "users.%s: password must be a string%s", link,
+                     topo_is_scalar(val[1]) ? " without NUL bytes" : "");
+        else
+            u->password = xstrdup(s);
+    }
+}
+
+static void topo_parse_users(struct topo_ctx *c, yaml_node_t *v)
+{
+    static const char *const links[3] = { "proxy", "sentinel", "cli" };
+    struct topo_user *dst[3] = { &c->t->proxy_user, &c->t->sentinel_user, &c->t->cli_user };
+    char shown[CONF_SHOW_SIZE];
+
+    if (topo_is_empty(v)) return;
+    if (v->type != YAML_MAPPING_NODE) {
+        topo_err(c, topo_line(v), "users must be a mapping of proxy:, sentinel:, cli:");
+        return;
+    }
+    for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = topo_node(c, p->key), *x = topo_node(c, p->value);
+        int which = -1;
+        if (!k || !x) continue;
+        for (int i = 0; i < 3; i++)
+            if (topo_key_is(k, links[i])) which = i;
+        if (which < 0)
+            topo_err(c, topo_line(k), "users: unknown link '%s' (expected proxy, sentinel, cli)",
+                     topo_show_node(shown, sizeof shown, k));
+        else if (dst[which]->line)
+            topo_err(c, topo_line(k), "users: key '%s' given twice (first at line %d)", links[which],
+                     dst[which]->line);
+        else
+            topo_parse_user(c, links[which], x, dst[which]);
+    }
+}
+
+/* A link that users: does not name authenticates as before: the default
+ * user with the topology's password. */
+static void topo_user_default(struct topo_user *u, const char *password)
+{
+    if (!u->user) u->user = xstrdup("default");
+    if (!u->password) u->password = xstrdup(password ? password : "");
+}
+
+int topo_auth_argv(const struct topo_user *u, const char *argv[3])
+{
+    const char *user = u && u->user ? u->user : "default";
+    const char *pw = u && u->password ? u->password : "";
+    argv[0] = "AUTH";
+    if (strcmp(user, "default") != 0) {
+        argv[1] = user;
+        argv[2] = pw;
+        return 3;
+    }
+    if (!pw[0]) return 0;
+    argv[1] = pw;
+    return 2;
+}
+
 /* ---- whole-file checks ---- */
 
 static int topo_range_cmp_group(const void *pa, const void *pb)
@@ -687,6 +794,12 @@ void topo_free(struct topology *t)
     if (!t) return;
     free(t->cluster);
     free(t->password);
+    free(t->proxy_user.user);
+    free(t->proxy_user.password);
+    free(t->sentinel_user.user);
+    free(t->sentinel_user.password);
+    free(t->cli_user.user);
+    free(t->cli_user.password);
     for (int i = 0; t->groups && i < t->ngroups; i++) {
         free(t->groups[i].name);
         for (int j = 0; j < TOPO_MAX_NODES; j++) free(t->groups[i].nodes[j].host);
@@ -700,8 +813,8 @@ void topo_free(struct topology *t)
 static void topo_parse_root(struct topo_ctx *c, yaml_node_t *root,
                             const struct topo_sections *sec)
 {
-    static const char *const keys[] = { "cluster", "password", "groups", "proxy", "sentinel" };
-    int seen[5] = { 0 };
+    static const char *const keys[] = { "cluster", "password", "groups", "proxy", "sentinel", "users" };
+    int seen[6] = { 0 };
     int groups_line = 0;
     char shown[CONF_SHOW_SIZE];
 
@@ -719,7 +832,7 @@ static void topo_parse_root(struct topo_ctx *c, yaml_node_t *root,
         yaml_node_t *k = topo_node(c, p->key), *v = topo_node(c, p->value);
         int which = -1;
         if (!k || !v) continue;
-        for (int i = 0; i < 5; i++)
+        for (int i = 0; i < 6; i++)
             if (topo_key_is(k, keys[i])) which = i;
         if (which < 0) {
             if (k->type != YAML_SCALAR_NODE)
@@ -747,6 +860,7 @@ static void topo_parse_root(struct topo_ctx *c, yaml_node_t *root,
             topo_parse_section(c, "sentinel", v, sec ? sec->sentinel_fields : NULL,
                                sec ? sec->sentinel_obj : NULL);
             break;
+        case 5: topo_parse_users(c, v); break;
         }
     }
     if (!seen[2]) {
@@ -775,6 +889,9 @@ int topo_load_string(const char *name, const char *text, size_t len, struct topo
     t->cluster = xstrdup("");
     t->password = xstrdup("");
     topo_parse_root(&c, yaml_document_get_root_node(&doc), sec);
+    topo_user_default(&t->proxy_user, t->password);
+    topo_user_default(&t->sentinel_user, t->password);
+    topo_user_default(&t->cli_user, t->password);
     if (c.nerrs > TOPO_MAX_ERRORS && errs)
         buf_printf(errs, "%s: %d more errors not shown\n", name, c.nerrs - TOPO_MAX_ERRORS);
     free(c.ranges);
@@ -807,6 +924,9 @@ void topo_default(struct topology *t)
     memset(t, 0, sizeof *t);
     t->cluster = xstrdup("");
     t->password = xstrdup("");
+    topo_user_default(&t->proxy_user, "");
+    topo_user_default(&t->sentinel_user, "");
+    topo_user_default(&t->cli_user, "");
     t->ngroups = 1;
     t->groups = xcalloc(1, sizeof *t->groups);
     t->groups[0].name = xstrdup("default");

@@ -12,6 +12,13 @@
  *       promotion: safe                 # or available (sentinel/failover.h)
  *   proxy:    { listen: ..., threads: 1, read_from_replicas: false, timeout_ms: 2000, ... }
  *   sentinel: { addrs: [...], quorum: 2, down_after_ms: 1000, ... }
+ *   users:                              # optional: internal links' own ACL users
+ *     proxy:    {user: strata-proxy, password: "..."}     # proxy -> nodes
+ *     sentinel: {user: strata-sentinel, password: "..."}  # sentinel -> nodes, -> sentinels
+ *     cli:      {user: strata-cli, password: "..."}       # strata-cli -> nodes
+ *
+ * Without users: (or without one of its entries) a link authenticates as
+ * today: the default user with `password:` (no AUTH when that is empty).
  *
  * Unknown keys are errors.  Every slot 0..16383 must belong to exactly one
  * group: a gap or an overlap is an error naming the slot range(s):
@@ -56,9 +63,20 @@ struct topo_group {
                               * sentinel/failover.h); default safe (0) */
 };
 
+/* How an internal link authenticates (topo_auth_argv). */
+struct topo_user {
+    char *user;          /* owned; "default" when users: does not name the link */
+    char *password;      /* owned; then the topology's password: ("" = no AUTH) */
+    int line;            /* where users.<link> is, 0 if absent */
+};
+
 struct topology {
     char *cluster;       /* owned, "" if absent */
-    char *password;      /* owned, "" if absent */
+    char *password;      /* owned, "" if absent: the default user's (clients, and
+                          * internal links without a user of their own) */
+    struct topo_user proxy_user;     /* strata-proxy's links to the nodes */
+    struct topo_user sentinel_user;  /* strata-sentinel's links to nodes and peers */
+    struct topo_user cli_user;       /* strata-cli's links to the nodes */
     int ngroups;
     struct topo_group *groups;       /* owned */
     uint16_t slot_group[16384];      /* slot -> index in groups */
@@ -93,6 +111,13 @@ void topo_free(struct topology *t);
  * every slot, on the node's default address 127.0.0.1:7000.  Overwrites *t
  * (free with topo_free). */
 void topo_default(struct topology *t);
+
+/* The AUTH command a link authenticating as u sends on connect, in
+ * argv[0..n): "AUTH password" for the default user (today's form, which
+ * any Redis accepts), "AUTH user password" for another.  Returns n: 0 when
+ * nothing is to be sent (the default user with no password), 2 or 3.  The
+ * strings are borrowed from u. */
+int topo_auth_argv(const struct topo_user *u, const char *argv[3]);
 
 /* Parse "0-100,200,300-400" (spaces around items allowed); exposed for
  * tests.  "" (or only blanks) is the empty list: cb is never called (a

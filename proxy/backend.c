@@ -7,8 +7,10 @@
  *
  *     in[in_off .. in_off + end)
  *
- * RESP3 links (proto 3) open with HELLO 3 (carrying AUTH when a password
- * is set).  On them a push (>) is not the reply to any request: it goes
+ * Every link authenticates as the route's node_user: the topology's
+ * users.proxy, else the default user with its password (no AUTH when
+ * that is empty).  RESP3 links (proto 3) open with HELLO 3, carrying the
+ * AUTH.  On them a push (>) is not the reply to any request: it goes
  * to the owner of a private link (pub/sub messages, invalidations) and
  * is dropped on a shared one, so it can never complete another client's
  * fragment. */
@@ -309,22 +311,31 @@ static void on_connected(struct backend *b)
     struct route *r = b->w->route;
     if (b->proto == RESP3) {
         /* HELLO 3 switches the link, and authenticates it in the same
-         * round trip when the nodes have a password. */
+         * round trip when the nodes have a password or the proxy a user
+         * of its own (users.proxy). */
+        const char *auth[3];
+        int n = r ? topo_auth_argv(&r->node_user, auth) : 0;
         buf req;
         buf_init(&req);
-        char *argv[5] = { "HELLO", "3", "AUTH", "default", r ? r->password : "" };
-        size_t lens[5] = { 5, 1, 4, 7, r ? strlen(r->password) : 0 };
-        merge_add_cmd(&req, r && r->password[0] ? 5 : 2, argv, lens);
+        char *argv[5] = { "HELLO", "3", "AUTH", r ? r->node_user.user : "", r ? r->node_user.password : "" };
+        size_t lens[5] = { 5, 1, 4, strlen(argv[3]), strlen(argv[4]) };
+        merge_add_cmd(&req, n ? 5 : 2, argv, lens);
         send_hs(b, HS_HELLO, req.data, req.len);
         buf_free(&req);
-    } else if (r && r->password[0]) {
-        buf req;
-        buf_init(&req);
-        char *argv[2] = { "AUTH", r->password };
-        size_t lens[2] = { 4, strlen(r->password) };
-        merge_add_cmd(&req, 2, argv, lens);
-        send_hs(b, HS_AUTH, req.data, req.len);
-        buf_free(&req);
+    } else {
+        const char *auth[3];
+        int n = r ? topo_auth_argv(&r->node_user, auth) : 0;
+        if (n) {
+            /* AUTH password (the default user, as before) or AUTH user password */
+            buf req;
+            buf_init(&req);
+            char *argv[3] = { "AUTH", r->node_user.user, r->node_user.password };
+            if (n == 2) argv[1] = r->node_user.password;
+            size_t lens[3] = { 4, strlen(argv[1]), strlen(argv[2]) };
+            merge_add_cmd(&req, n, argv, lens);
+            send_hs(b, HS_AUTH, req.data, req.len);
+            buf_free(&req);
+        }
     }
     /* Only a link used as a master must be one; a replica link (reads,
      * read_from_replicas) answers "slave" and is right to. */

@@ -26,6 +26,8 @@ struct route *route_build(const struct topology *t, const struct proxy_settings 
     r->groups = xcalloc((size_t)(t->ngroups ? t->ngroups : 1), sizeof *r->groups);
     memcpy(r->slot_group, t->slot_group, sizeof r->slot_group);
     r->password = xstrdup(t->password ? t->password : "");
+    r->node_user.user = xstrdup(t->proxy_user.user ? t->proxy_user.user : "default");
+    r->node_user.password = xstrdup(t->proxy_user.password ? t->proxy_user.password : r->password);
     r->read_from_replicas = s->read_from_replicas;
     r->has_sentinel = t->has_sentinel && t->nsentinels > 0;
     r->timeout_ms = s->timeout_ms;
@@ -81,6 +83,8 @@ void route_release(struct route *r)
     }
     free(r->groups);
     free(r->password);
+    free(r->node_user.user);
+    free(r->node_user.password);
     free(r);
 }
 

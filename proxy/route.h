@@ -57,7 +57,9 @@ struct route {
     int ngroups;
     struct route_group *groups;  /* owned */
     uint16_t slot_group[SLOT_COUNT];
-    char *password;              /* owned, "" for none */
+    char *password;              /* owned, "" for none: the default user's (HTTP API) */
+    struct topo_user node_user;  /* owned: how links to the nodes authenticate
+                                  * (users.proxy, else default + password) */
     int read_from_replicas;
     int has_sentinel;
     long long timeout_ms;

@@ -38,7 +38,9 @@ static struct {
     int pipe[2];
     int n;
     struct sw_sentinel s[SW_MAX];
-    char password[256];
+    char password[256];         /* the default user's, towards the sentinels */
+    char node_user[256];        /* users.proxy (or default), towards the nodes */
+    char node_password[256];
     long long poll_ms;
     int ngroups;
     char (*groups)[128];
@@ -100,6 +102,9 @@ static int sw_sync_conf(void)
         sw.n = n;
     }
     snprintf(sw.password, sizeof sw.password, "%s", t->password ? t->password : "");
+    snprintf(sw.node_user, sizeof sw.node_user, "%s", t->proxy_user.user ? t->proxy_user.user : "default");
+    snprintf(sw.node_password, sizeof sw.node_password, "%s",
+             t->proxy_user.password ? t->proxy_user.password : sw.password);
     sw.poll_ms = proxy_g.conf.s.sentinel_poll_ms;
     snprintf(sw.cache, sizeof sw.cache, "%s", proxy_g.conf.s.slots_cache ? proxy_g.conf.s.slots_cache : "");
     /* Groups: keep the decisions of groups that still exist. */
@@ -317,7 +322,8 @@ static void sw_tables(void)
         if (!rm->addr.port) continue;
         struct slotmap one;
         slotmap_init(&one);
-        if (slotcheck_ask_claims(rm->addr.host, rm->addr.port, sw.password, 300, self, sizeof self, owned, &one) ==
+        struct topo_user auth = { sw.node_user, sw.node_password, 0 };
+        if (slotcheck_ask_claims(rm->addr.host, rm->addr.port, &auth, 300, self, sizeof self, owned, &one) ==
             1) {
             if (strcmp(self, sw.groups[g]) != 0)
                 log_warn("group %s: its master %s:%d says it belongs to group %s", sw.groups[g], rm->addr.host,

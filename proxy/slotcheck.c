@@ -54,22 +54,24 @@ int slotcheck_reload(const struct topology *cur, struct topology *next, const ch
     return removed ? -1 : kept;
 }
 
-int slotcheck_ask(const char *host, int port, const char *password, long long timeout_ms, char *group,
+int slotcheck_ask(const char *host, int port, const struct topo_user *auth, long long timeout_ms, char *group,
                   size_t gsize, unsigned char *owned)
 {
-    return slotcheck_ask_claims(host, port, password, timeout_ms, group, gsize, owned, NULL);
+    return slotcheck_ask_claims(host, port, auth, timeout_ms, group, gsize, owned, NULL);
 }
 
-int slotcheck_ask_claims(const char *host, int port, const char *password, long long timeout_ms, char *group,
-                         size_t gsize, unsigned char *owned, struct slotmap *claims)
+int slotcheck_ask_claims(const char *host, int port, const struct topo_user *auth, long long timeout_ms,
+                         char *group, size_t gsize, unsigned char *owned, struct slotmap *claims)
 {
+    const char *av[3];
+    int ac = auth ? topo_auth_argv(auth, av) : 0;
     struct timeval tv = { (time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000) * 1000 };
     redisContext *ctx = redisConnectWithTimeout(host, port, tv);
     int rc = -1;
     if (!ctx || ctx->err) goto out;
     redisSetTimeout(ctx, tv);
-    if (password && password[0]) {
-        redisReply *a = redisCommand(ctx, "AUTH %s", password);
+    if (ac) {
+        redisReply *a = redisCommandArgv(ctx, ac, av, NULL);
         int ok = a && a->type != REDIS_REPLY_ERROR;
         if (a) freeReplyObject(a);
         if (!ok) goto out;
@@ -157,7 +159,7 @@ int slotcheck_nodes(const struct topology *t, const char *path, long long timeou
         int answered = 0;
         for (int i = 0; i < t->groups[g].nnodes && !answered; i++) {
             const struct topo_node *n = &t->groups[g].nodes[i];
-            int rc = slotcheck_ask(n->host, n->port, t->password, timeout_ms, self, sizeof self, owned);
+            int rc = slotcheck_ask(n->host, n->port, &t->proxy_user, timeout_ms, self, sizeof self, owned);
             answered = rc >= 0;
             int gi = rc == 1 ? group_index(t, self) : -1;
             for (int s = 0; gi >= 0 && s < SLOT_COUNT; s++)

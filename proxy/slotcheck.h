@@ -41,14 +41,14 @@ int slotcheck_reload(const struct topology *cur, struct topology *next, const ch
 int slotcheck_nodes(const struct topology *t, const char *path, long long timeout_ms, buf *warn);
 
 /* Ask one node for its slot table (STRATA SLOTS), synchronously with a
- * timeout.  Returns 1 with its group's name in group and the slots it owns
+ * timeout, after authenticating as `auth` (topo_auth_argv; NULL: none).  Returns 1 with its group's name in group and the slots it owns
  * as a bitmap (bit s of owned[s / 8], SLOT_COUNT bits), 0 if it has no
  * table (or is a redis-server), -1 if it could not be asked. */
-int slotcheck_ask(const char *host, int port, const char *password, long long timeout_ms, char *group,
+int slotcheck_ask(const char *host, int port, const struct topo_user *auth, long long timeout_ms, char *group,
                   size_t gsize, unsigned char *owned);
 /* The same, with the node's own ranges also claimed in `claims` at their
  * epochs (slotmap_claim), when claims is not NULL. */
-int slotcheck_ask_claims(const char *host, int port, const char *password, long long timeout_ms, char *group,
-                         size_t gsize, unsigned char *owned, struct slotmap *claims);
+int slotcheck_ask_claims(const char *host, int port, const struct topo_user *auth, long long timeout_ms,
+                         char *group, size_t gsize, unsigned char *owned, struct slotmap *claims);
 
 #endif

@@ -482,6 +482,19 @@ static const struct scmd client_subs[] = {
 
 /* ---- top-level commands ---- */
 
+/* The users a sentinel knows: default, with the topology's password
+ * (without one it takes any, Redis's "nopass"), and the sentinels' own
+ * users.sentinel, which its peers authenticate as (sentinel/peer.c; it
+ * may name default with another password).  Both may do everything: a
+ * sentinel has no ACL. */
+static int auth_ok(const char *user, const char *pass)
+{
+    const char *pw = snt.conf.topo.password;
+    const struct topo_user *su = &snt.conf.topo.sentinel_user;
+    if (su->user && su->password && !strcmp(user, su->user) && !strcmp(pass, su->password)) return 1;
+    return !strcmp(user, "default") && (!pw || !*pw || !strcmp(pass, pw));
+}
+
 static void c_auth(struct cmd_ctx *x)
 {
     const char *pw = snt.conf.topo.password;
@@ -492,10 +505,7 @@ static void c_auth(struct cmd_ctx *x)
     } else if (x->argc == 2 && !has_pw) {
         resp_add_error(x->out, "ERR AUTH <password> called without any password configured for "
                                "the default user. Are you sure your configuration is correct?");
-    } else if ((x->argc == 3 && strcmp(argv[1], "default") != 0) ||
-               (has_pw && strcmp(argv[x->argc - 1], pw) != 0)) {
-        /* Without a password the default user takes any (Redis's
-         * "nopass"); there are no other users. */
+    } else if (!auth_ok(x->argc == 3 ? argv[1] : "default", argv[x->argc - 1])) {
         resp_add_error(x->out, "WRONGPASS invalid username-password pair or user is disabled.");
     } else {
         server_client_set_authed(x->c);
@@ -542,7 +552,7 @@ static void c_hello(struct cmd_ctx *x)
     const char *pw = snt.conf.topo.password;
     int has_pw = pw && *pw;
     if (user) {
-        if (strcmp(user, "default") != 0 || (has_pw && strcmp(pass, pw) != 0)) {
+        if (!auth_ok(user, pass)) {
             resp_add_error(x->out, "WRONGPASS invalid username-password pair or user is disabled.");
             return;
         }

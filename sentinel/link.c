@@ -24,6 +24,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "topology.h"
 #include "util.h"
 
 /* A closed link tries again after this long: short, because a node that
@@ -35,7 +36,8 @@ struct link {
     char name[64];
     char host[256];
     int port;
-    char *password;          /* owned, NULL if none */
+    char *user;              /* owned: AUTH's arguments, user NULL for */
+    char *password;          /* the default user; both NULL if no AUTH */
     long long timeout_ms;
     redisAsyncContext *ac;   /* NULL when down */
     int connected;
@@ -52,14 +54,17 @@ struct link_req {
 };
 
 struct link *link_create(struct event_base *base, const char *name, const char *host, int port,
-                         const char *password, long long timeout_ms)
+                         const struct topo_user *auth, long long timeout_ms)
 {
     struct link *l = xcalloc(1, sizeof *l);
+    const char *av[3];
+    int ac = auth ? topo_auth_argv(auth, av) : 0;
     l->base = base;
     snprintf(l->name, sizeof l->name, "%s", name);
     snprintf(l->host, sizeof l->host, "%s", host);
     l->port = port;
-    l->password = password && *password ? xstrdup(password) : NULL;
+    if (ac == 3) l->user = xstrdup(av[1]);
+    if (ac) l->password = xstrdup(av[ac - 1]);
     l->timeout_ms = timeout_ms;
     l->st.down_since_ms = now_ms();
     return l;
@@ -69,6 +74,7 @@ void link_destroy(struct link *l)
 {
     if (!l) return;
     link_close(l, NULL);
+    free(l->user);
     free(l->password);
     free(l);
 }
@@ -140,7 +146,8 @@ static void link_connect(struct link *l, uint64_t now)
     l->ac = ac;
     l->connected = 0;
     l->connect_start_ms = now;
-    if (l->password) link_command(l, link_auth_cb, NULL, "AUTH %s", l->password);
+    if (l->user) link_command(l, link_auth_cb, NULL, "AUTH %s %s", l->user, l->password);
+    else if (l->password) link_command(l, link_auth_cb, NULL, "AUTH %s", l->password);
 }
 
 void link_close(struct link *l, const char *why)

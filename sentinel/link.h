@@ -21,6 +21,7 @@
 
 struct event_base;
 struct link;
+struct topo_user;
 
 /* r is NULL when the link closed before the reply came. */
 typedef void link_reply_fn(struct link *l, redisReply *r, void *privdata);
@@ -33,10 +34,12 @@ struct link_stats {
 };
 
 /* Create a link to host:port (connection attempts start at link_tick).
- * `password` (may be NULL or "") is sent with AUTH on each connection.
- * `name` is used in log lines.  Never fails (allocation aborts). */
+ * Each connection first authenticates as `auth` (topo_auth_argv: AUTH
+ * password for the default user, AUTH user password for another, nothing
+ * for the default user without a password; NULL: nothing); the link keeps
+ * a copy.  `name` is used in log lines.  Never fails (allocation aborts). */
 struct link *link_create(struct event_base *base, const char *name, const char *host, int port,
-                         const char *password, long long timeout_ms);
+                         const struct topo_user *auth, long long timeout_ms);
 void link_destroy(struct link *l);
 
 /* Connect when due, enforce timeouts.  Call it often (every ~100 ms). */

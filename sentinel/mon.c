@@ -56,7 +56,7 @@ void mon_start(void)
             struct snode *n = &g->nodes[i];
             char name[160];
             snprintf(name, sizeof name, "node %s", g->name);
-            n->link = link_create(snt.base, name, n->host, n->port, snt.conf.topo.password,
+            n->link = link_create(snt.base, name, n->host, n->port, &snt.conf.topo.sentinel_user,
                                   snt.conf.s.timeout_ms);
             mon_resolve(n);
             /* Kept across a reload, so a reload does not reset sdown. */

@@ -26,7 +26,7 @@ void peer_start(void)
 {
     for (int i = 0; i < snt.npeers; i++) {
         struct speer *p = &snt.peers[i];
-        p->link = link_create(snt.base, "sentinel", p->host, p->port, snt.conf.topo.password,
+        p->link = link_create(snt.base, "sentinel", p->host, p->port, &snt.conf.topo.sentinel_user,
                               snt.conf.s.timeout_ms);
         size_t n = snt.ngroups ? (size_t)snt.ngroups : 1;
         p->g = xcalloc(n, sizeof *p->g);

@@ -284,13 +284,23 @@ static int export_connect(void)
     redisLibeventAttach(mig_ex.ac, srv.base);
     redisAsyncSetConnectCallback(mig_ex.ac, on_connect);
     redisAsyncSetDisconnectCallback(mig_ex.ac, on_disconnect);
-    const char *pw = mig_ex.auth ? mig_ex.auth
-                             : (srv.cfg.requirepass && *srv.cfg.requirepass ? srv.cfg.requirepass : NULL);
-    if (pw) {
-        const char *a[2] = { "AUTH", pw };
-        size_t l[2] = { 4, strlen(pw) };
-        send_cmd(NULL, 2, a, l); /* a wrong password shows in the next reply (NOAUTH) */
+    /* The AUTH the coordinator gave wins; else the node-to-node link is
+     * the same kind as replication (a node of the cluster talking to
+     * another), so it uses the same user: masteruser/masterauth, falling
+     * back to requirepass (node_internal_auth).  That user then needs
+     * +strata|import on the target, besides what replication needs. */
+    const char *a[3];
+    size_t l[3];
+    int n = 0;
+    if (mig_ex.auth) {
+        a[0] = "AUTH";
+        a[1] = mig_ex.auth;
+        n = 2;
+    } else {
+        n = node_internal_auth(a);
     }
+    for (int i = 0; i < n; i++) l[i] = strlen(a[i]);
+    if (n) send_cmd(NULL, n, a, l); /* a wrong password shows in the next reply (NOAUTH) */
     return 0;
 }
 

@@ -14,7 +14,8 @@
  *                 | TARGET <job> <host> <port>  (T's group failed over)
  *   STRATA SLOTSINFO <ranges>
  *
- * S -> T, over one RESP connection S opens (AUTH first if given):
+ * S -> T, over one RESP connection S opens (AUTH first: the one given,
+ * else masteruser/masterauth, else requirepass; node_internal_auth):
  *
  *   STRATA IMPORT PREPARE <job> <source-group> <ranges>   -> +OK
  *   STRATA IMPORT APPLY <job> <ops>                       -> :<keys on T in R>

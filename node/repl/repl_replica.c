@@ -366,9 +366,10 @@ static void send_handshake(void)
     char port[16], epoch[32], lsn[32], crc[16];
     const struct wal_pos *p = wal_position();
     lk.hs_pending = 0;
-    if (srv.cfg.requirepass && *srv.cfg.requirepass) {
-        const char *argv[2] = { "AUTH", srv.cfg.requirepass };
-        add_cmd(&lk.out, 2, argv);
+    const char *auth[3];
+    int nauth = node_internal_auth(auth);
+    if (nauth) {
+        add_cmd(&lk.out, nauth, auth);
         lk.hs_pending++;
     }
     snprintf(port, sizeof port, "%lld", srv.cfg.port);

@@ -26,6 +26,11 @@ const struct conf_field node_config_fields[] = {
       "durability: always (reply after fsync), everysec, no"),
     F("maxclients", CONF_INT, maxclients, "10000", 1, 1000000, NULL, 1, "client limit"),
     F("requirepass", CONF_STR, requirepass, "", 0, 0, NULL, 1, "password clients must AUTH with"),
+    /* Redis's names; runtime, read at the next connect (as Redis). */
+    F("masteruser", CONF_STR, masteruser, "", 0, 0, NULL, 1,
+      "ACL user a replica (and a migration source) authenticates as towards its master (target)"),
+    F("masterauth", CONF_STR, masterauth, "", 0, 0, NULL, 1,
+      "password for masteruser (or the default user); unset: requirepass"),
     F("aclfile", CONF_STR, aclfile, "", 0, 0, NULL, 0, "ACL file of users (read at start and by ACL LOAD)"),
     F("protected_mode", CONF_BOOL, protected_mode, "yes", 0, 0, NULL, 0,
       "refuse to start on a non-loopback bind or http_listen while the default user needs no password"),

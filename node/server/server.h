@@ -31,6 +31,8 @@ struct node_config {
     long long maxclients;
     char *requirepass;
     char *aclfile;                /* t_acl.c: the ACL file, or empty */
+    char *masteruser;             /* the replica-to-master and migration links' */
+    char *masterauth;             /* user and password (node_internal_auth) */
     int protected_mode;           /* refuse to start open on a non-loopback address (protmode.h) */
     long long timeout;            /* idle client timeout, seconds; 0 = never */
     char *log;
@@ -339,6 +341,13 @@ int node_acl_exec_check(client *c);
 /* redis.call of a script run by caller: NULL, or the error to raise. */
 const char *node_acl_script_check(client *caller, int argc, char **argv, size_t *lens);
 void node_acl_requirepass_changed(void);
+/* The AUTH this node sends on its own links to other nodes (replica to
+ * master, migration source to target), in argv[0..n) (borrowed from
+ * srv.cfg): "AUTH masteruser masterauth", "AUTH masterauth" without a
+ * masteruser, as Redis; without masterauth, "AUTH requirepass" (the
+ * default user, as every node of a group shares it), or nothing (n = 0)
+ * when that is empty too.  Returns n. */
+int node_internal_auth(const char *argv[3]);
 /* t_acl.c: the default user is on with nopass (the ACL users are read
  * from requirepass / aclfile on the first call). */
 int node_acl_default_open(void);

@@ -60,7 +60,9 @@ int slowlog_redacted(const client *c, int j)
     }
     if (c->cmd->id == CMD_CONFIG && c->argc >= 4 && str_eq_nocase(c->argv[1], c->argvlen[1], "set") && j >= 3 &&
         j % 2 == 1)
-        return str_eq_nocase(c->argv[j - 1], c->argvlen[j - 1], "requirepass");
+        return str_eq_nocase(c->argv[j - 1], c->argvlen[j - 1], "requirepass") ||
+               str_eq_nocase(c->argv[j - 1], c->argvlen[j - 1], "masterauth") ||
+               str_eq_nocase(c->argv[j - 1], c->argvlen[j - 1], "masteruser");
     return 0;
 }
 

@@ -159,6 +159,27 @@ void node_acl_requirepass_changed(void)
     acl_set_requirepass(acl, srv.cfg.requirepass);
 }
 
+int node_internal_auth(const char *argv[3])
+{
+    const char *user = srv.cfg.masteruser, *pass = srv.cfg.masterauth;
+    argv[0] = "AUTH";
+    if (pass && *pass) {
+        /* Redis sends masteruser only together with masterauth. */
+        if (user && *user) {
+            argv[1] = user;
+            argv[2] = pass;
+            return 3;
+        }
+        argv[1] = pass;
+        return 2;
+    }
+    if (srv.cfg.requirepass && *srv.cfg.requirepass) {
+        argv[1] = srv.cfg.requirepass;
+        return 2;
+    }
+    return 0;
+}
+
 static void acl_command_proc(client *c)
 {
     if (c->argc >= 2 && subcmd_check(&c->out, "acl", c->argv[1], c->argvlen[1], c->argc) < 0) return;

@@ -425,6 +425,71 @@ static void test_file_shapes(void **state)
                                     "parsing a block collection at line 2)\n");
 }
 
+static void expect_auth(const struct topo_user *u, int n, const char *a1, const char *a2)
+{
+    const char *argv[3] = { NULL, NULL, NULL };
+    assert_int_equal(topo_auth_argv(u, argv), n);
+    if (n == 0) return;
+    assert_string_equal(argv[0], "AUTH");
+    assert_string_equal(argv[1], a1);
+    if (n == 3) assert_string_equal(argv[2], a2);
+}
+
+static void test_users(void **state)
+{
+    (void)state;
+    /* Without users: every link is the default user with password:. */
+    assert_int_equal(load(TWO_GROUPS_HEAD "password: pw\n"), 0);
+    assert_string_equal(T.proxy_user.user, "default");
+    assert_string_equal(T.proxy_user.password, "pw");
+    assert_int_equal(T.proxy_user.line, 0);
+    expect_auth(&T.proxy_user, 2, "pw", NULL);
+    expect_auth(&T.sentinel_user, 2, "pw", NULL);
+    expect_auth(&T.cli_user, 2, "pw", NULL);
+    assert_int_equal(load(TWO_GROUPS_HEAD), 0);
+    expect_auth(&T.proxy_user, 0, NULL, NULL);
+    expect_auth(&T.sentinel_user, 0, NULL, NULL);
+    /* users: before password:, one link named, the other falls back. */
+    assert_int_equal(load(TWO_GROUPS_HEAD "users:\n  proxy: {user: strata-proxy, password: px}\n"
+                                          "password: pw\n"), 0);
+    assert_string_equal(T.proxy_user.user, "strata-proxy");
+    assert_int_equal(T.proxy_user.line, 9);
+    expect_auth(&T.proxy_user, 3, "strata-proxy", "px");
+    expect_auth(&T.sentinel_user, 2, "pw", NULL);
+    assert_int_equal(load(TWO_GROUPS_HEAD "users:\n  sentinel:\n    user: s\n    password: \"\"\n"
+                                          "  proxy: {user: default, password: other}\n"), 0);
+    expect_auth(&T.sentinel_user, 3, "s", "");
+    expect_auth(&T.proxy_user, 2, "other", NULL);
+    assert_int_equal(load(TWO_GROUPS_HEAD "users: {cli: {user: c, password: cp}}\n"), 0);
+    expect_auth(&T.cli_user, 3, "c", "cp");
+    assert_int_equal(T.cli_user.line, 8);
+    assert_int_equal(load(TWO_GROUPS_HEAD "users:\n"), 0);
+    expect_auth(&T.proxy_user, 0, NULL, NULL);
+    topo_free(&T);
+    topo_default(&T);
+    expect_auth(&T.sentinel_user, 0, NULL, NULL);
+
+    expect_error(TWO_GROUPS_HEAD "users: [a]\n", "t.yaml:8: users must be a mapping of proxy:, sentinel:, cli:\n");
+    expect_error(TWO_GROUPS_HEAD "users:\n  replica: {user: r, password: p}\n",
+                 "t.yaml:9: users: unknown link 'replica' (expected proxy, sentinel, cli)\n");
+    expect_error(TWO_GROUPS_HEAD "users:\n  proxy: p\n",
+                 "t.yaml:9: users.proxy must be a mapping {user: NAME, password: PASS}\n");
+    expect_error(TWO_GROUPS_HEAD "users:\n  proxy: {user: p}\n",
+                 "t.yaml:9: users.proxy: missing 'password'\n");
+    expect_error(TWO_GROUPS_HEAD "users:\n  sentinel: {password: p, name: x}\n",
+                 "t.yaml:9: users.sentinel: unknown key 'name' (expected user, password)\n"
+                 "t.yaml:9: users.sentinel: missing 'user'\n");
+    expect_error(TWO_GROUPS_HEAD "users:\n  proxy: {user: \"a b\", password: [p]}\n",
+                 "t.yaml:9: users.proxy: user 'a b' must be non-empty, without spaces or control "
+                 "characters\n"
+                 "t.yaml:9: users.proxy: password must be a string\n");
+    expect_error(TWO_GROUPS_HEAD "users:\n  proxy: {user: a, password: b, user: c}\n",
+                 "t.yaml:9: users.proxy: key 'user' given twice (first at line 9)\n");
+    expect_error(TWO_GROUPS_HEAD "users:\n  proxy: {user: a, password: b}\n"
+                                 "  proxy: {user: c, password: d}\n",
+                 "t.yaml:10: users: key 'proxy' given twice (first at line 9)\n");
+}
+
 /* Settings structs the proxy and sentinel would pass. */
 struct proxy_conf {
     char *listen;
@@ -618,6 +683,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_group_shapes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_shapes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sections, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_users, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sentinel_addrs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_bytes, setup, teardown),
