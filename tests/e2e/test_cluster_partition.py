@@ -12,7 +12,12 @@ master off from the sentinels and both replicas while its local client
 keeps writing.  Checked: the master refuses writes (lease error) within its
 lease; the sentinels promote a replica; nothing the old master acknowledged
 is lost; after healing the old master follows the new one and ends
-identical to it."""
+identical to it.
+
+A move cut in two (issue 17): g1's master S in the namespace, g2's master
+T outside, and a second veth pair that carries only S's link to T, so
+cutting it parts the two masters while strata-cli and the clients still
+reach S over the first (test_partition_between_source_and_target_mid_move)."""
 import os
 import signal
 import subprocess
@@ -371,7 +376,7 @@ def r1_link_up(r1, ns, peer):
 
 # ------------------------------------------- source and target cut apart mid-move
 
-from proxy_util import key_slot, topology_text, write_file  # noqa: E402
+from proxy_util import topology_text, write_file  # noqa: E402
 from test_cluster_migrate import Router, check_key, export_job, in_move, keys_in, load_every_type, \
     parked_get, status  # noqa: E402
 from test_cluster_reshard import cli, cli_bg, owns  # noqa: E402
