@@ -3,9 +3,12 @@
  * VERDICT on one link (migrate.h); each APPLY is one write of this node,
  * so its replicas follow the import.  The job lives in "Rimport" until
  * the commit, which gives R to this group in the same write. */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "cmd.h"
 #include "db.h"
@@ -97,6 +100,22 @@ int mig_refuse_unless_master(client *c)
     return 0;
 }
 
+/* The import ends only when its link closes (or on ABORT), and T never
+ * writes on that link unasked: when S's end breaks without a word (S's
+ * TCP gave up in a partition, or its host died), an idle T would keep
+ * the import, and refuse every later job with BUSY, for ever.  Keepalive
+ * probes make the kernel close such a link (a reset from S's host once
+ * it is reachable again, or no answer at all), and with it the import.
+ * A unix socket or a failed setsockopt just keeps the old behaviour. */
+static void import_keepalive(int fd)
+{
+    int one = 1, idle = IMPORT_KEEPIDLE_S, intvl = IMPORT_KEEPINTVL_S, cnt = IMPORT_KEEPCNT;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one) < 0) return;
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+}
+
 static int same_job(client *c, int i)
 {
     return mig_im.used && c->argvlen[i] == strlen(mig_im.id) && !memcmp(c->argv[i], mig_im.id, c->argvlen[i]);
@@ -148,6 +167,7 @@ static void import_prepare(client *c)
     mig_im.r = r;
     mig_im.state = MS_COPY;
     mig_im.link_id = c->id;
+    import_keepalive(c->fd);
     mig_state_store(MIG_IMPORT_KEY, 'I', &mig_im);
     log_info("migrate: import %s of %u slots from %s: prepared", mig_im.id, r.count, mig_im.peer);
     resp_add_ok(&c->out);

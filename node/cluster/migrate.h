@@ -53,7 +53,9 @@
  *
  * Failures.  T aborts (drops what it staged, in the background) when the
  * link drops before COMMIT, on ABORT, and at start-up when "Rimport" is
- * still there.  S fails the job when the link drops before the fence; in
+ * still there; keepalive probes on T's end close a link that S lost
+ * without a word (S's TCP gave up in a partition), which T, idle, would
+ * never see drop.  S fails the job when the link drops before the fence; in
  * or after the fence it keeps R parked and asks T's VERDICT until it
  * gets one.  A restarted S with "Rmigrate" = copy forgets the job; with
  * fence it answers R with -TRYAGAIN until T's verdict; with trim it

@@ -25,6 +25,11 @@
 #define TRIM_BATCH 500                 /* keys deleted per trim turn */
 #define TRIM_VISIT 5000                /* 'M' keys visited per trim turn */
 #define RESOLVE_RETRY_MS 500
+/* TCP keepalive on T's end of the import link: idle seconds, probe
+ * interval, probes (a source gone without a word is noticed in ~16 s). */
+#define IMPORT_KEEPIDLE_S 10
+#define IMPORT_KEEPINTVL_S 2
+#define IMPORT_KEEPCNT 3
 #define SLOTSINFO_VISIT 200000         /* keys a SLOTSINFO walks before extrapolating */
 
 #define MIG_EXPORT_KEY "Rmigrate"

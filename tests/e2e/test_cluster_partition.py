@@ -12,11 +12,17 @@ master off from the sentinels and both replicas while its local client
 keeps writing.  Checked: the master refuses writes (lease error) within its
 lease; the sentinels promote a replica; nothing the old master acknowledged
 is lost; after healing the old master follows the new one and ends
-identical to it."""
+identical to it.
+
+A move cut in two (issue 17): g1's master S in the namespace, g2's master
+T outside, and a second veth pair that carries only S's link to T, so
+cutting it parts the two masters while strata-cli and the clients still
+reach S over the first (test_partition_between_source_and_target_mid_move)."""
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -66,18 +72,45 @@ def netns():
         sh("ip", "netns", "add", ns)
     except (subprocess.CalledProcessError, FileNotFoundError) as e:
         pytest.skip(f"ip netns does not work here: {e}")
+    d = {"ns": ns, "tag": tag, "net": net, "links": [va]}
     try:
-        sh("ip", "link", "add", va, "type", "veth", "peer", "name", vb)
-        sh("ip", "link", "set", vb, "netns", ns)
-        sh("ip", "addr", "add", f"{net}.1/30", "dev", va)
-        sh("ip", "link", "set", va, "up")
-        sh("ip", "netns", "exec", ns, "ip", "addr", "add", f"{net}.2/30", "dev", vb)
-        sh("ip", "netns", "exec", ns, "ip", "link", "set", vb, "up")
+        d.update(veth(d, va, vb, 0))
         sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
-        yield {"ns": ns, "va": va, "vb": vb, "host": f"{net}.1", "peer": f"{net}.2"}
+        yield d
     finally:
-        subprocess.run(["ip", "link", "del", va], capture_output=True, timeout=20)
+        for link in d["links"]:
+            subprocess.run(["ip", "link", "del", link], capture_output=True, timeout=20)
         subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=20)
+
+
+def veth(netns, va, vb, i):
+    """A veth pair va (root namespace) - vb (netns), on the i-th /30 of
+    the fixture's /24: {va, vb, host: va's address, peer: vb's}."""
+    ns, net = netns["ns"], netns["net"]
+    sh("ip", "link", "add", va, "type", "veth", "peer", "name", vb)
+    sh("ip", "link", "set", vb, "netns", ns)
+    sh("ip", "addr", "add", f"{net}.{4 * i + 1}/30", "dev", va)
+    sh("ip", "link", "set", va, "up")
+    sh("ip", "netns", "exec", ns, "ip", "addr", "add", f"{net}.{4 * i + 2}/30", "dev", vb)
+    sh("ip", "netns", "exec", ns, "ip", "link", "set", vb, "up")
+    return {"va": va, "vb": vb, "host": f"{net}.{4 * i + 1}", "peer": f"{net}.{4 * i + 2}"}
+
+
+def second_link(netns):
+    """Another veth pair into the namespace, to cut one path and keep the
+    first: a process in the namespace reaches `host` (an address of the
+    root namespace) through it only."""
+    va, vb = f"stpc{netns['tag']}", f"stpd{netns['tag']}"
+    netns["links"].append(va)
+    return veth(netns, va, vb, 1)
+
+
+def link_down(netns, link):
+    sh("ip", "netns", "exec", netns["ns"], "ip", "link", "set", link["vb"], "down")
+
+
+def link_up(netns, link):
+    sh("ip", "netns", "exec", netns["ns"], "ip", "link", "set", link["vb"], "up")
 
 
 def read_lines(path):
@@ -339,3 +372,200 @@ def r1_link_up(r1, ns, peer):
                           str(r1.port), "info", "replication"], capture_output=True, text=True,
                          timeout=20)
     return "master_link_status:up" in res.stdout
+
+
+# ------------------------------------------- source and target cut apart mid-move
+
+from proxy_util import topology_text, write_file  # noqa: E402
+from test_cluster_migrate import Router, check_key, export_job, in_move, keys_in, load_every_type, \
+    parked_get, status  # noqa: E402
+from test_cluster_reshard import cli, cli_bg, owns  # noqa: E402
+
+
+class RouterWriter:
+    """SETs keys of both halves of g1 through a Router (following -MOVED
+    as the proxy does) in a thread; remembers the acknowledged values.
+    A write parked by the fence simply waits."""
+
+    def __init__(self, s, t, seconds=90):
+        self.r = Router(s, t)
+        self.keys = keys_in(0, 4095, 60, "pw") + keys_in(4096, 8191, 20, "pw")
+        self.acked, self.errors, self.n = {}, [], 0
+        self.stop_flag = threading.Event()
+        self.seconds = seconds
+        self.th = threading.Thread(target=self.run)
+
+    def run(self):
+        deadline = time.monotonic() + self.seconds
+        try:
+            while not self.stop_flag.is_set() and time.monotonic() < deadline and self.n < 500_000:
+                k = self.keys[self.n % len(self.keys)]
+                assert self.r.do(k, "SET", k, str(self.n)) in (True, b"OK")
+                self.acked[k] = self.n
+                self.n += 1
+        except Exception as e:  # noqa: BLE001 - reported by stop()
+            self.errors.append(repr(e))
+
+    def start(self):
+        self.th.start()
+        wait_until(lambda: self.n > 200 or self.errors, 20, what="writer running")
+        return self
+
+    def stop(self):
+        self.stop_flag.set()
+        self.th.join(60)
+        assert not self.th.is_alive() and not self.errors, self.errors
+
+
+def moved_from(c, k):
+    try:
+        c.get(k)
+    except redis.ResponseError as e:
+        return str(e).startswith("MOVED")
+    return False
+
+
+@pytest.mark.parametrize("phase,lost", [("copy", False), ("fence", False), ("copy", True), ("fence", True)],
+                         ids=["copy", "fence", "copy-link-lost", "fence-link-lost"])
+def test_partition_between_source_and_target_mid_move(cluster, netns, phase, lost):
+    """g1's master S in the namespace, g2's master T outside; S reaches T
+    over a second veth pair, and everything else (strata-cli, the test's
+    clients) reaches S over the first.  strata-cli reshard gives half of
+    g1's slots (0-4095) to g2 while a writer runs; the S-T link is cut
+    during the copy, or inside the fence (held 1.5 s, so S sends its
+    COMMIT into the cut).  While cut: S still owns the slots and T does
+    not (nothing is owned twice); in the copy S serves them as before; in
+    the fence S keeps them parked (a GET waits, neither refused nor
+    answered from S) until T's word, and the other slots run on.
+    strata-cli is killed while the link is down.  Healed: the same TCP
+    link carries on, T commits, S switches and trims and is no longer
+    fenced; a rerun of strata-cli finishes (there is nothing left to do, or
+    it adopts the job); every key and acknowledged write reads back from
+    its owner, exactly one node stores it, and the other answers
+    -MOVED.
+
+    link-lost: the namespace's TCP gives up after 3 retransmissions
+    (net.ipv4.tcp_retries2, about 3 s instead of 15 minutes), so S's link
+    to T breaks during the cut, as it does in a long partition; T, whose
+    end of the link is idle, does not notice.  In the copy S fails the job;
+    in the fence S stays fenced (state resolve) and asks T's verdict from
+    the heal on: T, asked, aborts the import, S unfences.  Either way the
+    rerun of strata-cli starts the job again and finishes it."""
+    ns = netns["ns"]
+    st = second_link(netns)
+    if lost:
+        sh("ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv4.tcp_retries2=3")
+    sport, tport = free_port(), free_port()
+    s = cluster._new("s", ["ip", "netns", "exec", ns, binary("strata-node"), "--port", str(sport),
+                           "--bind", "0.0.0.0", "--dir", cluster.path("s", "data"),
+                           "--protected-mode", "no"], sport, start=False)
+    s.client = lambda **kw: redis.Redis(host=netns["peer"], port=sport, **{"socket_timeout": 10, **kw})
+    s.start()
+    t = cluster.node("t", port=tport, start=False, args=["--protected-mode", "no"])
+    t.args[t.args.index("--bind") + 1] = st["host"]
+    t.client = lambda **kw: redis.Redis(host=st["host"], port=tport, **{"socket_timeout": 10, **kw})
+    t.start()
+    s.client().execute_command("STRATA", "SETSLOTS", "g1", "1", "g1", "0-8191", "g2", "8192-16383")
+    t.client().execute_command("STRATA", "SETSLOTS", "g2", "1", "g1", "0-8191", "g2", "8192-16383")
+    # The operator's file: S by its address on the first link, T by the
+    # one S reaches it at (strata-cli hands that to S).
+    topo = write_file(cluster, "topology.yaml", topology_text(
+        [("g1", "4096-8191", [f"{netns['peer']}:{sport}"]),
+         ("g2", "0-4095,8192-16383", [f"{st['host']}:{tport}"])]))
+    exp = load_every_type(s.client(socket_timeout=20), 20_000)
+    moving = [k for k in exp if in_move(k)]
+    kstr = next(k for k in moving if exp[k][0] == "string")
+    w = RouterWriter(s, t).start()
+    if phase == "copy":
+        p = cli_bg("reshard", "--config", topo, "--yes", "--rate-mb", "0.3")
+    else:
+        p = cli_bg("reshard", "--config", topo, "--yes", "--debug-fence-ms", "1500")
+    got = []
+    try:
+        if phase == "copy":
+            wait_until(lambda: export_job(s)["state"] == "copy" and export_job(s)["keys_copied"] > 0, 30,
+                       what="copy under way")
+        else:
+            wait_until(lambda: export_job(s)["state"] in ("fence", "commit", "trim", "done"), 60,
+                       interval=0.01, what="fence")
+            assert export_job(s)["state"] == "fence"
+        job = export_job(s)["job"]
+        if phase == "copy" and lost:
+            # The cut comes when T has answered every chunk (the job
+            # paused, T's end of the link idle); S's next chunk goes into
+            # it.
+            assert s.client().execute_command("STRATA", "MIGRATE", "PAUSE", job) == b"OK"
+            time.sleep(0.5)
+        link_down(netns, st)
+        if phase == "copy" and lost:
+            assert s.client().execute_command("STRATA", "MIGRATE", "RESUME", job) == b"OK"
+        if lost:
+            gone = "failed" if phase == "copy" else "resolve"
+            wait_until(lambda: export_job(s)["state"] == gone, 30, what=f"S's link lost: job {gone}")
+        if phase == "copy":
+            n = w.n
+            wait_until(lambda: w.n > n + 200, 10, what="writes go on on the source")
+            time.sleep(3)
+            assert export_job(s)["state"] == ("failed" if lost else "copy"), export_job(s)
+            for k in moving[:50]:
+                check_key(s.client(), k, exp[k])        # served by S as before
+        else:
+            th = parked_get(s, kstr, got)
+            if not lost:
+                # S sends COMMIT into the cut once its 1.5 s hold is over.
+                wait_until(lambda: export_job(s)["state"] == "commit", 10, what="COMMIT sent")
+            time.sleep(3)
+            assert export_job(s)["state"] == ("resolve" if lost else "commit"), export_job(s)
+            assert got == [], "answered while S was fenced without T's word"
+            assert s.client().info("migration")["migrate_parked_clients"] >= 1
+            assert s.client().get(keys_in(4096, 8191, 1, "str")[0]) is not None   # other slots run on
+        # Owned once: S still has the slots, T does not.
+        assert owns(s, 0, 8191, "g1", 1) and not owns(t, 0, 4095, "g2", 2)
+        assert moved_from(t.client(), kstr)
+        # T's import is still staged, or aborted (T decides, before a
+        # commit it never got); never committed.
+        assert [j for j in status(t) if j["role"] == "import"][0]["state"] in ("copy", "aborted")
+        p.kill()          # the operator gives up on this run
+        p.wait()
+    finally:
+        link_up(netns, st)
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    if phase == "copy" and lost:
+        # S failed the job and will not say so; T learns from its own end
+        # of the link (keepalive) and aborts, so the next job is not BUSY.
+        def t_aborted():
+            j = [j for j in status(t) if j["role"] == "import"][0]
+            return j["state"] == "aborted" and "link from the source closed" in j["last_error"]
+        wait_until(t_aborted, 30, what="T aborts the import of the broken link")
+    rc, out = cli("reshard", "--config", topo, "--yes", "--rate-mb", "20", timeout=120)
+    w.stop()
+    assert rc == 0, out
+    assert "done: the slot map matches the plan" in out or "nothing to move" in out, out
+    wait_until(lambda: export_job(s)["state"] == "done", 30, what="the job done on S")
+    if phase == "fence":
+        th.join(20)
+        if lost:   # rolled back: S answered it once unfenced
+            assert got == [exp[kstr][1]], got
+        else:      # committed: parked commands get -MOVED (a proxy follows it)
+            assert len(got) == 1 and isinstance(got[0], redis.ResponseError) and \
+                str(got[0]).startswith("MOVED"), got
+    # S is not fenced, nothing parked; both tables agree.
+    assert s.client().info("migration")["migrate_parked_clients"] == 0
+    assert owns(s, 0, 4095, "g2", 2) and owns(t, 0, 4095, "g2", 2) and owns(s, 4096, 8191, "g1", 1)
+    # Every key once: on its owner, -MOVED from the other, DBSIZEs add up.
+    sc, tc = s.client(), t.client()
+    for k, want in exp.items():
+        check_key(tc if in_move(k) else sc, k, want)
+    for k, v in w.acked.items():
+        assert (tc if in_move(k) else sc).get(k) == str(v).encode(), k
+    for k in moving[:100]:
+        assert moved_from(sc, k), k
+    all_keys = set(exp) | set(w.acked)
+    n_t = sum(1 for k in all_keys if in_move(k))
+    wait_until(lambda: sc.dbsize() == len(all_keys) - n_t and
+               sc.info("migration")["migrate_trimming"] == 0, 30, what="source trimmed")
+    assert tc.dbsize() == n_t
+    rc, out = cli("reshard", "--config", topo, "--yes")
+    assert rc == 0 and "nothing to move" in out, out

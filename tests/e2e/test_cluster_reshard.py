@@ -477,3 +477,190 @@ def test_failover_mid_move(cluster, side, phase):
         check_key(r, k, want)
     for k in [k for k in exp if in_move(k)][:100]:
         assert new.client().exists(k) == 1, k
+
+
+class ProxiesLoad:
+    """A writer and a reader through each of several proxies, which the
+    test kills and restarts.  Each writer SETs its own keys (of the moving
+    half of g1, the other half and g2) with increasing values; a write
+    whose reply is lost (its proxy died) is sent again with the same value
+    until a proxy acknowledges it, so afterwards every key holds exactly
+    its last acknowledged value.  Each reader GETs every writer's keys and
+    checks each read is at least the value acknowledged before it asked.
+    Connection errors (a proxy down) are counted and retried; any other
+    error fails the test."""
+
+    def __init__(self, proxies, seconds=90):
+        self.proxies, self.seconds = proxies, seconds
+        self.keys = [keys_in(0, 4095, 60, f"w{i}") + keys_in(4096, 16383, 20, f"w{i}")
+                     for i in range(len(proxies))]
+        self.all_keys = [k for ks in self.keys for k in ks]
+        self.acked = {}
+        self.pending = {}           # key -> value sent, not acknowledged when the writer stopped
+        self.errors = []
+        self.down = [0] * len(proxies)
+        self.writes = [0] * len(proxies)
+        self.reads = [0] * len(proxies)
+        self.stop_flag = threading.Event()
+        self.th = [threading.Thread(target=self.writer, args=(i,)) for i in range(len(proxies))] + \
+                  [threading.Thread(target=self.reader, args=(i,)) for i in range(len(proxies))]
+
+    def _retry(self, i, fn, deadline):
+        """fn() through proxy i, again while the proxy is down; None if
+        the time is up."""
+        while time.monotonic() < deadline:
+            try:
+                return fn()
+            except (redis.ConnectionError, redis.TimeoutError):
+                self.down[i] += 1
+                time.sleep(0.05)
+        return None
+
+    def writer(self, i):
+        c = redis.Redis(port=self.proxies[i].port, socket_timeout=20)
+        keys = self.keys[i]
+        deadline = time.monotonic() + self.seconds
+        n = 0
+        try:
+            while not self.stop_flag.is_set() and time.monotonic() < deadline and n < 500_000:
+                k, v = keys[n % len(keys)], n
+                self.pending[k] = v
+                if self._retry(i, lambda: c.set(k, str(v)), deadline) is None:
+                    return                     # out of time with this write unacknowledged
+                assert self.pending.pop(k) == v
+                self.acked[k] = v
+                self.writes[i] += 1
+                n += 1
+        except Exception as e:  # noqa: BLE001 - reported by stop()
+            self.errors.append(f"writer {i}: {e!r}")
+
+    def reader(self, i):
+        c = redis.Redis(port=self.proxies[i].port, socket_timeout=20)
+        deadline = time.monotonic() + self.seconds
+        n = 0
+        try:
+            while not self.stop_flag.is_set() and time.monotonic() < deadline and n < 500_000:
+                k = self.all_keys[(n * 7) % len(self.all_keys)]
+                before = self.acked.get(k)
+                v = self._retry(i, lambda: (c.get(k),), deadline)
+                if v is None:
+                    return
+                v = v[0]
+                if before is not None:
+                    assert v is not None and int(v) >= before, (k, v, before)
+                self.reads[i] += 1
+                n += 1
+        except Exception as e:  # noqa: BLE001
+            self.errors.append(f"reader {i}: {e!r}")
+
+    def progress(self):
+        return sum(self.writes) + sum(self.reads)
+
+    def wait_progress(self, n=200, timeout=20):
+        base = [self.writes[:], self.reads[:]]
+        wait_until(lambda: self.errors or all(w - b >= n for w, b in zip(self.writes, base[0])) and
+                   all(r - b >= n for r, b in zip(self.reads, base[1])), timeout,
+                   what="load running through every proxy")
+        assert not self.errors, self.errors
+
+    def start(self):
+        for t in self.th:
+            t.start()
+        self.wait_progress()
+        return self
+
+    def stop(self):
+        self.stop_flag.set()
+        for t in self.th:
+            t.join(60)
+        assert not any(t.is_alive() for t in self.th)
+        assert not self.errors, self.errors
+        assert not self.pending, f"writes never acknowledged: {self.pending}"
+
+
+def test_proxy_killed_mid_move(cluster, two_groups):
+    """SIGKILL of a proxy during the copy and of another during the switch
+    (the nodes hold the fence 2.5 s), each restarted at once, while a
+    writer and a reader run through both and strata-cli reshard moves half
+    of g1 to g2.  Neither proxy's file is edited (the operator edits the
+    one strata-cli reads).  Afterwards every acknowledged write, and every
+    key written before, reads back through both proxies; each key is stored
+    once (the owner has it, DBSIZEs add up after the trim); both restarted
+    proxies send the moved slots to g2 directly (no -MOVED) and writes
+    there land on g2's master; the move finished."""
+    g1, g2, ports, topo, sents = two_groups
+    opts = dict(PROXY_OPTS, timeout_ms=6000)   # longer than the fence is held
+    old_file = write_topology(cluster, [("g1", "0-8191", g1), ("g2", "8192-16383", g2)], ports,
+                              proxy=opts, name="proxies.yaml")
+    old_text = open(old_file).read()
+    pa = cluster.proxy(old_file, name="proxy-a")
+    pb = cluster.proxy(old_file, name="proxy-b")
+    exp = load_every_type(pa.client(socket_timeout=20), 20_000)
+    moving = [k for k in exp if in_move(k)]
+
+    edit(cluster, g1, g2, ports)
+    load = ProxiesLoad([pa, pb]).start()
+    p = cli_bg("reshard", "--config", topo, "--yes", "--rate-mb", "0.5", "--debug-fence-ms", "2500")
+    try:
+        # The copy: proxy a dies and comes back on the same port.
+        wait_until(lambda: [j for j in export_jobs(g1[0]) if j["state"] == "copy" and j["keys_copied"] > 0],
+                   30, what="copy under way")
+        pa.kill()
+        pa.start()
+        assert export_jobs(g1[0])[0]["state"] == "copy", "the copy ended before proxy a was back"
+        load.wait_progress()
+        # The switch: proxy b dies inside the fence, comes back while
+        # the slots are parked or just after the commit.
+        wait_until(lambda: export_jobs(g1[0])[0]["state"] in ("fence", "commit", "trim", "done"), 60,
+                   interval=0.01, what="fence")
+        assert export_jobs(g1[0])[0]["state"] == "fence"
+        pb.kill()
+        pb.start()
+        out = p.communicate(timeout=120)[0].decode()
+        load.wait_progress()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    load.stop()
+    assert p.returncode == 0, out
+    assert ": done (" in out and "done: the slot map matches the plan" in out, out
+    assert min(load.down) > 0, "a proxy was killed under each client"
+    assert owns(g1[0], 0, 4095, "g2", 2) and owns(g2[0], 0, 4095, "g2", 2)
+    assert open(old_file).read() == old_text
+    # Every key and acknowledged write, through either proxy.
+    for px in (pa, pb):
+        r = px.client(socket_timeout=20)
+        for k, want in exp.items():
+            check_key(r, k, want)
+        got = r.mget(list(load.acked))
+        bad = [(k, v, g) for (k, v), g in zip(load.acked.items(), got) if g != str(v).encode()]
+        assert not bad, bad[:5]
+    # Each key once: on its owner, and the DBSIZEs add up once trimmed.
+    all_keys = set(exp) | set(load.acked)
+    on_g2 = {k for k in all_keys if in_move(k) or key_slot(k) > 8191}
+    wait_until(lambda: g1[0].client().dbsize() == len(all_keys) - len(on_g2), 30, what="source trimmed")
+    assert g2[0].client().dbsize() == len(on_g2)
+    assert all(g2[0].client().exists(k) == 1 for k in moving)
+    # The restarted proxies send the moved slots to g2 (the sentinels'
+    # map; their own file still says g1): once their map has caught up,
+    # reading every moved key costs no -MOVED.
+    for px in (pa, pb):
+        r = px.client(socket_timeout=20)
+
+        def no_hop():
+            before = r.info("server")["moved"]
+            for k in moving:
+                check_key(r, k, exp[k])
+            return r.info("server")["moved"] == before
+        wait_until(no_hop, 10, what=f"{px.name} routes the moved slots to g2")
+    for px, k in zip((pa, pb), [k for k in moving if exp[k][0] == "string"]):
+        assert px.client().set(k, px.name) and g2[0].client().get(k) == px.name.encode()
+    # A proxy started now from the same old file: right at once.
+    pc = cluster.proxy(old_file, name="proxy-c")
+    rc_ = pc.client(socket_timeout=20)
+    for k in moving:
+        assert rc_.exists(k) == 1, k
+    assert rc_.info("server")["moved"] == 0
+    rc, out = cli("reshard", "--config", topo, "--yes")
+    assert rc == 0 and "nothing to move" in out, out
