@@ -736,14 +736,14 @@ static int chan_ok(const struct acl_sel *s, const char *ch, size_t len, int is_p
 static int channel_args(const struct cmd_meta *m, int argc, int *last, int *pattern)
 {
     if (m->sub) return 0;
-    const char *n = m->fullname;
+    enum cmd_id id = m->spec->id;  /* (Strata has no sharded SPUBLISH/SSUBSCRIBE) */
     *pattern = 0;
-    if (!strcmp(n, "publish") || !strcmp(n, "spublish")) {
+    if (id == CMD_PUBLISH) {
         *last = argc >= 2 ? 1 : 0;
         return argc >= 2 ? 1 : 0;
     }
-    if (!strcmp(n, "subscribe") || !strcmp(n, "ssubscribe") || !strcmp(n, "psubscribe")) {
-        *pattern = !strcmp(n, "psubscribe");
+    if (id == CMD_SUBSCRIBE || id == CMD_PSUBSCRIBE) {
+        *pattern = id == CMD_PSUBSCRIBE;
         *last = argc - 1;
         return argc >= 2 ? 1 : 0;
     }

@@ -387,3 +387,19 @@ int write_file_durable(const char *path, const void *data, size_t len)
     errno = saved;
     return rc;
 }
+
+void bytes_to_human(char *buf, size_t size, unsigned long long n)
+{
+    static const char units[] = "KMGTP";
+    if (n < 1024) {
+        snprintf(buf, size, "%lluB", n);
+        return;
+    }
+    double d = (double)n / 1024;
+    int u = 0;
+    while (d >= 1024 && u < 4) {
+        d /= 1024;
+        u++;
+    }
+    snprintf(buf, size, "%.2f%c", d, units[u]);
+}

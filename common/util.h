@@ -23,6 +23,8 @@ int ll2str(char *buf, size_t size, long long v);
 int d2str(char *buf, size_t size, double v);
 /* INCRBYFLOAT's human form: fixed point, no exponent, trailing zeros cut. */
 int ld2str_human(char *buf, size_t size, long double v);
+/* Redis's INFO *_human form of a byte count: "520B", "37.00K", "1.06M"... */
+void bytes_to_human(char *buf, size_t size, unsigned long long n);
 
 /* Glob-style match (*, ?, [a-z], [^x], \x) as KEYS and SCAN MATCH use.
  * Like Redis, an empty string matches only the empty pattern. */

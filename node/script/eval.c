@@ -2,9 +2,10 @@
  * Redis 7.0 has them, and the dispatcher filter of busy scripts.
  *
  * Script cache: per process, not persisted, not replicated (7.0).  Each
- * body is compiled once into the EVAL lua_State; the registry table
- * "strata_scripts" maps its sha (lowercase hex) to the compiled chunk and
- * "strata_sflags" to its shebang flags.  SCRIPT FLUSH makes a new state.
+ * body is compiled once into the EVAL lua_State and kept there under a
+ * registry reference; a table here maps its sha (lowercase hex) to that
+ * reference and its shebang flags, so an EVALSHA finds its chunk without
+ * interning strings in Lua.  SCRIPT FLUSH empties it and makes a new state.
  *
  * One commit per script: the inner commands run through server_call on
  * the script client (CLIENT_IN_EXEC: the WAL and the WATCH hooks skip
@@ -18,6 +19,7 @@
 
 #include <ctype.h>
 #include <lauxlib.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
@@ -33,15 +35,60 @@ static lua_State *evalL;
 
 static const char ERR_NOSCRIPT[] = "NOSCRIPT No matching script. Please use EVAL.";
 
+/* sha -> chunk: open addressing on the sha's first hex digits (uniform). */
+struct cached_script {
+    char sha[SHA1_HEX_LEN];
+    int ref;        /* luaL_ref in evalL's registry; 0: free slot */
+    int flags;
+    size_t body_len;
+};
+static struct cached_script *cache;
+static size_t cache_cap, cache_n, cache_bytes;
+
+static size_t cache_slot(const char *sha)
+{
+    size_t h = 0;
+    for (int i = 0; i < 15; i++) h = h * 16 + (size_t)(sha[i] <= '9' ? sha[i] - '0' : sha[i] - 'a' + 10);
+    return h & (cache_cap - 1);
+}
+
+static struct cached_script *cache_find(const char *sha)
+{
+    if (!cache_n) return NULL;
+    for (size_t i = cache_slot(sha);; i = (i + 1) & (cache_cap - 1)) {
+        if (!cache[i].ref) return NULL;
+        if (!memcmp(cache[i].sha, sha, SHA1_HEX_LEN)) return &cache[i];
+    }
+}
+
+static void cache_insert(const struct cached_script *e)
+{
+    if ((cache_n + 1) * 2 > cache_cap) {
+        struct cached_script *old = cache;
+        size_t oldcap = cache_cap;
+        cache_cap = cache_cap ? cache_cap * 2 : 64;
+        cache = xcalloc(cache_cap, sizeof *cache);
+        cache_n = 0;
+        for (size_t i = 0; i < oldcap; i++)
+            if (old[i].ref) cache_insert(&old[i]);
+        free(old);
+    }
+    size_t i = cache_slot(e->sha);
+    while (cache[i].ref) i = (i + 1) & (cache_cap - 1);
+    cache[i] = *e;
+    cache_n++;
+}
+
+static void cache_clear(void)
+{
+    free(cache);
+    cache = NULL;
+    cache_cap = cache_n = cache_bytes = 0;
+}
+
 static lua_State *eval_state(void)
 {
-    if (!evalL) {
-        evalL = script_lua_new(0);
-        lua_newtable(evalL);
-        lua_setfield(evalL, LUA_REGISTRYINDEX, "strata_scripts");
-        lua_newtable(evalL);
-        lua_setfield(evalL, LUA_REGISTRYINDEX, "strata_sflags");
-    }
+    if (!evalL) evalL = script_lua_new(0);
     return evalL;
 }
 
@@ -49,18 +96,10 @@ static lua_State *eval_state(void)
  * return -1 with nothing pushed. */
 static int script_find(lua_State *L, const char *sha)
 {
-    lua_getfield(L, LUA_REGISTRYINDEX, "strata_sflags");
-    lua_getfield(L, -1, sha);
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 2);
-        return -1;
-    }
-    int flags = (int)lua_tonumber(L, -1);
-    lua_pop(L, 2);
-    lua_getfield(L, LUA_REGISTRYINDEX, "strata_scripts");
-    lua_getfield(L, -1, sha);
-    lua_remove(L, -2);
-    return flags;
+    const struct cached_script *e = cache_find(sha);
+    if (!e) return -1;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref);
+    return e->flags;
 }
 
 /* Compile body into the cache.  Returns its flags and pushes the chunk, or
@@ -93,14 +132,14 @@ static int script_compile(lua_State *L, const char *body, size_t len, const char
     }
     script_lua_push_env(L);
     lua_setfenv(L, -2);
-    lua_getfield(L, LUA_REGISTRYINDEX, "strata_scripts");
-    lua_pushvalue(L, -2);
-    lua_setfield(L, -2, sha);
-    lua_pop(L, 1);
-    lua_getfield(L, LUA_REGISTRYINDEX, "strata_sflags");
-    lua_pushinteger(L, flags);
-    lua_setfield(L, -2, sha);
-    lua_pop(L, 1);
+    struct cached_script e;
+    memcpy(e.sha, sha, SHA1_HEX_LEN);
+    lua_pushvalue(L, -1);
+    e.ref = luaL_ref(L, LUA_REGISTRYINDEX); /* > 0: never LUA_NOREF/REFNIL for a function */
+    e.flags = flags;
+    e.body_len = len;
+    cache_insert(&e);
+    cache_bytes += len;
     return flags;
 }
 
@@ -313,6 +352,7 @@ static void script_command(client *c)
         }
         if (evalL) script_lua_close(evalL);
         evalL = NULL;
+        cache_clear();
         resp_add_ok(&c->out);
     } else if (ARG_IS(c, 1, "kill")) {
         script_kill(c, 0);
@@ -351,6 +391,14 @@ static int busy_filter(client *c)
                     fn ? "FUNCTION KILL" : "SCRIPT KILL");
     if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
     return 1;
+}
+
+void eval_info_memory(size_t *vm_bytes, size_t *nscripts, size_t *script_bytes)
+{
+    *vm_bytes = script_lua_heap_used(eval_state());
+    *nscripts = cache_n;
+    /* the bodies, and what each entry of the cache costs here */
+    *script_bytes = cache_bytes + cache_n * sizeof(struct cached_script);
 }
 
 void eval_register(void)

@@ -31,4 +31,10 @@ void function_ops_applied(const char *ops, size_t len);
 /* The whole dataset was replaced (full sync): reload every library. */
 void function_reload(void);
 
+/* INFO memory's Lua figures (Redis 7.0's used_memory_vm_eval,
+ * number_of_cached_scripts, used_memory_scripts_eval, number_of_functions,
+ * number_of_libraries, used_memory_vm_functions, used_memory_functions). */
+void eval_info_memory(size_t *vm_bytes, size_t *nscripts, size_t *script_bytes);
+void function_info_memory(size_t *vm_bytes, size_t *nfunctions, size_t *nlibraries, size_t *code_bytes);
+
 #endif

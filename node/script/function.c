@@ -342,7 +342,7 @@ static int lib_create(const char *code, size_t len, int replace, const char **ou
     pend_drop(NULL);
     lua_pushnumber(L, (lua_Number)now_ms());
     lua_setfield(L, LUA_REGISTRYINDEX, "strata_loadstart");
-    lua_getfield(L, LUA_REGISTRYINDEX, "strata_errh");
+    script_lua_push_errh(L);
     lua_insert(L, -2);
     lua_sethook(L, load_hook, LUA_MASKCOUNT, 100000);
     int st = lua_pcall(L, 0, 0, -2);
@@ -433,6 +433,20 @@ static void libs_reload(void)
 static void ensure_loaded(void)
 {
     if (stale) libs_reload();
+}
+
+void function_info_memory(size_t *vm_bytes, size_t *nfunctions, size_t *nlibraries, size_t *code_bytes)
+{
+    ensure_loaded();
+    size_t nf = 0, bytes = 0;
+    for (int i = 0; i < nlibs; i++) {
+        nf += (size_t)libs[i].nfns;
+        bytes += libs[i].codelen + sizeof libs[i] + (size_t)libs[i].nfns * sizeof *libs[i].fns;
+    }
+    *vm_bytes = script_lua_heap_used(fn_state());
+    *nfunctions = nf;
+    *nlibraries = (size_t)nlibs;
+    *code_bytes = bytes;
 }
 
 void function_reload(void)

@@ -66,24 +66,98 @@ static client *script_client;     /* runs the inner commands */
 
 /* ---------------- the heap ---------------- */
 
+/* Small blocks are kept for reuse (the churn of a run: KEYS and ARGV,
+ * argument strings, reply tables) in free lists by 16-byte class, up to
+ * HEAP_KEEP bytes per state; every block is a malloc'd one of its class's
+ * size, so any of them may also go back to free().  Lua gives the old
+ * size of every block it frees or resizes, so no header is needed. */
+#define HEAP_SMALL 256
+#define HEAP_CLASSES (HEAP_SMALL / 16)
+#define HEAP_KEEP (2u << 20)
+
 struct lua_heap {
     size_t used, cap;
+    void *free_list[HEAP_CLASSES];
+    size_t kept;
 };
+
+static void *block_get(struct lua_heap *h, size_t n)
+{
+    if (n > HEAP_SMALL) return malloc(n);
+    size_t k = (n - 1) >> 4;
+    void *p = h->free_list[k];
+    if (!p) return malloc((k + 1) << 4);
+    h->free_list[k] = *(void **)p;
+    h->kept -= (k + 1) << 4;
+    return p;
+}
+
+static void block_put(struct lua_heap *h, void *p, size_t n)
+{
+    size_t k = (n - 1) >> 4;
+    if (n > HEAP_SMALL || h->kept + ((k + 1) << 4) > HEAP_KEEP) {
+        free(p);
+        return;
+    }
+    *(void **)p = h->free_list[k];
+    h->free_list[k] = p;
+    h->kept += (k + 1) << 4;
+}
+
+static void heap_release(struct lua_heap *h)
+{
+    for (int k = 0; k < HEAP_CLASSES; k++)
+        while (h->free_list[k]) {
+            void *p = h->free_list[k];
+            h->free_list[k] = *(void **)p;
+            free(p);
+        }
+    h->kept = 0;
+}
 
 static void *heap_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     struct lua_heap *h = ud;
+    if (!ptr) osize = 0;
     if (nsize == 0) {
-        free(ptr);
+        if (ptr) block_put(h, ptr, osize);
         h->used -= osize;
         return NULL;
     }
     /* Only growth is refused: Lua assumes a shrink never fails. */
     if (nsize > osize && h->used - osize + nsize > h->cap) return NULL;
-    void *p = realloc(ptr, nsize);
+    void *p;
+    if (!ptr) {
+        p = block_get(h, nsize);
+    } else if (osize > HEAP_SMALL && nsize > HEAP_SMALL) {
+        p = realloc(ptr, nsize);
+    } else if (osize <= HEAP_SMALL && nsize <= HEAP_SMALL && (osize - 1) >> 4 == (nsize - 1) >> 4) {
+        p = ptr; /* the block's class holds the new size too */
+    } else {
+        p = block_get(h, nsize);
+        if (p) {
+            memcpy(p, ptr, osize < nsize ? osize : nsize);
+            block_put(h, ptr, osize);
+        }
+    }
     if (!p) return NULL;
     h->used = h->used - osize + nsize;
     return p;
+}
+
+static char errh_key; /* registry key (its address) of the error handler */
+
+void script_lua_push_errh(lua_State *L)
+{
+    lua_pushlightuserdata(L, &errh_key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+}
+
+size_t script_lua_heap_used(lua_State *L)
+{
+    void *ud = NULL;
+    lua_getallocf(L, &ud);
+    return ud ? ((struct lua_heap *)ud)->used : 0;
 }
 
 /* ---------------- errors ---------------- */
@@ -92,7 +166,7 @@ static void *heap_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
  * "-CODE rest" keeps its code, anything else gets ERR (luaPushErrorBuff). */
 static void push_error_table(lua_State *L, const char *msg)
 {
-    lua_newtable(L);
+    lua_createtable(L, 0, 1); /* sized: no rehash for its one field */
     if (msg[0] == '-') {
         const char *sp = strchr(msg, ' ');
         if (!sp) lua_pushfstring(L, "ERR %s", msg + 1);
@@ -162,15 +236,10 @@ static int ro_newindex(lua_State *L)
     return luaL_error(L, "Attempt to modify a readonly table");
 }
 
-static int global_index(lua_State *L)
+static int global_missing(lua_State *L)
 {
-    lua_pushvalue(L, 2);
-    lua_rawget(L, lua_upvalueindex(1));
-    if (lua_isnil(L, -1)) {
-        const char *k = lua_tostring(L, 2);
-        return luaL_error(L, "Script attempted to access nonexistent global variable '%s'", k ? k : "?");
-    }
-    return 1;
+    const char *k = lua_tostring(L, 2);
+    return luaL_error(L, "Script attempted to access nonexistent global variable '%s'", k ? k : "?");
 }
 
 static int is_protected(lua_State *L, int idx)
@@ -191,13 +260,18 @@ static void make_proxy(lua_State *L, int global)
     int real = lua_gettop(L);
     lua_newtable(L);             /* proxy */
     lua_newtable(L);             /* its metatable */
-    if (global) {
-        lua_pushvalue(L, real);
-        lua_pushcclosure(L, global_index, 1);
-    } else {
-        lua_pushvalue(L, real);
-    }
+    /* Reads go through to the real table with no C call on the way; for
+     * the globals, a name the real table lacks reaches its own __index,
+     * which raises (so from then on C code must not read a missing
+     * global: this is done last, when the state is built). */
+    lua_pushvalue(L, real);
     lua_setfield(L, -2, "__index");
+    if (global) {
+        lua_createtable(L, 0, 1);
+        lua_pushcfunction(L, global_missing);
+        lua_setfield(L, -2, "__index");
+        lua_setmetatable(L, real);
+    }
     lua_pushcfunction(L, ro_newindex);
     lua_setfield(L, -2, "__newindex");
     lua_pushboolean(L, 0);
@@ -402,12 +476,12 @@ static const char *push_reply(lua_State *L, const char *p, const char *end)
     long long n = 0;
     switch (t) {
     case '+':
-        lua_newtable(L);
+        lua_createtable(L, 0, 1);
         lua_pushlstring(L, p, ll);
         lua_setfield(L, -2, "ok");
         return next;
     case '-':
-        lua_newtable(L);
+        lua_createtable(L, 0, 1);
         lua_pushlstring(L, p, ll);
         lua_setfield(L, -2, "err");
         return next;
@@ -425,8 +499,8 @@ static const char *push_reply(lua_State *L, const char *p, const char *end)
         if (t == '$') {
             lua_pushlstring(L, next, (size_t)n);
         } else {
-            lua_newtable(L);
-            lua_newtable(L);
+            lua_createtable(L, 0, 1);
+            lua_createtable(L, 0, 2);
             lua_pushlstring(L, next, n >= 3 ? 3 : (size_t)n);
             lua_setfield(L, -2, "format");
             lua_pushlstring(L, next + (n >= 4 ? 4 : n), n >= 4 ? (size_t)n - 4 : 0);
@@ -445,13 +519,13 @@ static const char *push_reply(lua_State *L, const char *p, const char *end)
         size_t m = ll < sizeof tmp - 1 ? ll : sizeof tmp - 1;
         memcpy(tmp, p, m);
         tmp[m] = '\0';
-        lua_newtable(L);
+        lua_createtable(L, 0, 1);
         lua_pushnumber(L, strtod(tmp, NULL));
         lua_setfield(L, -2, "double");
         return next;
     }
     case '(':
-        lua_newtable(L);
+        lua_createtable(L, 0, 1);
         lua_pushlstring(L, p, ll);
         lua_setfield(L, -2, "big_number");
         return next;
@@ -471,8 +545,8 @@ static const char *push_reply(lua_State *L, const char *p, const char *end)
     case '%':
     case '~':
         str2ll(p, ll, &n);
-        lua_newtable(L);
-        lua_newtable(L);
+        lua_createtable(L, 0, 1);
+        lua_createtable(L, 0, (int)(n < 1024 ? n : 1024));
         for (long long i = 0; i < n; i++) {
             next = push_reply(L, next, end);
             if (t == '%') next = push_reply(L, next, end);
@@ -837,7 +911,7 @@ static int redis_status_reply(lua_State *L)
         push_error_table(L, "wrong number or type of arguments");
         return 1;
     }
-    lua_newtable(L);
+    lua_createtable(L, 0, 1);
     lua_pushvalue(L, 1);
     lua_setfield(L, -2, "ok");
     return 1;
@@ -1083,8 +1157,9 @@ lua_State *script_lua_new(int functions)
     lua_setfield(L, LUA_REGISTRYINDEX, "strata_mtview");
     lua_setglobal(L, "_G");
     lua_pushcfunction(L, error_handler);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, LUA_REGISTRYINDEX, "strata_errh");
+    lua_pushlightuserdata(L, &errh_key); /* a light key: no string to intern at every run */
+    lua_pushvalue(L, -2);
+    lua_rawset(L, LUA_REGISTRYINDEX);
     /* Redis keeps its handler as a global, which pairs(_G) shows. */
     lua_setglobal(L, "__redis__err__handler");
     return L;
@@ -1095,6 +1170,7 @@ void script_lua_close(lua_State *L)
     void *ud;
     lua_getallocf(L, &ud);
     lua_close(L);
+    heap_release(ud);
     free(ud);
 }
 
@@ -1278,10 +1354,30 @@ static void add_script_error(lua_State *L, struct script_run *r, buf *out)
     buf_free(&msg);
 }
 
+/* Collector pacing.  Lua 5.1 starts a cycle once the heap reaches
+ * pause% of what the last cycle left alive, and a cycle marks everything
+ * alive.  A scripting state keeps little alive (its libraries, tens of
+ * KB) and each run leaves a few hundred bytes of garbage (KEYS, ARGV, the
+ * replies as tables), so the default 200% (or Redis's forced step every
+ * 50 runs) marks the whole heap every few dozen runs: a tenth of an
+ * EVALSHA's instructions.  The pause is set so that the next cycle
+ * starts about GC_SLACK_KB further on; for a heap of GC_SLACK_KB or more
+ * it is Lua's 200%, so garbage never brings a state near its cap. */
+#define GC_SLACK_KB 1024
+
+static void gc_pace(lua_State *L)
+{
+    long long kb = lua_gc(L, LUA_GCCOUNT, 0);
+    long long pause = kb > 0 ? 100 * (kb + GC_SLACK_KB) / kb : 10000;
+    if (pause > 10000) pause = 10000;
+    if (pause < 200) pause = 200;
+    lua_gc(L, LUA_GCSETPAUSE, (int)pause);
+}
+
 void script_lua_run(lua_State *L, struct script_run *r, int nargs)
 {
     int base = lua_gettop(L) - nargs - 1;
-    lua_getfield(L, LUA_REGISTRYINDEX, "strata_errh");
+    script_lua_push_errh(L);
     lua_insert(L, base + 1);
     r->start_ms = now_ms();
     if (!r->resp) r->resp = 2;
@@ -1300,6 +1396,5 @@ void script_lua_run(lua_State *L, struct script_run *r, int nargs)
         lua_to_reply(L, &c->out, c->resp, r->resp, 0);
     }
     lua_settop(L, base);
-    static unsigned runs;
-    if (++runs % 50 == 0) lua_gc(L, LUA_GCSTEP, 50);
+    gc_pace(L);
 }

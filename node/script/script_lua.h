@@ -47,6 +47,10 @@ extern struct script_run *script_cur;
  * if Lua cannot even start.  Free with script_lua_close. */
 lua_State *script_lua_new(int functions);
 void script_lua_close(lua_State *L);
+/* Bytes the state's heap holds now (its allocator's count). */
+size_t script_lua_heap_used(lua_State *L);
+/* Push the error handler every pcall of a script uses. */
+void script_lua_push_errh(lua_State *L);
 
 /* Parse a "#!lua flags=..." first line.  *skip gets the bytes to leave out
  * before compiling (the line without its newline), *flags the flags

@@ -21,6 +21,7 @@
 #include "cmdstats.h"
 #include "cmd.h"
 #include "conf.h"
+#include "eval.h"
 #include "promhttp.h"
 #include "log.h"
 #include "migrate.h"
@@ -232,6 +233,24 @@ static long long peak_rss_bytes(void)
  * the arguments; unknown names add nothing.  Sections are separated by
  * an empty line.  Returns 1 if `name` is wanted, and starts its text in
  * o (the separator). */
+/* Redis 7.0's Lua lines of INFO memory, in its order. */
+static void info_lua_memory(buf *o)
+{
+    size_t evm, nscripts, sbytes, fvm, nfn, nlib, fbytes;
+    eval_info_memory(&evm, &nscripts, &sbytes);
+    function_info_memory(&fvm, &nfn, &nlib, &fbytes);
+    char eh[32], th[32], sh[32];
+    bytes_to_human(eh, sizeof eh, evm);
+    bytes_to_human(th, sizeof th, evm + fvm);
+    bytes_to_human(sh, sizeof sh, sbytes + fbytes);
+    buf_printf(o, "used_memory_lua:%zu\r\nused_memory_vm_eval:%zu\r\nused_memory_lua_human:%s\r\n"
+                  "used_memory_scripts_eval:%zu\r\nnumber_of_cached_scripts:%zu\r\nnumber_of_functions:%zu\r\n"
+                  "number_of_libraries:%zu\r\nused_memory_vm_functions:%zu\r\nused_memory_vm_total:%zu\r\n"
+                  "used_memory_vm_total_human:%s\r\nused_memory_functions:%zu\r\nused_memory_scripts:%zu\r\n"
+                  "used_memory_scripts_human:%s\r\n",
+               evm, evm, eh, sbytes, nscripts, nfn, nlib, fvm, evm + fvm, th, fbytes, sbytes + fbytes, sh);
+}
+
 static int section_wanted(client *c, buf *o, const char *name, int dflt)
 {
     int want = c->argc < 2 ? dflt : 0;
@@ -305,6 +324,7 @@ static void info_command(client *c)
                    store_pending_bytes(srv.st));
         buf_free(&policy);
         free(mem);
+        info_lua_memory(&o);
     }
     if (section_wanted(c, &o, "persistence", 1)) {
         const struct store_stats *ss = store_get_stats(srv.st);
