@@ -211,8 +211,8 @@ int main(int argc, char **argv)
             return 1;
         }
         if (proxy_g.conf.topo.has_sentinel && proxy_g.conf.topo.nsentinels)
-            log_warn("tls_backend with sentinels: the proxy reaches the masters the sentinels name over TLS, "
-                     "so those must be the nodes' TLS ports");
+            log_warn("tls_backend with sentinels: the sentinels reach the nodes in plain TCP at the topology's "
+                     "addresses, which tls_backend makes TLS ports, so they cannot monitor them");
     }
 
     proxy_g.argc = argc;
