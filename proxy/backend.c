@@ -54,6 +54,7 @@ enum { HS_NONE = 0, HS_AUTH = 1, HS_ROLE = 2, HS_HELLO = 3, HS_EXTRA = 4 };
 
 static void backend_connect(struct backend *b);
 static int backend_down(struct backend *b, const char *why);
+static int flush_out(struct backend *b);
 
 static struct route_gstat *gstat(struct backend *b)
 {
@@ -161,6 +162,7 @@ static void close_socket(struct backend *b)
     tls_conn_destroy(b->tls); /* its close_notify, before the fd goes */
     b->tls = NULL;
     b->tls_wait = 0;
+    b->tls_failed = 0;
     if (b->fd >= 0) close(b->fd);
     b->fd = -1;
 }
@@ -239,9 +241,9 @@ static long long link_timeout_ms(struct backend *b)
 static int backend_down(struct backend *b, const char *why)
 {
     int was_up = b->state == BS_UP;
-    /* A TLS handshake that fails is a matter of configuration (the CA,
-     * the certificates, a plain port named as a TLS one): a warning. */
-    if (b->state != BS_DOWN && b->tls && !tls_conn_established(b->tls))
+    /* TLS failing is a matter of configuration (the CA, the certificates,
+     * a plain port named as a TLS one): a warning. */
+    if (b->state != BS_DOWN && b->tls_failed)
         log_warn("backend %s:%d (group %s%s) down: %s", b->host, b->port, b->group,
                  b->owner ? ", private" : "", why);
     else if (b->state != BS_DOWN)
@@ -467,6 +469,7 @@ static int tls_step(struct backend *b)
     }
     char why[sizeof b->last_err];
     snprintf(why, sizeof why, "%s", tls_conn_error(b->tls));
+    b->tls_failed = 1;
     backend_down(b, why);
     return -1;
 }
@@ -494,8 +497,10 @@ static int backend_read(struct backend *b)
                 break;
             }
             if (errno == EINTR) continue;
+            int e = errno;
             char why[sizeof b->last_err];
-            snprintf(why, sizeof why, "%s", b->tls ? tls_conn_error(b->tls) : strerror(errno));
+            snprintf(why, sizeof why, "%s", b->tls ? tls_conn_error(b->tls) : strerror(e));
+            b->tls_failed = b->tls && e == EPROTO;
             backend_down(b, why);
             return -1;
         }
@@ -531,7 +536,7 @@ static int backend_read(struct backend *b)
         if (b->tls_wait & BACKEND_TLS_WRITE_WANTS_READ) {
             /* the read a stopped flush waited for has happened */
             b->tls_wait &= ~BACKEND_TLS_WRITE_WANTS_READ;
-            backend_flush(b);
+            if (flush_out(b) < 0) return -1;
         }
     }
     return 0;
@@ -662,7 +667,14 @@ void backend_send_raw(struct backend *b, const char *req, size_t len)
 
 void backend_flush(struct backend *b)
 {
-    if (b->fd < 0 || b->state == BS_CONNECTING) return;
+    flush_out(b);
+}
+
+/* backend_flush.  Returns -1 if the link went down (and `b` may no longer
+ * exist). */
+static int flush_out(struct backend *b)
+{
+    if (b->fd < 0 || b->state == BS_CONNECTING) return 0;
     while (b->out_off < b->out.len) {
         /* A TLS write that stopped is retried from the same byte, with
          * more appended behind it perhaps (tls.h allows both). */
@@ -674,17 +686,20 @@ void backend_flush(struct backend *b)
                     b->tls_wait |= BACKEND_TLS_WRITE_WANTS_READ; /* backend_read flushes again */
                 else
                     event_add(b->wev, NULL);
-                return;
+                return 0;
             }
+            int e = errno;
             char why[sizeof b->last_err];
-            snprintf(why, sizeof why, "%s", b->tls ? tls_conn_error(b->tls) : strerror(errno));
+            snprintf(why, sizeof why, "%s", b->tls ? tls_conn_error(b->tls) : strerror(e));
+            b->tls_failed = b->tls && e == EPROTO;
             backend_down(b, why);
-            return;
+            return -1;
         }
         b->out_off += (size_t)n;
     }
     b->out.len = b->out_off = 0;
     if (b->out.cap > (1u << 20)) buf_shrink(&b->out, 64 * 1024);
+    return 0;
 }
 
 void backend_tick(struct backend *b, uint64_t now)

@@ -54,6 +54,8 @@ struct backend {
     int fd;
     struct tls_conn *tls;       /* owned; NULL: a plain link (tls.h) */
     unsigned tls_wait;          /* BACKEND_TLS_*_WANTS_* */
+    int tls_failed;             /* TLS itself failed (a certificate, a peer's
+                                 * alert): the link's end is a warning */
     enum backend_state state;
     struct event *rev, *wev, *retry_ev;
     buf out;                    /* bytes to write, from out_off */

@@ -104,14 +104,22 @@ synclink *synclink_open(const char *host, int port, struct tls_ctx *tls, long lo
             return NULL;
         }
         while (tls_conn_handshake(l->tls) < 0) {
-            if (errno != EAGAIN || wait_again(l, POLLIN, deadline) < 0) {
-                snprintf(err, errlen, "%s", errno == EAGAIN ? "TLS handshake timeout" : tls_conn_error(l->tls));
+            const char *why = errno != EAGAIN ? tls_conn_error(l->tls)
+                            : wait_again(l, POLLIN, deadline) < 0 ? "TLS handshake timeout"
+                            : NULL;
+            if (why) {
+                snprintf(err, errlen, "%s", why);
                 synclink_close(l);
                 return NULL;
             }
         }
     }
     l->reader = redisReaderCreate();
+    if (!l->reader) {
+        snprintf(err, errlen, "out of memory");
+        synclink_close(l);
+        return NULL;
+    }
     return l;
 }
 

@@ -10,8 +10,9 @@ SUBSCRIBE/PUBLISH, a RESP3 client (its RESP3 links), and `-t` asking the
 nodes for their slot tables over TLS.  CLIENT LIST on each node shows the
 proxy's links arriving on the TLS port (laddr=).  A proxy whose CA does
 not know the nodes' certificates answers "backend unavailable", logs why
-the verification failed, and leaves the nodes serving.  The CA and
-certificates come from conftest.py's `certs`.
+the verification failed, and leaves the nodes serving; so does one
+whose certificate the nodes refuse, and start-up refuses a tls_backend
+without a CA.  The CA and certificates come from conftest.py's `certs`.
 """
 import re
 import socket
@@ -204,6 +205,7 @@ def test_check_asks_the_nodes_over_tls(env, certs):
     bad = write_file(env.cluster, "bad-ca.yaml", text.replace(certs["ca.crt"], certs["other.crt"]))
     rc, out = check(bad)
     assert "group g1: no node answered" in out and "group g2: no node answered" in out, out
+    assert "certificate verify failed" in out, out
 
 
 def test_wrong_ca_fails_commands_and_spares_the_nodes(cluster, certs):
@@ -253,3 +255,22 @@ def test_start_refusals(cluster, certs):
     p = subprocess.run([binary("strata-proxy"), "--config", path, "-t"], capture_output=True, timeout=30)
     err = (p.stdout + p.stderr).decode(errors="replace")
     assert p.returncode != 0 and "tls_client_key_file" in err, err
+
+
+def test_node_refuses_the_proxys_certificate(cluster, certs):
+    """The nodes require a certificate from their CA: a proxy showing one
+    from another CA is refused (in TLSv1.3 the node's alert comes after
+    the handshake, on the first read), and its commands get errors."""
+    nodes = start_nodes(cluster, certs)
+    opts = good_opts(certs)
+    opts["tls_client_cert_file"], opts["tls_client_key_file"] = certs["stranger.crt"], certs["stranger.key"]
+    env = Env(cluster, certs, nodes, opts, name="strangerproxy")
+    c = env.client()
+    k = keys_for_group(env.ranges, 0, 1)[0]
+    for _ in range(3):
+        with pytest.raises(redis.ResponseError) as e:
+            c.set(k, "x")
+        assert "backend" in str(e.value), e.value
+    wait_until(lambda: re.search(r"WARN .* down: TLS read: .*alert", env.log()), 10,
+               what="the node's alert logged as a warning")
+    assert env.proxy.alive() and nodes[0].client().get(k) is None
