@@ -27,7 +27,7 @@ struct tls_conn {
     int established;  /* the handshake is done */
     int failed;       /* a fatal error: no close_notify, no more I/O */
     int eof;          /* the peer's end of stream was read */
-    char err[160];
+    char err[256];
 };
 
 /* OpenSSL's queued errors as one line, after `what`. */
@@ -242,11 +242,18 @@ static int fail(tls_conn *t, int r, const char *op)
         ERR_clear_error();
         errno = saved;
         return -1;
-    default:
+    default: {
         t->failed = 1;
         take_errors(t->err, sizeof t->err, op);
+        /* "certificate verify failed" says not why: add the check's own
+         * reason (an unknown CA, an expired certificate, ...). */
+        long v = SSL_get_verify_result(t->ssl);
+        size_t n = strlen(t->err);
+        if (v != X509_V_OK && n + 3 < sizeof t->err)
+            snprintf(t->err + n, sizeof t->err - n, " (%s)", X509_verify_cert_error_string(v));
         errno = EPROTO;
         return -1;
+    }
     }
 }
 

@@ -13,7 +13,13 @@
  * AUTH.  On them a push (>) is not the reply to any request: it goes
  * to the owner of a private link (pub/sub messages, invalidations) and
  * is dropped on a shared one, so it can never complete another client's
- * fragment. */
+ * fragment.
+ *
+ * TLS (tls_backend): reads and writes go through conn_read/conn_write
+ * (tls.h).  A read that must write first, or a write that must read,
+ * waits for the other event (tls_wait), and decrypted bytes OpenSSL still
+ * holds after a read re-arm the read event themselves, since the socket
+ * will not signal them: the pattern of client.c's client_read. */
 #include "backend.h"
 
 #include <errno.h>
@@ -36,6 +42,7 @@
 #include "proxy.h"
 #include "route.h"
 #include "script.h"
+#include "tls.h"
 #include "util.h"
 #include "worker.h"
 
@@ -47,6 +54,7 @@ enum { HS_NONE = 0, HS_AUTH = 1, HS_ROLE = 2, HS_HELLO = 3, HS_EXTRA = 4 };
 
 static void backend_connect(struct backend *b);
 static int backend_down(struct backend *b, const char *why);
+static int flush_out(struct backend *b);
 
 static struct route_gstat *gstat(struct backend *b)
 {
@@ -151,6 +159,10 @@ static void close_socket(struct backend *b)
     if (b->rev) event_free(b->rev);
     if (b->wev) event_free(b->wev);
     b->rev = b->wev = NULL;
+    tls_conn_destroy(b->tls); /* its close_notify, before the fd goes */
+    b->tls = NULL;
+    b->tls_wait = 0;
+    b->tls_failed = 0;
     if (b->fd >= 0) close(b->fd);
     b->fd = -1;
 }
@@ -202,7 +214,7 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct backend *b = arg;
     if (b->state == BS_CONNECTING || b->state == BS_HANDSHAKE) {
-        char why[128];
+        char why[sizeof b->last_err];
         snprintf(why, sizeof why, "%s", b->last_err);
         backend_down(b, why);
         return;
@@ -229,7 +241,12 @@ static long long link_timeout_ms(struct backend *b)
 static int backend_down(struct backend *b, const char *why)
 {
     int was_up = b->state == BS_UP;
-    if (b->state != BS_DOWN)
+    /* TLS failing is a matter of configuration (the CA, the certificates,
+     * a plain port named as a TLS one): a warning. */
+    if (b->state != BS_DOWN && b->tls_failed)
+        log_warn("backend %s:%d (group %s%s) down: %s", b->host, b->port, b->group,
+                 b->owner ? ", private" : "", why);
+    else if (b->state != BS_DOWN)
         log_info("backend %s:%d (group %s%s) down: %s", b->host, b->port, b->group,
                  b->owner ? ", private" : "", why);
     snprintf(b->last_err, sizeof b->last_err, "%s", why);
@@ -431,22 +448,61 @@ static int deliver(struct backend *b, const char *raw, size_t len, int is_err, c
     return rc;
 }
 
-static void read_cb(evutil_socket_t fd, short what, void *arg)
+/* The TLS handshake of a link in CONNECTING (tls_backend), driven by both
+ * events under the connect timer.  Once done, the link's own handshake
+ * (HELLO/AUTH/ROLE) starts.  A failure, such as a node certificate that
+ * does not chain to tls_ca_cert_file, is logged with OpenSSL's reason
+ * and the link is down (retried with backoff).  Returns -1 if the link
+ * went down. */
+static int tls_step(struct backend *b)
 {
-    struct backend *b = arg;
+    if (tls_conn_handshake(b->tls) == 0) {
+        if (b->retry_ev) evtimer_del(b->retry_ev);
+        log_debug("backend %s:%d: %s", b->host, b->port, tls_conn_protocol(b->tls));
+        on_connected(b);
+        return 0;
+    }
+    if (errno == EAGAIN) {
+        /* rev is on (persistent) since the connect; writability is asked for */
+        if (tls_conn_wants(b->tls) == TLS_WANT_WRITE) event_add(b->wev, NULL);
+        return 0;
+    }
+    char why[sizeof b->last_err];
+    snprintf(why, sizeof why, "%s", tls_conn_error(b->tls));
+    b->tls_failed = 1;
+    backend_down(b, why);
+    return -1;
+}
+
+/* Read what the socket (or OpenSSL) has and deliver the complete replies.
+ * Returns -1 if the link went down (and `b` may no longer exist). */
+static int backend_read(struct backend *b)
+{
     b->w->now_us = mono_us();
+    b->tls_wait &= ~BACKEND_TLS_READ_WANTS_WRITE;
     for (int rounds = 0; rounds < 4; rounds++) {
         buf_reserve(&b->in, READ_CHUNK);
-        ssize_t n = read(b->fd, b->in.data + b->in.len, b->in.cap - b->in.len);
+        ssize_t n = conn_read(b->fd, b->tls, b->in.data + b->in.len, b->in.cap - b->in.len);
         if (n == 0) {
             backend_down(b, "connection closed by server");
-            return;
+            return -1;
         }
         if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if (b->tls && tls_conn_wants(b->tls) == TLS_WANT_WRITE) {
+                    /* write_cb reads again */
+                    b->tls_wait |= BACKEND_TLS_READ_WANTS_WRITE;
+                    event_add(b->wev, NULL);
+                }
+                break;
+            }
             if (errno == EINTR) continue;
-            backend_down(b, strerror(errno));
-            return;
+            int e = errno;
+            char why[sizeof b->last_err];
+            snprintf(why, sizeof why, "%s", b->tls ? tls_conn_error(b->tls) : strerror(e));
+            b->tls_failed = b->tls && e == EPROTO;
+            backend_down(b, why);
+            return -1;
         }
         b->in.len += (size_t)n;
         for (;;) {
@@ -457,12 +513,12 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
                 char why[160];
                 snprintf(why, sizeof why, "bad reply: %s", b->scan.err);
                 backend_down(b, why);
-                return;
+                return -1;
             }
             const char *raw = b->in.data + b->in_off;
             b->in_off += end;
-            if (deliver(b, raw, end, b->scan.is_error, b->scan.type) < 0) return;
-            if (b->fd < 0) return;
+            if (deliver(b, raw, end, b->scan.is_error, b->scan.type) < 0) return -1;
+            if (b->fd < 0) return -1;
         }
         if (b->in_off == b->in.len) {
             b->in.len = b->in_off = 0;
@@ -473,12 +529,37 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
         if ((size_t)n < READ_CHUNK) break;
     }
     if (b->in.cap > (1u << 20) && b->in.len < 4096) buf_shrink(&b->in, 64 * 1024);
+    if (b->tls) {
+        /* Decrypted bytes OpenSSL holds make no readiness event: come
+         * back for them on this loop iteration (fairly, after others). */
+        if (conn_pending(b->tls) && event_pending(b->rev, EV_READ, NULL)) event_active(b->rev, EV_READ, 1);
+        if (b->tls_wait & BACKEND_TLS_WRITE_WANTS_READ) {
+            /* the read a stopped flush waited for has happened */
+            b->tls_wait &= ~BACKEND_TLS_WRITE_WANTS_READ;
+            if (flush_out(b) < 0) return -1;
+        }
+    }
+    return 0;
+}
+
+static void read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct backend *b = arg;
+    if (b->state == BS_CONNECTING) {
+        if (b->tls) tls_step(b);
+        return;
+    }
+    backend_read(b);
 }
 
 static void write_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct backend *b = arg;
     if (b->state == BS_CONNECTING) {
+        if (b->tls) {
+            tls_step(b);
+            return;
+        }
         int err = 0;
         socklen_t el = sizeof err;
         if (getsockopt(b->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0) err = errno;
@@ -486,11 +567,23 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
             backend_down(b, strerror(err));
             return;
         }
-        if (b->retry_ev) evtimer_del(b->retry_ev);
         event_add(b->rev, NULL);
+        if (proxy_g.backend_tls_ctx) {
+            /* The connect timer goes on: it bounds the TLS handshake too. */
+            b->tls = tls_conn_connect(proxy_g.backend_tls_ctx, b->fd, NULL);
+            if (!b->tls) {
+                backend_down(b, "no memory for a TLS connection");
+                return;
+            }
+            snprintf(b->last_err, sizeof b->last_err, "TLS handshake timeout");
+            tls_step(b);
+            return;
+        }
+        if (b->retry_ev) evtimer_del(b->retry_ev);
         on_connected(b);
         return;
     }
+    if ((b->tls_wait & BACKEND_TLS_READ_WANTS_WRITE) && backend_read(b) < 0) return;
     backend_flush(b);
 }
 
@@ -574,22 +667,39 @@ void backend_send_raw(struct backend *b, const char *req, size_t len)
 
 void backend_flush(struct backend *b)
 {
-    if (b->fd < 0 || b->state == BS_CONNECTING) return;
+    flush_out(b);
+}
+
+/* backend_flush.  Returns -1 if the link went down (and `b` may no longer
+ * exist). */
+static int flush_out(struct backend *b)
+{
+    if (b->fd < 0 || b->state == BS_CONNECTING) return 0;
     while (b->out_off < b->out.len) {
-        ssize_t n = write(b->fd, b->out.data + b->out_off, b->out.len - b->out_off);
+        /* A TLS write that stopped is retried from the same byte, with
+         * more appended behind it perhaps (tls.h allows both). */
+        ssize_t n = conn_write(b->fd, b->tls, b->out.data + b->out_off, b->out.len - b->out_off);
         if (n < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                event_add(b->wev, NULL);
-                return;
+                if (b->tls && tls_conn_wants(b->tls) == TLS_WANT_READ)
+                    b->tls_wait |= BACKEND_TLS_WRITE_WANTS_READ; /* backend_read flushes again */
+                else
+                    event_add(b->wev, NULL);
+                return 0;
             }
-            backend_down(b, strerror(errno));
-            return;
+            int e = errno;
+            char why[sizeof b->last_err];
+            snprintf(why, sizeof why, "%s", b->tls ? tls_conn_error(b->tls) : strerror(e));
+            b->tls_failed = b->tls && e == EPROTO;
+            backend_down(b, why);
+            return -1;
         }
         b->out_off += (size_t)n;
     }
     b->out.len = b->out_off = 0;
     if (b->out.cap > (1u << 20)) buf_shrink(&b->out, 64 * 1024);
+    return 0;
 }
 
 void backend_tick(struct backend *b, uint64_t now)

@@ -7,6 +7,11 @@
  * RESP3 pushes, which go to a private link's owner (client_push).  Private links (owner != NULL) belong to one
  * client (transactions with WATCH, blocking pops, pub/sub).
  *
+ * With tls_backend (proxy_g.backend_tls_ctx) every link is TLS: the TLS
+ * handshake runs in CONNECTING, after the TCP connect and within the same
+ * timeout; a failure (the node's certificate not verified, a plain port)
+ * is logged with its reason and the link is down like any other.
+ *
  * States: DOWN -> CONNECTING -> HANDSHAKE (HELLO 3 or AUTH, ROLE, the
  * owner's set-up commands in hs_extra) -> UP.  While not
  * UP, new fragments wait in `waitq` with their own copy of the request
@@ -31,6 +36,12 @@ struct worker;
 struct client;
 struct frag;
 struct event;
+struct tls_conn;
+
+/* b->tls_wait: a TLS operation waiting on the other direction of the fd
+ * (tls.h), as a client's (client.h) */
+#define BACKEND_TLS_READ_WANTS_WRITE 1u   /* a read resumes when the fd is writable */
+#define BACKEND_TLS_WRITE_WANTS_READ 2u   /* a flush resumes when the fd is readable */
 
 enum backend_state { BS_DOWN, BS_CONNECTING, BS_HANDSHAKE, BS_UP };
 
@@ -41,6 +52,10 @@ struct backend {
     char group[128];            /* group served when created (for stats and re-queueing) */
     struct client *owner;       /* private link of this client, or NULL */
     int fd;
+    struct tls_conn *tls;       /* owned; NULL: a plain link (tls.h) */
+    unsigned tls_wait;          /* BACKEND_TLS_*_WANTS_* */
+    int tls_failed;             /* TLS itself failed (a certificate, a peer's
+                                 * alert): the link's end is a warning */
     enum backend_state state;
     struct event *rev, *wev, *retry_ev;
     buf out;                    /* bytes to write, from out_off */
@@ -67,7 +82,7 @@ struct backend {
     int closing_after_flush;
     unsigned backoff_ms;
     uint64_t down_since_us;
-    char last_err[128];
+    char last_err[256];
     struct backend *flush_next;
     int gidx;                   /* for stats, -1 when unknown */
     int as_master;              /* the route uses it as its group's master */

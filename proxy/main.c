@@ -51,6 +51,28 @@ static tls_ctx *proxy_tls_ctx(const struct proxy_settings *s, char *err, size_t 
     return tls_ctx_create(&o, 1, err, errlen);
 }
 
+/* The context of the links to the nodes (tls_backend): the client
+ * certificate is tls_client_cert_file, else tls_cert_file (none if both
+ * are empty: for nodes with tls_auth_clients no), and the nodes'
+ * certificates must chain to the CA.  As Redis's replication and cluster
+ * links, the chain is verified, not the host name: the topology names
+ * nodes by address.  NULL with the reason in err; owned by the caller. */
+static tls_ctx *proxy_backend_tls_ctx(const struct proxy_settings *s, char *err, size_t errlen)
+{
+    int own = s->tls_client_cert_file && *s->tls_client_cert_file;
+    struct tls_opts o = {
+        .cert_file = own ? s->tls_client_cert_file : s->tls_cert_file,
+        .key_file = own ? s->tls_client_key_file : s->tls_key_file,
+        .ca_cert_file = s->tls_ca_cert_file,
+        .ca_cert_dir = s->tls_ca_cert_dir,
+        .protocols = s->tls_protocols,
+        .ciphers = s->tls_ciphers,
+        .ciphersuites = s->tls_ciphersuites,
+        .verify_peer = 1,
+    };
+    return tls_ctx_create(&o, 0, err, errlen);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     if (sig == SIGHUP) {
@@ -86,9 +108,10 @@ int main(int argc, char **argv)
         return 1;
     }
     if (test_only) {
+        /* the certificates are part of the configuration to check */
+        char err[512];
+        tls_ctx *backend_tls = NULL;
         if (proxy_g.conf.s.tls_port) {
-            /* the certificates are part of the configuration to check */
-            char err[512];
             tls_ctx *t = proxy_tls_ctx(&proxy_g.conf.s, err, sizeof err);
             if (!t) {
                 printf("error: TLS: %s\n", err);
@@ -98,6 +121,12 @@ int main(int argc, char **argv)
             }
             tls_ctx_destroy(t);
         }
+        if (proxy_g.conf.s.tls_backend && !(backend_tls = proxy_backend_tls_ctx(&proxy_g.conf.s, err, sizeof err))) {
+            printf("error: TLS to the nodes (tls_backend): %s\n", err);
+            pconf_free(&proxy_g.conf);
+            buf_free(&errs);
+            return 1;
+        }
         printf("%s: configuration OK: %d groups, listen %s:%d\n",
                proxy_g.conf.config_path ? proxy_g.conf.config_path : "(defaults)",
                proxy_g.conf.topo.ngroups, proxy_g.conf.listen_host, proxy_g.conf.listen_port);
@@ -106,8 +135,9 @@ int main(int argc, char **argv)
         buf warn;
         buf_init(&warn);
         int differ = proxy_g.conf.config_path
-                         ? slotcheck_nodes(&proxy_g.conf.topo, proxy_g.conf.config_path, 200, &warn)
+                         ? slotcheck_nodes(&proxy_g.conf.topo, proxy_g.conf.config_path, 200, backend_tls, &warn)
                          : 0;
+        tls_ctx_destroy(backend_tls);
         if (differ < 0) printf("error: a group that owns slots is missing from the file:\n");
         else if (differ > 0) printf("warning: the file moves slots that nodes own:\n");
         if (warn.len) printf("%.*s", (int)warn.len, warn.data);
@@ -167,6 +197,23 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    if (proxy_g.conf.s.tls_backend) {
+        char err[512];
+        proxy_g.backend_tls_ctx = proxy_backend_tls_ctx(&proxy_g.conf.s, err, sizeof err);
+        if (!proxy_g.backend_tls_ctx) {
+            log_error("TLS to the nodes (tls_backend): %s", err);
+            if (proxy_g.conf.log_path) fprintf(stderr, "strata-proxy: TLS to the nodes (tls_backend): %s\n", err);
+            tls_ctx_destroy(proxy_g.tls_ctx);
+            proxy_g.tls_ctx = NULL;
+            pacl_shutdown();
+            pconf_free(&proxy_g.conf);
+            buf_free(&errs);
+            return 1;
+        }
+        if (proxy_g.conf.topo.has_sentinel && proxy_g.conf.topo.nsentinels)
+            log_warn("tls_backend with sentinels: the sentinels reach the nodes in plain TCP at the topology's "
+                     "addresses, which tls_backend makes TLS ports, so they cannot monitor them");
+    }
 
     proxy_g.argc = argc;
     proxy_g.argv = argv;
@@ -221,6 +268,9 @@ int main(int argc, char **argv)
         if (proxy_g.tls_ctx)
             log_info("TLS clients on %s:%lld (client certificates: %s)", proxy_g.conf.listen_host,
                      proxy_g.conf.s.tls_port, tls_auth_names[proxy_g.conf.s.tls_auth_clients]);
+        if (proxy_g.backend_tls_ctx)
+            log_info("TLS to the nodes (tls_backend), certificates checked against %s",
+                     *proxy_g.conf.s.tls_ca_cert_file ? proxy_g.conf.s.tls_ca_cert_file : proxy_g.conf.s.tls_ca_cert_dir);
         event_base_dispatch(main_base);
         for (int i = 0; i < proxy_g.nworkers; i++) worker_stop(&proxy_g.workers[i]);
     } else {
@@ -239,6 +289,8 @@ int main(int argc, char **argv)
     /* after the workers' clients: their connections hold references */
     tls_ctx_destroy(proxy_g.tls_ctx);
     proxy_g.tls_ctx = NULL;
+    tls_ctx_destroy(proxy_g.backend_tls_ctx);
+    proxy_g.backend_tls_ctx = NULL;
     event_base_free(main_base);
     pthread_mutex_lock(&proxy_g.lock);
     route_release(proxy_g.route);

@@ -53,7 +53,7 @@ static const struct conf_field proxy_fields[] = {
       "PEM certificate (chain) of the TLS port" },
     { "tls_key_file", CONF_STR, F(tls_key_file), "", 0, 0, NULL, 0, "PEM private key of tls_cert_file" },
     { "tls_ca_cert_file", CONF_STR, F(tls_ca_cert_file), "", 0, 0, NULL, 0,
-      "PEM CA certificates client certificates must chain to" },
+      "PEM CA certificates client certificates (and, with tls_backend, the nodes') must chain to" },
     { "tls_ca_cert_dir", CONF_STR, F(tls_ca_cert_dir), "", 0, 0, NULL, 0, "or a hashed directory of them" },
     { "tls_auth_clients", CONF_ENUM, F(tls_auth_clients), "yes", 0, 0, tls_auth_names, 0,
       "client certificates: yes (required), optional (checked if sent), no" },
@@ -65,6 +65,16 @@ static const struct conf_field proxy_fields[] = {
       "TLSv1.3 ciphersuites (empty: OpenSSL's)" },
     { "tls_prefer_server_ciphers", CONF_BOOL, F(tls_prefer_server_ciphers), "no", 0, 0, NULL, 0,
       "the server's cipher order wins" },
+    /* TLS on the links to the nodes (Redis's tls-replication and
+     * tls-cluster for the proxy's own links): the groups' addresses are
+     * then the nodes' TLS ports.  The nodes' certificates are verified
+     * against tls_ca_cert_file/dir; tls_protocols and the ciphers apply. */
+    { "tls_backend", CONF_BOOL, F(tls_backend), "no", 0, 0, NULL, 0,
+      "connect to the nodes over TLS (the topology's node addresses are their tls_port)" },
+    { "tls_client_cert_file", CONF_STR, F(tls_client_cert_file), "", 0, 0, NULL, 0,
+      "PEM certificate the proxy presents to the nodes (empty: tls_cert_file)" },
+    { "tls_client_key_file", CONF_STR, F(tls_client_key_file), "", 0, 0, NULL, 0,
+      "PEM private key of tls_client_cert_file (empty: tls_key_file)" },
     { NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL },
 };
 
@@ -151,6 +161,11 @@ int pconf_load(struct pconf *pc, int argc, char **argv, int *test_only, buf *err
     if (pc->port_override) pc->listen_port = pc->port_override;
     if (pc->s.tls_port && pc->s.tls_port == pc->listen_port) {
         buf_printf(errs, "proxy.tls_port: %lld is also the plain port (listen)\n", pc->s.tls_port);
+        return -1;
+    }
+    if (!(pc->s.tls_client_cert_file && *pc->s.tls_client_cert_file) !=
+        !(pc->s.tls_client_key_file && *pc->s.tls_client_key_file)) {
+        buf_printf(errs, "proxy.tls_client_cert_file and proxy.tls_client_key_file go together\n");
         return -1;
     }
     if (pc->s.metrics_listen && *pc->s.metrics_listen) {

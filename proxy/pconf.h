@@ -41,6 +41,10 @@ struct proxy_settings {
     char *tls_ciphers;
     char *tls_ciphersuites;
     int tls_prefer_server_ciphers;
+    /* TLS on the links to the nodes (backend.c, slotcheck.c) */
+    int tls_backend;
+    char *tls_client_cert_file; /* empty: tls_cert_file (and its key) */
+    char *tls_client_key_file;
 };
 
 struct pconf {

@@ -28,6 +28,10 @@ struct proxy {
     struct tls_ctx *tls_ctx;        /* tls_port's, shared by every worker's
                                      * TLS listener; NULL without tls_port.
                                      * Made at start, never replaced. */
+    struct tls_ctx *backend_tls_ctx; /* tls_backend's, the connecting side of
+                                     * every link to a node (backend.c,
+                                     * slotcheck.c); NULL: plain links.
+                                     * Made at start, never replaced. */
     pthread_mutex_t lock;           /* route, conf, masters */
     struct route *route;            /* current snapshot (one reference held) */
     uint64_t version;

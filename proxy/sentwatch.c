@@ -323,7 +323,7 @@ static void sw_tables(void)
         struct slotmap one;
         slotmap_init(&one);
         struct topo_user auth = { sw.node_user, sw.node_password, 0 };
-        if (slotcheck_ask_claims(rm->addr.host, rm->addr.port, &auth, 300, self, sizeof self, owned, &one) ==
+        if (slotcheck_ask_claims(rm->addr.host, rm->addr.port, &auth, proxy_g.backend_tls_ctx, 300, self, sizeof self, owned, &one) ==
             1) {
             if (strcmp(self, sw.groups[g]) != 0)
                 log_warn("group %s: its master %s:%d says it belongs to group %s", sw.groups[g], rm->addr.host,

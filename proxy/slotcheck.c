@@ -8,6 +8,7 @@
 #include <hiredis/hiredis.h>
 
 #include "slot.h"
+#include "synclink.h"
 
 static int group_index(const struct topology *t, const char *name)
 {
@@ -54,30 +55,28 @@ int slotcheck_reload(const struct topology *cur, struct topology *next, const ch
     return removed ? -1 : kept;
 }
 
-int slotcheck_ask(const char *host, int port, const struct topo_user *auth, long long timeout_ms, char *group,
-                  size_t gsize, unsigned char *owned)
-{
-    return slotcheck_ask_claims(host, port, auth, timeout_ms, group, gsize, owned, NULL);
-}
-
-int slotcheck_ask_claims(const char *host, int port, const struct topo_user *auth, long long timeout_ms,
-                         char *group, size_t gsize, unsigned char *owned, struct slotmap *claims)
+/* slotcheck_ask_claims, with the reason it could not ask (-1) in err. */
+static int ask(const char *host, int port, const struct topo_user *auth, struct tls_ctx *tls, long long timeout_ms,
+               char *group, size_t gsize, unsigned char *owned, struct slotmap *claims, char *err, size_t errlen)
 {
     const char *av[3];
     int ac = auth ? topo_auth_argv(auth, av) : 0;
-    struct timeval tv = { (time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000) * 1000 };
-    redisContext *ctx = redisConnectWithTimeout(host, port, tv);
+    synclink *l = synclink_open(host, port, tls, timeout_ms, err, errlen);
     int rc = -1;
-    if (!ctx || ctx->err) goto out;
-    redisSetTimeout(ctx, tv);
+    if (!l) goto out;
     if (ac) {
-        redisReply *a = redisCommandArgv(ctx, ac, av, NULL);
+        redisReply *a = synclink_command(l, ac, av);
         int ok = a && a->type != REDIS_REPLY_ERROR;
+        if (!ok) snprintf(err, errlen, "AUTH: %s", a ? a->str : "no reply");
         if (a) freeReplyObject(a);
         if (!ok) goto out;
     }
-    redisReply *r = redisCommand(ctx, "STRATA SLOTS");
-    if (!r) goto out;
+    static const char *slots_argv[2] = { "STRATA", "SLOTS" };
+    redisReply *r = synclink_command(l, 2, slots_argv);
+    if (!r) {
+        snprintf(err, errlen, "no reply to STRATA SLOTS");
+        goto out;
+    }
     if (r->type == REDIS_REPLY_ERROR) rc = 0; /* a redis-server: no table */
     if (r->type == REDIS_REPLY_ARRAY && r->elements >= 4) {
         rc = 0;
@@ -102,8 +101,23 @@ int slotcheck_ask_claims(const char *host, int port, const struct topo_user *aut
     }
     freeReplyObject(r);
 out:
-    if (ctx) redisFree(ctx);
+    synclink_close(l);
     return rc;
+}
+
+int slotcheck_ask(const char *host, int port, const struct topo_user *auth, struct tls_ctx *tls,
+                  long long timeout_ms, char *group, size_t gsize, unsigned char *owned)
+{
+    char err[256];
+    return ask(host, port, auth, tls, timeout_ms, group, gsize, owned, NULL, err, sizeof err);
+}
+
+int slotcheck_ask_claims(const char *host, int port, const struct topo_user *auth, struct tls_ctx *tls,
+                         long long timeout_ms, char *group, size_t gsize, unsigned char *owned,
+                         struct slotmap *claims)
+{
+    char err[256];
+    return ask(host, port, auth, tls, timeout_ms, group, gsize, owned, claims, err, sizeof err);
 }
 
 /* The sentinels' map (SENTINEL SLOTS, sentinel/slotagg.h): ranges owned
@@ -147,27 +161,29 @@ static int slotcheck_sentinels(const struct topology *t, long long timeout_ms, c
     return -1;
 }
 
-int slotcheck_nodes(const struct topology *t, const char *path, long long timeout_ms, buf *warn)
+int slotcheck_nodes(const struct topology *t, const char *path, long long timeout_ms, struct tls_ctx *tls,
+                    buf *warn)
 {
     const char *file = path && path[0] ? path : "<topology file>";
     int owner[SLOT_COUNT];
     int differ = 0;
     for (int s = 0; s < SLOT_COUNT; s++) owner[s] = -1;
     unsigned char owned[SLOT_COUNT / 8];
-    char self[256];
+    char self[256], err[256] = "";
     for (int g = 0; g < t->ngroups; g++) {
         int answered = 0;
         for (int i = 0; i < t->groups[g].nnodes && !answered; i++) {
             const struct topo_node *n = &t->groups[g].nodes[i];
-            int rc = slotcheck_ask(n->host, n->port, &t->proxy_user, timeout_ms, self, sizeof self, owned);
+            int rc = ask(n->host, n->port, &t->proxy_user, tls, timeout_ms, self, sizeof self, owned, NULL, err,
+                         sizeof err);
             answered = rc >= 0;
             int gi = rc == 1 ? group_index(t, self) : -1;
             for (int s = 0; gi >= 0 && s < SLOT_COUNT; s++)
                 if ((owned[s >> 3] >> (s & 7)) & 1) owner[s] = gi;
         }
         if (!answered)
-            buf_printf(warn, "group %s: no node answered STRATA SLOTS: its slot table was not checked\n",
-                       t->groups[g].name);
+            buf_printf(warn, "group %s: no node answered STRATA SLOTS (last: %s): its slot table was not checked\n",
+                       t->groups[g].name, err);
     }
     for (int s = 0; s < SLOT_COUNT;) {
         int o = owner[s];

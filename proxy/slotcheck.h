@@ -24,6 +24,8 @@
 #include "slotmap.h"
 #include "topology.h"
 
+struct tls_ctx;
+
 /* A reload from `cur` (the running map) to `next` (the new file, read
  * from `path`, named in the messages): every slot that would change group
  * keeps its current group when `next` has a group of that name
@@ -38,17 +40,21 @@ int slotcheck_reload(const struct topology *cur, struct topology *next, const ch
  * whose nodes answered.  Returns the number of slots that differ, or -1
  * when the sentinels' map gives slots to a group the file does not have
  * (the file is then not usable: a removed group still owns slots). */
-int slotcheck_nodes(const struct topology *t, const char *path, long long timeout_ms, buf *warn);
+int slotcheck_nodes(const struct topology *t, const char *path, long long timeout_ms, struct tls_ctx *tls,
+                    buf *warn);
 
 /* Ask one node for its slot table (STRATA SLOTS), synchronously with a
- * timeout, after authenticating as `auth` (topo_auth_argv; NULL: none).  Returns 1 with its group's name in group and the slots it owns
- * as a bitmap (bit s of owned[s / 8], SLOT_COUNT bits), 0 if it has no
- * table (or is a redis-server), -1 if it could not be asked. */
-int slotcheck_ask(const char *host, int port, const struct topo_user *auth, long long timeout_ms, char *group,
-                  size_t gsize, unsigned char *owned);
+ * timeout, over TLS from `tls` (tls_backend's context; NULL: plain),
+ * after authenticating as `auth` (topo_auth_argv; NULL: none).  Returns
+ * 1 with its group's name in group and the slots it owns as a bitmap
+ * (bit s of owned[s / 8], SLOT_COUNT bits), 0 if it has no table (or is
+ * a redis-server), -1 if it could not be asked. */
+int slotcheck_ask(const char *host, int port, const struct topo_user *auth, struct tls_ctx *tls,
+                  long long timeout_ms, char *group, size_t gsize, unsigned char *owned);
 /* The same, with the node's own ranges also claimed in `claims` at their
  * epochs (slotmap_claim), when claims is not NULL. */
-int slotcheck_ask_claims(const char *host, int port, const struct topo_user *auth, long long timeout_ms,
-                         char *group, size_t gsize, unsigned char *owned, struct slotmap *claims);
+int slotcheck_ask_claims(const char *host, int port, const struct topo_user *auth, struct tls_ctx *tls,
+                         long long timeout_ms, char *group, size_t gsize, unsigned char *owned,
+                         struct slotmap *claims);
 
 #endif

@@ -50,7 +50,7 @@ def certs(tmp_path_factory):
              "-subj", "/CN=stranger", cwd=d)
     _openssl("x509", "-req", "-in", "stranger.csr", "-CA", "other.crt", "-CAkey", "other.key",
              "-CAcreateserial", "-out", "stranger.crt", "-days", "2", cwd=d)
-    return {k: str(d / f"{k}") for k in ("ca.crt", "server.crt", "server.key", "client.crt",
+    return {k: str(d / f"{k}") for k in ("ca.crt", "other.crt", "server.crt", "server.key", "client.crt",
                                          "client.key", "stranger.crt", "stranger.key")}
 
 
