@@ -26,6 +26,9 @@ void repl_replica_init(void);
 void repl_replica_start(const char *host, int port);
 /* Stop following (promotion): closes the link, drops a partial full sync. */
 void repl_replica_stop(void);
+/* Shutdown (a server shutdown hook): closes the link, TLS with its
+ * close_notify, quietly. */
+void repl_replica_shutdown(void);
 /* 1 if the link follows exactly host:port. */
 int repl_replica_follows(const char *host, int port);
 
