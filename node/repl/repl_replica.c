@@ -473,7 +473,16 @@ static void tls_handshake_step(void)
         return;
     }
     if (errno != EAGAIN && errno != EINTR) {
-        link_fail(link_error(errno));
+        const char *why = link_error(errno);
+        if (strstr(why, "wrong version number")) {
+            /* What a plain port answers: the likely slip, say so. */
+            char hint[400];
+            snprintf(hint, sizeof hint, "%s (not a TLS port? with tls_replication the master's "
+                                        "address names its tls_port)", why);
+            link_fail(hint);
+            return;
+        }
+        link_fail(why);
         return;
     }
     if (tls_conn_wants(lk.tls) == TLS_WANT_WRITE) {

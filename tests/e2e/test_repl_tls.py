@@ -9,9 +9,10 @@ type and of a value of a few MB, live writes streamed, a replica
 restarted (SIGTERM, then SIGKILL under load) continuing with a partial
 resync over TLS, and the failures: a replica trusting another CA, a
 master whose certificate names another host, a replica with no client
-certificate or one from an unknown CA, each logged by the replica with
-OpenSSL's reason and retried, while the master goes on serving.  The
-certs fixture (conftest.py) gives the CA and the certificates.
+certificate or one from an unknown CA, a replica given the master's plain
+port, each logged by the replica with OpenSSL's reason and retried, while
+the master goes on serving; and settings that refuse to start.  The certs
+fixture (conftest.py) gives the CA and the certificates.
 """
 import os
 import subprocess
@@ -200,6 +201,22 @@ def test_master_refuses_the_replicas_certificate(cluster, certs, cert, want):
     r = start_tls_replica(cluster, certs, m, cert=cert)
     wait_failures(r, m, want)
     assert r.client().get("k") is None
+    assert_master_unharmed(m, certs)
+
+
+def test_tls_replica_given_the_plain_port_fails(cluster, certs):
+    """A TLS ClientHello on the master's plain port (a REPLICAOF naming
+    the plain port): the master answers it as a bad RESP request and
+    closes; the replica logs the TLS error and retries."""
+    m = start_master(cluster, certs)
+    m.client().set("k", "v")
+    r = cluster.node("replica", args=["--replicaof", f"127.0.0.1:{m.port}"] + replica_args(certs))
+    def failures():
+        return [l for l in log_text(r).splitlines()
+                if f"replication link to 127.0.0.1:{m.port} (connecting): TLS handshake" in l
+                and "wrong version number (not a TLS port? with tls_replication" in l]
+    wait_until(lambda: len(failures()) >= 2, 20, interval=0.1, what="TLS failures on the plain port")
+    assert info(r)["master_link_status"] == "down" and r.client().get("k") is None
     assert_master_unharmed(m, certs)
 
 
