@@ -7,7 +7,8 @@ CA and the address it was given, and presenting a client certificate of
 its own (tls_client_cert_file/key_file).  Checked: a full sync of every
 type and of a value of a few MB, live writes streamed, a replica
 restarted (SIGTERM, then SIGKILL under load) continuing with a partial
-resync over TLS, and the failures: a replica trusting another CA, a
+resync over TLS, REPLICAOF at runtime, masterauth inside TLS and a
+config file with Redis's spelling, and the failures: a replica trusting another CA, a
 master whose certificate names another host, a replica with no client
 certificate or one from an unknown CA, a replica given the master's plain
 port, each logged by the replica with OpenSSL's reason and retried, while
@@ -140,6 +141,29 @@ def test_replicaof_at_runtime_and_back(cluster, certs):
     assert r.client().execute_command("REPLICAOF", "NO", "ONE") == b"OK"
     wait_until(lambda: not replica_conns(m), 10, what="the master sees the link gone")
     assert f"full sync from 127.0.0.1:{m.tls_port} over TLSv1.3" in log_text(r)
+
+
+def test_masterauth_over_tls(cluster, certs):
+    """The AUTH of the handshake (masterauth) travels inside TLS; the
+    replica's settings in a config file with Redis's spelling."""
+    tls_port = free_port()
+    m = cluster.node("master", args=master_args(certs, tls_port) + ["--requirepass", "s3cret"])
+    m.tls_port = tls_port
+    mc = m.client(password="s3cret")
+    mc.set("k", "v")
+    conf = cluster.path("replica.yaml")
+    with open(conf, "w") as f:
+        f.write(f"replicaof: 127.0.0.1:{tls_port}\ntls-replication: yes\n"
+                f"tls-ca-cert-file: {certs['ca.crt']}\ntls-client-cert-file: {certs['client.crt']}\n"
+                f"tls-client-key-file: {certs['client.key']}\n")
+    r = cluster.node("replica", args=["--config", conf])
+    wait_until(lambda: f"master 127.0.0.1:{tls_port} refused: NOAUTH" in log_text(r),
+               20, what="the master refusing a replica without masterauth")
+    r.stop()
+    r.args += ["--masterauth", "s3cret"]
+    r.start()
+    wait_until(lambda: r.client().get("k") == b"v", 20, what="synced with masterauth")
+    assert info(r)["master_link_status"] == "up" and info(r)["master_link_tls"] == "yes"
 
 
 def assert_master_unharmed(m, certs):
