@@ -12,9 +12,9 @@
  * still in the CONNECTING state and under its timeout, and checks the
  * master's certificate against the CA and the host it was given.  Then
  * every read and write goes through conn_read/conn_write, where a TLS
- * read may wait for the fd to be writable (link.read_wants_write: the
+ * read may wait for the fd to be writable (lk.read_wants_write: the
  * write event reads) and a write for it to be readable
- * (link.write_wants_read: the read event flushes), and decrypted bytes
+ * (lk.write_wants_read: the read event flushes), and decrypted bytes
  * left inside OpenSSL make the read event run again by hand. */
 #include "repl_replica.h"
 

@@ -9,6 +9,9 @@
  *                                       (records, acks)  (chunks into
  *                                                         <dir>.sync, swap)
  *
+ * CONNECTING is the TCP connect and, with tls_replication, the TLS
+ * handshake (the master's certificate checked), under one timeout.
+ *
  * A record that fails its checksum (or any check) is not applied: it is
  * counted and logged, the link is closed and the next handshake asks for
  * a full sync, so the replica never keeps a gap or a wrong change. */
