@@ -5,6 +5,7 @@
  * would turn a harmless WANT_READ into a failure. */
 #include "tls.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -197,9 +198,18 @@ tls_conn *tls_conn_connect(tls_ctx *ctx, int fd, const char *sni)
     if (!t) return NULL;
     SSL_set_connect_state(t->ssl);
     if (nonempty(sni)) {
-        SSL_set_tlsext_host_name(t->ssl, sni);
-        /* With verification on, the certificate must also name the host. */
-        SSL_set1_host(t->ssl, sni);
+        /* With verification on, the certificate must also name the host:
+         * an address literal (a replica's "127.0.0.1" master) against the
+         * certificate's IP SANs, and it is sent as no SNI (RFC 6066 allows
+         * host names only there); a name against its DNS SANs. */
+        unsigned char a[sizeof(struct in6_addr)];
+        if (inet_pton(AF_INET, sni, a) == 1 || inet_pton(AF_INET6, sni, a) == 1) {
+            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), sni);
+        } else {
+            SSL_set_tlsext_host_name(t->ssl, sni);
+            SSL_set1_host(t->ssl, sni);
+        }
+        ERR_clear_error();
     }
     return t;
 }
@@ -245,11 +255,12 @@ static int fail(tls_conn *t, int r, const char *op)
     default: {
         t->failed = 1;
         take_errors(t->err, sizeof t->err, op);
-        /* "certificate verify failed" says not why: add the check's own
-         * reason (an unknown CA, an expired certificate, ...). */
+        /* "certificate verify failed" says nothing of why: add the
+         * verification's own reason (an unknown CA, a name mismatch, an
+         * expired certificate). */
         long v = SSL_get_verify_result(t->ssl);
         size_t n = strlen(t->err);
-        if (v != X509_V_OK && n + 3 < sizeof t->err)
+        if (!t->established && v != X509_V_OK && n < sizeof t->err - 1)
             snprintf(t->err + n, sizeof t->err - n, " (%s)", X509_verify_cert_error_string(v));
         errno = EPROTO;
         return -1;

@@ -71,7 +71,9 @@ void tls_ctx_destroy(tls_ctx *ctx);
 
 /* A TLS connection over the connected, non-blocking socket fd: the
  * accepting side (tls_conn_accept) or the connecting side, sni the server
- * name to send or NULL.  The fd stays the caller's: tls_conn_destroy
+ * name or NULL: a host name is sent (SNI) and, with verify_peer, must be
+ * one of the certificate's DNS names; an IPv4 or IPv6 address literal is
+ * not sent and must be one of its IP addresses.  The fd stays the caller's: tls_conn_destroy
  * does not close it.  NULL only if OpenSSL is out of memory. */
 tls_conn *tls_conn_accept(tls_ctx *ctx, int fd);
 tls_conn *tls_conn_connect(tls_ctx *ctx, int fd, const char *sni);

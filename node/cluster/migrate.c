@@ -270,6 +270,9 @@ static int reply_error(redisReply *r, char *msg, size_t len)
     return 0;
 }
 
+/* Plain TCP to the target's client port, even with tls_replication:
+ * this link is hiredis's async client, and Debian 12's hiredis (0.14) has
+ * no TLS nor a way to run over a connection of ours (README "TLS"). */
 static int export_connect(void)
 {
     mig_ex.ac = redisAsyncConnect(mig_ex.host, mig_ex.port);

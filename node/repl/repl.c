@@ -187,6 +187,7 @@ void repl_register(void)
     server_add_free_hook(repl_master_client_freed);
     server_add_sleep_hook(repl_sleep);
     server_add_cron_hook(repl_cron);
+    server_add_shutdown_hook(repl_replica_shutdown);
     srv.info_replication = repl_info;
     srv.write_allowed = repl_master_write_allowed;
     srv.read_allowed = repl_master_read_allowed;

@@ -1,11 +1,21 @@
 /* repl_replica: the link to the master.  See repl_replica.h.
  *
- * The link is a plain non-blocking socket on the node's event loop (no
+ * The link is a non-blocking socket on the node's event loop (no
  * thread): the stream is parsed with repl_proto_next straight from the
  * input buffer, records are applied to the store's pending batch and
  * committed by the ordinary group commit at the end of the iteration,
  * and only then acked (repl_replica_after_commit), so an ack always means
- * "committed here". */
+ * "committed here".
+ *
+ * With tls_replication the socket carries TLS (tls.h, the context
+ * srv.tls_client_ctx): the handshake runs once the TCP connect is done,
+ * still in the CONNECTING state and under its timeout, and checks the
+ * master's certificate against the CA and the host it was given.  Then
+ * every read and write goes through conn_read/conn_write, where a TLS
+ * read may wait for the fd to be writable (lk.read_wants_write: the
+ * write event reads) and a write for it to be readable
+ * (lk.write_wants_read: the read event flushes), and decrypted bytes
+ * left inside OpenSSL make the read event run again by hand. */
 #include "repl_replica.h"
 
 #include <errno.h>
@@ -27,6 +37,7 @@
 #include "repl_master.h"
 #include "repl_proto.h"
 #include "resp.h"
+#include "tls.h"
 #include "util.h"
 #include "wal.h"
 
@@ -45,6 +56,9 @@ static struct {
     int port;
     int state;
     int fd;
+    tls_conn *tls;                  /* tls_replication, or NULL: plain */
+    int tls_handshake;              /* the TLS handshake is under way */
+    int read_wants_write, write_wants_read; /* TLS: see the top */
     struct event *rev, *wev;
     buf in, out;
     int hs_pending;                 /* +OK replies expected before PSYNC's */
@@ -74,6 +88,15 @@ static const char *state_name(void)
     }
 }
 
+/* " over TLSv1.3" on a TLS link, for the log lines of a sync. */
+static const char *link_kind(void)
+{
+    static char s[32];
+    if (!lk.tls) return "";
+    snprintf(s, sizeof s, " over %s", tls_conn_protocol(lk.tls));
+    return s;
+}
+
 static void set_state(int s)
 {
     lk.state = s;
@@ -82,22 +105,37 @@ static void set_state(int s)
 
 /* ---------------- output ---------------- */
 
+/* The reason of the last failed read or write, for the log. */
+static const char *link_error(int e)
+{
+    return lk.tls && *tls_conn_error(lk.tls) ? tls_conn_error(lk.tls) : strerror(e);
+}
+
 static int link_flush(void)
 {
+    if (lk.fd < 0 || lk.tls_handshake) return 0; /* sent once connected */
+    lk.write_wants_read = 0;
     while (lk.out.len) {
-        ssize_t n = write(lk.fd, lk.out.data, lk.out.len);
+        /* A retry after EAGAIN starts at the same byte (buf_consume only
+         * on success), as TLS requires. */
+        ssize_t n = conn_write(lk.fd, lk.tls, lk.out.data, lk.out.len);
         if (n < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN) {
-                event_add(lk.wev, NULL);
+                if (lk.tls && tls_conn_wants(lk.tls) == TLS_WANT_READ) {
+                    lk.write_wants_read = 1; /* read_cb flushes after its read */
+                    if (!lk.read_wants_write) event_del(lk.wev);
+                } else {
+                    event_add(lk.wev, NULL);
+                }
                 return 0;
             }
-            link_fail(strerror(errno));
+            link_fail(link_error(errno));
             return -1;
         }
         buf_consume(&lk.out, (size_t)n);
     }
-    event_del(lk.wev);
+    if (!lk.read_wants_write) event_del(lk.wev);
     return 0;
 }
 
@@ -127,6 +165,9 @@ static void link_close(void)
     if (lk.rev) event_free(lk.rev);
     if (lk.wev) event_free(lk.wev);
     lk.rev = lk.wev = NULL;
+    tls_conn_destroy(lk.tls); /* its close_notify, before the fd goes */
+    lk.tls = NULL;
+    lk.tls_handshake = lk.read_wants_write = lk.write_wants_read = 0;
     if (lk.fd >= 0) close(lk.fd);
     lk.fd = -1;
     buf_free(&lk.in);
@@ -168,8 +209,8 @@ static void begin_full_sync(uint64_t epoch, uint64_t last_epoch, uint64_t lsn, u
     lk.sync_start_us = mono_us();
     lk.sync_bytes = 0;
     set_state(L_FULLSYNC);
-    log_info("full sync from %s:%d: receiving a snapshot at lsn %llu into %s", lk.host, lk.port,
-             (unsigned long long)lsn, lk.tmpdir);
+    log_info("full sync from %s:%d%s: receiving a snapshot at lsn %llu into %s", lk.host, lk.port,
+             link_kind(), (unsigned long long)lsn, lk.tmpdir);
 }
 
 /* Returns 0, or -1 if the link was closed. */
@@ -275,7 +316,7 @@ static int handle_item(const struct repl_item *it)
             lk.acked_sent = 0;
             lk.master_lsn = l;
             set_state(L_CONNECTED);
-            log_info("replicating from %s:%d, continuing after lsn %llu", lk.host, lk.port, l);
+            log_info("replicating from %s:%d%s, continuing after lsn %llu", lk.host, lk.port, link_kind(), l);
             return 0;
         }
         if (line_is(it, "FULLSYNC")) {
@@ -324,19 +365,33 @@ static int handle_item(const struct repl_item *it)
     return -1;
 }
 
+static void tls_handshake_step(void);
+
 static void read_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
     (void)arg;
+    if (lk.tls_handshake) {
+        tls_handshake_step();
+        return;
+    }
     buf_reserve(&lk.in, LINK_READ_CHUNK);
-    ssize_t n = read(fd, lk.in.data + lk.in.len, lk.in.cap - lk.in.len);
+    lk.read_wants_write = 0;
+    ssize_t n = conn_read(fd, lk.tls, lk.in.data + lk.in.len, lk.in.cap - lk.in.len);
     if (n == 0) {
         link_fail("the master closed the connection");
         return;
     }
     if (n < 0) {
-        if (errno == EAGAIN || errno == EINTR) return;
-        link_fail(strerror(errno));
+        if (errno == EAGAIN || errno == EINTR) {
+            if (lk.tls && tls_conn_wants(lk.tls) == TLS_WANT_WRITE) {
+                lk.read_wants_write = 1; /* write_cb reads again */
+                event_add(lk.wev, NULL);
+            }
+            if (lk.write_wants_read) link_flush();
+            return;
+        }
+        link_fail(link_error(errno));
         return;
     }
     lk.in.len += (size_t)n;
@@ -359,6 +414,13 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
     /* Counters cached by db.c (DBSIZE, keys with an expire) changed under it. */
     if (wal_get_stats()->applied != applied) db_invalidate_counters();
     if (lk.fd >= 0 && lk.in.len >= off) buf_consume(&lk.in, off);
+    if (lk.fd >= 0 && lk.tls) {
+        /* The read that a write waited for has happened; decrypted bytes
+         * OpenSSL still holds make no readiness event: come back for them
+         * on this loop iteration, after the other events. */
+        if (lk.write_wants_read && link_flush() < 0) return;
+        if (conn_pending(lk.tls)) event_active(lk.rev, EV_READ, 1);
+    }
 }
 
 static void send_handshake(void)
@@ -390,10 +452,55 @@ static void send_handshake(void)
     link_flush();
 }
 
+/* The TCP connection (and, with TLS, its handshake) is up. */
+static void link_up(void)
+{
+    event_del(lk.wev);
+    event_add(lk.rev, NULL);
+    lk.last_io_ms = now_ms();
+    send_handshake();
+}
+
+/* One step of the TLS handshake, from either event; the CONNECTING
+ * timeout bounds it.  A certificate that does not verify (another CA, a
+ * name that is not the master's address, expired) is a failed connect
+ * like any other: logged with OpenSSL's reason, retried. */
+static void tls_handshake_step(void)
+{
+    if (tls_conn_handshake(lk.tls) == 0) {
+        lk.tls_handshake = 0;
+        link_up();
+        return;
+    }
+    if (errno != EAGAIN && errno != EINTR) {
+        const char *why = link_error(errno);
+        if (strstr(why, "wrong version number")) {
+            /* What a plain port answers: the likely slip, say so. */
+            char hint[400];
+            snprintf(hint, sizeof hint, "%s (not a TLS port? with tls_replication the master's "
+                                        "address names its tls_port)", why);
+            link_fail(hint);
+            return;
+        }
+        link_fail(why);
+        return;
+    }
+    if (tls_conn_wants(lk.tls) == TLS_WANT_WRITE) {
+        event_add(lk.wev, NULL);
+    } else {
+        event_del(lk.wev);
+        event_add(lk.rev, NULL);
+    }
+}
+
 static void write_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
     (void)arg;
+    if (lk.tls_handshake) {
+        tls_handshake_step();
+        return;
+    }
     if (lk.state == L_CONNECTING) {
         int err = 0;
         socklen_t el = sizeof err;
@@ -402,11 +509,25 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
             link_fail(strerror(err));
             return;
         }
-        event_del(lk.wev);
-        event_add(lk.rev, NULL);
-        lk.last_io_ms = now_ms();
-        send_handshake();
+        if (srv.tls_client_ctx) {
+            /* The master's certificate must name the host it was given
+             * (a DNS name or an IP address, tls.h). */
+            lk.tls = tls_conn_connect(srv.tls_client_ctx, fd, lk.host);
+            if (!lk.tls) {
+                link_fail("TLS: out of memory");
+                return;
+            }
+            lk.tls_handshake = 1;
+            tls_handshake_step();
+            return;
+        }
+        link_up();
         return;
+    }
+    if (lk.read_wants_write) {
+        read_cb(fd, EV_READ, NULL); /* the read that waited for this */
+        if (lk.fd < 0) return;
+        if (lk.read_wants_write) return; /* still waiting; the event stays */
     }
     link_flush();
 }
@@ -469,6 +590,11 @@ void repl_replica_start(const char *host, int port)
     lk.next_connect_ms = 0;
     log_info("replicating from %s:%d", host, port);
     link_connect();
+}
+
+void repl_replica_shutdown(void)
+{
+    if (lk.state != L_NONE) link_close();
 }
 
 void repl_replica_stop(void)
@@ -541,6 +667,11 @@ void repl_replica_info(buf *o)
                (unsigned long long)lk.master_lsn,
                (unsigned long long)(lk.master_lsn > lsn ? lk.master_lsn - lsn : 0),
                lk.full_syncs, lk.partial_syncs);
+    /* Not Redis's: whether the link is TLS (tls_replication), and its
+     * protocol while one is established. */
+    buf_printf(o, "master_link_tls:%s\r\n", srv.tls_client_ctx ? "yes" : "no");
+    if (lk.tls && tls_conn_established(lk.tls))
+        buf_printf(o, "master_link_tls_protocol:%s\r\n", tls_conn_protocol(lk.tls));
 }
 
 void repl_replica_status(struct repl_replica_status *st)

@@ -9,6 +9,9 @@
  *                                       (records, acks)  (chunks into
  *                                                         <dir>.sync, swap)
  *
+ * CONNECTING is the TCP connect and, with tls_replication, the TLS
+ * handshake (the master's certificate checked), under one timeout.
+ *
  * A record that fails its checksum (or any check) is not applied: it is
  * counted and logged, the link is closed and the next handshake asks for
  * a full sync, so the replica never keeps a gap or a wrong change. */
@@ -26,6 +29,9 @@ void repl_replica_init(void);
 void repl_replica_start(const char *host, int port);
 /* Stop following (promotion): closes the link, drops a partial full sync. */
 void repl_replica_stop(void);
+/* Shutdown (a server shutdown hook): closes the link, TLS with its
+ * close_notify, quietly. */
+void repl_replica_shutdown(void);
 /* 1 if the link follows exactly host:port. */
 int repl_replica_follows(const char *host, int port);
 

@@ -172,6 +172,16 @@ const struct conf_field node_config_fields[] = {
     F("tls_ciphersuites", CONF_STR, tls_ciphersuites, "", 0, 0, NULL, 0, "TLSv1.3 ciphersuites (empty: OpenSSL's)"),
     F("tls_prefer_server_ciphers", CONF_BOOL, tls_prefer_server_ciphers, "no", 0, 0, NULL, 0,
       "the server's cipher order wins"),
+    /* The replica's link to its master over TLS (repl_replica.c): the
+     * master's certificate is checked against tls_ca_cert_file/dir and
+     * the address it was given; tls_client_cert_file/key_file, or else
+     * tls_cert_file/key_file, is the replica's own (Redis's rule). */
+    F("tls_replication", CONF_BOOL, tls_replication, "no", 0, 0, NULL, 0,
+      "replicate over TLS: the master's address (replicaof, REPLICAOF) names its tls_port"),
+    F("tls_client_cert_file", CONF_STR, tls_client_cert_file, "", 0, 0, NULL, 0,
+      "PEM certificate this node presents to its master (empty: tls_cert_file)"),
+    F("tls_client_key_file", CONF_STR, tls_client_key_file, "", 0, 0, NULL, 0,
+      "PEM private key of tls_client_cert_file"),
     { NULL, 0, 0, NULL, 0, 0, NULL, 0, NULL },
 };
 

@@ -992,6 +992,40 @@ static int server_tls_listen(void)
     return 0;
 }
 
+/* tls_replication: the context of the link to the master, built once so
+ * that a bad file refuses to start (as Redis) rather than failing every
+ * connect later.  The master must prove itself: a CA is required. */
+static int server_tls_client(void)
+{
+    if (!srv.cfg.tls_replication) return 0;
+    const char *cert = srv.cfg.tls_client_cert_file, *key = srv.cfg.tls_client_key_file;
+    int own = (cert && *cert) || (key && *key);
+    if (own && (!cert || !*cert || !key || !*key)) {
+        log_error("TLS: tls-client-cert-file and tls-client-key-file go together");
+        return -1;
+    }
+    struct tls_opts o = {
+        .cert_file = own ? cert : srv.cfg.tls_cert_file,
+        .key_file = own ? key : srv.cfg.tls_key_file,
+        .ca_cert_file = srv.cfg.tls_ca_cert_file,
+        .ca_cert_dir = srv.cfg.tls_ca_cert_dir,
+        .protocols = srv.cfg.tls_protocols,
+        .ciphers = srv.cfg.tls_ciphers,
+        .ciphersuites = srv.cfg.tls_ciphersuites,
+        .verify_peer = 1,
+    };
+    char err[512];
+    srv.tls_client_ctx = tls_ctx_create(&o, 0, err, sizeof err);
+    if (!srv.tls_client_ctx) {
+        /* tls.c names the server's settings: say which files these were. */
+        log_error("TLS (tls-replication, the replica's %s %s): %s",
+                  own ? "tls-client-cert-file" : "tls-cert-file", o.cert_file && *o.cert_file ? o.cert_file : "(none)",
+                  err);
+        return -1;
+    }
+    return 0;
+}
+
 static struct store_opts server_store_opts(void)
 {
     struct store_opts so = {
@@ -1148,7 +1182,7 @@ int server_init(void)
     if (srv.listen_fd < 0) return -1;
     srv.listen_ev = event_new(srv.base, srv.listen_fd, EV_READ | EV_PERSIST, accept_cb, NULL);
     event_add(srv.listen_ev, NULL);
-    if (server_tls_listen() < 0) return -1;
+    if (server_tls_listen() < 0 || server_tls_client() < 0) return -1;
     srv.cron_ev = event_new(srv.base, -1, EV_PERSIST, cron_cb, NULL);
     server_apply_hz();
     gc_ev = evtimer_new(srv.base, gc_cb, NULL);
@@ -1211,6 +1245,8 @@ void server_cleanup(void)
     srv.tls_listen_fd = -1;
     tls_ctx_destroy(srv.tls_ctx);
     srv.tls_ctx = NULL;
+    tls_ctx_destroy(srv.tls_client_ctx); /* the link, closed with the clients' loop above, is gone */
+    srv.tls_client_ctx = NULL;
     if (srv.cron_ev) event_free(srv.cron_ev);
     if (gc_ev) event_free(gc_ev);
     gc_ev = NULL;

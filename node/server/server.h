@@ -73,6 +73,9 @@ struct node_config {
     char *tls_ciphers;
     char *tls_ciphersuites;
     int tls_prefer_server_ciphers;
+    int tls_replication;          /* the link to the master is TLS */
+    char *tls_client_cert_file;   /* empty: tls_cert_file */
+    char *tls_client_key_file;
 };
 
 extern const struct conf_field node_config_fields[];
@@ -175,6 +178,7 @@ struct server {
     int tls_listen_fd;            /* tls_port's, or -1 */
     struct event *tls_listen_ev;
     struct tls_ctx *tls_ctx;      /* from the tls_* settings, or NULL */
+    struct tls_ctx *tls_client_ctx; /* tls_replication: the link to the master, or NULL */
     struct event *cron_ev;
     struct event *sig_ev[3];
     store *st;
