@@ -178,15 +178,56 @@ int script_prepare(client *c, int flags, int ro_cmd)
     return 0;
 }
 
+/* KEYS and ARGV of the EVAL state, kept from one run to the next.  No
+ * script can keep a reference to them past its run (globals are
+ * readonly, library tables are proxies, there is no getfenv), so reusing
+ * them is invisible, provided what a run changed is undone: the entries
+ * are rewritten and those past the new length cleared, and a table given
+ * a metatable or keys beyond its array is replaced by a new one. */
+struct arg_table {
+    int ref;   /* registry reference, 0 before the first run */
+    int len;   /* entries this side wrote last time */
+};
+static struct arg_table keys_table, argv_table;
+
 /* Set the KEYS or ARGV global to argv[from .. from+n). */
-static void set_array_global(lua_State *L, client *c, int from, int n, const char *name)
+static void set_array_global(lua_State *L, client *c, int from, int n, const char *name,
+                             struct arg_table *t)
 {
+    if (t->ref) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
+        if (!lua_getmetatable(L, -1)) {
+            for (int i = 0; i < n; i++) {
+                lua_pushlstring(L, c->argv[from + i], c->argvlen[from + i]);
+                lua_rawseti(L, -2, i + 1);
+            }
+            for (int i = n; i < t->len; i++) {
+                lua_pushnil(L);
+                lua_rawseti(L, -2, i + 1);
+            }
+            if (n) lua_pushinteger(L, n);
+            else lua_pushnil(L);
+            if (!lua_next(L, -2)) { /* nothing after entry n: clean */
+                lua_pop(L, 1);
+                t->len = n;
+                return;
+            }
+            lua_pop(L, 2);
+        } else {
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+        luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
+    }
     lua_createtable(L, n, 0);
     for (int i = 0; i < n; i++) {
         lua_pushlstring(L, c->argv[from + i], c->argvlen[from + i]);
         lua_rawseti(L, -2, i + 1);
     }
+    lua_pushvalue(L, -1);
     lua_setglobal(L, name);
+    t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    t->len = n;
 }
 
 /* Run the chunk on top of the stack for c; the script's frozen time and
@@ -237,8 +278,8 @@ static void eval_generic(client *c, int by_sha, int ro_cmd)
         lua_pop(L, 1);
         return;
     }
-    set_array_global(L, c, 3, (int)numkeys, "KEYS");
-    set_array_global(L, c, 3 + (int)numkeys, c->argc - 3 - (int)numkeys, "ARGV");
+    set_array_global(L, c, 3, (int)numkeys, "KEYS", &keys_table);
+    set_array_global(L, c, 3 + (int)numkeys, c->argc - 3 - (int)numkeys, "ARGV", &argv_table);
     struct script_run r;
     memset(&r, 0, sizeof r);
     r.name = sha;
@@ -353,6 +394,7 @@ static void script_command(client *c)
         if (evalL) script_lua_close(evalL);
         evalL = NULL;
         cache_clear();
+        keys_table.ref = argv_table.ref = 0; /* their state is gone */
         resp_add_ok(&c->out);
     } else if (ARG_IS(c, 1, "kill")) {
         script_kill(c, 0);

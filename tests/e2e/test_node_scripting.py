@@ -203,6 +203,15 @@ FIXED = [
     ["SCRIPT", "FLUSH"],
     ["SCRIPT", "EXISTS", "2c8c5ae2fe6c4d27ac2bc0a4c9a0dde8bf0ecb6f"],
     ["MULTI"], ["EVAL", "return redis.call('incr', 'mx')", "0"], ["EXEC"],
+    # what a run does to KEYS and ARGV is not seen by the next (strata
+    # reuses the tables)
+    ["EVAL", "table.insert(KEYS, 'x'); return #KEYS", "1", "a"], ["EVAL", "return KEYS", "1", "a"],
+    ["EVAL", "KEYS.foo = 1; ARGV[9] = 'n'; return 1", "0"],
+    ["EVAL", "return {tostring(KEYS.foo), #ARGV, tostring(ARGV[9])}", "0"],
+    ["EVAL", "setmetatable(ARGV, {__index = function() return 'm' end}); return 1", "0", "q"],
+    ["EVAL", "return {tostring(ARGV[5]), ARGV[1]}", "0", "r"],
+    ["EVAL", "return {KEYS, ARGV}", "3", "a", "b", "c", "d"], ["EVAL", "return {KEYS, ARGV}", "1", "z"],
+    ["EVAL", "KEYS[1] = nil; return #KEYS", "2", "a", "b"], ["EVAL", "return KEYS", "2", "c", "d"],
     # functions
     ["FUNCTION", "FLUSH"],
     ["FUNCTION", "LOAD", "#!lua name=mylib\nredis.register_function('g', function(k, a) return redis.call('set', k[1], a[1]) end)"],
