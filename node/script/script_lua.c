@@ -768,15 +768,13 @@ static const char *script_cluster_check(struct script_run *r, const struct cmd_s
     return err;
 }
 
-/* The flags Redis checks for a command a script calls: a container's
- * are its subcommand's (CONFIG HELP may run in a script, CONFIG GET may
- * not), as Redis looks up the subcommand first. */
-static unsigned call_flags(const struct cmd_spec *cmd, const struct subcmd *sub, int argc,
-                           char **argv, const size_t *lens)
+/* What Redis checks for a command a script calls is its subcommand's,
+ * for a container (CONFIG HELP may run in a script, CONFIG GET may not),
+ * as Redis looks up the subcommand first. */
+static const struct cmd_meta *call_meta(const struct cmd_spec *cmd, const struct subcmd *sub, int argc,
+                                        char **argv, const size_t *lens)
 {
-    if (!sub) return cmd->flags;
-    const struct cmd_meta *m = cmdmeta_lookup_argv(argc, argv, lens);
-    return m ? m->flags : cmd->flags;
+    return sub ? cmdmeta_lookup_argv(argc, argv, lens) : cmdmeta_get(cmd->id);
 }
 
 static int redis_call_generic(lua_State *L, int raise)
@@ -823,6 +821,8 @@ static int redis_call_generic(lua_State *L, int raise)
         client *sc = script_client;
         const struct cmd_spec *cmd = cmd_lookup(argv[0], lens[0]);
         const struct subcmd *sub = NULL;
+        const struct cmd_meta *meta = NULL;
+        unsigned flags = 0;
         if (!cmd || (!srv.procs[cmd->id])) {
             err = "Unknown Redis command called from script";
         } else if (!cmd_arity_ok(cmd, argc)) {
@@ -831,12 +831,12 @@ static int redis_call_generic(lua_State *L, int raise)
                    (!(sub = subcmd_lookup(cmd->name, argv[1], lens[1])) || !subcmd_arity_ok(sub, argc))) {
             err = sub ? "Wrong number of args calling Redis command from script"
                       : "Unknown Redis command called from script";
-        } else if (call_flags(cmd, sub, argc, argv, lens) & CF_NOSCRIPT) {
+        } else if ((meta = call_meta(cmd, sub, argc, argv, lens),
+                    flags = sub && meta ? meta->flags : cmd->flags) & CF_NOSCRIPT) {
             err = "This Redis command is not allowed from script";
-        } else if ((err = node_acl_script_check(srv.current, argc, argv, lens)) != NULL) {
+        } else if (meta && (err = node_acl_script_check(srv.current, meta, argc, argv, lens)) != NULL) {
             /* refused by the caller's ACL user (t_acl.c), after NOSCRIPT as in Redis's scriptCall */
-        } else if (r->ro && ((call_flags(cmd, sub, argc, argv, lens) & CF_WRITE) ||
-                             cmd->id == CMD_PUBLISH)) {
+        } else if (r->ro && ((flags & CF_WRITE) || cmd->id == CMD_PUBLISH)) {
             err = "Write commands are not allowed from read-only scripts.";
         } else if ((err = script_cluster_check(r, cmd, argc, argv, lens)) != NULL) {
             /* err is the text raised in the script */

@@ -343,7 +343,9 @@ int node_acl_auth(client *c, const char *user, size_t ulen, const char *pass, si
 /* At EXEC, per queued command: 0, or 1 after replying the refusal. */
 int node_acl_exec_check(client *c);
 /* redis.call of a script run by caller: NULL, or the error to raise. */
-const char *node_acl_script_check(client *caller, int argc, char **argv, size_t *lens);
+struct cmd_meta;
+const char *node_acl_script_check(client *caller, const struct cmd_meta *m, int argc, char **argv,
+                                  size_t *lens);
 void node_acl_requirepass_changed(void);
 /* The AUTH this node sends on its own links to other nodes (replica to
  * master, migration source to target), in argv[0..n) (borrowed from

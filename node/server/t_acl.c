@@ -134,11 +134,9 @@ int node_acl_exec_check(client *c)
     return 1;
 }
 
-const char *node_acl_script_check(client *caller, int argc, char **argv, size_t *lens)
+const char *node_acl_script_check(client *caller, const struct cmd_meta *m, int argc, char **argv, size_t *lens)
 {
     if (!caller || !caller->user || (caller->flags & CLIENT_MASTER)) return NULL;
-    const struct cmd_meta *m = cmdmeta_lookup_argv(argc, argv, lens);
-    if (!m) return NULL;
     int pos;
     int r = acl_check(caller->user, m, argc, argv, lens, &pos);
     if (r == ACL_OK) return NULL;
