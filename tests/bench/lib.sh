@@ -9,12 +9,22 @@
 #                            $NODE_ARGS; sets PORT and PID
 #   start_redis NAME [FLAG..] redis-server without persistence, with
 #                            $REDIS_ARGS; sets PORT and PID
+#   start_proxy NAME CONFIG PORT  strata-proxy from $BUILD/bin with the
+#                            topology CONFIG; waits for its listen PORT;
+#                            sets PID
+#   bench_certs              a CA and certificates it signed, in $TMP/tls:
+#                            ca.crt, server.crt/key (127.0.0.1, localhost),
+#                            client.crt/key; sets CERTS
 #   ROUNDS                   paired rounds per table ($BENCH_ROUNDS, default 3)
 #   ratio_table A B          from "TEST,rps" lines, one per test and round,
 #                            strata's in A and redis-server's in B (round k
 #                            of a test in A paired with round k in B): per
 #                            test the median rps of each, the median of the
 #                            paired ratios and their range
+#   paired_table LABEL=FILE.. -- NUM/DEN..  the same for any number of
+#                            files: the median rps of each, and for each
+#                            NUM/DEN pair of labels the median and range of
+#                            the paired ratios
 #
 # Every process started here is stopped when the script exits.  Nothing is
 # written to the tree.
@@ -93,25 +103,74 @@ start_redis() {  # name [flags...]
   wait_ping "$PORT" "$PID" "$name"
 }
 
+start_proxy() {  # name config port
+  "$BUILD/bin/strata-proxy" --config "$2" >"$TMP/$1.log" 2>&1 &
+  PID=$!
+  PIDS+=("$PID")
+  wait_ping "$3" "$PID" "$1"
+}
+
+bench_certs() {
+  CERTS="$TMP/tls"
+  mkdir -p "$CERTS"
+  (
+    cd "$CERTS" || exit 1
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 \
+      -subj "/CN=Strata Bench CA" 2>/dev/null
+    echo "subjectAltName=DNS:localhost,IP:127.0.0.1" >server.ext
+    for name in server client; do
+      ext=()
+      [ "$name" = server ] && ext=(-extfile server.ext)
+      openssl req -newkey rsa:2048 -nodes -keyout "$name.key" -out "$name.csr" -subj "/CN=$name" 2>/dev/null
+      openssl x509 -req -in "$name.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -out "$name.crt" \
+        -days 2 "${ext[@]}" 2>/dev/null
+    done
+  )
+  [ -s "$CERTS/client.crt" ] || { echo "$BENCH_NAME: openssl did not make the certificates"; exit 1; }
+}
+
 ratio_table() {  # strata.csv redis.csv
-  "$PY" - "$1" "$2" <<'EOF'
+  paired_table "strata=$1" "redis=$2" -- strata/redis
+}
+
+paired_table() {  # label=file... -- num/den...
+  "$PY" - "$@" <<'EOF'
 import statistics, sys
 def load(path):
     runs = {}
     for line in open(path):
         name, _, rps = line.strip().rpartition(",")
         if name:
-            runs.setdefault(name, []).append(float(rps))
+            runs.setdefault(name, []).append(float(rps or 0))
     return runs
-a, b = load(sys.argv[1]), load(sys.argv[2])
-print(f"{'test':<20} {'strata rps':>12} {'redis rps':>12} {'ratio':>6}  {'range':<11} rounds")
-for name in sorted(set(a) & set(b)):
-    pairs = [(x, y) for x, y in zip(a[name], b[name]) if y > 0]
-    if not pairs:
-        continue
-    ratios = [x / y for x, y in pairs]
-    print(f"{name:<20} {statistics.median(x for x, _ in pairs):>12.0f} "
-          f"{statistics.median(y for _, y in pairs):>12.0f} {statistics.median(ratios):>6.2f}  "
-          f"{min(ratios):.2f}-{max(ratios):.2f}  {len(pairs)}")
+args = sys.argv[1:]
+sep = args.index("--")
+cols = {}
+for a in args[:sep]:
+    label, _, path = a.partition("=")
+    cols[label] = load(path)
+ratios = [r.split("/") for r in args[sep + 1:]]
+# One ratio keeps ratio_table's header; several are named by their labels.
+rnames = ["ratio"] if len(ratios) == 1 else [f"{n}/{d}" for n, d in ratios]
+cw = {c: max(12, len(c) + 4) for c in cols}
+rw = [max(6, len(n)) for n in rnames]
+print(f"{'test':<20}" + "".join(f" {c + ' rps':>{cw[c]}}" for c in cols)
+      + "".join(f" {n:>{w}}  {'range':<11}" for n, w in zip(rnames, rw)) + " rounds")
+for name in sorted(set.intersection(*(set(v) for v in cols.values()))):
+    if not any(y > 0 for _, d in ratios for y in cols[d][name]):
+        continue  # no figure to compare with (ratio_table's rule)
+    line, rounds = f"{name:<20}", None
+    for c, v in cols.items():
+        ok = [x for x in v[name] if x > 0]
+        line += f" {statistics.median(ok) if ok else 0:>{cw[c]}.0f}"
+    for (n, d), w in zip(ratios, rw):
+        # Round k of one column paired with round k of the other.
+        pr = [x / y for x, y in zip(cols[n][name], cols[d][name]) if y > 0]
+        rounds = len(pr) if rounds is None else min(rounds, len(pr))
+        if pr:
+            line += f" {statistics.median(pr):>{w}.2f}  {f'{min(pr):.2f}-{max(pr):.2f}':<11}"
+        else:
+            line += f" {'-':>{w}}  {'':<11}"
+    print(line + f" {rounds}")
 EOF
 }
