@@ -12,7 +12,6 @@ start-up refusals (bad certificate path, key mismatch, tls_port = listen).
 """
 import os
 import socket
-import ssl
 import subprocess
 import threading
 import time
@@ -22,6 +21,7 @@ import redis
 
 from harness import free_port, wait_until
 from proxy_util import ProxySetup, keys_for_group, topology_text, write_file
+from tls_util import redis_cli, ssl_socket, tls_client
 
 
 def tls_opts(certs, tls_port, auth="yes"):
@@ -37,31 +37,10 @@ def start(cluster, certs, auth="yes"):
     return ps
 
 
-def tls_client(ps, certs, cert=True, **kw):
-    kw.setdefault("socket_timeout", 20)
-    if cert:
-        kw.setdefault("ssl_certfile", certs["client.crt"])
-        kw.setdefault("ssl_keyfile", certs["client.key"])
-    return redis.Redis(host="127.0.0.1", port=ps.tls_port, ssl=True, ssl_ca_certs=certs["ca.crt"],
-                       ssl_cert_reqs="required", **kw)
 
 
-def ssl_socket(ps, certs, rcvbuf=None):
-    ctx = ssl.create_default_context(cafile=certs["ca.crt"])
-    ctx.load_cert_chain(certs["client.crt"], certs["client.key"])
-    raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    if rcvbuf:
-        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    raw.settimeout(20)
-    raw.connect(("127.0.0.1", ps.tls_port))
-    return ctx.wrap_socket(raw, server_hostname="127.0.0.1")
 
 
-def redis_cli(ps, certs, *args, cert=True):
-    argv = ["redis-cli", "-h", "127.0.0.1", "-p", str(ps.tls_port), "--tls", "--cacert", certs["ca.crt"]]
-    if cert:
-        argv += ["--cert", certs["client.crt"], "--key", certs["client.key"]]
-    return subprocess.run(argv + list(args), capture_output=True, text=True, timeout=20)
 
 
 def test_redis_cli_and_the_plain_port(cluster, certs):

@@ -22,7 +22,8 @@ import time
 import pytest
 
 from harness import free_port, wait_until
-from test_repl_common import Writer, assert_identical, fill_all_types, info, lsn, wait_synced
+from test_repl_common import Writer, assert_identical, fill_all_types, info, wait_synced
+from tls_util import redis_cli
 
 
 def cert_path(certs, name):
@@ -170,9 +171,7 @@ def assert_master_unharmed(m, certs):
     mc = m.client()
     assert mc.set("still", "fine") and mc.get("still") == b"fine"
     assert info(m)["connected_slaves"] == 0
-    r = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(m.tls_port), "--tls", "--cacert", certs["ca.crt"],
-                        "--cert", certs["client.crt"], "--key", certs["client.key"], "GET", "still"],
-                       capture_output=True, text=True, timeout=20)
+    r = redis_cli(m, certs, "GET", "still")
     assert r.stdout.strip() == "fine", r
     assert m.alive()
 
