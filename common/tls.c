@@ -395,3 +395,35 @@ int tls_conn_peer_verified(const tls_conn *t)
     X509_free(peer);
     return SSL_get_verify_result(t->ssl) == X509_V_OK;
 }
+
+tls_ctx *tls_settings_server_ctx(const struct tls_settings *s, char *err, size_t errlen)
+{
+    struct tls_opts o = {
+        .cert_file = s->tls_cert_file,
+        .key_file = s->tls_key_file,
+        .ca_cert_file = s->tls_ca_cert_file,
+        .ca_cert_dir = s->tls_ca_cert_dir,
+        .protocols = s->tls_protocols,
+        .ciphers = s->tls_ciphers,
+        .ciphersuites = s->tls_ciphersuites,
+        .auth_clients = s->tls_auth_clients,
+        .prefer_server_ciphers = s->tls_prefer_server_ciphers,
+    };
+    return tls_ctx_create(&o, 1, err, errlen);
+}
+
+tls_ctx *tls_settings_client_ctx(const struct tls_settings *s, char *err, size_t errlen)
+{
+    int own = s->tls_client_cert_file && *s->tls_client_cert_file;
+    struct tls_opts o = {
+        .cert_file = own ? s->tls_client_cert_file : s->tls_cert_file,
+        .key_file = own ? s->tls_client_key_file : s->tls_key_file,
+        .ca_cert_file = s->tls_ca_cert_file,
+        .ca_cert_dir = s->tls_ca_cert_dir,
+        .protocols = s->tls_protocols,
+        .ciphers = s->tls_ciphers,
+        .ciphersuites = s->tls_ciphersuites,
+        .verify_peer = 1,
+    };
+    return tls_ctx_create(&o, 0, err, errlen);
+}

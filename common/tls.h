@@ -55,6 +55,34 @@ struct tls_opts {
     int verify_peer;           /* client: check the server's certificate against the CAs */
 };
 
+/* The tls_* settings strata-node and strata-proxy share, by Redis's
+ * names.  A program's settings struct holds them as TLS_SETTINGS: each
+ * member by its own name (what its conf_field table points at), and the
+ * whole as `.tls` for tls_settings_*_ctx. */
+#define TLS_SETTINGS_MEMBERS                                                          \
+    long long tls_port;          /* 0: no TLS listener */                              \
+    char *tls_cert_file;                                                               \
+    char *tls_key_file;                                                                \
+    char *tls_ca_cert_file;                                                            \
+    char *tls_ca_cert_dir;                                                             \
+    int tls_auth_clients;        /* enum tls_auth */                                   \
+    char *tls_protocols;         /* empty: "TLSv1.2 TLSv1.3" */                        \
+    char *tls_ciphers;                                                                 \
+    char *tls_ciphersuites;                                                            \
+    int tls_prefer_server_ciphers;                                                     \
+    char *tls_client_cert_file;  /* the connecting side's; empty: tls_cert_file */     \
+    char *tls_client_key_file;
+struct tls_settings {
+    TLS_SETTINGS_MEMBERS
+};
+#define TLS_SETTINGS                                                                   \
+    union {                                                                            \
+        struct {                                                                       \
+            TLS_SETTINGS_MEMBERS                                                       \
+        };                                                                             \
+        struct tls_settings tls;                                                       \
+    }
+
 typedef struct tls_ctx tls_ctx;
 typedef struct tls_conn tls_conn;
 
@@ -65,6 +93,14 @@ enum { TLS_WANT_READ = 1, TLS_WANT_WRITE = 2 };
  * err (at most errlen bytes, NUL-terminated): files that cannot be read,
  * a key that does not match its certificate, an unknown protocol name. */
 tls_ctx *tls_ctx_create(const struct tls_opts *o, int server, char *err, size_t errlen);
+/* The context of a TLS listener from the settings (tls_port's). */
+tls_ctx *tls_settings_server_ctx(const struct tls_settings *s, char *err, size_t errlen);
+/* The context of links this program opens: it shows tls_client_cert_file
+ * (else tls_cert_file, or none if both are empty) and requires the peer's
+ * certificate to chain to the CA.  As Redis's replication and cluster
+ * links, a caller that gives no host name to tls_conn_connect has the
+ * chain checked, not the name. */
+tls_ctx *tls_settings_client_ctx(const struct tls_settings *s, char *err, size_t errlen);
 /* Connections made from it keep their own reference: it may be
  * destroyed (or replaced) while they live. */
 void tls_ctx_destroy(tls_ctx *ctx);

@@ -32,47 +32,6 @@
 
 static struct event_base *main_base;
 
-/* The context of tls_port from the tls_* settings, or NULL with the reason
- * in err (a certificate that cannot be read, a key that is not its
- * certificate's, ...).  Owned by the caller. */
-static tls_ctx *proxy_tls_ctx(const struct proxy_settings *s, char *err, size_t errlen)
-{
-    struct tls_opts o = {
-        .cert_file = s->tls_cert_file,
-        .key_file = s->tls_key_file,
-        .ca_cert_file = s->tls_ca_cert_file,
-        .ca_cert_dir = s->tls_ca_cert_dir,
-        .protocols = s->tls_protocols,
-        .ciphers = s->tls_ciphers,
-        .ciphersuites = s->tls_ciphersuites,
-        .auth_clients = s->tls_auth_clients,
-        .prefer_server_ciphers = s->tls_prefer_server_ciphers,
-    };
-    return tls_ctx_create(&o, 1, err, errlen);
-}
-
-/* The context of the links to the nodes (tls_backend): the client
- * certificate is tls_client_cert_file, else tls_cert_file (none if both
- * are empty: for nodes with tls_auth_clients no), and the nodes'
- * certificates must chain to the CA.  As Redis's replication and cluster
- * links, the chain is verified, not the host name: the topology names
- * nodes by address.  NULL with the reason in err; owned by the caller. */
-static tls_ctx *proxy_backend_tls_ctx(const struct proxy_settings *s, char *err, size_t errlen)
-{
-    int own = s->tls_client_cert_file && *s->tls_client_cert_file;
-    struct tls_opts o = {
-        .cert_file = own ? s->tls_client_cert_file : s->tls_cert_file,
-        .key_file = own ? s->tls_client_key_file : s->tls_key_file,
-        .ca_cert_file = s->tls_ca_cert_file,
-        .ca_cert_dir = s->tls_ca_cert_dir,
-        .protocols = s->tls_protocols,
-        .ciphers = s->tls_ciphers,
-        .ciphersuites = s->tls_ciphersuites,
-        .verify_peer = 1,
-    };
-    return tls_ctx_create(&o, 0, err, errlen);
-}
-
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     if (sig == SIGHUP) {
@@ -112,7 +71,7 @@ int main(int argc, char **argv)
         char err[512];
         tls_ctx *backend_tls = NULL;
         if (proxy_g.conf.s.tls_port) {
-            tls_ctx *t = proxy_tls_ctx(&proxy_g.conf.s, err, sizeof err);
+            tls_ctx *t = tls_settings_server_ctx(&proxy_g.conf.s.tls, err, sizeof err);
             if (!t) {
                 printf("error: TLS: %s\n", err);
                 pconf_free(&proxy_g.conf);
@@ -121,7 +80,7 @@ int main(int argc, char **argv)
             }
             tls_ctx_destroy(t);
         }
-        if (proxy_g.conf.s.tls_backend && !(backend_tls = proxy_backend_tls_ctx(&proxy_g.conf.s, err, sizeof err))) {
+        if (proxy_g.conf.s.tls_backend && !(backend_tls = tls_settings_client_ctx(&proxy_g.conf.s.tls, err, sizeof err))) {
             printf("error: TLS to the nodes (tls_backend): %s\n", err);
             pconf_free(&proxy_g.conf);
             buf_free(&errs);
@@ -187,7 +146,7 @@ int main(int argc, char **argv)
 
     if (proxy_g.conf.s.tls_port) {
         char err[512];
-        proxy_g.tls_ctx = proxy_tls_ctx(&proxy_g.conf.s, err, sizeof err);
+        proxy_g.tls_ctx = tls_settings_server_ctx(&proxy_g.conf.s.tls, err, sizeof err);
         if (!proxy_g.tls_ctx) {
             log_error("TLS: %s", err);
             if (proxy_g.conf.log_path) fprintf(stderr, "strata-proxy: TLS: %s\n", err);
@@ -199,7 +158,7 @@ int main(int argc, char **argv)
     }
     if (proxy_g.conf.s.tls_backend) {
         char err[512];
-        proxy_g.backend_tls_ctx = proxy_backend_tls_ctx(&proxy_g.conf.s, err, sizeof err);
+        proxy_g.backend_tls_ctx = tls_settings_client_ctx(&proxy_g.conf.s.tls, err, sizeof err);
         if (!proxy_g.backend_tls_ctx) {
             log_error("TLS to the nodes (tls_backend): %s", err);
             if (proxy_g.conf.log_path) fprintf(stderr, "strata-proxy: TLS to the nodes (tls_backend): %s\n", err);

@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "conf.h"
+#include "tls.h"
 #include "topology.h"
 
 struct proxy_settings {
@@ -30,21 +31,10 @@ struct proxy_settings {
     int log_level;             /* LOG_LVL_*: the enum's names are in that order */
     char *aclfile;             /* the ACL users of clients (pacl.h), "" = none */
     int protected_mode;        /* refuse to start open on a non-loopback address */
-    /* TLS on the client port (common/tls.h), the node's names */
-    long long tls_port;        /* 0: no TLS listener */
-    char *tls_cert_file;
-    char *tls_key_file;
-    char *tls_ca_cert_file;
-    char *tls_ca_cert_dir;
-    int tls_auth_clients;      /* enum tls_auth */
-    char *tls_protocols;       /* empty: "TLSv1.2 TLSv1.3" */
-    char *tls_ciphers;
-    char *tls_ciphersuites;
-    int tls_prefer_server_ciphers;
-    /* TLS on the links to the nodes (backend.c, slotcheck.c) */
+    /* TLS on the client port and the links to the nodes (backend.c,
+     * slotcheck.c) with tls_backend (common/tls.h), the node's names */
+    TLS_SETTINGS;
     int tls_backend;
-    char *tls_client_cert_file; /* empty: tls_cert_file (and its key) */
-    char *tls_client_key_file;
 };
 
 struct pconf {

@@ -966,19 +966,8 @@ static int server_tls_listen(void)
         log_error("tls-port %lld is also the plain port", srv.cfg.tls_port);
         return -1;
     }
-    struct tls_opts o = {
-        .cert_file = srv.cfg.tls_cert_file,
-        .key_file = srv.cfg.tls_key_file,
-        .ca_cert_file = srv.cfg.tls_ca_cert_file,
-        .ca_cert_dir = srv.cfg.tls_ca_cert_dir,
-        .protocols = srv.cfg.tls_protocols,
-        .ciphers = srv.cfg.tls_ciphers,
-        .ciphersuites = srv.cfg.tls_ciphersuites,
-        .auth_clients = srv.cfg.tls_auth_clients,
-        .prefer_server_ciphers = srv.cfg.tls_prefer_server_ciphers,
-    };
     char err[512];
-    srv.tls_ctx = tls_ctx_create(&o, 1, err, sizeof err);
+    srv.tls_ctx = tls_settings_server_ctx(&srv.cfg.tls, err, sizeof err);
     if (!srv.tls_ctx) {
         log_error("TLS: %s", err);
         return -1;
@@ -1004,22 +993,13 @@ static int server_tls_client(void)
         log_error("TLS: tls-client-cert-file and tls-client-key-file go together");
         return -1;
     }
-    struct tls_opts o = {
-        .cert_file = own ? cert : srv.cfg.tls_cert_file,
-        .key_file = own ? key : srv.cfg.tls_key_file,
-        .ca_cert_file = srv.cfg.tls_ca_cert_file,
-        .ca_cert_dir = srv.cfg.tls_ca_cert_dir,
-        .protocols = srv.cfg.tls_protocols,
-        .ciphers = srv.cfg.tls_ciphers,
-        .ciphersuites = srv.cfg.tls_ciphersuites,
-        .verify_peer = 1,
-    };
     char err[512];
-    srv.tls_client_ctx = tls_ctx_create(&o, 0, err, sizeof err);
+    srv.tls_client_ctx = tls_settings_client_ctx(&srv.cfg.tls, err, sizeof err);
     if (!srv.tls_client_ctx) {
         /* tls.c names the server's settings: say which files these were. */
         log_error("TLS (tls-replication, the replica's %s %s): %s",
-                  own ? "tls-client-cert-file" : "tls-cert-file", o.cert_file && *o.cert_file ? o.cert_file : "(none)",
+                  own ? "tls-client-cert-file" : "tls-cert-file",
+                  own ? cert : srv.cfg.tls_cert_file && *srv.cfg.tls_cert_file ? srv.cfg.tls_cert_file : "(none)",
                   err);
         return -1;
     }

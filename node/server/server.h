@@ -18,6 +18,7 @@
 #include "conf.h"
 #include "resp.h"
 #include "store.h"
+#include "tls.h"
 
 struct subcmd;
 
@@ -62,20 +63,9 @@ struct node_config {
     char *metrics_listen;         /* "host:port" of /metrics (metrics.c), or empty: off */
     char *http_listen;            /* "host:port" of the HTTP API (http.c), or empty: off */
     char *http_cors_origin;       /* its Access-Control-Allow-Origin, or empty: no CORS */
-    /* TLS on the client port (common/tls.h), Redis's names */
-    long long tls_port;           /* 0: no TLS listener */
-    char *tls_cert_file;
-    char *tls_key_file;
-    char *tls_ca_cert_file;
-    char *tls_ca_cert_dir;
-    int tls_auth_clients;         /* enum tls_auth */
-    char *tls_protocols;          /* empty: "TLSv1.2 TLSv1.3" */
-    char *tls_ciphers;
-    char *tls_ciphersuites;
-    int tls_prefer_server_ciphers;
+    /* TLS on the client port and the replica's link (common/tls.h), Redis's names */
+    TLS_SETTINGS;
     int tls_replication;          /* the link to the master is TLS */
-    char *tls_client_cert_file;   /* empty: tls_cert_file */
-    char *tls_client_key_file;
 };
 
 extern const struct conf_field node_config_fields[];
