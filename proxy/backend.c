@@ -448,6 +448,17 @@ static int deliver(struct backend *b, const char *raw, size_t len, int is_err, c
     return rc;
 }
 
+/* A read or write of the link failed with errno e: down, with the reason
+ * (TLS's own when the link is TLS; EPROTO marks a TLS failure). */
+static int io_failed(struct backend *b, int e)
+{
+    char why[sizeof b->last_err];
+    snprintf(why, sizeof why, "%s", b->tls ? tls_conn_error(b->tls) : strerror(e));
+    b->tls_failed = b->tls && e == EPROTO;
+    backend_down(b, why);
+    return -1;
+}
+
 /* The TLS handshake of a link in CONNECTING (tls_backend), driven by both
  * events under the connect timer.  Once done, the link's own handshake
  * (HELLO/AUTH/ROLE) starts.  A failure, such as a node certificate that
@@ -467,11 +478,7 @@ static int tls_step(struct backend *b)
         if (tls_conn_wants(b->tls) == TLS_WANT_WRITE) event_add(b->wev, NULL);
         return 0;
     }
-    char why[sizeof b->last_err];
-    snprintf(why, sizeof why, "%s", tls_conn_error(b->tls));
-    b->tls_failed = 1;
-    backend_down(b, why);
-    return -1;
+    return io_failed(b, EPROTO);
 }
 
 /* Read what the socket (or OpenSSL) has and deliver the complete replies.
@@ -497,12 +504,7 @@ static int backend_read(struct backend *b)
                 break;
             }
             if (errno == EINTR) continue;
-            int e = errno;
-            char why[sizeof b->last_err];
-            snprintf(why, sizeof why, "%s", b->tls ? tls_conn_error(b->tls) : strerror(e));
-            b->tls_failed = b->tls && e == EPROTO;
-            backend_down(b, why);
-            return -1;
+            return io_failed(b, errno);
         }
         b->in.len += (size_t)n;
         for (;;) {
@@ -688,12 +690,7 @@ static int flush_out(struct backend *b)
                     event_add(b->wev, NULL);
                 return 0;
             }
-            int e = errno;
-            char why[sizeof b->last_err];
-            snprintf(why, sizeof why, "%s", b->tls ? tls_conn_error(b->tls) : strerror(e));
-            b->tls_failed = b->tls && e == EPROTO;
-            backend_down(b, why);
-            return -1;
+            return io_failed(b, errno);
         }
         b->out_off += (size_t)n;
     }

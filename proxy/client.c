@@ -1448,6 +1448,30 @@ static void do_reset(struct client *c)
     if (c->head) drain(c);
 }
 
+/* The client's ACL user (pacl.h) for this command line, as Redis's
+ * processCommand checks it.  Returns 0 when it may run; 1 when it was
+ * refused (NOPERM answered: in the tunnel's stream in pub/sub mode, else
+ * as command cmd's reply) or the user is gone (the client closes). */
+static int acl_refused(struct client *c, int cmd, int argc, char **argv, const size_t *lens)
+{
+    buf noperm;
+    buf_init(&noperm);
+    int r = pacl_check(c, argc, argv, lens, &noperm);
+    if (r < 0) c->closing = 1;
+    if (r > 0) {
+        if (c->tunnel) {
+            client_tunnel_data(c, NULL, noperm.data, noperm.len);
+        } else {
+            struct msg *m;
+            buf *out = local_begin(c, &m);
+            buf_append(out, noperm.data, noperm.len);
+            local_end(c, m, cmd, 1);
+        }
+    }
+    buf_free(&noperm);
+    return r != 0;
+}
+
 /* ---- dispatch ---- */
 
 static void dispatch(struct client *c, int argc, char **argv, size_t *lens, const char *raw,
@@ -1459,25 +1483,7 @@ static void dispatch(struct client *c, int argc, char **argv, size_t *lens, cons
 
     if (argc == 1 && str_eq_nocase(argv[0], lens[0], "reset")) {
         /* (a user without +reset is refused, as by Redis) */
-        if (c->authed) {
-            buf_clear(&scratch);
-            int r = pacl_check(c, argc, argv, lens, &scratch);
-            if (r < 0) {
-                c->closing = 1;
-                return;
-            }
-            if (r > 0) {
-                if (c->tunnel) {
-                    client_tunnel_data(c, NULL, scratch.data, scratch.len);
-                } else {
-                    struct msg *m;
-                    buf *out = local_begin(c, &m);
-                    buf_append(out, scratch.data, scratch.len);
-                    local_end(c, m, CMD_RESET, 1);
-                }
-                return;
-            }
-        }
+        if (c->authed && acl_refused(c, CMD_RESET, argc, argv, lens)) return;
         do_reset(c);
         return;
     }
@@ -1486,18 +1492,7 @@ static void dispatch(struct client *c, int argc, char **argv, size_t *lens, cons
          * (P|S)SUBSCRIBE to channels the user may not use is refused here
          * (its error joins the tunnel's bytes: after the replies already
          * in, before those of commands still at the server). */
-        if (argc >= 1) {
-            buf_clear(&scratch);
-            int r = pacl_check(c, argc, argv, lens, &scratch);
-            if (r < 0) {
-                c->closing = 1;
-                return;
-            }
-            if (r > 0) {
-                client_tunnel_data(c, NULL, scratch.data, scratch.len);
-                return;
-            }
-        }
+        if (argc >= 1 && acl_refused(c, -1, argc, argv, lens)) return;
         request_bytes(argv, lens, argc, raw, rawlen, &scratch, &req, &len);
         if (c->priv) backend_send_raw(c->priv, req, len);
         const struct cmd_spec *ps = argc >= 1 ? cmd_lookup(argv[0], lens[0]) : NULL;
@@ -1539,24 +1534,10 @@ static void dispatch(struct client *c, int argc, char **argv, size_t *lens, cons
     if (c->authed) {
         /* The client's ACL user (pacl.h), as Redis's processCommand checks
          * it: before queueing in MULTI, which then fails at EXEC. */
-        buf noperm;
-        buf_init(&noperm);
-        int r = pacl_check(c, argc, argv, lens, &noperm);
-        if (r < 0) {
-            buf_free(&noperm);
-            c->closing = 1;
+        if (acl_refused(c, spec->id, argc, argv, lens)) {
+            if (c->tx && !c->closing) c->tx_dirty = 1;
             return;
         }
-        if (r > 0) {
-            struct msg *m;
-            buf *out = local_begin(c, &m);
-            buf_append(out, noperm.data, noperm.len);
-            local_end(c, m, spec->id, 1);
-            buf_free(&noperm);
-            if (c->tx) c->tx_dirty = 1;
-            return;
-        }
-        buf_free(&noperm);
     }
     const char *sort_err = sort_cluster_check(spec, argc, argv, lens);
     if (sort_err) {

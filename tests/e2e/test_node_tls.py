@@ -21,7 +21,7 @@ import pytest
 import redis
 
 from harness import free_port, wait_until
-from tls_util import redis_cli, ssl_socket, tls_client
+from tls_util import read_slowly, redis_cli, ssl_socket, tls_client
 
 
 def tls_args(certs, tls_port, auth="yes"):
@@ -109,14 +109,7 @@ def test_slow_reader_gets_every_byte(cluster, certs):
     assert other.ping() is True  # not stuck behind the slow reader
     header = b"$%d\r\n" % len(value)
     want = (header + value + b"\r\n") * 2
-    got = bytearray()
-    while len(got) < len(want):
-        chunk = s.recv(1 << 16)
-        assert chunk, f"connection closed after {len(got)} of {len(want)} bytes"
-        got += chunk
-        if len(got) < 1 << 20:
-            time.sleep(0.001)
-    assert bytes(got) == want
+    assert read_slowly(s, len(want), 1 << 20) == want
     s.close()
 
 

@@ -21,7 +21,7 @@ import redis
 
 from harness import free_port, wait_until
 from proxy_util import ProxySetup, keys_for_group, topology_text, write_file
-from tls_util import redis_cli, ssl_socket, tls_client
+from tls_util import read_slowly, redis_cli, ssl_socket, tls_client
 
 
 def tls_opts(certs, tls_port, auth="yes"):
@@ -99,14 +99,7 @@ def test_slow_reader_gets_every_byte(cluster, certs):
     time.sleep(0.3)  # the proxy fills the socket and waits for it to drain
     assert tls_client(ps, certs).ping() is True  # not stuck behind the slow reader
     want = (b"$%d\r\n" % len(value) + value + b"\r\n") * 2
-    got = bytearray()
-    while len(got) < len(want):
-        chunk = s.recv(1 << 16)
-        assert chunk, f"connection closed after {len(got)} of {len(want)} bytes"
-        got += chunk
-        if len(got) < 1 << 19:
-            time.sleep(0.001)
-    assert bytes(got) == want
+    assert read_slowly(s, len(want), 1 << 19) == want
     s.close()
 
 

@@ -4,6 +4,7 @@ a tls_port (a node, a proxy set-up), `certs` the conftest fixture's files
 import socket
 import ssl
 import subprocess
+import time
 
 import redis
 
@@ -39,3 +40,16 @@ def redis_cli(target, certs, *args, cert=True):
     if cert:
         argv += ["--cert", certs["client.crt"], "--key", certs["client.key"]]
     return subprocess.run(argv + list(args), capture_output=True, text=True, timeout=20)
+
+
+def read_slowly(s, n, slow_bytes):
+    """n bytes from socket s, pausing a millisecond after each read for
+    the first slow_bytes (a reader that makes the server's writes stop)."""
+    got = bytearray()
+    while len(got) < n:
+        chunk = s.recv(1 << 16)
+        assert chunk, f"connection closed after {len(got)} of {n} bytes"
+        got += chunk
+        if len(got) < slow_bytes:
+            time.sleep(0.001)
+    return bytes(got)
