@@ -657,7 +657,8 @@ void conf_print_help(const struct conf_cli *cli, const struct conf_field *fields
         printf("  --");
         for (const char *c = f->name; *c; c++) putchar(*c == '_' ? '-' : *c);
         printf(" %s\n        %s", conf_type_meta(f, &meta), f->help ? f->help : "");
-        if (f->def) printf("%s(default: %s)", f->help ? " " : "", f->def);
+        /* an empty default is told by the help text itself ("(empty: off)") */
+        if (f->def && *f->def) printf("%s(default: %s)", f->help ? " " : "", f->def);
         printf("\n");
         buf_free(&meta);
     }
