@@ -559,3 +559,36 @@ def test_expiry_judged_at_script_start(pair):
         c.set("ek", "v", px=100)
         assert c.eval(script, 1, "ek") == [b"v", b"v", 1]
         assert c.get("ek") is None
+
+
+LUA_INFO = ("used_memory_lua", "used_memory_vm_eval", "used_memory_lua_human", "used_memory_scripts_eval",
+            "number_of_cached_scripts", "number_of_functions", "number_of_libraries",
+            "used_memory_vm_functions", "used_memory_vm_total", "used_memory_vm_total_human",
+            "used_memory_functions", "used_memory_scripts", "used_memory_scripts_human")
+
+
+def test_info_memory_lua_lines_as_redis(pair):
+    """INFO memory's Lua lines: Redis 7.0's names in its order, the counts
+    equal to redis-server's, the sizes growing with what is loaded."""
+    got = []
+    for proc in pair:
+        c = proc.client()
+        c.script_flush()
+        c.function_flush()
+        empty = c.info("memory")
+        c.script_load("return 1")
+        c.script_load("return 2")
+        c.function_load("#!lua name=l1\nredis.register_function('f1', function() return 1 end)\n"
+                        "redis.register_function('f2', function() return 2 end)")
+        m = c.info("memory")
+        names = [k for k in m if k in LUA_INFO]   # (redis-py keeps INFO's order)
+        got.append((names, [m[k] for k in ("number_of_cached_scripts", "number_of_functions",
+                                            "number_of_libraries")]))
+        assert m["used_memory_scripts_eval"] > empty["used_memory_scripts_eval"]
+        assert m["used_memory_functions"] > empty["used_memory_functions"]
+        assert m["used_memory_vm_total"] == m["used_memory_vm_eval"] + m["used_memory_vm_functions"]
+        assert m["used_memory_lua"] == m["used_memory_vm_eval"] > 0
+        c.script_flush()
+        c.function_flush()
+        assert c.info("memory")["number_of_cached_scripts"] == 0
+    assert got[0] == got[1] and got[0] == (list(LUA_INFO), [2, 2, 1])

@@ -161,6 +161,25 @@ static void test_d2str(void **state)
     assert_string_equal(b, "-9223372036854775808");
 }
 
+/* As Redis's bytesToHuman (INFO's *_human), values seen on redis-server 7.0. */
+static void test_bytes_to_human(void **state)
+{
+    (void)state;
+    char b[32];
+    bytes_to_human(b, sizeof b, 520);
+    assert_string_equal(b, "520B");
+    bytes_to_human(b, sizeof b, 1023);
+    assert_string_equal(b, "1023B");
+    bytes_to_human(b, sizeof b, 37888);
+    assert_string_equal(b, "37.00K");
+    bytes_to_human(b, sizeof b, 71680);
+    assert_string_equal(b, "70.00K");
+    bytes_to_human(b, sizeof b, 1110592);
+    assert_string_equal(b, "1.06M");
+    bytes_to_human(b, sizeof b, 3ULL << 30);
+    assert_string_equal(b, "3.00G");
+}
+
 static void test_ld2str_human(void **state)
 {
     (void)state;
@@ -515,6 +534,7 @@ int main(void)
         cmocka_unit_test(test_str2ld),
         cmocka_unit_test(test_d2str),
         cmocka_unit_test(test_ld2str_human),
+        cmocka_unit_test(test_bytes_to_human),
         cmocka_unit_test(test_numbers_vs_redis),
         cmocka_unit_test(test_glob),
         cmocka_unit_test(test_parse_hostport),
