@@ -89,9 +89,26 @@ int str2ld(const char *s, size_t len, long double *out)
     return 0;
 }
 
+/* snprintf's "%lld" contract (the length it would write; truncated and
+ * NUL-terminated to size), without the cost of a format parse: replies
+ * and keys format integers on every request. */
 int ll2str(char *buf, size_t size, long long v)
 {
-    return snprintf(buf, size, "%lld", v);
+    char tmp[24];
+    char *p = tmp + sizeof tmp;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) *--p = '-';
+    size_t n = (size_t)(tmp + sizeof tmp - p);
+    if (size) {
+        size_t k = n < size ? n : size - 1;
+        memcpy(buf, p, k);
+        buf[k] = '\0';
+    }
+    return (int)n;
 }
 
 int d2str(char *buf, size_t size, double v)

@@ -159,6 +159,18 @@ static void test_d2str(void **state)
     assert_string_equal(b, "1e+20");
     assert_int_equal(ll2str(b, sizeof b, LLONG_MIN), 20);
     assert_string_equal(b, "-9223372036854775808");
+    assert_int_equal(ll2str(b, sizeof b, LLONG_MAX), 19);
+    assert_string_equal(b, "9223372036854775807");
+    assert_int_equal(ll2str(b, sizeof b, 0), 1);
+    assert_string_equal(b, "0");
+    assert_int_equal(ll2str(b, sizeof b, -42), 3);
+    assert_string_equal(b, "-42");
+    /* snprintf's contract: the full length, the text cut to fit */
+    char small[4] = "xxx";
+    assert_int_equal(ll2str(small, sizeof small, -12345), 6);
+    assert_string_equal(small, "-12");
+    assert_int_equal(ll2str(small, 0, 7), 1);
+    assert_string_equal(small, "-12");
 }
 
 static void test_ld2str_human(void **state)
