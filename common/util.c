@@ -55,6 +55,17 @@ int str2d(const char *s, size_t len, double *out)
     char small[256];
     char *end;
     if (len == 0) return -1;
+    /* An integer of up to 16 digits and at most 2^53 is exactly a double,
+     * so it needs no strtod (scores such as GEOADD's geohashes). */
+    size_t neg = s[0] == '-', i = neg;
+    if (len > neg && len - neg <= 16) {
+        uint64_t u = 0;
+        while (i < len && s[i] >= '0' && s[i] <= '9') u = u * 10 + (uint64_t)(s[i++] - '0');
+        if (i == len && u <= (1ULL << 53)) {
+            *out = neg ? -(double)u : (double)u;
+            return 0;
+        }
+    }
     char *tmp = len < sizeof small ? small : xmalloc(len + 1);
     memcpy(tmp, s, len);
     tmp[len] = '\0';

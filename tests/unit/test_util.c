@@ -119,6 +119,16 @@ static void test_str2d(void **state)
     assert_int_equal(str2d("1.5x", 3, &d), 0); /* length-bounded */
     assert_true(d == 1.5);
     assert_int_equal(str2d("1\0" "5", 3, &d), -1);
+    /* plain integers (parsed without strtod) give strtod's double */
+    static const char *const ints[] = { "0", "007", "-12", "4503599627370495", "9007199254740992",
+                                        "9007199254740993", "99999999999999999", "-9007199254740993",
+                                        "1234567890123456" };
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        assert_int_equal(str2d(ints[i], strlen(ints[i]), &d), 0);
+        assert_true(d == strtod(ints[i], NULL));
+    }
+    assert_int_equal(str2d("-", 1, &d), -1);
+    assert_int_equal(str2d("12-", 3, &d), -1);
 }
 
 static void test_str2ld(void **state)
