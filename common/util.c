@@ -55,6 +55,17 @@ int str2d(const char *s, size_t len, double *out)
     char small[256];
     char *end;
     if (len == 0) return -1;
+    /* An integer of up to 16 digits and at most 2^53 is exactly a double,
+     * so it needs no strtod (scores such as GEOADD's geohashes). */
+    size_t neg = s[0] == '-', i = neg;
+    if (len > neg && len - neg <= 16) {
+        uint64_t u = 0;
+        while (i < len && s[i] >= '0' && s[i] <= '9') u = u * 10 + (uint64_t)(s[i++] - '0');
+        if (i == len && u <= (1ULL << 53)) {
+            *out = neg ? -(double)u : (double)u;
+            return 0;
+        }
+    }
     char *tmp = len < sizeof small ? small : xmalloc(len + 1);
     memcpy(tmp, s, len);
     tmp[len] = '\0';
@@ -89,9 +100,26 @@ int str2ld(const char *s, size_t len, long double *out)
     return 0;
 }
 
+/* snprintf's "%lld" contract (the length it would write; truncated and
+ * NUL-terminated to size), without the cost of a format parse: replies
+ * and keys format integers on every request. */
 int ll2str(char *buf, size_t size, long long v)
 {
-    return snprintf(buf, size, "%lld", v);
+    char tmp[24];
+    char *p = tmp + sizeof tmp;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) *--p = '-';
+    size_t n = (size_t)(tmp + sizeof tmp - p);
+    if (size) {
+        size_t k = n < size ? n : size - 1;
+        memcpy(buf, p, k);
+        buf[k] = '\0';
+    }
+    return (int)n;
 }
 
 int d2str(char *buf, size_t size, double v)

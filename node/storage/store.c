@@ -636,6 +636,9 @@ void store_close(store *s)
 
 /* ---------------- reads and writes ---------------- */
 
+/* Values from this size on are handed over by store_get, not copied. */
+#define STORE_ADOPT_BYTES 4096
+
 int store_get(store *s, const char *k, size_t kl, buf *val)
 {
     uint32_t h = key_hash(k, kl);
@@ -677,6 +680,15 @@ int store_get(store *s, const char *k, size_t kl, buf *val)
     }
     if (cacheable) mc_set(s, k, kl, h, v, v ? vl : 0, v != NULL, MC_EVICT);
     if (!v) return 0;
+    if (vl >= STORE_ADOPT_BYTES && val->cap < vl) {
+        /* A big value (a dense HyperLogLog is 12 KB): take LevelDB's
+         * malloc'd copy (c.h: leveldb_free is free) rather than copy it
+         * once more. */
+        free(val->data);
+        val->data = v;
+        val->len = val->cap = vl;
+        return 1;
+    }
     buf_clear(val);
     buf_append(val, v, vl);
     leveldb_free(v);

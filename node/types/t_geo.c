@@ -15,6 +15,7 @@
  * out in the order that algorithm leaves them, so geo_psort below follows
  * the same steps. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,9 +152,13 @@ static void geoadd_command(client *c)
     /* GEOADD is ZADD with the scores computed: build "ZADD key [opts]
      * score member ..." and run ZADD's handler on it, as Redis does. */
     int argc = idx + elements * 2;
-    char **argv = xmalloc(sizeof(char *) * (size_t)(argc + 1));
-    size_t *lens = xmalloc(sizeof(size_t) * (size_t)(argc + 1));
-    char *scores = xmalloc(24 * (size_t)(elements + 1));
+    /* The three arrays in one block, on the stack for a few points. */
+    size_t need = (size_t)(argc + 1) * (sizeof(char *) + sizeof(size_t)) + 24 * (size_t)(elements + 1);
+    _Alignas(max_align_t) char local[512];
+    char *block = need <= sizeof local ? local : xmalloc(need);
+    char **argv = (char **)block;
+    size_t *lens = (size_t *)(argv + argc + 1);
+    char *scores = (char *)(lens + argc + 1);
     argv[0] = "zadd";
     lens[0] = 4;
     for (int i = 1; i < idx; i++) {
@@ -183,9 +188,7 @@ static void geoadd_command(client *c)
     c->argv = oargv;
     c->argvlen = olens;
 done:
-    free(scores);
-    free(lens);
-    free(argv);
+    if (block != local) free(block);
 }
 
 /* ---------------- GEODIST, GEOHASH, GEOPOS ---------------- */
@@ -285,19 +288,21 @@ done:
 
 struct geo_point {
     double lon, lat, dist, score;
-    char *member; /* owned */
-    size_t mlen;
+    size_t moff, mlen;  /* the member: names.data + moff */
 };
 
+/* The points found; their members are copied one after another into
+ * names (one growing buffer, not an allocation per point). */
 struct geo_points {
     struct geo_point *p;
     size_t used, cap;
+    buf names;
 };
 
 static void points_free(struct geo_points *a)
 {
-    for (size_t i = 0; i < a->used; i++) free(a->p[i].member);
     free(a->p);
+    buf_free(&a->names);
 }
 
 /* Points of the zset in one cell's score range that are inside the
@@ -324,9 +329,9 @@ static int scan_cell(zwalk *w, struct geo_bits cell, const struct geo_shape *s,
             g->lat = xy[1];
             g->dist = dist;
             g->score = w->score;
+            g->moff = a->names.len;
             g->mlen = w->mlen;
-            g->member = xmalloc(w->mlen + 1);
-            memcpy(g->member, w->member, w->mlen);
+            buf_append(&a->names, w->member, w->mlen);
         }
         if (a->used && limit && a->used >= limit) break;
         ok = zwalk_next(w);
@@ -339,6 +344,7 @@ static int scan_shape(const struct meta *m, const struct geo_shape *s, struct ge
 {
     struct geo_cells cells;
     geohash_cells_for_shape(s, &cells);
+    buf_reserve(&a->names, 256);    /* names.data is never NULL */
     /* One walker (one store iterator) seeks to each cell in turn. */
     zwalk w;
     zwalk_open(&w, m->version, 0);
@@ -648,7 +654,7 @@ static void georadius_generic(client *c, int src, int flags)
         for (long long i = 0; i < n; i++) {
             struct geo_point *g = &pts.p[i];
             if (opts) resp_add_array(&c->out, opts + 1);
-            resp_add_bulk(&c->out, g->member, g->mlen);
+            resp_add_bulk(&c->out, pts.names.data + g->moff, g->mlen);
             if (withdist) reply_distance(c, g->dist / s.conversion);
             if (withhash) resp_add_int(&c->out, (long long)g->score);
             if (withcoord) {
@@ -663,7 +669,7 @@ static void georadius_generic(client *c, int src, int flags)
     for (long long i = 0; i < n; i++) {
         struct geo_point *g = &pts.p[i];
         double score = storedist ? g->dist / s.conversion : g->score;
-        if (zsink_emit(&sink, g->member, g->mlen, score) < 0) {
+        if (zsink_emit(&sink, pts.names.data + g->moff, g->mlen, score) < 0) {
             zsink_abort(&sink);
             reply_storage_error(c);
             goto done;

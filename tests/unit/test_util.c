@@ -119,6 +119,16 @@ static void test_str2d(void **state)
     assert_int_equal(str2d("1.5x", 3, &d), 0); /* length-bounded */
     assert_true(d == 1.5);
     assert_int_equal(str2d("1\0" "5", 3, &d), -1);
+    /* plain integers (parsed without strtod) give strtod's double */
+    static const char *const ints[] = { "0", "007", "-12", "4503599627370495", "9007199254740992",
+                                        "9007199254740993", "99999999999999999", "-9007199254740993",
+                                        "1234567890123456" };
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        assert_int_equal(str2d(ints[i], strlen(ints[i]), &d), 0);
+        assert_true(d == strtod(ints[i], NULL));
+    }
+    assert_int_equal(str2d("-", 1, &d), -1);
+    assert_int_equal(str2d("12-", 3, &d), -1);
 }
 
 static void test_str2ld(void **state)
@@ -159,6 +169,18 @@ static void test_d2str(void **state)
     assert_string_equal(b, "1e+20");
     assert_int_equal(ll2str(b, sizeof b, LLONG_MIN), 20);
     assert_string_equal(b, "-9223372036854775808");
+    assert_int_equal(ll2str(b, sizeof b, LLONG_MAX), 19);
+    assert_string_equal(b, "9223372036854775807");
+    assert_int_equal(ll2str(b, sizeof b, 0), 1);
+    assert_string_equal(b, "0");
+    assert_int_equal(ll2str(b, sizeof b, -42), 3);
+    assert_string_equal(b, "-42");
+    /* snprintf's contract: the full length, the text cut to fit */
+    char small[4] = "xxx";
+    assert_int_equal(ll2str(small, sizeof small, -12345), 6);
+    assert_string_equal(small, "-12");
+    assert_int_equal(ll2str(small, 0, 7), 1);
+    assert_string_equal(small, "-12");
 }
 
 /* As Redis's bytesToHuman (INFO's *_human), values seen on redis-server 7.0. */
