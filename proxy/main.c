@@ -32,6 +32,26 @@
 
 static struct event_base *main_base;
 
+/* The TLS contexts the settings ask for: the client port's (tls_port) and
+ * that of the links to the nodes (tls_backend), each NULL when not asked
+ * for.  0, or -1 with the reason in err (naming which) and nothing to free. */
+static int proxy_tls_contexts(tls_ctx **server, tls_ctx **backend, char *err, size_t errlen)
+{
+    char why[512];
+    *server = *backend = NULL;
+    if (proxy_g.conf.s.tls_port && !(*server = tls_settings_server_ctx(&proxy_g.conf.s.tls, why, sizeof why))) {
+        snprintf(err, errlen, "TLS: %s", why);
+        return -1;
+    }
+    if (proxy_g.conf.s.tls_backend && !(*backend = tls_settings_client_ctx(&proxy_g.conf.s.tls, why, sizeof why))) {
+        snprintf(err, errlen, "TLS to the nodes (tls_backend): %s", why);
+        tls_ctx_destroy(*server);
+        *server = NULL;
+        return -1;
+    }
+    return 0;
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     if (sig == SIGHUP) {
@@ -68,24 +88,15 @@ int main(int argc, char **argv)
     }
     if (test_only) {
         /* the certificates are part of the configuration to check */
-        char err[512];
-        tls_ctx *backend_tls = NULL;
-        if (proxy_g.conf.s.tls_port) {
-            tls_ctx *t = tls_settings_server_ctx(&proxy_g.conf.s.tls, err, sizeof err);
-            if (!t) {
-                printf("error: TLS: %s\n", err);
-                pconf_free(&proxy_g.conf);
-                buf_free(&errs);
-                return 1;
-            }
-            tls_ctx_destroy(t);
-        }
-        if (proxy_g.conf.s.tls_backend && !(backend_tls = tls_settings_client_ctx(&proxy_g.conf.s.tls, err, sizeof err))) {
-            printf("error: TLS to the nodes (tls_backend): %s\n", err);
+        char err[600];
+        tls_ctx *server_tls, *backend_tls;
+        if (proxy_tls_contexts(&server_tls, &backend_tls, err, sizeof err) < 0) {
+            printf("error: %s\n", err);
             pconf_free(&proxy_g.conf);
             buf_free(&errs);
             return 1;
         }
+        tls_ctx_destroy(server_tls);
         printf("%s: configuration OK: %d groups, listen %s:%d\n",
                proxy_g.conf.config_path ? proxy_g.conf.config_path : "(defaults)",
                proxy_g.conf.topo.ngroups, proxy_g.conf.listen_host, proxy_g.conf.listen_port);
@@ -144,35 +155,20 @@ int main(int argc, char **argv)
         }
     }
 
-    if (proxy_g.conf.s.tls_port) {
-        char err[512];
-        proxy_g.tls_ctx = tls_settings_server_ctx(&proxy_g.conf.s.tls, err, sizeof err);
-        if (!proxy_g.tls_ctx) {
-            log_error("TLS: %s", err);
-            if (proxy_g.conf.log_path) fprintf(stderr, "strata-proxy: TLS: %s\n", err);
+    {
+        char err[600];
+        if (proxy_tls_contexts(&proxy_g.tls_ctx, &proxy_g.backend_tls_ctx, err, sizeof err) < 0) {
+            log_error("%s", err);
+            if (proxy_g.conf.log_path) fprintf(stderr, "strata-proxy: %s\n", err);
             pacl_shutdown();
             pconf_free(&proxy_g.conf);
             buf_free(&errs);
             return 1;
         }
     }
-    if (proxy_g.conf.s.tls_backend) {
-        char err[512];
-        proxy_g.backend_tls_ctx = tls_settings_client_ctx(&proxy_g.conf.s.tls, err, sizeof err);
-        if (!proxy_g.backend_tls_ctx) {
-            log_error("TLS to the nodes (tls_backend): %s", err);
-            if (proxy_g.conf.log_path) fprintf(stderr, "strata-proxy: TLS to the nodes (tls_backend): %s\n", err);
-            tls_ctx_destroy(proxy_g.tls_ctx);
-            proxy_g.tls_ctx = NULL;
-            pacl_shutdown();
-            pconf_free(&proxy_g.conf);
-            buf_free(&errs);
-            return 1;
-        }
-        if (proxy_g.conf.topo.has_sentinel && proxy_g.conf.topo.nsentinels)
-            log_warn("tls_backend with sentinels: the sentinels reach the nodes in plain TCP at the topology's "
-                     "addresses, which tls_backend makes TLS ports, so they cannot monitor them");
-    }
+    if (proxy_g.conf.s.tls_backend && proxy_g.conf.topo.has_sentinel && proxy_g.conf.topo.nsentinels)
+        log_warn("tls_backend with sentinels: the sentinels reach the nodes in plain TCP at the topology's "
+                 "addresses, which tls_backend makes TLS ports, so they cannot monitor them");
 
     proxy_g.argc = argc;
     proxy_g.argv = argv;
