@@ -445,6 +445,17 @@ static void test_protocols(void **state)
     tls_ctx_destroy(c12);
 }
 
+/* The two ends of a pair, their contexts and the sockets, freed. */
+static void end_pair(tls_conn *a, tls_conn *b, tls_ctx *s, tls_ctx *c, const int fds[2])
+{
+    tls_conn_destroy(a);
+    tls_conn_destroy(b);
+    tls_ctx_destroy(s);
+    tls_ctx_destroy(c);
+    close(fds[0]);
+    close(fds[1]);
+}
+
 /* Connect to a server with the certificate of localhost and 127.0.0.1
  * under the name `sni`: 0 if the handshake succeeded, else -1 with the
  * client's error, which must contain `want`. */
@@ -461,12 +472,7 @@ static int connect_as(const char *sni, const char *want)
         assert_int_equal(errno, EPROTO);
         if (!strstr(tls_conn_error(b), want)) fail_msg("error '%s' lacks '%s'", tls_conn_error(b), want);
     }
-    tls_conn_destroy(a);
-    tls_conn_destroy(b);
-    tls_ctx_destroy(s);
-    tls_ctx_destroy(c);
-    close(fds[0]);
-    close(fds[1]);
+    end_pair(a, b, s, c, fds);
     return r;
 }
 
@@ -501,12 +507,7 @@ static void test_unknown_server_ca(void **state)
     if (!strstr(e, "certificate verify failed (self-signed certificate in certificate chain)") &&
         !strstr(e, "certificate verify failed (unable to get local issuer certificate)"))
         fail_msg("unexpected error '%s'", e);
-    tls_conn_destroy(a);
-    tls_conn_destroy(b);
-    tls_ctx_destroy(s);
-    tls_ctx_destroy(c);
-    close(fds[0]);
-    close(fds[1]);
+    end_pair(a, b, s, c, fds);
 }
 
 static void expect_ctx_error(const struct tls_opts *o, int server, const char *want)
