@@ -40,7 +40,6 @@ struct cached_script {
     char sha[SHA1_HEX_LEN];
     int ref;        /* luaL_ref in evalL's registry; 0: free slot */
     int flags;
-    size_t body_len;
 };
 static struct cached_script *cache;
 static size_t cache_cap, cache_n, cache_bytes;
@@ -137,7 +136,6 @@ static int script_compile(lua_State *L, const char *body, size_t len, const char
     lua_pushvalue(L, -1);
     e.ref = luaL_ref(L, LUA_REGISTRYINDEX); /* > 0: never LUA_NOREF/REFNIL for a function */
     e.flags = flags;
-    e.body_len = len;
     cache_insert(&e);
     cache_bytes += len;
     return flags;
@@ -197,10 +195,7 @@ static void set_array_global(lua_State *L, client *c, int from, int n, const cha
     if (t->ref) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
         if (!lua_getmetatable(L, -1)) {
-            for (int i = 0; i < n; i++) {
-                lua_pushlstring(L, c->argv[from + i], c->argvlen[from + i]);
-                lua_rawseti(L, -2, i + 1);
-            }
+            script_lua_fill_array(L, c->argv + from, c->argvlen + from, n);
             for (int i = n; i < t->len; i++) {
                 lua_pushnil(L);
                 lua_rawseti(L, -2, i + 1);
@@ -220,10 +215,7 @@ static void set_array_global(lua_State *L, client *c, int from, int n, const cha
         luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
     }
     lua_createtable(L, n, 0);
-    for (int i = 0; i < n; i++) {
-        lua_pushlstring(L, c->argv[from + i], c->argvlen[from + i]);
-        lua_rawseti(L, -2, i + 1);
-    }
+    script_lua_fill_array(L, c->argv + from, c->argvlen + from, n);
     lua_pushvalue(L, -1);
     lua_setglobal(L, name);
     t->ref = luaL_ref(L, LUA_REGISTRYINDEX);

@@ -976,16 +976,10 @@ static void fcall_generic(client *c, int ro_cmd)
     lua_State *L = fnL;
     lua_rawgeti(L, LUA_REGISTRYINDEX, f->ref);
     lua_createtable(L, (int)numkeys, 0);
-    for (int i = 0; i < numkeys; i++) {
-        lua_pushlstring(L, c->argv[3 + i], c->argvlen[3 + i]);
-        lua_rawseti(L, -2, i + 1);
-    }
+    script_lua_fill_array(L, c->argv + 3, c->argvlen + 3, (int)numkeys);
     int na = c->argc - 3 - (int)numkeys;
     lua_createtable(L, na, 0);
-    for (int i = 0; i < na; i++) {
-        lua_pushlstring(L, c->argv[3 + numkeys + i], c->argvlen[3 + numkeys + i]);
-        lua_rawseti(L, -2, i + 1);
-    }
+    script_lua_fill_array(L, c->argv + 3 + numkeys, c->argvlen + 3 + numkeys, na);
     struct script_run r;
     memset(&r, 0, sizeof r);
     r.name = f->name;

@@ -145,6 +145,14 @@ static void *heap_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     return p;
 }
 
+void script_lua_fill_array(lua_State *L, char **argv, const size_t *lens, int n)
+{
+    for (int i = 0; i < n; i++) {
+        lua_pushlstring(L, argv[i], lens[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+}
+
 static char errh_key; /* registry key (its address) of the error handler */
 
 void script_lua_push_errh(lua_State *L)

@@ -49,6 +49,8 @@ lua_State *script_lua_new(int functions);
 void script_lua_close(lua_State *L);
 /* Bytes the state's heap holds now (its allocator's count). */
 size_t script_lua_heap_used(lua_State *L);
+/* Entries 1..n of the table on top: the strings argv[0..n) (KEYS, ARGV). */
+void script_lua_fill_array(lua_State *L, char **argv, const size_t *lens, int n);
 /* Push the error handler every pcall of a script uses. */
 void script_lua_push_errh(lua_State *L);
 
