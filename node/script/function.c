@@ -197,12 +197,6 @@ static lua_State *fn_state(void)
     return fnL;
 }
 
-static int global_missing(lua_State *L)
-{
-    const char *k = lua_tostring(L, 2);
-    return luaL_error(L, "Script attempted to access nonexistent global variable '%s'", k ? k : "?");
-}
-
 /* Parse "#!lua name=<lib>" (the first line).  Returns 0 with the name and
  * the line's length, or -1 with the error. */
 static int parse_meta(const char *code, size_t len, char *name, size_t nsize, size_t *skip, const char **err,
@@ -335,7 +329,7 @@ static int lib_create(const char *code, size_t len, int replace, const char **ou
     }
     lua_pop(L, 1);
     lua_newtable(L);
-    lua_pushcfunction(L, global_missing);
+    lua_pushcfunction(L, script_lua_global_missing);
     lua_setfield(L, -2, "__index");
     lua_setmetatable(L, -2);
     lua_setglobal(L, "redis");

@@ -244,7 +244,7 @@ static int ro_newindex(lua_State *L)
     return luaL_error(L, "Attempt to modify a readonly table");
 }
 
-static int global_missing(lua_State *L)
+int script_lua_global_missing(lua_State *L)
 {
     const char *k = lua_tostring(L, 2);
     return luaL_error(L, "Script attempted to access nonexistent global variable '%s'", k ? k : "?");
@@ -276,7 +276,7 @@ static void make_proxy(lua_State *L, int global)
     lua_setfield(L, -2, "__index");
     if (global) {
         lua_createtable(L, 0, 1);
-        lua_pushcfunction(L, global_missing);
+        lua_pushcfunction(L, script_lua_global_missing);
         lua_setfield(L, -2, "__index");
         lua_setmetatable(L, real);
     }

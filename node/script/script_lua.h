@@ -51,6 +51,9 @@ void script_lua_close(lua_State *L);
 size_t script_lua_heap_used(lua_State *L);
 /* Entries 1..n of the table on top: the strings argv[0..n) (KEYS, ARGV). */
 void script_lua_fill_array(lua_State *L, char **argv, const size_t *lens, int n);
+/* __index of the globals: raises Redis's "Script attempted to access
+ * nonexistent global variable" for the name read. */
+int script_lua_global_missing(lua_State *L);
 /* Push the error handler every pcall of a script uses. */
 void script_lua_push_errh(lua_State *L);
 
