@@ -1458,6 +1458,20 @@ static int acl_refused(struct client *c, int cmd, int argc, char **argv, const s
     buf_init(&noperm);
     int r = pacl_check(c, argc, argv, lens, &noperm);
     if (r < 0) c->closing = 1;
+    if (r > 0 && cmd == CMD_EXEC && c->tx && noperm.len > 1) {
+        /* a refused EXEC ends the transaction, as Redis's execCommandAbort */
+        buf why;
+        buf_init(&why);
+        buf_append_str(&why, "-EXECABORT Transaction discarded because of: ");
+        buf_append(&why, noperm.data + 1, noperm.len - 1);
+        buf tmp = noperm;
+        noperm = why;
+        why = tmp;
+        buf_free(&why);
+        tx_reset(c);
+        priv_unwatch(c);
+        tx_forget(c);
+    }
     if (r > 0) {
         if (c->tunnel) {
             client_tunnel_data(c, NULL, noperm.data, noperm.len);

@@ -192,6 +192,14 @@ def test_proxy_noperm_multi_pubsub_diff(cluster):
         out.append(s.call(b"subscribe", b"c1"))
         out.append(s.call(b"reset"))
         s.close()
+        # EXEC itself refused: the transaction ends there (EXECABORT), so
+        # what follows runs rather than being queued
+        adm.execute_command("acl", "setuser", "t3", "on", ">p", "+@all", "-exec", "~*", "&*")
+        s = RespConn("127.0.0.1", port, proto=2)
+        for args in ((b"auth", b"t3", b"p"), (b"multi",), (b"set", b"k{e}", b"1"), (b"exec",),
+                     (b"get", b"k{e}"), (b"discard",)):
+            out.append(s.call(*args))
+        s.close()
         out.append(_log_summary(adm.execute_command("acl", "log")))
         results.append(out)
     assert results[0] == results[1]
